@@ -1,0 +1,26 @@
+# make test installs what the tests need (Debian packages, as root or through
+# sudo), then vets and tests everything.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+GO ?= go
+
+.PHONY: test deps vet bench fuzz
+
+test: deps vet
+	$(GO) test ./...
+
+vet:
+	$(GO) vet ./...
+
+# softhsm2: the PKCS#11 token the HSM tests run against.
+deps:
+	@command -v softhsm2-util >/dev/null 2>&1 || { \
+		echo "installing softhsm2 (apt-get)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2; }
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./transparency/
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParseEntry -fuzztime 30s ./transparency/
+	$(GO) test -run '^$$' -fuzz FuzzParseCheckpoint -fuzztime 30s ./transparency/

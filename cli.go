@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Exit codes of the command contract.
+const (
+	exitOK          = 0
+	exitBadInput    = 1 // the input was checked and is bad
+	exitUsage       = 2 // usage or configuration error
+	exitOperational = 3 // operational failure (HSM, I/O)
+)
+
+// cliError carries the exit code of a failure; its message is the one line
+// the user sees.
+type cliError struct {
+	code int
+	err  error
+}
+
+func (e *cliError) Error() string { return e.err.Error() }
+func (e *cliError) Unwrap() error { return e.err }
+
+func usageErr(format string, args ...any) error {
+	return &cliError{exitUsage, fmt.Errorf(format, args...)}
+}
+
+func badInput(err error) error   { return &cliError{exitBadInput, err} }
+func operational(err error) error { return &cliError{exitOperational, err} }
+
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ce *cliError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
+	return exitOperational
+}
+
+// errHelpShown ends a command whose flags asked for help.
+var errHelpShown = errors.New("help shown")
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"demo", "rehearsal on embedded defaults: writes and verifies a sample rehearsal log", runDemo},
+		{"verify", "verify a log folder offline: signature, tiles, root, hash chain, artefacts, consistency", runVerify},
+		{"run", "the operator console (not built yet)", nil},
+		{"transcript", "the annotated script built from a log (not built yet)", nil},
+		{"watch", "read-only live viewer in the terminal (not built yet)", nil},
+		{"serve", "publish a log: tiles, checkpoint, live stream, web page (not built yet)", nil},
+		{"anchor", "anchor checkpoints in Rekor; export trust anchors (not built yet)", nil},
+		{"ksr", "check and sign key signing requests (not built yet)", nil},
+		{"skr", "verify signed key responses (not built yet)", nil},
+		{"script", "check and render ceremony scripts (not built yet)", nil},
+		{"cards", "provision crypto officer cards (not built yet)", nil},
+		{"hsm", "list HSM tokens and keys (not built yet)", nil},
+	}
+}
+
+// run is the whole program: it parses the subcommand and runs it.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(stdout)
+		if len(args) == 0 {
+			return usageErr("no command given")
+		}
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		if c.run == nil {
+			return usageErr("%s is not built yet; see README.md for what works today", c.name)
+		}
+		err := c.run(ctx, args[1:], stdin, stdout, stderr)
+		if errors.Is(err, errHelpShown) {
+			return nil
+		}
+		return err
+	}
+	return usageErr("unknown command %q; run keyceremony help", args[0])
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: keyceremony COMMAND [arguments]")
+	fmt.Fprintln(w)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
+	}
+}
+
+// parseFlags parses flags that may come before or after positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelpShown
+			}
+			return nil, usageErr("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/keyceremony/keyceremony/transparency"
+)
+
+func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
+	key := fs.String("key", "", "the log's verifier key (vkey text, or a file holding it); default: the folder's log.vkey")
+	origin := fs.String("origin", "", "the expected origin line; default: the key's name")
+	raw := fs.Bool("raw", false, "check only the Merkle and checkpoint layer (any tlog-tiles log)")
+	var cps stringList
+	fs.Var(&cps, "checkpoint", "a signed checkpoint seen elsewhere, which must be consistent with the log (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: keyceremony verify DIR [--json] [--key VKEY] [--origin O] [--checkpoint FILE]... [--raw]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return usageErr("verify: give exactly one log folder")
+	}
+	dir := pos[0]
+	if strings.HasPrefix(dir, "http://") || strings.HasPrefix(dir, "https://") {
+		return usageErr("verify: verifying a URL is not built yet; copy the folder and verify the copy")
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return usageErr("verify: %s is not a log folder; give the folder that holds checkpoint and tile/", dir)
+	}
+	opts := transparency.VerifyOptions{Origin: *origin, Raw: *raw}
+	if *key != "" {
+		opts.VKey = *key
+		if b, err := os.ReadFile(*key); err == nil {
+			opts.VKey = strings.TrimSpace(string(b))
+		} else if !strings.Contains(*key, "+") {
+			return usageErr("verify: --key %s: neither a vkey nor a readable file", *key)
+		}
+	}
+	for _, f := range cps {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return usageErr("verify: --checkpoint %s: %v", f, err)
+		}
+		opts.Checkpoints = append(opts.Checkpoints, transparency.NamedCheckpoint{Name: f, Data: b})
+	}
+	rep, err := transparency.Verify(os.DirFS(dir), opts)
+	if err != nil {
+		return operational(fmt.Errorf("verify %s: %w", dir, err))
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return operational(err)
+		}
+	} else {
+		printReport(stdout, dir, rep)
+	}
+	if f := rep.FirstFailure(); f != nil {
+		return badInput(fmt.Errorf("verify %s: %s: %s", dir, f.ID, f.Detail))
+	}
+	return nil
+}
+
+func printReport(w io.Writer, dir string, rep *transparency.Report) {
+	fmt.Fprintf(w, "Log folder   %s\n", dir)
+	if rep.VKey != "" {
+		fmt.Fprintf(w, "Log key      %s\n", rep.VKey)
+		fmt.Fprintf(w, "Fingerprint  %s  (compare with the one announced)\n", groupHex(rep.KeyFingerprint))
+	}
+	if rep.Origin != "" {
+		fmt.Fprintf(w, "Origin       %s\n", rep.Origin)
+	}
+	if rep.Rehearsal {
+		fmt.Fprintln(w, "             REHEARSAL log: not a record of a real ceremony")
+	}
+	fmt.Fprintln(w)
+	for _, c := range rep.Checks {
+		mark := "[ OK ]"
+		switch {
+		case !c.OK:
+			mark = "[FAIL]"
+		case c.Warn:
+			mark = "[WARN]"
+		}
+		fmt.Fprintf(w, "%s %-21s %s\n", mark, c.ID, c.Detail)
+	}
+	fmt.Fprintln(w)
+	if rep.OK {
+		fmt.Fprintf(w, "VERIFIED: %d entries, root %s\n", rep.Size, groupHex(fmt.Sprintf("%x", rep.Root)))
+	} else {
+		fmt.Fprintln(w, "NOT VERIFIED")
+	}
+}
+
+// groupHex writes hex in groups of four, the way people read it aloud.
+func groupHex(h string) string {
+	var b strings.Builder
+	for i := 0; i < len(h); i += 4 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(h[i:min(i+4, len(h))])
+	}
+	return b.String()
+}
+
+var _ = errors.New

@@ -1,0 +1,5 @@
+package transparency
+
+const crashChildEnv = "KEYCEREMONY_CRASH_CHILD"
+
+func crashChild() {}

@@ -1,0 +1,184 @@
+package transparency
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/klog/v2"
+)
+
+func TestMain(m *testing.M) {
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
+	if os.Getenv(crashChildEnv) != "" {
+		crashChild()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// testKey makes a throwaway rehearsal key.
+func testKey(t testing.TB, origin string) *Key {
+	t.Helper()
+	skey, _, err := GenerateKey(origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ParseKey(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// newTestLog opens a new log in a temporary folder.
+func newTestLog(t testing.TB) (*Log, *Key) {
+	t.Helper()
+	k := testKey(t, "test.keyceremony.invalid/log/rehearsal")
+	l, err := Open(context.Background(), filepath.Join(t.TempDir(), "log"), Options{Key: k, New: true,
+		OpenFields: map[string]any{"script_sha256": strings.Repeat("ab", 32)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, k
+}
+
+func mustVerify(t testing.TB, dir string, opts VerifyOptions) *Report {
+	t.Helper()
+	rep, err := Verify(os.DirFS(dir), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK {
+		for _, c := range rep.Checks {
+			t.Logf("%s ok=%v %s", c.ID, c.OK, c.Detail)
+		}
+		t.Fatalf("verify %s failed: %+v", dir, rep.FirstFailure())
+	}
+	return rep
+}
+
+func TestLogAppendCloseReopen(t *testing.T) {
+	ctx := context.Background()
+	l, k := newTestLog(t)
+	dir := l.Dir()
+	art, err := l.StoreArtefact("ksr.xml", []byte("<KSR/>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := l.Append(ctx, Record{Kind: "step.done", Fields: map[string]any{"step": "1.1", "role": "CA"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Index != 1 {
+		t.Fatalf("index %d, want 1", a.Index)
+	}
+	b, err := l.Append(ctx, Record{Kind: "ksr.loaded", Artefacts: []ArtefactRef{art}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := l.AwaitCheckpoint(ctx, b.Index)
+	if err != nil || cp.Size != 3 {
+		t.Fatalf("checkpoint %v, %v", cp, err)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "checkpoints", "3")); err != nil {
+		t.Fatal("checkpoint of size 3 not archived:", err)
+	}
+	rep := mustVerify(t, dir, VerifyOptions{})
+	if rep.Size != 3 || !rep.Rehearsal || rep.Entries[2].Artefacts[0].SHA256 != art.SHA256 {
+		t.Fatalf("report: size %d rehearsal %v", rep.Size, rep.Rehearsal)
+	}
+	if rep.Entries[2].Prev != a.Digest {
+		t.Fatalf("prev %s, want %s", rep.Entries[2].Prev, a.Digest)
+	}
+
+	// Reopen: refused as new, accepted as existing, continues the chain.
+	if _, err := Open(ctx, dir, Options{Key: k, New: true}); !errors.Is(err, ErrLogExists) {
+		t.Fatalf("open as new: %v, want ErrLogExists", err)
+	}
+	l2, err := Open(ctx, dir, Options{Key: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := l2.Append(ctx, Record{Kind: KindClose})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Index != 3 {
+		t.Fatalf("index after reopen %d, want 3", c.Index)
+	}
+	if err := l2.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep = mustVerify(t, dir, VerifyOptions{VKey: k.VKey, Origin: k.Signer.Name()})
+	if rep.Size != 4 || rep.Entries[3].Prev != b.Digest {
+		t.Fatalf("after reopen: size %d prev %s", rep.Size, rep.Entries[3].Prev)
+	}
+}
+
+func TestOpenRefusals(t *testing.T) {
+	ctx := context.Background()
+	k := testKey(t, "test.keyceremony.invalid/refuse/rehearsal")
+	empty := t.TempDir()
+	if _, err := Open(ctx, empty, Options{Key: k}); !errors.Is(err, ErrNoLog) {
+		t.Errorf("empty folder without New: %v, want ErrNoLog", err)
+	}
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("hi"), 0o644)
+	if _, err := Open(ctx, other, Options{Key: k, New: true}); !errors.Is(err, ErrNotLog) {
+		t.Errorf("folder of other files: %v, want ErrNotLog", err)
+	}
+	l, _ := newTestLog(t)
+	dir := l.Dir()
+	if _, err := Open(ctx, dir, Options{Key: k}); !errors.Is(err, ErrLogBusy) {
+		t.Errorf("second open while open: %v, want ErrLogBusy", err)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, dir, Options{Key: k}); !errors.Is(err, ErrBrokenLog) {
+		t.Errorf("log of another key: %v, want ErrBrokenLog", err)
+	}
+	// A broken log is refused and left as it was.
+	bundle := filepath.Join(dir, "tile/entries/000.p/1")
+	data, _ := os.ReadFile(bundle)
+	data[5] ^= 1
+	os.WriteFile(bundle, data, 0o644)
+	l2, _ := newTestLog(t)
+	_ = l2.Close(ctx)
+	if _, err := Open(ctx, dir, Options{Key: testKey(t, "x/rehearsal")}); err == nil {
+		t.Error("tampered log opened")
+	}
+}
+
+func TestEntryTimesNeverGoBack(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	k := testKey(t, "test.keyceremony.invalid/clock/rehearsal")
+	l, err := Open(ctx, filepath.Join(t.TempDir(), "log"), Options{Key: k, New: true, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(-time.Hour)
+	a, err := l.Append(ctx, Record{Kind: "step.done"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Time.Equal(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)) {
+		t.Fatalf("time went back to %v", a.Time)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustVerify(t, l.Dir(), VerifyOptions{})
+}

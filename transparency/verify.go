@@ -1,0 +1,639 @@
+package transparency
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Stable ids of the verifier's checks, in the order they are reported.
+const (
+	CheckFiles        = "files"
+	CheckKey          = "key"
+	CheckSignature    = "checkpoint.signature"
+	CheckOrigin       = "checkpoint.origin"
+	CheckBundles      = "bundles"
+	CheckTiles        = "tiles"
+	CheckRoot         = "root"
+	CheckLeafHashes   = "leaf-hashes"
+	CheckSeq          = "entries.seq"
+	CheckPrev         = "entries.prev"
+	CheckEntryJSON    = "entries.json"
+	CheckEntryTime    = "entries.time"
+	CheckOpenEntry    = "entries.open"
+	CheckArtefacts    = "artefacts"
+	CheckConsistency  = "consistency"
+	CheckUnsignedTail = "tail"
+)
+
+// VerifyOptions says what the verifier trusts.
+type VerifyOptions struct {
+	// VKey is the log's note verifier key. Empty means the folder's own
+	// log.vkey, whose fingerprint the report carries for comparison with the
+	// one announced at the ceremony.
+	VKey string
+	// Origin is the expected origin line. Empty means the key's name.
+	Origin string
+	// Checkpoints are signed checkpoints seen elsewhere (on the stream, by a
+	// viewer); each must be consistent with the log's latest checkpoint.
+	Checkpoints []NamedCheckpoint
+	// Raw checks only the Merkle and checkpoint layer: entries need not be
+	// ceremony JSON and no other files are expected.
+	Raw bool
+}
+
+// NamedCheckpoint is a checkpoint note and where it came from, for messages.
+type NamedCheckpoint struct {
+	Name string
+	Data []byte
+}
+
+// Check is the result of one verifier check.
+type Check struct {
+	ID     string `json:"id"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	// Warn marks a passing check with something a person should know.
+	Warn bool `json:"warn,omitempty"`
+}
+
+// Report is what Verify found.
+type Report struct {
+	OK             bool    `json:"ok"`
+	Origin         string  `json:"origin"`
+	Size           uint64  `json:"size"`
+	Root           []byte  `json:"root"`
+	KeyFingerprint string  `json:"key_fingerprint,omitempty"`
+	VKey           string  `json:"vkey,omitempty"`
+	Rehearsal      bool    `json:"rehearsal"`
+	Checks         []Check `json:"checks"`
+	// RawEntries are the bytes of every stored entry, in log order; the first
+	// Size of them are covered by the checkpoint.
+	RawEntries [][]byte `json:"-"`
+	// Entries are RawEntries parsed (not in raw mode).
+	Entries []*Entry `json:"-"`
+	// Stored is how many entries the folder holds, including any that no
+	// checkpoint covers yet.
+	Stored uint64 `json:"stored"`
+	// Checkpoint is the verified latest checkpoint.
+	Checkpoint *Checkpoint `json:"-"`
+}
+
+// FirstFailure returns the first failing check, or nil.
+func (r *Report) FirstFailure() *Check {
+	for i := range r.Checks {
+		if !r.Checks[i].OK {
+			return &r.Checks[i]
+		}
+	}
+	return nil
+}
+
+func (r *Report) pass(id, format string, args ...any) {
+	r.Checks = append(r.Checks, Check{ID: id, OK: true, Detail: fmt.Sprintf(format, args...)})
+}
+
+func (r *Report) warn(id, format string, args ...any) {
+	r.Checks = append(r.Checks, Check{ID: id, OK: true, Warn: true, Detail: fmt.Sprintf(format, args...)})
+}
+
+func (r *Report) fail(id, format string, args ...any) {
+	r.Checks = append(r.Checks, Check{ID: id, OK: false, Detail: fmt.Sprintf(format, args...)})
+	r.OK = false
+}
+
+// verifier holds the state of one verification run.
+type verifier struct {
+	fsys    fs.FS
+	opts    VerifyOptions
+	r       *Report
+	tiles   map[string]tileRef
+	bundles map[string]tileRef
+	archive []string
+	arts    []string
+	entries []*Entry // every stored entry, parsed
+}
+
+// Verify checks a log folder offline: the checkpoint's signature and origin,
+// every tile and the root recomputed from the entry bundles, every leaf hash,
+// the entries' sequence numbers, hash chain and JSON, every cited artefact, and
+// the consistency of every archived or given checkpoint with the latest one.
+// It never modifies fsys. Verify reports problems in the Report, not as an
+// error; the error is only for a folder that cannot be read at all.
+func Verify(fsys fs.FS, opts VerifyOptions) (*Report, error) {
+	v := &verifier{fsys: fsys, opts: opts, r: &Report{OK: true},
+		tiles: map[string]tileRef{}, bundles: map[string]tileRef{}}
+	if err := v.scan(); err != nil {
+		return nil, err
+	}
+	v.run()
+	return v.r, nil
+}
+
+func (v *verifier) run() {
+	r := v.r
+	nv := v.key()
+	if nv == nil {
+		return
+	}
+	cp := v.checkpoint(nv)
+	if cp == nil {
+		return
+	}
+	entries, ok := v.readBundles()
+	if !ok {
+		return
+	}
+	r.Stored = uint64(len(entries))
+	leaves := make([]Hash, len(entries))
+	for i, e := range entries {
+		leaves[i] = LeafHash(e)
+	}
+	t := newTree(leaves)
+	v.checkTiles(t, cp.Size)
+	if cp.Size > t.size() {
+		r.fail(CheckRoot, "checkpoint: size %d, but the entry bundles hold only %d entries", cp.Size, t.size())
+		return
+	}
+	root, err := t.root(cp.Size)
+	if err != nil || root != cp.Root {
+		r.fail(CheckRoot, "checkpoint: root %s of size %d does not match the root %s recomputed from the entry bundles", cp.Root, cp.Size, root)
+		return
+	}
+	r.pass(CheckRoot, "root of %d entries recomputed from the entry bundles matches the checkpoint", cp.Size)
+	r.RawEntries = entries
+	if !v.opts.Raw {
+		v.checkEntries(entries, cp)
+		v.checkArtefacts()
+	}
+	v.checkConsistency(t, cp)
+	if t.size() > cp.Size {
+		r.warn(CheckUnsignedTail, "%d entries after entry %d are stored but no checkpoint covers them yet (the log was not closed cleanly; reopening it signs them)", t.size()-cp.Size, cp.Size-1)
+	}
+}
+
+// scan lists the folder and sorts its files by kind.
+func (v *verifier) scan() error {
+	var unknown, temps []string
+	err := fs.WalkDir(v.fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == "." {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			unknown = append(unknown, p+" (a symbolic link)")
+			return nil
+		}
+		kind, ref := classify(p)
+		if d.IsDir() {
+			if kind == fileState {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		switch kind {
+		case fileTile:
+			v.tiles[p] = ref
+		case fileBundle:
+			v.bundles[p] = ref
+		case fileArchivedCheckpoint:
+			v.archive = append(v.archive, p)
+		case fileArtefact:
+			v.arts = append(v.arts, p)
+		case fileTemp:
+			temps = append(temps, p)
+		case fileUnknown:
+			unknown = append(unknown, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read log folder: %w", err)
+	}
+	r := v.r
+	switch {
+	case len(unknown) > 0 && !v.opts.Raw:
+		sort.Strings(unknown)
+		r.fail(CheckFiles, "%s: not part of a log folder (%d such files); a log folder holds only checkpoint, log.vkey, tile/, checkpoints/ and artefacts/", unknown[0], len(unknown))
+	case len(temps) > 0:
+		r.warn(CheckFiles, "%d temporary files left by an interrupted write (e.g. %s); they hold nothing the log relies on and reopening the log removes them", len(temps), temps[0])
+	default:
+		r.pass(CheckFiles, "%d tiles, %d entry bundles, %d archived checkpoints, %d artefacts", len(v.tiles), len(v.bundles), len(v.archive), len(v.arts))
+	}
+	return nil
+}
+
+func (v *verifier) key() note.Verifier {
+	r := v.r
+	vkey := strings.TrimSpace(v.opts.VKey)
+	source := "--key"
+	data, err := fs.ReadFile(v.fsys, vkeyFile)
+	folderKey := strings.TrimSpace(string(data))
+	switch {
+	case vkey == "" && err != nil:
+		r.fail(CheckKey, "%s: cannot read the log's key (%v); pass the key announced at the ceremony with --key", vkeyFile, err)
+		return nil
+	case vkey == "":
+		vkey, source = folderKey, vkeyFile
+	case err == nil && folderKey != vkey && !v.opts.Raw:
+		r.fail(CheckKey, "%s: holds %q, not the key given with --key; this folder's key is not the one announced", vkeyFile, folderKey)
+		return nil
+	}
+	if err == nil && (len(data) == 0 || data[len(data)-1] != '\n' || strings.Count(string(data), "\n") != 1) && source == vkeyFile {
+		r.fail(CheckKey, "%s: must hold exactly one line", vkeyFile)
+		return nil
+	}
+	nv, nerr := note.NewVerifier(vkey)
+	if nerr != nil {
+		r.fail(CheckKey, "%s: not a note verifier key: %v", source, nerr)
+		return nil
+	}
+	r.VKey = vkey
+	r.KeyFingerprint = KeyFingerprint(vkey)
+	r.pass(CheckKey, "log key %s from %s, fingerprint %s", nv.Name(), source, r.KeyFingerprint)
+	return nv
+}
+
+func (v *verifier) checkpoint(nv note.Verifier) *Checkpoint {
+	r := v.r
+	data, err := fs.ReadFile(v.fsys, checkpointFile)
+	if err != nil {
+		r.fail(CheckSignature, "%s: cannot read (%v); a log folder starts with its signed checkpoint", checkpointFile, err)
+		return nil
+	}
+	cp, err := OpenCheckpoint(data, nv, "")
+	if err != nil {
+		r.fail(CheckSignature, "%s: %v", checkpointFile, err)
+		return nil
+	}
+	r.pass(CheckSignature, "%s: signed by %s, size %d", checkpointFile, nv.Name(), cp.Size)
+	want := v.opts.Origin
+	if want == "" {
+		want = nv.Name()
+	}
+	if cp.Origin != want {
+		r.fail(CheckOrigin, "%s: origin %q, want %q", checkpointFile, cp.Origin, want)
+		return nil
+	}
+	r.Origin, r.Size, r.Root, r.Checkpoint = cp.Origin, cp.Size, cp.Root[:], cp
+	r.Rehearsal = IsRehearsal(cp.Origin)
+	if r.Rehearsal {
+		r.pass(CheckOrigin, "origin %q: a REHEARSAL log, not a real ceremony's", cp.Origin)
+	} else {
+		r.pass(CheckOrigin, "origin %q", cp.Origin)
+	}
+	return cp
+}
+
+// parseBundle splits a tlog-tiles entry bundle into entries.
+func parseBundle(data []byte) ([][]byte, error) {
+	var out [][]byte
+	for len(data) > 0 {
+		if len(data) < 2 {
+			return nil, errors.New("dangling byte at the end")
+		}
+		n := int(binary.BigEndian.Uint16(data))
+		if len(data) < 2+n {
+			return nil, fmt.Errorf("entry %d claims %d bytes, only %d remain", len(out), n, len(data)-2)
+		}
+		out = append(out, data[2:2+n])
+		data = data[2+n:]
+	}
+	return out, nil
+}
+
+// readBundles reads every entry bundle, checks that each holds as many entries
+// as its name says and that every partial bundle is a prefix of the bundle that
+// supersedes it, and returns all entries in log order.
+func (v *verifier) readBundles() ([][]byte, bool) {
+	r := v.r
+	type bundle struct {
+		name    string
+		entries [][]byte
+	}
+	byIndex := map[uint64][]bundle{} // longest first after sorting
+	for name, ref := range v.bundles {
+		data, err := fs.ReadFile(v.fsys, name)
+		if err != nil {
+			r.fail(CheckBundles, "%s: cannot read: %v", name, err)
+			return nil, false
+		}
+		es, err := parseBundle(data)
+		if err != nil {
+			r.fail(CheckBundles, "%s: %v", name, err)
+			return nil, false
+		}
+		want := int(ref.partial)
+		if want == 0 {
+			want = 256
+		}
+		if len(es) != want {
+			r.fail(CheckBundles, "%s: holds %d entries, its name says %d", name, len(es), want)
+			return nil, false
+		}
+		byIndex[ref.index] = append(byIndex[ref.index], bundle{name, es})
+	}
+	var all [][]byte
+	var last uint64
+	indexes := make([]uint64, 0, len(byIndex))
+	for i := range byIndex {
+		indexes = append(indexes, i)
+	}
+	sort.Slice(indexes, func(a, b int) bool { return indexes[a] < indexes[b] })
+	for k, i := range indexes {
+		if i != uint64(k) {
+			r.fail(CheckBundles, "%s: entry bundle %d is missing before it", byIndex[i][0].name, k)
+			return nil, false
+		}
+		bs := byIndex[i]
+		sort.Slice(bs, func(a, b int) bool { return len(bs[a].entries) > len(bs[b].entries) })
+		top := bs[0]
+		if len(all)%256 != 0 {
+			r.fail(CheckBundles, "%s: follows partial bundle %s", top.name, byIndex[last][0].name)
+			return nil, false
+		}
+		for _, b := range bs[1:] {
+			for j, e := range b.entries {
+				if !bytes.Equal(e, top.entries[j]) {
+					r.fail(CheckBundles, "%s: entry %d differs from %s", b.name, i*256+uint64(j), top.name)
+					return nil, false
+				}
+			}
+		}
+		all = append(all, top.entries...)
+		last = i
+	}
+	r.pass(CheckBundles, "%d entry bundles hold %d entries; every partial bundle is a prefix of its successor", len(v.bundles), len(all))
+	return all, true
+}
+
+// checkTiles compares every stored tile with the hashes recomputed from the
+// entries, and checks that every tile a client needs for the checkpoint's size
+// is there.
+func (v *verifier) checkTiles(t *tree, size uint64) {
+	r := v.r
+	names := make([]string, 0, len(v.tiles))
+	for n := range v.tiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	leafFail := ""
+	for _, name := range names {
+		ref := v.tiles[name]
+		data, err := fs.ReadFile(v.fsys, name)
+		if err != nil {
+			r.fail(CheckTiles, "%s: cannot read: %v", name, err)
+			return
+		}
+		width := int(ref.partial)
+		if width == 0 {
+			width = 256
+		}
+		if len(data) != width*32 {
+			r.fail(CheckTiles, "%s: %d bytes, want %d (%d hashes)", name, len(data), width*32, width)
+			return
+		}
+		lvl := int(8 * ref.level)
+		for j := 0; j < width; j++ {
+			n := ref.index*256 + uint64(j)
+			if lvl >= len(t.levels) || n >= uint64(len(t.levels[lvl])) {
+				r.fail(CheckTiles, "%s: covers entries that no entry bundle holds (the bundles hold %d)", name, t.size())
+				return
+			}
+			if !bytes.Equal(data[j*32:(j+1)*32], t.levels[lvl][n][:]) {
+				if ref.level == 0 {
+					if leafFail == "" {
+						leafFail = fmt.Sprintf("entry %d: its leaf hash is not hash %d of %s", n, j, name)
+					}
+					break
+				}
+				r.fail(CheckTiles, "%s: hash %d does not match the hashes recomputed from the entries", name, j)
+				return
+			}
+		}
+	}
+	if leafFail != "" {
+		r.fail(CheckLeafHashes, "%s (the entry or the tile was altered)", leafFail)
+		return
+	}
+	// Every tile and bundle that a client reading the tree of this size needs.
+	for level := uint64(0); size>>(8*level) > 0; level++ {
+		n := size >> (8 * level)
+		for i := uint64(0); i <= n/256; i++ {
+			w := uint8(0)
+			if i == n/256 {
+				if w = uint8(n % 256); w == 0 {
+					break
+				}
+			}
+			if !v.hasTile(level, i, w) {
+				r.fail(CheckTiles, "%s: missing; a client reading the tree of size %d needs it", tilePath(level, i, w), size)
+				return
+			}
+			if level == 0 && !v.hasBundle(i, w) {
+				r.fail(CheckBundles, "%s: missing; a client reading the tree of size %d needs it", bundlePath(i, w), size)
+				return
+			}
+		}
+	}
+	r.pass(CheckTiles, "%d tiles match the hashes recomputed from the entries; none is missing for size %d", len(v.tiles), size)
+	r.pass(CheckLeafHashes, "every entry's leaf hash matches its level-0 tile")
+}
+
+func (v *verifier) hasTile(level, index uint64, w uint8) bool {
+	_, ok := v.tiles[tilePath(level, index, w)]
+	_, full := v.tiles[tilePath(level, index, 0)]
+	return ok || full
+}
+
+func (v *verifier) hasBundle(index uint64, w uint8) bool {
+	_, ok := v.bundles[bundlePath(index, w)]
+	_, full := v.bundles[bundlePath(index, 0)]
+	return ok || full
+}
+
+func tileN(n uint64, w uint8) string {
+	s := fmt.Sprintf("%03d", n%1000)
+	for n /= 1000; n > 0; n /= 1000 {
+		s = fmt.Sprintf("x%03d/%s", n%1000, s)
+	}
+	if w > 0 {
+		s += ".p/" + strconv.Itoa(int(w))
+	}
+	return s
+}
+
+func tilePath(level, index uint64, w uint8) string {
+	return fmt.Sprintf("tile/%d/%s", level, tileN(index, w))
+}
+
+func bundlePath(index uint64, w uint8) string { return "tile/entries/" + tileN(index, w) }
+
+// checkEntries checks every stored entry: JSON, seq, prev chain, time order and
+// the opening entry.
+func (v *verifier) checkEntries(raw [][]byte, cp *Checkpoint) {
+	r := v.r
+	where := func(i int) string { return bundlePath(uint64(i)/256, 0) + " or its partial" }
+	entries := make([]*Entry, len(raw))
+	for i, b := range raw {
+		e, err := ParseEntry(b)
+		if err != nil {
+			r.fail(CheckEntryJSON, "entry %d (%s): %v", i, where(i), err)
+			return
+		}
+		entries[i] = e
+	}
+	for i, e := range entries {
+		if e.Seq != uint64(i) {
+			r.fail(CheckSeq, "entry %d (%s): seq is %d", i, where(i), e.Seq)
+			return
+		}
+	}
+	r.pass(CheckSeq, "seq runs 0..%d with no gap", len(entries)-1)
+	for i := 1; i < len(entries); i++ {
+		if want := EntryDigest(raw[i-1]); entries[i].Prev != want {
+			r.fail(CheckPrev, "entry %d (%s): prev is %s, but entry %d's SHA-256 is %s", i, where(i), entries[i].Prev, i-1, want)
+			return
+		}
+	}
+	r.pass(CheckPrev, "each entry's prev is the SHA-256 of the entry before it")
+	r.pass(CheckEntryJSON, "%d entries are well-formed JSON log entries", len(entries))
+	for i := 1; i < len(entries); i++ {
+		if entries[i].Time.Before(entries[i-1].Time) {
+			r.fail(CheckEntryTime, "entry %d (%s): time %s is before entry %d's %s", i, where(i), entries[i].Time.Format(TimeFormat), i-1, entries[i-1].Time.Format(TimeFormat))
+			return
+		}
+	}
+	r.pass(CheckEntryTime, "entry times never go backwards")
+	if len(entries) == 0 {
+		r.fail(CheckOpenEntry, "%s: the log has no entries; entry 0 must be %s", checkpointFile, KindOpen)
+		return
+	}
+	e0 := entries[0]
+	switch {
+	case e0.Kind != KindOpen:
+		r.fail(CheckOpenEntry, "entry 0: kind %q, want %s", e0.Kind, KindOpen)
+		return
+	case e0.Field("origin") != cp.Origin:
+		r.fail(CheckOpenEntry, "entry 0: origin %q, but the checkpoint's is %q", e0.Field("origin"), cp.Origin)
+		return
+	case e0.Field("log_vkey") != r.VKey:
+		r.fail(CheckOpenEntry, "entry 0: log_vkey %q is not the key that signs the checkpoints (%s)", e0.Field("log_vkey"), r.VKey)
+		return
+	}
+	for i, e := range entries[1:] {
+		if e.Kind == KindOpen {
+			r.fail(CheckOpenEntry, "entry %d: a second %s", i+1, KindOpen)
+			return
+		}
+	}
+	r.pass(CheckOpenEntry, "entry 0 opens the log with its origin and key")
+	r.Entries = entries
+	v.entries = entries
+}
+
+// checkArtefacts checks that every stored artefact is named by its SHA-256 and
+// that every artefact an entry cites is stored with the cited size.
+func (v *verifier) checkArtefacts() {
+	r := v.r
+	stored := map[string]int64{}
+	for _, name := range v.arts {
+		data, err := fs.ReadFile(v.fsys, name)
+		if err != nil {
+			r.fail(CheckArtefacts, "%s: cannot read: %v", name, err)
+			return
+		}
+		d := sha256.Sum256(data)
+		if got := hex.EncodeToString(d[:]); got != path.Base(name) {
+			r.fail(CheckArtefacts, "%s: content's SHA-256 is %s (the file was altered)", name, got)
+			return
+		}
+		stored[path.Base(name)] = int64(len(data))
+	}
+	cited := 0
+	for _, e := range v.entries {
+		for _, a := range e.Artefacts {
+			cited++
+			size, ok := stored[a.SHA256]
+			switch {
+			case !ok:
+				r.fail(CheckArtefacts, "entry %d cites %s (%s), but %s/%s is missing", e.Seq, a.Name, a.SHA256, artefactsDir, a.SHA256)
+				return
+			case size != a.Size:
+				r.fail(CheckArtefacts, "entry %d cites %s with %d bytes, but %s/%s has %d", e.Seq, a.Name, a.Size, artefactsDir, a.SHA256, size)
+				return
+			}
+		}
+	}
+	r.pass(CheckArtefacts, "%d artefacts match their SHA-256; all %d citations resolve", len(stored), cited)
+}
+
+// checkConsistency checks that every archived checkpoint and every checkpoint
+// given by the caller is signed by the log key and is a prefix of the latest
+// checkpoint, through an RFC 9162 consistency proof built from the tree.
+func (v *verifier) checkConsistency(t *tree, latest *Checkpoint) {
+	r := v.r
+	nv, _ := note.NewVerifier(r.VKey)
+	sort.Slice(v.archive, func(a, b int) bool {
+		x, _ := strconv.ParseUint(path.Base(v.archive[a]), 10, 64)
+		y, _ := strconv.ParseUint(path.Base(v.archive[b]), 10, 64)
+		return x < y
+	})
+	var all []NamedCheckpoint
+	for _, name := range v.archive {
+		data, err := fs.ReadFile(v.fsys, name)
+		if err != nil {
+			r.fail(CheckConsistency, "%s: cannot read: %v", name, err)
+			return
+		}
+		all = append(all, NamedCheckpoint{Name: name, Data: data})
+	}
+	archived := len(all)
+	all = append(all, v.opts.Checkpoints...)
+	for i, nc := range all {
+		cp, err := OpenCheckpoint(nc.Data, nv, latest.Origin)
+		if err != nil {
+			r.fail(CheckConsistency, "%s: %v", nc.Name, err)
+			return
+		}
+		if i < archived && strconv.FormatUint(cp.Size, 10) != path.Base(nc.Name) {
+			r.fail(CheckConsistency, "%s: holds a checkpoint of size %d", nc.Name, cp.Size)
+			return
+		}
+		if cp.Size > latest.Size {
+			r.fail(CheckConsistency, "%s: size %d is larger than the latest checkpoint's %d; the log was cut back or this copy is stale", nc.Name, cp.Size, latest.Size)
+			return
+		}
+		if err := v.consistent(t, cp, latest); err != nil {
+			r.fail(CheckConsistency, "%s: size %d is not a prefix of the latest checkpoint: %v", nc.Name, cp.Size, err)
+			return
+		}
+	}
+	r.pass(CheckConsistency, "%d archived and %d given checkpoints are consistent with the latest (size %d)", archived, len(v.opts.Checkpoints), latest.Size)
+}
+
+func (v *verifier) consistent(t *tree, old, latest *Checkpoint) error {
+	if old.Size == 0 {
+		if old.Root != EmptyRoot() {
+			return errors.New("an empty tree with a non-empty root")
+		}
+		return nil
+	}
+	p, err := t.consistencyProof(old.Size, latest.Size)
+	if err != nil {
+		return err
+	}
+	return VerifyConsistency(old.Size, latest.Size, p, old.Root, latest.Root)
+}
