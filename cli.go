@@ -31,7 +31,7 @@ func usageErr(format string, args ...any) error {
 	return &cliError{exitUsage, fmt.Errorf(format, args...)}
 }
 
-func badInput(err error) error   { return &cliError{exitBadInput, err} }
+func badInput(err error) error    { return &cliError{exitBadInput, err} }
 func operational(err error) error { return &cliError{exitOperational, err} }
 
 func exitCode(err error) int {
