@@ -68,6 +68,9 @@ func OpenCheckpoint(data []byte, v note.Verifier, origin string) (*Checkpoint, e
 	if len(data) > 64<<10 {
 		return nil, fmt.Errorf("%w: %d bytes", ErrCheckpoint, len(data))
 	}
+	if err := canonicalSignatures(data); err != nil {
+		return nil, err
+	}
 	n, err := note.Open(data, note.VerifierList(v))
 	if err != nil {
 		var unknown *note.UnverifiedNoteError
@@ -99,4 +102,25 @@ func IsRehearsal(origin string) bool { return strings.HasSuffix(origin, "/rehear
 func KeyFingerprint(vkey string) string {
 	d := sha256.Sum256([]byte(strings.TrimSpace(vkey)))
 	return hex.EncodeToString(d[:])
+}
+
+// canonicalSignatures refuses signature lines whose base64 is not canonical
+// (non-zero padding bits decode to the same signature, so a note could be
+// altered without touching any signature's meaning).
+func canonicalSignatures(data []byte) error {
+	i := bytes.LastIndex(data, []byte("\n\n"))
+	if i < 0 {
+		return fmt.Errorf("%w: no signature block", ErrCheckpoint)
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(string(data[i+2:]), "\n"), "\n") {
+		rest, ok := strings.CutPrefix(line, "\u2014 ")
+		name, sig, ok2 := strings.Cut(rest, " ")
+		if !ok || !ok2 || name == "" {
+			return fmt.Errorf("%w: malformed signature line %q", ErrCheckpoint, line)
+		}
+		if _, err := base64.StdEncoding.Strict().DecodeString(sig); err != nil {
+			return fmt.Errorf("%w: signature by %s is not canonical base64", ErrCheckpoint, name)
+		}
+	}
+	return nil
 }
