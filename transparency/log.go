@@ -129,6 +129,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 	case state == folderEmpty && !opts.New:
 		return nil, fmt.Errorf("%s: %w; start a new log there explicitly", dir, ErrNoLog)
 	}
+	if state == folderLog && opts.New && holdsEntries(dir) {
+		return nil, fmt.Errorf("%s: %w; open it without asking for a new log to resume it", dir, ErrLogExists)
+	}
 	if state == folderEmpty {
 		if err := mkdirDurable(dir); err != nil {
 			return nil, fmt.Errorf("create log folder: %w", err)
@@ -150,9 +153,6 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 	if state == folderLog {
 		if rep, err = l.check(); err != nil {
 			return nil, err
-		}
-		if opts.New && rep.Stored > 0 {
-			return nil, fmt.Errorf("%s: %w; open it without asking for a new log to resume it", dir, ErrLogExists)
 		}
 		if err := removeTempLeftovers(dir); err != nil {
 			return nil, err
@@ -244,6 +244,20 @@ func folderState(dir string) (folderKind, error) {
 		return folderEmpty, nil
 	}
 	return folderOther, nil
+}
+
+// holdsEntries reports whether a log folder's checkpoint or bundles hold any
+// entry (a log that was created but never opened holds none).
+func holdsEntries(dir string) bool {
+	if data, err := os.ReadFile(filepath.Join(dir, checkpointFile)); err == nil {
+		if text, _, ok := bytes.Cut(data, []byte("\n\n")); ok {
+			if _, size, _, err := ParseCheckpointBody(string(text) + "\n"); err == nil && size > 0 {
+				return true
+			}
+		}
+	}
+	_, err := os.Stat(filepath.Join(dir, "tile", "entries"))
+	return err == nil
 }
 
 // lockFolder takes an exclusive lock for the life of the Log, so that no two

@@ -248,7 +248,7 @@ func (v *verifier) key() note.Verifier {
 	case vkey == "":
 		vkey, source = folderKey, vkeyFile
 	case err == nil && folderKey != vkey && !v.opts.Raw:
-		r.fail(CheckKey, "%s: holds %q, not the key given with --key; this folder's key is not the one announced", vkeyFile, folderKey)
+		r.fail(CheckKey, "%s: holds %q, not the expected key %q; this folder's key is not the one announced", vkeyFile, folderKey, vkey)
 		return nil
 	}
 	if err == nil && (len(data) == 0 || data[len(data)-1] != '\n' || strings.Count(string(data), "\n") != 1) && source == vkeyFile {
