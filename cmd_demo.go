@@ -72,7 +72,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	l, err := transparency.Open(ctx, dir, transparency.Options{Key: key, New: true, OpenFields: map[string]any{
 		"ceremony":      "Demo key-signing ceremony",
 		"zone":          ".",
-		"script_sha256": transparency.EntryDigest([]byte(demoScript)),
+		"script_sha256": transparency.SHA256Hex([]byte(demoScript)),
 		"tool":          toolVersion(),
 	}, OpenArtefacts: []transparency.Artefact{{Name: "demo-script.txt", Data: []byte(demoScript)}}})
 	if err != nil {

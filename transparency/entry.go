@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -35,7 +35,7 @@ var headerFields = [...]string{"seq", "time", "prev", "kind"}
 type Entry struct {
 	Seq  uint64    // index in the log
 	Time time.Time // UTC, millisecond precision
-	// Prev is the hex SHA-256 of the previous entry's bytes, empty for entry 0.
+	// Prev is the previous entry's leaf hash in hex (see PrevHash), empty for entry 0.
 	Prev string
 	Kind string
 	// Artefacts are the files this entry cites; each is stored under
@@ -52,19 +52,61 @@ type ArtefactRef struct {
 	Size   int64  `json:"size"`
 }
 
-var (
-	kindRE   = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$`)
-	fieldRE  = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-	sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-)
+// isFieldName: a lowercase letter, then lowercase letters, digits and _.
+func isFieldName(s string) bool {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// isKind: field names joined by dots, e.g. step.done.
+func isKind(s string) bool {
+	for {
+		part, rest, more := strings.Cut(s, ".")
+		if !isFieldName(part) {
+			return false
+		}
+		if !more {
+			return true
+		}
+		s = rest
+	}
+}
+
+// isSHA256Hex: 64 lowercase hex digits.
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // ErrEntry reports an entry that is not a well-formed log entry.
 var ErrEntry = errors.New("malformed entry")
 
-// EntryDigest is the value a following entry's prev field holds: the hex
-// SHA-256 of the entry's bytes (what `sha256sum` prints for the entry alone).
-func EntryDigest(entry []byte) string {
-	d := sha256.Sum256(entry)
+// PrevHash is the value the following entry's prev field holds: the entry's
+// RFC 6962 leaf hash, SHA-256(0x00 || entry), in hex. It is the same hash as
+// the entry's place in the level-0 tile, so whoever holds an entry and the
+// tile before it can check the chain link without the previous entry.
+func PrevHash(entry []byte) string {
+	h := LeafHash(entry)
+	return hex.EncodeToString(h[:])
+}
+
+// SHA256Hex is the hex SHA-256 of data, as sha256sum prints it.
+func SHA256Hex(data []byte) string {
+	d := sha256.Sum256(data)
 	return hex.EncodeToString(d[:])
 }
 
@@ -91,7 +133,7 @@ func (e *Entry) Marshal() ([]byte, error) {
 		if isHeader(k) || k == "artefacts" {
 			return nil, fmt.Errorf("%w: field %q is reserved", ErrEntry, k)
 		}
-		if !fieldRE.MatchString(k) {
+		if !isFieldName(k) {
 			return nil, fmt.Errorf("%w: field name %q (want lowercase letters, digits and _)", ErrEntry, k)
 		}
 		var c bytes.Buffer
@@ -137,23 +179,23 @@ func isHeader(k string) bool {
 }
 
 func (e *Entry) validateHeader() error {
-	if !kindRE.MatchString(e.Kind) {
+	if !isKind(e.Kind) {
 		return fmt.Errorf("%w: kind %q (want dotted lowercase words, e.g. step.done)", ErrEntry, e.Kind)
 	}
 	if e.Seq == 0 && e.Prev != "" {
 		return fmt.Errorf("%w: entry 0 has a prev hash", ErrEntry)
 	}
-	if e.Seq > 0 && !sha256RE.MatchString(e.Prev) {
+	if e.Seq > 0 && !isSHA256Hex(e.Prev) {
 		return fmt.Errorf("%w: prev %q is not a lowercase hex SHA-256", ErrEntry, e.Prev)
 	}
-	if e.Time.IsZero() || e.Time.Year() < 2000 || e.Time.Year() > 9999 {
+	if y := e.Time.Year(); y < 2000 || y > 9999 {
 		return fmt.Errorf("%w: time %v out of range", ErrEntry, e.Time)
 	}
 	return nil
 }
 
 func (a ArtefactRef) validate() error {
-	if !sha256RE.MatchString(a.SHA256) {
+	if !isSHA256Hex(a.SHA256) {
 		return fmt.Errorf("%w: artefact %q: sha256 %q is not lowercase hex", ErrEntry, a.Name, a.SHA256)
 	}
 	if a.Name == "" || len(a.Name) > 255 || strings.ContainsAny(a.Name, "/\\\x00\n") {
@@ -166,8 +208,9 @@ func (a ArtefactRef) validate() error {
 }
 
 // ParseEntry parses and checks one entry. It is strict: the input must be a
-// single JSON object of at most MaxEntrySize bytes, in valid UTF-8, with no
-// duplicate keys, the header fields first and of the right types.
+// single JSON object (RFC 8259) of at most MaxEntrySize bytes, in valid UTF-8,
+// nested at most maxDepth deep, with no duplicate keys and the header fields
+// first and of the right types. The entry keeps a copy of data.
 func ParseEntry(data []byte) (*Entry, error) {
 	if len(data) > MaxEntrySize {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrEntry, len(data), MaxEntrySize)
@@ -175,66 +218,23 @@ func ParseEntry(data []byte) (*Entry, error) {
 	if !utf8.Valid(data) {
 		return nil, fmt.Errorf("%w: not valid UTF-8", ErrEntry)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("%w: not a JSON object", ErrEntry)
+	return parseEntry(bytes.Clone(data), true)
+}
+
+// parseEntry parses an entry that the caller no longer changes. Without
+// withFields it checks the whole entry but keeps only the header and the
+// artefacts (what the verifier needs), which is much cheaper.
+func parseEntry(data []byte, withFields bool) (*Entry, error) {
+	if len(data) > MaxEntrySize {
+		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrEntry, len(data), MaxEntrySize)
 	}
-	e := &Entry{Fields: map[string]json.RawMessage{}}
-	seen := map[string]bool{}
-	for i := 0; dec.More(); i++ {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrEntry, err)
-		}
-		key, _ := tok.(string)
-		if seen[key] {
-			return nil, fmt.Errorf("%w: duplicate field %q", ErrEntry, key)
-		}
-		seen[key] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fmt.Errorf("%w: field %q: %v", ErrEntry, key, err)
-		}
-		if i < len(headerFields) {
-			if key != headerFields[i] {
-				return nil, fmt.Errorf("%w: field %d is %q, want %q", ErrEntry, i, key, headerFields[i])
-			}
-			if err := e.setHeader(key, raw); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		switch {
-		case isHeader(key):
-			return nil, fmt.Errorf("%w: duplicate field %q", ErrEntry, key)
-		case key == "artefacts":
-			if err := strictUnmarshal(raw, &e.Artefacts); err != nil {
-				return nil, fmt.Errorf("%w: artefacts: %v", ErrEntry, err)
-			}
-			if len(e.Artefacts) == 0 {
-				return nil, fmt.Errorf("%w: empty artefacts list", ErrEntry)
-			}
-			for _, a := range e.Artefacts {
-				if err := a.validate(); err != nil {
-					return nil, err
-				}
-			}
-		case !fieldRE.MatchString(key):
-			return nil, fmt.Errorf("%w: field name %q", ErrEntry, key)
-		default:
-			e.Fields[key] = raw
-		}
+	if !utf8.Valid(data) {
+		return nil, fmt.Errorf("%w: not valid UTF-8", ErrEntry)
 	}
-	if len(seen) < len(headerFields) {
-		return nil, fmt.Errorf("%w: missing header fields (want seq, time, prev, kind)", ErrEntry)
-	}
-	if _, err := dec.Token(); err != nil {
+	sc := jsonScanner{b: data}
+	e, err := sc.entry(withFields)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrEntry, err)
-	}
-	if _, err := dec.Token(); err == nil || dec.More() {
-		return nil, fmt.Errorf("%w: data after the JSON object", ErrEntry)
 	}
 	if err := e.validateHeader(); err != nil {
 		return nil, err
@@ -242,25 +242,287 @@ func ParseEntry(data []byte) (*Entry, error) {
 	return e, nil
 }
 
+// maxDepth bounds the nesting of JSON values inside an entry.
+const maxDepth = 32
+
+// entry reads the top-level object of an entry.
+func (s *jsonScanner) entry(withFields bool) (*Entry, error) {
+	s.ws()
+	if !s.eat('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	e := &Entry{}
+	if withFields {
+		e.Fields = make(map[string]json.RawMessage, 8)
+	}
+	var seenBuf [16][]byte
+	seen := seenBuf[:0] // few fields: a linear search beats a map
+	s.ws()
+	for i := 0; !s.eat('}'); i++ {
+		if i > 0 {
+			if !s.eat(',') {
+				return nil, s.errorf("want , or }")
+			}
+			s.ws()
+		}
+		key, err := s.key()
+		if err != nil {
+			return nil, err
+		}
+		s.ws()
+		if !s.eat(':') {
+			return nil, s.errorf("want :")
+		}
+		s.ws()
+		start := s.i
+		if err := s.value(1); err != nil {
+			return nil, err
+		}
+		raw := json.RawMessage(s.b[start:s.i])
+		s.ws()
+		for _, k := range seen {
+			if bytes.Equal(k, key) {
+				return nil, fmt.Errorf("duplicate field %q", key)
+			}
+		}
+		seen = append(seen, key)
+		if i < len(headerFields) {
+			if string(key) != headerFields[i] {
+				return nil, fmt.Errorf("field %d is %q, want %q", i, key, headerFields[i])
+			}
+			if err := e.setHeader(headerFields[i], raw); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		switch {
+		case isHeader(string(key)):
+			return nil, fmt.Errorf("duplicate field %q", key)
+		case string(key) == "artefacts":
+			if err := strictUnmarshal(raw, &e.Artefacts); err != nil {
+				return nil, fmt.Errorf("artefacts: %v", err)
+			}
+			if len(e.Artefacts) == 0 {
+				return nil, errors.New("empty artefacts list")
+			}
+			for _, a := range e.Artefacts {
+				if err := a.validate(); err != nil {
+					return nil, err
+				}
+			}
+		case !isFieldName(string(key)):
+			return nil, fmt.Errorf("field name %q", key)
+		case withFields:
+			e.Fields[string(key)] = raw
+		}
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		return nil, s.errorf("data after the JSON object")
+	}
+	if len(seen) < len(headerFields) {
+		return nil, errors.New("missing header fields (want seq, time, prev, kind)")
+	}
+	return e, nil
+}
+
+// jsonScanner validates and walks JSON text (RFC 8259) in one pass.
+type jsonScanner struct {
+	b []byte
+	i int
+}
+
+func (s *jsonScanner) errorf(format string, args ...any) error {
+	return fmt.Errorf("byte %d: "+format, append([]any{s.i}, args...)...)
+}
+
+func (s *jsonScanner) ws() {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
+		s.i++
+	}
+}
+
+func (s *jsonScanner) eat(c byte) bool {
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// key reads an object key. Keys of entries are plain lowercase words, so an
+// escape sequence in a key is refused rather than decoded.
+func (s *jsonScanner) key() ([]byte, error) {
+	start := s.i
+	escaped, err := s.str()
+	if err != nil {
+		return nil, err
+	}
+	if escaped {
+		return nil, fmt.Errorf("field name %s has an escape sequence", s.b[start:s.i])
+	}
+	return s.b[start+1 : s.i-1], nil
+}
+
+// str checks a string at the cursor and moves past it; escaped reports
+// whether it holds escape sequences.
+func (s *jsonScanner) str() (escaped bool, err error) {
+	if !s.eat('"') {
+		return false, s.errorf("want a string")
+	}
+	for s.i < len(s.b) {
+		// Skip the plain bytes in one go; stop at a quote, backslash or control.
+		for s.i < len(s.b) && plainStringByte[s.b[s.i]] {
+			s.i++
+		}
+		if s.i >= len(s.b) {
+			break
+		}
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return escaped, nil
+		case c < 0x20:
+			return false, s.errorf("control character in a string")
+		case c == '\\':
+			escaped = true
+			if s.i+1 >= len(s.b) {
+				return false, s.errorf("unfinished escape")
+			}
+			switch s.b[s.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i += 2
+			case 'u':
+				if s.i+6 > len(s.b) || !isHex4(s.b[s.i+2:s.i+6]) {
+					return false, s.errorf("bad \\u escape")
+				}
+				s.i += 6
+			default:
+				return false, s.errorf("bad escape")
+			}
+		default:
+			s.i++
+		}
+	}
+	return false, s.errorf("unfinished string")
+}
+
+// plainStringByte marks the bytes that stand for themselves inside a JSON string.
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+func isHex4(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// value checks any JSON value at the cursor and moves past it.
+func (s *jsonScanner) value(depth int) error {
+	if s.i >= len(s.b) {
+		return s.errorf("want a value")
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		_, err := s.str()
+		return err
+	case c == '{' || c == '[':
+		if depth >= maxDepth {
+			return s.errorf("nested deeper than %d", maxDepth)
+		}
+		end := byte('}')
+		if c == '[' {
+			end = ']'
+		}
+		s.i++
+		s.ws()
+		for n := 0; !s.eat(end); n++ {
+			if n > 0 {
+				if !s.eat(',') {
+					return s.errorf("want , or %c", end)
+				}
+				s.ws()
+			}
+			if c == '{' {
+				if _, err := s.str(); err != nil {
+					return err
+				}
+				s.ws()
+				if !s.eat(':') {
+					return s.errorf("want :")
+				}
+				s.ws()
+			}
+			if err := s.value(depth + 1); err != nil {
+				return err
+			}
+			s.ws()
+		}
+		return nil
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number()
+	}
+	for _, lit := range [...]string{"true", "false", "null"} {
+		if bytes.HasPrefix(s.b[s.i:], []byte(lit)) {
+			s.i += len(lit)
+			return nil
+		}
+	}
+	return s.errorf("want a value")
+}
+
+// number checks -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *jsonScanner) number() error {
+	digits := func() int {
+		n := 0
+		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+			s.i++
+			n++
+		}
+		return n
+	}
+	s.eat('-')
+	if s.eat('0') {
+		if s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+			return s.errorf("number with a leading zero")
+		}
+	} else if digits() == 0 {
+		return s.errorf("bad number")
+	}
+	if s.eat('.') && digits() == 0 {
+		return s.errorf("bad number")
+	}
+	if s.eat('e') || s.eat('E') {
+		if !s.eat('+') {
+			s.eat('-')
+		}
+		if digits() == 0 {
+			return s.errorf("bad number")
+		}
+	}
+	return nil
+}
+
 func (e *Entry) setHeader(key string, raw json.RawMessage) error {
 	switch key {
 	case "seq":
-		var n json.Number
-		if err := json.Unmarshal(raw, &n); err != nil {
-			return fmt.Errorf("%w: seq is not a number", ErrEntry)
-		}
-		s := n.String()
-		if s != "0" && (strings.HasPrefix(s, "0") || strings.ContainsAny(s, ".eE+-")) {
-			return fmt.Errorf("%w: seq %s is not a plain non-negative integer", ErrEntry, s)
-		}
-		var v uint64
-		if _, err := fmt.Sscan(s, &v); err != nil || fmt.Sprint(v) != s {
+		s := string(raw)
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || (s != "0" && s[0] == '0') {
 			return fmt.Errorf("%w: seq %s is not a plain non-negative integer", ErrEntry, s)
 		}
 		e.Seq = v
 	case "time":
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := jsonString(raw)
+		if err != nil {
 			return fmt.Errorf("%w: time is not a string", ErrEntry)
 		}
 		t, err := time.Parse(time.RFC3339Nano, s)
@@ -269,8 +531,8 @@ func (e *Entry) setHeader(key string, raw json.RawMessage) error {
 		}
 		e.Time = t.UTC()
 	case "prev", "kind":
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, err := jsonString(raw)
+		if err != nil {
 			return fmt.Errorf("%w: %s is not a string", ErrEntry, key)
 		}
 		if key == "prev" {
@@ -280,6 +542,16 @@ func (e *Entry) setHeader(key string, raw json.RawMessage) error {
 		}
 	}
 	return nil
+}
+
+// jsonString decodes a JSON string value, quickly when it has no escapes.
+func jsonString(raw []byte) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
 }
 
 func strictUnmarshal(raw []byte, v any) error {

@@ -144,3 +144,22 @@ func FuzzParseCheckpoint(f *testing.F) {
 		}
 	})
 }
+
+// TestJSONScannerAgreesWithEncodingJSON: the entry parser's JSON validation
+// accepts exactly what encoding/json accepts, on values nested in an entry.
+func TestJSONScannerAgreesWithEncodingJSON(t *testing.T) {
+	values := []string{`1`, `-0`, `0.5e+3`, `01`, `1.`, `.5`, `-`, `1e`, `"a\u00e9\n"`, `"\x"`, `"\u12G4"`, "\"tab\there\"",
+		`[]`, `[1,]`, `[1 2]`, `{}`, `{"a":1,}`, `{"a" 1}`, `{"a":[true,false,null]}`, `tru`, `nul`, `[[[[]]]]`, `"unterminated`,
+		`{"a":{"b":{"c":"d"}}}`, `[1,[2,[3]]]`, `1 2`, ` 7 `}
+	for _, v := range values {
+		entry := `{"seq":0,"time":"2026-11-28T01:02:03.000Z","prev":"","kind":"a","x":` + v + `}`
+		_, err := ParseEntry([]byte(entry))
+		if want := json.Valid([]byte(entry)); (err == nil) != want {
+			t.Errorf("value %s: ParseEntry err = %v, encoding/json valid = %v", v, err, want)
+		}
+	}
+	deep := strings.Repeat("[", maxDepth+1) + strings.Repeat("]", maxDepth+1)
+	if _, err := ParseEntry([]byte(`{"seq":0,"time":"2026-11-28T01:02:03.000Z","prev":"","kind":"a","x":` + deep + `}`)); err == nil {
+		t.Error("nesting deeper than maxDepth accepted")
+	}
+}

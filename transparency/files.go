@@ -182,7 +182,7 @@ func classify(p string) (fileKind, tileRef) {
 			return fileArchivedCheckpoint, tileRef{}
 		}
 	case strings.HasPrefix(p, artefactsDir+"/"):
-		if sha256RE.MatchString(strings.TrimPrefix(p, artefactsDir+"/")) {
+		if isSHA256Hex(strings.TrimPrefix(p, artefactsDir+"/")) {
 			return fileArtefact, tileRef{}
 		}
 	}

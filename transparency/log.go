@@ -3,6 +3,7 @@ package transparency
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,11 +74,10 @@ type Record struct {
 
 // Appended describes an entry that is on stable storage.
 type Appended struct {
-	Index  uint64
-	Entry  []byte
-	Leaf   Hash
-	Digest string // hex SHA-256 of Entry, the next entry's prev
-	Time   time.Time
+	Index uint64
+	Entry []byte
+	Leaf  Hash // RFC 6962 leaf hash; its hex is the next entry's prev
+	Time  time.Time
 }
 
 // Log is an open ceremony log. Its methods are safe for concurrent use;
@@ -176,7 +176,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 			return nil, fmt.Errorf("%s: %w: Tessera's state says %d entries, the bundles hold fewer", dir, ErrBrokenLog, integrated)
 		}
 		last := rep.RawEntries[integrated-1]
-		l.lastDigest = EntryDigest(last)
+		l.lastDigest = PrevHash(last)
 		l.lastTime = rep.Entries[integrated-1].Time
 		if _, err := l.AwaitCheckpoint(ctx, integrated-1); err != nil {
 			return nil, err
@@ -414,9 +414,9 @@ func (l *Log) Append(ctx context.Context, rec Record) (Appended, error) {
 		l.failed = fmt.Errorf("entry went to index %d, want %d", idx.Index, l.size)
 		return Appended{}, fmt.Errorf("%w: %v", ErrLogFailed, l.failed)
 	}
-	a := Appended{Index: idx.Index, Entry: data, Leaf: LeafHash(data), Digest: EntryDigest(data), Time: t}
+	a := Appended{Index: idx.Index, Entry: data, Leaf: LeafHash(data), Time: t}
 	l.size++
-	l.lastDigest, l.lastTime = a.Digest, t
+	l.lastDigest, l.lastTime = hex.EncodeToString(a.Leaf[:]), t
 	return a, nil
 }
 
@@ -444,7 +444,7 @@ func (l *Log) AwaitCheckpoint(ctx context.Context, index uint64) (*Checkpoint, e
 // StoreArtefact stores a copy of a file that an entry will cite, under
 // artefacts/sha256/<hex>, durably, and returns the reference for the entry.
 func (l *Log) StoreArtefact(name string, data []byte) (ArtefactRef, error) {
-	ref := ArtefactRef{Name: name, SHA256: EntryDigest(data), Size: int64(len(data))}
+	ref := ArtefactRef{Name: name, SHA256: SHA256Hex(data), Size: int64(len(data))}
 	if err := ref.validate(); err != nil {
 		return ArtefactRef{}, err
 	}

@@ -2,6 +2,7 @@ package transparency
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -97,8 +98,8 @@ func TestLogAppendCloseReopen(t *testing.T) {
 	if rep.Size != 3 || !rep.Rehearsal || rep.Entries[2].Artefacts[0].SHA256 != art.SHA256 {
 		t.Fatalf("report: size %d rehearsal %v", rep.Size, rep.Rehearsal)
 	}
-	if rep.Entries[2].Prev != a.Digest {
-		t.Fatalf("prev %s, want %s", rep.Entries[2].Prev, a.Digest)
+	if rep.Entries[2].Prev != hex.EncodeToString(a.Leaf[:]) {
+		t.Fatalf("prev %s, want %x", rep.Entries[2].Prev, a.Leaf)
 	}
 
 	// Reopen: refused as new, accepted as existing, continues the chain.
@@ -120,7 +121,7 @@ func TestLogAppendCloseReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep = mustVerify(t, dir, VerifyOptions{VKey: k.VKey, Origin: k.Signer.Name()})
-	if rep.Size != 4 || rep.Entries[3].Prev != b.Digest {
+	if rep.Size != 4 || rep.Entries[3].Prev != hex.EncodeToString(b.Leaf[:]) {
 		t.Fatalf("after reopen: size %d prev %s", rep.Size, rep.Entries[3].Prev)
 	}
 }

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -80,7 +82,8 @@ type Report struct {
 	// RawEntries are the bytes of every stored entry, in log order; the first
 	// Size of them are covered by the checkpoint.
 	RawEntries [][]byte `json:"-"`
-	// Entries are RawEntries parsed (not in raw mode).
+	// Entries are RawEntries parsed (not in raw mode): their header and
+	// artefacts; ParseEntry gives an entry's other fields.
 	Entries []*Entry `json:"-"`
 	// Stored is how many entries the folder holds, including any that no
 	// checkpoint covers yet.
@@ -122,6 +125,7 @@ type verifier struct {
 	archive []string
 	arts    []string
 	entries []*Entry // every stored entry, parsed
+	leaves  []Hash   // their leaf hashes
 }
 
 // Verify checks a log folder offline: the checkpoint's signature and origin,
@@ -155,12 +159,10 @@ func (v *verifier) run() {
 		return
 	}
 	r.Stored = uint64(len(entries))
-	leaves := make([]Hash, len(entries))
-	for i, e := range entries {
-		leaves[i] = LeafHash(e)
-	}
+	leaves, parsed, parseErrs := hashAndParse(entries, !v.opts.Raw)
 	t := newTree(leaves)
 	v.checkTiles(t, cp.Size)
+	v.leaves = leaves
 	if cp.Size > t.size() {
 		r.fail(CheckRoot, "checkpoint: size %d, but the entry bundles hold only %d entries", cp.Size, t.size())
 		return
@@ -173,7 +175,7 @@ func (v *verifier) run() {
 	r.pass(CheckRoot, "root of %d entries recomputed from the entry bundles matches the checkpoint", cp.Size)
 	r.RawEntries = entries
 	if !v.opts.Raw {
-		v.checkEntries(entries, cp)
+		v.checkEntries(entries, parsed, parseErrs, cp)
 		v.checkArtefacts()
 	}
 	v.checkConsistency(t, cp)
@@ -379,6 +381,34 @@ func (v *verifier) readBundles() ([][]byte, bool) {
 	return all, true
 }
 
+// hashAndParse computes every entry's leaf hash and, when parse is set, parses
+// it, spreading the entries over the available cores: each entry is
+// independent of the others.
+func hashAndParse(entries [][]byte, parse bool) ([]Hash, []*Entry, []error) {
+	leaves := make([]Hash, len(entries))
+	var parsed []*Entry
+	var errs []error
+	if parse {
+		parsed, errs = make([]*Entry, len(entries)), make([]error, len(entries))
+	}
+	workers := min(runtime.GOMAXPROCS(0), 1+len(entries)/512)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(entries); i += workers {
+				leaves[i] = LeafHash(entries[i])
+				if parse {
+					parsed[i], errs[i] = parseEntry(entries[i], false)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	return leaves, parsed, errs
+}
+
 // checkTiles compares every stored tile with the hashes recomputed from the
 // entries, and checks that every tile a client needs for the checkpoint's size
 // is there.
@@ -483,17 +513,14 @@ func bundlePath(index uint64, w uint8) string { return "tile/entries/" + tileN(i
 
 // checkEntries checks every stored entry: JSON, seq, prev chain, time order and
 // the opening entry.
-func (v *verifier) checkEntries(raw [][]byte, cp *Checkpoint) {
+func (v *verifier) checkEntries(raw [][]byte, entries []*Entry, errs []error, cp *Checkpoint) {
 	r := v.r
 	where := func(i int) string { return bundlePath(uint64(i)/256, 0) + " or its partial" }
-	entries := make([]*Entry, len(raw))
-	for i, b := range raw {
-		e, err := ParseEntry(b)
+	for i, err := range errs {
 		if err != nil {
 			r.fail(CheckEntryJSON, "entry %d (%s): %v", i, where(i), err)
 			return
 		}
-		entries[i] = e
 	}
 	for i, e := range entries {
 		if e.Seq != uint64(i) {
@@ -503,12 +530,12 @@ func (v *verifier) checkEntries(raw [][]byte, cp *Checkpoint) {
 	}
 	r.pass(CheckSeq, "seq runs 0..%d with no gap", len(entries)-1)
 	for i := 1; i < len(entries); i++ {
-		if want := EntryDigest(raw[i-1]); entries[i].Prev != want {
-			r.fail(CheckPrev, "entry %d (%s): prev is %s, but entry %d's SHA-256 is %s", i, where(i), entries[i].Prev, i-1, want)
+		if want := hex.EncodeToString(v.leaves[i-1][:]); entries[i].Prev != want {
+			r.fail(CheckPrev, "entry %d (%s): prev is %s, but entry %d's leaf hash is %s", i, where(i), entries[i].Prev, i-1, want)
 			return
 		}
 	}
-	r.pass(CheckPrev, "each entry's prev is the SHA-256 of the entry before it")
+	r.pass(CheckPrev, "each entry's prev is the leaf hash of the entry before it")
 	r.pass(CheckEntryJSON, "%d entries are well-formed JSON log entries", len(entries))
 	for i := 1; i < len(entries); i++ {
 		if entries[i].Time.Before(entries[i-1].Time) {
@@ -521,7 +548,11 @@ func (v *verifier) checkEntries(raw [][]byte, cp *Checkpoint) {
 		r.fail(CheckOpenEntry, "%s: the log has no entries; entry 0 must be %s", checkpointFile, KindOpen)
 		return
 	}
-	e0 := entries[0]
+	e0, err := ParseEntry(raw[0]) // with its fields
+	if err != nil {
+		r.fail(CheckOpenEntry, "entry 0: %v", err)
+		return
+	}
 	switch {
 	case e0.Kind != KindOpen:
 		r.fail(CheckOpenEntry, "entry 0: kind %q, want %s", e0.Kind, KindOpen)

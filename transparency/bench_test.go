@@ -1,0 +1,196 @@
+package transparency
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/storage/posix"
+)
+
+// sampleRecord is a typical step entry's payload (about 250 bytes as JSON).
+func sampleRecord(i int) Record {
+	return Record{Kind: "step.done", Fields: map[string]any{
+		"step": fmt.Sprintf("%d.%d", i/10+1, i%10+1), "role": "CA", "witnesses": []string{"IW", "SA"},
+		"text": "Crypto officers present their cards and the internal witness records each card"}}
+}
+
+// BenchmarkAppend measures one append until it is durable, and until a signed
+// checkpoint covers it, against a bare write+fsync of the same bytes to one
+// file on the same file system, measured in the same run.
+func BenchmarkAppend(b *testing.B) {
+	for _, mode := range []string{"durable", "checkpointed"} {
+		b.Run(mode, func(b *testing.B) {
+			ctx := context.Background()
+			l, _ := newTestLog(b)
+			defer l.Close(ctx)
+			sizes := 0
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				a, err := l.Append(ctx, sampleRecord(i))
+				if err != nil {
+					b.Fatal(err)
+				}
+				sizes += len(a.Entry)
+				if mode == "checkpointed" {
+					if _, err := l.AwaitCheckpoint(ctx, a.Index); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.StopTimer()
+			per := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			base := bareWriteFsync(b, filepath.Dir(l.Dir()), sizes/b.N, b.N)
+			b.ReportMetric(base/1e3, "baseline-µs/op")
+			b.ReportMetric(per/base, "x-baseline")
+		})
+	}
+}
+
+// bareWriteFsync returns the mean ns of writing n bytes to a file and fsyncing it.
+func bareWriteFsync(b *testing.B, dir string, n, count int) float64 {
+	f, err := os.CreateTemp(dir, "baseline-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := []byte(strings.Repeat("x", n))
+	start := time.Now()
+	for i := 0; i < count; i++ {
+		if _, err := f.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(count)
+}
+
+// bulkLog writes a log of n entries quickly (Tessera batches of 256) with the
+// same entry format, chain and opening entry as Log writes, for the verifier
+// benchmark. The checkpoint archive holds the checkpoints seen while writing.
+func bulkLog(b *testing.B, n int) string {
+	b.Helper()
+	ctx := context.Background()
+	key := testKey(b, "bench.keyceremony.invalid/bulk/rehearsal")
+	dir := filepath.Join(b.TempDir(), "log")
+	if err := mkdirDurable(dir); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, vkeyFile), []byte(key.VKey+"\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	drv, err := posix.New(ctx, posix.Config{Path: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	app, shutdown, reader, err := tessera.NewAppender(cctx, drv, tessera.NewAppendOptions().
+		WithCheckpointSigner(key.Signer).WithBatching(256, 50*time.Millisecond).
+		WithCheckpointInterval(CheckpointInterval).WithCheckpointRepublishInterval(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	prev := ""
+	t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	for start := 0; start < n; start += 256 {
+		var futures []tessera.IndexFuture
+		for i := start; i < min(start+256, n); i++ {
+			rec := sampleRecord(i)
+			if i == 0 {
+				rec = Record{Kind: KindOpen, Fields: map[string]any{"origin": key.Signer.Name(), "log_vkey": key.VKey}}
+			}
+			e := &Entry{Seq: uint64(i), Time: t0.Add(time.Duration(i) * time.Second), Prev: prev, Kind: rec.Kind, Fields: map[string]json.RawMessage{}}
+			for k, v := range rec.Fields {
+				e.Fields[k], _ = json.Marshal(v)
+			}
+			data, err := e.Marshal()
+			if err != nil {
+				b.Fatal(err)
+			}
+			prev = PrevHash(data)
+			futures = append(futures, app.Add(ctx, tessera.NewEntry(data)))
+		}
+		for j, f := range futures {
+			idx, err := f()
+			if err != nil || idx.Index != uint64(start+j) {
+				b.Fatalf("entry %d went to %d: %v", start+j, idx.Index, err)
+			}
+		}
+		if cp, err := reader.ReadCheckpoint(ctx); err == nil {
+			if _, size, _, err := ParseCheckpointBody(strings.SplitN(string(cp), "\n\n", 2)[0] + "\n"); err == nil && size > 0 {
+				writeDurable(filepath.Join(dir, checkpointsDir, fmt.Sprint(size)), cp, true)
+			}
+		}
+	}
+	if err := shutdown(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// BenchmarkVerify verifies a 10,000-entry log folder, against reading and
+// SHA-256 hashing every file of the same folder, measured in the same run.
+func BenchmarkVerify(b *testing.B) {
+	const n = 10000
+	dir := bulkLog(b, n)
+	fsys := os.DirFS(dir)
+	rep, err := Verify(fsys, VerifyOptions{})
+	if err != nil || !rep.OK || rep.Size != n {
+		b.Fatalf("bench log does not verify: %v %+v", err, rep.FirstFailure())
+	}
+	var total int64
+	files := 0
+	hashAll := func() {
+		total, files = 0, 0
+		fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				if d != nil && d.Name() == stateDir {
+					return fs.SkipDir
+				}
+				return err
+			}
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(data)
+			_ = sum
+			total += int64(len(data))
+			files++
+			return nil
+		})
+	}
+	// Verify and the baseline alternate, so that both see the same machine.
+	var verifyNs, baseNs int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if rep, err := Verify(fsys, VerifyOptions{}); err != nil || !rep.OK {
+			b.Fatal("verify failed")
+		}
+		t1 := time.Now()
+		hashAll()
+		verifyNs += t1.Sub(t0).Nanoseconds()
+		baseNs += time.Since(t1).Nanoseconds()
+	}
+	b.StopTimer()
+	per := float64(verifyNs) / float64(b.N)
+	base := float64(baseNs) / float64(b.N)
+	b.ReportMetric(per/1e6, "verify-ms/op")
+	b.SetBytes(total)
+	b.ReportMetric(float64(files), "files")
+	b.ReportMetric(base/1e6, "baseline-ms/op")
+	b.ReportMetric(per/base, "x-baseline")
+}
