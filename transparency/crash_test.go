@@ -68,6 +68,7 @@ func TestCrashKill9(t *testing.T) {
 	key, _ := ParseKey(skey)
 	dir := filepath.Join(t.TempDir(), "log")
 	acked := map[uint64]string{}
+	fromJournal := 0
 	const kills = 24
 	for k := 0; k < kills; k++ {
 		cmd := exec.Command(os.Args[0])
@@ -120,6 +121,11 @@ func TestCrashKill9(t *testing.T) {
 
 		// As left by the crash: it verifies (an unsigned tail is only a warning).
 		rep := mustVerify(t, dir, VerifyOptions{VKey: key.VKey})
+		for idx := range acked {
+			if idx >= rep.Stored {
+				fromJournal++ // only the journal held it: reopening must replay it
+			}
+		}
 		// Reopened: every acknowledged entry is there, unchanged, and signed.
 		l, err := Open(context.Background(), dir, Options{Key: key})
 		if err != nil {
@@ -138,5 +144,8 @@ func TestCrashKill9(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d kills, %d acknowledged entries, none lost", kills, len(acked))
+	t.Logf("%d kills, %d acknowledged entries, none lost; %d were only in the journal when killed", kills, len(acked), fromJournal)
+	if fromJournal == 0 {
+		t.Error("no kill left an entry only in the journal: the replay path went untested")
+	}
 }

@@ -13,7 +13,12 @@
 //	checkpoints/<size>         every signed checkpoint that covered an append
 //	artefacts/sha256/<hex>     content-addressed copies of files that entries cite
 //	log.vkey                   the note verifier key of the log, one line
-//	.state/                    Tessera's private state (not published, not secret)
+//	.state/                    private state (not published, not secret): Tessera's
+//	                           tree state, the write-ahead journal, a lock
 //
-// The log's private key is never stored inside the folder.
+// An append is durable once it is written and synced to the journal; Tessera
+// integrates it into the bundles and tiles at once, and a signed checkpoint
+// covers it within CheckpointInterval. Reopening a log after a crash
+// integrates whatever only the journal held. The log's private key is never
+// stored inside the folder.
 package transparency

@@ -91,20 +91,34 @@ type Log struct {
 	app      *tessera.Appender
 	reader   tessera.LogReader
 	shutdown func(context.Context) error
+	tctx     context.Context // Tessera's, until stop
 	cancel   context.CancelFunc
 	lock     *os.File
-	done     chan struct{}
+	journal  *journal
+	done     chan struct{} // closed when the archiver has stopped
+
+	pending   chan pendingEntry // journaled entries for the integrator, in order
+	integDone chan struct{}     // closed when the integrator has stopped
+	stopOnce  sync.Once
 
 	mu         sync.Mutex // serialises appends; guards the fields below
-	size       uint64
+	size       uint64     // entries in the journal or the log (durable)
 	lastDigest string
 	lastTime   time.Time
 	failed     error
+	closed     bool
 
-	cpMu    sync.Mutex // guards latest and cpWait
-	latest  *Checkpoint
-	cpWait  chan struct{} // closed and replaced when latest changes
-	cpError error
+	cpMu     sync.Mutex // guards the fields below
+	latest   *Checkpoint
+	cpWait   chan struct{} // closed and replaced when anything below changes
+	cpError  error
+	integErr error  // Tessera refused or failed an entry: reopen the log
+	integ    uint64 // entries integrated by Tessera
+}
+
+type pendingEntry struct {
+	seq  uint64
+	data []byte
 }
 
 // Open opens the log in dir, or creates one when opts.New is set and dir is
@@ -170,15 +184,20 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read log size: %w", err)
 	}
-	l.size = integrated
-	if integrated > 0 {
-		if rep == nil || uint64(len(rep.RawEntries)) < integrated {
-			return nil, fmt.Errorf("%s: %w: Tessera's state says %d entries, the bundles hold fewer", dir, ErrBrokenLog, integrated)
-		}
-		last := rep.RawEntries[integrated-1]
-		l.lastDigest = PrevHash(last)
-		l.lastTime = rep.Entries[integrated-1].Time
-		if _, err := l.AwaitCheckpoint(ctx, integrated-1); err != nil {
+	var stored [][]byte
+	if rep != nil {
+		stored = rep.RawEntries
+	}
+	if uint64(len(stored)) < integrated {
+		return nil, fmt.Errorf("%s: %w: Tessera's state says %d entries, the bundles hold %d", dir, ErrBrokenLog, integrated, len(stored))
+	}
+	if err := l.replayJournal(ctx, stored[:integrated]); err != nil {
+		return nil, err
+	}
+	l.integ = l.size
+	l.startIntegrator()
+	if l.size > 0 {
+		if _, err := l.AwaitCheckpoint(ctx, l.size-1); err != nil {
 			return nil, err
 		}
 	} else {
@@ -293,6 +312,86 @@ func (l *Log) check() (*Report, error) {
 	return rep, nil
 }
 
+// replayJournal brings Tessera up to date with the journal: entries that it
+// already holds must match, the others are checked and integrated in order.
+// Then the journal is emptied. logged are the entries Tessera holds.
+func (l *Log) replayJournal(ctx context.Context, logged [][]byte) error {
+	j, records, err := openJournal(l.dir)
+	if err != nil {
+		return err
+	}
+	l.journal = j
+	all := logged
+	for _, data := range records {
+		e, err := ParseEntry(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w: journal: %v", l.dir, ErrBrokenLog, err)
+		}
+		if e.Seq < uint64(len(logged)) {
+			if !bytes.Equal(data, logged[e.Seq]) {
+				return fmt.Errorf("%s: %w: journal entry %d differs from the logged one", l.dir, ErrBrokenLog, e.Seq)
+			}
+			continue
+		}
+		if e.Seq != uint64(len(all)) {
+			return fmt.Errorf("%s: %w: journal holds entry %d where %d was next", l.dir, ErrBrokenLog, e.Seq, len(all))
+		}
+		if len(all) > 0 && e.Prev != PrevHash(all[len(all)-1]) {
+			return fmt.Errorf("%s: %w: journal entry %d does not chain to entry %d", l.dir, ErrBrokenLog, e.Seq, e.Seq-1)
+		}
+		idx, err := l.app.Add(l.tctx, tessera.NewEntry(data))()
+		if err != nil {
+			return fmt.Errorf("replay journal entry %d: %w", e.Seq, err)
+		}
+		if idx.Index != e.Seq {
+			return fmt.Errorf("%s: %w: journal entry %d went to index %d", l.dir, ErrBrokenLog, e.Seq, idx.Index)
+		}
+		all = append(all, data)
+	}
+	if err := j.reset(); err != nil {
+		return err
+	}
+	l.size = uint64(len(all))
+	if l.size > 0 {
+		last, err := parseEntry(all[l.size-1], false)
+		if err != nil {
+			return fmt.Errorf("%s: %w: entry %d: %v", l.dir, ErrBrokenLog, l.size-1, err)
+		}
+		l.lastDigest, l.lastTime = PrevHash(all[l.size-1]), last.Time
+	}
+	return nil
+}
+
+// startIntegrator starts the goroutine that hands journaled entries to
+// Tessera, in order, one at a time.
+func (l *Log) startIntegrator() {
+	l.pending = make(chan pendingEntry, 1024)
+	l.integDone = make(chan struct{})
+	go func() {
+		defer close(l.integDone)
+		var failed error
+		for p := range l.pending {
+			if failed != nil {
+				continue // later entries cannot go in before the failed one
+			}
+			idx, err := l.app.Add(l.tctx, tessera.NewEntry(p.data))()
+			if err == nil && idx.Index != p.seq {
+				err = fmt.Errorf("entry %d went to index %d", p.seq, idx.Index)
+			}
+			l.cpMu.Lock()
+			if err != nil {
+				failed = fmt.Errorf("integrate entry %d: %w", p.seq, err)
+				l.integErr = failed
+			} else {
+				l.integ = p.seq + 1
+			}
+			close(l.cpWait)
+			l.cpWait = make(chan struct{})
+			l.cpMu.Unlock()
+		}
+	}()
+}
+
 func removeTempLeftovers(dir string) error {
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -322,7 +421,7 @@ func (l *Log) start() error {
 		cancel()
 		return fmt.Errorf("open log storage: %w", err)
 	}
-	l.app, l.shutdown, l.reader, l.cancel = app, shutdown, reader, cancel
+	l.app, l.shutdown, l.reader, l.cancel, l.tctx = app, shutdown, reader, cancel, ctx
 	l.done = make(chan struct{})
 	go l.archive(ctx)
 	return nil
@@ -374,12 +473,22 @@ func (l *Log) setCheckpoint(cp *Checkpoint, err error) {
 	l.cpWait = make(chan struct{})
 }
 
-// Append adds an entry and returns once it is on stable storage (written and
-// fsynced by Tessera, directory entries included). A signed checkpoint that
-// covers it follows within CheckpointInterval; AwaitCheckpoint waits for it.
+// Append adds an entry and returns once it is on stable storage: written and
+// synced to the log's journal, from which Tessera integrates it into the
+// bundles and tiles at once (and from which reopening the log after a crash
+// integrates it). A signed checkpoint that covers it follows within
+// CheckpointInterval; AwaitCheckpoint waits for it.
 func (l *Log) Append(ctx context.Context, rec Record) (Appended, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return Appended{}, errors.New("append to a closed log")
+	}
+	if l.failed == nil {
+		l.cpMu.Lock()
+		l.failed = l.integErr
+		l.cpMu.Unlock()
+	}
 	if l.failed != nil {
 		return Appended{}, fmt.Errorf("%w: %v", ErrLogFailed, l.failed)
 	}
@@ -405,18 +514,15 @@ func (l *Log) Append(ctx context.Context, rec Record) (Appended, error) {
 			return Appended{}, fmt.Errorf("entry cites artefact %s that is not stored: %w", a.Name, err)
 		}
 	}
-	idx, err := l.app.Add(ctx, tessera.NewEntry(data))()
-	if err != nil {
+	a := Appended{Index: l.size, Entry: data, Leaf: LeafHash(data), Time: t}
+	if err := l.journal.append(data, a.Leaf); err != nil {
 		l.failed = err
 		return Appended{}, fmt.Errorf("append %s entry %d: %w", rec.Kind, l.size, err)
 	}
-	if idx.Index != l.size {
-		l.failed = fmt.Errorf("entry went to index %d, want %d", idx.Index, l.size)
-		return Appended{}, fmt.Errorf("%w: %v", ErrLogFailed, l.failed)
-	}
-	a := Appended{Index: idx.Index, Entry: data, Leaf: LeafHash(data), Time: t}
 	l.size++
 	l.lastDigest, l.lastTime = hex.EncodeToString(a.Leaf[:]), t
+	// The entry is durable: the integrator must get it, in order, whatever ctx says.
+	l.pending <- pendingEntry{seq: a.Index, data: data}
 	return a, nil
 }
 
@@ -426,6 +532,9 @@ func (l *Log) AwaitCheckpoint(ctx context.Context, index uint64) (*Checkpoint, e
 	for {
 		l.cpMu.Lock()
 		cp, err, wait := l.latest, l.cpError, l.cpWait
+		if l.integErr != nil {
+			err = fmt.Errorf("%w: %v", ErrLogFailed, l.integErr)
+		}
 		l.cpMu.Unlock()
 		if cp != nil && cp.Size > index {
 			return cp, nil
@@ -436,6 +545,26 @@ func (l *Log) AwaitCheckpoint(ctx context.Context, index uint64) (*Checkpoint, e
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("wait for a checkpoint covering entry %d: %w", index, ctx.Err())
+		case <-wait:
+		}
+	}
+}
+
+// awaitIntegrated waits until Tessera has integrated the entry at index.
+func (l *Log) awaitIntegrated(ctx context.Context, index uint64) error {
+	for {
+		l.cpMu.Lock()
+		n, err, wait := l.integ, l.integErr, l.cpWait
+		l.cpMu.Unlock()
+		if n > index {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
 		case <-wait:
 		}
 	}
@@ -474,14 +603,20 @@ func (l *Log) Origin() string { return l.origin }
 // Dir returns the log folder.
 func (l *Log) Dir() string { return l.dir }
 
-// Close waits until a signed checkpoint covers every entry, then stops the log.
+// Close waits until a signed checkpoint covers every entry, empties the
+// journal, and stops the log.
 func (l *Log) Close(ctx context.Context) error {
 	l.mu.Lock()
 	size, failed := l.size, l.failed
+	l.closed = true
 	l.mu.Unlock()
+	l.stopIntegrator()
 	var err error
 	if size > 0 && failed == nil {
 		_, err = l.AwaitCheckpoint(ctx, size-1)
+		if err == nil {
+			err = l.journal.reset()
+		}
 	}
 	if serr := l.stop(ctx); err == nil {
 		err = serr
@@ -489,10 +624,24 @@ func (l *Log) Close(ctx context.Context) error {
 	return err
 }
 
+// stopIntegrator lets the integrator finish what is pending and waits for it.
+func (l *Log) stopIntegrator() {
+	l.stopOnce.Do(func() {
+		if l.pending != nil {
+			close(l.pending)
+			<-l.integDone
+		}
+	})
+}
+
 func (l *Log) stop(ctx context.Context) error {
+	l.stopIntegrator()
 	err := l.shutdown(ctx)
 	l.cancel()
 	<-l.done
+	if l.journal != nil {
+		l.journal.close()
+	}
 	l.lock.Close()
 	return err
 }
