@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"runtime"
@@ -117,15 +118,16 @@ func (r *Report) fail(id, format string, args ...any) {
 
 // verifier holds the state of one verification run.
 type verifier struct {
-	fsys    fs.FS
-	opts    VerifyOptions
-	r       *Report
-	tiles   map[string]tileRef
-	bundles map[string]tileRef
-	archive []string
-	arts    []string
-	entries []*Entry // every stored entry, parsed
-	leaves  []Hash   // their leaf hashes
+	fsys     fs.FS
+	opts     VerifyOptions
+	r        *Report
+	tiles    map[string]tileRef
+	bundles  map[string]tileRef
+	archive  []string
+	arts     []string
+	bundleOf map[uint64]string // entry bundle index -> the file its entries came from
+	entries  []*Entry          // every stored entry, parsed
+	leaves   []Hash            // their leaf hashes
 }
 
 // Verify checks a log folder offline: the checkpoint's signature and origin,
@@ -136,7 +138,7 @@ type verifier struct {
 // error; the error is only for a folder that cannot be read at all.
 func Verify(fsys fs.FS, opts VerifyOptions) (*Report, error) {
 	v := &verifier{fsys: fsys, opts: opts, r: &Report{OK: true},
-		tiles: map[string]tileRef{}, bundles: map[string]tileRef{}}
+		tiles: map[string]tileRef{}, bundles: map[string]tileRef{}, bundleOf: map[uint64]string{}}
 	if err := v.scan(); err != nil {
 		return nil, err
 	}
@@ -241,7 +243,7 @@ func (v *verifier) key() note.Verifier {
 	r := v.r
 	vkey := strings.TrimSpace(v.opts.VKey)
 	source := "--key"
-	data, err := fs.ReadFile(v.fsys, vkeyFile)
+	data, err := readLimited(v.fsys, vkeyFile, maxSmallFile)
 	folderKey := strings.TrimSpace(string(data))
 	switch {
 	case vkey == "" && err != nil:
@@ -270,7 +272,7 @@ func (v *verifier) key() note.Verifier {
 
 func (v *verifier) checkpoint(nv note.Verifier) *Checkpoint {
 	r := v.r
-	data, err := fs.ReadFile(v.fsys, checkpointFile)
+	data, err := readLimited(v.fsys, checkpointFile, maxSmallFile)
 	if err != nil {
 		r.fail(CheckSignature, "%s: cannot read (%v); a log folder starts with its signed checkpoint", checkpointFile, err)
 		return nil
@@ -297,6 +299,31 @@ func (v *verifier) checkpoint(nv note.Verifier) *Checkpoint {
 		r.pass(CheckOrigin, "origin %q", cp.Origin)
 	}
 	return cp
+}
+
+// Largest files the verifier reads into memory; anything larger is not a
+// well-formed part of a log folder.
+const (
+	maxSmallFile  = 64 << 10                 // checkpoint, log.vkey
+	maxTileFile   = 256 * 32                 // a full hash tile
+	maxBundleFile = 256 * (2 + MaxEntrySize) // a full entry bundle
+)
+
+// readLimited reads a file of at most limit bytes.
+func readLimited(fsys fs.FS, name string, limit int64) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("larger than %d bytes", limit)
+	}
+	return data, nil
 }
 
 // parseBundle splits a tlog-tiles entry bundle into entries.
@@ -327,7 +354,7 @@ func (v *verifier) readBundles() ([][]byte, bool) {
 	}
 	byIndex := map[uint64][]bundle{} // longest first after sorting
 	for name, ref := range v.bundles {
-		data, err := fs.ReadFile(v.fsys, name)
+		data, err := readLimited(v.fsys, name, maxBundleFile)
 		if err != nil {
 			r.fail(CheckBundles, "%s: cannot read: %v", name, err)
 			return nil, false
@@ -375,6 +402,7 @@ func (v *verifier) readBundles() ([][]byte, bool) {
 			}
 		}
 		all = append(all, top.entries...)
+		v.bundleOf[i] = top.name
 		last = i
 	}
 	r.pass(CheckBundles, "%d entry bundles hold %d entries; every partial bundle is a prefix of its successor", len(v.bundles), len(all))
@@ -422,7 +450,7 @@ func (v *verifier) checkTiles(t *tree, size uint64) {
 	leafFail := ""
 	for _, name := range names {
 		ref := v.tiles[name]
-		data, err := fs.ReadFile(v.fsys, name)
+		data, err := readLimited(v.fsys, name, maxTileFile)
 		if err != nil {
 			r.fail(CheckTiles, "%s: cannot read: %v", name, err)
 			return
@@ -515,7 +543,7 @@ func bundlePath(index uint64, w uint8) string { return "tile/entries/" + tileN(i
 // the opening entry.
 func (v *verifier) checkEntries(raw [][]byte, entries []*Entry, errs []error, cp *Checkpoint) {
 	r := v.r
-	where := func(i int) string { return bundlePath(uint64(i)/256, 0) + " or its partial" }
+	where := func(i int) string { return v.bundleOf[uint64(i)/256] }
 	for i, err := range errs {
 		if err != nil {
 			r.fail(CheckEntryJSON, "entry %d (%s): %v", i, where(i), err)
@@ -581,17 +609,16 @@ func (v *verifier) checkArtefacts() {
 	r := v.r
 	stored := map[string]int64{}
 	for _, name := range v.arts {
-		data, err := fs.ReadFile(v.fsys, name)
+		got, size, err := hashFile(v.fsys, name)
 		if err != nil {
 			r.fail(CheckArtefacts, "%s: cannot read: %v", name, err)
 			return
 		}
-		d := sha256.Sum256(data)
-		if got := hex.EncodeToString(d[:]); got != path.Base(name) {
+		if got != path.Base(name) {
 			r.fail(CheckArtefacts, "%s: content's SHA-256 is %s (the file was altered)", name, got)
 			return
 		}
-		stored[path.Base(name)] = int64(len(data))
+		stored[path.Base(name)] = size
 	}
 	cited := 0
 	for _, e := range v.entries {
@@ -611,6 +638,21 @@ func (v *verifier) checkArtefacts() {
 	r.pass(CheckArtefacts, "%d artefacts match their SHA-256; all %d citations resolve", len(stored), cited)
 }
 
+// hashFile returns the hex SHA-256 and size of a file, read as a stream.
+func hashFile(fsys fs.FS, name string) (string, int64, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
 // checkConsistency checks that every archived checkpoint and every checkpoint
 // given by the caller is signed by the log key and is a prefix of the latest
 // checkpoint, through an RFC 9162 consistency proof built from the tree.
@@ -624,7 +666,7 @@ func (v *verifier) checkConsistency(t *tree, latest *Checkpoint) {
 	})
 	var all []NamedCheckpoint
 	for _, name := range v.archive {
-		data, err := fs.ReadFile(v.fsys, name)
+		data, err := readLimited(v.fsys, name, maxSmallFile)
 		if err != nil {
 			r.fail(CheckConsistency, "%s: cannot read: %v", name, err)
 			return
