@@ -1,0 +1,226 @@
+package dnssec
+
+import (
+	"crypto"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Flag bits of a DNSKEY.
+const (
+	FlagZone   = 256 // zone key (every DNSSEC key)
+	FlagSEP    = 1   // secure entry point: a key-signing key
+	FlagRevoke = 128 // RFC 5011 revoked
+)
+
+// ErrSignature reports a signature that does not verify.
+var ErrSignature = errors.New("signature does not verify")
+
+// DNSKEY returns the key as a DNSKEY record of the zone.
+func (k Key) DNSKEY(zone string) (*dns.DNSKEY, error) {
+	if _, err := base64.StdEncoding.DecodeString(k.PublicKey); err != nil {
+		return nil, fmt.Errorf("key %s: public key is not base64: %v", k.KeyIdentifier, err)
+	}
+	return &dns.DNSKEY{
+		Hdr:       dns.RR_Header{Name: dns.Fqdn(zone), Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: k.TTL},
+		Flags:     k.Flags,
+		Protocol:  k.Protocol,
+		Algorithm: k.Algorithm,
+		PublicKey: k.PublicKey,
+	}, nil
+}
+
+// RRSIG returns the signature as an RRSIG record of the zone.
+func (s Signature) RRSIG(zone string) (*dns.RRSIG, error) {
+	if s.TypeCovered != "DNSKEY" {
+		return nil, fmt.Errorf("signature by %s covers %s, not DNSKEY", s.KeyIdentifier, s.TypeCovered)
+	}
+	if _, err := base64.StdEncoding.DecodeString(s.SignatureData); err != nil {
+		return nil, fmt.Errorf("signature by %s: data is not base64: %v", s.KeyIdentifier, err)
+	}
+	return &dns.RRSIG{
+		Hdr:         dns.RR_Header{Name: dns.Fqdn(zone), Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: s.TTL},
+		TypeCovered: dns.TypeDNSKEY,
+		Algorithm:   s.Algorithm,
+		Labels:      s.Labels,
+		OrigTtl:     s.OriginalTTL,
+		Expiration:  uint32(s.SignatureExpiration.Unix()),
+		Inception:   uint32(s.SignatureInception.Unix()),
+		KeyTag:      s.KeyTag,
+		SignerName:  dns.Fqdn(s.SignersName),
+		Signature:   s.SignatureData,
+	}, nil
+}
+
+// RRset returns the bundle's keys as a DNSKEY RRset, each with the given TTL
+// (IANA signs every key with the KSK policy's TTL) or its own when ttl is 0.
+func (b *Bundle) RRset(zone string, ttl uint32) ([]dns.RR, error) {
+	rrs := make([]dns.RR, 0, len(b.Keys))
+	for _, k := range b.Keys {
+		rr, err := k.DNSKEY(zone)
+		if err != nil {
+			return nil, err
+		}
+		if ttl != 0 {
+			rr.Hdr.Ttl = ttl
+		}
+		rrs = append(rrs, rr)
+	}
+	return rrs, nil
+}
+
+// key returns the bundle's key with the given identifier.
+func (b *Bundle) key(id string) (Key, bool) {
+	for _, k := range b.Keys {
+		if k.KeyIdentifier == id {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+// VerifySignature checks one of the bundle's signatures over its DNSKEY RRset,
+// with the key of the same identifier in the bundle. Dates are not checked
+// (proof-of-possession signatures in a KSR carry arbitrary ones).
+func (b *Bundle) VerifySignature(zone string, s Signature) error {
+	k, ok := b.key(s.KeyIdentifier)
+	if !ok {
+		return fmt.Errorf("%w: signature by %s, but the bundle has no key %s", ErrSignature, s.KeyIdentifier, s.KeyIdentifier)
+	}
+	dk, err := k.DNSKEY(zone)
+	if err != nil {
+		return err
+	}
+	sig, err := s.RRSIG(zone)
+	if err != nil {
+		return err
+	}
+	rrset, err := b.RRset(zone, 0)
+	if err != nil {
+		return err
+	}
+	for _, rr := range rrset {
+		rr.Header().Ttl = sig.OrigTtl
+	}
+	if err := sig.Verify(dk, rrset); err != nil {
+		return fmt.Errorf("%w: key %d (%s): %v", ErrSignature, k.KeyTag, shortID(k.KeyIdentifier), err)
+	}
+	return nil
+}
+
+// KSK is a key-signing key that can sign bundles.
+type KSK struct {
+	// Identifier names the key in the SKR (IANA uses the HSM label).
+	Identifier string
+	// DNSKEY is the key as published, flags 257.
+	DNSKEY *dns.DNSKEY
+	// Signer signs with the private key (an HSM or a software token). For
+	// RSA it must produce PKCS #1 v1.5 signatures of a SHA-256 digest.
+	Signer crypto.Signer
+}
+
+// SignOptions says how to answer a KSR.
+type SignOptions struct {
+	TTL       uint32 // DNSKEY and RRSIG TTL; IANA's KSK policy uses 172800
+	KSKPolicy Policy // written into the SKR's ResponsePolicy
+	// Now is the time the response is made (written as its timestamp).
+	Now time.Time
+	// Progress, if set, is called after each bundle is signed and verified.
+	Progress func(done, total int)
+}
+
+// Sign answers a KSR: for every request bundle it builds the DNSKEY RRset
+// (the ZSKs and the KSK, all with opts.TTL), signs it with the KSK for the
+// bundle's inception and expiration, and verifies the signature in software
+// before going on. Nothing is returned unless every bundle verified.
+func Sign(ksr *Document, ksk KSK, opts SignOptions) (*Document, error) {
+	if ksr.Request == nil {
+		return nil, errors.New("sign: the document is not a KSR (no <Request>)")
+	}
+	if opts.TTL == 0 {
+		opts.TTL = 172800
+	}
+	kskKey := Key{
+		KeyIdentifier: ksk.Identifier, KeyTag: ksk.DNSKEY.KeyTag(), TTL: opts.TTL, Flags: ksk.DNSKEY.Flags,
+		Protocol: ksk.DNSKEY.Protocol, Algorithm: ksk.DNSKEY.Algorithm, PublicKey: ksk.DNSKEY.PublicKey,
+	}
+	resp := &Response{KSKPolicy: opts.KSKPolicy, ZSKPolicy: ksr.Request.Policy}
+	if !opts.Now.IsZero() {
+		resp.Timestamp = opts.Now.UTC().Format("2006-01-02T15:04:05+00:00")
+	}
+	total := len(ksr.Request.Bundles)
+	for i, rb := range ksr.Request.Bundles {
+		b := Bundle{ID: rb.ID, Inception: rb.Inception, Expiration: rb.Expiration}
+		for _, k := range rb.Keys {
+			k.TTL = opts.TTL
+			b.Keys = append(b.Keys, k)
+		}
+		b.Keys = append(b.Keys, kskKey)
+		sort.SliceStable(b.Keys, func(x, y int) bool { return b.Keys[x].KeyTag < b.Keys[y].KeyTag })
+		rrset, err := b.RRset(ksr.Domain, opts.TTL)
+		if err != nil {
+			return nil, fmt.Errorf("bundle #%d (%s): %w", i+1, rb.ID, err)
+		}
+		sig := &dns.RRSIG{
+			Hdr:         dns.RR_Header{Name: dns.Fqdn(ksr.Domain), Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: opts.TTL},
+			TypeCovered: dns.TypeDNSKEY,
+			Algorithm:   ksk.DNSKEY.Algorithm,
+			Labels:      uint8(dns.CountLabel(dns.Fqdn(ksr.Domain))),
+			OrigTtl:     opts.TTL,
+			Expiration:  uint32(rb.Expiration.Unix()),
+			Inception:   uint32(rb.Inception.Unix()),
+			KeyTag:      ksk.DNSKEY.KeyTag(),
+			SignerName:  dns.Fqdn(ksr.Domain),
+		}
+		if err := sig.Sign(ksk.Signer, rrset); err != nil {
+			return nil, fmt.Errorf("sign bundle #%d (%s): %w", i+1, rb.ID, err)
+		}
+		// Software re-verification: an HSM fault must never reach an SKR.
+		if err := sig.Verify(ksk.DNSKEY, rrset); err != nil {
+			return nil, fmt.Errorf("%w: bundle #%d (%s): the signature just made by key %d: %v", ErrSignature, i+1, rb.ID, sig.KeyTag, err)
+		}
+		b.Signatures = []Signature{{
+			KeyIdentifier: ksk.Identifier, TTL: opts.TTL, TypeCovered: "DNSKEY", Algorithm: sig.Algorithm,
+			Labels: sig.Labels, OriginalTTL: opts.TTL, SignatureExpiration: rb.Expiration, SignatureInception: rb.Inception,
+			KeyTag: sig.KeyTag, SignersName: ksr.Domain, SignatureData: sig.Signature,
+		}}
+		resp.Bundles = append(resp.Bundles, b)
+		if opts.Progress != nil {
+			opts.Progress(i+1, total)
+		}
+	}
+	return &Document{ID: ksr.ID, Serial: ksr.Serial, Domain: ksr.Domain, Response: resp}, nil
+}
+
+// Digest is a SHA-256 of a document's raw bytes, as IANA's signer shows it.
+type Digest [sha256.Size]byte
+
+// DigestOf returns the SHA-256 of data.
+func DigestOf(data []byte) Digest { return sha256.Sum256(data) }
+
+// Hex is the digest in lowercase hex.
+func (d Digest) Hex() string { return hex.EncodeToString(d[:]) }
+
+// Words is the digest in the PGP word list.
+func (d Digest) Words() string { return PGPWords(d[:]) }
+
+// shortID shortens a long key identifier (ZSK identifiers are hex DER names).
+func shortID(id string) string {
+	if len(id) > 16 {
+		return id[:8] + "…" + id[len(id)-8:]
+	}
+	return id
+}
+
+// KeyLabel names a key for people: its tag and identifier.
+func KeyLabel(k Key) string {
+	return fmt.Sprintf("%d/%s", k.KeyTag, strings.TrimSpace(shortID(k.KeyIdentifier)))
+}

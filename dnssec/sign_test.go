@@ -1,0 +1,127 @@
+package dnssec
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"testing"
+	"time"
+)
+
+func loadDoc(t testing.TB, name string) (*Document, []byte) {
+	t.Helper()
+	data, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Parse(data)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return d, data
+}
+
+// testKSK1 is the public test KSK1 of IANA's pre-production ceremonies (tag 5017).
+func testKSK1(t testing.TB) KSK {
+	t.Helper()
+	b, err := os.ReadFile("testdata/rsa2048-1.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	priv, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, err := NewDNSKEY(".", &priv.PublicKey, FlagZone|FlagSEP, 172800)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return KSK{Identifier: "KSK1", DNSKEY: dk, Signer: priv}
+}
+
+func TestKSK1Tags(t *testing.T) {
+	k := testKSK1(t)
+	tag, revoked := KeyTags(k.DNSKEY)
+	if tag != 5017 || revoked != 5145 {
+		t.Fatalf("KSK1 tags %d/%d, want 5017/5145", tag, revoked)
+	}
+}
+
+// TestSignGolden: signing the 2010Q1 pre-production KSR with test KSK1 gives,
+// bundle for bundle, exactly the signatures of IANA's SKR for it (RSA PKCS #1
+// v1.5 is deterministic).
+func TestSignGolden(t *testing.T) {
+	ksr, _ := loadDoc(t, "ksr-root-2010-q1-0.xml")
+	want, _ := loadDoc(t, "skr-root-2010-q1-0.xml")
+	done := 0
+	skr, err := Sign(ksr, testKSK1(t), SignOptions{TTL: 172800, KSKPolicy: want.Response.KSKPolicy,
+		Now: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC), Progress: func(d, n int) { done = d }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done != 9 || len(skr.Response.Bundles) != len(want.Response.Bundles) {
+		t.Fatalf("%d bundles signed, want %d", len(skr.Response.Bundles), len(want.Response.Bundles))
+	}
+	for i, b := range skr.Response.Bundles {
+		w := want.Response.Bundles[i]
+		if b.ID != w.ID || len(b.Signatures) != 1 || len(w.Signatures) != 1 {
+			t.Fatalf("bundle %d: id %s/%s, %d/%d signatures", i+1, b.ID, w.ID, len(b.Signatures), len(w.Signatures))
+		}
+		if b.Signatures[0].SignatureData != w.Signatures[0].SignatureData {
+			t.Errorf("bundle %d (%s): SignatureData differs from IANA's SKR", i+1, b.ID)
+		}
+		if len(b.Keys) != len(w.Keys) {
+			t.Errorf("bundle %d: %d keys, IANA's SKR has %d", i+1, len(b.Keys), len(w.Keys))
+		}
+	}
+	// The SKR we write parses again and every signature verifies.
+	out, err := skr.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Parse(out)
+	if err != nil {
+		t.Fatalf("our SKR does not parse: %v\n%s", err, out[:400])
+	}
+	for i, b := range again.Response.Bundles {
+		for _, s := range b.Signatures {
+			if err := b.VerifySignature(again.Domain, s); err != nil {
+				t.Errorf("bundle %d: %v", i+1, err)
+			}
+		}
+	}
+}
+
+func TestProofOfPossession(t *testing.T) {
+	for name, wantBad := range map[string]int{"ksr-root-2017-q2-0.xml": 0, "ksr-root-2010-q1-0.xml": 0, "ksr-root-2018-q1-0-d_to_e.xml": 0, "ksr.bad.xml": 2} {
+		d, _ := loadDoc(t, name)
+		bad := 0
+		for _, b := range d.Bundles() {
+			for _, s := range b.Signatures {
+				if err := b.VerifySignature(d.Domain, s); err != nil {
+					bad++
+				}
+			}
+		}
+		if bad != wantBad {
+			t.Errorf("%s: %d signatures fail, want %d", name, bad, wantBad)
+		}
+	}
+}
+
+func TestPGPWords(t *testing.T) {
+	_, data := loadDoc(t, "ksr-root-2018-q1-0-d_to_e.xml")
+	d := DigestOf(data)
+	if d.Hex() != "d9f3e4e9ed8ed27d7d3d8cfc2d05f4f0470dbd22ac238d0c9ac728d1e2908a9b" {
+		t.Fatalf("hex %s", d.Hex())
+	}
+	want := "sugar vertigo tonic ultimate tunnel microwave standard insincere klaxon crucifix offload Wilmington button almighty upshot upcoming dashboard asteroid skullcap candidate ribcage cannonball optic article pupil retraction breadline scavenger tiger millionaire Oakland Norwegian"
+	if got := d.Words(); got != want {
+		t.Fatalf("words:\n got %s\nwant %s", got, want)
+	}
+	hello := DigestOf([]byte("hello, world\n"))
+	if got := PGPWords(hello[:4]); got != "music customer waffle consensus" {
+		t.Fatalf("hello, world: %s", got)
+	}
+}
