@@ -1,0 +1,259 @@
+// Package quorum is the crypto officers' M-of-N card quorum. The HSM's
+// activation secret is split with verifiable secret sharing (Shamir shares
+// with Feldman commitments, over ristretto255): each card holds one share and
+// the roster publishes the commitments, so every card is checked the moment it
+// is presented, and a forged, unknown, revoked or repeated card is refused by
+// name. Once M valid cards are in, the secret is recovered, the token PIN is
+// derived from it and every share is wiped.
+package quorum
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cloudflare/circl/group"
+	"github.com/cloudflare/circl/secretsharing"
+)
+
+// GroupName is the prime-order group the shares live in.
+const GroupName = "ristretto255"
+
+var grp = group.Ristretto255
+
+// Roster is the public part of a quorum: who holds which card, the threshold
+// and the Feldman commitments to the secret. It belongs in the ceremony script.
+type Roster struct {
+	Threshold   int        `yaml:"threshold" json:"threshold"`
+	Group       string     `yaml:"group" json:"group"`
+	Commitments []string   `yaml:"commitments" json:"commitments"` // base64 group elements, Threshold of them
+	Cards       []CardInfo `yaml:"cards" json:"cards"`
+}
+
+// CardInfo is one enrolled card.
+type CardInfo struct {
+	ID      string `yaml:"id" json:"id"` // the officer's role, e.g. CO1
+	Holder  string `yaml:"holder" json:"holder"`
+	Share   uint64 `yaml:"share" json:"share"` // the share's x coordinate
+	Revoked bool   `yaml:"revoked,omitempty" json:"revoked,omitempty"`
+}
+
+// Card is what a card holds: its id and its secret share. It is secret.
+type Card struct {
+	ID    string
+	Share uint64
+	Value []byte // the share's scalar
+}
+
+// Validate checks the roster's shape: a threshold within the number of cards,
+// one commitment per coefficient, distinct ids and share numbers.
+func (r *Roster) Validate() error {
+	if r.Group != GroupName {
+		return fmt.Errorf("quorum group %q, want %q", r.Group, GroupName)
+	}
+	if r.Threshold < 1 || r.Threshold > len(r.Cards) {
+		return fmt.Errorf("threshold %d with %d cards", r.Threshold, len(r.Cards))
+	}
+	if len(r.Commitments) != r.Threshold {
+		return fmt.Errorf("%d commitments for threshold %d (want one per coefficient)", len(r.Commitments), r.Threshold)
+	}
+	if _, err := r.commitments(); err != nil {
+		return err
+	}
+	ids, shares := map[string]bool{}, map[uint64]bool{}
+	for _, c := range r.Cards {
+		if c.ID == "" || c.Share == 0 {
+			return fmt.Errorf("card %q: needs an id and a share number from 1", c.ID)
+		}
+		if ids[c.ID] || shares[c.Share] {
+			return fmt.Errorf("card %s: id or share number used twice", c.ID)
+		}
+		ids[c.ID], shares[c.Share] = true, true
+	}
+	return nil
+}
+
+func (r *Roster) commitments() (secretsharing.SecretCommitment, error) {
+	out := make(secretsharing.SecretCommitment, len(r.Commitments))
+	for i, s := range r.Commitments {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("commitment %d: %v", i, err)
+		}
+		e := grp.NewElement()
+		if err := e.UnmarshalBinary(b); err != nil {
+			return nil, fmt.Errorf("commitment %d: not a %s element", i, GroupName)
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+// Card returns the enrolled card with the given id.
+func (r *Roster) Card(id string) (CardInfo, bool) {
+	for _, c := range r.Cards {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return CardInfo{}, false
+}
+
+// Deal makes a new secret and splits it for the given cards: it returns the
+// roster (with commitments) and the cards' secret contents.
+func Deal(rnd io.Reader, threshold int, holders []CardInfo) (*Roster, []Card, error) {
+	if threshold < 1 || threshold > len(holders) {
+		return nil, nil, fmt.Errorf("threshold %d with %d cards", threshold, len(holders))
+	}
+	secret := grp.RandomScalar(rnd)
+	ss := secretsharing.New(rnd, uint(threshold-1), secret)
+	r := &Roster{Threshold: threshold, Group: GroupName}
+	for _, c := range ss.CommitSecret() {
+		b, err := c.MarshalBinaryCompress()
+		if err != nil {
+			return nil, nil, err
+		}
+		r.Commitments = append(r.Commitments, base64.StdEncoding.EncodeToString(b))
+	}
+	var cards []Card
+	for i, h := range holders {
+		h.Share = uint64(i + 1)
+		r.Cards = append(r.Cards, h)
+		sh := ss.ShareWithID(grp.NewScalar().SetUint64(h.Share))
+		v, err := sh.Value.MarshalBinary()
+		if err != nil {
+			return nil, nil, err
+		}
+		cards = append(cards, Card{ID: h.ID, Share: h.Share, Value: v})
+	}
+	return r, cards, r.Validate()
+}
+
+// Reasons a card is refused.
+const (
+	ReasonUnknown   = "unknown"   // not enrolled in the roster
+	ReasonRevoked   = "revoked"   // enrolled, but revoked
+	ReasonDuplicate = "duplicate" // already accepted in this quorum
+	ReasonForged    = "forged"    // its share does not match the roster's commitments
+)
+
+// ErrRejected wraps the reason a card was refused.
+var ErrRejected = errors.New("card rejected")
+
+// RejectedError says which card was refused and why.
+type RejectedError struct {
+	Card   string
+	Reason string
+}
+
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("card %s rejected: %s", e.Card, e.Reason)
+}
+
+func (e *RejectedError) Unwrap() error { return ErrRejected }
+
+// Collector gathers cards until the threshold is reached. It holds the
+// accepted shares until Recover or Wipe.
+type Collector struct {
+	roster   *Roster
+	commits  secretsharing.SecretCommitment
+	accepted []secretsharing.Share
+	ids      []string
+}
+
+// NewCollector starts collecting cards for a roster.
+func NewCollector(r *Roster) (*Collector, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	c, _ := r.commitments()
+	return &Collector{roster: r, commits: c}, nil
+}
+
+// Present checks a card against the roster and keeps its share if it is
+// valid. A refusal is a *RejectedError naming the card and the reason.
+func (c *Collector) Present(card Card) error {
+	info, ok := c.roster.Card(card.ID)
+	switch {
+	case !ok:
+		return &RejectedError{card.ID, ReasonUnknown}
+	case info.Revoked:
+		return &RejectedError{card.ID, ReasonRevoked}
+	}
+	for _, id := range c.ids {
+		if id == card.ID {
+			return &RejectedError{card.ID, ReasonDuplicate}
+		}
+	}
+	v := grp.NewScalar()
+	if card.Share != info.Share || v.UnmarshalBinary(card.Value) != nil {
+		return &RejectedError{card.ID, ReasonForged}
+	}
+	sh := secretsharing.Share{ID: grp.NewScalar().SetUint64(info.Share), Value: v}
+	if !secretsharing.Verify(uint(c.roster.Threshold-1), sh, c.commits) {
+		return &RejectedError{card.ID, ReasonForged}
+	}
+	c.accepted = append(c.accepted, sh)
+	c.ids = append(c.ids, card.ID)
+	return nil
+}
+
+// Accepted returns the ids of the accepted cards, in order.
+func (c *Collector) Accepted() []string { return append([]string(nil), c.ids...) }
+
+// Reached reports whether enough valid cards are in.
+func (c *Collector) Reached() bool { return len(c.accepted) >= c.roster.Threshold }
+
+// Recover rebuilds the secret from the accepted shares and wipes them. The
+// caller must wipe the returned secret when done with it.
+func (c *Collector) Recover() ([]byte, error) {
+	defer c.Wipe()
+	if !c.Reached() {
+		return nil, fmt.Errorf("%d of %d cards", len(c.accepted), c.roster.Threshold)
+	}
+	s, err := secretsharing.Recover(uint(c.roster.Threshold-1), c.accepted)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	// The commitment to the constant term is g^secret: check it.
+	if !grp.NewElement().MulGen(s).IsEqual(c.commits[0]) {
+		Wipe(b)
+		return nil, errors.New("recovered secret does not match the roster's commitment")
+	}
+	return b, nil
+}
+
+// Wipe forgets every accepted share.
+func (c *Collector) Wipe() {
+	for i := range c.accepted {
+		c.accepted[i].Value.SetUint64(0)
+	}
+	c.accepted, c.ids = nil, nil
+}
+
+// Wipe overwrites a secret byte slice with zeros.
+func Wipe(b []byte) {
+	for i := range b {
+		b[i] = 0
+	}
+}
+
+// DerivePIN derives a token's PIN from the recovered activation secret, bound
+// to the token's label, as hex. The PIN itself is never stored anywhere.
+func DerivePIN(secret []byte, tokenLabel string) ([]byte, error) {
+	k, err := hkdf.Key(sha256.New, secret, nil, "keyceremony token PIN: "+tokenLabel, 16)
+	if err != nil {
+		return nil, err
+	}
+	out := []byte(hex.EncodeToString(k))
+	Wipe(k)
+	return out, nil
+}

@@ -1,0 +1,115 @@
+package hsm
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	_ "embed"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// SoftToken is a software token for rehearsals: keys in memory, a PIN checked
+// against a stored SHA-256 digest, signing refused until login. It is not a
+// place for a real key.
+type SoftToken struct {
+	label     string
+	pinDigest [32]byte
+
+	mu       sync.Mutex
+	loggedIn bool
+	keys     map[string]crypto.Signer
+}
+
+// NewSoftToken makes a software token whose PIN has the given SHA-256 digest.
+func NewSoftToken(label string, pinDigest [32]byte, keys map[string]crypto.Signer) *SoftToken {
+	return &SoftToken{label: label, pinDigest: pinDigest, keys: keys}
+}
+
+func (t *SoftToken) Label() string { return t.label }
+
+func (t *SoftToken) Login(_ context.Context, pin []byte) error {
+	d := sha256.Sum256(pin)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if subtle.ConstantTimeCompare(d[:], t.pinDigest[:]) != 1 {
+		return fmt.Errorf("log in to token %q: %w", t.label, ErrPINIncorrect)
+	}
+	t.loggedIn = true
+	return nil
+}
+
+func (t *SoftToken) Logout(context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.loggedIn = false
+	return nil
+}
+
+func (t *SoftToken) LoggedIn() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.loggedIn
+}
+
+func (t *SoftToken) Key(_ context.Context, label string) (Key, error) {
+	s, ok := t.keys[label]
+	if !ok {
+		return nil, fmt.Errorf("token %q, key %q: %w", t.label, label, ErrKeyNotFound)
+	}
+	return &softKey{t: t, label: label, s: s}, nil
+}
+
+type softKey struct {
+	t     *SoftToken
+	label string
+	s     crypto.Signer
+}
+
+func (k *softKey) Label() string            { return k.label }
+func (k *softKey) Public() crypto.PublicKey { return k.s.Public() }
+
+// Sign signs a digest. Signing must not need randomness (RSA PKCS #1 v1.5 is
+// deterministic), so the reader given is replaced by one that fails if used.
+func (k *softKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if !k.t.LoggedIn() {
+		return nil, fmt.Errorf("sign with %q: %w", k.label, ErrNotLoggedIn)
+	}
+	return k.s.Sign(noRandom{}, digest, opts)
+}
+
+// noRandom fails if a signature ever asks for randomness.
+type noRandom struct{}
+
+func (noRandom) Read([]byte) (int, error) {
+	return 0, errors.New("signing asked for randomness; deterministic signatures expected")
+}
+
+//go:embed assets/demo-ksk1.key
+var demoKSK1 []byte
+
+// DemoTokenLabel and DemoKeyLabel name the rehearsal token and its key.
+const (
+	DemoTokenLabel = "keyceremony-demo"
+	DemoKeyLabel   = "KSK1"
+)
+
+// DemoToken returns the software token of the demo: it holds IANA's public
+// test KSK1 (tag 5017) and opens with the PIN whose SHA-256 is pinDigest (the
+// demo derives it from its simulated crypto officers' cards).
+func DemoToken(pinDigest [32]byte) (*SoftToken, error) {
+	blk, _ := pem.Decode(demoKSK1)
+	if blk == nil {
+		return nil, errors.New("demo key: no PEM block")
+	}
+	priv, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("demo key: %w", err)
+	}
+	return NewSoftToken(DemoTokenLabel, pinDigest, map[string]crypto.Signer{DemoKeyLabel: priv}), nil
+}
