@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -68,7 +69,7 @@ func OpenCheckpoint(data []byte, v note.Verifier, origin string) (*Checkpoint, e
 	if len(data) > 64<<10 {
 		return nil, fmt.Errorf("%w: %d bytes", ErrCheckpoint, len(data))
 	}
-	if err := canonicalSignatures(data); err != nil {
+	if err := canonicalSignatures(data, v); err != nil {
 		return nil, err
 	}
 	n, err := note.Open(data, note.VerifierList(v))
@@ -106,8 +107,10 @@ func KeyFingerprint(vkey string) string {
 
 // canonicalSignatures refuses signature lines whose base64 is not canonical
 // (non-zero padding bits decode to the same signature, so a note could be
-// altered without touching any signature's meaning).
-func canonicalSignatures(data []byte) error {
+// altered without touching any signature's meaning), and a note with more than
+// one line by the log's key (note.Open checks only the first of them).
+func canonicalSignatures(data []byte, v note.Verifier) error {
+	byLog := 0
 	i := bytes.LastIndex(data, []byte("\n\n"))
 	if i < 0 {
 		return fmt.Errorf("%w: no signature block", ErrCheckpoint)
@@ -118,9 +121,16 @@ func canonicalSignatures(data []byte) error {
 		if !ok || !ok2 || name == "" {
 			return fmt.Errorf("%w: malformed signature line %q", ErrCheckpoint, line)
 		}
-		if _, err := base64.StdEncoding.Strict().DecodeString(sig); err != nil {
+		raw, err := base64.StdEncoding.Strict().DecodeString(sig)
+		if err != nil {
 			return fmt.Errorf("%w: signature by %s is not canonical base64", ErrCheckpoint, name)
 		}
+		if name == v.Name() && len(raw) >= 4 && binary.BigEndian.Uint32(raw) == v.KeyHash() {
+			byLog++
+		}
+	}
+	if byLog > 1 {
+		return fmt.Errorf("%w: %d signature lines by %s, want one", ErrCheckpoint, byLog, v.Name())
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -302,6 +303,10 @@ func (s *jsonScanner) entry(withFields bool) (*Entry, error) {
 			if err := strictUnmarshal(raw, &e.Artefacts); err != nil {
 				return nil, fmt.Errorf("artefacts: %v", err)
 			}
+			// Exactly as written: name, sha256, size, in that order and case.
+			if canon, err := json.Marshal(e.Artefacts); err != nil || !bytes.Equal(canon, raw) {
+				return nil, errors.New("artefacts are not written as [{\"name\":…,\"sha256\":…,\"size\":…}]")
+			}
 			if len(e.Artefacts) == 0 {
 				return nil, errors.New("empty artefacts list")
 			}
@@ -444,6 +449,7 @@ func (s *jsonScanner) value(depth int) error {
 		}
 		s.i++
 		s.ws()
+		var keys keySet
 		for n := 0; !s.eat(end); n++ {
 			if n > 0 {
 				if !s.eat(',') {
@@ -452,8 +458,13 @@ func (s *jsonScanner) value(depth int) error {
 				s.ws()
 			}
 			if c == '{' {
-				if _, err := s.str(); err != nil {
+				start := s.i
+				escaped, err := s.str()
+				if err != nil {
 					return err
+				}
+				if err := keys.add(s.b[start:s.i], escaped); err != nil {
+					return s.errorf("%v", err)
 				}
 				s.ws()
 				if !s.eat(':') {
@@ -477,6 +488,40 @@ func (s *jsonScanner) value(depth int) error {
 		}
 	}
 	return s.errorf("want a value")
+}
+
+// keySet finds duplicate keys in one JSON object: a short list, a map once
+// the object is large.
+type keySet struct {
+	list []string
+	set  map[string]bool
+}
+
+func (k *keySet) add(raw []byte, escaped bool) error {
+	key := string(raw[1 : len(raw)-1])
+	if escaped {
+		if err := json.Unmarshal(raw, &key); err != nil {
+			return err
+		}
+	}
+	if k.set == nil && len(k.list) >= 16 {
+		k.set = make(map[string]bool, 32)
+		for _, v := range k.list {
+			k.set[v] = true
+		}
+	}
+	if k.set != nil {
+		if k.set[key] {
+			return fmt.Errorf("duplicate key %q", key)
+		}
+		k.set[key] = true
+		return nil
+	}
+	if slices.Contains(k.list, key) {
+		return fmt.Errorf("duplicate key %q", key)
+	}
+	k.list = append(k.list, key)
+	return nil
 }
 
 // number checks -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?

@@ -64,6 +64,10 @@ func TestParseEntryRejects(t *testing.T) {
 		"artefact extra":    head + `,"artefacts":[{"name":"a","sha256":"` + prev + `","size":1,"x":1}]}`,
 		"invalid utf-8":     head + `,"text":"` + "\xff" + `"}`,
 		"too large":         head + `,"text":"` + strings.Repeat("x", MaxEntrySize) + `"}`,
+		"nested duplicate":  head + `,"roster":{"co1":"alice","co1":"mallory"}}`,
+		"escaped duplicate": head + `,"roster":{"co1":"alice","co\u0031":"mallory"}}`,
+		"artefact case":     head + `,"artefacts":[{"name":"a","SHA256":"` + prev + `","size":1}]}`,
+		"artefact dup":      head + `,"artefacts":[{"name":"a","sha256":"` + prev + `","sha256":"` + prev + `","size":1}]}`,
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {

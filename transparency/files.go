@@ -157,6 +157,18 @@ func parseTileN(s string) (index uint64, partial uint8, ok bool) {
 
 // classify tells what a file in a log folder is.
 func classify(p string) (fileKind, tileRef) {
+	if kind, ref := classifyExact(p); kind != fileUnknown {
+		return kind, ref
+	}
+	if isTempLeftover(p) {
+		return fileTemp, tileRef{}
+	}
+	return fileUnknown, tileRef{}
+}
+
+// classifyExact recognises the names of the log layout, in their canonical
+// spelling only.
+func classifyExact(p string) (fileKind, tileRef) {
 	switch {
 	case p == checkpointFile:
 		return fileCheckpoint, tileRef{}
@@ -165,7 +177,8 @@ func classify(p string) (fileKind, tileRef) {
 	case strings.HasPrefix(p, stateDir+"/"):
 		return fileState, tileRef{}
 	case strings.HasPrefix(p, "tile/entries/"):
-		if i, w, ok := parseTileN(strings.TrimPrefix(p, "tile/entries/")); ok {
+		n := strings.TrimPrefix(p, "tile/entries/")
+		if i, w, ok := parseTileN(n); ok && tileN(i, w) == n {
 			return fileBundle, tileRef{index: i, partial: w}
 		}
 	case strings.HasPrefix(p, "tile/"):
@@ -173,7 +186,7 @@ func classify(p string) (fileKind, tileRef) {
 		l, n, found := strings.Cut(rest, "/")
 		if found && sizeNameRE.MatchString(l) {
 			level, _ := strconv.ParseUint(l, 10, 64)
-			if i, w, ok := parseTileN(n); ok && level < 8 {
+			if i, w, ok := parseTileN(n); ok && level < 8 && tileN(i, w) == n {
 				return fileTile, tileRef{level: level, index: i, partial: w}
 			}
 		}
@@ -186,23 +199,20 @@ func classify(p string) (fileKind, tileRef) {
 			return fileArtefact, tileRef{}
 		}
 	}
-	if isTempLeftover(p) {
-		return fileTemp, tileRef{}
-	}
 	return fileUnknown, tileRef{}
 }
 
 // isTempLeftover reports whether p is a temporary file that an interrupted
 // write can leave behind; nothing ever reads one as log content. Ours are
 // dot-prefixed with a .tmp- part; Tessera's are the target's name followed by
-// random digits.
+// the decimal digits of a random int32 (at most 10).
 func isTempLeftover(p string) bool {
 	base := p[strings.LastIndex(p, "/")+1:]
 	if strings.HasPrefix(base, ".") && strings.Contains(base, ".tmp-") {
 		return true
 	}
-	for k := len(p) - 1; k > 0 && p[k] >= '0' && p[k] <= '9'; k-- {
-		if kind, _ := classify(p[:k]); kind != fileUnknown && kind != fileTemp && kind != fileState {
+	for k := len(p) - 1; k > 0 && len(p)-k <= 10 && p[k] >= '0' && p[k] <= '9'; k-- {
+		if kind, _ := classifyExact(p[:k]); kind != fileUnknown && kind != fileState {
 			return true
 		}
 	}

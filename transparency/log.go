@@ -3,10 +3,13 @@ package transparency
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"golang.org/x/mod/sumdb/note"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -137,23 +140,16 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case state == folderOther:
+	if state == folderOther {
 		return nil, fmt.Errorf("%s: %w; choose an empty folder for a new log", dir, ErrNotLog)
-	case state == folderEmpty && !opts.New:
+	}
+	if state == folderEmpty && !opts.New {
 		return nil, fmt.Errorf("%s: %w; start a new log there explicitly", dir, ErrNoLog)
 	}
-	if state == folderLog && opts.New && holdsEntries(dir) {
-		return nil, fmt.Errorf("%s: %w; open it without asking for a new log to resume it", dir, ErrLogExists)
+	if err := mkdirDurable(dir); err != nil {
+		return nil, fmt.Errorf("create log folder: %w", err)
 	}
-	if state == folderEmpty {
-		if err := mkdirDurable(dir); err != nil {
-			return nil, fmt.Errorf("create log folder: %w", err)
-		}
-		if err := writeDurable(filepath.Join(dir, vkeyFile), []byte(opts.Key.VKey+"\n"), true); err != nil {
-			return nil, fmt.Errorf("write %s: %w", vkeyFile, err)
-		}
-	}
+	// From here on no other process can create, open or change this log.
 	if err := l.lockFolder(); err != nil {
 		return nil, err
 	}
@@ -163,14 +159,27 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 			l.lock.Close()
 		}
 	}()
+	if state, err = folderState(dir); err != nil {
+		return nil, err
+	}
+	switch {
+	case state == folderOther:
+		return nil, fmt.Errorf("%s: %w; choose an empty folder for a new log", dir, ErrNotLog)
+	case state == folderLog && opts.New:
+		return nil, fmt.Errorf("%s: %w; open it without asking for a new log to resume it", dir, ErrLogExists)
+	case state != folderLog && !opts.New:
+		return nil, fmt.Errorf("%s: %w: the log was created but never opened; start it as a new log", dir, ErrNoLog)
+	}
+	if err := removeTempLeftovers(dir); err != nil {
+		return nil, err
+	}
 	var rep *Report
 	if state == folderLog {
 		if rep, err = l.check(); err != nil {
 			return nil, err
 		}
-		if err := removeTempLeftovers(dir); err != nil {
-			return nil, err
-		}
+	} else if err := writeDurable(filepath.Join(dir, vkeyFile), []byte(opts.Key.VKey+"\n"), true); err != nil {
+		return nil, fmt.Errorf("%s: %w: %s holds another log's key", dir, ErrNotLog, vkeyFile)
 	}
 	if err := l.start(); err != nil {
 		return nil, err
@@ -186,7 +195,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 	}
 	var stored [][]byte
 	if rep != nil {
-		stored = rep.RawEntries
+		stored = append(append(stored, rep.RawEntries...), rep.Tail...)
 	}
 	if uint64(len(stored)) < integrated {
 		return nil, fmt.Errorf("%s: %w: Tessera's state says %d entries, the bundles hold %d", dir, ErrBrokenLog, integrated, len(stored))
@@ -233,11 +242,15 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 type folderKind int
 
 const (
-	folderEmpty folderKind = iota // missing or empty
+	folderEmpty    folderKind = iota // missing, empty, or only private state
+	folderCreating                   // a log whose creation was interrupted before its first checkpoint
 	folderLog
 	folderOther
 )
 
+// folderState tells what a folder holds, without changing it. A folder with
+// a log key but no checkpoint and no tiles is a creation that a crash
+// interrupted: it holds no entry, and may be started again.
 func folderState(dir string) (folderKind, error) {
 	des, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -246,37 +259,44 @@ func folderState(dir string) (folderKind, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read log folder: %w", err)
 	}
+	state := folderEmpty
 	for _, de := range des {
-		if de.Name() == checkpointFile || de.Name() == vkeyFile {
+		name := de.Name()
+		switch {
+		case name == "tile" || name == checkpointsDir:
 			return folderLog, nil
+		case name == checkpointFile:
+			if !emptyCheckpoint(filepath.Join(dir, name)) {
+				return folderLog, nil
+			}
+			state = folderCreating
+		case name == vkeyFile && de.Type().IsRegular():
+			state = folderCreating
+		case (name == stateDir || name == "artefacts") && de.IsDir(), isTempLeftover(name):
+		default:
+			return folderOther, nil
 		}
 	}
-	switch {
-	case len(des) == 0:
-		return folderEmpty, nil
-	case len(des) == 1 && des[0].Name() == stateDir:
-		// Only private state (a lock, diagnostics): an interrupted creation,
-		// unless Tessera already holds a tree there.
-		if _, err := os.Stat(filepath.Join(dir, stateDir, "treeState")); err == nil {
-			return folderLog, nil
-		}
-		return folderEmpty, nil
-	}
-	return folderOther, nil
+	return state, nil
 }
 
-// holdsEntries reports whether a log folder's checkpoint or bundles hold any
-// entry (a log that was created but never opened holds none).
-func holdsEntries(dir string) bool {
-	if data, err := os.ReadFile(filepath.Join(dir, checkpointFile)); err == nil {
-		if text, _, ok := bytes.Cut(data, []byte("\n\n")); ok {
-			if _, size, _, err := ParseCheckpointBody(string(text) + "\n"); err == nil && size > 0 {
-				return true
-			}
-		}
+// emptyCheckpoint reports whether a checkpoint file commits to the empty
+// tree (Tessera publishes one as it creates a log).
+func emptyCheckpoint(path string) bool {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxSmallFile {
+		return false
 	}
-	_, err := os.Stat(filepath.Join(dir, "tile", "entries"))
-	return err == nil
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	text, _, ok := bytes.Cut(data, []byte("\n\n"))
+	if !ok {
+		return false
+	}
+	_, size, _, err := ParseCheckpointBody(string(text) + "\n")
+	return err == nil && size == 0
 }
 
 // lockFolder takes an exclusive lock for the life of the Log, so that no two
@@ -299,7 +319,7 @@ func (l *Log) lockFolder() error {
 
 // check verifies an existing log before it is reopened.
 func (l *Log) check() (*Report, error) {
-	rep, err := Verify(os.DirFS(l.dir), VerifyOptions{VKey: l.key.VKey, Origin: l.origin})
+	rep, err := Verify(os.DirFS(l.dir), VerifyOptions{VKey: l.key.VKey, Origin: l.origin, AllowInterrupted: true})
 	if err != nil {
 		return nil, err
 	}
@@ -413,7 +433,7 @@ func (l *Log) start() error {
 		return fmt.Errorf("open log storage: %w", err)
 	}
 	app, shutdown, reader, err := tessera.NewAppender(ctx, drv, tessera.NewAppendOptions().
-		WithCheckpointSigner(l.key.Signer).
+		WithCheckpointSigner(archivingSigner{Signer: l.key.Signer, dir: l.dir}).
 		WithBatching(1, time.Millisecond).
 		WithCheckpointInterval(CheckpointInterval).
 		WithCheckpointRepublishInterval(0))
@@ -427,8 +447,9 @@ func (l *Log) start() error {
 	return nil
 }
 
-// archive follows the published checkpoint: it checks each new one, copies it
-// to checkpoints/<size> and wakes AwaitCheckpoint callers.
+// archive follows the published checkpoint and wakes AwaitCheckpoint callers
+// when it grows. (Each checkpoint was copied to checkpoints/ before Tessera
+// published it: see archivingSigner.)
 func (l *Log) archive(ctx context.Context) {
 	defer close(l.done)
 	nv, err := noteVerifier(l.key.VKey)
@@ -442,14 +463,7 @@ func (l *Log) archive(ctx context.Context) {
 	for {
 		data, err := os.ReadFile(filepath.Join(l.dir, checkpointFile))
 		if err == nil && !bytes.Equal(data, last) {
-			cp, err := OpenCheckpoint(data, nv, l.origin)
-			if err == nil && cp.Size > 0 {
-				name := filepath.Join(l.dir, checkpointsDir, strconv.FormatUint(cp.Size, 10))
-				err = writeDurable(name, data, true)
-			}
-			if err != nil {
-				l.setCheckpoint(nil, fmt.Errorf("archive checkpoint: %w", err))
-			} else {
+			if cp, err := OpenCheckpoint(data, nv, l.origin); err == nil {
 				last = data
 				l.setCheckpoint(cp, nil)
 			}
@@ -460,6 +474,40 @@ func (l *Log) archive(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// archivingSigner signs checkpoints for Tessera, and stores each signed
+// checkpoint under checkpoints/<size> before returning the signature: so a
+// checkpoint is archived before it is published, and none is ever missed.
+type archivingSigner struct {
+	note.Signer
+	dir string
+}
+
+func (s archivingSigner) Sign(msg []byte) ([]byte, error) {
+	sig, err := s.Signer.Sign(msg)
+	if err != nil {
+		return nil, err
+	}
+	_, size, _, err := ParseCheckpointBody(string(msg))
+	if err != nil || size == 0 {
+		return sig, err
+	}
+	// The note exactly as note.Sign writes it for a single signer.
+	var b bytes.Buffer
+	b.Write(msg)
+	b.WriteString("\n\u2014 " + s.Name() + " ")
+	line := binary.BigEndian.AppendUint32(nil, s.KeyHash())
+	b.WriteString(base64.StdEncoding.EncodeToString(append(line, sig...)))
+	b.WriteString("\n")
+	path := filepath.Join(s.dir, checkpointsDir, strconv.FormatUint(size, 10))
+	if old, err := os.ReadFile(path); err == nil && bytes.HasPrefix(old, append(bytes.Clone(msg), '\n')) {
+		return sig, nil // archived already (a re-signing, or later cosigned)
+	}
+	if err := writeDurable(path, b.Bytes(), false); err != nil {
+		return nil, fmt.Errorf("archive checkpoint %d: %w", size, err)
+	}
+	return sig, nil
 }
 
 func (l *Log) setCheckpoint(cp *Checkpoint, err error) {
@@ -545,6 +593,8 @@ func (l *Log) AwaitCheckpoint(ctx context.Context, index uint64) (*Checkpoint, e
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("wait for a checkpoint covering entry %d: %w", index, ctx.Err())
+		case <-l.done:
+			return nil, fmt.Errorf("wait for a checkpoint covering entry %d: the log is closed", index)
 		case <-wait:
 		}
 	}
@@ -607,9 +657,12 @@ func (l *Log) Dir() string { return l.dir }
 // journal, and stops the log.
 func (l *Log) Close(ctx context.Context) error {
 	l.mu.Lock()
-	size, failed := l.size, l.failed
+	size, failed, was := l.size, l.failed, l.closed
 	l.closed = true
 	l.mu.Unlock()
+	if was {
+		return nil
+	}
 	l.stopIntegrator()
 	var err error
 	if size > 0 && failed == nil {

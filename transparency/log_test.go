@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -182,4 +183,59 @@ func TestEntryTimesNeverGoBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustVerify(t, l.Dir(), VerifyOptions{})
+}
+
+// TestArchiveMatchesPublished: each archived checkpoint is byte for byte the
+// checkpoint Tessera published for that size.
+func TestArchiveMatchesPublished(t *testing.T) {
+	ctx := context.Background()
+	l, _ := newTestLog(t)
+	for i := 0; i < 3; i++ {
+		a, err := l.Append(ctx, Record{Kind: "step.done"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp, err := l.AwaitCheckpoint(ctx, a.Index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		archived, err := os.ReadFile(filepath.Join(l.Dir(), "checkpoints", fmt.Sprint(cp.Size)))
+		if err != nil || string(archived) != string(cp.Note) {
+			t.Fatalf("checkpoints/%d differs from the published checkpoint:\n%s\n%s", cp.Size, archived, cp.Note)
+		}
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := l.AwaitCheckpoint(ctx, 10); err == nil {
+		t.Fatal("AwaitCheckpoint on a closed log returned no error")
+	}
+}
+
+// TestInterruptedCreation: a crash while a log was being created (its key
+// written, no entry yet) leaves a folder that can be started again as new.
+func TestInterruptedCreation(t *testing.T) {
+	ctx := context.Background()
+	k := testKey(t, "test.keyceremony.invalid/interrupted/rehearsal")
+	dir := filepath.Join(t.TempDir(), "log")
+	os.MkdirAll(filepath.Join(dir, ".state"), 0o755)
+	os.WriteFile(filepath.Join(dir, "log.vkey"), []byte(k.VKey+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, ".log.vkey.tmp-123"), []byte("x"), 0o644)
+	if _, err := Open(ctx, dir, Options{Key: k}); !errors.Is(err, ErrNoLog) {
+		t.Fatalf("open without New: %v, want ErrNoLog", err)
+	}
+	l, err := Open(ctx, dir, Options{Key: k, New: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustVerify(t, dir, VerifyOptions{})
+	if _, err := Open(ctx, dir, Options{Key: testKey(t, "other/rehearsal"), New: true}); !errors.Is(err, ErrLogExists) {
+		t.Fatalf("new log over an existing one: %v, want ErrLogExists", err)
+	}
 }

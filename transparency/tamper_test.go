@@ -3,6 +3,7 @@ package transparency
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 // buildLog writes a closed log with n entries after ceremony.open, one of
@@ -166,6 +168,34 @@ func TestTamperStructure(t *testing.T) {
 		},
 		"rename an archived checkpoint": func(m fstest.MapFS) {
 			m["checkpoints/4"] = m["checkpoints/3"]
+		},
+		"a forged entry after the checkpoint": func(m fstest.MapFS) {
+			es, _ := parseBundle(m[last].Data)
+			forged := &Entry{Seq: 5, Time: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Prev: PrevHash(es[4]), Kind: KindClose}
+			b, _ := forged.Marshal()
+			m["tile/entries/000.p/6"] = &fstest.MapFile{Data: encodeBundle(append(es, b))}
+		},
+		"a named pipe": func(m fstest.MapFS) {
+			m["artefacts/sha256/"+strings.Repeat("0", 64)] = &fstest.MapFile{Mode: fs.ModeNamedPipe}
+		},
+		"a symbolic link for the checkpoint": func(m fstest.MapFS) {
+			m["checkpoint"] = &fstest.MapFile{Data: []byte("/etc/passwd"), Mode: fs.ModeSymlink}
+		},
+		"a non-canonical tile path": func(m fstest.MapFS) {
+			m["tile/0/x000/000.p/5"] = m["tile/0/000.p/5"]
+		},
+		"a second, invalid signature line by the log key": func(m fstest.MapFS) {
+			cp := m["checkpoint"].Data
+			i := bytes.LastIndex(cp[:len(cp)-1], []byte("\n"))
+			line := string(cp[i+1 : len(cp)-1])
+			j := strings.LastIndex(line, " ")
+			sig, _ := base64.StdEncoding.DecodeString(line[j+1:])
+			sig[10] ^= 1 // a valid encoding of a wrong signature
+			line = line[:j+1] + base64.StdEncoding.EncodeToString(sig) + "\n"
+			m["checkpoint"] = &fstest.MapFile{Data: append(bytes.Clone(cp), line...)}
+		},
+		"a file name of many digits": func(m fstest.MapFS) {
+			m["tile/entries/"+strings.Repeat("7", 80)] = &fstest.MapFile{}
 		},
 	}
 	for name, mutate := range cases {

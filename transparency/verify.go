@@ -37,6 +37,8 @@ const (
 	CheckArtefacts    = "artefacts"
 	CheckConsistency  = "consistency"
 	CheckUnsignedTail = "tail"
+	CheckClosed       = "entries.close"
+	CheckUnpublished  = "checkpoint.unpublished"
 )
 
 // VerifyOptions says what the verifier trusts.
@@ -53,6 +55,12 @@ type VerifyOptions struct {
 	// Raw checks only the Merkle and checkpoint layer: entries need not be
 	// ceremony JSON and no other files are expected.
 	Raw bool
+	// AllowInterrupted accepts, with a warning, what a writer stopped by a
+	// crash leaves until the log is reopened: entries stored after the latest
+	// checkpoint, and a checkpoint signed and archived but not yet published.
+	// Without it both fail: no signature covers such entries, and a published
+	// folder's checkpoint must be its newest.
+	AllowInterrupted bool
 }
 
 // NamedCheckpoint is a checkpoint note and where it came from, for messages.
@@ -80,12 +88,17 @@ type Report struct {
 	VKey           string  `json:"vkey,omitempty"`
 	Rehearsal      bool    `json:"rehearsal"`
 	Checks         []Check `json:"checks"`
-	// RawEntries are the bytes of every stored entry, in log order; the first
-	// Size of them are covered by the checkpoint.
+	// RawEntries are the bytes of the entries the checkpoint covers, in log
+	// order.
 	RawEntries [][]byte `json:"-"`
 	// Entries are RawEntries parsed (not in raw mode): their header and
 	// artefacts; ParseEntry gives an entry's other fields.
 	Entries []*Entry `json:"-"`
+	// Tail are the bytes of entries stored after the checkpoint's size, which
+	// no signature covers (see VerifyOptions.AllowInterrupted).
+	Tail [][]byte `json:"-"`
+	// Closed reports whether the last covered entry closes the ceremony.
+	Closed bool `json:"closed"`
 	// Stored is how many entries the folder holds, including any that no
 	// checkpoint covers yet.
 	Stored uint64 `json:"stored"`
@@ -118,16 +131,18 @@ func (r *Report) fail(id, format string, args ...any) {
 
 // verifier holds the state of one verification run.
 type verifier struct {
-	fsys     fs.FS
-	opts     VerifyOptions
-	r        *Report
-	tiles    map[string]tileRef
-	bundles  map[string]tileRef
-	archive  []string
-	arts     []string
-	bundleOf map[uint64]string // entry bundle index -> the file its entries came from
-	entries  []*Entry          // every stored entry, parsed
-	leaves   []Hash            // their leaf hashes
+	fsys      fs.FS
+	opts      VerifyOptions
+	r         *Report
+	regular   map[string]bool // checkpoint and log.vkey, when they are regular files
+	published *Checkpoint     // the published checkpoint, when an archived one is newer
+	tiles     map[string]tileRef
+	bundles   map[string]tileRef
+	archive   []string
+	arts      []string
+	bundleOf  map[uint64]string // entry bundle index -> the file its entries came from
+	entries   []*Entry          // every stored entry, parsed
+	leaves    []Hash            // their leaf hashes
 }
 
 // Verify checks a log folder offline: the checkpoint's signature and origin,
@@ -138,7 +153,7 @@ type verifier struct {
 // error; the error is only for a folder that cannot be read at all.
 func Verify(fsys fs.FS, opts VerifyOptions) (*Report, error) {
 	v := &verifier{fsys: fsys, opts: opts, r: &Report{OK: true},
-		tiles: map[string]tileRef{}, bundles: map[string]tileRef{}, bundleOf: map[uint64]string{}}
+		tiles: map[string]tileRef{}, bundles: map[string]tileRef{}, bundleOf: map[uint64]string{}, regular: map[string]bool{}}
 	if err := v.scan(); err != nil {
 		return nil, err
 	}
@@ -154,6 +169,9 @@ func (v *verifier) run() {
 	}
 	cp := v.checkpoint(nv)
 	if cp == nil {
+		return
+	}
+	if cp = v.newestSigned(nv, cp); cp == nil {
 		return
 	}
 	entries, ok := v.readBundles()
@@ -175,29 +193,37 @@ func (v *verifier) run() {
 		return
 	}
 	r.pass(CheckRoot, "root of %d entries recomputed from the entry bundles matches the checkpoint", cp.Size)
-	r.RawEntries = entries
+	r.RawEntries, r.Tail = entries[:cp.Size], entries[cp.Size:]
 	if !v.opts.Raw {
 		v.checkEntries(entries, parsed, parseErrs, cp)
 		v.checkArtefacts()
 	}
 	v.checkConsistency(t, cp)
-	if t.size() > cp.Size {
-		r.warn(CheckUnsignedTail, "%d entries after entry %d are stored but no checkpoint covers them yet (the log was not closed cleanly; reopening it signs them)", t.size()-cp.Size, cp.Size-1)
+	if tail := t.size() - cp.Size; tail > 0 {
+		msg := fmt.Sprintf("%d entries after entry %d are stored but no signed checkpoint covers them", tail, int64(cp.Size)-1)
+		if v.opts.AllowInterrupted {
+			r.warn(CheckUnsignedTail, "%s (the log was not closed cleanly; reopening it signs them)", msg)
+		} else {
+			r.fail(CheckUnsignedTail, "%s: nothing vouches for them; reopen the log to sign them, or publish only what a checkpoint covers", msg)
+		}
 	}
 }
 
 // scan lists the folder and sorts its files by kind.
 func (v *verifier) scan() error {
-	var unknown, temps []string
+	var unknown, temps, unreadable []string
 	err := fs.WalkDir(v.fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
-		}
-		if p == "." {
+			if p == "." {
+				return err
+			}
+			unreadable = append(unreadable, p)
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
 			return nil
 		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			unknown = append(unknown, p+" (a symbolic link)")
+		if p == "." {
 			return nil
 		}
 		kind, ref := classify(p)
@@ -207,7 +233,15 @@ func (v *verifier) scan() error {
 			}
 			return nil
 		}
+		if !d.Type().IsRegular() {
+			// A link could point outside the folder, a pipe could block forever:
+			// neither is ever read.
+			unknown = append(unknown, fmt.Sprintf("%s (not a regular file: %s)", p, d.Type()))
+			return nil
+		}
 		switch kind {
+		case fileCheckpoint, fileVKey:
+			v.regular[p] = true
 		case fileTile:
 			v.tiles[p] = ref
 		case fileBundle:
@@ -219,7 +253,9 @@ func (v *verifier) scan() error {
 		case fileTemp:
 			temps = append(temps, p)
 		case fileUnknown:
-			unknown = append(unknown, p)
+			if !v.opts.Raw {
+				unknown = append(unknown, p)
+			}
 		}
 		return nil
 	})
@@ -227,10 +263,12 @@ func (v *verifier) scan() error {
 		return fmt.Errorf("read log folder: %w", err)
 	}
 	r := v.r
+	sort.Strings(unknown)
 	switch {
-	case len(unknown) > 0 && !v.opts.Raw:
-		sort.Strings(unknown)
-		r.fail(CheckFiles, "%s: not part of a log folder (%d such files); a log folder holds only checkpoint, log.vkey, tile/, checkpoints/ and artefacts/", unknown[0], len(unknown))
+	case len(unreadable) > 0:
+		r.fail(CheckFiles, "%s: cannot be read (%d such paths); a verifier must be able to read the whole folder", unreadable[0], len(unreadable))
+	case len(unknown) > 0:
+		r.fail(CheckFiles, "%s: not part of a log folder (%d such files); a log folder holds only checkpoint, log.vkey, tile/, checkpoints/ and artefacts/, as regular files", unknown[0], len(unknown))
 	case len(temps) > 0:
 		r.warn(CheckFiles, "%d temporary files left by an interrupted write (e.g. %s); they hold nothing the log relies on and reopening the log removes them", len(temps), temps[0])
 	default:
@@ -243,7 +281,10 @@ func (v *verifier) key() note.Verifier {
 	r := v.r
 	vkey := strings.TrimSpace(v.opts.VKey)
 	source := "--key"
-	data, err := readLimited(v.fsys, vkeyFile, maxSmallFile)
+	data, err := []byte(nil), error(fs.ErrNotExist)
+	if v.regular[vkeyFile] {
+		data, err = readLimited(v.fsys, vkeyFile, maxSmallFile)
+	}
 	folderKey := strings.TrimSpace(string(data))
 	switch {
 	case vkey == "" && err != nil:
@@ -272,7 +313,10 @@ func (v *verifier) key() note.Verifier {
 
 func (v *verifier) checkpoint(nv note.Verifier) *Checkpoint {
 	r := v.r
-	data, err := readLimited(v.fsys, checkpointFile, maxSmallFile)
+	data, err := []byte(nil), error(fs.ErrNotExist)
+	if v.regular[checkpointFile] {
+		data, err = readLimited(v.fsys, checkpointFile, maxSmallFile)
+	}
 	if err != nil {
 		r.fail(CheckSignature, "%s: cannot read (%v); a log folder starts with its signed checkpoint", checkpointFile, err)
 		return nil
@@ -324,6 +368,42 @@ func readLimited(fsys fs.FS, name string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("larger than %d bytes", limit)
 	}
 	return data, nil
+}
+
+// newestSigned returns the newest signed checkpoint: the published one, or a
+// larger one in checkpoints/ that a crash kept from being published (the log
+// archives each checkpoint before publishing it). The published one is then
+// checked for consistency like every archived one.
+func (v *verifier) newestSigned(nv note.Verifier, published *Checkpoint) *Checkpoint {
+	var best string
+	var bestSize uint64
+	for _, name := range v.archive {
+		n, _ := strconv.ParseUint(path.Base(name), 10, 64)
+		if n > published.Size && n > bestSize {
+			best, bestSize = name, n
+		}
+	}
+	if best == "" {
+		return published
+	}
+	r := v.r
+	data, err := readLimited(v.fsys, best, maxSmallFile)
+	if err == nil {
+		var cp *Checkpoint
+		if cp, err = OpenCheckpoint(data, nv, published.Origin); err == nil && cp.Size == bestSize {
+			msg := fmt.Sprintf("%s: signed but not published: %s says size %d", best, checkpointFile, published.Size)
+			if v.opts.AllowInterrupted {
+				r.warn(CheckUnpublished, "%s (the log stopped before publishing it; reopening it publishes the next); verifying up to size %d", msg, cp.Size)
+			} else {
+				r.fail(CheckUnpublished, "%s: the folder was copied while the log was writing, or its checkpoint was rolled back; reopen the log, or publish a complete copy", msg)
+			}
+			r.Size, r.Root, r.Checkpoint = cp.Size, cp.Root[:], cp
+			v.published = published
+			return cp
+		}
+	}
+	r.fail(CheckConsistency, "%s: larger than the published checkpoint, but not a checkpoint of size %d signed by the log (%v)", best, bestSize, err)
+	return nil
 }
 
 // parseBundle splits a tlog-tiles entry bundle into entries.
@@ -599,8 +679,14 @@ func (v *verifier) checkEntries(raw [][]byte, entries []*Entry, errs []error, cp
 		}
 	}
 	r.pass(CheckOpenEntry, "entry 0 opens the log with its origin and key")
-	r.Entries = entries
+	r.Entries = entries[:cp.Size]
 	v.entries = entries
+	if cp.Size > 0 && entries[cp.Size-1].Kind == KindClose {
+		r.Closed = true
+		r.pass(CheckClosed, "entry %d closes the ceremony", cp.Size-1)
+	} else {
+		r.warn(CheckClosed, "the signed log ends at entry %d without %s: the ceremony was in progress or interrupted", int64(cp.Size)-1, KindClose)
+	}
 }
 
 // checkArtefacts checks that every stored artefact is named by its SHA-256 and
@@ -673,6 +759,9 @@ func (v *verifier) checkConsistency(t *tree, latest *Checkpoint) {
 		}
 		all = append(all, NamedCheckpoint{Name: name, Data: data})
 	}
+	if v.published != nil {
+		all = append(all, NamedCheckpoint{Name: checkpointFile, Data: v.published.Note})
+	}
 	archived := len(all)
 	all = append(all, v.opts.Checkpoints...)
 	for i, nc := range all {
@@ -681,7 +770,7 @@ func (v *verifier) checkConsistency(t *tree, latest *Checkpoint) {
 			r.fail(CheckConsistency, "%s: %v", nc.Name, err)
 			return
 		}
-		if i < archived && strconv.FormatUint(cp.Size, 10) != path.Base(nc.Name) {
+		if i < archived && strings.HasPrefix(nc.Name, checkpointsDir+"/") && strconv.FormatUint(cp.Size, 10) != path.Base(nc.Name) {
 			r.fail(CheckConsistency, "%s: holds a checkpoint of size %d", nc.Name, cp.Size)
 			return
 		}

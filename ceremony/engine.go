@@ -1,0 +1,390 @@
+package ceremony
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/keyceremony/keyceremony/transparency"
+)
+
+// Entry kinds the ceremony writes.
+const (
+	KindOpen          = transparency.KindOpen
+	KindResumed       = "ceremony.resumed"
+	KindStepDone      = "step.done"
+	KindStepConfirmed = "step.confirmed" // the typed confirmation of an irreversible action
+	KindException     = "step.exception"
+	KindCardPresented = "card.presented"
+	KindCardRejected  = "card.rejected"
+	KindQuorumReached = "quorum.reached"
+	KindHSMLogin      = "hsm.login"
+	KindHSMLogout     = "hsm.logout"
+	KindKSRLoaded     = "ksr.loaded"
+	KindKSRChecked    = "ksr.checked"
+	KindBundleSigned  = "bundle.signed"
+	KindSKRWritten    = "skr.written"
+	KindClose         = transparency.KindClose
+)
+
+// ErrOutOfScript reports an entry that the script does not allow at that
+// point: the log does not follow its script.
+var ErrOutOfScript = errors.New("entry does not follow the script")
+
+// State is what the log says about a ceremony so far. The zero State is a
+// ceremony not yet opened; Apply gives the next one.
+type State struct {
+	Script *Script
+
+	Opened  bool
+	Closed  bool
+	Resumes int
+	// Next is the index (in Script.Steps()) of the step to do next.
+	Next int
+	// DoneAt holds when each done step was done, by index.
+	DoneAt []time.Time
+	// Confirmed is set once the current step's typed confirmation is logged.
+	Confirmed  bool
+	Exceptions []Exception
+	Cards      []CardEvent
+	Accepted   []string // cards accepted into the quorum, in order
+	Quorum     bool     // the threshold was reached
+	QuorumAt   time.Time
+	HSM        bool // the token is logged in
+	HSMUsed    bool // it was logged in at some point
+	KSR        *KSRState
+	Signed     int // bundles signed
+	SKR        *Artefact
+	Last       time.Time // time of the last entry
+}
+
+// Exception is a deviation the witness records: the step stays open.
+type Exception struct {
+	Step string
+	Text string
+	Time time.Time
+}
+
+// CardEvent is a card presented in the quorum step.
+type CardEvent struct {
+	Card     string
+	Holder   string
+	Accepted bool
+	Reason   string // why it was rejected
+	Time     time.Time
+}
+
+// KSRState is what is known of the loaded KSR.
+type KSRState struct {
+	Artefact
+	ID        string
+	Bundles   int
+	Confirmed bool // its hash was confirmed against the one sent out of band
+	Checked   bool
+	ChecksOK  bool
+	Results   []CheckResult
+}
+
+// CheckResult is one policy check's result as logged.
+type CheckResult struct {
+	ID     string `json:"id"`
+	Status string `json:"status"` // pass, warn or fail
+	Detail string `json:"detail,omitempty"`
+}
+
+// Artefact is a file an entry cites.
+type Artefact struct {
+	Name   string
+	SHA256 string
+}
+
+// Current returns the step to do next, or false when all are done.
+func (s State) Current() (Step, bool) {
+	steps := s.Script.Steps()
+	if s.Next >= len(steps) {
+		return Step{}, false
+	}
+	return steps[s.Next], true
+}
+
+// ActionDone reports whether the current step's action has done its work, so
+// that the step itself can be confirmed.
+func (s State) ActionDone() bool {
+	st, ok := s.Current()
+	if !ok {
+		return false
+	}
+	switch st.Action {
+	case ActionQuorum:
+		return s.Quorum
+	case ActionHSMLogin:
+		return s.HSM
+	case ActionKSRLoad:
+		return s.KSR != nil
+	case ActionKSRCheck:
+		return s.KSR != nil && s.KSR.Checked && s.KSR.ChecksOK
+	case ActionKSRSign:
+		return s.KSR != nil && s.Signed == s.KSR.Bundles && s.Signed > 0
+	case ActionSKRWrite:
+		return s.SKR != nil
+	case ActionHSMLogout:
+		return s.HSMUsed && !s.HSM
+	}
+	return true
+}
+
+func (s State) clone() State {
+	s.DoneAt = slices.Clone(s.DoneAt)
+	s.Exceptions = slices.Clone(s.Exceptions)
+	s.Cards = slices.Clone(s.Cards)
+	s.Accepted = slices.Clone(s.Accepted)
+	if s.KSR != nil {
+		k := *s.KSR
+		k.Results = slices.Clone(k.Results)
+		s.KSR = &k
+	}
+	if s.SKR != nil {
+		a := *s.SKR
+		s.SKR = &a
+	}
+	return s
+}
+
+// NewState is the state of a ceremony that follows script, before its log
+// is opened.
+func NewState(script *Script) State { return State{Script: script} }
+
+// Apply returns the state after the entry, or an error (wrapping
+// ErrOutOfScript) saying why the script does not allow it here. It does not
+// change s.
+func Apply(s State, e *transparency.Entry) (State, error) {
+	fail := func(format string, args ...any) (State, error) {
+		return s, fmt.Errorf("%w: entry %d (%s): %s", ErrOutOfScript, e.Seq, e.Kind, fmt.Sprintf(format, args...))
+	}
+	if s.Script == nil {
+		return fail("no script")
+	}
+	if !s.Opened && e.Kind != KindOpen {
+		return fail("the ceremony is not opened yet")
+	}
+	if s.Closed {
+		return fail("the ceremony is closed")
+	}
+	n := s.clone()
+	n.Last = e.Time
+	cur, hasCur := s.Current()
+	stepField := e.Field("step")
+	onCurrent := func() error {
+		if !hasCur {
+			return errors.New("every step is done")
+		}
+		if stepField != cur.ID {
+			return fmt.Errorf("names step %q, but the current step is %s", stepField, cur.ID)
+		}
+		return nil
+	}
+	inAction := func(action string) error {
+		if err := onCurrent(); err != nil {
+			return err
+		}
+		if cur.Action != action {
+			return fmt.Errorf("step %s is not a %s step", cur.ID, action)
+		}
+		return nil
+	}
+	switch e.Kind {
+	case KindOpen:
+		if s.Opened {
+			return fail("the ceremony is already open")
+		}
+		if d := e.Field("script_sha256"); d != s.Script.Digest {
+			return fail("opens script %s, but this script's SHA-256 is %s", d, s.Script.Digest)
+		}
+		n.Opened = true
+	case KindResumed:
+		n.Resumes++
+	case KindException:
+		if err := onCurrent(); err != nil {
+			return fail("%v", err)
+		}
+		if e.Field("text") == "" {
+			return fail("an exception needs its text")
+		}
+		n.Exceptions = append(n.Exceptions, Exception{Step: cur.ID, Text: e.Field("text"), Time: e.Time})
+	case KindStepConfirmed:
+		if err := onCurrent(); err != nil {
+			return fail("%v", err)
+		}
+		if cur.Confirm == "" {
+			return fail("step %s needs no typed confirmation", cur.ID)
+		}
+		if e.Field("typed") != cur.Confirm {
+			return fail("typed %q, the script asks for %q", e.Field("typed"), cur.Confirm)
+		}
+		n.Confirmed = true
+	case KindStepDone:
+		if err := onCurrent(); err != nil {
+			return fail("%v", err)
+		}
+		if !s.ActionDone() {
+			return fail("step %s (%s) is confirmed before its action is done", cur.ID, cur.Action)
+		}
+		if cur.Action == ActionKSRLoad {
+			n.KSR.Confirmed = true
+		}
+		n.DoneAt = append(n.DoneAt, e.Time)
+		n.Next++
+		n.Confirmed = false
+	case KindCardPresented, KindCardRejected:
+		if err := inAction(ActionQuorum); err != nil {
+			return fail("%v", err)
+		}
+		card := e.Field("card")
+		ev := CardEvent{Card: card, Holder: e.Field("holder"), Time: e.Time}
+		if e.Kind == KindCardRejected {
+			ev.Reason = e.Field("reason")
+			if ev.Reason == "" {
+				return fail("a rejected card needs its reason")
+			}
+			n.Cards = append(n.Cards, ev)
+			break
+		}
+		if s.Quorum {
+			return fail("card %s presented after the quorum was reached", card)
+		}
+		info, ok := s.Script.Quorum.Card(card)
+		switch {
+		case !ok:
+			return fail("card %s is not enrolled", card)
+		case info.Revoked:
+			return fail("card %s is revoked", card)
+		case slices.Contains(s.Accepted, card):
+			return fail("card %s was already accepted", card)
+		}
+		ev.Accepted, ev.Holder = true, info.Holder
+		n.Cards = append(n.Cards, ev)
+		n.Accepted = append(n.Accepted, card)
+	case KindQuorumReached:
+		if err := inAction(ActionQuorum); err != nil {
+			return fail("%v", err)
+		}
+		if len(s.Accepted) < s.Script.Quorum.Threshold {
+			return fail("%d of %d cards accepted", len(s.Accepted), s.Script.Quorum.Threshold)
+		}
+		if cards := fieldStrings(e, "cards"); !slices.Equal(cards, s.Accepted) {
+			return fail("names cards %v, the accepted cards are %v", cards, s.Accepted)
+		}
+		n.Quorum, n.QuorumAt = true, e.Time
+	case KindHSMLogin:
+		if err := inAction(ActionHSMLogin); err != nil {
+			return fail("%v", err)
+		}
+		if !s.Quorum {
+			return fail("the HSM is used before the quorum is reached")
+		}
+		n.HSM, n.HSMUsed = true, true
+	case KindHSMLogout:
+		if err := inAction(ActionHSMLogout); err != nil {
+			return fail("%v", err)
+		}
+		n.HSM = false
+	case KindKSRLoaded:
+		if err := inAction(ActionKSRLoad); err != nil {
+			return fail("%v", err)
+		}
+		if len(e.Artefacts) != 1 || e.Field("sha256") != e.Artefacts[0].SHA256 {
+			return fail("a loaded KSR cites its file and its SHA-256")
+		}
+		n.KSR = &KSRState{Artefact: Artefact{Name: e.Artefacts[0].Name, SHA256: e.Artefacts[0].SHA256},
+			ID: e.Field("ksr_id"), Bundles: fieldInt(e, "bundles")}
+	case KindKSRChecked:
+		if err := inAction(ActionKSRCheck); err != nil {
+			return fail("%v", err)
+		}
+		if s.KSR == nil || !s.KSR.Confirmed {
+			return fail("the KSR is checked before its hash was confirmed")
+		}
+		if e.Field("sha256") != s.KSR.SHA256 {
+			return fail("checks KSR %s, the loaded one is %s", e.Field("sha256"), s.KSR.SHA256)
+		}
+		var results []CheckResult
+		if raw, ok := e.Fields["results"]; ok {
+			if err := json.Unmarshal(raw, &results); err != nil {
+				return fail("results: %v", err)
+			}
+		}
+		ok := len(results) > 0
+		for _, r := range results {
+			if r.Status == "fail" {
+				ok = false
+			}
+		}
+		n.KSR.Checked, n.KSR.ChecksOK, n.KSR.Results = true, ok, results
+	case KindBundleSigned:
+		if err := inAction(ActionKSRSign); err != nil {
+			return fail("%v", err)
+		}
+		switch {
+		case !s.Quorum || !s.HSM:
+			return fail("signing before the quorum activated the HSM")
+		case s.KSR == nil || !s.KSR.Confirmed:
+			return fail("signing before the KSR hash was confirmed")
+		case !s.KSR.Checked || !s.KSR.ChecksOK:
+			return fail("signing a KSR that did not pass its checks")
+		case cur.Confirm != "" && !s.Confirmed:
+			return fail("signing before the typed confirmation")
+		case fieldInt(e, "bundle") != s.Signed+1 || s.Signed >= s.KSR.Bundles:
+			return fail("bundle %d signed, expected bundle %d of %d", fieldInt(e, "bundle"), s.Signed+1, s.KSR.Bundles)
+		}
+		n.Signed++
+	case KindSKRWritten:
+		if err := inAction(ActionSKRWrite); err != nil {
+			return fail("%v", err)
+		}
+		if s.KSR == nil || s.Signed != s.KSR.Bundles || s.Signed == 0 {
+			return fail("the SKR is written before every bundle is signed")
+		}
+		if len(e.Artefacts) != 1 {
+			return fail("a written SKR cites its file")
+		}
+		n.SKR = &Artefact{Name: e.Artefacts[0].Name, SHA256: e.Artefacts[0].SHA256}
+	case KindClose:
+		if hasCur {
+			return fail("the ceremony closes with step %s still to do", cur.ID)
+		}
+		n.Closed = true
+	default:
+		return fail("unknown entry kind")
+	}
+	return n, nil
+}
+
+// Replay folds every entry into the state of a ceremony following script.
+func Replay(script *Script, entries []*transparency.Entry) (State, error) {
+	s := NewState(script)
+	for _, e := range entries {
+		var err error
+		if s, err = Apply(s, e); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+func fieldStrings(e *transparency.Entry, name string) []string {
+	var v []string
+	if raw, ok := e.Fields[name]; ok {
+		json.Unmarshal(raw, &v)
+	}
+	return v
+}
+
+func fieldInt(e *transparency.Entry, name string) int {
+	var v int
+	if raw, ok := e.Fields[name]; ok {
+		json.Unmarshal(raw, &v)
+	}
+	return v
+}

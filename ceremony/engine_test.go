@@ -1,0 +1,167 @@
+package ceremony
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyceremony/keyceremony/transparency"
+)
+
+// entries builds log entries for engine tests.
+type entries struct {
+	list []*transparency.Entry
+}
+
+func (b *entries) add(kind string, fields map[string]any, arts ...transparency.ArtefactRef) {
+	e := &transparency.Entry{Seq: uint64(len(b.list)), Time: time.Date(2026, 11, 28, 14, 0, len(b.list), 0, time.UTC),
+		Kind: kind, Fields: map[string]json.RawMessage{}, Artefacts: arts}
+	for k, v := range fields {
+		e.Fields[k], _ = json.Marshal(v)
+	}
+	b.list = append(b.list, e)
+}
+
+const ksrHash = "ba59909495d5ad643509ac9bc5e7cf0114c50888e9b39288475b6e191588c6ea"
+
+// happyPath writes the entries of a whole demo ceremony, calling hook (if
+// set) before each step's entries so that a test can insert or replace some.
+func happyPath(s *Script, hook func(b *entries, st Step) bool) []*transparency.Entry {
+	b := &entries{}
+	b.add(KindOpen, map[string]any{"script_sha256": s.Digest})
+	for _, st := range s.Steps() {
+		if hook != nil && hook(b, st) {
+			continue
+		}
+		f := map[string]any{"step": st.ID}
+		with := func(extra map[string]any) map[string]any {
+			m := map[string]any{"step": st.ID}
+			for k, v := range extra {
+				m[k] = v
+			}
+			return m
+		}
+		switch st.Action {
+		case ActionQuorum:
+			for _, c := range []string{"CO1", "CO2", "CO3"} {
+				b.add(KindCardPresented, with(map[string]any{"card": c}))
+			}
+			b.add(KindQuorumReached, with(map[string]any{"cards": []string{"CO1", "CO2", "CO3"}}))
+		case ActionHSMLogin:
+			b.add(KindHSMLogin, f)
+		case ActionKSRLoad:
+			b.add(KindKSRLoaded, with(map[string]any{"sha256": ksrHash, "bundles": 2}),
+				transparency.ArtefactRef{Name: "ksr.xml", SHA256: ksrHash, Size: 10})
+		case ActionKSRCheck:
+			b.add(KindKSRChecked, with(map[string]any{"sha256": ksrHash, "results": []CheckResult{{ID: "KSR-DOMAIN", Status: "pass"}}}))
+		case ActionKSRSign:
+			b.add(KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
+			b.add(KindBundleSigned, with(map[string]any{"bundle": 1}))
+			b.add(KindBundleSigned, with(map[string]any{"bundle": 2}))
+		case ActionSKRWrite:
+			b.add(KindSKRWritten, f, transparency.ArtefactRef{Name: "skr.xml", SHA256: strings.Repeat("ab", 32), Size: 10})
+		case ActionHSMLogout:
+			b.add(KindHSMLogout, f)
+		}
+		b.add(KindStepDone, f)
+	}
+	b.add(KindClose, nil)
+	return b.list
+}
+
+func TestReplayHappyPath(t *testing.T) {
+	s := demoScript(t)
+	st, err := Replay(s, happyPath(s, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Closed || st.Next != len(s.Steps()) || st.Signed != 2 || st.HSM || !st.Quorum {
+		t.Fatalf("final state: %+v", st)
+	}
+}
+
+func TestReplayRefuses(t *testing.T) {
+	s := demoScript(t)
+	cases := map[string]func(b *entries, st Step) bool{
+		"a step skipped": func(b *entries, st Step) bool { return st.ID == "1.3" },
+		"signing before the quorum": func(b *entries, st Step) bool {
+			if st.Action == ActionQuorum {
+				b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+			}
+			return false
+		},
+		"a card accepted twice": func(b *entries, st Step) bool {
+			if st.Action == ActionQuorum {
+				b.add(KindCardPresented, map[string]any{"step": st.ID, "card": "CO1"})
+				b.add(KindCardPresented, map[string]any{"step": st.ID, "card": "CO1"})
+			}
+			return false
+		},
+		"an unknown card accepted": func(b *entries, st Step) bool {
+			if st.Action == ActionQuorum {
+				b.add(KindCardPresented, map[string]any{"step": st.ID, "card": "CO9"})
+			}
+			return false
+		},
+		"the HSM used before the quorum": func(b *entries, st Step) bool {
+			if st.Action == ActionQuorum {
+				b.add(KindHSMLogin, map[string]any{"step": st.ID})
+			}
+			return false
+		},
+		"signing without the typed Yes": func(b *entries, st Step) bool {
+			if st.Action == ActionKSRSign {
+				b.add(KindBundleSigned, map[string]any{"step": st.ID, "bundle": 1})
+			}
+			return false
+		},
+		"a wrong typed confirmation": func(b *entries, st Step) bool {
+			if st.Action == ActionKSRSign {
+				b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "yes"})
+			}
+			return false
+		},
+		"a step confirmed before its action": func(b *entries, st Step) bool {
+			if st.Action == ActionHSMLogin {
+				b.add(KindStepDone, map[string]any{"step": st.ID})
+			}
+			return false
+		},
+		"an entry after the close": func(b *entries, st Step) bool { return false },
+	}
+	for name, hook := range cases {
+		t.Run(name, func(t *testing.T) {
+			list := happyPath(s, hook)
+			if name == "an entry after the close" {
+				b := &entries{list: list}
+				b.add(KindStepDone, map[string]any{"step": "5.2"})
+				list = b.list
+			}
+			_, err := Replay(s, list)
+			if !errors.Is(err, ErrOutOfScript) {
+				t.Fatalf("err = %v, want ErrOutOfScript", err)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+func TestRejectedCardsAndExceptions(t *testing.T) {
+	s := demoScript(t)
+	list := happyPath(s, func(b *entries, st Step) bool {
+		if st.Action == ActionQuorum {
+			b.add(KindCardRejected, map[string]any{"step": st.ID, "card": "CO4", "reason": "forged"})
+			b.add(KindException, map[string]any{"step": st.ID, "text": "CO4's card refused; CO4 steps aside"})
+		}
+		return false
+	})
+	st, err := Replay(s, list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Exceptions) != 1 || len(st.Cards) != 4 || st.Cards[0].Accepted || st.Cards[0].Reason != "forged" {
+		t.Fatalf("cards %+v exceptions %+v", st.Cards, st.Exceptions)
+	}
+}

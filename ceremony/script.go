@@ -1,0 +1,321 @@
+// Package ceremony holds ceremony scripts as data and the ceremony engine.
+//
+// A script is a YAML file, read strictly, naming the roles, the crypto
+// officers' quorum and the acts of numbered steps, each with its acting role,
+// the text read aloud, the roles that witness it and optionally an action
+// bound to code. The engine is a pure state machine over log entries:
+// Apply(state, entry) gives the next state or says why the entry breaks the
+// script. The console's state is the fold of the log, so resuming after a
+// crash, verifying a published log and showing it to viewers all run the same
+// code. This package does no I/O.
+package ceremony
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"gopkg.in/yaml.v3"
+)
+
+// Actions a step can bind to code.
+const (
+	ActionQuorum    = "quorum.collect" // crypto officers present their cards
+	ActionHSMLogin  = "hsm.login"      // activate the token with the recovered secret
+	ActionKSRLoad   = "ksr.load"       // load the KSR and confirm its hash out of band
+	ActionKSRCheck  = "ksr.check"      // run the policy checks
+	ActionKSRSign   = "ksr.sign"       // sign every bundle (irreversible)
+	ActionSKRWrite  = "skr.write"      // write the SKR
+	ActionHSMLogout = "hsm.logout"     // deactivate the token
+)
+
+// irreversible actions need a typed confirmation in the script.
+var knownActions = map[string]bool{
+	ActionQuorum: false, ActionHSMLogin: false, ActionKSRLoad: false, ActionKSRCheck: false,
+	ActionKSRSign: true, ActionSKRWrite: false, ActionHSMLogout: false,
+}
+
+// Script is a ceremony script.
+type Script struct {
+	Ceremony string         `yaml:"ceremony"`
+	Zone     string         `yaml:"zone"`
+	Roles    []Role         `yaml:"roles"`
+	Quorum   *quorum.Roster `yaml:"quorum"`
+	Acts     []Act          `yaml:"acts"`
+
+	// Name is where the script came from (a file name), for messages.
+	Name string `yaml:"-"`
+	// Digest is the SHA-256 of the script's bytes, hex.
+	Digest string `yaml:"-"`
+	// Raw are the script's bytes.
+	Raw []byte `yaml:"-"`
+}
+
+// Role is a participant's role in the ceremony.
+type Role struct {
+	ID    string `yaml:"id"`
+	Title string `yaml:"title"`
+}
+
+// Act is a group of steps with a title.
+type Act struct {
+	Title string `yaml:"title"`
+	Steps []Step `yaml:"steps"`
+}
+
+// Step is one numbered step.
+type Step struct {
+	ID        string   `yaml:"id"`
+	Role      string   `yaml:"role"`
+	Text      string   `yaml:"text"`
+	Witnesses []string `yaml:"witnesses"`
+	Action    string   `yaml:"action"`
+	// Confirm is the text the operator must type before an irreversible
+	// action ("Yes", as IANA's signer asks).
+	Confirm string `yaml:"confirm"`
+
+	Act  int `yaml:"-"` // index of the act
+	Line int `yaml:"-"` // line in the script file
+}
+
+// ErrScript reports a script that does not load or breaks the rules.
+var ErrScript = errors.New("invalid ceremony script")
+
+// ScriptError lists every problem found in a script, each as file:line.
+type ScriptError struct {
+	Problems []string
+}
+
+func (e *ScriptError) Error() string {
+	if len(e.Problems) == 1 {
+		return e.Problems[0]
+	}
+	return fmt.Sprintf("%s (and %d more problems)", e.Problems[0], len(e.Problems)-1)
+}
+
+func (e *ScriptError) Unwrap() error { return ErrScript }
+
+var stepIDRE = regexp.MustCompile(`^([1-9][0-9]*)\.([1-9][0-9]*)$`)
+
+// LoadScript parses and validates a script strictly: unknown or duplicate
+// keys are errors, and so is anything the rules below forbid.
+func LoadScript(name string, data []byte) (*Script, error) {
+	var s Script
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return nil, &ScriptError{Problems: yamlProblems(name, err)}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err == nil {
+		setLines(&s, &root)
+	}
+	d := sha256.Sum256(data)
+	s.Name, s.Digest, s.Raw = name, hex.EncodeToString(d[:]), bytes.Clone(data)
+	for ai := range s.Acts {
+		for si := range s.Acts[ai].Steps {
+			s.Acts[ai].Steps[si].Act = ai
+		}
+	}
+	if probs := s.validate(); len(probs) > 0 {
+		return nil, &ScriptError{Problems: probs}
+	}
+	return &s, nil
+}
+
+func yamlProblems(name string, err error) []string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		var out []string
+		for _, e := range te.Errors {
+			out = append(out, fmt.Sprintf("%s:%s", name, strings.TrimPrefix(e, "line ")))
+		}
+		return out
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if strings.HasPrefix(msg, "line ") {
+		return []string{fmt.Sprintf("%s:%s", name, strings.TrimPrefix(msg, "line "))}
+	}
+	return []string{fmt.Sprintf("%s: %s", name, msg)}
+}
+
+// setLines records each step's line from the YAML node tree.
+func setLines(s *Script, root *yaml.Node) {
+	if len(root.Content) == 0 {
+		return
+	}
+	acts := mapValue(root.Content[0], "acts")
+	if acts == nil {
+		return
+	}
+	for ai, an := range acts.Content {
+		if ai >= len(s.Acts) {
+			return
+		}
+		steps := mapValue(an, "steps")
+		if steps == nil {
+			continue
+		}
+		for si, sn := range steps.Content {
+			if si < len(s.Acts[ai].Steps) {
+				s.Acts[ai].Steps[si].Line = sn.Line
+			}
+		}
+	}
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// Steps returns every step in order.
+func (s *Script) Steps() []Step {
+	var out []Step
+	for _, a := range s.Acts {
+		out = append(out, a.Steps...)
+	}
+	return out
+}
+
+// Role returns a role's title, or the id itself.
+func (s *Script) RoleTitle(id string) string {
+	for _, r := range s.Roles {
+		if r.ID == id {
+			return r.Title
+		}
+	}
+	return id
+}
+
+func (s *Script) validate() []string {
+	var probs []string
+	add := func(line int, format string, args ...any) {
+		probs = append(probs, fmt.Sprintf("%s:%d: %s", s.Name, line, fmt.Sprintf(format, args...)))
+	}
+	if strings.TrimSpace(s.Ceremony) == "" {
+		add(1, "the script names no ceremony (ceremony:)")
+	}
+	if strings.TrimSpace(s.Zone) == "" {
+		add(1, "the script names no zone (zone:)")
+	}
+	roles := map[string]bool{}
+	for _, r := range s.Roles {
+		if r.ID == "" || roles[r.ID] {
+			add(1, "role %q is empty or declared twice", r.ID)
+		}
+		roles[r.ID] = true
+	}
+	if len(s.Acts) == 0 {
+		add(1, "the script has no acts")
+	}
+	seen := map[string]int{}
+	first := map[string]Step{} // first step of each action
+	prevAct, prevNum := 0, 0
+	for ai, a := range s.Acts {
+		if strings.TrimSpace(a.Title) == "" {
+			add(1, "act %d has no title", ai+1)
+		}
+		if len(a.Steps) == 0 {
+			add(1, "act %d (%s) has no steps", ai+1, a.Title)
+		}
+		for _, st := range a.Steps {
+			m := stepIDRE.FindStringSubmatch(st.ID)
+			switch {
+			case m == nil:
+				add(st.Line, "step id %q is not act.step (e.g. 3.2)", st.ID)
+			case m[1] != fmt.Sprint(ai+1):
+				add(st.Line, "step %s is in act %d; its number must start with %d.", st.ID, ai+1, ai+1)
+			default:
+				var n int
+				fmt.Sscan(m[2], &n)
+				if ai+1 == prevAct && n <= prevNum {
+					add(st.Line, "step %s comes after step %d.%d; steps are numbered in order", st.ID, prevAct, prevNum)
+				}
+				prevAct, prevNum = ai+1, n
+			}
+			if l, dup := seen[st.ID]; dup {
+				add(st.Line, "step %s is numbered twice (first at line %d)", st.ID, l)
+			}
+			seen[st.ID] = st.Line
+			if !roles[st.Role] {
+				add(st.Line, "step %s: role %q is not declared under roles:", st.ID, st.Role)
+			}
+			for _, w := range st.Witnesses {
+				if !roles[w] {
+					add(st.Line, "step %s: witness %q is not declared under roles:", st.ID, w)
+				}
+				if w == st.Role {
+					add(st.Line, "step %s: %s cannot witness its own step", st.ID, w)
+				}
+			}
+			if strings.TrimSpace(st.Text) == "" {
+				add(st.Line, "step %s has no text to read aloud", st.ID)
+			}
+			if st.Action != "" {
+				irreversible, ok := knownActions[st.Action]
+				switch {
+				case !ok:
+					add(st.Line, "step %s: unknown action %q", st.ID, st.Action)
+				case irreversible && st.Confirm == "":
+					add(st.Line, "step %s: action %s is irreversible and needs a typed confirmation (confirm: \"Yes\")", st.ID, st.Action)
+				}
+				if _, dup := first[st.Action]; dup {
+					add(st.Line, "step %s: action %s appears twice", st.ID, st.Action)
+				} else {
+					first[st.Action] = st
+				}
+			}
+		}
+	}
+	// Actions that need others before them.
+	before := []struct{ earlier, later string }{
+		{ActionQuorum, ActionHSMLogin}, {ActionHSMLogin, ActionKSRSign}, {ActionKSRLoad, ActionKSRCheck},
+		{ActionKSRCheck, ActionKSRSign}, {ActionKSRSign, ActionSKRWrite}, {ActionHSMLogin, ActionHSMLogout},
+		{ActionKSRSign, ActionHSMLogout},
+	}
+	order := map[string]int{}
+	for i, st := range s.Steps() {
+		order[st.ID] = i
+	}
+	for _, b := range before {
+		later, ok := first[b.later]
+		if !ok {
+			continue
+		}
+		earlier, ok := first[b.earlier]
+		if !ok {
+			add(later.Line, "step %s (%s) needs a %s step before it", later.ID, b.later, b.earlier)
+		} else if order[earlier.ID] > order[later.ID] {
+			add(later.Line, "step %s (%s) comes before step %s (%s)", later.ID, b.later, earlier.ID, b.earlier)
+		}
+	}
+	if st, ok := first[ActionQuorum]; ok {
+		if s.Quorum == nil {
+			add(st.Line, "step %s collects the quorum, but the script has no quorum: roster", st.ID)
+		}
+	}
+	if s.Quorum != nil {
+		if err := s.Quorum.Validate(); err != nil {
+			add(1, "quorum: %v", err)
+		}
+		for _, c := range s.Quorum.Cards {
+			if !roles[c.ID] {
+				add(1, "quorum card %s: role %s is not declared under roles:", c.ID, c.ID)
+			}
+		}
+	}
+	return probs
+}

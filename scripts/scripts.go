@@ -1,0 +1,29 @@
+// Package scripts holds the ceremony scripts shipped with keyceremony,
+// embedded in the binary, and the simulated crypto officer cards of the demo.
+package scripts
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"strings"
+)
+
+//go:embed *.yaml
+var files embed.FS
+
+// Get returns the embedded script with the given name (with or without .yaml).
+func Get(name string) ([]byte, error) {
+	name = strings.TrimSuffix(name, ".yaml")
+	b, err := fs.ReadFile(files, name+".yaml")
+	if err != nil {
+		return nil, fmt.Errorf("no built-in script %q", name)
+	}
+	return b, nil
+}
+
+// DemoCards returns the demo's simulated cards (public rehearsal material).
+func DemoCards() []byte {
+	b, _ := fs.ReadFile(files, "demo-cards.yaml")
+	return b
+}
