@@ -54,6 +54,11 @@ type State struct {
 	QuorumAt   time.Time
 	HSM        bool // the token is logged in
 	HSMUsed    bool // it was logged in at some point
+	// NeedActivation: a restart logged the HSM out mid-ceremony; the cards
+	// are presented again and the HSM logged in before it is used.
+	NeedActivation bool
+	// SigDigests are the SHA-256 of each bundle signature logged, in order.
+	SigDigests []string
 	KSR        *KSRState
 	Signed     int // bundles signed
 	SKR        *Artefact
@@ -140,6 +145,7 @@ func (s State) clone() State {
 	s.Exceptions = slices.Clone(s.Exceptions)
 	s.Cards = slices.Clone(s.Cards)
 	s.Accepted = slices.Clone(s.Accepted)
+	s.SigDigests = slices.Clone(s.SigDigests)
 	if s.KSR != nil {
 		k := *s.KSR
 		k.Results = slices.Clone(k.Results)
@@ -150,6 +156,16 @@ func (s State) clone() State {
 		s.SKR = &a
 	}
 	return s
+}
+
+// CollectingCards reports whether cards can be presented now: in the quorum
+// step, or to activate the HSM again after a restart.
+func (s State) CollectingCards() bool {
+	st, ok := s.Current()
+	if !ok || s.Quorum {
+		return false
+	}
+	return st.Action == ActionQuorum || st.Action == ActionHSMLogin || s.NeedActivation
 }
 
 // NewState is the state of a ceremony that follows script, before its log
@@ -194,6 +210,17 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		}
 		return nil
 	}
+	// Cards are presented in the quorum step, or again in the HSM login step
+	// after a restart lost the recovered secret.
+	inQuorum := func() error {
+		if err := onCurrent(); err != nil {
+			return err
+		}
+		if cur.Action == ActionQuorum || ((cur.Action == ActionHSMLogin || s.NeedActivation) && !s.Quorum) {
+			return nil
+		}
+		return fmt.Errorf("step %s does not collect cards", cur.ID)
+	}
 	switch e.Kind {
 	case KindOpen:
 		if s.Opened {
@@ -204,7 +231,15 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		}
 		n.Opened = true
 	case KindResumed:
+		// Token sessions and the recovered secret never survive a restart:
+		// the officers present their cards again before the HSM is used.
 		n.Resumes++
+		if s.HSM {
+			n.HSM, n.NeedActivation = false, true
+		}
+		if !s.HSMUsed || s.HSM {
+			n.Quorum, n.Accepted = false, nil
+		}
 	case KindException:
 		if err := onCurrent(); err != nil {
 			return fail("%v", err)
@@ -238,7 +273,7 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		n.Next++
 		n.Confirmed = false
 	case KindCardPresented, KindCardRejected:
-		if err := inAction(ActionQuorum); err != nil {
+		if err := inQuorum(); err != nil {
 			return fail("%v", err)
 		}
 		card := e.Field("card")
@@ -267,7 +302,7 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		n.Cards = append(n.Cards, ev)
 		n.Accepted = append(n.Accepted, card)
 	case KindQuorumReached:
-		if err := inAction(ActionQuorum); err != nil {
+		if err := inQuorum(); err != nil {
 			return fail("%v", err)
 		}
 		if len(s.Accepted) < s.Script.Quorum.Threshold {
@@ -278,13 +313,16 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		}
 		n.Quorum, n.QuorumAt = true, e.Time
 	case KindHSMLogin:
-		if err := inAction(ActionHSMLogin); err != nil {
+		if err := onCurrent(); err != nil {
 			return fail("%v", err)
+		}
+		if cur.Action != ActionHSMLogin && !s.NeedActivation {
+			return fail("step %s does not activate the HSM", cur.ID)
 		}
 		if !s.Quorum {
 			return fail("the HSM is used before the quorum is reached")
 		}
-		n.HSM, n.HSMUsed = true, true
+		n.HSM, n.HSMUsed, n.NeedActivation = true, true, false
 	case KindHSMLogout:
 		if err := inAction(ActionHSMLogout); err != nil {
 			return fail("%v", err)
@@ -339,6 +377,7 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			return fail("bundle %d signed, expected bundle %d of %d", fieldInt(e, "bundle"), s.Signed+1, s.KSR.Bundles)
 		}
 		n.Signed++
+		n.SigDigests = append(n.SigDigests, e.Field("sig_sha256"))
 	case KindSKRWritten:
 		if err := inAction(ActionSKRWrite); err != nil {
 			return fail("%v", err)

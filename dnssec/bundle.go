@@ -145,59 +145,78 @@ func Sign(ksr *Document, ksk KSK, opts SignOptions) (*Document, error) {
 	if ksr.Request == nil {
 		return nil, errors.New("sign: the document is not a KSR (no <Request>)")
 	}
-	if opts.TTL == 0 {
-		opts.TTL = 172800
+	var signed []Bundle
+	for i := range ksr.Request.Bundles {
+		b, err := SignBundle(ksr, i, ksk, opts.TTL)
+		if err != nil {
+			return nil, err
+		}
+		signed = append(signed, b)
+		if opts.Progress != nil {
+			opts.Progress(i+1, len(ksr.Request.Bundles))
+		}
 	}
+	return NewResponse(ksr, signed, opts), nil
+}
+
+// SignBundle signs request bundle i of a KSR with the KSK and returns the
+// response bundle, after verifying its signature in software.
+func SignBundle(ksr *Document, i int, ksk KSK, ttl uint32) (Bundle, error) {
+	if ksr.Request == nil || i < 0 || i >= len(ksr.Request.Bundles) {
+		return Bundle{}, fmt.Errorf("sign: no request bundle #%d", i+1)
+	}
+	if ttl == 0 {
+		ttl = 172800
+	}
+	rb := ksr.Request.Bundles[i]
 	kskKey := Key{
-		KeyIdentifier: ksk.Identifier, KeyTag: ksk.DNSKEY.KeyTag(), TTL: opts.TTL, Flags: ksk.DNSKEY.Flags,
+		KeyIdentifier: ksk.Identifier, KeyTag: ksk.DNSKEY.KeyTag(), TTL: ttl, Flags: ksk.DNSKEY.Flags,
 		Protocol: ksk.DNSKEY.Protocol, Algorithm: ksk.DNSKEY.Algorithm, PublicKey: ksk.DNSKEY.PublicKey,
 	}
-	resp := &Response{KSKPolicy: opts.KSKPolicy, ZSKPolicy: ksr.Request.Policy}
+	b := Bundle{ID: rb.ID, Inception: rb.Inception, Expiration: rb.Expiration}
+	for _, k := range rb.Keys {
+		k.TTL = ttl
+		b.Keys = append(b.Keys, k)
+	}
+	b.Keys = append(b.Keys, kskKey)
+	sort.SliceStable(b.Keys, func(x, y int) bool { return b.Keys[x].KeyTag < b.Keys[y].KeyTag })
+	rrset, err := b.RRset(ksr.Domain, ttl)
+	if err != nil {
+		return Bundle{}, fmt.Errorf("bundle #%d (%s): %w", i+1, rb.ID, err)
+	}
+	sig := &dns.RRSIG{
+		Hdr:         dns.RR_Header{Name: dns.Fqdn(ksr.Domain), Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: ttl},
+		TypeCovered: dns.TypeDNSKEY,
+		Algorithm:   ksk.DNSKEY.Algorithm,
+		Labels:      uint8(dns.CountLabel(dns.Fqdn(ksr.Domain))),
+		OrigTtl:     ttl,
+		Expiration:  uint32(rb.Expiration.Unix()),
+		Inception:   uint32(rb.Inception.Unix()),
+		KeyTag:      ksk.DNSKEY.KeyTag(),
+		SignerName:  dns.Fqdn(ksr.Domain),
+	}
+	if err := sig.Sign(ksk.Signer, rrset); err != nil {
+		return Bundle{}, fmt.Errorf("sign bundle #%d (%s): %w", i+1, rb.ID, err)
+	}
+	// Software re-verification: an HSM fault must never reach an SKR.
+	if err := sig.Verify(ksk.DNSKEY, rrset); err != nil {
+		return Bundle{}, fmt.Errorf("%w: bundle #%d (%s): the signature just made by key %d: %v", ErrSignature, i+1, rb.ID, sig.KeyTag, err)
+	}
+	b.Signatures = []Signature{{
+		KeyIdentifier: ksk.Identifier, TTL: ttl, TypeCovered: "DNSKEY", Algorithm: sig.Algorithm,
+		Labels: sig.Labels, OriginalTTL: ttl, SignatureExpiration: rb.Expiration, SignatureInception: rb.Inception,
+		KeyTag: sig.KeyTag, SignersName: ksr.Domain, SignatureData: sig.Signature,
+	}}
+	return b, nil
+}
+
+// Response assembles the SKR that answers a KSR from its signed bundles.
+func NewResponse(ksr *Document, signed []Bundle, opts SignOptions) *Document {
+	resp := &Response{KSKPolicy: opts.KSKPolicy, ZSKPolicy: ksr.Request.Policy, Bundles: signed}
 	if !opts.Now.IsZero() {
 		resp.Timestamp = opts.Now.UTC().Format("2006-01-02T15:04:05+00:00")
 	}
-	total := len(ksr.Request.Bundles)
-	for i, rb := range ksr.Request.Bundles {
-		b := Bundle{ID: rb.ID, Inception: rb.Inception, Expiration: rb.Expiration}
-		for _, k := range rb.Keys {
-			k.TTL = opts.TTL
-			b.Keys = append(b.Keys, k)
-		}
-		b.Keys = append(b.Keys, kskKey)
-		sort.SliceStable(b.Keys, func(x, y int) bool { return b.Keys[x].KeyTag < b.Keys[y].KeyTag })
-		rrset, err := b.RRset(ksr.Domain, opts.TTL)
-		if err != nil {
-			return nil, fmt.Errorf("bundle #%d (%s): %w", i+1, rb.ID, err)
-		}
-		sig := &dns.RRSIG{
-			Hdr:         dns.RR_Header{Name: dns.Fqdn(ksr.Domain), Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: opts.TTL},
-			TypeCovered: dns.TypeDNSKEY,
-			Algorithm:   ksk.DNSKEY.Algorithm,
-			Labels:      uint8(dns.CountLabel(dns.Fqdn(ksr.Domain))),
-			OrigTtl:     opts.TTL,
-			Expiration:  uint32(rb.Expiration.Unix()),
-			Inception:   uint32(rb.Inception.Unix()),
-			KeyTag:      ksk.DNSKEY.KeyTag(),
-			SignerName:  dns.Fqdn(ksr.Domain),
-		}
-		if err := sig.Sign(ksk.Signer, rrset); err != nil {
-			return nil, fmt.Errorf("sign bundle #%d (%s): %w", i+1, rb.ID, err)
-		}
-		// Software re-verification: an HSM fault must never reach an SKR.
-		if err := sig.Verify(ksk.DNSKEY, rrset); err != nil {
-			return nil, fmt.Errorf("%w: bundle #%d (%s): the signature just made by key %d: %v", ErrSignature, i+1, rb.ID, sig.KeyTag, err)
-		}
-		b.Signatures = []Signature{{
-			KeyIdentifier: ksk.Identifier, TTL: opts.TTL, TypeCovered: "DNSKEY", Algorithm: sig.Algorithm,
-			Labels: sig.Labels, OriginalTTL: opts.TTL, SignatureExpiration: rb.Expiration, SignatureInception: rb.Inception,
-			KeyTag: sig.KeyTag, SignersName: ksr.Domain, SignatureData: sig.Signature,
-		}}
-		resp.Bundles = append(resp.Bundles, b)
-		if opts.Progress != nil {
-			opts.Progress(i+1, total)
-		}
-	}
-	return &Document{ID: ksr.ID, Serial: ksr.Serial, Domain: ksr.Domain, Response: resp}, nil
+	return &Document{ID: ksr.ID, Serial: ksr.Serial, Domain: ksr.Domain, Response: resp}
 }
 
 // Digest is a SHA-256 of a document's raw bytes, as IANA's signer shows it.

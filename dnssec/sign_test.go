@@ -3,6 +3,7 @@ package dnssec
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -123,5 +124,40 @@ func TestPGPWords(t *testing.T) {
 	hello := DigestOf([]byte("hello, world\n"))
 	if got := PGPWords(hello[:4]); got != "music customer waffle consensus" {
 		t.Fatalf("hello, world: %s", got)
+	}
+}
+
+func TestCheckKSR(t *testing.T) {
+	at := func(s string) time.Time { v, _ := time.Parse(time.DateOnly, s); return v }
+	cases := []struct {
+		name string
+		now  time.Time
+		fail []string
+	}{
+		{"ksr-root-2017-q2-0.xml", at("2017-02-01"), nil},
+		{"ksr-root-2010-q1-0.xml", at("2009-12-25"), []string{"KSR-POLICY-SIG-VALIDITY"}}, // 14d23:59:59 < P15D
+		{"ksr.bad.xml", at("2017-11-01"), []string{"KSR-BUNDLE-POP"}},
+		{"ksr-root-2017-q2-0.xml", at("2026-11-28"), []string{"KSR-POLICY-SIG-HORIZON"}},
+		{"ksr-root-2017-q2-0.xml", at("2016-06-01"), []string{"KSR-POLICY-SIG-HORIZON"}},
+	}
+	for _, c := range cases {
+		d, _ := loadDoc(t, c.name)
+		var failed []string
+		for _, r := range CheckKSR(d, DefaultPolicy(), c.now) {
+			if r.Status == Fail {
+				failed = append(failed, r.ID)
+				t.Logf("%s %s: %s", c.name, r.ID, r.Detail)
+			}
+		}
+		if fmt.Sprint(failed) != fmt.Sprint(c.fail) {
+			t.Errorf("%s at %s: failed %v, want %v", c.name, c.now.Format(time.DateOnly), failed, c.fail)
+		}
+	}
+	// Relaxed, the check warns instead of failing.
+	d, _ := loadDoc(t, "ksr-root-2010-q1-0.xml")
+	p := DefaultPolicy()
+	p.Relaxed = []string{"KSR-POLICY-SIG-VALIDITY"}
+	if rs := CheckKSR(d, p, at("2009-12-25")); !Passed(rs) || rs[len(rs)-1].Status != Warn {
+		t.Errorf("relaxed check: %+v", rs[len(rs)-1])
 	}
 }

@@ -9,8 +9,18 @@ import (
 	"strings"
 )
 
-//go:embed *.yaml
+//go:embed *.yaml demo-ksr-root-2010-q1-0.xml
 var files embed.FS
+
+// DemoKSRName is the KSR the demo signs: IANA's pre-production KSR for
+// 2010Q1, which test KSK1 signed (origin: iana-org/dnssec-keytools-legacy).
+const DemoKSRName = "ksr-root-2010-q1-0.xml"
+
+// DemoKSR returns the demo's KSR.
+func DemoKSR() []byte {
+	b, _ := fs.ReadFile(files, "demo-"+DemoKSRName)
+	return b
+}
 
 // Get returns the embedded script with the given name (with or without .yaml).
 func Get(name string) ([]byte, error) {

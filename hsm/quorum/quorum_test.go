@@ -2,8 +2,11 @@ package quorum
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -99,5 +102,29 @@ func TestRosterValidate(t *testing.T) {
 	bad.Commitments = append([]string{"AAAA"}, r.Commitments[1:]...)
 	if bad.Validate() == nil {
 		t.Error("a commitment that is not a group element accepted")
+	}
+}
+
+func TestSimulatedReader(t *testing.T) {
+	r, cards, _ := Deal(rand.Reader, 2, holders(3))
+	var y bytes.Buffer
+	y.WriteString("cards:\n")
+	for _, c := range cards {
+		fmt.Fprintf(&y, "  - {id: %s, share: %d, value: %s}\n", c.ID, c.Share, base64.StdEncoding.EncodeToString(c.Value))
+	}
+	sim, err := LoadSimulated(y.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, _ := NewCollector(r)
+	c1, _ := sim.Read(context.Background(), "CO1")
+	if err := col.Present(c1); err != nil {
+		t.Fatal(err)
+	}
+	if err := col.Present(sim.Forged("CO2")); !errors.Is(err, ErrRejected) {
+		t.Fatalf("forged card: %v", err)
+	}
+	if _, err := sim.Read(context.Background(), "CO9"); !errors.Is(err, ErrNoCard) {
+		t.Fatalf("missing card: %v", err)
 	}
 }

@@ -1,0 +1,536 @@
+// Package session runs a ceremony: it does what the script's steps ask (read
+// cards, log in to the HSM, load, check and sign the KSR, write the SKR) and
+// records every fact in the log before anyone sees it as done. The state is
+// always the engine's fold of the log, so a session opened on an unfinished
+// log resumes at its next step. The operator console, the line-by-line mode
+// and the unattended rehearsal all drive a Session; none of them touch the
+// log, the HSM or the cards directly.
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/transparency"
+)
+
+// Input is a file given to the ceremony.
+type Input struct {
+	Name string
+	Data []byte
+}
+
+// Config is what a session needs: the script, the open log and the devices.
+type Config struct {
+	Script *ceremony.Script
+	Log    *transparency.Log
+	// Logged are the entries already in the log, parsed with their fields.
+	Logged []*transparency.Entry
+	// Resume is set when the log existed before: the session logs that the
+	// ceremony resumes.
+	Resume bool
+	Token  hsm.Token
+	// KeyLabel names the KSK on the token; it is also its identifier in the SKR.
+	KeyLabel string
+	Cards    quorum.Reader
+	KSR      Input
+	// SKRPath is where the SKR is written.
+	SKRPath string
+	// Policy is the KSR signing policy; CheckTime the "now" it is checked at
+	// (zero: the clock). Historical KSRs need an earlier one.
+	Policy    dnssec.CheckPolicy
+	CheckTime time.Time
+	KSKPolicy dnssec.Policy
+	TTL       uint32
+}
+
+// Session is a ceremony in progress. It is not safe for concurrent use: the
+// console runs one operation at a time.
+type Session struct {
+	cfg       Config
+	state     ceremony.State
+	collector *quorum.Collector
+	pin       []byte // derived at the quorum, wiped at the HSM login
+	ksr       *dnssec.Document
+	signed    []dnssec.Bundle
+	last      *transparency.Appended
+	autoCards int // cards presented by AutoStep
+}
+
+// Open starts a session on the log. On a log that already holds entries it
+// replays them; if the ceremony is not closed it logs that it resumes.
+func Open(ctx context.Context, cfg Config) (*Session, error) {
+	if cfg.Script == nil || cfg.Log == nil || cfg.Token == nil || cfg.Cards == nil {
+		return nil, errors.New("session: script, log, token and cards are required")
+	}
+	st, err := ceremony.Replay(cfg.Script, cfg.Logged)
+	if err != nil {
+		return nil, fmt.Errorf("replay the log: %w", err)
+	}
+	s := &Session{cfg: cfg, state: st}
+	if st.Closed {
+		return nil, ErrClosed
+	}
+	if cfg.Resume {
+		at := "end"
+		if cur, ok := st.Current(); ok {
+			at = cur.ID
+		}
+		if err := s.append(ctx, ceremony.KindResumed, map[string]any{"at_step": at}); err != nil {
+			return nil, err
+		}
+	}
+	if s.state.KSR != nil {
+		data, err := os.ReadFile(filepath.Join(cfg.Log.Dir(), "artefacts", "sha256", s.state.KSR.SHA256))
+		if err != nil {
+			return nil, fmt.Errorf("resume: the loaded KSR is not in the log's artefacts: %w", err)
+		}
+		if s.ksr, err = dnssec.Parse(data); err != nil {
+			return nil, fmt.Errorf("resume: the logged KSR: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// ErrClosed: the log holds a closed ceremony; nothing more can be done in it.
+var ErrClosed = errors.New("the ceremony in this log is closed")
+
+// State returns the ceremony's state as the log says it is.
+func (s *Session) State() ceremony.State { return s.state }
+
+// Last returns the latest entry appended by this session.
+func (s *Session) Last() *transparency.Appended { return s.last }
+
+// append checks an entry against the engine, appends it (returning once it is
+// durable) and applies it: nothing is logged that the script does not allow.
+func (s *Session) append(ctx context.Context, kind string, fields map[string]any, arts ...transparency.ArtefactRef) error {
+	e := &transparency.Entry{Seq: s.cfg.Log.Size(), Time: time.Now().UTC(), Kind: kind, Artefacts: arts}
+	var err error
+	if e.Fields, err = rawFields(fields); err != nil {
+		return err
+	}
+	if _, err := ceremony.Apply(s.state, e); err != nil {
+		return err
+	}
+	a, err := s.cfg.Log.Append(ctx, transparency.Record{Kind: kind, Fields: fields, Artefacts: arts})
+	if err != nil {
+		return fmt.Errorf("log %s: %w", kind, err)
+	}
+	logged, err := transparency.ParseEntry(a.Entry)
+	if err != nil {
+		return err
+	}
+	next, err := ceremony.Apply(s.state, logged)
+	if err != nil {
+		return err // cannot happen: checked above
+	}
+	s.state, s.last = next, &a
+	return nil
+}
+
+// Next says what the current step waits for, for prompts.
+type Next int
+
+const (
+	NextConfirm     Next = iota // the operator confirms the step (enter)
+	NextAction                  // the operator starts the step's action (enter)
+	NextCards                   // crypto officers present cards
+	NextTyped                   // the operator types the confirmation
+	NextSign                    // bundles remain to sign
+	NextCheckFailed             // the KSR failed its checks: record an exception
+	NextDone                    // every step is done and the ceremony closed
+)
+
+// Next returns what the current step waits for.
+func (s *Session) Next() Next {
+	st := s.state
+	cur, ok := st.Current()
+	if !ok || st.Closed {
+		return NextDone
+	}
+	switch {
+	case st.CollectingCards():
+		return NextCards
+	case st.NeedActivation:
+		return NextAction
+	case st.ActionDone():
+		return NextConfirm
+	}
+	switch cur.Action {
+	case ceremony.ActionKSRCheck:
+		if st.KSR != nil && st.KSR.Checked && !st.KSR.ChecksOK {
+			return NextCheckFailed
+		}
+	case ceremony.ActionKSRSign:
+		if cur.Confirm != "" && !st.Confirmed {
+			return NextTyped
+		}
+		return NextSign
+	}
+	return NextAction
+}
+
+// Confirm is the operator's enter key: it starts the current step's action
+// if it has one still to do, or else records the step as done (and closes the
+// ceremony after the last step).
+func (s *Session) Confirm(ctx context.Context) error {
+	cur, ok := s.state.Current()
+	if !ok {
+		return errors.New("every step is done")
+	}
+	switch s.Next() {
+	case NextConfirm:
+		if err := s.append(ctx, ceremony.KindStepDone, map[string]any{"step": cur.ID, "role": cur.Role, "witnesses": cur.Witnesses}); err != nil {
+			return err
+		}
+		if _, more := s.state.Current(); !more {
+			return s.append(ctx, ceremony.KindClose, map[string]any{"exceptions": len(s.state.Exceptions), "resumes": s.state.Resumes})
+		}
+		return nil
+	case NextCards:
+		return fmt.Errorf("step %s: %d of %d crypto officers' cards so far; present the others first", cur.ID, len(s.state.Accepted), s.cfg.Script.Quorum.Threshold)
+	case NextTyped:
+		return fmt.Errorf("step %s: type %q to confirm", cur.ID, cur.Confirm)
+	case NextSign:
+		return s.SignNext(ctx)
+	case NextCheckFailed:
+		return fmt.Errorf("step %s: the KSR failed its checks; record an exception (x) and stop the signing", cur.ID)
+	}
+	if s.state.NeedActivation {
+		return s.login(ctx, cur)
+	}
+	switch cur.Action {
+	case ceremony.ActionHSMLogin:
+		return s.login(ctx, cur)
+	case ceremony.ActionKSRLoad:
+		return s.loadKSR(ctx, cur)
+	case ceremony.ActionKSRCheck:
+		return s.checkKSR(ctx, cur)
+	case ceremony.ActionSKRWrite:
+		return s.writeSKR(ctx, cur)
+	case ceremony.ActionHSMLogout:
+		if err := s.cfg.Token.Logout(ctx); err != nil {
+			return fmt.Errorf("log out of token %q: %w; try again", s.cfg.Token.Label(), err)
+		}
+		return s.append(ctx, ceremony.KindHSMLogout, map[string]any{"step": cur.ID, "token": s.cfg.Token.Label()})
+	}
+	return fmt.Errorf("step %s: nothing to do", cur.ID)
+}
+
+// Exception records a deviation on the current step; the step stays open.
+func (s *Session) Exception(ctx context.Context, text string) error {
+	cur, ok := s.state.Current()
+	if !ok {
+		return errors.New("every step is done")
+	}
+	return s.append(ctx, ceremony.KindException, map[string]any{"step": cur.ID, "text": text})
+}
+
+// Type is the operator's typed confirmation of an irreversible action. A
+// mistyped confirmation is refused and nothing is logged.
+func (s *Session) Type(ctx context.Context, typed string) error {
+	cur, ok := s.state.Current()
+	if !ok || cur.Confirm == "" {
+		return errors.New("nothing to confirm by typing here")
+	}
+	if typed != cur.Confirm {
+		return fmt.Errorf("typed %q; type %s exactly to go on", typed, cur.Confirm)
+	}
+	return s.append(ctx, ceremony.KindStepConfirmed, map[string]any{"step": cur.ID, "typed": typed})
+}
+
+// PresentCard reads an officer's card and checks it against the roster; a
+// refused card is logged by name with the reason. At the threshold the secret
+// is recovered, the token PIN derived and the shares wiped.
+func (s *Session) PresentCard(ctx context.Context, id string) error {
+	card, err := s.cfg.Cards.Read(ctx, id)
+	if err != nil {
+		return fmt.Errorf("read card %s: %w; present it again", id, err)
+	}
+	return s.present(ctx, card)
+}
+
+// PresentForged presents a forged card claiming to be the first officer not
+// yet accepted (the demo shows that one is refused).
+func (s *Session) PresentForged(ctx context.Context) error {
+	sim, ok := s.cfg.Cards.(*quorum.Simulated)
+	if !ok {
+		return errors.New("forged cards exist only among simulated cards")
+	}
+	for _, c := range s.cfg.Script.Quorum.Cards {
+		if !contains(s.state.Accepted, c.ID) {
+			return s.present(ctx, sim.Forged(c.ID))
+		}
+	}
+	return errors.New("every card is accepted")
+}
+
+func (s *Session) present(ctx context.Context, card quorum.Card) error {
+	defer quorum.Wipe(card.Value)
+	cur, _ := s.state.Current()
+	if !s.state.CollectingCards() {
+		return fmt.Errorf("no cards are collected at step %s", cur.ID)
+	}
+	if s.collector == nil {
+		c, err := quorum.NewCollector(s.cfg.Script.Quorum)
+		if err != nil {
+			return err
+		}
+		s.collector = c
+	}
+	info, _ := s.cfg.Script.Quorum.Card(card.ID)
+	if err := s.collector.Present(card); err != nil {
+		var re *quorum.RejectedError
+		if !errors.As(err, &re) {
+			return err
+		}
+		if lerr := s.append(ctx, ceremony.KindCardRejected, map[string]any{"step": cur.ID, "card": card.ID, "reason": re.Reason}); lerr != nil {
+			return lerr
+		}
+		return err
+	}
+	if err := s.append(ctx, ceremony.KindCardPresented, map[string]any{"step": cur.ID, "card": card.ID, "holder": info.Holder}); err != nil {
+		s.collector.Wipe()
+		s.collector = nil
+		return err
+	}
+	if !s.collector.Reached() {
+		return nil
+	}
+	secret, err := s.collector.Recover()
+	s.collector = nil
+	if err != nil {
+		return fmt.Errorf("recover the activation secret: %w", err)
+	}
+	pin, err := quorum.DerivePIN(secret, s.cfg.Token.Label())
+	quorum.Wipe(secret)
+	if err != nil {
+		return err
+	}
+	s.pin = pin
+	return s.append(ctx, ceremony.KindQuorumReached, map[string]any{"step": cur.ID, "cards": s.state.Accepted, "threshold": s.cfg.Script.Quorum.Threshold})
+}
+
+func (s *Session) login(ctx context.Context, cur ceremony.Step) error {
+	if s.pin == nil {
+		return errors.New("the activation secret is not here: the crypto officers present their cards first")
+	}
+	err := s.cfg.Token.Login(ctx, s.pin)
+	quorum.Wipe(s.pin)
+	s.pin = nil
+	if err != nil {
+		return fmt.Errorf("log in to token %q: %w", s.cfg.Token.Label(), err)
+	}
+	return s.append(ctx, ceremony.KindHSMLogin, map[string]any{"step": cur.ID, "token": s.cfg.Token.Label()})
+}
+
+func (s *Session) loadKSR(ctx context.Context, cur ceremony.Step) error {
+	doc, err := dnssec.Parse(s.cfg.KSR.Data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.cfg.KSR.Name, err)
+	}
+	ref, err := s.cfg.Log.StoreArtefact(s.cfg.KSR.Name, s.cfg.KSR.Data)
+	if err != nil {
+		return err
+	}
+	if err := s.append(ctx, ceremony.KindKSRLoaded, map[string]any{"step": cur.ID, "sha256": ref.SHA256,
+		"ksr_id": doc.ID, "bundles": len(doc.Bundles()), "domain": doc.Domain}, ref); err != nil {
+		return err
+	}
+	s.ksr = doc
+	return nil
+}
+
+func (s *Session) checkKSR(ctx context.Context, cur ceremony.Step) error {
+	now := s.cfg.CheckTime
+	if now.IsZero() {
+		now = time.Now()
+	}
+	results := dnssec.CheckKSR(s.ksr, s.cfg.Policy, now)
+	var logged []ceremony.CheckResult
+	for _, r := range results {
+		logged = append(logged, ceremony.CheckResult{ID: r.ID, Status: r.Status, Detail: r.Detail})
+	}
+	return s.append(ctx, ceremony.KindKSRChecked, map[string]any{"step": cur.ID, "sha256": s.state.KSR.SHA256,
+		"check_time": now.UTC().Format(time.RFC3339), "results": logged})
+}
+
+// SignNext signs the next bundle of the KSR and logs it. After a restart it
+// first signs again, in memory, the bundles already logged, and checks that
+// each signature is the one logged (RSA PKCS #1 v1.5 is deterministic).
+func (s *Session) SignNext(ctx context.Context) error {
+	cur, _ := s.state.Current()
+	ksk, err := s.ksk(ctx)
+	if err != nil {
+		return err
+	}
+	for len(s.signed) < s.state.Signed {
+		i := len(s.signed)
+		b, err := dnssec.SignBundle(s.ksr, i, ksk, s.cfg.TTL)
+		if err != nil {
+			return err
+		}
+		if d := sigDigest(b); d != s.state.SigDigests[i] {
+			return fmt.Errorf("bundle #%d signed again differs from the signature logged before the restart", i+1)
+		}
+		s.signed = append(s.signed, b)
+	}
+	i := len(s.signed)
+	if i >= s.state.KSR.Bundles {
+		return errors.New("every bundle is signed")
+	}
+	b, err := dnssec.SignBundle(s.ksr, i, ksk, s.cfg.TTL)
+	if err != nil {
+		return fmt.Errorf("bundle #%d: %w; nothing was logged for it, sign again", i+1, err)
+	}
+	rb := s.ksr.Request.Bundles[i]
+	if err := s.append(ctx, ceremony.KindBundleSigned, map[string]any{"step": cur.ID, "bundle": i + 1, "bundle_id": rb.ID,
+		"key_tag": b.Signatures[0].KeyTag, "inception": rb.Inception.Format(time.RFC3339), "expiration": rb.Expiration.Format(time.RFC3339),
+		"sig_sha256": sigDigest(b)}); err != nil {
+		return err
+	}
+	s.signed = append(s.signed, b)
+	return nil
+}
+
+func (s *Session) ksk(ctx context.Context) (dnssec.KSK, error) {
+	k, err := s.cfg.Token.Key(ctx, s.cfg.KeyLabel)
+	if err != nil {
+		return dnssec.KSK{}, err
+	}
+	dk, err := dnssec.NewDNSKEY(s.ksr.Domain, k.Public(), dnssec.FlagZone|dnssec.FlagSEP, s.cfg.TTL)
+	if err != nil {
+		return dnssec.KSK{}, err
+	}
+	return dnssec.KSK{Identifier: s.cfg.KeyLabel, DNSKEY: dk, Signer: k}, nil
+}
+
+func sigDigest(b dnssec.Bundle) string {
+	raw, _ := base64.StdEncoding.DecodeString(b.Signatures[0].SignatureData)
+	d := sha256.Sum256(raw)
+	return hex.EncodeToString(d[:])
+}
+
+func (s *Session) writeSKR(ctx context.Context, cur ceremony.Step) error {
+	if len(s.signed) != s.state.Signed {
+		if err := s.resign(ctx); err != nil {
+			return err
+		}
+	}
+	skr := dnssec.NewResponse(s.ksr, s.signed, dnssec.SignOptions{TTL: s.cfg.TTL, KSKPolicy: s.cfg.KSKPolicy, Now: time.Now()})
+	data, err := skr.Marshal()
+	if err != nil {
+		return err
+	}
+	// The SKR goes out only if it parses again and every signature verifies.
+	again, err := dnssec.Parse(data)
+	if err != nil {
+		return fmt.Errorf("the SKR just made does not parse: %w", err)
+	}
+	for i, b := range again.Response.Bundles {
+		for _, sig := range b.Signatures {
+			if err := b.VerifySignature(again.Domain, sig); err != nil {
+				return fmt.Errorf("SKR bundle #%d: %w", i+1, err)
+			}
+		}
+	}
+	ref, err := s.cfg.Log.StoreArtefact(filepath.Base(s.cfg.SKRPath), data)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(s.cfg.SKRPath, data); err != nil {
+		return fmt.Errorf("write the SKR to %s: %w; try again", s.cfg.SKRPath, err)
+	}
+	return s.append(ctx, ceremony.KindSKRWritten, map[string]any{"step": cur.ID, "sha256": ref.SHA256, "path": s.cfg.SKRPath}, ref)
+}
+
+// resign signs again, in memory, bundles logged before a restart.
+func (s *Session) resign(ctx context.Context) error {
+	if !s.cfg.Token.LoggedIn() {
+		return errors.New("the HSM must be logged in to rebuild the signed bundles")
+	}
+	ksk, err := s.ksk(ctx)
+	if err != nil {
+		return err
+	}
+	for len(s.signed) < s.state.Signed {
+		i := len(s.signed)
+		b, err := dnssec.SignBundle(s.ksr, i, ksk, s.cfg.TTL)
+		if err != nil {
+			return err
+		}
+		if sigDigest(b) != s.state.SigDigests[i] {
+			return fmt.Errorf("bundle #%d signed again differs from the signature logged before the restart", i+1)
+		}
+		s.signed = append(s.signed, b)
+	}
+	return nil
+}
+
+// writeFile writes data durably, refusing to overwrite a different file.
+func writeFile(path string, data []byte) error {
+	if old, err := os.ReadFile(path); err == nil {
+		if string(old) == string(data) {
+			return nil
+		}
+		return fmt.Errorf("%s exists already with other content", path)
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func rawFields(fields map[string]any) (map[string]json.RawMessage, error) {
+	out := make(map[string]json.RawMessage, len(fields))
+	for k, v := range fields {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("entry field %q: %w", k, err)
+		}
+		out[k] = b
+	}
+	return out, nil
+}

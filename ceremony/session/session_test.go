@@ -1,0 +1,203 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/transparency"
+	"k8s.io/klog/v2"
+)
+
+func TestMain(m *testing.M) {
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
+	os.Exit(m.Run())
+}
+
+type rig struct {
+	dir, skr string
+	key      *transparency.Key
+	script   *ceremony.Script
+}
+
+func newRig(t testing.TB) *rig {
+	t.Helper()
+	script, err := DemoScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, _, _ := transparency.GenerateKey("test.keyceremony.invalid/session/rehearsal")
+	key, _ := transparency.ParseKey(skey)
+	base := t.TempDir()
+	return &rig{dir: filepath.Join(base, "log"), skr: filepath.Join(base, "skr.xml"), key: key, script: script}
+}
+
+// open opens (or resumes) the rig's ceremony.
+func (r *rig) open(t testing.TB) (*Session, *transparency.Log) {
+	t.Helper()
+	ctx := context.Background()
+	_, statErr := os.Stat(r.dir)
+	l, err := transparency.Open(ctx, r.dir, transparency.Options{Key: r.key, New: statErr != nil,
+		OpenFields:    map[string]any{"script_sha256": r.script.Digest},
+		OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: r.script.Raw}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := transparency.Verify(os.DirFS(r.dir), transparency.VerifyOptions{})
+	if err != nil || !rep.OK {
+		t.Fatalf("verify: %v %+v", err, rep.FirstFailure())
+	}
+	var logged []*transparency.Entry
+	for _, raw := range rep.RawEntries {
+		e, _ := transparency.ParseEntry(raw)
+		logged = append(logged, e)
+	}
+	cfg, err := DemoConfig(r.script, l, logged, statErr == nil, r.skr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		l.Close(ctx)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(context.Background()) })
+	return s, l
+}
+
+func TestAutoCeremony(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	s, l := r.open(t)
+	var did []string
+	for s.Next() != NextDone {
+		what, err := s.AutoStep(ctx)
+		if err != nil {
+			t.Fatalf("at %v: %v", s.State().Next, err)
+		}
+		if what != "" {
+			did = append(did, what)
+		}
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"card CO1 accepted", "card CO1 refused", "a forged card refused", "card CO2 accepted", "card CO3 accepted", "typed Yes"}
+	if len(did) != len(want) {
+		t.Fatalf("did %q", did)
+	}
+	st := s.State()
+	if !st.Closed || st.Signed != 9 || len(st.Cards) != 5 || st.HSM {
+		t.Fatalf("final state: closed %v signed %d cards %d", st.Closed, st.Signed, len(st.Cards))
+	}
+	// The SKR carries IANA's own signatures for this KSR.
+	got, _ := os.ReadFile(r.skr)
+	skr, err := dnssec.Parse(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, _ := os.ReadFile("../../dnssec/testdata/skr-root-2010-q1-0.xml")
+	want2, _ := dnssec.Parse(golden)
+	for i, b := range skr.Response.Bundles {
+		if b.Signatures[0].SignatureData != want2.Response.Bundles[i].Signatures[0].SignatureData {
+			t.Errorf("bundle %d: signature differs from IANA's SKR", i+1)
+		}
+	}
+	// A closed ceremony cannot be resumed.
+	l2, err := transparency.Open(ctx, r.dir, transparency.Options{Key: r.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close(ctx)
+	rep, _ := transparency.Verify(os.DirFS(r.dir), transparency.VerifyOptions{})
+	var logged []*transparency.Entry
+	for _, raw := range rep.RawEntries {
+		e, _ := transparency.ParseEntry(raw)
+		logged = append(logged, e)
+	}
+	cfg, _ := DemoConfig(r.script, l2, logged, true, r.skr)
+	if _, err := Open(ctx, cfg); !errors.Is(err, ErrClosed) {
+		t.Fatalf("resume a closed ceremony: %v, want ErrClosed", err)
+	}
+}
+
+// TestResumeEverywhere stops the ceremony after every step in turn (closing
+// the log, as a crash would leave it after its last durable entry) and
+// resumes it; the ceremony always finishes, the signatures match the ones
+// logged before the stop, and the log replays.
+func TestResumeEverywhere(t *testing.T) {
+	ctx := context.Background()
+	steps := 0
+	for stopAfter := 1; ; stopAfter++ {
+		r := newRig(t)
+		s, l := r.open(t)
+		n := 0
+		for s.Next() != NextDone && n < stopAfter {
+			if _, err := s.AutoStep(ctx); err != nil {
+				t.Fatalf("stop %d, action %d: %v", stopAfter, n, err)
+			}
+			n++
+		}
+		if s.Next() == NextDone {
+			l.Close(ctx)
+			steps = stopAfter - 1
+			break
+		}
+		l.Close(ctx)
+		s, l = r.open(t)
+		for s.Next() != NextDone {
+			if _, err := s.AutoStep(ctx); err != nil {
+				t.Fatalf("stop %d, after resume at %s: %v", stopAfter, stepID(s), err)
+			}
+		}
+		if st := s.State(); !st.Closed || st.Resumes != 1 || st.Signed != 9 {
+			t.Fatalf("stop %d: closed %v resumes %d signed %d", stopAfter, st.Closed, st.Resumes, st.Signed)
+		}
+		l.Close(ctx)
+	}
+	if steps < 30 {
+		t.Fatalf("only %d actions in a whole ceremony", steps)
+	}
+	t.Logf("resumed after each of %d actions", steps)
+}
+
+func stepID(s *Session) string {
+	if cur, ok := s.State().Current(); ok {
+		return cur.ID
+	}
+	return "end"
+}
+
+func TestMistypedConfirmationLogsNothing(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	s, l := r.open(t)
+	defer l.Close(ctx)
+	for s.Next() != NextTyped {
+		if _, err := s.AutoStep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := l.Size()
+	if err := s.Type(ctx, "yes"); err == nil {
+		t.Fatal("lowercase yes accepted")
+	}
+	if err := s.Confirm(ctx); err == nil {
+		t.Fatal("signing started without the typed confirmation")
+	}
+	if l.Size() != size {
+		t.Fatal("a refused confirmation was logged")
+	}
+	if err := s.Exception(ctx, "the CA typed yes in lower case; typed again"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Type(ctx, "Yes"); err != nil {
+		t.Fatal(err)
+	}
+}

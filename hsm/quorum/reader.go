@@ -1,0 +1,72 @@
+package quorum
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/cloudflare/circl/group"
+	"gopkg.in/yaml.v3"
+)
+
+// Reader reads crypto officers' cards: a smart-card reader, passphrase
+// protected card files, or the demo's simulated cards.
+type Reader interface {
+	// Read asks for the card of the officer with the given id and returns
+	// what it holds. The caller wipes Card.Value when done.
+	Read(ctx context.Context, id string) (Card, error)
+}
+
+// ErrNoCard: no card was read (removed, not inserted, unknown to the reader).
+var ErrNoCard = errors.New("no card read")
+
+// Simulated is a Reader over cards held in memory, for rehearsals and tests.
+// It can also make a forged card, to show that one is refused.
+type Simulated struct {
+	cards map[string]Card
+}
+
+// LoadSimulated reads simulated cards from YAML: cards: [{id, share, value}].
+func LoadSimulated(data []byte) (*Simulated, error) {
+	var doc struct {
+		Cards []struct {
+			ID    string `yaml:"id"`
+			Share uint64 `yaml:"share"`
+			Value string `yaml:"value"`
+		} `yaml:"cards"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("simulated cards: %w", err)
+	}
+	s := &Simulated{cards: map[string]Card{}}
+	for _, c := range doc.Cards {
+		v, err := base64.StdEncoding.DecodeString(c.Value)
+		if err != nil {
+			return nil, fmt.Errorf("simulated card %s: %v", c.ID, err)
+		}
+		s.cards[c.ID] = Card{ID: c.ID, Share: c.Share, Value: v}
+	}
+	return s, nil
+}
+
+// Read returns a copy of the simulated card.
+func (s *Simulated) Read(_ context.Context, id string) (Card, error) {
+	c, ok := s.cards[id]
+	if !ok {
+		return Card{}, fmt.Errorf("card %s: %w", id, ErrNoCard)
+	}
+	c.Value = bytes.Clone(c.Value)
+	return c, nil
+}
+
+// Forged returns a card that claims to be the given officer's, with the right
+// share number but a share value of its own: the roster's commitments expose it.
+func (s *Simulated) Forged(id string) Card {
+	c := s.cards[id]
+	v, _ := group.Ristretto255.RandomScalar(nil).MarshalBinary()
+	return Card{ID: id, Share: c.Share, Value: v}
+}
