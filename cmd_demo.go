@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,32 +10,18 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/transparency"
+	"github.com/keyceremony/keyceremony/ui"
 )
-
-// demoSteps is a short rehearsal sequence written to the sample log until the
-// full console drives the demo.
-var demoSteps = []struct{ step, role, text string }{
-	{"1.1", "CA", "Welcome; all participants sign the log sheet"},
-	{"1.2", "IW", "Confirm the room is sealed and the recording has started"},
-	{"2.1", "CA", "Open the safe and take out the HSM and the laptop"},
-	{"2.2", "CA", "Boot the laptop from the reviewed OS image"},
-	{"3.1", "CA", "Crypto officers present their cards"},
-	{"3.2", "CA", "Activate the HSM"},
-	{"4.1", "CA", "Load the KSR and compare its hash with the one sent out of band"},
-	{"4.2", "CA", "Sign the KSR and write the SKR"},
-	{"5.1", "CA", "Deactivate the HSM and return it to the safe"},
-	{"5.2", "IW", "Stop the recording; the ceremony is closed"},
-}
-
-const demoScript = "keyceremony demo rehearsal script\n"
 
 func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	logDir := fs.String("log", "", "the log folder to create (default: a new folder under the system's temporary directory)")
-	fs.Bool("auto", false, "play the rehearsal unattended (the sample log is always written unattended)")
-	fs.Bool("plain", false, "line-by-line output (the sample log is always written line by line)")
+	logDir := fs.String("log", "", "the log folder: a new one, or one holding an unfinished demo to resume (default: a new folder under the system's temporary directory)")
+	auto := fs.Bool("auto", false, "play the whole ceremony unattended and exit at the end")
+	plain := fs.Bool("plain", false, "line-by-line prompts instead of the full-screen console (also when stdout is not a terminal)")
+	theme := fs.String("theme", "dark", "colours of the console: dark, light or mono")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -42,9 +29,9 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if len(pos) != 0 {
 		return usageErr("demo: unexpected argument %q", pos[0])
 	}
-	base := ""
 	if *logDir == "" {
-		if base, err = os.MkdirTemp("", "keyceremony-demo-"); err != nil {
+		base, err := os.MkdirTemp("", "keyceremony-demo-")
+		if err != nil {
 			return operational(fmt.Errorf("demo: %w", err))
 		}
 		*logDir = filepath.Join(base, "log")
@@ -53,63 +40,120 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return operational(err)
 	}
-	keyPath := dir + ".key"
-
-	origin := "demo.keyceremony.invalid/" + time.Now().UTC().Format("20060102T150405Z") + "/rehearsal"
-	skey, _, err := transparency.GenerateKey(origin)
+	script, err := session.DemoScript()
 	if err != nil {
 		return operational(err)
 	}
-	key, err := transparency.ParseKey(skey)
-	if err != nil {
-		return operational(err)
-	}
+	existing, _ := os.ReadDir(dir)
+	resume := len(existing) > 0
 	restore, err := quietLibraries(dir)
 	if err != nil {
 		return operational(err)
 	}
 	defer restore()
-	l, err := transparency.Open(ctx, dir, transparency.Options{Key: key, New: true, OpenFields: map[string]any{
-		"ceremony":      "Demo key-signing ceremony",
-		"zone":          ".",
-		"script_sha256": transparency.SHA256Hex([]byte(demoScript)),
-		"tool":          toolVersion(),
-	}, OpenArtefacts: []transparency.Artefact{{Name: "demo-script.txt", Data: []byte(demoScript)}}})
+
+	l, err := openDemoLog(ctx, dir, resume, script.Digest, script.Raw)
 	if err != nil {
-		return openErr(err)
-	}
-	// The key is written only once the log exists, beside it, never inside.
-	if err := transparency.WriteKeyFile(keyPath, skey); err != nil {
-		l.Close(ctx)
-		return operational(fmt.Errorf("demo: %w", err))
-	}
-	fmt.Fprintf(stdout, "REHEARSAL · log %s\n", dir)
-	fmt.Fprintf(stdout, "origin %s\n\n", origin)
-	for _, s := range demoSteps {
-		a, err := l.Append(ctx, transparency.Record{Kind: "step.done",
-			Fields: map[string]any{"step": s.step, "role": s.role, "text": s.text}})
-		if err != nil {
-			l.Close(ctx)
-			return operational(fmt.Errorf("demo: step %s: %w", s.step, err))
-		}
-		cp, err := l.AwaitCheckpoint(ctx, a.Index)
-		if err != nil {
-			l.Close(ctx)
-			return operational(fmt.Errorf("demo: step %s: %w", s.step, err))
-		}
-		fmt.Fprintf(stdout, "[ OK ] %s %-3s %-66s entry %2d durable · checkpoint %2d signed\n", s.step, s.role, s.text, a.Index, cp.Size)
-	}
-	if _, err := l.Append(ctx, transparency.Record{Kind: transparency.KindClose}); err != nil {
-		l.Close(ctx)
-		return operational(err)
-	}
-	if err := l.Close(ctx); err != nil {
-		return operational(fmt.Errorf("demo: close log: %w", err))
-	}
-	fmt.Fprintf(stdout, "\nVerifying %s\n\n", dir)
-	if err := runVerify(ctx, []string{dir}, stdin, stdout, stderr); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nLog folder: %s\nRehearsal signing key (outside the folder): %s\nVerify again with: keyceremony verify %s\n", dir, keyPath, dir)
+	closeLog := func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		l.Close(cctx)
+	}
+	defer closeLog()
+	logged, err := loggedEntries(dir)
+	if err != nil {
+		return err
+	}
+	cfg, err := session.DemoConfig(script, l, logged, resume, dir+"-skr.xml")
+	if err != nil {
+		return operational(err)
+	}
+	sess, err := session.Open(ctx, cfg)
+	if errors.Is(err, session.ErrClosed) {
+		return usageErr("demo: %s holds a closed ceremony; a closed log is never reopened: verify it with keyceremony verify %s, or start a new demo", dir, dir)
+	}
+	if err != nil {
+		return badInput(fmt.Errorf("demo: %s: %w", dir, err))
+	}
+	if resume {
+		fmt.Fprintf(stdout, "REHEARSAL · resuming the ceremony logged in %s\n", dir)
+	} else {
+		fmt.Fprintf(stdout, "REHEARSAL · new log %s\n", dir)
+	}
+	if *plain || !isTerminal(stdout) {
+		err = (&ui.Plain{Session: sess, In: stdin, Out: stdout, Auto: *auto}).Run(ctx)
+	} else {
+		err = ui.RunConsole(ctx, sess, ui.ConsoleOptions{In: stdin, Out: stdout, Auto: *auto, Theme: *theme, Rehearsal: true})
+	}
+	if errors.Is(err, ui.ErrQuit) {
+		fmt.Fprintf(stdout, "\nStopped before the end. The log is safe; resume with:\n  keyceremony demo --log %s\n", dir)
+		return nil
+	}
+	if err != nil {
+		return operational(fmt.Errorf("demo: %w", err))
+	}
+	closeLog()
+	cp := l.Latest()
+	fmt.Fprintf(stdout, "\nLog folder: %s\nSKR: %s\nFinal checkpoint: size %d, root %s\nVerify it with: keyceremony verify %s\n",
+		dir, sess.SKRPath(), cp.Size, ui.GroupHex(cp.RootHex()), dir)
 	return nil
+}
+
+// openDemoLog opens the demo's log in dir: a new one with a new rehearsal key
+// (kept beside the folder, never in it), or an existing one to resume.
+func openDemoLog(ctx context.Context, dir string, resume bool, scriptDigest string, scriptRaw []byte) (*transparency.Log, error) {
+	keyPath := dir + ".key"
+	var key *transparency.Key
+	var err error
+	if resume {
+		if key, err = transparency.LoadKey(keyPath); err != nil {
+			return nil, usageErr("demo: %s holds files, but its rehearsal key %s cannot be read (%v); choose a new folder", dir, keyPath, err)
+		}
+	} else {
+		origin := "demo.keyceremony.invalid/" + time.Now().UTC().Format("20060102T150405Z") + "/rehearsal"
+		skey, _, err := transparency.GenerateKey(origin)
+		if err != nil {
+			return nil, operational(err)
+		}
+		if key, err = transparency.ParseKey(skey); err != nil {
+			return nil, operational(err)
+		}
+		os.Remove(keyPath) // a key left by a start that never created the log
+		if err := transparency.WriteKeyFile(keyPath, skey); err != nil {
+			return nil, operational(fmt.Errorf("demo: %w", err))
+		}
+	}
+	l, err := transparency.Open(ctx, dir, transparency.Options{Key: key, New: !resume,
+		OpenFields: map[string]any{"ceremony": "Demo key-signing ceremony (rehearsal)", "zone": ".",
+			"script_sha256": scriptDigest, "tool": toolVersion(), "rehearsal": true},
+		OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: scriptRaw}}})
+	if err != nil {
+		if !resume {
+			os.Remove(keyPath)
+		}
+		return nil, openErr(err)
+	}
+	return l, nil
+}
+
+// loggedEntries reads and parses the entries a log folder holds.
+func loggedEntries(dir string) ([]*transparency.Entry, error) {
+	rep, err := transparency.Verify(os.DirFS(dir), transparency.VerifyOptions{})
+	if err != nil {
+		return nil, operational(err)
+	}
+	if f := rep.FirstFailure(); f != nil {
+		return nil, badInput(fmt.Errorf("%s: %s: %s", dir, f.ID, f.Detail))
+	}
+	var out []*transparency.Entry
+	for _, raw := range rep.RawEntries {
+		e, err := transparency.ParseEntry(raw)
+		if err != nil {
+			return nil, badInput(err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"path/filepath"
+
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
+	"github.com/keyceremony/keyceremony/ceremony"
 	"io"
 	"os"
 	"strings"
@@ -60,6 +62,9 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	rep, err := transparency.Verify(os.DirFS(dir), opts)
 	if err != nil {
 		return operational(fmt.Errorf("verify %s: %w", dir, err))
+	}
+	if !opts.Raw && rep.OK {
+		checkScript(dir, rep)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -119,4 +124,65 @@ func groupHex(h string) string {
 	return b.String()
 }
 
-var _ = errors.New
+// CheckScript is the id of the check that replays the ceremony engine over
+// the log.
+const CheckScript = "ceremony.script"
+
+// checkScript replays the ceremony engine over a verified log, with the
+// script that its opening entry cites, and adds the result to the report: a
+// log can be whole and signed and still not follow its script.
+func checkScript(dir string, rep *transparency.Report) {
+	add := func(ok bool, format string, args ...any) {
+		rep.Checks = append(rep.Checks, transparency.Check{ID: CheckScript, OK: ok, Detail: fmt.Sprintf(format, args...)})
+		rep.OK = rep.OK && ok
+	}
+	if len(rep.RawEntries) == 0 {
+		return
+	}
+	open, err := transparency.ParseEntry(rep.RawEntries[0])
+	if err != nil {
+		add(false, "entry 0: %v", err)
+		return
+	}
+	digest := open.Field("script_sha256")
+	if digest == "" {
+		add(true, "the log cites no ceremony script; nothing to replay")
+		return
+	}
+	name := digest
+	for _, a := range open.Artefacts {
+		if a.SHA256 == digest {
+			name = a.Name
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "artefacts", "sha256", digest))
+	if err != nil {
+		add(false, "entry 0 cites script %s (%s), but artefacts/sha256/%s cannot be read", name, digest, digest)
+		return
+	}
+	script, err := ceremony.LoadScript(name, raw)
+	if err != nil {
+		add(false, "the script the log cites does not load: %v", err)
+		return
+	}
+	var entries []*transparency.Entry
+	for _, b := range rep.RawEntries {
+		e, err := transparency.ParseEntry(b)
+		if err != nil {
+			add(false, "%v", err)
+			return
+		}
+		entries = append(entries, e)
+	}
+	st, err := ceremony.Replay(script, entries)
+	if err != nil {
+		add(false, "%v", err)
+		return
+	}
+	state := "in progress"
+	if st.Closed {
+		state = "closed"
+	}
+	add(true, "the log follows %s: %d of %d steps done, %d exceptions, %d resumes, ceremony %s",
+		name, len(st.DoneAt), len(script.Steps()), len(st.Exceptions), st.Resumes, state)
+}

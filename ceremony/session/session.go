@@ -54,6 +54,8 @@ type Config struct {
 	CheckTime time.Time
 	KSKPolicy dnssec.Policy
 	TTL       uint32
+	// OnAppend, if set, is called after each entry is durable and applied.
+	OnAppend func(a transparency.Appended, e *transparency.Entry)
 }
 
 // Session is a ceremony in progress. It is not safe for concurrent use: the
@@ -107,6 +109,21 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 // ErrClosed: the log holds a closed ceremony; nothing more can be done in it.
 var ErrClosed = errors.New("the ceremony in this log is closed")
 
+// SetOnAppend sets the function called after each entry is durable.
+func (s *Session) SetOnAppend(f func(a transparency.Appended, e *transparency.Entry)) { s.cfg.OnAppend = f }
+
+// KSR returns the loaded KSR, if any.
+func (s *Session) KSR() *dnssec.Document { return s.ksr }
+
+// SKRPath is where the SKR is written.
+func (s *Session) SKRPath() string { return s.cfg.SKRPath }
+
+// Script returns the ceremony script.
+func (s *Session) Script() *ceremony.Script { return s.cfg.Script }
+
+// Log returns the ceremony's log.
+func (s *Session) Log() *transparency.Log { return s.cfg.Log }
+
 // State returns the ceremony's state as the log says it is.
 func (s *Session) State() ceremony.State { return s.state }
 
@@ -137,6 +154,9 @@ func (s *Session) append(ctx context.Context, kind string, fields map[string]any
 		return err // cannot happen: checked above
 	}
 	s.state, s.last = next, &a
+	if s.cfg.OnAppend != nil {
+		s.cfg.OnAppend(a, logged)
+	}
 	return nil
 }
 

@@ -1,0 +1,372 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/transparency"
+)
+
+// Minimum terminal size of the console.
+const (
+	MinWidth  = 100
+	MinHeight = 30
+)
+
+// ConsoleOptions configure the operator console.
+type ConsoleOptions struct {
+	In        io.Reader
+	Out       io.Writer
+	Auto      bool   // play the ceremony unattended
+	Theme     string // dark, light or mono
+	Rehearsal bool   // show the REHEARSAL banner
+	// Now is the clock shown in the header; nil means time.Now.
+	Now func() time.Time
+	// Renderer draws the styles (tests pass one with a fixed colour profile).
+	Renderer *lipgloss.Renderer
+}
+
+// RunConsole runs the full-screen operator console until the ceremony is
+// closed or the operator quits (ErrQuit).
+func RunConsole(ctx context.Context, s *session.Session, opts ConsoleOptions) error {
+	m, err := NewConsole(ctx, s, opts)
+	if err != nil {
+		return err
+	}
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithInput(opts.In), tea.WithOutput(opts.Out), tea.WithContext(ctx))
+	final, err := p.Run()
+	if err != nil {
+		return err
+	}
+	fm := final.(*Console)
+	if fm.quit {
+		return ErrQuit
+	}
+	return fm.fatal
+}
+
+// logLine is an entry as the console lists it.
+type logLine struct {
+	time  time.Time
+	index uint64
+	text  string
+}
+
+func (l logLine) String() string {
+	return fmt.Sprintf("%s  #%-3d %s", l.time.Format("15:04:05"), l.index, l.text)
+}
+
+type mode int
+
+const (
+	modeNormal mode = iota
+	modeException
+	modeTyped
+	modeQuit
+	modeHelp
+)
+
+// Console is the root model of the operator console. It owns resize, global
+// keys and the dialogs; the ceremony's work runs in commands that return
+// opDoneMsg, and the screen is drawn from the session's state (the log's).
+type Console struct {
+	ctx    context.Context
+	sess   *session.Session
+	opts   ConsoleOptions
+	st     Styles
+	keys   keyMap
+	help   help.Model
+	input  textinput.Model
+	width  int
+	height int
+	clock  time.Time
+	mode   mode
+	busy   string // what is running, or ""
+	note   string // result of the last action
+	failed bool   // the note is an error
+	recent []logLine
+	cp     *transparency.Checkpoint
+	quit   bool
+	fatal  error
+	closed bool
+}
+
+type (
+	opDoneMsg struct {
+		did     string
+		err     error
+		entries []logLine
+	}
+	checkpointMsg struct {
+		cp  *transparency.Checkpoint
+		err error
+	}
+	tickMsg  time.Time
+	autoMsg  struct{}
+	closeMsg struct{}
+)
+
+// NewConsole builds the console's model.
+func NewConsole(ctx context.Context, s *session.Session, opts ConsoleOptions) (*Console, error) {
+	theme, ok := themeNamed(opts.Theme)
+	if !ok {
+		return nil, fmt.Errorf("theme %q: use dark, light or mono", opts.Theme)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := opts.Renderer
+	if r == nil {
+		r = lipgloss.NewRenderer(opts.Out)
+	}
+	in := textinput.New()
+	in.CharLimit = 500
+	c := &Console{ctx: ctx, sess: s, opts: opts, st: newStyles(r, theme), keys: newKeys(), help: help.New(),
+		input: in, width: MinWidth, height: MinHeight, clock: opts.Now(), cp: s.Log().Latest()}
+	c.help.Styles.ShortKey = c.st.Focus
+	c.help.Styles.ShortDesc = c.st.Help
+	return c, nil
+}
+
+func (c *Console) Init() tea.Cmd {
+	cmds := []tea.Cmd{tick()}
+	if c.opts.Auto {
+		cmds = append(cmds, autoNext(0))
+	}
+	return tea.Batch(cmds...)
+}
+
+func tick() tea.Cmd {
+	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+func autoNext(d time.Duration) tea.Cmd {
+	return tea.Tick(d, func(time.Time) tea.Msg { return autoMsg{} })
+}
+
+// Update handles window and global events and hands keys to the current mode.
+func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		c.width, c.height = msg.Width, msg.Height
+		return c, nil
+	case tickMsg:
+		c.clock = c.opts.Now()
+		return c, tick()
+	case opDoneMsg:
+		return c, c.opDone(msg)
+	case checkpointMsg:
+		if msg.err == nil {
+			c.cp = msg.cp
+		}
+		return c, nil
+	case autoMsg:
+		return c, c.autoStep()
+	case closeMsg:
+		return c, tea.Quit
+	case tea.KeyMsg:
+		return c, c.key(msg)
+	}
+	if c.mode == modeException || c.mode == modeTyped {
+		var cmd tea.Cmd
+		c.input, cmd = c.input.Update(msg)
+		return c, cmd
+	}
+	return c, nil
+}
+
+func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
+	if msg.Type == tea.KeyCtrlC {
+		c.mode = modeQuit
+		return nil
+	}
+	switch c.mode {
+	case modeQuit:
+		switch {
+		case key.Matches(msg, c.keys.Yes):
+			c.quit = true
+			return tea.Quit
+		case key.Matches(msg, c.keys.No):
+			c.mode = modeNormal
+		}
+		return nil
+	case modeHelp:
+		c.mode = modeNormal
+		return nil
+	case modeException, modeTyped:
+		switch msg.Type {
+		case tea.KeyEsc:
+			c.mode = modeNormal
+			c.input.Blur()
+			return nil
+		case tea.KeyEnter:
+			text := strings.TrimSpace(c.input.Value())
+			m := c.mode
+			c.mode = modeNormal
+			c.input.Blur()
+			c.input.SetValue("")
+			if text == "" && m == modeException {
+				return nil
+			}
+			if m == modeException {
+				return c.run("recording the exception", func(ctx context.Context) (string, error) {
+					return "exception recorded", c.sess.Exception(ctx, text)
+				})
+			}
+			return c.run("checking the confirmation", func(ctx context.Context) (string, error) {
+				return "confirmed", c.sess.Type(ctx, text)
+			})
+		}
+		var cmd tea.Cmd
+		c.input, cmd = c.input.Update(msg)
+		return cmd
+	}
+	c.updateKeys()
+	switch {
+	case key.Matches(msg, c.keys.Quit):
+		c.mode = modeQuit
+	case key.Matches(msg, c.keys.Help):
+		c.mode = modeHelp
+	case key.Matches(msg, c.keys.Exception):
+		c.openInput(modeException, "What happened, and what was done")
+	case key.Matches(msg, c.keys.Card):
+		n := int(msg.Runes[0] - '0')
+		cards := c.sess.Script().Quorum.Cards
+		if n < 1 || n > len(cards) {
+			return nil
+		}
+		id := cards[n-1].ID
+		return c.run("reading card "+id, func(ctx context.Context) (string, error) {
+			return "card " + id + " accepted", c.sess.PresentCard(ctx, id)
+		})
+	case key.Matches(msg, c.keys.Forged):
+		return c.run("reading a card", func(ctx context.Context) (string, error) {
+			return "card accepted", c.sess.PresentForged(ctx)
+		})
+	case key.Matches(msg, c.keys.Confirm):
+		if c.sess.Next() == session.NextTyped {
+			cur, _ := c.sess.State().Current()
+			c.openInput(modeTyped, fmt.Sprintf("Type %s to sign every bundle", cur.Confirm))
+			return nil
+		}
+		verb := actionVerb(c.current().Action, c.sess.State())
+		if c.sess.Next() == session.NextConfirm {
+			verb = "confirming the step"
+		}
+		return c.run(verb, func(ctx context.Context) (string, error) { return "", c.sess.Confirm(ctx) })
+	}
+	return nil
+}
+
+func (c *Console) current() ceremony.Step {
+	cur, _ := c.sess.State().Current()
+	return cur
+}
+
+func (c *Console) openInput(m mode, placeholder string) {
+	c.mode = m
+	c.input.SetValue("")
+	c.input.Placeholder = placeholder
+	c.input.Focus()
+}
+
+// updateKeys enables exactly the keys that do something now.
+func (c *Console) updateKeys() {
+	idle := c.busy == "" && !c.closed && !c.opts.Auto
+	next := c.sess.Next()
+	c.keys.Confirm.SetEnabled(idle && next != session.NextCards && next != session.NextCheckFailed && next != session.NextDone)
+	c.keys.Card.SetEnabled(idle && next == session.NextCards)
+	c.keys.Forged.SetEnabled(idle && next == session.NextCards)
+	c.keys.Exception.SetEnabled(idle && next != session.NextDone)
+	c.keys.Help.SetEnabled(true)
+	c.keys.Quit.SetEnabled(true)
+	switch {
+	case next == session.NextTyped:
+		c.keys.Confirm.SetHelp("enter", "type the confirmation")
+	case next == session.NextConfirm:
+		c.keys.Confirm.SetHelp("enter", "confirm step "+c.current().ID)
+	default:
+		c.keys.Confirm.SetHelp("enter", actionVerb(c.current().Action, c.sess.State()))
+	}
+}
+
+// run starts a ceremony operation in a command; its entries are collected
+// and shown when it returns.
+func (c *Console) run(label string, op func(ctx context.Context) (string, error)) tea.Cmd {
+	if c.busy != "" {
+		return nil
+	}
+	c.busy = label
+	ctx, sess := c.ctx, c.sess
+	return func() tea.Msg {
+		var entries []logLine
+		sess.SetOnAppend(func(a transparency.Appended, e *transparency.Entry) {
+			entries = append(entries, logLine{time: e.Time, index: a.Index, text: Describe(e, sess.Script())})
+		})
+		did, err := op(ctx)
+		sess.SetOnAppend(nil)
+		return opDoneMsg{did: did, err: err, entries: entries}
+	}
+}
+
+func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
+	c.busy = ""
+	c.recent = append(c.recent, msg.entries...)
+	if len(c.recent) > 50 {
+		c.recent = c.recent[len(c.recent)-50:]
+	}
+	var re *quorum.RejectedError
+	switch {
+	case errors.As(msg.err, &re):
+		c.note, c.failed = fmt.Sprintf("card %s REJECTED: %s", re.Card, re.Reason), true
+	case msg.err != nil:
+		c.note, c.failed = msg.err.Error(), true
+	case len(msg.entries) > 0:
+		c.note, c.failed = msg.entries[len(msg.entries)-1].text, false
+	default:
+		c.note, c.failed = msg.did, false
+	}
+	var cmds []tea.Cmd
+	l := c.sess.Log()
+	if size := l.Size(); size > 0 {
+		cmds = append(cmds, func() tea.Msg {
+			cp, err := l.AwaitCheckpoint(c.ctx, size-1)
+			return checkpointMsg{cp, err}
+		})
+	}
+	if c.sess.Next() == session.NextDone {
+		c.closed = true
+		if c.opts.Auto {
+			cmds = append(cmds, tea.Tick(1500*time.Millisecond, func(time.Time) tea.Msg { return closeMsg{} }))
+		}
+	} else if c.opts.Auto {
+		if msg.err != nil && !errors.As(msg.err, &re) {
+			c.fatal = msg.err
+			return tea.Quit
+		}
+		cmds = append(cmds, autoNext(250*time.Millisecond))
+	} else if msg.err == nil && c.sess.Next() == session.NextSign {
+		// Once confirmed, every bundle is signed in one go, with progress.
+		cmds = append(cmds, c.run("signing the next bundle", func(ctx context.Context) (string, error) { return "", c.sess.SignNext(ctx) }))
+	}
+	return tea.Batch(cmds...)
+}
+
+func (c *Console) autoStep() tea.Cmd {
+	if c.closed || c.mode == modeQuit {
+		return nil
+	}
+	return c.run("playing the ceremony", func(ctx context.Context) (string, error) { return c.sess.AutoStep(ctx) })
+}

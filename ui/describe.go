@@ -1,0 +1,96 @@
+// Package ui is what people see: the operator console (a Bubble Tea program
+// for the projected screen), the line-by-line mode for screen readers and
+// transcripts, and the words both use to describe what the log records.
+package ui
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/transparency"
+)
+
+// Describe says in a line what an entry records, for people.
+func Describe(e *transparency.Entry, script *ceremony.Script) string {
+	step := e.Field("step")
+	switch e.Kind {
+	case ceremony.KindOpen:
+		return "log opened: " + e.Field("ceremony")
+	case ceremony.KindResumed:
+		return "ceremony resumed at step " + e.Field("at_step")
+	case ceremony.KindStepDone:
+		return "step " + step + " done"
+	case ceremony.KindStepConfirmed:
+		return fmt.Sprintf("step %s confirmed: %q typed", step, e.Field("typed"))
+	case ceremony.KindException:
+		return "EXCEPTION at step " + step + ": " + e.Field("text")
+	case ceremony.KindCardPresented:
+		return fmt.Sprintf("card %s (%s) accepted", e.Field("card"), e.Field("holder"))
+	case ceremony.KindCardRejected:
+		return fmt.Sprintf("card %s REJECTED: %s", e.Field("card"), e.Field("reason"))
+	case ceremony.KindQuorumReached:
+		var cards []string
+		json.Unmarshal(e.Fields["cards"], &cards)
+		return "quorum reached: " + strings.Join(cards, ", ")
+	case ceremony.KindHSMLogin:
+		return "HSM logged in (token " + e.Field("token") + ")"
+	case ceremony.KindHSMLogout:
+		return "HSM logged out (token " + e.Field("token") + ")"
+	case ceremony.KindKSRLoaded:
+		return fmt.Sprintf("KSR loaded: %s, %s bundles", names(e), raw(e, "bundles"))
+	case ceremony.KindKSRChecked:
+		var rs []ceremony.CheckResult
+		json.Unmarshal(e.Fields["results"], &rs)
+		fails := 0
+		for _, r := range rs {
+			if r.Status == dnssec.Fail {
+				fails++
+			}
+		}
+		if fails > 0 {
+			return fmt.Sprintf("KSR checked: %d of %d checks FAILED", fails, len(rs))
+		}
+		return fmt.Sprintf("KSR checked: %d checks passed", len(rs))
+	case ceremony.KindBundleSigned:
+		return fmt.Sprintf("bundle %s signed (key %s, %s to %s)", raw(e, "bundle"), raw(e, "key_tag"), e.Field("inception"), e.Field("expiration"))
+	case ceremony.KindSKRWritten:
+		return "SKR written: " + names(e)
+	case ceremony.KindClose:
+		return "ceremony closed"
+	}
+	return e.Kind
+}
+
+func names(e *transparency.Entry) string {
+	var n []string
+	for _, a := range e.Artefacts {
+		n = append(n, a.Name)
+	}
+	return strings.Join(n, ", ")
+}
+
+func raw(e *transparency.Entry, field string) string { return string(e.Fields[field]) }
+
+// GroupHex writes hex in groups of four, the way people read it aloud.
+func GroupHex(h string) string {
+	var b strings.Builder
+	for i := 0; i < len(h); i += 4 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(h[i:min(i+4, len(h))])
+	}
+	return b.String()
+}
+
+// RootWords is the first words of a checkpoint's root in the PGP word list:
+// enough to compare aloud with what viewers see.
+func RootWords(cp *transparency.Checkpoint, n int) string {
+	if cp == nil {
+		return "—"
+	}
+	return dnssec.PGPWords(cp.Root[:n])
+}

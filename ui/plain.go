@@ -1,0 +1,241 @@
+package ui
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/transparency"
+)
+
+// ErrQuit: the operator quit before the end; the log is safe and the
+// ceremony resumes where it stopped.
+var ErrQuit = errors.New("quit before the end of the ceremony")
+
+// Plain runs a ceremony as line-by-line prompts: no box drawing, no
+// animation, every step, prompt and result on its own line, for screen
+// readers, transcripts and terminals that are not a TTY. With auto set it
+// plays the ceremony unattended.
+type Plain struct {
+	Session *session.Session
+	In      io.Reader
+	Out     io.Writer
+	Auto    bool
+}
+
+// Run plays the ceremony to its end or until the operator quits.
+func (p *Plain) Run(ctx context.Context) error {
+	s := p.Session
+	l := s.Log()
+	out := p.Out
+	in := bufio.NewScanner(p.In)
+	s.SetOnAppend(func(a transparency.Appended, e *transparency.Entry) {
+		fmt.Fprintf(out, "  [LOG ] entry %d durable: %s\n", a.Index, Describe(e, s.Script()))
+	})
+	defer s.SetOnAppend(nil)
+	script := s.Script()
+	fmt.Fprintf(out, "%s · zone %s\n", script.Ceremony, script.Zone)
+	fmt.Fprintf(out, "Script %s SHA-256 %s\n  %s\n", script.Name, GroupHex(script.Digest), dnssec.PGPWords(mustHex(script.Digest)[:8]))
+	if cp := l.Latest(); cp != nil {
+		fmt.Fprintf(out, "Log %s · origin %s · size %d · root %s\n", l.Dir(), l.Origin(), cp.Size, RootWords(cp, 4))
+	}
+	lastStep := ""
+	for s.Next() != session.NextDone {
+		st := s.State()
+		cur, _ := st.Current()
+		if cur.ID != lastStep {
+			p.showStep(st, cur)
+			lastStep = cur.ID
+		}
+		snap := before(st)
+		if cp := l.Latest(); cp != nil {
+			snap.size = cp.Size
+		}
+		var err error
+		if !p.Auto && s.Next() == session.NextSign {
+			// Once confirmed, every bundle is signed in one go.
+			if err = s.SignNext(ctx); err == nil {
+				fmt.Fprintf(out, "  signed bundle %d of %d\n", s.State().Signed, s.State().KSR.Bundles)
+			}
+		} else if p.Auto {
+			var did string
+			did, err = s.AutoStep(ctx)
+			if did != "" {
+				fmt.Fprintf(out, "  > %s\n", did)
+			}
+		} else {
+			err = p.prompt(ctx, in, cur)
+		}
+		if errors.Is(err, ErrQuit) {
+			return err
+		}
+		if err != nil && !errors.Is(err, quorum.ErrRejected) {
+			fmt.Fprintf(out, "  [FAIL] %v\n", err)
+			if p.Auto {
+				return err
+			}
+		}
+		p.afterAction(ctx, snap, s)
+	}
+	cp, err := l.AwaitCheckpoint(ctx, l.Size()-1)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nThe ceremony is closed: %d entries, %d exceptions.\n", cp.Size, len(s.State().Exceptions))
+	fmt.Fprintf(out, "Final checkpoint: size %d, root %s\n  %s\n", cp.Size, GroupHex(cp.RootHex()), RootWords(cp, 32))
+	return nil
+}
+
+type snapshot struct {
+	ksr     bool
+	checked bool
+	skr     bool
+	size    uint64
+}
+
+func before(st ceremony.State) snapshot {
+	return snapshot{ksr: st.KSR != nil, checked: st.KSR != nil && st.KSR.Checked, skr: st.SKR != nil}
+}
+
+// afterAction shows what an action produced that people compare aloud, and
+// waits for the checkpoint that covers it.
+func (p *Plain) afterAction(ctx context.Context, was snapshot, s *session.Session) {
+	st := s.State()
+	out := p.Out
+	if !was.ksr && st.KSR != nil {
+		fmt.Fprintf(out, "  KSR %s · id %s · %d bundles\n", st.KSR.Name, st.KSR.ID, st.KSR.Bundles)
+		fmt.Fprintf(out, "  SHA-256 %s\n  %s\n", GroupHex(st.KSR.SHA256), dnssec.PGPWords(mustHex(st.KSR.SHA256)))
+		fmt.Fprintln(out, "  Compare the hash with the one received out of band, then confirm.")
+	}
+	if !was.checked && st.KSR != nil && st.KSR.Checked {
+		for _, r := range st.KSR.Results {
+			fmt.Fprintf(out, "  %s %-26s %s\n", statusMark(r.Status), r.ID, r.Detail)
+		}
+	}
+	if !was.skr && st.SKR != nil {
+		fmt.Fprintf(out, "  SKR %s\n  SHA-256 %s\n  %s\n", s.SKRPath(), GroupHex(st.SKR.SHA256), dnssec.PGPWords(mustHex(st.SKR.SHA256)))
+	}
+	if l := s.Log(); l.Size() > 0 {
+		if cp, err := l.AwaitCheckpoint(ctx, l.Size()-1); err == nil && cp.Size != was.size {
+			fmt.Fprintf(out, "  [SIGN] checkpoint %d signed · root %s\n", cp.Size, RootWords(cp, 4))
+		}
+	}
+}
+
+func (p *Plain) showStep(st ceremony.State, cur ceremony.Step) {
+	script := st.Script
+	out := p.Out
+	if len(st.DoneAt) == 0 || script.Steps()[st.Next-1].Act != cur.Act {
+		fmt.Fprintf(out, "\nAct %d of %d: %s\n", cur.Act+1, len(script.Acts), script.Acts[cur.Act].Title)
+	}
+	fmt.Fprintf(out, "\nStep %s · %s (%s)", cur.ID, cur.Role, script.RoleTitle(cur.Role))
+	if len(cur.Witnesses) > 0 {
+		fmt.Fprintf(out, " · witnessed by %s", strings.Join(cur.Witnesses, ", "))
+	}
+	fmt.Fprintf(out, "\n  %s\n", cur.Text)
+}
+
+func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step) error {
+	s := p.Session
+	out := p.Out
+	next := s.Next()
+	switch next {
+	case session.NextCards:
+		fmt.Fprintf(out, "  Card (1-%d for CO1..CO%d, f forged, x exception, q quit): ", len(s.Script().Quorum.Cards), len(s.Script().Quorum.Cards))
+	case session.NextTyped:
+		fmt.Fprintf(out, "  Type %s to go on (x exception, q quit): ", cur.Confirm)
+	case session.NextCheckFailed:
+		fmt.Fprint(out, "  The KSR failed its checks. x exception, q quit: ")
+	case session.NextAction, session.NextSign:
+		fmt.Fprintf(out, "  [enter] %s · x exception · q quit: ", actionVerb(cur.Action, s.State()))
+	default:
+		fmt.Fprint(out, "  [enter] confirm the step · x exception · q quit: ")
+	}
+	if !in.Scan() {
+		return ErrQuit
+	}
+	line := strings.TrimSpace(in.Text())
+	switch {
+	case line == "q":
+		fmt.Fprint(out, "  Quit? The log is safe; running the same command on the same folder resumes here. [y/N]: ")
+		if in.Scan() && strings.TrimSpace(in.Text()) == "y" {
+			return ErrQuit
+		}
+		return nil
+	case line == "x":
+		fmt.Fprint(out, "  Exception (what happened, what was done): ")
+		if !in.Scan() || strings.TrimSpace(in.Text()) == "" {
+			return nil
+		}
+		return s.Exception(ctx, strings.TrimSpace(in.Text()))
+	case next == session.NextCards:
+		if line == "f" {
+			return s.PresentForged(ctx)
+		}
+		if n := cardNumber(line, len(s.Script().Quorum.Cards)); n > 0 {
+			return s.PresentCard(ctx, s.Script().Quorum.Cards[n-1].ID)
+		}
+		return fmt.Errorf("%q is not a card number", line)
+	case next == session.NextTyped:
+		return s.Type(ctx, line)
+	case line == "":
+		return s.Confirm(ctx)
+	}
+	return fmt.Errorf("%q: press enter, x or q", line)
+}
+
+func cardNumber(s string, n int) int {
+	var v int
+	if _, err := fmt.Sscan(s, &v); err != nil || v < 1 || v > n || fmt.Sprint(v) != s {
+		return 0
+	}
+	return v
+}
+
+// actionVerb names what enter does in a step with an action.
+func actionVerb(action string, st ceremony.State) string {
+	if st.NeedActivation {
+		return "activate the HSM again"
+	}
+	switch action {
+	case ceremony.ActionHSMLogin:
+		return "log in to the HSM"
+	case ceremony.ActionKSRLoad:
+		return "load the KSR"
+	case ceremony.ActionKSRCheck:
+		return "check the KSR"
+	case ceremony.ActionKSRSign:
+		if st.KSR != nil {
+			return fmt.Sprintf("sign bundle %d of %d", st.Signed+1, st.KSR.Bundles)
+		}
+		return "sign"
+	case ceremony.ActionSKRWrite:
+		return "write the SKR"
+	case ceremony.ActionHSMLogout:
+		return "log out of the HSM"
+	}
+	return "confirm the step"
+}
+
+func statusMark(status string) string {
+	switch status {
+	case dnssec.Pass:
+		return "[PASS]"
+	case dnssec.Warn:
+		return "[WARN]"
+	}
+	return "[FAIL]"
+}
+
+func mustHex(h string) []byte {
+	b, _ := hex.DecodeString(h)
+	return b
+}

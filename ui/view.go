@@ -1,0 +1,294 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/dnssec"
+)
+
+// View draws the console from the model alone: no I/O, no clock.
+func (c *Console) View() string {
+	if c.width < MinWidth || c.height < MinHeight {
+		return fmt.Sprintf("terminal too small: need %d×%d, have %d×%d", MinWidth, MinHeight, c.width, c.height)
+	}
+	c.updateKeys()
+	header := c.viewHeader()
+	status := c.viewStatus()
+	helpLine := c.viewHelp()
+	bodyH := c.height - lipgloss.Height(header) - lipgloss.Height(status) - lipgloss.Height(helpLine)
+	rightW := max(34, c.width*3/10)
+	leftW := c.width - rightW
+	left := c.viewMain(leftW, bodyH)
+	right := c.viewSteps(rightW, bodyH)
+	body := lipgloss.JoinHorizontal(lipgloss.Top, left, right)
+	screen := lipgloss.JoinVertical(lipgloss.Left, header, body, status, helpLine)
+	if c.mode == modeQuit || c.mode == modeHelp {
+		return c.overlay(screen)
+	}
+	return screen
+}
+
+func (c *Console) viewHeader() string {
+	st := c.sess.State()
+	script := st.Script
+	actLine := "all acts done"
+	if cur, ok := st.Current(); ok {
+		actLine = fmt.Sprintf("Act %d of %d: %s", cur.Act+1, len(script.Acts), script.Acts[cur.Act].Title)
+	}
+	var parts []string
+	if c.opts.Rehearsal {
+		parts = append(parts, c.st.Banner.Render("REHEARSAL"))
+	}
+	parts = append(parts, c.st.Header.Render(script.Ceremony))
+	left := strings.Join(parts, " ")
+	clock := c.st.Clock.Render(c.clock.UTC().Format("2006-01-02 15:04:05 UTC"))
+	gap := max(1, c.width-lipgloss.Width(left)-lipgloss.Width(clock))
+	line1 := left + strings.Repeat(" ", gap) + clock
+	line2 := c.st.Title.Render(actLine)
+	return lipgloss.JoinVertical(lipgloss.Left, line1, line2, c.st.Muted.Render(strings.Repeat("─", c.width)))
+}
+
+// viewMain is the current step, large, and what its action shows.
+func (c *Console) viewMain(w, h int) string {
+	st := c.sess.State()
+	inner := w - 4
+	var b strings.Builder
+	cur, ok := st.Current()
+	if !ok {
+		b.WriteString(c.st.OK.Render("[ OK ] The ceremony is closed.") + "\n\n")
+		b.WriteString(c.st.Text.Render(fmt.Sprintf("%d steps done · %d exceptions · %d resumes", len(st.DoneAt), len(st.Exceptions), st.Resumes)) + "\n")
+	} else {
+		b.WriteString(c.st.StepID.Render("▶ STEP "+cur.ID) + "  " + c.st.Role.Render(cur.Role+" · "+st.Script.RoleTitle(cur.Role)) + "\n")
+		if len(cur.Witnesses) > 0 {
+			b.WriteString(c.st.Muted.Render("witnessed by "+strings.Join(cur.Witnesses, ", ")) + "\n")
+		}
+		b.WriteString("\n" + c.st.Text.Bold(true).Width(inner).Render(cur.Text) + "\n\n")
+		b.WriteString(c.viewAction(st, cur, inner))
+	}
+	if c.busy != "" {
+		b.WriteString("\n" + c.st.Warn.Render("[WAIT] "+c.busy+" …") + "\n")
+	} else if c.note != "" {
+		mark := c.st.OK.Render("[ OK ] ")
+		if c.failed {
+			mark = c.st.Fail.Render("[FAIL] ")
+		}
+		b.WriteString("\n" + mark + c.st.Text.Render(c.note) + "\n")
+	}
+	if c.mode == modeException || c.mode == modeTyped {
+		label := "Exception: "
+		if c.mode == modeTyped {
+			label = "Confirm by typing: "
+		}
+		b.WriteString("\n" + c.st.Input.Render(label) + c.input.View() + "\n" + c.st.Muted.Render("enter to record · esc to cancel") + "\n")
+	}
+	body := b.String()
+	// Recent log entries fill what is left.
+	lines := strings.Count(body, "\n") + 2
+	if room := h - lines - 4; room > 2 && len(c.recent) > 0 {
+		n := min(room-1, len(c.recent))
+		body += "\n" + c.st.PanelTitle.Render("Log") + "\n"
+		for _, r := range c.recent[len(c.recent)-n:] {
+			body += c.st.Muted.Render(truncate(r.String(), inner)) + "\n"
+		}
+	}
+	return c.st.Box.Width(w - 2).Height(h - 2).Render(strings.TrimRight(body, "\n"))
+}
+
+// viewAction shows what the step's action needs people to see.
+func (c *Console) viewAction(st ceremony.State, cur ceremony.Step, w int) string {
+	var b strings.Builder
+	if st.CollectingCards() || cur.Action == ceremony.ActionQuorum {
+		b.WriteString(c.viewQuorum(st, w))
+	}
+	switch cur.Action {
+	case ceremony.ActionKSRLoad, ceremony.ActionKSRCheck, ceremony.ActionKSRSign, ceremony.ActionSKRWrite:
+		if st.KSR != nil {
+			b.WriteString(c.viewKSR(st, w))
+		}
+	}
+	if cur.Action == ceremony.ActionKSRCheck && st.KSR != nil && st.KSR.Checked {
+		for _, r := range st.KSR.Results {
+			b.WriteString(c.mark(r.Status) + " " + c.st.Text.Render(truncate(r.ID+"  "+r.Detail, w-8)) + "\n")
+		}
+	}
+	if cur.Action == ceremony.ActionKSRSign && st.KSR != nil {
+		done := st.Signed
+		bar := strings.Repeat("█", done) + strings.Repeat("░", st.KSR.Bundles-done)
+		b.WriteString(c.st.Text.Render(fmt.Sprintf("Signing %s %d of %d bundles", bar, done, st.KSR.Bundles)) + "\n")
+		if c.sess.Next() == session.NextTyped {
+			b.WriteString(c.st.Warn.Render(fmt.Sprintf("Irreversible: type %s exactly to sign.", cur.Confirm)) + "\n")
+		}
+	}
+	if cur.Action == ceremony.ActionSKRWrite && st.SKR != nil || (st.SKR != nil && cur.Action == ceremony.ActionHSMLogout) {
+		b.WriteString(c.viewHash("SKR "+st.SKR.Name, st.SKR.SHA256, w))
+	}
+	if st.NeedActivation {
+		b.WriteString(c.st.Warn.Render("The console restarted: the HSM must be activated again before it is used.") + "\n")
+	}
+	return b.String()
+}
+
+func (c *Console) viewQuorum(st ceremony.State, w int) string {
+	roster := st.Script.Quorum
+	var b strings.Builder
+	b.WriteString(c.st.PanelTitle.Render(fmt.Sprintf("Crypto officers %d of %d · %d enrolled", len(st.Accepted), roster.Threshold, len(roster.Cards))) + "\n")
+	last := map[string]ceremony.CardEvent{}
+	for _, e := range st.Cards {
+		if prev, ok := last[e.Card]; !ok || !prev.Accepted || e.Accepted {
+			last[e.Card] = e
+		}
+	}
+	for i, card := range roster.Cards {
+		state, mark := "waiting", c.st.Pending.Render("[    ]")
+		when := ""
+		if e, ok := last[card.ID]; ok {
+			when = e.Time.Format("15:04:05")
+			if e.Accepted && contains(st.Accepted, card.ID) {
+				state, mark = "accepted", c.st.OK.Render("[ OK ]")
+			} else if !e.Accepted {
+				state, mark = "REJECTED: "+e.Reason, c.st.Fail.Render("[FAIL]")
+			}
+		}
+		b.WriteString(fmt.Sprintf("%s %d %-4s %-18s %-22s %s\n", mark, i+1, card.ID, truncate(card.Holder, 18), state, c.st.Muted.Render(when)))
+	}
+	if st.Quorum {
+		b.WriteString(c.st.OK.Render("[ OK ] quorum reached: "+strings.Join(st.Accepted, ", ")) + "\n")
+	}
+	return b.String() + "\n"
+}
+
+func (c *Console) viewKSR(st ceremony.State, w int) string {
+	k := st.KSR
+	s := c.viewHash(fmt.Sprintf("KSR %s · %d bundles", k.Name, k.Bundles), k.SHA256, w)
+	if !k.Confirmed {
+		s += c.st.Warn.Render("Compare this hash with the one received out of band, then confirm.") + "\n"
+	}
+	return s
+}
+
+func (c *Console) viewHash(title, hexHash string, w int) string {
+	words := dnssec.PGPWords(mustHex(hexHash))
+	return c.st.PanelTitle.Render(title) + "\n" +
+		c.st.Text.Render("SHA-256 "+GroupHex(hexHash)) + "\n" +
+		c.st.Focus.Width(w).Render(words) + "\n\n"
+}
+
+func (c *Console) mark(status string) string {
+	switch status {
+	case dnssec.Pass:
+		return c.st.OK.Render("[PASS]")
+	case dnssec.Warn:
+		return c.st.Warn.Render("[WARN]")
+	}
+	return c.st.Fail.Render("[FAIL]")
+}
+
+// viewSteps is the step list: done, current and pending marks.
+func (c *Console) viewSteps(w, h int) string {
+	st := c.sess.State()
+	steps := st.Script.Steps()
+	var lines []string
+	cursor := 0
+	for i, s := range steps {
+		var line string
+		label := truncate(fmt.Sprintf("%-4s %-4s %s", s.ID, s.Role, s.Text), w-11)
+		switch {
+		case i < st.Next:
+			line = c.st.Done.Render("[ OK ] ") + c.st.Muted.Render(label)
+		case i == st.Next:
+			line = c.st.Current.Render("▶ NOW  " + label)
+			cursor = len(lines)
+		default:
+			line = c.st.Pending.Render("[    ] " + label)
+		}
+		if i == 0 || steps[i-1].Act != s.Act {
+			lines = append(lines, c.st.PanelTitle.Render(fmt.Sprintf("Act %d", s.Act+1)))
+			if i == st.Next {
+				cursor = len(lines)
+			}
+		}
+		lines = append(lines, truncateStyled(line, w-4))
+	}
+	if n := len(st.Exceptions); n > 0 {
+		lines = append(lines, "", c.st.Warn.Render(fmt.Sprintf("%d exceptions recorded", n)))
+	}
+	room := h - 2
+	if len(lines) > room {
+		start := max(0, min(cursor-room/3, len(lines)-room))
+		lines = lines[start : start+room]
+	}
+	return c.st.Panel.Width(w - 2).Height(h - 2).Render(strings.Join(lines, "\n"))
+}
+
+func (c *Console) viewStatus() string {
+	l := c.sess.Log()
+	size := l.Size()
+	signed := c.st.Warn.Render("checkpoint pending")
+	root := "—"
+	if c.cp != nil {
+		root = RootWords(c.cp, 4)
+		if c.cp.Size >= size {
+			signed = c.st.OK.Render(fmt.Sprintf("checkpoint %d signed", c.cp.Size))
+		}
+	}
+	s := fmt.Sprintf("Log %d entries · durable · root %s · %s", size, root, signed)
+	return c.st.Muted.Render(strings.Repeat("─", c.width)) + "\n" + c.st.Status.Render(s)
+}
+
+func (c *Console) viewHelp() string {
+	var ks []key.Binding
+	for _, k := range []key.Binding{c.keys.Confirm, c.keys.Card, c.keys.Forged, c.keys.Exception, c.keys.Help, c.keys.Quit} {
+		if k.Enabled() {
+			ks = append(ks, k)
+		}
+	}
+	if c.opts.Auto {
+		return c.st.Help.Render("AUTO · the rehearsal plays itself · ? help · q quit")
+	}
+	return c.help.ShortHelpView(ks)
+}
+
+func (c *Console) overlay(screen string) string {
+	var box string
+	if c.mode == modeQuit {
+		box = c.st.Fail.Render("Quit the console?") + "\n\n" +
+			c.st.Text.Render("Every step so far is in the log, durable and signed.\nThe ceremony resumes at the current step when the\nsame command is run on the same log folder.") + "\n\n" +
+			c.st.Focus.Render("y") + c.st.Help.Render(" quit · ") + c.st.Focus.Render("n") + c.st.Help.Render(" go on")
+	} else {
+		box = c.st.PanelTitle.Render("Keys") + "\n\n" + c.help.FullHelpView([][]key.Binding{{c.keys.Confirm, c.keys.Card, c.keys.Forged}, {c.keys.Exception, c.keys.Help, c.keys.Quit}}) +
+			"\n\n" + c.st.Help.Render("any key to close")
+	}
+	return lipgloss.Place(c.width, c.height, lipgloss.Center, lipgloss.Center, c.st.Box.Render(box))
+}
+
+func truncate(s string, w int) string {
+	if w <= 1 || lipgloss.Width(s) <= w {
+		return s
+	}
+	r := []rune(s)
+	for len(r) > 0 && lipgloss.Width(string(r)) > w-1 {
+		r = r[:len(r)-1]
+	}
+	return string(r) + "…"
+}
+
+func truncateStyled(s string, w int) string {
+	if lipgloss.Width(s) <= w {
+		return s
+	}
+	return lipgloss.NewStyle().MaxWidth(w).Render(s)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
