@@ -135,6 +135,11 @@ func NewConsole(ctx context.Context, s *session.Session, opts ConsoleOptions) (*
 	in.CharLimit = 500
 	c := &Console{ctx: ctx, sess: s, opts: opts, st: newStyles(r, theme), keys: newKeys(), help: help.New(),
 		input: in, width: MinWidth, height: MinHeight, clock: opts.Now(), cp: s.Log().Latest()}
+	if st := s.State(); st.Resumes > 0 {
+		if cur, ok := st.Current(); ok {
+			c.note = fmt.Sprintf("RESUMED at step %s (resume %d): every earlier step is in the log", cur.ID, st.Resumes)
+		}
+	}
 	c.help.Styles.ShortKey = c.st.Focus
 	c.help.Styles.ShortDesc = c.st.Help
 	return c, nil

@@ -47,6 +47,16 @@ func (p *Plain) Run(ctx context.Context) error {
 	if cp := l.Latest(); cp != nil {
 		fmt.Fprintf(out, "Log %s · origin %s · size %d · root %s\n", l.Dir(), l.Origin(), cp.Size, RootWords(cp, 4))
 	}
+	if st := s.State(); st.Resumes > 0 {
+		at := "the end"
+		if cur, ok := st.Current(); ok {
+			at = "step " + cur.ID
+		}
+		fmt.Fprintf(out, "Resumed at %s (resume %d): the log holds %d entries.\n", at, st.Resumes, l.Size())
+		if st.NeedActivation || (!st.Quorum && !st.HSMUsed && len(st.Cards) > 0) {
+			fmt.Fprintln(out, "The activation secret is never stored: the crypto officers present their cards again.")
+		}
+	}
 	lastStep := ""
 	for s.Next() != session.NextDone {
 		st := s.State()
