@@ -62,11 +62,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		l.Close(cctx)
 	}
 	defer closeLog()
-	logged, err := loggedEntries(dir)
-	if err != nil {
-		return err
-	}
-	cfg, err := session.DemoConfig(script, l, logged, resume, dir+"-skr.xml")
+	cfg, err := session.DemoConfig(script, l, resume, dir+"-skr.xml")
 	if err != nil {
 		return operational(err)
 	}
@@ -136,24 +132,4 @@ func openDemoLog(ctx context.Context, dir string, resume bool, scriptDigest stri
 		return nil, openErr(err)
 	}
 	return l, nil
-}
-
-// loggedEntries reads and parses the entries a log folder holds.
-func loggedEntries(dir string) ([]*transparency.Entry, error) {
-	rep, err := transparency.Verify(os.DirFS(dir), transparency.VerifyOptions{})
-	if err != nil {
-		return nil, operational(err)
-	}
-	if f := rep.FirstFailure(); f != nil {
-		return nil, badInput(fmt.Errorf("%s: %s: %s", dir, f.ID, f.Detail))
-	}
-	var out []*transparency.Entry
-	for _, raw := range rep.RawEntries {
-		e, err := transparency.ParseEntry(raw)
-		if err != nil {
-			return nil, badInput(err)
-		}
-		out = append(out, e)
-	}
-	return out, nil
 }

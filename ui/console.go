@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -133,6 +134,7 @@ func NewConsole(ctx context.Context, s *session.Session, opts ConsoleOptions) (*
 	}
 	in := textinput.New()
 	in.CharLimit = 500
+	in.Cursor.SetMode(cursor.CursorStatic) // no blinking on a projected screen
 	c := &Console{ctx: ctx, sess: s, opts: opts, st: newStyles(r, theme), keys: newKeys(), help: help.New(),
 		input: in, width: MinWidth, height: MinHeight, clock: opts.Now(), cp: s.Log().Latest()}
 	if st := s.State(); st.Resumes > 0 {

@@ -154,7 +154,11 @@ func (c *Console) viewQuorum(st ceremony.State, w int) string {
 				state, mark = "REJECTED: "+e.Reason, c.st.Fail.Render("[FAIL]")
 			}
 		}
-		b.WriteString(fmt.Sprintf("%s %d %-4s %-18s %-22s %s\n", mark, i+1, card.ID, truncate(card.Holder, 18), state, c.st.Muted.Render(when)))
+		holderW, stateW := 18, 22
+		if w < 66 {
+			holderW, stateW = 14, 20
+		}
+		b.WriteString(fmt.Sprintf("%s %d %-4s %-*s %-*s %s\n", mark, i+1, card.ID, holderW, truncate(card.Holder, holderW), stateW, truncate(state, stateW), c.st.Muted.Render(when)))
 	}
 	if st.Quorum {
 		b.WriteString(c.st.OK.Render("[ OK ] quorum reached: "+strings.Join(st.Accepted, ", ")) + "\n")

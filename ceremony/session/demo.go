@@ -31,7 +31,7 @@ var demoCheckTime = time.Date(2009, 12, 25, 0, 0, 0, 0, time.UTC)
 // seven simulated cards, the software token with IANA's test KSK1, and
 // IANA's 2010Q1 pre-production KSR, checked as of 2009-12-25 with the
 // validity check relaxed (those KSRs are one second short of P15D).
-func DemoConfig(script *ceremony.Script, log *transparency.Log, logged []*transparency.Entry, resume bool, skrPath string) (Config, error) {
+func DemoConfig(script *ceremony.Script, log *transparency.Log, resume bool, skrPath string) (Config, error) {
 	cards, err := quorum.LoadSimulated(scripts.DemoCards())
 	if err != nil {
 		return Config{}, err
@@ -44,7 +44,7 @@ func DemoConfig(script *ceremony.Script, log *transparency.Log, logged []*transp
 	policy.Relaxed = []string{"KSR-POLICY-SIG-VALIDITY"}
 	day := 24 * time.Hour
 	return Config{
-		Script: script, Log: log, Logged: logged, Resume: resume, Token: token, KeyLabel: hsm.DemoKeyLabel, Cards: cards,
+		Script: script, Log: log, Resume: resume, Token: token, KeyLabel: hsm.DemoKeyLabel, Cards: cards,
 		KSR:     Input{Name: scripts.DemoKSRName, Data: scripts.DemoKSR()},
 		SKRPath: skrPath, Policy: policy, CheckTime: demoCheckTime, TTL: 172800,
 		KSKPolicy: dnssec.Policy{

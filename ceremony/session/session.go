@@ -36,8 +36,6 @@ type Input struct {
 type Config struct {
 	Script *ceremony.Script
 	Log    *transparency.Log
-	// Logged are the entries already in the log, parsed with their fields.
-	Logged []*transparency.Entry
 	// Resume is set when the log existed before: the session logs that the
 	// ceremony resumes.
 	Resume bool
@@ -77,7 +75,11 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	if cfg.Script == nil || cfg.Log == nil || cfg.Token == nil || cfg.Cards == nil {
 		return nil, errors.New("session: script, log, token and cards are required")
 	}
-	st, err := ceremony.Replay(cfg.Script, cfg.Logged)
+	logged, err := readEntries(cfg.Log.Dir())
+	if err != nil {
+		return nil, err
+	}
+	st, err := ceremony.Replay(cfg.Script, logged)
 	if err != nil {
 		return nil, fmt.Errorf("replay the log: %w", err)
 	}
@@ -106,11 +108,33 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	return s, nil
 }
 
+// readEntries reads the entries of an open log from its folder, verified.
+func readEntries(dir string) ([]*transparency.Entry, error) {
+	rep, err := transparency.Verify(os.DirFS(dir), transparency.VerifyOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if f := rep.FirstFailure(); f != nil {
+		return nil, fmt.Errorf("%s: %s: %s", dir, f.ID, f.Detail)
+	}
+	out := make([]*transparency.Entry, 0, len(rep.RawEntries))
+	for _, raw := range rep.RawEntries {
+		e, err := transparency.ParseEntry(raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 // ErrClosed: the log holds a closed ceremony; nothing more can be done in it.
 var ErrClosed = errors.New("the ceremony in this log is closed")
 
 // SetOnAppend sets the function called after each entry is durable.
-func (s *Session) SetOnAppend(f func(a transparency.Appended, e *transparency.Entry)) { s.cfg.OnAppend = f }
+func (s *Session) SetOnAppend(f func(a transparency.Appended, e *transparency.Entry)) {
+	s.cfg.OnAppend = f
+}
 
 // KSR returns the loaded KSR, if any.
 func (s *Session) KSR() *dnssec.Document { return s.ksr }

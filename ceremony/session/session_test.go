@@ -49,16 +49,7 @@ func (r *rig) open(t testing.TB) (*Session, *transparency.Log) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := transparency.Verify(os.DirFS(r.dir), transparency.VerifyOptions{})
-	if err != nil || !rep.OK {
-		t.Fatalf("verify: %v %+v", err, rep.FirstFailure())
-	}
-	var logged []*transparency.Entry
-	for _, raw := range rep.RawEntries {
-		e, _ := transparency.ParseEntry(raw)
-		logged = append(logged, e)
-	}
-	cfg, err := DemoConfig(r.script, l, logged, statErr == nil, r.skr)
+	cfg, err := DemoConfig(r.script, l, statErr == nil, r.skr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,13 +106,7 @@ func TestAutoCeremony(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l2.Close(ctx)
-	rep, _ := transparency.Verify(os.DirFS(r.dir), transparency.VerifyOptions{})
-	var logged []*transparency.Entry
-	for _, raw := range rep.RawEntries {
-		e, _ := transparency.ParseEntry(raw)
-		logged = append(logged, e)
-	}
-	cfg, _ := DemoConfig(r.script, l2, logged, true, r.skr)
+	cfg, _ := DemoConfig(r.script, l2, true, r.skr)
 	if _, err := Open(ctx, cfg); !errors.Is(err, ErrClosed) {
 		t.Fatalf("resume a closed ceremony: %v, want ErrClosed", err)
 	}

@@ -1,0 +1,272 @@
+package ui
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/transparency"
+	"github.com/muesli/termenv"
+	"k8s.io/klog/v2"
+)
+
+func TestMain(m *testing.M) {
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
+	os.Exit(m.Run())
+}
+
+// A fixed rehearsal key and clock make the log, and so the screen, the same
+// on every run.
+const testSKey = "PRIVATE+KEY+ui-test.keyceremony.invalid/rehearsal+654cdec6+AeWAqqvhXzd0fmR+w3CIXI+lUpc+eXzJRe1RYqsS/0n/"
+
+var fixedTime = time.Date(2026, 11, 28, 14, 0, 0, 0, time.UTC)
+
+func fixedClock() time.Time { return fixedTime }
+
+// newConsole opens a new demo ceremony in a temporary folder and returns its
+// console, drawn in the Ascii profile (no colour: words and glyphs only).
+func newConsole(t *testing.T, w, h int) *Console {
+	t.Helper()
+	ctx := context.Background()
+	key, err := transparency.ParseKey(testSKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := session.DemoScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "log")
+	l, err := transparency.Open(ctx, dir, transparency.Options{Key: key, New: true, Now: fixedClock,
+		OpenFields:    map[string]any{"script_sha256": script.Digest},
+		OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: script.Raw}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(context.Background()) })
+	cfg, err := session.DemoConfig(script, l, false, dir+"-skr.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := session.Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.Ascii)
+	c, err := NewConsole(ctx, s, ConsoleOptions{Out: io.Discard, Theme: "dark", Rehearsal: true, Now: fixedClock, Renderer: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	return c
+}
+
+// press sends a key and runs every command it starts, as the program would,
+// until the console is idle again.
+func press(t *testing.T, c *Console, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		var msg tea.KeyMsg
+		switch k {
+		case "enter":
+			msg = tea.KeyMsg{Type: tea.KeyEnter}
+		case "esc":
+			msg = tea.KeyMsg{Type: tea.KeyEsc}
+		default:
+			msg = tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+		}
+		_, cmd := c.Update(msg)
+		drain(t, c, cmd)
+	}
+}
+
+func drain(t *testing.T, c *Console, cmd tea.Cmd) {
+	t.Helper()
+	if cmd == nil {
+		return
+	}
+	msg := cmd()
+	if batch, ok := msg.(tea.BatchMsg); ok {
+		for _, m := range batch {
+			drain(t, c, m)
+		}
+		return
+	}
+	if msg == nil {
+		return
+	}
+	_, next := c.Update(msg)
+	drain(t, c, next)
+}
+
+func screen(c *Console) string { return ansi.Strip(c.View()) }
+
+func TestConsoleThroughTheQuorum(t *testing.T) {
+	c := newConsole(t, 160, 45)
+	if s := screen(c); !strings.Contains(s, "▶ STEP 1.1") || !strings.Contains(s, "REHEARSAL") {
+		t.Fatalf("first screen:\n%s", s)
+	}
+	if !c.keys.Confirm.Enabled() || c.keys.Card.Enabled() {
+		t.Fatal("at step 1.1, enter must be live and the card keys not")
+	}
+	press(t, c, "1") // a card key does nothing outside the quorum
+	if c.sess.Log().Size() != 1 {
+		t.Fatal("a card key logged something outside the quorum step")
+	}
+	press(t, c, "enter", "enter", "enter", "enter", "enter", "enter", "enter")
+	s := screen(c)
+	if !strings.Contains(s, "▶ STEP 3.1") || !strings.Contains(s, "Crypto officers 0 of 3 · 7 enrolled") {
+		t.Fatalf("quorum step:\n%s", s)
+	}
+	if c.keys.Confirm.Enabled() || !c.keys.Card.Enabled() || !c.keys.Forged.Enabled() {
+		t.Fatal("in the quorum step, the card keys must be live and enter not")
+	}
+	help := ansi.Strip(c.viewHelp())
+	if strings.Contains(help, "enter") || !strings.Contains(help, "present card") {
+		t.Fatalf("help line lists dead keys: %q", help)
+	}
+	press(t, c, "1", "1", "f")
+	s = screen(c)
+	for _, want := range []string{"[ OK ] 1 CO1  Amara Okafor", "[FAIL] 2 CO2  Bjorn Lindqvist    REJECTED: forged", "[FAIL] card CO2 REJECTED: forged", "Crypto officers 1 of 3"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("after CO1, CO1, forged: no %q in\n%s", want, s)
+		}
+	}
+	press(t, c, "2", "3")
+	if s = screen(c); !strings.Contains(s, "[ OK ] quorum reached: CO1, CO2, CO3") {
+		t.Fatalf("quorum not shown as reached:\n%s", s)
+	}
+	press(t, c, "enter")
+	if st := c.sess.State(); !st.Quorum || st.Next != 8 {
+		t.Fatalf("after the quorum: quorum %v, next %d", st.Quorum, st.Next)
+	}
+}
+
+func TestConsoleSigning(t *testing.T) {
+	c := newConsole(t, 160, 45)
+	press(t, c, "enter", "enter", "enter", "enter", "enter", "enter", "enter", "1", "2", "3", "enter", "enter", "enter")
+	// 3.3: load the KSR: its hash is shown, in hex and in words, before it is confirmed.
+	press(t, c, "enter")
+	s := screen(c)
+	for _, want := range []string{"KSR ksr-root-2010-q1-0.xml · 9 bundles", "SHA-256 ba59 9094 95d5", "shadow examine peachy molecule", "Compare this hash"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("KSR screen: no %q in\n%s", want, s)
+		}
+	}
+	press(t, c, "enter", "enter")
+	if s = screen(c); !strings.Contains(s, "[PASS] KSR-BUNDLE-POP") || !strings.Contains(s, "[WARN] KSR-POLICY-SIG-VALIDITY") {
+		t.Fatalf("check results not shown:\n%s", s)
+	}
+	press(t, c, "enter", "enter")
+	if c.mode != modeTyped {
+		t.Fatal("enter on the signing step does not ask for the typed confirmation")
+	}
+	press(t, c, "y", "e", "s", "enter")
+	if c.sess.State().Signed != 0 || !strings.Contains(screen(c), `typed "yes"; type Yes exactly`) {
+		t.Fatalf("lower-case yes was accepted:\n%s", screen(c))
+	}
+	press(t, c, "enter", "Y", "e", "s", "enter")
+	if st := c.sess.State(); st.Signed != 9 {
+		t.Fatalf("after Yes, %d bundles signed, want all 9", st.Signed)
+	}
+	if s = screen(c); !strings.Contains(s, "Signing █████████ 9 of 9 bundles") {
+		t.Fatalf("signing progress:\n%s", s)
+	}
+}
+
+func TestConsoleExceptionAndQuit(t *testing.T) {
+	c := newConsole(t, 160, 45)
+	press(t, c, "x")
+	if c.mode != modeException {
+		t.Fatal("x does not open the exception field")
+	}
+	press(t, c, "C", "a", "m", "e", "r", "a", " ", "2", " ", "o", "f", "f", "enter")
+	st := c.sess.State()
+	if len(st.Exceptions) != 1 || st.Exceptions[0].Text != "Camera 2 off" || st.Next != 0 {
+		t.Fatalf("exceptions %+v, next %d", st.Exceptions, st.Next)
+	}
+	press(t, c, "q")
+	s := screen(c)
+	if c.mode != modeQuit || !strings.Contains(s, "Quit the console?") || !strings.Contains(s, "resumes at the current step") {
+		t.Fatalf("q does not ask first:\n%s", s)
+	}
+	press(t, c, "n")
+	if c.mode != modeNormal || c.quit {
+		t.Fatal("n does not go back")
+	}
+	press(t, c, "q", "y")
+	if !c.quit {
+		t.Fatal("q, y does not quit")
+	}
+}
+
+func TestConsoleTooSmall(t *testing.T) {
+	c := newConsole(t, 80, 24)
+	if got := c.View(); got != "terminal too small: need 100×30, have 80×24" {
+		t.Fatalf("small terminal: %q", got)
+	}
+}
+
+// TestConsoleGolden keeps the screen at both projector sizes, in the Ascii
+// profile: the active step and a rejected card must read without colour.
+// Update with: go test ./ui -run Golden -update
+func TestConsoleGolden(t *testing.T) {
+	for _, size := range []struct{ w, h int }{{100, 30}, {160, 45}} {
+		t.Run(strings.ReplaceAll(fmtSize(size.w, size.h), "×", "x"), func(t *testing.T) {
+			c := newConsole(t, size.w, size.h)
+			press(t, c, "enter", "enter", "enter", "enter", "enter", "enter", "enter", "1", "f")
+			golden.RequireEqual(t, []byte(screen(c)))
+		})
+	}
+}
+
+func fmtSize(w, h int) string { return strings.Join([]string{itoa(w), itoa(h)}, "×") }
+
+func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(n)) }
+
+func fmtInt(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}
+
+// TestConsoleFlow runs the real program (teatest) through the quorum step.
+func TestConsoleFlow(t *testing.T) {
+	c := newConsole(t, 160, 45)
+	tm := teatest.NewTestModel(t, c, teatest.WithInitialTermSize(160, 45))
+	for i := 0; i < 7; i++ {
+		tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+		time.Sleep(50 * time.Millisecond)
+	}
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return strings.Contains(string(b), "Crypto officers 0 of 3") },
+		teatest.WithDuration(10*time.Second))
+	for _, k := range []string{"1", "f", "2", "3"} {
+		tm.Type(k)
+		time.Sleep(50 * time.Millisecond)
+	}
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return strings.Contains(string(b), "quorum reached: CO1, CO2, CO3") },
+		teatest.WithDuration(10*time.Second))
+	tm.Type("q")
+	tm.Type("y")
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Console)
+	if !final.quit || !final.sess.State().Quorum {
+		t.Fatalf("final: quit %v quorum %v", final.quit, final.sess.State().Quorum)
+	}
+}
