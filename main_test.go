@@ -1,20 +1,37 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"k8s.io/klog/v2"
 )
 
+// mainEnv makes the test binary behave as the keyceremony command, for tests
+// that kill it.
+const mainEnv = "KEYCEREMONY_TEST_MAIN"
+
 func TestMain(m *testing.M) {
 	klog.LogToStderr(false)
 	klog.SetOutput(io.Discard)
+	if os.Getenv(mainEnv) != "" {
+		err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		if err != nil {
+			os.Stderr.WriteString("keyceremony: " + err.Error() + "\n")
+		}
+		os.Exit(exitCode(err))
+	}
 	testscript.Main(m, map[string]func(){
 		"keyceremony": func() {
 			err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
@@ -77,11 +94,19 @@ func TestExitCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := "example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx"
+	tampered := filepath.Join(t.TempDir(), "tampered")
+	if err := copyTree(filepath.Join("transparency", "testdata", "tessera-log"), tampered); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(tampered, "tile/entries/000.p/15"))
+	b[3] ^= 1
+	os.WriteFile(filepath.Join(tampered, "tile/entries/000.p/15"), b, 0o644)
 	cases := []struct {
 		name string
 		args []string
 		code int
 	}{
+		{"a changed entry", []string{"verify", tampered, "--raw", "--key", key}, exitBadInput},
 		{"verified", []string{"verify", log, "--raw", "--key", key}, exitOK},
 		{"help", []string{"verify", "-h"}, exitOK},
 		{"wrong origin", []string{"verify", log, "--raw", "--key", key, "--origin", "x"}, exitBadInput},
@@ -97,6 +122,58 @@ func TestExitCodes(t *testing.T) {
 			err := run(ctx, c.args, nil, io.Discard, io.Discard)
 			if got := exitCode(err); got != c.code {
 				t.Fatalf("exit %d (%v), want %d", got, err, c.code)
+			}
+		})
+	}
+}
+
+// TestDemoKilledAndResumed kills `demo --auto` with SIGKILL part-way, at a
+// different entry each time, and runs it again on the same folder: the
+// ceremony resumes where the log says it stopped, closes, and verifies.
+func TestDemoKilledAndResumed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and resumes whole ceremonies")
+	}
+	for _, killAfter := range []int{3, 11, 16, 24, 33} {
+		t.Run(fmt.Sprintf("after entry %d", killAfter), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "log")
+			cmd := exec.Command(os.Args[0], "demo", "--auto", "--log", dir)
+			cmd.Env = append(os.Environ(), mainEnv+"=1")
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(out)
+			logged := 0
+			for sc.Scan() {
+				if strings.Contains(sc.Text(), "[LOG ] entry") {
+					if logged++; logged == killAfter {
+						cmd.Process.Signal(syscall.SIGKILL)
+						break
+					}
+				}
+			}
+			cmd.Wait()
+			if logged != killAfter {
+				t.Fatalf("the demo ended after %d entries, before the kill", logged)
+			}
+			var stdout bytes.Buffer
+			err = run(context.Background(), []string{"demo", "--auto", "--log", dir}, nil, &stdout, io.Discard)
+			if err != nil {
+				t.Fatalf("resume: %v\n%s", err, stdout.String())
+			}
+			if !strings.Contains(stdout.String(), "resuming the ceremony logged in") || !strings.Contains(stdout.String(), "The ceremony is closed") {
+				t.Fatalf("resume output:\n%s", stdout.String())
+			}
+			stdout.Reset()
+			if err := run(context.Background(), []string{"verify", dir}, nil, &stdout, io.Discard); err != nil {
+				t.Fatalf("verify after resume: %v\n%s", err, stdout.String())
+			}
+			if !strings.Contains(stdout.String(), "18 of 18 steps done") || !strings.Contains(stdout.String(), "1 resumes, ceremony closed") {
+				t.Fatalf("verify:\n%s", stdout.String())
 			}
 		})
 	}
