@@ -19,7 +19,9 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2; }
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./transparency/
+	$(GO) test -run '^$$' -bench . -benchtime 30x -count 5 -cpu 1,2 ./transparency/
+	$(GO) test -run '^$$' -bench CheckAndSign -benchtime 20x -count 3 ./dnssec/
+	$(GO) test -run '^$$' -bench DemoAuto -benchtime 3x -count 3 ./ceremony/session/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseEntry -fuzztime 30s ./transparency/
