@@ -3,14 +3,17 @@ package main
 import (
 	"path/filepath"
 
+	"github.com/keyceremony/keyceremony/ui"
+
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/keyceremony/keyceremony/ceremony"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/keyceremony/keyceremony/ceremony"
 
 	"github.com/keyceremony/keyceremony/transparency"
 )
@@ -85,7 +88,7 @@ func printReport(w io.Writer, dir string, rep *transparency.Report) {
 	fmt.Fprintf(w, "Log folder   %s\n", dir)
 	if rep.VKey != "" {
 		fmt.Fprintf(w, "Log key      %s\n", rep.VKey)
-		fmt.Fprintf(w, "Fingerprint  %s  (compare with the one announced)\n", groupHex(rep.KeyFingerprint))
+		fmt.Fprintf(w, "Fingerprint  %s  (compare with the one announced)\n", ui.GroupHex(rep.KeyFingerprint))
 	}
 	if rep.Origin != "" {
 		fmt.Fprintf(w, "Origin       %s\n", rep.Origin)
@@ -106,22 +109,10 @@ func printReport(w io.Writer, dir string, rep *transparency.Report) {
 	}
 	fmt.Fprintln(w)
 	if rep.OK {
-		fmt.Fprintf(w, "VERIFIED: %d entries, root %s\n", rep.Size, groupHex(fmt.Sprintf("%x", rep.Root)))
+		fmt.Fprintf(w, "VERIFIED: %d entries, root %s\n", rep.Size, ui.GroupHex(fmt.Sprintf("%x", rep.Root)))
 	} else {
 		fmt.Fprintln(w, "NOT VERIFIED")
 	}
-}
-
-// groupHex writes hex in groups of four, the way people read it aloud.
-func groupHex(h string) string {
-	var b strings.Builder
-	for i := 0; i < len(h); i += 4 {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(h[i:min(i+4, len(h))])
-	}
-	return b.String()
 }
 
 // CheckScript is the id of the check that replays the ceremony engine over

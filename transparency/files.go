@@ -1,15 +1,11 @@
 package transparency
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/keyceremony/keyceremony/internal/durable"
 )
 
 // Names inside a log folder.
@@ -21,87 +17,18 @@ const (
 	stateDir       = ".state"
 )
 
-// syncDir fsyncs a directory so that renames and creations inside it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
+// syncDir, mkdirDurable and writeDurable write the folder's files so that
+// they survive a crash (see internal/durable).
+func syncDir(dir string) error { return durable.SyncDir(dir) }
 
-// mkdirDurable creates dir and its missing parents, syncing each parent so the
-// new directory entries survive a crash.
-func mkdirDurable(dir string) error {
-	if fi, err := os.Stat(dir); err == nil {
-		if !fi.IsDir() {
-			return fmt.Errorf("%s is not a directory", dir)
-		}
-		return nil
-	}
-	parent := filepath.Dir(dir)
-	if parent != dir {
-		if err := mkdirDurable(parent); err != nil {
-			return err
-		}
-	}
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return syncDir(parent)
-}
+func mkdirDurable(dir string) error { return durable.MkdirAll(dir) }
 
-// writeDurable writes data to path atomically: a temporary file in the same
-// directory, fsync, rename, fsync of the directory. When exclusive is set an
-// existing file with the same content is accepted and one with other content is
-// an error.
 func writeDurable(path string, data []byte, exclusive bool) error {
-	dir := filepath.Dir(path)
-	if err := mkdirDurable(dir); err != nil {
-		return err
-	}
+	mode := durable.Replace
 	if exclusive {
-		if old, err := os.ReadFile(path); err == nil {
-			if bytes.Equal(old, data) {
-				return nil
-			}
-			return fmt.Errorf("%s exists with other content", path)
-		}
+		mode = durable.Same
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	return syncDir(dir)
+	return durable.WriteFile(path, data, 0o644, mode)
 }
 
 // fileKind classifies a path (slash-separated, relative to the log folder).

@@ -6,8 +6,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/keyceremony/keyceremony/internal/durable"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -21,25 +22,10 @@ func GenerateKey(origin string) (skey, vkey string, err error) {
 // WriteKeyFile stores a private note key in a new file readable only by its
 // owner. It refuses to overwrite an existing file.
 func WriteKeyFile(path, skey string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	if err := durable.WriteFile(path, []byte(skey+"\n"), 0o600, durable.New); err != nil {
 		return fmt.Errorf("create key file: %w", err)
 	}
-	if _, err := f.WriteString(skey + "\n"); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }
 
 // Key is a log's checkpoint signing key together with its public verifier key.

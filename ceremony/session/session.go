@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/keyceremony/keyceremony/internal/durable"
+
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm"
@@ -416,20 +418,12 @@ func (s *Session) checkKSR(ctx context.Context, cur ceremony.Step) error {
 // each signature is the one logged (RSA PKCS #1 v1.5 is deterministic).
 func (s *Session) SignNext(ctx context.Context) error {
 	cur, _ := s.state.Current()
+	if err := s.resign(ctx); err != nil {
+		return err
+	}
 	ksk, err := s.ksk(ctx)
 	if err != nil {
 		return err
-	}
-	for len(s.signed) < s.state.Signed {
-		i := len(s.signed)
-		b, err := dnssec.SignBundle(s.ksr, i, ksk, s.cfg.TTL)
-		if err != nil {
-			return err
-		}
-		if d := sigDigest(b); d != s.state.SigDigests[i] {
-			return fmt.Errorf("bundle #%d signed again differs from the signature logged before the restart", i+1)
-		}
-		s.signed = append(s.signed, b)
 	}
 	i := len(s.signed)
 	if i >= s.state.KSR.Bundles {
@@ -468,10 +462,8 @@ func sigDigest(b dnssec.Bundle) string {
 }
 
 func (s *Session) writeSKR(ctx context.Context, cur ceremony.Step) error {
-	if len(s.signed) != s.state.Signed {
-		if err := s.resign(ctx); err != nil {
-			return err
-		}
+	if err := s.resign(ctx); err != nil {
+		return err
 	}
 	skr := dnssec.NewResponse(s.ksr, s.signed, dnssec.SignOptions{TTL: s.cfg.TTL, KSKPolicy: s.cfg.KSKPolicy, Now: time.Now()})
 	data, err := skr.Marshal()
@@ -494,14 +486,19 @@ func (s *Session) writeSKR(ctx context.Context, cur ceremony.Step) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFile(s.cfg.SKRPath, data); err != nil {
+	if err := durable.WriteFile(s.cfg.SKRPath, data, 0o644, durable.Same); err != nil {
 		return fmt.Errorf("write the SKR to %s: %w; try again", s.cfg.SKRPath, err)
 	}
 	return s.append(ctx, ceremony.KindSKRWritten, map[string]any{"step": cur.ID, "sha256": ref.SHA256, "path": s.cfg.SKRPath}, ref)
 }
 
-// resign signs again, in memory, bundles logged before a restart.
+// resign signs again, in memory, bundles logged before a restart, and
+// checks that each signature is the one logged (RSA PKCS #1 v1.5 is
+// deterministic).
 func (s *Session) resign(ctx context.Context) error {
+	if len(s.signed) == s.state.Signed {
+		return nil
+	}
 	if !s.cfg.Token.LoggedIn() {
 		return errors.New("the HSM must be logged in to rebuild the signed bundles")
 	}
@@ -521,41 +518,6 @@ func (s *Session) resign(ctx context.Context) error {
 		s.signed = append(s.signed, b)
 	}
 	return nil
-}
-
-// writeFile writes data durably, refusing to overwrite a different file.
-func writeFile(path string, data []byte) error {
-	if old, err := os.ReadFile(path); err == nil {
-		if string(old) == string(data) {
-			return nil
-		}
-		return fmt.Errorf("%s exists already with other content", path)
-	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 func contains(list []string, s string) bool {
