@@ -29,6 +29,9 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if len(pos) != 0 {
 		return usageErr("demo: unexpected argument %q", pos[0])
 	}
+	if !ui.ValidTheme(*theme) {
+		return usageErr("demo: --theme %q: use dark, light or mono", *theme)
+	}
 	if *logDir == "" {
 		base, err := os.MkdirTemp("", "keyceremony-demo-")
 		if err != nil {

@@ -10,6 +10,12 @@ type Theme struct {
 	Text, Muted, Focus, OK, Warn, Fail, Banner lipgloss.TerminalColor
 }
 
+// ValidTheme reports whether --theme names a theme.
+func ValidTheme(name string) bool {
+	_, ok := themeNamed(name)
+	return ok
+}
+
 // Themes by name, for --theme.
 func themeNamed(name string) (Theme, bool) {
 	switch name {
