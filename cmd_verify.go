@@ -140,11 +140,16 @@ func checkScript(dir string, rep *transparency.Report) {
 		add(true, "the log cites no ceremony script; nothing to replay")
 		return
 	}
-	name := digest
+	name := ""
 	for _, a := range open.Artefacts {
 		if a.SHA256 == digest {
 			name = a.Name
 		}
+	}
+	if name == "" {
+		// Only an artefact that entry 0 cites (and the verifier checked) is read.
+		add(false, "entry 0 names script %q but does not cite it as an artefact", digest)
+		return
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, "artefacts", "sha256", digest))
 	if err != nil {
@@ -174,6 +179,6 @@ func checkScript(dir string, rep *transparency.Report) {
 	if st.Closed {
 		state = "closed"
 	}
-	add(true, "the log follows %s: %d of %d steps done, %d exceptions, %d resumes, ceremony %s",
-		name, len(st.DoneAt), len(script.Steps()), len(st.Exceptions), st.Resumes, state)
+	add(true, "the log follows %s (SHA-256 %s): %d of %d steps done, %d exceptions, %d resumes, ceremony %s",
+		name, digest, len(st.DoneAt), len(script.Steps()), len(st.Exceptions), st.Resumes, state)
 }

@@ -12,21 +12,22 @@ import (
 
 // Entry kinds the ceremony writes.
 const (
-	KindOpen          = transparency.KindOpen
-	KindResumed       = "ceremony.resumed"
-	KindStepDone      = "step.done"
-	KindStepConfirmed = "step.confirmed" // the typed confirmation of an irreversible action
-	KindException     = "step.exception"
-	KindCardPresented = "card.presented"
-	KindCardRejected  = "card.rejected"
-	KindQuorumReached = "quorum.reached"
-	KindHSMLogin      = "hsm.login"
-	KindHSMLogout     = "hsm.logout"
-	KindKSRLoaded     = "ksr.loaded"
-	KindKSRChecked    = "ksr.checked"
-	KindBundleSigned  = "bundle.signed"
-	KindSKRWritten    = "skr.written"
-	KindClose         = transparency.KindClose
+	KindOpen           = transparency.KindOpen
+	KindResumed        = "ceremony.resumed"
+	KindStepDone       = "step.done"
+	KindStepConfirmed  = "step.confirmed" // the typed confirmation of an irreversible action
+	KindException      = "step.exception"
+	KindCardPresented  = "card.presented"
+	KindCardRejected   = "card.rejected"
+	KindQuorumReached  = "quorum.reached"
+	KindHSMLogin       = "hsm.login"
+	KindHSMLogout      = "hsm.logout"
+	KindHSMLoginFailed = "hsm.login_failed" // the token refused the PIN derived from the cards
+	KindKSRLoaded      = "ksr.loaded"
+	KindKSRChecked     = "ksr.checked"
+	KindBundleSigned   = "bundle.signed"
+	KindSKRWritten     = "skr.written"
+	KindClose          = transparency.KindClose
 )
 
 // ErrOutOfScript reports an entry that the script does not allow at that
@@ -59,10 +60,12 @@ type State struct {
 	NeedActivation bool
 	// SigDigests are the SHA-256 of each bundle signature logged, in order.
 	SigDigests []string
-	KSR        *KSRState
-	Signed     int // bundles signed
-	SKR        *Artefact
-	Last       time.Time // time of the last entry
+	// SignedAt is when the last bundle was signed (the SKR's timestamp).
+	SignedAt time.Time
+	KSR      *KSRState
+	Signed   int // bundles signed
+	SKR      *Artefact
+	Last     time.Time // time of the last entry
 }
 
 // Exception is a deviation the witness records: the step stays open.
@@ -158,6 +161,21 @@ func (s State) clone() State {
 	return s
 }
 
+// needsHSMAhead reports whether a step from the current one on still needs
+// the HSM logged in: signing, or writing an SKR whose signatures a restart
+// took from memory.
+func (s State) needsHSMAhead() bool {
+	if s.SKR != nil {
+		return false
+	}
+	for _, st := range s.Script.Steps()[s.Next:] {
+		if st.Action == ActionKSRSign || st.Action == ActionSKRWrite {
+			return true
+		}
+	}
+	return false
+}
+
 // CollectingCards reports whether cards can be presented now: in the quorum
 // step, or to activate the HSM again after a restart.
 func (s State) CollectingCards() bool {
@@ -234,10 +252,9 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		// Token sessions and the recovered secret never survive a restart:
 		// the officers present their cards again before the HSM is used.
 		n.Resumes++
-		if s.HSM {
-			n.HSM, n.NeedActivation = false, true
-		}
-		if !s.HSMUsed || s.HSM {
+		n.HSM = false
+		n.NeedActivation = (s.HSM || s.NeedActivation) && s.needsHSMAhead()
+		if !s.HSMUsed || s.HSM || s.NeedActivation {
 			n.Quorum, n.Accepted = false, nil
 		}
 	case KindException:
@@ -266,6 +283,9 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		if !s.ActionDone() {
 			return fail("step %s (%s) is confirmed before its action is done", cur.ID, cur.Action)
 		}
+		if e.Field("role") != cur.Role || !slices.Equal(fieldStrings(e, "witnesses"), cur.Witnesses) {
+			return fail("step %s is done by %s witnessed by %v, but the entry names %q and %v", cur.ID, cur.Role, cur.Witnesses, e.Field("role"), fieldStrings(e, "witnesses"))
+		}
 		if cur.Action == ActionKSRLoad {
 			n.KSR.Confirmed = true
 		}
@@ -286,8 +306,8 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			n.Cards = append(n.Cards, ev)
 			break
 		}
-		if s.Quorum {
-			return fail("card %s presented after the quorum was reached", card)
+		if s.Quorum || len(s.Accepted) >= s.Script.Quorum.Threshold {
+			return fail("card %s presented after the quorum was complete", card)
 		}
 		info, ok := s.Script.Quorum.Card(card)
 		switch {
@@ -305,8 +325,11 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		if err := inQuorum(); err != nil {
 			return fail("%v", err)
 		}
-		if len(s.Accepted) < s.Script.Quorum.Threshold {
-			return fail("%d of %d cards accepted", len(s.Accepted), s.Script.Quorum.Threshold)
+		if s.Quorum {
+			return fail("the quorum is already reached")
+		}
+		if len(s.Accepted) != s.Script.Quorum.Threshold {
+			return fail("%d cards accepted, the quorum is %d", len(s.Accepted), s.Script.Quorum.Threshold)
 		}
 		if cards := fieldStrings(e, "cards"); !slices.Equal(cards, s.Accepted) {
 			return fail("names cards %v, the accepted cards are %v", cards, s.Accepted)
@@ -322,7 +345,19 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		if !s.Quorum {
 			return fail("the HSM is used before the quorum is reached")
 		}
+		if s.HSM {
+			return fail("the HSM is already logged in")
+		}
 		n.HSM, n.HSMUsed, n.NeedActivation = true, true, false
+	case KindHSMLoginFailed:
+		if err := onCurrent(); err != nil {
+			return fail("%v", err)
+		}
+		if (cur.Action != ActionHSMLogin && !s.NeedActivation) || !s.Quorum || s.HSM {
+			return fail("no HSM login was due")
+		}
+		// The token refused the PIN: the officers present their cards again.
+		n.Quorum, n.Accepted = false, nil
 	case KindHSMLogout:
 		if err := inAction(ActionHSMLogout); err != nil {
 			return fail("%v", err)
@@ -355,8 +390,12 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		}
 		ok := len(results) > 0
 		for _, r := range results {
-			if r.Status == "fail" {
+			switch r.Status {
+			case "fail":
 				ok = false
+			case "pass", "warn":
+			default:
+				return fail("check %s has status %q (want pass, warn or fail)", r.ID, r.Status)
 			}
 		}
 		n.KSR.Checked, n.KSR.ChecksOK, n.KSR.Results = true, ok, results
@@ -375,8 +414,11 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			return fail("signing before the typed confirmation")
 		case fieldInt(e, "bundle") != s.Signed+1 || s.Signed >= s.KSR.Bundles:
 			return fail("bundle %d signed, expected bundle %d of %d", fieldInt(e, "bundle"), s.Signed+1, s.KSR.Bundles)
+		case e.Field("bundle_id") == "" || !isHex64(e.Field("sig_sha256")):
+			return fail("a signed bundle names its id and its signature's SHA-256")
 		}
 		n.Signed++
+		n.SignedAt = e.Time
 		n.SigDigests = append(n.SigDigests, e.Field("sig_sha256"))
 	case KindSKRWritten:
 		if err := inAction(ActionSKRWrite); err != nil {
@@ -392,6 +434,9 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 	case KindClose:
 		if hasCur {
 			return fail("the ceremony closes with step %s still to do", cur.ID)
+		}
+		if s.HSM {
+			return fail("the ceremony closes with the HSM logged in")
 		}
 		n.Closed = true
 	default:
@@ -410,6 +455,18 @@ func Replay(script *Script, entries []*transparency.Entry) (State, error) {
 		}
 	}
 	return s, nil
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func fieldStrings(e *transparency.Entry, name string) []string {

@@ -36,6 +36,7 @@ func happyPath(s *Script, hook func(b *entries, st Step) bool) []*transparency.E
 			continue
 		}
 		f := map[string]any{"step": st.ID}
+		done := map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses}
 		with := func(extra map[string]any) map[string]any {
 			m := map[string]any{"step": st.ID}
 			for k, v := range extra {
@@ -58,14 +59,14 @@ func happyPath(s *Script, hook func(b *entries, st Step) bool) []*transparency.E
 			b.add(KindKSRChecked, with(map[string]any{"sha256": ksrHash, "results": []CheckResult{{ID: "KSR-DOMAIN", Status: "pass"}}}))
 		case ActionKSRSign:
 			b.add(KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
-			b.add(KindBundleSigned, with(map[string]any{"bundle": 1}))
-			b.add(KindBundleSigned, with(map[string]any{"bundle": 2}))
+			b.add(KindBundleSigned, with(map[string]any{"bundle": 1, "bundle_id": "b1", "sig_sha256": strings.Repeat("1", 64)}))
+			b.add(KindBundleSigned, with(map[string]any{"bundle": 2, "bundle_id": "b2", "sig_sha256": strings.Repeat("2", 64)}))
 		case ActionSKRWrite:
 			b.add(KindSKRWritten, f, transparency.ArtefactRef{Name: "skr.xml", SHA256: strings.Repeat("ab", 32), Size: 10})
 		case ActionHSMLogout:
 			b.add(KindHSMLogout, f)
 		}
-		b.add(KindStepDone, f)
+		b.add(KindStepDone, done)
 	}
 	b.add(KindClose, nil)
 	return b.list
@@ -130,13 +131,41 @@ func TestReplayRefuses(t *testing.T) {
 			return false
 		},
 		"an entry after the close": func(b *entries, st Step) bool { return false },
+		"a step done without its witnesses": func(b *entries, st Step) bool {
+			if st.ID == "1.1" {
+				b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role})
+				return true
+			}
+			return false
+		},
+		"a fourth card in a quorum of three": func(b *entries, st Step) bool {
+			if st.Action == ActionQuorum {
+				for _, c := range []string{"CO4", "CO5", "CO6", "CO7"} {
+					b.add(KindCardPresented, map[string]any{"step": st.ID, "card": c})
+				}
+				return true
+			}
+			return false
+		},
+		"a check with an unknown status": func(b *entries, st Step) bool {
+			if st.Action == ActionKSRCheck {
+				b.add(KindKSRChecked, map[string]any{"step": st.ID, "sha256": ksrHash, "results": []CheckResult{{ID: "KSR-X", Status: "FAILED"}}})
+			}
+			return false
+		},
+		"a login twice": func(b *entries, st Step) bool {
+			if st.Action == ActionHSMLogin {
+				b.add(KindHSMLogin, map[string]any{"step": st.ID})
+			}
+			return false
+		},
 	}
 	for name, hook := range cases {
 		t.Run(name, func(t *testing.T) {
 			list := happyPath(s, hook)
 			if name == "an entry after the close" {
 				b := &entries{list: list}
-				b.add(KindStepDone, map[string]any{"step": "5.2"})
+				b.add(KindStepDone, map[string]any{"step": "5.2", "role": "CA", "witnesses": []string{"IW"}})
 				list = b.list
 			}
 			_, err := Replay(s, list)

@@ -102,6 +102,9 @@ type Console struct {
 	quit   bool
 	fatal  error
 	closed bool
+	// state is the session's state as of the last finished operation: the
+	// session changes it in the operation's goroutine, the screen reads this.
+	state ceremony.State
 }
 
 type (
@@ -109,6 +112,7 @@ type (
 		did     string
 		err     error
 		entries []logLine
+		state   ceremony.State
 	}
 	checkpointMsg struct {
 		cp  *transparency.Checkpoint
@@ -136,7 +140,7 @@ func NewConsole(ctx context.Context, s *session.Session, opts ConsoleOptions) (*
 	in.CharLimit = 500
 	in.Cursor.SetMode(cursor.CursorStatic) // no blinking on a projected screen
 	c := &Console{ctx: ctx, sess: s, opts: opts, st: newStyles(r, theme), keys: newKeys(), help: help.New(),
-		input: in, width: MinWidth, height: MinHeight, clock: opts.Now(), cp: s.Log().Latest()}
+		input: in, width: MinWidth, height: MinHeight, clock: opts.Now(), cp: s.Log().Latest(), state: s.State()}
 	if st := s.State(); st.Resumes > 0 {
 		if cur, ok := st.Current(); ok {
 			c.note = fmt.Sprintf("RESUMED at step %s (resume %d): every earlier step is in the log", cur.ID, st.Resumes)
@@ -219,8 +223,11 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			c.input.Blur()
 			return nil
 		case tea.KeyEnter:
-			text := strings.TrimSpace(c.input.Value())
 			m := c.mode
+			text := c.input.Value() // a typed confirmation must match exactly
+			if m == modeException {
+				text = strings.TrimSpace(text)
+			}
 			c.mode = modeNormal
 			c.input.Blur()
 			c.input.SetValue("")
@@ -263,13 +270,13 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			return "card accepted", c.sess.PresentForged(ctx)
 		})
 	case key.Matches(msg, c.keys.Confirm):
-		if c.sess.Next() == session.NextTyped {
-			cur, _ := c.sess.State().Current()
+		if session.NextOf(c.state) == session.NextTyped {
+			cur, _ := c.state.Current()
 			c.openInput(modeTyped, fmt.Sprintf("Type %s to sign every bundle", cur.Confirm))
 			return nil
 		}
-		verb := actionVerb(c.current().Action, c.sess.State())
-		if c.sess.Next() == session.NextConfirm {
+		verb := actionVerb(c.current().Action, c.state)
+		if session.NextOf(c.state) == session.NextConfirm {
 			verb = "confirming the step"
 		}
 		return c.run(verb, func(ctx context.Context) (string, error) { return "", c.sess.Confirm(ctx) })
@@ -278,7 +285,7 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 }
 
 func (c *Console) current() ceremony.Step {
-	cur, _ := c.sess.State().Current()
+	cur, _ := c.state.Current()
 	return cur
 }
 
@@ -292,7 +299,7 @@ func (c *Console) openInput(m mode, placeholder string) {
 // updateKeys enables exactly the keys that do something now.
 func (c *Console) updateKeys() {
 	idle := c.busy == "" && !c.closed && !c.opts.Auto
-	next := c.sess.Next()
+	next := session.NextOf(c.state)
 	c.keys.Confirm.SetEnabled(idle && next != session.NextCards && next != session.NextCheckFailed && next != session.NextDone)
 	c.keys.Card.SetEnabled(idle && next == session.NextCards)
 	c.keys.Forged.SetEnabled(idle && next == session.NextCards)
@@ -305,7 +312,7 @@ func (c *Console) updateKeys() {
 	case next == session.NextConfirm:
 		c.keys.Confirm.SetHelp("enter", "confirm step "+c.current().ID)
 	default:
-		c.keys.Confirm.SetHelp("enter", actionVerb(c.current().Action, c.sess.State()))
+		c.keys.Confirm.SetHelp("enter", actionVerb(c.current().Action, c.state))
 	}
 }
 
@@ -324,12 +331,13 @@ func (c *Console) run(label string, op func(ctx context.Context) (string, error)
 		})
 		did, err := op(ctx)
 		sess.SetOnAppend(nil)
-		return opDoneMsg{did: did, err: err, entries: entries}
+		return opDoneMsg{did: did, err: err, entries: entries, state: sess.State()}
 	}
 }
 
 func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 	c.busy = ""
+	c.state = msg.state
 	c.recent = append(c.recent, msg.entries...)
 	if len(c.recent) > 50 {
 		c.recent = c.recent[len(c.recent)-50:]
@@ -353,7 +361,7 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 			return checkpointMsg{cp, err}
 		})
 	}
-	if c.sess.Next() == session.NextDone {
+	if session.NextOf(c.state) == session.NextDone {
 		c.closed = true
 		if c.opts.Auto {
 			cmds = append(cmds, tea.Tick(1500*time.Millisecond, func(time.Time) tea.Msg { return closeMsg{} }))
@@ -364,7 +372,7 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 			return tea.Quit
 		}
 		cmds = append(cmds, autoNext(250*time.Millisecond))
-	} else if msg.err == nil && c.sess.Next() == session.NextSign {
+	} else if msg.err == nil && session.NextOf(c.state) == session.NextSign {
 		// Once confirmed, every bundle is signed in one go, with progress.
 		cmds = append(cmds, c.run("signing the next bundle", func(ctx context.Context) (string, error) { return "", c.sess.SignNext(ctx) }))
 	}

@@ -58,6 +58,7 @@ func (p *Plain) Run(ctx context.Context) error {
 		}
 	}
 	lastStep := ""
+	signFailed := false
 	for s.Next() != session.NextDone {
 		st := s.State()
 		cur, _ := st.Current()
@@ -70,7 +71,7 @@ func (p *Plain) Run(ctx context.Context) error {
 			snap.size = cp.Size
 		}
 		var err error
-		if !p.Auto && s.Next() == session.NextSign {
+		if !p.Auto && s.Next() == session.NextSign && !signFailed {
 			// Once confirmed, every bundle is signed in one go.
 			if err = s.SignNext(ctx); err == nil {
 				fmt.Fprintf(out, "  signed bundle %d of %d\n", s.State().Signed, s.State().KSR.Bundles)
@@ -93,6 +94,8 @@ func (p *Plain) Run(ctx context.Context) error {
 				return err
 			}
 		}
+		// After a failed signature the operator decides: enter signs again.
+		signFailed = err != nil && s.Next() == session.NextSign
 		p.afterAction(ctx, snap, s)
 	}
 	cp, err := l.AwaitCheckpoint(ctx, l.Size()-1)
@@ -172,7 +175,8 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 	if !in.Scan() {
 		return ErrQuit
 	}
-	line := strings.TrimSpace(in.Text())
+	typed := in.Text() // a typed confirmation must match exactly
+	line := strings.TrimSpace(typed)
 	switch {
 	case line == "q":
 		fmt.Fprint(out, "  Quit? The log is safe; running the same command on the same folder resumes here. [y/N]: ")
@@ -195,7 +199,7 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 		}
 		return fmt.Errorf("%q is not a card number", line)
 	case next == session.NextTyped:
-		return s.Type(ctx, line)
+		return s.Type(ctx, typed)
 	case line == "":
 		return s.Confirm(ctx)
 	}

@@ -34,7 +34,7 @@ func (c *Console) View() string {
 }
 
 func (c *Console) viewHeader() string {
-	st := c.sess.State()
+	st := c.state
 	script := st.Script
 	actLine := "all acts done"
 	if cur, ok := st.Current(); ok {
@@ -55,7 +55,7 @@ func (c *Console) viewHeader() string {
 
 // viewMain is the current step, large, and what its action shows.
 func (c *Console) viewMain(w, h int) string {
-	st := c.sess.State()
+	st := c.state
 	inner := w - 4
 	var b strings.Builder
 	cur, ok := st.Current()
@@ -120,7 +120,7 @@ func (c *Console) viewAction(st ceremony.State, cur ceremony.Step, w int) string
 		done := st.Signed
 		bar := strings.Repeat("█", done) + strings.Repeat("░", st.KSR.Bundles-done)
 		b.WriteString(c.st.Text.Render(fmt.Sprintf("Signing %s %d of %d bundles", bar, done, st.KSR.Bundles)) + "\n")
-		if c.sess.Next() == session.NextTyped {
+		if session.NextOf(c.state) == session.NextTyped {
 			b.WriteString(c.st.Warn.Render(fmt.Sprintf("Irreversible: type %s exactly to sign.", cur.Confirm)) + "\n")
 		}
 	}
@@ -194,7 +194,7 @@ func (c *Console) mark(status string) string {
 
 // viewSteps is the step list: done, current and pending marks.
 func (c *Console) viewSteps(w, h int) string {
-	st := c.sess.State()
+	st := c.state
 	steps := st.Script.Steps()
 	var lines []string
 	cursor := 0

@@ -89,15 +89,6 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	if st.Closed {
 		return nil, ErrClosed
 	}
-	if cfg.Resume {
-		at := "end"
-		if cur, ok := st.Current(); ok {
-			at = cur.ID
-		}
-		if err := s.append(ctx, ceremony.KindResumed, map[string]any{"at_step": at}); err != nil {
-			return nil, err
-		}
-	}
 	if s.state.KSR != nil {
 		data, err := os.ReadFile(filepath.Join(cfg.Log.Dir(), "artefacts", "sha256", s.state.KSR.SHA256))
 		if err != nil {
@@ -105,6 +96,15 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 		}
 		if s.ksr, err = dnssec.Parse(data); err != nil {
 			return nil, fmt.Errorf("resume: the logged KSR: %w", err)
+		}
+	}
+	if cfg.Resume {
+		at := "end"
+		if cur, ok := st.Current(); ok {
+			at = cur.ID
+		}
+		if err := s.append(ctx, ceremony.KindResumed, map[string]any{"at_step": at}); err != nil {
+			return nil, err
 		}
 	}
 	return s, nil
@@ -200,8 +200,10 @@ const (
 )
 
 // Next returns what the current step waits for.
-func (s *Session) Next() Next {
-	st := s.state
+func (s *Session) Next() Next { return NextOf(s.state) }
+
+// NextOf returns what the current step of a state waits for.
+func NextOf(st ceremony.State) Next {
 	cur, ok := st.Current()
 	if !ok || st.Closed {
 		return NextDone
@@ -348,8 +350,7 @@ func (s *Session) present(ctx context.Context, card quorum.Card) error {
 		return err
 	}
 	if err := s.append(ctx, ceremony.KindCardPresented, map[string]any{"step": cur.ID, "card": card.ID, "holder": info.Holder}); err != nil {
-		s.collector.Wipe()
-		s.collector = nil
+		s.collector.Drop(card.ID) // not logged, so not accepted: present it again
 		return err
 	}
 	if !s.collector.Reached() {
@@ -365,21 +366,41 @@ func (s *Session) present(ctx context.Context, card quorum.Card) error {
 	if err != nil {
 		return err
 	}
+	s.wipePIN()
 	s.pin = pin
 	return s.append(ctx, ceremony.KindQuorumReached, map[string]any{"step": cur.ID, "cards": s.state.Accepted, "threshold": s.cfg.Script.Quorum.Threshold})
 }
 
 func (s *Session) login(ctx context.Context, cur ceremony.Step) error {
-	if s.pin == nil {
-		return errors.New("the activation secret is not here: the crypto officers present their cards first")
+	tok := s.cfg.Token
+	if !tok.LoggedIn() {
+		if s.pin == nil {
+			return errors.New("the activation secret is not here: the crypto officers present their cards first")
+		}
+		if err := tok.Login(ctx, s.pin); err != nil {
+			if errors.Is(err, hsm.ErrPINIncorrect) {
+				// The cards' secret does not open this token: the PIN is
+				// useless, and the officers present their cards again.
+				s.wipePIN()
+				if lerr := s.append(ctx, ceremony.KindHSMLoginFailed, map[string]any{"step": cur.ID, "token": tok.Label(), "reason": "PIN incorrect"}); lerr != nil {
+					return lerr
+				}
+			}
+			return fmt.Errorf("log in to token %q: %w", tok.Label(), err)
+		}
 	}
-	err := s.cfg.Token.Login(ctx, s.pin)
+	// The PIN is kept until the login is in the log, so that a failed append
+	// can be retried.
+	if err := s.append(ctx, ceremony.KindHSMLogin, map[string]any{"step": cur.ID, "token": tok.Label()}); err != nil {
+		return err
+	}
+	s.wipePIN()
+	return nil
+}
+
+func (s *Session) wipePIN() {
 	quorum.Wipe(s.pin)
 	s.pin = nil
-	if err != nil {
-		return fmt.Errorf("log in to token %q: %w", s.cfg.Token.Label(), err)
-	}
-	return s.append(ctx, ceremony.KindHSMLogin, map[string]any{"step": cur.ID, "token": s.cfg.Token.Label()})
 }
 
 func (s *Session) loadKSR(ctx context.Context, cur ceremony.Step) error {
@@ -465,7 +486,9 @@ func (s *Session) writeSKR(ctx context.Context, cur ceremony.Step) error {
 	if err := s.resign(ctx); err != nil {
 		return err
 	}
-	skr := dnssec.NewResponse(s.ksr, s.signed, dnssec.SignOptions{TTL: s.cfg.TTL, KSKPolicy: s.cfg.KSKPolicy, Now: time.Now()})
+	// Its timestamp is the last signature's, from the log: written again after
+	// a restart, the SKR is the same file.
+	skr := dnssec.NewResponse(s.ksr, s.signed, dnssec.SignOptions{TTL: s.cfg.TTL, KSKPolicy: s.cfg.KSKPolicy, Now: s.state.SignedAt})
 	data, err := skr.Marshal()
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
+	"github.com/keyceremony/keyceremony/hsm"
 	"io"
 	"os"
 	"path/filepath"
@@ -184,5 +186,79 @@ func TestMistypedConfirmationLogsNothing(t *testing.T) {
 	}
 	if err := s.Type(ctx, "Yes"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestResumeTwice stops the ceremony twice, the second time while the
+// officers present their cards again after the first stop.
+func TestResumeTwice(t *testing.T) {
+	ctx := context.Background()
+	for _, stops := range [][2]int{{12, 2}, {18, 1}, {18, 3}, {25, 4}, {33, 1}} {
+		r := newRig(t)
+		s, l := r.open(t)
+		for i := 0; i < stops[0]; i++ {
+			if _, err := s.AutoStep(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.Close(ctx)
+		s, l = r.open(t)
+		for i := 0; i < stops[1] && s.Next() != NextDone; i++ {
+			if _, err := s.AutoStep(ctx); err != nil {
+				t.Fatalf("stops %v, first resume: %v", stops, err)
+			}
+		}
+		l.Close(ctx)
+		s, l = r.open(t)
+		for s.Next() != NextDone {
+			if _, err := s.AutoStep(ctx); err != nil {
+				t.Fatalf("stops %v, second resume at %s: %v", stops, stepID(s), err)
+			}
+		}
+		if st := s.State(); !st.Closed || st.Resumes != 2 || st.HSM {
+			t.Fatalf("stops %v: closed %v resumes %d hsm %v", stops, st.Closed, st.Resumes, st.HSM)
+		}
+		l.Close(ctx)
+	}
+}
+
+// refusingToken refuses the first PIN it is given, as a token whose PIN does
+// not match the cards' secret would.
+type refusingToken struct {
+	hsm.Token
+	refused bool
+}
+
+func (t *refusingToken) Login(ctx context.Context, pin []byte) error {
+	if !t.refused {
+		t.refused = true
+		return fmt.Errorf("login: %w", hsm.ErrPINIncorrect)
+	}
+	return t.Token.Login(ctx, pin)
+}
+
+// TestRefusedPINAsksForTheCardsAgain: a refused PIN is logged, and the
+// officers present their cards again; the ceremony then goes on.
+func TestRefusedPINAsksForTheCardsAgain(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	s, l := r.open(t)
+	defer l.Close(ctx)
+	s.cfg.Token = &refusingToken{Token: s.cfg.Token}
+	for s.State().Next < 8 || !s.State().Quorum {
+		if _, err := s.AutoStep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Confirm(ctx); !errors.Is(err, hsm.ErrPINIncorrect) {
+		t.Fatalf("first login: %v, want ErrPINIncorrect", err)
+	}
+	if st := s.State(); st.Quorum || !st.CollectingCards() {
+		t.Fatal("after a refused PIN the cards are not asked for again")
+	}
+	for s.Next() != NextDone {
+		if _, err := s.AutoStep(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -220,6 +220,7 @@ func (c *Collector) Recover() ([]byte, error) {
 		return nil, err
 	}
 	b, err := s.MarshalBinary()
+	defer s.SetUint64(0)
 	if err != nil {
 		return nil, err
 	}
@@ -229,6 +230,18 @@ func (c *Collector) Recover() ([]byte, error) {
 		return nil, errors.New("recovered secret does not match the roster's commitment")
 	}
 	return b, nil
+}
+
+// Drop forgets the share of one accepted card, which must be presented again.
+func (c *Collector) Drop(id string) {
+	for i, v := range c.ids {
+		if v == id {
+			c.accepted[i].Value.SetUint64(0)
+			c.accepted = append(c.accepted[:i], c.accepted[i+1:]...)
+			c.ids = append(c.ids[:i], c.ids[i+1:]...)
+			return
+		}
+	}
 }
 
 // Wipe forgets every accepted share.
@@ -253,7 +266,8 @@ func DerivePIN(secret []byte, tokenLabel string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []byte(hex.EncodeToString(k))
+	out := make([]byte, hex.EncodedLen(len(k)))
+	hex.Encode(out, k)
 	Wipe(k)
 	return out, nil
 }
