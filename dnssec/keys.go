@@ -35,10 +35,11 @@ func NewDNSKEY(zone string, pub crypto.PublicKey, flags uint16, ttl uint32) (*dn
 		if p.Curve != elliptic.P256() {
 			return nil, fmt.Errorf("ECDSA curve %s is not supported (want P-256)", p.Curve.Params().Name)
 		}
-		b := make([]byte, 64)
-		p.X.FillBytes(b[:32])
-		p.Y.FillBytes(b[32:])
-		k.Algorithm, k.PublicKey = dns.ECDSAP256SHA256, base64.StdEncoding.EncodeToString(b)
+		b, err := p.Bytes() // 0x04 || X || Y
+		if err != nil || len(b) != 65 {
+			return nil, fmt.Errorf("ECDSA public key: %v", err)
+		}
+		k.Algorithm, k.PublicKey = dns.ECDSAP256SHA256, base64.StdEncoding.EncodeToString(b[1:])
 	default:
 		return nil, fmt.Errorf("public key of type %T is not supported (want RSA or ECDSA P-256)", pub)
 	}

@@ -1,6 +1,9 @@
 package dnssec
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -159,5 +162,25 @@ func TestCheckKSR(t *testing.T) {
 	p.Relaxed = []string{"KSR-POLICY-SIG-VALIDITY"}
 	if rs := CheckKSR(d, p, at("2009-12-25")); !Passed(rs) || rs[len(rs)-1].Status != Warn {
 		t.Errorf("relaxed check: %+v", rs[len(rs)-1])
+	}
+}
+
+// TestECDSAKeyRoundTrip: an ECDSA P-256 KSK signs a bundle that verifies.
+func TestECDSAKeyRoundTrip(t *testing.T) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, err := NewDNSKEY(".", &priv.PublicKey, FlagZone|FlagSEP, 172800)
+	if err != nil || dk.Algorithm != 13 {
+		t.Fatalf("DNSKEY %v, %v", dk, err)
+	}
+	ksr, _ := loadDoc(t, "ksr-root-2017-q2-0.xml")
+	b, err := SignBundle(ksr, 0, KSK{Identifier: "EC1", DNSKEY: dk, Signer: priv}, 172800)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.VerifySignature(".", b.Signatures[0]); err != nil {
+		t.Fatal(err)
 	}
 }
