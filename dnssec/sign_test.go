@@ -132,36 +132,61 @@ func TestPGPWords(t *testing.T) {
 
 func TestCheckKSR(t *testing.T) {
 	at := func(s string) time.Time { v, _ := time.Parse(time.DateOnly, s); return v }
+	prev, _ := loadDoc(t, "skr-root-2017-q1-0.xml")
+	relaxed2016, err := LoadPolicy("2016.yaml", []byte("rsa_approved_key_sizes: [1024, 2048]\nrelax: [KSR-POLICY-SIG-VALIDITY, KSR-POLICY-SIG-OVERLAP]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
-		name string
-		now  time.Time
-		fail []string
+		name   string
+		now    time.Time
+		prev   *Document
+		policy CheckPolicy
+		fail   map[string]int
 	}{
-		{"ksr-root-2017-q2-0.xml", at("2017-02-01"), nil},
-		{"ksr-root-2010-q1-0.xml", at("2009-12-25"), []string{"KSR-POLICY-SIG-VALIDITY"}}, // 14d23:59:59 < P15D
-		{"ksr.bad.xml", at("2017-11-01"), []string{"KSR-BUNDLE-POP"}},
-		{"ksr-root-2017-q2-0.xml", at("2026-11-28"), []string{"KSR-POLICY-SIG-HORIZON"}},
-		{"ksr-root-2017-q2-0.xml", at("2016-06-01"), []string{"KSR-POLICY-SIG-HORIZON"}},
+		{"ksr-root-2017-q2-0.xml", at("2017-02-01"), prev, DefaultPolicy(), nil},
+		{"ksr.bad.xml", at("2017-11-01"), nil, DefaultPolicy(), map[string]int{CheckBundlePOP: 2}},
+		{"ksr-root-2016-q3-0.xml", at("2016-05-01"), nil, DefaultPolicy(), map[string]int{CheckPolicyAlg: 1, CheckSigOverlap: 1, CheckSigValidity: 1}},
+		{"ksr-root-2016-q3-0.xml", at("2016-05-01"), nil, relaxed2016, nil},
+		{"ksr-root-2017-q2-0.xml", at("2026-11-28"), nil, DefaultPolicy(), map[string]int{CheckSigHorizon: 1}},
+		{"ksr-root-2017-q2-0.xml", at("2016-06-01"), nil, DefaultPolicy(), map[string]int{CheckSigHorizon: 1}},
+		// The KSR answered by the previous SKR is refused as a replay.
+		{"ksr-root-2017-q2-0.xml", at("2017-02-01"), mustLoad(t, "skr-root-2017-q2-0.xml"), DefaultPolicy(),
+			map[string]int{CheckID: 1, CheckBundleUnique: 1, CheckChainKeys: 1, CheckChainOverlap: 1}},
 	}
 	for _, c := range cases {
 		d, _ := loadDoc(t, c.name)
-		var failed []string
-		for _, r := range CheckKSR(d, DefaultPolicy(), c.now) {
+		got := map[string]int{}
+		results := CheckKSR(d, c.policy, c.now, c.prev)
+		for _, r := range results {
 			if r.Status == Fail {
-				failed = append(failed, r.ID)
+				got[r.ID]++
 				t.Logf("%s %s: %s", c.name, r.ID, r.Detail)
 			}
 		}
-		if fmt.Sprint(failed) != fmt.Sprint(c.fail) {
-			t.Errorf("%s at %s: failed %v, want %v", c.name, c.now.Format(time.DateOnly), failed, c.fail)
+		if fmt.Sprint(got) != fmt.Sprint(c.fail) && !(len(got) == 0 && len(c.fail) == 0) {
+			t.Errorf("%s at %s: failures %v, want %v", c.name, c.now.Format(time.DateOnly), got, c.fail)
+		}
+		if (len(c.fail) == 0) != Passed(results) {
+			t.Errorf("%s: Passed = %v", c.name, Passed(results))
 		}
 	}
-	// Relaxed, the check warns instead of failing.
-	d, _ := loadDoc(t, "ksr-root-2010-q1-0.xml")
-	p := DefaultPolicy()
-	p.Relaxed = []string{"KSR-POLICY-SIG-VALIDITY"}
-	if rs := CheckKSR(d, p, at("2009-12-25")); !Passed(rs) || rs[len(rs)-1].Status != Warn {
-		t.Errorf("relaxed check: %+v", rs[len(rs)-1])
+}
+
+func mustLoad(t *testing.T, name string) *Document {
+	d, _ := loadDoc(t, name)
+	return d
+}
+
+func TestLoadPolicy(t *testing.T) {
+	for _, bad := range []string{"frobnicate: 1\n", "relax: [KSR-NOPE]\n", "num_bundles: 9\nnum_bundles: 8\n", "num_bundles: 0\n"} {
+		if _, err := LoadPolicy("p.yaml", []byte(bad)); err == nil {
+			t.Errorf("policy %q accepted", bad)
+		}
+	}
+	p, err := LoadPolicy("p.yaml", []byte("signature_horizon_days: 90\n"))
+	if err != nil || p.Horizon != 90*24*time.Hour || p.NumBundles != 9 {
+		t.Fatalf("%+v %v", p, err)
 	}
 }
 

@@ -32,6 +32,12 @@ func Get(name string) ([]byte, error) {
 	return b, nil
 }
 
+// DemoPolicy returns the demo's signing policy file.
+func DemoPolicy() []byte {
+	b, _ := fs.ReadFile(files, "demo-policy.yaml")
+	return b
+}
+
 // DemoCards returns the demo's simulated cards (public rehearsal material).
 func DemoCards() []byte {
 	b, _ := fs.ReadFile(files, "demo-cards.yaml")

@@ -29,8 +29,8 @@ var demoCheckTime = time.Date(2009, 12, 25, 0, 0, 0, 0, time.UTC)
 
 // DemoConfig is the rehearsal on embedded defaults: the demo script, its
 // seven simulated cards, the software token with IANA's test KSK1, and
-// IANA's 2010Q1 pre-production KSR, checked as of 2009-12-25 with the
-// validity check relaxed (those KSRs are one second short of P15D).
+// IANA's 2010Q1 pre-production KSR, checked as of 2009-12-25 under the
+// demo's policy file (scripts/demo-policy.yaml).
 func DemoConfig(script *ceremony.Script, log *transparency.Log, resume bool, skrPath string) (Config, error) {
 	cards, err := quorum.LoadSimulated(scripts.DemoCards())
 	if err != nil {
@@ -40,8 +40,10 @@ func DemoConfig(script *ceremony.Script, log *transparency.Log, resume bool, skr
 	if err != nil {
 		return Config{}, err
 	}
-	policy := dnssec.DefaultPolicy()
-	policy.Relaxed = []string{"KSR-POLICY-SIG-VALIDITY"}
+	policy, err := dnssec.LoadPolicy("demo-policy.yaml", scripts.DemoPolicy())
+	if err != nil {
+		return Config{}, err
+	}
 	day := 24 * time.Hour
 	return Config{
 		Script: script, Log: log, Resume: resume, Token: token, KeyLabel: hsm.DemoKeyLabel, Cards: cards,

@@ -425,7 +425,7 @@ func (s *Session) checkKSR(ctx context.Context, cur ceremony.Step) error {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	results := dnssec.CheckKSR(s.ksr, s.cfg.Policy, now)
+	results := dnssec.CheckKSR(s.ksr, s.cfg.Policy, now, nil)
 	var logged []ceremony.CheckResult
 	for _, r := range results {
 		logged = append(logged, ceremony.CheckResult{ID: r.ID, Status: r.Status, Detail: r.Detail})
