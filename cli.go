@@ -63,7 +63,7 @@ func commands() []command {
 		{"watch", "read-only live viewer in the terminal (not built yet)", nil},
 		{"serve", "publish a log: tiles, checkpoint, live stream, web page (not built yet)", nil},
 		{"anchor", "anchor checkpoints in Rekor; export trust anchors (not built yet)", nil},
-		{"ksr", "check and sign key signing requests (not built yet)", nil},
+		{"ksr", "check a key signing request against IANA's policy checks (ksr check; ksr sign: not built yet)", runKSR},
 		{"skr", "verify signed key responses (not built yet)", nil},
 		{"script", "check and render ceremony scripts (not built yet)", nil},
 		{"cards", "provision crypto officer cards (not built yet)", nil},

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/ui"
+)
+
+func runKSR(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageErr("ksr: give a subcommand: check (sign is not built yet)")
+	}
+	switch args[0] {
+	case "check":
+		return runKSRCheck(args[1:], stdout, stderr)
+	case "sign":
+		return usageErr("ksr sign is not built yet; the demo signs through the console")
+	}
+	return usageErr("ksr: unknown subcommand %q (want check)", args[0])
+}
+
+// readDocument reads a KSR or SKR file, refusing one over the size limit
+// before reading it whole.
+func readDocument(path string) ([]byte, *dnssec.Document, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, usageErr("%s: %v", path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, dnssec.MaxDocumentSize+1))
+	if err != nil {
+		return nil, nil, operational(fmt.Errorf("%s: %w", path, err))
+	}
+	if len(data) > dnssec.MaxDocumentSize {
+		return nil, nil, badInput(fmt.Errorf("%s: more than %d bytes; a KSR or SKR is never that large", path, dnssec.MaxDocumentSize))
+	}
+	doc, err := dnssec.Parse(data)
+	if err != nil {
+		return nil, nil, badInput(fmt.Errorf("%s: %w; ask its sender for a well-formed one", path, err))
+	}
+	return data, doc, nil
+}
+
+// parseNow reads --now: RFC 3339, or a date (midnight UTC).
+func parseNow(s string) (time.Time, error) {
+	if s == "" {
+		return time.Now().UTC(), nil
+	}
+	for _, layout := range []string{time.RFC3339, time.DateOnly, "2006-01-02T15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, usageErr("--now %q: give a date (2017-02-01) or an RFC 3339 time", s)
+}
+
+type ksrReport struct {
+	File    string          `json:"file"`
+	SHA256  string          `json:"sha256"`
+	Words   string          `json:"words"`
+	ID      string          `json:"id"`
+	Domain  string          `json:"domain"`
+	Serial  string          `json:"serial"`
+	Now     string          `json:"now"`
+	Bundles []bundleRow     `json:"bundles"`
+	Results []dnssec.Result `json:"results"`
+	OK      bool            `json:"ok"`
+}
+
+type bundleRow struct {
+	N          int      `json:"n"`
+	ID         string   `json:"id"`
+	Inception  string   `json:"inception"`
+	Expiration string   `json:"expiration"`
+	KeyTags    []uint16 `json:"key_tags"`
+}
+
+func runKSRCheck(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ksr check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	prevPath := fs.String("previous-skr", "", "the last SKR this signer produced, for the chain checks")
+	policyPath := fs.String("policy", "", "a policy file (YAML) changing IANA's defaults")
+	nowFlag := fs.String("now", "", "check as of this time (date or RFC 3339); default: now")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: keyceremony ksr check KSR [--previous-skr SKR] [--policy FILE] [--now TIME] [--json]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return usageErr("ksr check: give exactly one KSR file")
+	}
+	now, err := parseNow(*nowFlag)
+	if err != nil {
+		return err
+	}
+	policy := dnssec.DefaultPolicy()
+	if *policyPath != "" {
+		b, err := os.ReadFile(*policyPath)
+		if err != nil {
+			return usageErr("--policy: %v", err)
+		}
+		if policy, err = dnssec.LoadPolicy(*policyPath, b); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	var prev *dnssec.Document
+	if *prevPath != "" {
+		if _, prev, err = readDocument(*prevPath); err != nil {
+			return err
+		}
+		if prev.Response == nil {
+			return usageErr("--previous-skr %s is a KSR, not an SKR", *prevPath)
+		}
+	}
+	data, doc, err := readDocument(pos[0])
+	if err != nil {
+		return err
+	}
+	if doc.Request == nil {
+		return badInput(fmt.Errorf("%s is an SKR, not a KSR; verify it with keyceremony skr verify", pos[0]))
+	}
+	d := dnssec.DigestOf(data)
+	rep := ksrReport{File: filepath.Base(pos[0]), SHA256: d.Hex(), Words: d.Words(), ID: doc.ID, Domain: doc.Domain,
+		Serial: doc.Serial, Now: now.Format(time.RFC3339)}
+	for i, b := range doc.Request.Bundles {
+		row := bundleRow{N: i + 1, ID: b.ID, Inception: b.Inception.Format(time.DateTime), Expiration: b.Expiration.Format(time.DateTime)}
+		for _, k := range b.Keys {
+			row.KeyTags = append(row.KeyTags, k.KeyTag)
+		}
+		rep.Bundles = append(rep.Bundles, row)
+	}
+	rep.Results = dnssec.CheckKSR(doc, policy, now, prev)
+	rep.OK = dnssec.Passed(rep.Results)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		printKSRReport(stdout, rep)
+	}
+	if !rep.OK {
+		for _, r := range rep.Results {
+			if r.Status == dnssec.Fail {
+				return badInput(fmt.Errorf("ksr check %s: %s: %s", pos[0], r.ID, r.Detail))
+			}
+		}
+	}
+	return nil
+}
+
+func printKSRReport(w io.Writer, rep ksrReport) {
+	fmt.Fprintf(w, "KSR      %s\nSHA-256  %s\n         %s\n", rep.File, ui.GroupHex(rep.SHA256), rep.Words)
+	fmt.Fprintf(w, "id %s · domain %s · serial %s · %d bundles · checked as of %s\n\n", rep.ID, rep.Domain, rep.Serial, len(rep.Bundles), rep.Now)
+	fmt.Fprintf(w, "%3s  %-36s  %-19s  %-19s  %s\n", "#", "bundle id", "inception (UTC)", "expiration (UTC)", "key tags")
+	for _, b := range rep.Bundles {
+		tags := make([]string, len(b.KeyTags))
+		for i, t := range b.KeyTags {
+			tags[i] = strconv.Itoa(int(t))
+		}
+		fmt.Fprintf(w, "%3d  %-36s  %-19s  %-19s  %s\n", b.N, b.ID, b.Inception, b.Expiration, strings.Join(tags, " "))
+	}
+	fmt.Fprintln(w)
+	fails, warns := 0, 0
+	for _, r := range rep.Results {
+		mark := "[PASS]"
+		switch r.Status {
+		case dnssec.Fail:
+			mark, fails = "[FAIL]", fails+1
+		case dnssec.Warn:
+			mark, warns = "[WARN]", warns+1
+		}
+		fmt.Fprintf(w, "%s %-27s %s\n", mark, r.ID, r.Detail)
+	}
+	fmt.Fprintln(w)
+	if fails == 0 {
+		fmt.Fprintf(w, "PASSED: %d checks, %d warnings\n", len(rep.Results), warns)
+	} else {
+		fmt.Fprintf(w, "FAILED: %d of %d checks\n", fails, len(rep.Results))
+	}
+}
