@@ -64,7 +64,7 @@ func commands() []command {
 		{"serve", "publish a log: tiles, checkpoint, live stream, web page (not built yet)", nil},
 		{"anchor", "anchor checkpoints in Rekor; export trust anchors (not built yet)", nil},
 		{"ksr", "check a key signing request against IANA's policy checks (ksr check; ksr sign: not built yet)", runKSR},
-		{"skr", "verify signed key responses (not built yet)", nil},
+		{"skr", "verify a signed key response against trust anchors (skr verify)", runSKR},
 		{"script", "check and render ceremony scripts (not built yet)", nil},
 		{"cards", "provision crypto officer cards (not built yet)", nil},
 		{"hsm", "list HSM tokens and keys (not built yet)", nil},

@@ -177,12 +177,12 @@ func printKSRReport(w io.Writer, rep ksrReport) {
 	fmt.Fprintln(w)
 	fails, warns := 0, 0
 	for _, r := range rep.Results {
-		mark := "[PASS]"
+		mark := ui.StatusMark(r.Status)
 		switch r.Status {
 		case dnssec.Fail:
-			mark, fails = "[FAIL]", fails+1
+			fails++
 		case dnssec.Warn:
-			mark, warns = "[WARN]", warns+1
+			warns++
 		}
 		fmt.Fprintf(w, "%s %-27s %s\n", mark, r.ID, r.Detail)
 	}

@@ -64,6 +64,9 @@ func TestScripts(t *testing.T) {
 			},
 		},
 		Setup: func(env *testscript.Env) error {
+			if err := copyTree(filepath.Join("dnssec", "testdata"), filepath.Join(env.WorkDir, "iana")); err != nil {
+				return err
+			}
 			return copyTree(filepath.Join("transparency", "testdata", "tessera-log"), filepath.Join(env.WorkDir, "tessera-log"))
 		},
 	})
@@ -112,6 +115,13 @@ func TestExitCodes(t *testing.T) {
 		{"wrong origin", []string{"verify", log, "--raw", "--key", key, "--origin", "x"}, exitBadInput},
 		{"not a ceremony log", []string{"verify", log, "--key", key}, exitBadInput},
 		{"no folder", []string{"verify"}, exitUsage},
+		{"a KSR that fails its checks", []string{"ksr", "check", "dnssec/testdata/ksr.bad.xml", "--now", "2017-11-01"}, exitBadInput},
+		{"a KSR that passes", []string{"ksr", "check", "dnssec/testdata/ksr-root-2017-q2-0.xml", "--now", "2017-02-01"}, exitOK},
+		{"a missing KSR", []string{"ksr", "check", "nope.xml"}, exitUsage},
+		{"a bad --now", []string{"ksr", "check", "dnssec/testdata/ksr.bad.xml", "--now", "yesterday"}, exitUsage},
+		{"an SKR that verifies", []string{"skr", "verify", "dnssec/testdata/skr-root-2017-q1-0.xml", "--anchor", "dnssec/testdata/root-anchors-2017.xml"}, exitOK},
+		{"an SKR against the wrong anchor", []string{"skr", "verify", "dnssec/testdata/skr-root-2010-q1-0.xml", "--anchor", "dnssec/testdata/root-anchors-2017.xml"}, exitBadInput},
+		{"skr verify without an anchor", []string{"skr", "verify", "dnssec/testdata/skr-root-2017-q1-0.xml"}, exitUsage},
 		{"bad flag", []string{"verify", log, "--frob"}, exitUsage},
 		{"bad key", []string{"verify", log, "--key", "nonsense"}, exitUsage},
 		{"unknown command", []string{"nonsense"}, exitUsage},

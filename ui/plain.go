@@ -130,7 +130,7 @@ func (p *Plain) afterAction(ctx context.Context, was snapshot, s *session.Sessio
 	}
 	if !was.checked && st.KSR != nil && st.KSR.Checked {
 		for _, r := range st.KSR.Results {
-			fmt.Fprintf(out, "  %s %-26s %s\n", statusMark(r.Status), r.ID, r.Detail)
+			fmt.Fprintf(out, "  %s %-26s %s\n", StatusMark(r.Status), r.ID, r.Detail)
 		}
 	}
 	if !was.skr && st.SKR != nil {
@@ -239,7 +239,8 @@ func actionVerb(action string, st ceremony.State) string {
 	return "confirm the step"
 }
 
-func statusMark(status string) string {
+// StatusMark is a check status as a word in brackets.
+func StatusMark(status string) string {
 	switch status {
 	case dnssec.Pass:
 		return "[PASS]"

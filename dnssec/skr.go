@@ -1,0 +1,295 @@
+package dnssec
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"encoding/xml"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Anchor is a trust anchor for a KSK: the SHA-256 DS digest of its DNSKEY,
+// with the key tag and algorithm, valid for a period (RFC 7958 / RFC 9718).
+type Anchor struct {
+	ID         string
+	KeyTag     uint16
+	Algorithm  uint8
+	Digest     string // lowercase hex SHA-256 of the DNSKEY (DS digest type 2)
+	ValidFrom  time.Time
+	ValidUntil time.Time // zero: open-ended
+}
+
+// ParseAnchors reads trust anchors: a root-anchors.xml file (RFC 7958 or RFC
+// 9718), or DNSKEY and DS records in zone-file text (one per line).
+func ParseAnchors(data []byte) ([]Anchor, error) {
+	if len(data) > MaxDocumentSize {
+		return nil, fmt.Errorf("%w: anchor file of %d bytes", ErrFormat, len(data))
+	}
+	if bytes.Contains(data, []byte("<TrustAnchor")) {
+		return parseAnchorXML(data)
+	}
+	var out []Anchor
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, ";") || strings.HasPrefix(line, "#") {
+			continue
+		}
+		rr, err := dns.NewRR(line)
+		if err != nil || rr == nil {
+			return nil, fmt.Errorf("%w: line %d is not a DNSKEY or DS record: %v", ErrFormat, n, err)
+		}
+		switch r := rr.(type) {
+		case *dns.DNSKEY:
+			ds := DS(r)
+			out = append(out, Anchor{ID: fmt.Sprintf("DNSKEY %d", r.KeyTag()), KeyTag: ds.KeyTag, Algorithm: ds.Algorithm, Digest: strings.ToLower(ds.Digest)})
+		case *dns.DS:
+			if r.DigestType != dns.SHA256 {
+				return nil, fmt.Errorf("%w: line %d: DS digest type %d (want 2, SHA-256)", ErrFormat, n, r.DigestType)
+			}
+			out = append(out, Anchor{ID: fmt.Sprintf("DS %d", r.KeyTag), KeyTag: r.KeyTag, Algorithm: r.Algorithm, Digest: strings.ToLower(r.Digest)})
+		default:
+			return nil, fmt.Errorf("%w: line %d is a %s record, not a DNSKEY or DS", ErrFormat, n, dns.TypeToString[rr.Header().Rrtype])
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no trust anchor in the file", ErrFormat)
+	}
+	return out, nil
+}
+
+func parseAnchorXML(data []byte) ([]Anchor, error) {
+	var ta struct {
+		Zone    string `xml:"Zone"`
+		Digests []struct {
+			ID         string `xml:"id,attr"`
+			ValidFrom  string `xml:"validFrom,attr"`
+			ValidUntil string `xml:"validUntil,attr"`
+			KeyTag     uint16 `xml:"KeyTag"`
+			Algorithm  uint8  `xml:"Algorithm"`
+			DigestType uint8  `xml:"DigestType"`
+			Digest     string `xml:"Digest"`
+		} `xml:"KeyDigest"`
+	}
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	dec.Strict = true
+	dec.Entity = map[string]string{}
+	if bytes.Contains(data, []byte("<!DOCTYPE")) || bytes.Contains(data, []byte("<!ENTITY")) {
+		return nil, fmt.Errorf("%w: a DOCTYPE in the trust anchor file", ErrFormat)
+	}
+	if err := dec.Decode(&ta); err != nil {
+		return nil, fmt.Errorf("%w: trust anchor XML: %v", ErrFormat, err)
+	}
+	var out []Anchor
+	for _, d := range ta.Digests {
+		if d.DigestType != dns.SHA256 {
+			continue // only SHA-256 digests are used
+		}
+		a := Anchor{ID: d.ID, KeyTag: d.KeyTag, Algorithm: d.Algorithm, Digest: strings.ToLower(d.Digest)}
+		if _, err := hex.DecodeString(a.Digest); err != nil || len(a.Digest) != 64 {
+			return nil, fmt.Errorf("%w: anchor %s: digest is not 32 bytes of hex", ErrFormat, d.ID)
+		}
+		var err error
+		if a.ValidFrom, err = time.Parse(time.RFC3339, d.ValidFrom); err != nil {
+			return nil, fmt.Errorf("%w: anchor %s: validFrom %q", ErrFormat, d.ID, d.ValidFrom)
+		}
+		if d.ValidUntil != "" {
+			if a.ValidUntil, err = time.Parse(time.RFC3339, d.ValidUntil); err != nil {
+				return nil, fmt.Errorf("%w: anchor %s: validUntil %q", ErrFormat, d.ID, d.ValidUntil)
+			}
+		}
+		out = append(out, a)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no SHA-256 key digest in the trust anchor file", ErrFormat)
+	}
+	return out, nil
+}
+
+// matchAnchor returns the anchor a KSK matches (ignoring the REVOKE bit: a
+// revoked key is the anchored key announcing its end).
+func matchAnchor(k Key, zone string, anchors []Anchor) (Anchor, bool) {
+	dk, err := k.DNSKEY(zone)
+	if err != nil {
+		return Anchor{}, false
+	}
+	plain := *dk
+	plain.Flags &^= FlagRevoke
+	ds := DS(&plain)
+	for _, a := range anchors {
+		if a.Digest == strings.ToLower(ds.Digest) && a.KeyTag == ds.KeyTag && a.Algorithm == ds.Algorithm {
+			return a, true
+		}
+	}
+	return Anchor{}, false
+}
+
+// The ids of the SKR checks.
+const (
+	CheckSKRFormat     = "SKR-FORMAT"
+	CheckSKRSignatures = "SKR-SIGNATURES"
+	CheckSKRSigDates   = "SKR-SIGNATURE-DATES"
+	CheckSKROrder      = "SKR-BUNDLE-ORDER"
+	CheckSKRAnchor     = "SKR-ANCHOR"
+	CheckSKRMatch      = "SKR-MATCH"
+	CheckSKRPolicy     = "SKR-POLICY"
+	CheckSKRExpiry     = "SKR-EXPIRY"
+)
+
+// VerifySKR checks an SKR: every signature verifies with the bundle's key of
+// the same identifier; signatures are made by KSKs (SEP flag) that match a
+// trust anchor valid over the bundle; signature dates are the bundle's;
+// bundles come in order; with ksr, the SKR answers it (ids, bundles, dates,
+// ZSK sets); the response policy (bundle count); with now, whether the SKR
+// is still in force.
+func VerifySKR(skr *Document, anchors []Anchor, ksr *Document, policy CheckPolicy, now time.Time) []Result {
+	var out []Result
+	add := func(id, status, format string, args ...any) {
+		out = append(out, Result{ID: id, Status: status, Detail: fmt.Sprintf(format, args...)})
+	}
+	if skr.Response == nil {
+		add(CheckSKRFormat, Fail, "the document is a KSR, not an SKR (no <Response>)")
+		return out
+	}
+	add(CheckSKRFormat, Pass, "SKR %s for domain %q with %d bundles", skr.ID, skr.Domain, len(skr.Response.Bundles))
+	bundles := skr.Response.Bundles
+
+	status, detail := Pass, "every signature verifies with the key of its identifier in its bundle"
+	datesStatus, datesDetail := Pass, "every signature's inception and expiration are its bundle's"
+sigLoop:
+	for i, b := range bundles {
+		if len(b.Signatures) == 0 {
+			status, detail = Fail, fmt.Sprintf("%s has no signature", bundleName(i, b))
+			break
+		}
+		for _, s := range b.Signatures {
+			if err := b.VerifySignature(skr.Domain, s); err != nil {
+				status, detail = Fail, fmt.Sprintf("%s: %v", bundleName(i, b), err)
+				break sigLoop
+			}
+			if !s.SignatureInception.Equal(b.Inception.Time) || !s.SignatureExpiration.Equal(b.Expiration.Time) {
+				if datesStatus == Pass {
+					datesStatus, datesDetail = Fail, fmt.Sprintf("%s: the signature by %s runs %s to %s, the bundle %s to %s", bundleName(i, b), s.KeyIdentifier,
+						date(s.SignatureInception), date(s.SignatureExpiration), date(b.Inception), date(b.Expiration))
+				}
+			}
+		}
+	}
+	add(CheckSKRSignatures, status, "%s", detail)
+	add(CheckSKRSigDates, datesStatus, "%s", datesDetail)
+
+	status, detail = Pass, "bundles come in order of inception"
+	for i := 1; i < len(bundles); i++ {
+		if !bundles[i].Inception.After(bundles[i-1].Inception.Time) {
+			status, detail = Fail, fmt.Sprintf("%s starts %s, not after %s (%s)", bundleName(i, bundles[i]), date(bundles[i].Inception), bundleName(i-1, bundles[i-1]), date(bundles[i-1].Inception))
+			break
+		}
+	}
+	add(CheckSKROrder, status, "%s", detail)
+
+	status, detail = Pass, ""
+	var used []string
+anchorLoop:
+	for i, b := range bundles {
+		for _, s := range b.Signatures {
+			k, ok := b.key(s.KeyIdentifier)
+			if !ok {
+				continue // reported by SKR-SIGNATURES
+			}
+			if k.Flags&FlagSEP == 0 {
+				status, detail = Fail, fmt.Sprintf("%s is signed by %s, which is not a KSK (flags %d)", bundleName(i, b), KeyLabel(k), k.Flags)
+				break anchorLoop
+			}
+			a, ok := matchAnchor(k, skr.Domain, anchors)
+			switch {
+			case !ok:
+				status, detail = Fail, fmt.Sprintf("%s is signed by %s, which matches no trust anchor", bundleName(i, b), KeyLabel(k))
+				break anchorLoop
+			case a.ValidFrom.After(b.Inception.Time) || (!a.ValidUntil.IsZero() && a.ValidUntil.Before(b.Expiration.Time)):
+				status, detail = Fail, fmt.Sprintf("%s (%s to %s) is signed by %s, whose anchor %s is valid from %s to %s", bundleName(i, b),
+					date(b.Inception), date(b.Expiration), KeyLabel(k), a.ID, a.ValidFrom.Format(time.DateTime), untilText(a.ValidUntil))
+				break anchorLoop
+			}
+			if !slices.Contains(used, a.ID) {
+				used = append(used, a.ID)
+			}
+		}
+	}
+	if status == Pass {
+		detail = fmt.Sprintf("every signing KSK matches a trust anchor valid over its bundle (%s)", strings.Join(used, ", "))
+	}
+	add(CheckSKRAnchor, status, "%s", detail)
+
+	if ksr != nil {
+		if msg := answers(skr, ksr); msg != "" {
+			add(CheckSKRMatch, Fail, "%s", msg)
+		} else {
+			add(CheckSKRMatch, Pass, "the SKR answers KSR %s: same id, serial, domain, bundles, dates and ZSKs", ksr.ID)
+		}
+	}
+
+	if len(bundles) == policy.NumBundles {
+		add(CheckSKRPolicy, Pass, "%d bundles, each signed", len(bundles))
+	} else {
+		add(CheckSKRPolicy, Fail, "%d bundles, the response policy asks for %d", len(bundles), policy.NumBundles)
+	}
+
+	if !now.IsZero() && len(bundles) > 0 {
+		last := bundles[len(bundles)-1]
+		if !last.Expiration.After(now) {
+			add(CheckSKRExpiry, Warn, "the last bundle expired on %s, before %s: this SKR is history", date(last.Expiration), now.UTC().Format(time.DateTime))
+		} else {
+			add(CheckSKRExpiry, Pass, "in force until %s", date(last.Expiration))
+		}
+	}
+	return out
+}
+
+func untilText(t time.Time) string {
+	if t.IsZero() {
+		return "(open)"
+	}
+	return t.Format(time.DateTime)
+}
+
+// answers says how an SKR fails to answer a KSR, or "".
+func answers(skr, ksr *Document) string {
+	if ksr.Request == nil {
+		return "the document given as the KSR is not a KSR"
+	}
+	switch {
+	case skr.ID != ksr.ID:
+		return fmt.Sprintf("the SKR's id %s is not the KSR's %s", skr.ID, ksr.ID)
+	case skr.Serial != ksr.Serial || skr.Domain != ksr.Domain:
+		return fmt.Sprintf("serial/domain %s/%s, the KSR's are %s/%s", skr.Serial, skr.Domain, ksr.Serial, ksr.Domain)
+	case len(skr.Response.Bundles) != len(ksr.Request.Bundles):
+		return fmt.Sprintf("%d bundles, the KSR has %d", len(skr.Response.Bundles), len(ksr.Request.Bundles))
+	}
+	for i, rb := range ksr.Request.Bundles {
+		b := skr.Response.Bundles[i]
+		if b.ID != rb.ID || !b.Inception.Equal(rb.Inception.Time) || !b.Expiration.Equal(rb.Expiration.Time) {
+			return fmt.Sprintf("%s does not match KSR bundle #%d (%s, %s to %s)", bundleName(i, b), i+1, rb.ID, date(rb.Inception), date(rb.Expiration))
+		}
+		var zsks []string
+		for _, k := range b.Keys {
+			if k.Flags&FlagSEP == 0 {
+				zsks = append(zsks, k.PublicKey)
+			}
+		}
+		var want []string
+		for _, k := range rb.Keys {
+			want = append(want, k.PublicKey)
+		}
+		slices.Sort(zsks)
+		slices.Sort(want)
+		if !slices.Equal(zsks, want) {
+			return fmt.Sprintf("%s: its ZSKs are not the ones the KSR asked to sign", bundleName(i, b))
+		}
+	}
+	return ""
+}

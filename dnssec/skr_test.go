@@ -1,0 +1,143 @@
+package dnssec
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testKSKAnchors are the DNSKEYs of IANA's public test KSK1 and KSK2, as
+// anchor text, from their private keys.
+func testKSKAnchors(t *testing.T) []Anchor {
+	t.Helper()
+	var text strings.Builder
+	for _, f := range []string{"testdata/rsa2048-1.key", "testdata/rsa2048-2.key"} {
+		b, _ := os.ReadFile(f)
+		blk, _ := pem.Decode(b)
+		priv, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dk, _ := NewDNSKEY(".", &priv.PublicKey, FlagZone|FlagSEP, 172800)
+		text.WriteString(dk.String() + "\n")
+	}
+	a, err := ParseAnchors([]byte(text.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func anchorsFrom(t *testing.T, name string) []Anchor {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ParseAnchors(b)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return a
+}
+
+func failures(rs []Result) []string {
+	var out []string
+	for _, r := range rs {
+		if r.Status == Fail {
+			out = append(out, r.ID+": "+r.Detail)
+		}
+	}
+	return out
+}
+
+// TestEveryRealSKRVerifies: every real SKR in testdata verifies against its
+// trust anchor, and answers its KSR where we have it.
+func TestEveryRealSKRVerifies(t *testing.T) {
+	root2017 := anchorsFrom(t, "root-anchors-2017.xml")
+	test := testKSKAnchors(t)
+	six := DefaultPolicy()
+	six.NumBundles = 6
+	cases := []struct {
+		skr, ksr string
+		anchors  []Anchor
+		policy   CheckPolicy
+	}{
+		{"skr-root-2017-q1-0.xml", "", root2017, DefaultPolicy()},
+		{"skr-root-2017-q2-0.xml", "ksr-root-2017-q2-0.xml", root2017, DefaultPolicy()},
+		{"skr-root-2017-q3-0-c_to_d.xml", "", root2017, DefaultPolicy()},
+		{"skr-root-2018-q1-0-d_to_e.xml", "ksr-root-2018-q1-0-d_to_e.xml", root2017, DefaultPolicy()},
+		{"skr-root-2009-q4-2.xml", "ksr-root-2009-q4-2.xml", test, six},
+		{"skr-root-2010-q1-0.xml", "ksr-root-2010-q1-0.xml", test, DefaultPolicy()},
+		{"skr-root-2010-q2-0.xml", "ksr-root-2010-q2-0.xml", test, DefaultPolicy()},
+		{"skr-root-2010-q2-0-revoke.xml", "ksr-root-2010-q2-0.xml", test, DefaultPolicy()},
+	}
+	for _, c := range cases {
+		t.Run(c.skr, func(t *testing.T) {
+			skr, _ := loadDoc(t, c.skr)
+			var ksr *Document
+			if c.ksr != "" {
+				ksr, _ = loadDoc(t, c.ksr)
+			}
+			rs := VerifySKR(skr, c.anchors, ksr, c.policy, time.Time{})
+			if f := failures(rs); len(f) > 0 {
+				t.Fatalf("%v", f)
+			}
+		})
+	}
+	// The 2017 anchors do not vouch for the test KSK, nor the test anchors for the root's.
+	skr, _ := loadDoc(t, "skr-root-2010-q1-0.xml")
+	if f := failures(VerifySKR(skr, root2017, nil, DefaultPolicy(), time.Time{})); len(f) == 0 {
+		t.Fatal("a test KSK verified against the root's trust anchor")
+	}
+}
+
+// TestSKRTampering: a changed byte in a signature, a key or a date, or two
+// bundles swapped, is caught.
+func TestSKRTampering(t *testing.T) {
+	good, _ := os.ReadFile("testdata/skr-root-2017-q2-0.xml")
+	ksr, _ := loadDoc(t, "ksr-root-2017-q2-0.xml")
+	anchors := anchorsFrom(t, "root-anchors-2017.xml")
+	src := string(good)
+	sigStart := strings.Index(src, "<SignatureData>") + len("<SignatureData>") + 10
+	keyStart := strings.LastIndex(src, "<PublicKey>") + len("<PublicKey>") + 20
+	flip := func(i int) string {
+		c := src[i]
+		r := byte('A')
+		if c == 'A' {
+			r = 'B'
+		}
+		return src[:i] + string(r) + src[i+1:]
+	}
+	b1 := strings.Index(src, "<ResponseBundle ")
+	b2 := strings.Index(src[b1+1:], "<ResponseBundle ") + b1 + 1
+	b3 := strings.Index(src[b2+1:], "<ResponseBundle ") + b2 + 1
+	swapped := src[:b1] + src[b2:b3] + src[b1:b2] + src[b3:]
+	cases := map[string]string{
+		"a signature byte":    flip(sigStart),
+		"a key byte":          flip(keyStart),
+		"a date":              strings.Replace(src, "<Inception>2017-04-21T00:00:00+00:00</Inception>", "<Inception>2017-04-22T00:00:00+00:00</Inception>", 1),
+		"two bundles swapped": swapped,
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			skr, err := Parse([]byte(in))
+			if err != nil {
+				return // not even well-formed: caught
+			}
+			if f := failures(VerifySKR(skr, anchors, ksr, DefaultPolicy(), time.Time{})); len(f) == 0 {
+				t.Fatal("went unnoticed")
+			} else {
+				t.Log(f[0])
+			}
+			if f := failures(VerifySKR(skr, anchors, nil, DefaultPolicy(), time.Time{})); len(f) == 0 {
+				t.Fatal("went unnoticed without the KSR")
+			}
+		})
+	}
+	_ = fmt.Sprint
+}
