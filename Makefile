@@ -20,9 +20,11 @@ deps:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 30x -count 5 -cpu 1,2 ./transparency/
-	$(GO) test -run '^$$' -bench CheckAndSign -benchtime 20x -count 3 ./dnssec/
+	$(GO) test -run '^$$' -bench 'CheckAndSign|2018' -benchtime 20x -count 3 ./dnssec/
+	$(GO) test -run '^$$' -bench SoftToken -benchtime 20x -count 3 ./ceremony/session/
 	$(GO) test -run '^$$' -bench DemoAuto -benchtime 3x -count 3 ./ceremony/session/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseEntry -fuzztime 30s ./transparency/
 	$(GO) test -run '^$$' -fuzz FuzzParseCheckpoint -fuzztime 30s ./transparency/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s -parallel 1 ./dnssec/

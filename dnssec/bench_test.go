@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
+	"os"
 	"testing"
 	"time"
 )
@@ -48,4 +49,48 @@ func BenchmarkCheckAndSign(b *testing.B) {
 	b.ReportMetric(float64(fullNs)/float64(b.N)/1e6, "check+sign-ms/op")
 	b.ReportMetric(float64(bareNs)/float64(b.N)/1e6, "bare-sign-ms/op")
 	b.ReportMetric(float64(fullNs)/float64(bareNs), "x-baseline")
+}
+
+// BenchmarkKSRCheck2018 runs every check on IANA's real 2018Q1 KSR.
+func BenchmarkKSRCheck2018(b *testing.B) {
+	data, err := os.ReadFile("testdata/ksr-root-2018-q1-0-d_to_e.xml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Date(2017, 11, 1, 0, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		d, err := Parse(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !Passed(CheckKSR(d, DefaultPolicy(), now, nil)) {
+			b.Fatal("checks fail")
+		}
+	}
+}
+
+// BenchmarkSKRVerify2018 verifies IANA's real 2018Q1 SKR against the 2017
+// trust anchors and its KSR.
+func BenchmarkSKRVerify2018(b *testing.B) {
+	data, err := os.ReadFile("testdata/skr-root-2018-q1-0-d_to_e.xml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ksr, _ := loadDoc(b, "ksr-root-2018-q1-0-d_to_e.xml")
+	ab, _ := os.ReadFile("testdata/root-anchors-2017.xml")
+	anchors, err := ParseAnchors(ab)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		d, err := Parse(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !Passed(VerifySKR(d, anchors, ksr, DefaultPolicy(), time.Time{})) {
+			b.Fatal("SKR does not verify")
+		}
+	}
 }
