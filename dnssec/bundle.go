@@ -207,6 +207,11 @@ func SignBundle(ksr *Document, i int, ksk KSK, ttl uint32) (Bundle, error) {
 		Labels: sig.Labels, OriginalTTL: ttl, SignatureExpiration: rb.Expiration, SignatureInception: rb.Inception,
 		KeyTag: sig.KeyTag, SignersName: ksr.Domain, SignatureData: sig.Signature,
 	}}
+	// And again on a separate path (our own signed data, crypto/rsa or
+	// crypto/ecdsa), from the fields as they will be written.
+	if err := verifyIndependently(ksr.Domain, b.Keys, b.Signatures[0], kskKey); err != nil {
+		return Bundle{}, fmt.Errorf("%w: bundle #%d (%s): second verification of key %d's signature: %v", ErrSignature, i+1, rb.ID, sig.KeyTag, err)
+	}
 	return b, nil
 }
 
