@@ -160,57 +160,73 @@ func Sign(ksr *Document, ksk KSK, opts SignOptions) (*Document, error) {
 }
 
 // SignBundle signs request bundle i of a KSR with the KSK and returns the
-// response bundle, after verifying its signature in software.
+// response bundle, after verifying its signature in software, twice.
 func SignBundle(ksr *Document, i int, ksk KSK, ttl uint32) (Bundle, error) {
+	return SignBundleWith(ksr, i, []KSK{ksk}, []KSK{ksk}, ttl)
+}
+
+// SignBundleWith builds response bundle i: the request's ZSKs and the given
+// KSKs (each DNSKEY as given: a revoked key carries the REVOKE flag), signed
+// by each of signers. Every signature is verified with miekg/dns and again on
+// an independent path before the bundle is returned.
+func SignBundleWith(ksr *Document, i int, ksks, signers []KSK, ttl uint32) (Bundle, error) {
 	if ksr.Request == nil || i < 0 || i >= len(ksr.Request.Bundles) {
 		return Bundle{}, fmt.Errorf("sign: no request bundle #%d", i+1)
+	}
+	if len(signers) == 0 {
+		return Bundle{}, fmt.Errorf("sign: bundle #%d has no signing key", i+1)
 	}
 	if ttl == 0 {
 		ttl = 172800
 	}
 	rb := ksr.Request.Bundles[i]
-	kskKey := Key{
-		KeyIdentifier: ksk.Identifier, KeyTag: ksk.DNSKEY.KeyTag(), TTL: ttl, Flags: ksk.DNSKEY.Flags,
-		Protocol: ksk.DNSKEY.Protocol, Algorithm: ksk.DNSKEY.Algorithm, PublicKey: ksk.DNSKEY.PublicKey,
-	}
 	b := Bundle{ID: rb.ID, Inception: rb.Inception, Expiration: rb.Expiration}
 	for _, k := range rb.Keys {
 		k.TTL = ttl
 		b.Keys = append(b.Keys, k)
 	}
-	b.Keys = append(b.Keys, kskKey)
+	keyOf := func(k KSK) Key {
+		return Key{KeyIdentifier: k.Identifier, KeyTag: k.DNSKEY.KeyTag(), TTL: ttl, Flags: k.DNSKEY.Flags,
+			Protocol: k.DNSKEY.Protocol, Algorithm: k.DNSKEY.Algorithm, PublicKey: k.DNSKEY.PublicKey}
+	}
+	for _, k := range ksks {
+		b.Keys = append(b.Keys, keyOf(k))
+	}
 	sort.SliceStable(b.Keys, func(x, y int) bool { return b.Keys[x].KeyTag < b.Keys[y].KeyTag })
 	rrset, err := b.RRset(ksr.Domain, ttl)
 	if err != nil {
 		return Bundle{}, fmt.Errorf("bundle #%d (%s): %w", i+1, rb.ID, err)
 	}
-	sig := &dns.RRSIG{
-		Hdr:         dns.RR_Header{Name: dns.Fqdn(ksr.Domain), Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: ttl},
-		TypeCovered: dns.TypeDNSKEY,
-		Algorithm:   ksk.DNSKEY.Algorithm,
-		Labels:      uint8(dns.CountLabel(dns.Fqdn(ksr.Domain))),
-		OrigTtl:     ttl,
-		Expiration:  uint32(rb.Expiration.Unix()),
-		Inception:   uint32(rb.Inception.Unix()),
-		KeyTag:      ksk.DNSKEY.KeyTag(),
-		SignerName:  dns.Fqdn(ksr.Domain),
-	}
-	if err := sig.Sign(ksk.Signer, rrset); err != nil {
-		return Bundle{}, fmt.Errorf("sign bundle #%d (%s): %w", i+1, rb.ID, err)
-	}
-	// Software re-verification: an HSM fault must never reach an SKR.
-	if err := sig.Verify(ksk.DNSKEY, rrset); err != nil {
-		return Bundle{}, fmt.Errorf("%w: bundle #%d (%s): the signature just made by key %d: %v", ErrSignature, i+1, rb.ID, sig.KeyTag, err)
-	}
-	b.Signatures = []Signature{{
-		KeyIdentifier: ksk.Identifier, TTL: ttl, TypeCovered: "DNSKEY", Algorithm: sig.Algorithm,
-		Labels: sig.Labels, OriginalTTL: ttl, SignatureExpiration: rb.Expiration, SignatureInception: rb.Inception,
-		KeyTag: sig.KeyTag, SignersName: ksr.Domain, SignatureData: sig.Signature,
-	}}
-	// And again on a separate path (our own signed data, crypto/rsa or
-	// crypto/ecdsa), from the fields as they will be written.
-	if err := verifyIndependently(ksr.Domain, b.Keys, b.Signatures[0], kskKey); err != nil {
-		return Bundle{}, fmt.Errorf("%w: bundle #%d (%s): second verification of key %d's signature: %v", ErrSignature, i+1, rb.ID, sig.KeyTag, err)
+	for _, ksk := range signers {
+		sig := &dns.RRSIG{
+			Hdr:         dns.RR_Header{Name: dns.Fqdn(ksr.Domain), Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: ttl},
+			TypeCovered: dns.TypeDNSKEY,
+			Algorithm:   ksk.DNSKEY.Algorithm,
+			Labels:      uint8(dns.CountLabel(dns.Fqdn(ksr.Domain))),
+			OrigTtl:     ttl,
+			Expiration:  uint32(rb.Expiration.Unix()),
+			Inception:   uint32(rb.Inception.Unix()),
+			KeyTag:      ksk.DNSKEY.KeyTag(),
+			SignerName:  dns.Fqdn(ksr.Domain),
+		}
+		if err := sig.Sign(ksk.Signer, rrset); err != nil {
+			return Bundle{}, fmt.Errorf("sign bundle #%d (%s) with key %d: %w", i+1, rb.ID, sig.KeyTag, err)
+		}
+		// Software re-verification: an HSM fault must never reach an SKR.
+		if err := sig.Verify(ksk.DNSKEY, rrset); err != nil {
+			return Bundle{}, fmt.Errorf("%w: bundle #%d (%s): the signature just made by key %d: %v", ErrSignature, i+1, rb.ID, sig.KeyTag, err)
+		}
+		s := Signature{
+			KeyIdentifier: ksk.Identifier, TTL: ttl, TypeCovered: "DNSKEY", Algorithm: sig.Algorithm,
+			Labels: sig.Labels, OriginalTTL: ttl, SignatureExpiration: rb.Expiration, SignatureInception: rb.Inception,
+			KeyTag: sig.KeyTag, SignersName: ksr.Domain, SignatureData: sig.Signature,
+		}
+		// And again on a separate path (our own signed data, crypto/rsa or
+		// crypto/ecdsa), from the fields as they will be written.
+		if err := verifyIndependently(ksr.Domain, b.Keys, s, keyOf(ksk)); err != nil {
+			return Bundle{}, fmt.Errorf("%w: bundle #%d (%s): second verification of key %d's signature: %v", ErrSignature, i+1, rb.ID, sig.KeyTag, err)
+		}
+		b.Signatures = append(b.Signatures, s)
 	}
 	return b, nil
 }

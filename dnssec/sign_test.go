@@ -8,6 +8,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -208,4 +210,91 @@ func TestECDSAKeyRoundTrip(t *testing.T) {
 	if err := b.VerifySignature(".", b.Signatures[0]); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func testKSK(t testing.TB, file, id string) KSK {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	priv, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, err := NewDNSKEY(".", &priv.PublicKey, FlagZone|FlagSEP, 172800)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return KSK{Identifier: id, DNSKEY: dk, Signer: priv}
+}
+
+// TestSchemasGolden re-signs IANA's pre-production KSRs with test KSK1 and
+// KSK2, following the schema each SKR used, and gets every SignatureData of
+// IANA's SKRs, byte for byte, and the same KSKs (flags and tags) in every
+// bundle.
+func TestSchemasGolden(t *testing.T) {
+	ksks := map[string]KSK{"KSK1": testKSK(t, "testdata/rsa2048-1.key", "KSK1"), "KSK2": testKSK(t, "testdata/rsa2048-2.key", "KSK2")}
+	normal := Schema{Name: "normal", Slots: []Slot{{Publish: []string{"KSK1"}, Sign: []string{"KSK1"}}}}
+	pre := Slot{Publish: []string{"KSK1", "KSK2"}, Sign: []string{"KSK1"}}
+	dbl := Slot{Publish: []string{"KSK2"}, Sign: []string{"KSK2"}, Revoke: []string{"KSK1"}}
+	rollover := Schema{Name: "rollover+revoke", Slots: []Slot{normal.Slots[0], pre, pre, pre, pre, pre, dbl, dbl, {Publish: []string{"KSK2"}, Sign: []string{"KSK2"}}}}
+	revoke := Schema{Name: "revoke", Slots: []Slot{{Revoke: []string{"KSK1"}}}}
+	cases := []struct {
+		ksr, skr string
+		schema   Schema
+	}{
+		{"ksr-root-2009-q4-2.xml", "skr-root-2009-q4-2.xml", normal},
+		{"ksr-root-2010-q1-0.xml", "skr-root-2010-q1-0.xml", normal},
+		{"ksr-root-2010-q2-0.xml", "skr-root-2010-q2-0.xml", rollover},
+		{"ksr-root-2010-q2-0.xml", "skr-root-2010-q2-0-revoke.xml", revoke},
+	}
+	for _, c := range cases {
+		t.Run(c.skr, func(t *testing.T) {
+			ksr, _ := loadDoc(t, c.ksr)
+			want, _ := loadDoc(t, c.skr)
+			got, err := SignSchema(ksr, c.schema, ksks, 172800, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sigs := 0
+			for i, b := range got {
+				w := want.Response.Bundles[i]
+				if kskSet(b) != kskSet(w) {
+					t.Errorf("bundle %d: KSKs %s, IANA's SKR has %s", i+1, kskSet(b), kskSet(w))
+				}
+				if len(b.Signatures) != len(w.Signatures) {
+					t.Fatalf("bundle %d: %d signatures, IANA's SKR has %d", i+1, len(b.Signatures), len(w.Signatures))
+				}
+				for _, s := range b.Signatures {
+					found := false
+					for _, ws := range w.Signatures {
+						if ws.KeyTag == s.KeyTag {
+							found = true
+							if ws.SignatureData != s.SignatureData {
+								t.Errorf("bundle %d: signature by %d differs from IANA's", i+1, s.KeyTag)
+							}
+						}
+					}
+					if !found {
+						t.Errorf("bundle %d: IANA's SKR has no signature by %d", i+1, s.KeyTag)
+					}
+					sigs++
+				}
+			}
+			t.Logf("%d signatures identical to IANA's", sigs)
+		})
+	}
+}
+
+func kskSet(b Bundle) string {
+	var out []string
+	for _, k := range b.Keys {
+		if k.Flags&FlagSEP != 0 {
+			out = append(out, fmt.Sprintf("%s/%d/%d", k.KeyIdentifier, k.Flags, k.KeyTag))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
 }

@@ -1,0 +1,107 @@
+package dnssec
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Slot says which KSKs a response bundle publishes, which sign it, and which
+// are published revoked (and sign it too, announcing their revocation).
+type Slot struct {
+	Publish []string `yaml:"publish"`
+	Sign    []string `yaml:"sign"`
+	Revoke  []string `yaml:"revoke"`
+}
+
+// Schema is a signing schema, as IANA's signer names them (normal,
+// pre-publish, rollover, revoke, …): one slot for every bundle, or a single
+// slot that applies to every bundle.
+type Schema struct {
+	Name  string
+	Slots []Slot
+}
+
+// Slot returns the slot of bundle i of n.
+func (s Schema) Slot(i, n int) (Slot, error) {
+	switch len(s.Slots) {
+	case 1:
+		return s.Slots[0], nil
+	case n:
+		return s.Slots[i], nil
+	}
+	return Slot{}, fmt.Errorf("schema %s has %d slots for %d bundles (want 1 or %d)", s.Name, len(s.Slots), n, n)
+}
+
+// SignSchema signs every bundle of a KSR following a schema, with the KSKs
+// named by their labels. A key that a slot revokes is published with the
+// REVOKE flag and signs with its revoked key tag.
+func SignSchema(ksr *Document, schema Schema, ksks map[string]KSK, ttl uint32, progress func(done, total int)) ([]Bundle, error) {
+	if ksr.Request == nil {
+		return nil, fmt.Errorf("sign: the document is not a KSR")
+	}
+	n := len(ksr.Request.Bundles)
+	var out []Bundle
+	for i := 0; i < n; i++ {
+		slot, err := schema.Slot(i, n)
+		if err != nil {
+			return nil, err
+		}
+		publish, signers, err := slot.keys(ksks)
+		if err != nil {
+			return nil, fmt.Errorf("schema %s, bundle #%d: %w", schema.Name, i+1, err)
+		}
+		b, err := SignBundleWith(ksr, i, publish, signers, ttl)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+		if progress != nil {
+			progress(i+1, n)
+		}
+	}
+	return out, nil
+}
+
+// keys resolves a slot's labels: the KSKs to publish (revoked ones with the
+// flag) and those that sign.
+func (s Slot) keys(ksks map[string]KSK) (publish, signers []KSK, err error) {
+	get := func(label string) (KSK, error) {
+		k, ok := ksks[label]
+		if !ok {
+			return KSK{}, fmt.Errorf("KSK %q is not in the inventory", label)
+		}
+		return k, nil
+	}
+	for _, label := range s.Revoke {
+		if slices.Contains(s.Publish, label) || slices.Contains(s.Sign, label) {
+			return nil, nil, fmt.Errorf("KSK %q is both revoked and published", label)
+		}
+		k, err := get(label)
+		if err != nil {
+			return nil, nil, err
+		}
+		r := *k.DNSKEY
+		r.Flags |= FlagRevoke
+		k.DNSKEY = &r
+		publish = append(publish, k)
+		signers = append(signers, k)
+	}
+	for _, label := range s.Publish {
+		k, err := get(label)
+		if err != nil {
+			return nil, nil, err
+		}
+		publish = append(publish, k)
+	}
+	for _, label := range s.Sign {
+		k, err := get(label)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !slices.Contains(s.Publish, label) {
+			publish = append(publish, k) // a signing key is always published
+		}
+		signers = append([]KSK{k}, signers...)
+	}
+	return publish, signers, nil
+}
