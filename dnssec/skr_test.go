@@ -167,3 +167,32 @@ func TestIndependentVerifier(t *testing.T) {
 	}
 	t.Logf("%d real signatures verified on the second path", n)
 }
+
+func TestSafety(t *testing.T) {
+	q1, _ := loadDoc(t, "skr-root-2017-q1-0.xml")
+	q2, _ := loadDoc(t, "skr-root-2017-q2-0.xml")
+	q3, _ := loadDoc(t, "skr-root-2017-q3-0-c_to_d.xml")
+	r10q1, _ := loadDoc(t, "skr-root-2010-q1-0.xml")
+	r10q2, _ := loadDoc(t, "skr-root-2010-q2-0.xml")
+	pol := q2.Response.KSKPolicy
+	for _, c := range []struct {
+		prev, next *Document
+		fail       []string
+	}{
+		{q1, q2, nil},
+		{q2, q3, nil},
+		{q1, q3, []string{CheckSafetyPublish}}, // a quarter missing in between
+		{r10q1, r10q2, nil},                    // rollover with revocation
+	} {
+		var failed []string
+		for _, r := range CheckSafety(c.prev, c.next, pol) {
+			if r.Status == Fail {
+				failed = append(failed, r.ID)
+				t.Logf("%s -> %s: %s", c.prev.ID, c.next.ID, r.Detail)
+			}
+		}
+		if fmt.Sprint(failed) != fmt.Sprint(c.fail) {
+			t.Errorf("%s -> %s: failed %v, want %v", c.prev.ID, c.next.ID, failed, c.fail)
+		}
+	}
+}
