@@ -18,15 +18,15 @@ import (
 
 func runKSR(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageErr("ksr: give a subcommand: check (sign is not built yet)")
+		return usageErr("ksr: give a subcommand: check or sign")
 	}
 	switch args[0] {
 	case "check":
 		return runKSRCheck(args[1:], stdout, stderr)
 	case "sign":
-		return usageErr("ksr sign is not built yet; the demo signs through the console")
+		return runKSRSign(ctx, args[1:], stdout, stderr)
 	}
-	return usageErr("ksr: unknown subcommand %q (want check)", args[0])
+	return usageErr("ksr: unknown subcommand %q (want check or sign)", args[0])
 }
 
 // readDocument reads a KSR or SKR file, refusing one over the size limit

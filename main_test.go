@@ -67,6 +67,9 @@ func TestScripts(t *testing.T) {
 			if err := copyTree(filepath.Join("dnssec", "testdata"), filepath.Join(env.WorkDir, "iana")); err != nil {
 				return err
 			}
+			if err := copyTree(filepath.Join("testdata", "profile"), filepath.Join(env.WorkDir, "profile")); err != nil {
+				return err
+			}
 			return copyTree(filepath.Join("transparency", "testdata", "tessera-log"), filepath.Join(env.WorkDir, "tessera-log"))
 		},
 	})
@@ -121,6 +124,8 @@ func TestExitCodes(t *testing.T) {
 		{"a bad --now", []string{"ksr", "check", "dnssec/testdata/ksr.bad.xml", "--now", "yesterday"}, exitUsage},
 		{"an SKR that verifies", []string{"skr", "verify", "dnssec/testdata/skr-root-2017-q1-0.xml", "--anchor", "dnssec/testdata/root-anchors-2017.xml"}, exitOK},
 		{"an SKR against the wrong anchor", []string{"skr", "verify", "dnssec/testdata/skr-root-2010-q1-0.xml", "--anchor", "dnssec/testdata/root-anchors-2017.xml"}, exitBadInput},
+		{"ksr sign with an unknown schema", []string{"ksr", "sign", "dnssec/testdata/ksr-root-2010-q1-0.xml", "--profile", "testdata/profile/rehearsal.yaml", "--schema", "nope", "--now", "2009-12-25", "--out", filepath.Join(t.TempDir(), "x.xml"), "--yes"}, exitUsage},
+		{"ksr sign of a KSR that fails", []string{"ksr", "sign", "dnssec/testdata/ksr.bad.xml", "--profile", "testdata/profile/rehearsal.yaml", "--now", "2017-11-01", "--out", filepath.Join(t.TempDir(), "y.xml"), "--yes"}, exitBadInput},
 		{"skr verify without an anchor", []string{"skr", "verify", "dnssec/testdata/skr-root-2017-q1-0.xml"}, exitUsage},
 		{"bad flag", []string{"verify", log, "--frob"}, exitUsage},
 		{"bad key", []string{"verify", log, "--key", "nonsense"}, exitUsage},

@@ -293,3 +293,36 @@ func answers(skr, ksr *Document) string {
 	}
 	return ""
 }
+
+// AnchorKey is a KSK to export as a trust anchor.
+type AnchorKey struct {
+	ID         string
+	DNSKEY     *dns.DNSKEY
+	ValidFrom  time.Time
+	ValidUntil time.Time
+}
+
+// ExportAnchors writes a trust anchor file in the RFC 9718 form (RFC 7958
+// with each key's flags and public key), dates as IANA writes them.
+func ExportAnchors(id, zone string, keys []AnchorKey) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	fmt.Fprintf(&b, "<TrustAnchor id=\"%s\" source=\"keyceremony anchor export\">\n<Zone>%s</Zone>\n", xmlEscape(id), xmlEscape(zone))
+	for _, k := range keys {
+		ds := DS(k.DNSKEY)
+		fmt.Fprintf(&b, "<KeyDigest id=\"%s\" validFrom=\"%s\"", xmlEscape(k.ID), k.ValidFrom.UTC().Format("2006-01-02T15:04:05+00:00"))
+		if !k.ValidUntil.IsZero() {
+			fmt.Fprintf(&b, " validUntil=\"%s\"", k.ValidUntil.UTC().Format("2006-01-02T15:04:05+00:00"))
+		}
+		fmt.Fprintf(&b, ">\n<KeyTag>%d</KeyTag>\n<Algorithm>%d</Algorithm>\n<DigestType>2</DigestType>\n<Digest>%s</Digest>\n<PublicKey>%s</PublicKey>\n<Flags>%d</Flags>\n</KeyDigest>\n",
+			ds.KeyTag, ds.Algorithm, strings.ToUpper(ds.Digest), k.DNSKEY.PublicKey, k.DNSKEY.Flags)
+	}
+	b.WriteString("</TrustAnchor>\n")
+	return b.Bytes(), nil
+}
+
+func xmlEscape(s string) string {
+	var b bytes.Buffer
+	xml.EscapeText(&b, []byte(s))
+	return b.String()
+}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 )
 
@@ -112,4 +113,35 @@ func DemoToken(pinDigest [32]byte) (*SoftToken, error) {
 		return nil, fmt.Errorf("demo key: %w", err)
 	}
 	return NewSoftToken(DemoTokenLabel, pinDigest, map[string]crypto.Signer{DemoKeyLabel: priv}), nil
+}
+
+// LoadSoftToken makes a software token from PEM private keys (PKCS #1 or
+// PKCS #8, RSA or ECDSA), named by label. It has no PIN: a software token is
+// for rehearsals and tests, and its keys are only as safe as their files.
+func LoadSoftToken(label string, files map[string]string) (*SoftToken, error) {
+	keys := map[string]crypto.Signer{}
+	for l, path := range files {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("software token %q: key %s: %w", label, l, err)
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			return nil, fmt.Errorf("software token %q: key %s: %s holds no PEM block", label, l, path)
+		}
+		var k any
+		if k, err = x509.ParsePKCS1PrivateKey(blk.Bytes); err != nil {
+			if k, err = x509.ParsePKCS8PrivateKey(blk.Bytes); err != nil {
+				if k, err = x509.ParseECPrivateKey(blk.Bytes); err != nil {
+					return nil, fmt.Errorf("software token %q: key %s: %s is not an RSA or ECDSA private key", label, l, path)
+				}
+			}
+		}
+		s, ok := k.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("software token %q: key %s: not a signing key", label, l)
+		}
+		keys[l] = s
+	}
+	return NewSoftToken(label, sha256.Sum256(nil), keys), nil
 }

@@ -1,0 +1,197 @@
+package ceremony
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyceremony/keyceremony/dnssec"
+	"gopkg.in/yaml.v3"
+)
+
+// Profile holds what differs between a rehearsal and the real ceremony and
+// never belongs in the reviewed script: the token and its backend, the KSK
+// inventory, the signing schemas and policies.
+type Profile struct {
+	Zone   string       `yaml:"zone"`
+	Token  TokenProfile `yaml:"token"`
+	KSKs   []KSKRecord  `yaml:"ksks"`
+	TTL    uint32       `yaml:"ttl"`
+	Policy string       `yaml:"policy"` // request policy file, relative to the profile
+	// Schemas name, per bundle slot, which KSKs are published, sign, or are
+	// revoked. One slot applies to every bundle.
+	Schemas       map[string][]dnssec.Slot `yaml:"schemas"`
+	DefaultSchema string                   `yaml:"default_schema"`
+	KSKPolicy     KSKPolicy                `yaml:"ksk_policy"`
+
+	// Name is the profile file, for messages.
+	Name string `yaml:"-"`
+}
+
+// TokenProfile says where the keys are.
+type TokenProfile struct {
+	// Backend is "software" (PEM key files: rehearsals and tests only; no
+	// PIN) or "pkcs11".
+	Backend string `yaml:"backend"`
+	Label   string `yaml:"label"`
+	// Module is the PKCS#11 library (pkcs11 backend).
+	Module string `yaml:"module"`
+	// Keys maps key labels to PEM files, relative to the profile (software
+	// backend).
+	Keys map[string]string `yaml:"keys"`
+}
+
+// KSKRecord is one KSK of the inventory: what the key found in the token
+// must match, and when it may sign.
+type KSKRecord struct {
+	Label      string    `yaml:"label"`
+	KeyTag     uint16    `yaml:"key_tag"`
+	DSSHA256   string    `yaml:"ds_sha256"`
+	ValidFrom  time.Time `yaml:"valid_from"`
+	ValidUntil time.Time `yaml:"valid_until"`
+}
+
+// KSKPolicy is the KSK side of the response policy written into every SKR.
+type KSKPolicy struct {
+	PublishSafety        string `yaml:"publish_safety"`
+	RetireSafety         string `yaml:"retire_safety"`
+	MaxSignatureValidity string `yaml:"max_signature_validity"`
+	MinSignatureValidity string `yaml:"min_signature_validity"`
+	MaxValidityOverlap   string `yaml:"max_validity_overlap"`
+	MinValidityOverlap   string `yaml:"min_validity_overlap"`
+	Algorithm            uint8  `yaml:"algorithm"`
+	RSASize              int    `yaml:"rsa_size"`
+	RSAExponent          int    `yaml:"rsa_exponent"`
+	ECSize               int    `yaml:"ec_size"`
+}
+
+// ErrProfile reports a profile that does not load.
+var ErrProfile = errors.New("invalid profile")
+
+// LoadProfile reads a profile strictly: unknown or duplicate keys are errors,
+// and every KSK a schema names must be in the inventory.
+func LoadProfile(name string, data []byte) (*Profile, error) {
+	p := &Profile{Zone: ".", TTL: 172800, Name: name}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(p); err != nil {
+		return nil, fmt.Errorf("%w: %s: %s", ErrProfile, name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	bad := func(format string, args ...any) (*Profile, error) {
+		return nil, fmt.Errorf("%w: %s: %s", ErrProfile, name, fmt.Sprintf(format, args...))
+	}
+	switch p.Token.Backend {
+	case "software":
+		if len(p.Token.Keys) == 0 {
+			return bad("token: the software backend needs keys: (label: PEM file)")
+		}
+	case "pkcs11":
+		if p.Token.Module == "" || p.Token.Label == "" {
+			return bad("token: the pkcs11 backend needs module: and label:")
+		}
+	default:
+		return bad("token: backend %q (want software or pkcs11)", p.Token.Backend)
+	}
+	labels := map[string]bool{}
+	for _, k := range p.KSKs {
+		d, err := hex.DecodeString(k.DSSHA256)
+		switch {
+		case k.Label == "" || labels[k.Label]:
+			return bad("ksks: label %q is empty or listed twice", k.Label)
+		case err != nil || len(d) != 32:
+			return bad("ksks: %s: ds_sha256 must be the 64 hex digits of a SHA-256 DS digest", k.Label)
+		case k.ValidFrom.IsZero():
+			return bad("ksks: %s: valid_from is required", k.Label)
+		case !k.ValidUntil.IsZero() && !k.ValidUntil.After(k.ValidFrom):
+			return bad("ksks: %s: valid_until is not after valid_from", k.Label)
+		}
+		labels[k.Label] = true
+	}
+	for name, slots := range p.Schemas {
+		if len(slots) == 0 {
+			return bad("schemas: %s has no slot", name)
+		}
+		for i, s := range slots {
+			if len(s.Sign)+len(s.Revoke) == 0 {
+				return bad("schemas: %s, slot %d: no key signs", name, i+1)
+			}
+			for _, l := range append(append(append([]string{}, s.Publish...), s.Sign...), s.Revoke...) {
+				if !labels[l] {
+					return bad("schemas: %s, slot %d: KSK %q is not in ksks:", name, i+1, l)
+				}
+			}
+		}
+	}
+	if p.DefaultSchema != "" {
+		if _, ok := p.Schemas[p.DefaultSchema]; !ok {
+			return bad("default_schema %q is not under schemas:", p.DefaultSchema)
+		}
+	}
+	if _, err := p.ResponsePolicy(); err != nil {
+		return bad("ksk_policy: %v", err)
+	}
+	return p, nil
+}
+
+// Schema returns a schema by name ("" for the default).
+func (p *Profile) Schema(name string) (dnssec.Schema, error) {
+	if name == "" {
+		name = p.DefaultSchema
+	}
+	slots, ok := p.Schemas[name]
+	if !ok {
+		return dnssec.Schema{}, fmt.Errorf("%s: no schema %q (the profile has %v)", p.Name, name, p.schemaNames())
+	}
+	return dnssec.Schema{Name: name, Slots: slots}, nil
+}
+
+func (p *Profile) schemaNames() []string {
+	var out []string
+	for n := range p.Schemas {
+		out = append(out, n)
+	}
+	return out
+}
+
+// KSK returns the inventory record of a key label.
+func (p *Profile) KSK(label string) (KSKRecord, bool) {
+	for _, k := range p.KSKs {
+		if k.Label == label {
+			return k, true
+		}
+	}
+	return KSKRecord{}, false
+}
+
+// ResponsePolicy is the KSK policy as it is written into an SKR.
+func (p *Profile) ResponsePolicy() (dnssec.Policy, error) {
+	kp := p.KSKPolicy
+	var pol dnssec.Policy
+	for _, f := range []struct {
+		text string
+		dst  *dnssec.Duration
+	}{{kp.PublishSafety, &pol.PublishSafety}, {kp.RetireSafety, &pol.RetireSafety},
+		{kp.MaxSignatureValidity, &pol.MaxSignatureValidity}, {kp.MinSignatureValidity, &pol.MinSignatureValidity},
+		{kp.MaxValidityOverlap, &pol.MaxValidityOverlap}, {kp.MinValidityOverlap, &pol.MinValidityOverlap}} {
+		if f.text == "" {
+			return pol, errors.New("every duration is required (publish_safety … min_validity_overlap)")
+		}
+		if err := f.dst.UnmarshalText([]byte(f.text)); err != nil {
+			return pol, err
+		}
+	}
+	alg := dnssec.Algorithm{Algorithm: kp.Algorithm}
+	switch kp.Algorithm {
+	case 8:
+		alg.RSA = &dnssec.RSAParams{Size: kp.RSASize, Exponent: kp.RSAExponent}
+	case 13:
+		alg.ECDSA = &dnssec.ECParams{Size: kp.ECSize}
+	default:
+		return pol, fmt.Errorf("algorithm %d (want 8 or 13)", kp.Algorithm)
+	}
+	pol.Algorithms = []dnssec.Algorithm{alg}
+	return pol, nil
+}

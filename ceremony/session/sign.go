@@ -1,0 +1,183 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm"
+)
+
+// SignRequest is everything needed to answer a KSR outside the console.
+type SignRequest struct {
+	Profile  *ceremony.Profile
+	Token    hsm.Token // logged in
+	KSR      *dnssec.Document
+	Previous *dnssec.Document // the last SKR, for the chain and safety checks
+	Schema   string           // "" for the profile's default
+	Policy   dnssec.CheckPolicy
+	Now      time.Time
+	Progress func(done, total int)
+}
+
+// ErrRefused: the KSR or the new SKR failed a check; nothing was written.
+// The results say which.
+var ErrRefused = errors.New("signing refused")
+
+// ErrConfig: the profile does not fit the request (an unknown schema, a
+// schema with the wrong number of slots). Fix the profile or the options.
+var ErrConfig = errors.New("profile does not fit")
+
+// ErrInventory: a key in the token is not the KSK the profile's inventory
+// describes. Check the token and the profile.
+var ErrInventory = errors.New("key does not match the KSK inventory")
+
+// InventoryKSKs finds the inventory's KSKs in the token and checks each
+// against its record: the key tag and the SHA-256 DS digest must match.
+func InventoryKSKs(ctx context.Context, p *ceremony.Profile, tok hsm.Token, labels []string) (map[string]dnssec.KSK, error) {
+	out := map[string]dnssec.KSK{}
+	for _, label := range labels {
+		rec, ok := p.KSK(label)
+		if !ok {
+			return nil, fmt.Errorf("KSK %q is not in the profile's inventory", label)
+		}
+		k, err := tok.Key(ctx, label)
+		if err != nil {
+			return nil, err
+		}
+		dk, err := dnssec.NewDNSKEY(p.Zone, k.Public(), dnssec.FlagZone|dnssec.FlagSEP, p.TTL)
+		if err != nil {
+			return nil, fmt.Errorf("KSK %s: %w", label, err)
+		}
+		ds := dnssec.DS(dk)
+		if dk.KeyTag() != rec.KeyTag || !equalFoldHex(ds.Digest, rec.DSSHA256) {
+			return nil, fmt.Errorf("%w: the key labelled %s in token %q has tag %d and DS %s; the inventory says tag %d and DS %s: check the token and the profile",
+				ErrInventory, label, tok.Label(), dk.KeyTag(), ds.Digest, rec.KeyTag, rec.DSSHA256)
+		}
+		out[label] = dnssec.KSK{Identifier: label, DNSKEY: dk, Signer: k}
+	}
+	return out, nil
+}
+
+func equalFoldHex(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i]|0x20, b[i]|0x20
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// SignKSR answers a KSR as IANA's signer does: every KSR check first, the
+// inventory's KSKs found in the token and matched, each KSK valid over every
+// bundle it appears in, the ZSK and KSK algorithms the same per bundle, every
+// bundle signed and verified twice, then publish and retire safety against
+// the previous SKR and the new SKR verified whole. It returns the SKR only if
+// everything passed, and every result either way.
+func SignKSR(ctx context.Context, r SignRequest) (*dnssec.Document, []dnssec.Result, error) {
+	results := dnssec.CheckKSR(r.KSR, r.Policy, r.Now, r.Previous)
+	if !dnssec.Passed(results) {
+		return nil, results, fmt.Errorf("%w: the KSR fails its checks", ErrRefused)
+	}
+	schema, err := r.Profile.Schema(r.Schema)
+	if err != nil {
+		return nil, results, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	var labels []string
+	n := len(r.KSR.Request.Bundles)
+	for i := 0; i < n; i++ {
+		slot, err := schema.Slot(i, n)
+		if err != nil {
+			return nil, results, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		for _, l := range append(append(append([]string{}, slot.Publish...), slot.Sign...), slot.Revoke...) {
+			if !slices.Contains(labels, l) {
+				labels = append(labels, l)
+			}
+		}
+		if res, ok := signerSide(r, i, slot); !ok {
+			return nil, append(results, res), fmt.Errorf("%w: %s", ErrRefused, res.Detail)
+		}
+	}
+	results = append(results, dnssec.Result{ID: "SIGNER-KSK-VALIDITY", Status: dnssec.Pass, Detail: "every KSK of the schema is valid over every bundle it appears in"},
+		dnssec.Result{ID: "SIGNER-ALGORITHMS", Status: dnssec.Pass, Detail: "in every bundle the ZSKs use the algorithms of the signing KSKs"})
+	ksks, err := InventoryKSKs(ctx, r.Profile, r.Token, labels)
+	if err != nil {
+		return nil, results, fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	results = append(results, dnssec.Result{ID: "SIGNER-INVENTORY", Status: dnssec.Pass, Detail: fmt.Sprintf("the token's KSKs %v match the inventory's tags and DS digests", labels)})
+	bundles, err := dnssec.SignSchema(r.KSR, schema, ksks, r.Profile.TTL, r.Progress)
+	if err != nil {
+		return nil, results, err
+	}
+	pol, _ := r.Profile.ResponsePolicy()
+	skr := dnssec.NewResponse(r.KSR, bundles, dnssec.SignOptions{TTL: r.Profile.TTL, KSKPolicy: pol, Now: r.Now})
+	safety := dnssec.CheckSafety(r.Previous, skr, pol)
+	results = append(results, safety...)
+	var anchors []dnssec.Anchor
+	for _, k := range r.Profile.KSKs {
+		anchors = append(anchors, dnssec.Anchor{ID: k.Label, KeyTag: k.KeyTag, Algorithm: ksks[k.Label].DNSKEY.Algorithm, Digest: lower(k.DSSHA256), ValidFrom: k.ValidFrom, ValidUntil: k.ValidUntil})
+	}
+	check := r.Policy
+	results = append(results, dnssec.VerifySKR(skr, anchors, r.KSR, check, time.Time{})...)
+	if !dnssec.Passed(results) {
+		return nil, results, fmt.Errorf("%w: the new SKR fails a check", ErrRefused)
+	}
+	return skr, results, nil
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+// signerSide checks bundle i against its slot: each KSK valid over the
+// bundle, and the ZSKs' algorithms those of the signing KSKs.
+func signerSide(r SignRequest, i int, slot dnssec.Slot) (dnssec.Result, bool) {
+	b := r.KSR.Request.Bundles[i]
+	for _, l := range append(append(append([]string{}, slot.Publish...), slot.Sign...), slot.Revoke...) {
+		rec, _ := r.Profile.KSK(l)
+		if rec.ValidFrom.After(b.Inception.Time) || (!rec.ValidUntil.IsZero() && rec.ValidUntil.Before(b.Expiration.Time)) {
+			return dnssec.Result{ID: "SIGNER-KSK-VALIDITY", Status: dnssec.Fail, Detail: fmt.Sprintf(
+				"bundle #%d (%s) runs %s to %s, but KSK %s is valid from %s to %s",
+				i+1, b.ID, b.Inception.Format(time.DateTime), b.Expiration.Format(time.DateTime), l, rec.ValidFrom.Format(time.DateTime), untilString(rec.ValidUntil))}, false
+		}
+	}
+	var zskAlgs, kskAlgs []uint8
+	for _, k := range b.Keys {
+		if !slices.Contains(zskAlgs, k.Algorithm) {
+			zskAlgs = append(zskAlgs, k.Algorithm)
+		}
+	}
+	pol, _ := r.Profile.ResponsePolicy()
+	for _, a := range pol.Algorithms {
+		kskAlgs = append(kskAlgs, a.Algorithm)
+	}
+	slices.Sort(zskAlgs)
+	slices.Sort(kskAlgs)
+	if !slices.Equal(zskAlgs, kskAlgs) {
+		return dnssec.Result{ID: "SIGNER-ALGORITHMS", Status: dnssec.Fail, Detail: fmt.Sprintf(
+			"bundle #%d (%s): the ZSKs use algorithms %v, the KSKs %v; a zone is signed with the same algorithms", i+1, b.ID, zskAlgs, kskAlgs)}, false
+	}
+	return dnssec.Result{}, true
+}
+
+func untilString(t time.Time) string {
+	if t.IsZero() {
+		return "(open)"
+	}
+	return t.Format(time.DateTime)
+}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/keyceremony/keyceremony/internal/durable"
+	"github.com/keyceremony/keyceremony/ui"
+)
+
+// loadProfile reads a profile and opens its token, logged in (software
+// backend only, until the PKCS#11 backend is built).
+func loadProfile(ctx context.Context, path string) (*ceremony.Profile, hsm.Token, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, usageErr("--profile: %v", err)
+	}
+	p, err := ceremony.LoadProfile(path, b)
+	if err != nil {
+		return nil, nil, usageErr("%v", err)
+	}
+	if p.Token.Backend != "software" {
+		return nil, nil, usageErr("%s: the %s backend is not built yet; use backend: software for rehearsals", path, p.Token.Backend)
+	}
+	files := map[string]string{}
+	for label, f := range p.Token.Keys {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(filepath.Dir(path), f)
+		}
+		files[label] = f
+	}
+	tok, err := hsm.LoadSoftToken(p.Token.Label, files)
+	if err != nil {
+		return nil, nil, usageErr("%s: %v", path, err)
+	}
+	if err := tok.Login(ctx, nil); err != nil {
+		return nil, nil, operational(err)
+	}
+	return p, tok, nil
+}
+
+func runKSRSign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ksr sign", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	profilePath := fs.String("profile", "", "the profile: token, KSK inventory, schemas, KSK policy (required)")
+	out := fs.String("out", "", "where to write the SKR; an existing file is never overwritten (required)")
+	prevPath := fs.String("previous-skr", "", "the last SKR, for the chain and safety checks")
+	schema := fs.String("schema", "", "the signing schema (default: the profile's)")
+	nowFlag := fs.String("now", "", "check and sign as of this time (default: now)")
+	yes := fs.Bool("yes", false, "sign without asking: the confirmation the console asks for")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: keyceremony ksr sign KSR --profile FILE --out SKR [--previous-skr SKR] [--schema NAME] [--now TIME] --yes")
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *profilePath == "" || *out == "" {
+		fs.Usage()
+		return usageErr("ksr sign: give one KSR, --profile and --out")
+	}
+	if !*yes {
+		return usageErr("ksr sign: signing is irreversible; add --yes to sign without the console's confirmation")
+	}
+	if _, err := os.Stat(*out); err == nil {
+		return usageErr("ksr sign: %s exists; an SKR is never overwritten", *out)
+	}
+	now, err := parseNow(*nowFlag)
+	if err != nil {
+		return err
+	}
+	p, tok, err := loadProfile(ctx, *profilePath)
+	if err != nil {
+		return err
+	}
+	policy := dnssec.DefaultPolicy()
+	if p.Policy != "" {
+		pp := p.Policy
+		if !filepath.IsAbs(pp) {
+			pp = filepath.Join(filepath.Dir(*profilePath), pp)
+		}
+		b, err := os.ReadFile(pp)
+		if err != nil {
+			return usageErr("%s: policy: %v", *profilePath, err)
+		}
+		if policy, err = dnssec.LoadPolicy(pp, b); err != nil {
+			return usageErr("%v", err)
+		}
+	}
+	var prev *dnssec.Document
+	if *prevPath != "" {
+		if _, prev, err = readDocument(*prevPath); err != nil {
+			return err
+		}
+	}
+	data, ksr, err := readDocument(pos[0])
+	if err != nil {
+		return err
+	}
+	if ksr.Request == nil {
+		return badInput(fmt.Errorf("%s is an SKR, not a KSR", pos[0]))
+	}
+	d := dnssec.DigestOf(data)
+	fmt.Fprintf(stdout, "KSR      %s\nSHA-256  %s\n         %s\n\n", filepath.Base(pos[0]), ui.GroupHex(d.Hex()), d.Words())
+	skr, results, err := session.SignKSR(ctx, session.SignRequest{Profile: p, Token: tok, KSR: ksr, Previous: prev, Schema: *schema,
+		Policy: policy, Now: now, Progress: func(done, total int) { fmt.Fprintf(stdout, "signed bundle %d of %d\n", done, total) }})
+	for _, r := range results {
+		if r.Status != dnssec.Pass {
+			fmt.Fprintf(stdout, "%s %-27s %s\n", ui.StatusMark(r.Status), r.ID, r.Detail)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, session.ErrRefused) {
+			for _, r := range results {
+				if r.Status == dnssec.Fail {
+					return badInput(fmt.Errorf("ksr sign %s: %s: %s; nothing was written", pos[0], r.ID, r.Detail))
+				}
+			}
+			return badInput(fmt.Errorf("ksr sign %s: %v; nothing was written", pos[0], err))
+		}
+		if errors.Is(err, session.ErrConfig) {
+			return usageErr("ksr sign %s: %v; nothing was written", pos[0], err)
+		}
+		return operational(fmt.Errorf("ksr sign %s: %w; nothing was written", pos[0], err))
+	}
+	outData, err := skr.Marshal()
+	if err != nil {
+		return operational(err)
+	}
+	if err := durable.WriteFile(*out, outData, 0o644, durable.New); err != nil {
+		return operational(fmt.Errorf("ksr sign: write %s: %w", *out, err))
+	}
+	sd := dnssec.DigestOf(outData)
+	fmt.Fprintf(stdout, "\n%d checks passed. SKR written: %s\nSHA-256  %s\n         %s\n", len(results), *out, ui.GroupHex(sd.Hex()), sd.Words())
+	return nil
+}
+
+func runAnchor(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageErr("anchor: give a subcommand: export (rekor: not built yet)")
+	}
+	if args[0] != "export" {
+		return usageErr("anchor %s is not built yet", args[0])
+	}
+	fs := flag.NewFlagSet("anchor export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	profilePath := fs.String("profile", "", "the profile whose KSK inventory to export (required)")
+	outDir := fs.String("out", "", "write root-anchors.xml and ds.txt into this folder instead of printing them")
+	id := fs.String("id", "", "the TrustAnchor id attribute (default: derived from the inventory)")
+	pos, err := parseFlags(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || *profilePath == "" {
+		return usageErr("usage: keyceremony anchor export --profile FILE [--out DIR]")
+	}
+	p, tok, err := loadProfile(ctx, *profilePath)
+	if err != nil {
+		return err
+	}
+	var labels []string
+	for _, k := range p.KSKs {
+		labels = append(labels, k.Label)
+	}
+	ksks, err := session.InventoryKSKs(ctx, p, tok, labels)
+	if err != nil {
+		if errors.Is(err, session.ErrInventory) {
+			return badInput(err)
+		}
+		return operational(err)
+	}
+	var keys []dnssec.AnchorKey
+	var ds strings.Builder
+	for _, rec := range p.KSKs {
+		k := ksks[rec.Label]
+		keys = append(keys, dnssec.AnchorKey{ID: rec.Label, DNSKEY: k.DNSKEY, ValidFrom: rec.ValidFrom, ValidUntil: rec.ValidUntil})
+		ds.WriteString(dnssec.DS(k.DNSKEY).String() + "\n")
+	}
+	if *id == "" {
+		sum := dnssec.DigestOf([]byte(ds.String()))
+		h := strings.ToUpper(hex.EncodeToString(sum[:16]))
+		*id = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	}
+	xmlData, err := dnssec.ExportAnchors(*id, p.Zone, keys)
+	if err != nil {
+		return operational(err)
+	}
+	if *outDir == "" {
+		stdout.Write(xmlData)
+		fmt.Fprint(stdout, "\n"+ds.String())
+		return nil
+	}
+	if err := durable.WriteFile(filepath.Join(*outDir, "root-anchors.xml"), xmlData, 0o644, durable.Replace); err != nil {
+		return operational(err)
+	}
+	if err := durable.WriteFile(filepath.Join(*outDir, "ds.txt"), []byte(ds.String()), 0o644, durable.Replace); err != nil {
+		return operational(err)
+	}
+	fmt.Fprintf(stdout, "wrote %s and %s\n", filepath.Join(*outDir, "root-anchors.xml"), filepath.Join(*outDir, "ds.txt"))
+	return nil
+}
