@@ -65,7 +65,7 @@ func commands() []command {
 		{"anchor", "export trust anchors and DS records (anchor export; anchor rekor: not built yet)", runAnchor},
 		{"ksr", "check a key signing request against IANA's policy checks (ksr check), or sign it (ksr sign)", runKSR},
 		{"skr", "verify a signed key response against trust anchors (skr verify)", runSKR},
-		{"script", "check and render ceremony scripts (not built yet)", nil},
+		{"script", "validate a ceremony script strictly (script check), or print it for the participants (script render)", runScript},
 		{"cards", "provision crypto officer cards (not built yet)", nil},
 		{"hsm", "list HSM tokens and keys (not built yet)", nil},
 	}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"html"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/scripts"
+	"github.com/keyceremony/keyceremony/ui"
+)
+
+func runScript(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageErr("script: give a subcommand: check FILE, or render NAME|FILE")
+	}
+	switch args[0] {
+	case "check":
+		if len(args) != 2 {
+			return usageErr("usage: keyceremony script check FILE")
+		}
+		s, err := loadScript(args[1])
+		if err != nil {
+			var se *ceremony.ScriptError
+			if errors.As(err, &se) {
+				for _, p := range se.Problems {
+					fmt.Fprintln(stdout, p)
+				}
+				return badInput(fmt.Errorf("%s: %d problems; the first: %s", args[1], len(se.Problems), se.Problems[0]))
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: valid · %s · %d acts, %d steps · SHA-256 %s\n", args[1], s.Ceremony, len(s.Acts), len(s.Steps()), ui.GroupHex(s.Digest))
+		return nil
+	case "render":
+		fs := flag.NewFlagSet("script render", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		format := fs.String("format", "md", "md or html")
+		pos, err := parseFlags(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 || (*format != "md" && *format != "html") {
+			return usageErr("usage: keyceremony script render NAME|FILE [--format md|html]")
+		}
+		s, err := loadScript(pos[0])
+		if err != nil {
+			var se *ceremony.ScriptError
+			if errors.As(err, &se) {
+				return badInput(err)
+			}
+			return err
+		}
+		if *format == "html" {
+			return renderHTML(stdout, s)
+		}
+		return renderMarkdown(stdout, s)
+	}
+	return usageErr("script: unknown subcommand %q (want check or render)", args[0])
+}
+
+// loadScript reads a script file, or a built-in script by name.
+func loadScript(nameOrFile string) (*ceremony.Script, error) {
+	data, err := os.ReadFile(nameOrFile)
+	name := nameOrFile
+	if err != nil {
+		if b, berr := scripts.Get(nameOrFile); berr == nil {
+			data, name, err = b, strings.TrimSuffix(nameOrFile, ".yaml")+".yaml", nil
+		}
+	}
+	if err != nil {
+		return nil, usageErr("%s: neither a file nor a built-in script: %v", nameOrFile, err)
+	}
+	return ceremony.LoadScript(name, data)
+}
+
+// renderMarkdown prints the script for the participants: the script's hash
+// to compare, the roles, and every step with lines for the witness.
+func renderMarkdown(w io.Writer, s *ceremony.Script) error {
+	words := dnssec.PGPWords(mustHex(s.Digest))
+	fmt.Fprintf(w, "# %s\n\nZone `%s` · script `%s`\n\nSHA-256 `%s`\n\n%s\n\n", s.Ceremony, s.Zone, s.Name, ui.GroupHex(s.Digest), words)
+	fmt.Fprintf(w, "## Participants\n\n| role | title | name | signature |\n|---|---|---|---|\n")
+	for _, r := range s.Roles {
+		fmt.Fprintf(w, "| %s | %s | | |\n", r.ID, r.Title)
+	}
+	for i, a := range s.Acts {
+		fmt.Fprintf(w, "\n## Act %d: %s\n\n| step | role | text | witnessed by | time (UTC) | IW initials |\n|---|---|---|---|---|---|\n", i+1, a.Title)
+		for _, st := range a.Steps {
+			text := st.Text
+			if st.Action != "" {
+				text += fmt.Sprintf(" *(action: %s)*", st.Action)
+			}
+			if st.Confirm != "" {
+				text += fmt.Sprintf(" **Type `%s` to confirm.**", st.Confirm)
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | | |\n", st.ID, st.Role, strings.ReplaceAll(text, "|", "\\|"), strings.Join(st.Witnesses, ", "))
+		}
+	}
+	fmt.Fprintf(w, "\n## Exceptions\n\n| step | time (UTC) | what was expected | what happened instead | actions and decisions |\n|---|---|---|---|---|\n| | | | | |\n")
+	return nil
+}
+
+func renderHTML(w io.Writer, s *ceremony.Script) error {
+	e := html.EscapeString
+	fmt.Fprintf(w, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>%s</title>\n<style>body{font-family:sans-serif;max-width:60em;margin:auto}table{border-collapse:collapse;width:100%%}td,th{border:1px solid #444;padding:.3em;vertical-align:top}code{font-size:1.1em}</style></head><body>\n", e(s.Ceremony))
+	fmt.Fprintf(w, "<h1>%s</h1>\n<p>Zone <code>%s</code> · script <code>%s</code></p>\n<p>SHA-256 <code>%s</code><br>%s</p>\n", e(s.Ceremony), e(s.Zone), e(s.Name), e(ui.GroupHex(s.Digest)), e(dnssec.PGPWords(mustHex(s.Digest))))
+	fmt.Fprintf(w, "<h2>Participants</h2>\n<table><tr><th>role</th><th>title</th><th>name</th><th>signature</th></tr>\n")
+	for _, r := range s.Roles {
+		fmt.Fprintf(w, "<tr><td>%s</td><td>%s</td><td></td><td></td></tr>\n", e(r.ID), e(r.Title))
+	}
+	fmt.Fprintln(w, "</table>")
+	for i, a := range s.Acts {
+		fmt.Fprintf(w, "<h2>Act %d: %s</h2>\n<table><tr><th>step</th><th>role</th><th>text</th><th>witnessed by</th><th>time (UTC)</th><th>IW initials</th></tr>\n", i+1, e(a.Title))
+		for _, st := range a.Steps {
+			text := e(st.Text)
+			if st.Action != "" {
+				text += " <em>(action: " + e(st.Action) + ")</em>"
+			}
+			if st.Confirm != "" {
+				text += " <strong>Type <code>" + e(st.Confirm) + "</code> to confirm.</strong>"
+			}
+			fmt.Fprintf(w, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td></td><td></td></tr>\n", e(st.ID), e(st.Role), text, e(strings.Join(st.Witnesses, ", ")))
+		}
+		fmt.Fprintln(w, "</table>")
+	}
+	fmt.Fprintln(w, "<h2>Exceptions</h2>\n<table><tr><th>step</th><th>time (UTC)</th><th>what was expected</th><th>what happened instead</th><th>actions and decisions</th></tr>\n<tr><td>&nbsp;</td><td></td><td></td><td></td><td></td></tr></table>\n</body></html>")
+	return nil
+}
+
+func mustHex(h string) []byte {
+	b, _ := hex.DecodeString(h)
+	return b
+}
