@@ -51,6 +51,22 @@ func readDocument(path string) ([]byte, *dnssec.Document, error) {
 	return data, doc, nil
 }
 
+// loadPolicyFile reads a request policy file; "" means IANA's defaults.
+func loadPolicyFile(path string) (dnssec.CheckPolicy, error) {
+	if path == "" {
+		return dnssec.DefaultPolicy(), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return dnssec.CheckPolicy{}, usageErr("policy: %v", err)
+	}
+	p, err := dnssec.LoadPolicy(path, b)
+	if err != nil {
+		return dnssec.CheckPolicy{}, usageErr("%v", err)
+	}
+	return p, nil
+}
+
 // parseNow reads --now: RFC 3339, or a date (midnight UTC).
 func parseNow(s string) (time.Time, error) {
 	if s == "" {
@@ -108,15 +124,9 @@ func runKSRCheck(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	policy := dnssec.DefaultPolicy()
-	if *policyPath != "" {
-		b, err := os.ReadFile(*policyPath)
-		if err != nil {
-			return usageErr("--policy: %v", err)
-		}
-		if policy, err = dnssec.LoadPolicy(*policyPath, b); err != nil {
-			return usageErr("%v", err)
-		}
+	policy, err := loadPolicyFile(*policyPath)
+	if err != nil {
+		return err
 	}
 	var prev *dnssec.Document
 	if *prevPath != "" {

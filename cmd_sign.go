@@ -85,19 +85,13 @@ func runKSRSign(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	policy := dnssec.DefaultPolicy()
-	if p.Policy != "" {
-		pp := p.Policy
-		if !filepath.IsAbs(pp) {
-			pp = filepath.Join(filepath.Dir(*profilePath), pp)
-		}
-		b, err := os.ReadFile(pp)
-		if err != nil {
-			return usageErr("%s: policy: %v", *profilePath, err)
-		}
-		if policy, err = dnssec.LoadPolicy(pp, b); err != nil {
-			return usageErr("%v", err)
-		}
+	pp := p.Policy
+	if pp != "" && !filepath.IsAbs(pp) {
+		pp = filepath.Join(filepath.Dir(*profilePath), pp)
+	}
+	policy, err := loadPolicyFile(pp)
+	if err != nil {
+		return err
 	}
 	var prev *dnssec.Document
 	if *prevPath != "" {

@@ -45,15 +45,9 @@ func runSKR(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return badInput(fmt.Errorf("%s: %w", *anchorPath, err))
 	}
-	policy := dnssec.DefaultPolicy()
-	if *policyPath != "" {
-		b, err := os.ReadFile(*policyPath)
-		if err != nil {
-			return usageErr("--policy: %v", err)
-		}
-		if policy, err = dnssec.LoadPolicy(*policyPath, b); err != nil {
-			return usageErr("%v", err)
-		}
+	policy, err := loadPolicyFile(*policyPath)
+	if err != nil {
+		return err
 	}
 	var now time.Time
 	if *nowFlag != "" {

@@ -28,23 +28,7 @@ func loadDoc(t testing.TB, name string) (*Document, []byte) {
 }
 
 // testKSK1 is the public test KSK1 of IANA's pre-production ceremonies (tag 5017).
-func testKSK1(t testing.TB) KSK {
-	t.Helper()
-	b, err := os.ReadFile("testdata/rsa2048-1.key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, _ := pem.Decode(b)
-	priv, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dk, err := NewDNSKEY(".", &priv.PublicKey, FlagZone|FlagSEP, 172800)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return KSK{Identifier: "KSK1", DNSKEY: dk, Signer: priv}
-}
+func testKSK1(t testing.TB) KSK { return testKSK(t, "testdata/rsa2048-1.key", "KSK1") }
 
 func TestKSK1Tags(t *testing.T) {
 	k := testKSK1(t)
