@@ -59,7 +59,7 @@ func commands() []command {
 		{"demo", "rehearsal on embedded defaults: writes and verifies a sample rehearsal log", runDemo},
 		{"verify", "verify a log folder offline: signature, tiles, root, hash chain, artefacts, consistency", runVerify},
 		{"run", "the operator console (not built yet)", nil},
-		{"transcript", "the annotated script built from a log (not built yet)", nil},
+		{"transcript", "the annotated script built from a verified log: each step's time and entry, cards, hashes, exceptions", runTranscript},
 		{"watch", "read-only live viewer in the terminal (not built yet)", nil},
 		{"serve", "publish a log: tiles, checkpoint, live stream, web page (not built yet)", nil},
 		{"anchor", "export trust anchors and DS records (anchor export; anchor rekor: not built yet)", runAnchor},

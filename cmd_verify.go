@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"path/filepath"
 
 	"github.com/keyceremony/keyceremony/ui"
@@ -130,45 +131,14 @@ func checkScript(dir string, rep *transparency.Report) {
 	if len(rep.RawEntries) == 0 {
 		return
 	}
-	open, err := transparency.ParseEntry(rep.RawEntries[0])
-	if err != nil {
-		add(false, "entry 0: %v", err)
-		return
-	}
-	digest := open.Field("script_sha256")
-	if digest == "" {
+	script, entries, err := scriptOfLog(dir, rep)
+	if errors.Is(err, errNoScript) {
 		add(true, "the log cites no ceremony script; nothing to replay")
 		return
 	}
-	name := ""
-	for _, a := range open.Artefacts {
-		if a.SHA256 == digest {
-			name = a.Name
-		}
-	}
-	if name == "" {
-		// Only an artefact that entry 0 cites (and the verifier checked) is read.
-		add(false, "entry 0 names script %q but does not cite it as an artefact", digest)
-		return
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, "artefacts", "sha256", digest))
 	if err != nil {
-		add(false, "entry 0 cites script %s (%s), but artefacts/sha256/%s cannot be read", name, digest, digest)
+		add(false, "%v", err)
 		return
-	}
-	script, err := ceremony.LoadScript(name, raw)
-	if err != nil {
-		add(false, "the script the log cites does not load: %v", err)
-		return
-	}
-	var entries []*transparency.Entry
-	for _, b := range rep.RawEntries {
-		e, err := transparency.ParseEntry(b)
-		if err != nil {
-			add(false, "%v", err)
-			return
-		}
-		entries = append(entries, e)
 	}
 	st, err := ceremony.Replay(script, entries)
 	if err != nil {
@@ -180,5 +150,45 @@ func checkScript(dir string, rep *transparency.Report) {
 		state = "closed"
 	}
 	add(true, "the log follows %s (SHA-256 %s): %d of %d steps done, %d exceptions, %d resumes, ceremony %s",
-		name, digest, len(st.DoneAt), len(script.Steps()), len(st.Exceptions), st.Resumes, state)
+		script.Name, script.Digest, len(st.DoneAt), len(script.Steps()), len(st.Exceptions), st.Resumes, state)
+}
+
+var errNoScript = errors.New("the log cites no ceremony script")
+
+// scriptOfLog loads the script that a verified log's opening entry cites
+// (only as an artefact the verifier checked), and parses the entries.
+func scriptOfLog(dir string, rep *transparency.Report) (*ceremony.Script, []*transparency.Entry, error) {
+	var entries []*transparency.Entry
+	for _, b := range rep.RawEntries {
+		e, err := transparency.ParseEntry(b)
+		if err != nil {
+			return nil, nil, err
+		}
+		entries = append(entries, e)
+	}
+	if len(entries) == 0 {
+		return nil, nil, errNoScript
+	}
+	digest := entries[0].Field("script_sha256")
+	if digest == "" {
+		return nil, nil, errNoScript
+	}
+	name := ""
+	for _, a := range entries[0].Artefacts {
+		if a.SHA256 == digest {
+			name = a.Name
+		}
+	}
+	if name == "" {
+		return nil, nil, fmt.Errorf("entry 0 names script %q but does not cite it as an artefact", digest)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "artefacts", "sha256", digest))
+	if err != nil {
+		return nil, nil, fmt.Errorf("entry 0 cites script %s (%s), but artefacts/sha256/%s cannot be read", name, digest, digest)
+	}
+	script, err := ceremony.LoadScript(name, raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the script the log cites does not load: %v", err)
+	}
+	return script, entries, nil
 }
