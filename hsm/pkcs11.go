@@ -1,0 +1,332 @@
+package hsm
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/asn1"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"sync"
+
+	"github.com/miekg/pkcs11"
+)
+
+// More errors the PKCS#11 backend returns; callers branch on them.
+var (
+	// ErrTokenNotFound: no token with that label is present. Check that the
+	// HSM is connected and the profile names its label.
+	ErrTokenNotFound = errors.New("token not found")
+	// ErrPINLocked: the token refuses all PINs now; it must be unlocked by
+	// its security officer.
+	ErrPINLocked = errors.New("PIN locked")
+	// ErrDeviceRemoved: the token went away during the operation. Reconnect
+	// it and retry the step; nothing was half-written.
+	ErrDeviceRemoved = errors.New("token removed")
+)
+
+// TokenInfo is what the token says about itself before login.
+type TokenInfo struct {
+	Label, Manufacturer, Model, Serial  string
+	PINCountLow, PINFinalTry, PINLocked bool
+	// ProtectedPath: the PIN is entered on the device (PED, PIN pad).
+	ProtectedPath bool
+}
+
+// PKCS11Token is a token reached through a PKCS#11 module, found by label
+// (never by slot number: SoftHSM and others renumber slots).
+type PKCS11Token struct {
+	ctx    *pkcs11.Ctx
+	slot   uint
+	label  string
+	shared bool // the module was initialised by another token of this process
+
+	mu       sync.Mutex
+	session  pkcs11.SessionHandle
+	loggedIn bool
+}
+
+// OpenPKCS11 loads a PKCS#11 module and opens a session on the token with the
+// given label. Close releases it; a process opens one module once.
+func OpenPKCS11(module, label string) (*PKCS11Token, error) {
+	if _, err := os.Stat(module); err != nil {
+		return nil, fmt.Errorf("PKCS#11 module %s: %w; install it or fix the profile's module path", module, err)
+	}
+	p := pkcs11.New(module)
+	if p == nil {
+		return nil, fmt.Errorf("PKCS#11 module %s does not load", module)
+	}
+	shared := false
+	if err := p.Initialize(); err != nil {
+		if e, ok := err.(pkcs11.Error); ok && e == pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED {
+			shared = true // another token of this process holds the module
+		} else {
+			p.Destroy()
+			return nil, fmt.Errorf("initialise PKCS#11 module %s: %w (for SoftHSM, check SOFTHSM2_CONF and its token directory)", module, err)
+		}
+	}
+	release := func() {
+		if !shared {
+			p.Finalize()
+		}
+		p.Destroy()
+	}
+	slots, err := p.GetSlotList(true)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("list PKCS#11 slots: %w", err)
+	}
+	for _, s := range slots {
+		ti, err := p.GetTokenInfo(s)
+		if err != nil || ti.Label != label {
+			continue
+		}
+		sess, err := p.OpenSession(s, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+		if err != nil {
+			release()
+			return nil, fmt.Errorf("open a session on token %q: %w", label, mapErr(err))
+		}
+		return &PKCS11Token{ctx: p, slot: s, label: label, session: sess, shared: shared}, nil
+	}
+	release()
+	return nil, fmt.Errorf("%w: no token labelled %q among %d present", ErrTokenNotFound, label, len(slots))
+}
+
+// Close logs out, closes the session and unloads the module.
+func (t *PKCS11Token) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.loggedIn {
+		t.ctx.Logout(t.session)
+	}
+	t.ctx.CloseSession(t.session)
+	var err error
+	if !t.shared {
+		err = t.ctx.Finalize()
+	}
+	t.ctx.Destroy()
+	return err
+}
+
+func (t *PKCS11Token) Label() string { return t.label }
+
+// Info reads the token's flags: whether the PIN count is low, whether the
+// next wrong PIN locks it, whether the PIN is entered on the device.
+func (t *PKCS11Token) Info() (TokenInfo, error) {
+	ti, err := t.ctx.GetTokenInfo(t.slot)
+	if err != nil {
+		return TokenInfo{}, mapErr(err)
+	}
+	return TokenInfo{Label: ti.Label, Manufacturer: ti.ManufacturerID, Model: ti.Model, Serial: ti.SerialNumber,
+		PINCountLow: ti.Flags&pkcs11.CKF_USER_PIN_COUNT_LOW != 0, PINFinalTry: ti.Flags&pkcs11.CKF_USER_PIN_FINAL_TRY != 0,
+		PINLocked: ti.Flags&pkcs11.CKF_USER_PIN_LOCKED != 0, ProtectedPath: ti.Flags&pkcs11.CKF_PROTECTED_AUTHENTICATION_PATH != 0}, nil
+}
+
+func (t *PKCS11Token) Login(_ context.Context, pin []byte) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	err := t.ctx.Login(t.session, pkcs11.CKU_USER, string(pin))
+	if e, ok := err.(pkcs11.Error); ok && e == pkcs11.CKR_USER_ALREADY_LOGGED_IN {
+		err = nil
+	}
+	if err != nil {
+		err = mapErr(err)
+		if errors.Is(err, ErrPINIncorrect) {
+			if info, ierr := t.Info(); ierr == nil && info.PINFinalTry {
+				return fmt.Errorf("log in to token %q: %w; one more wrong PIN locks it", t.label, err)
+			}
+		}
+		return fmt.Errorf("log in to token %q: %w", t.label, err)
+	}
+	t.loggedIn = true
+	return nil
+}
+
+func (t *PKCS11Token) Logout(context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.loggedIn {
+		return nil
+	}
+	t.loggedIn = false
+	if err := t.ctx.Logout(t.session); err != nil {
+		if e, ok := err.(pkcs11.Error); ok && e == pkcs11.CKR_USER_NOT_LOGGED_IN {
+			return nil
+		}
+		return fmt.Errorf("log out of token %q: %w", t.label, mapErr(err))
+	}
+	return nil
+}
+
+func (t *PKCS11Token) LoggedIn() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.loggedIn
+}
+
+// find returns the one object of a class with a label.
+func (t *PKCS11Token) find(class uint, label string) (pkcs11.ObjectHandle, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tmpl := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_CLASS, class), pkcs11.NewAttribute(pkcs11.CKA_LABEL, label)}
+	if err := t.ctx.FindObjectsInit(t.session, tmpl); err != nil {
+		return 0, mapErr(err)
+	}
+	objs, _, err := t.ctx.FindObjects(t.session, 2)
+	t.ctx.FindObjectsFinal(t.session)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	switch len(objs) {
+	case 0:
+		return 0, fmt.Errorf("token %q, key %q: %w", t.label, label, ErrKeyNotFound)
+	case 1:
+		return objs[0], nil
+	}
+	return 0, fmt.Errorf("token %q: more than one key labelled %q; labels must be unique", t.label, label)
+}
+
+// Key returns the key with the given label: its public half read from the
+// public key object, its signing done by the private key object.
+func (t *PKCS11Token) Key(_ context.Context, label string) (Key, error) {
+	pubObj, err := t.find(pkcs11.CKO_PUBLIC_KEY, label)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := t.publicKey(pubObj)
+	if err != nil {
+		return nil, fmt.Errorf("token %q, key %q: %w", t.label, label, err)
+	}
+	return &pkcs11Key{t: t, label: label, pub: pub}, nil
+}
+
+func (t *PKCS11Token) publicKey(obj pkcs11.ObjectHandle) (crypto.PublicKey, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	attrs, err := t.ctx.GetAttributeValue(t.session, obj, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, nil)})
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if len(attrs[0].Value) != 8 && len(attrs[0].Value) != 4 {
+		return nil, errors.New("key type attribute of an unexpected size")
+	}
+	var kt uint64
+	if len(attrs[0].Value) == 8 {
+		kt = binary.NativeEndian.Uint64(attrs[0].Value)
+	} else {
+		kt = uint64(binary.NativeEndian.Uint32(attrs[0].Value))
+	}
+	switch kt {
+	case pkcs11.CKK_RSA:
+		a, err := t.ctx.GetAttributeValue(t.session, obj, []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_MODULUS, nil), pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, nil)})
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		e := new(big.Int).SetBytes(a[1].Value)
+		if !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 {
+			return nil, errors.New("RSA public exponent out of range")
+		}
+		return &rsa.PublicKey{N: new(big.Int).SetBytes(a[0].Value), E: int(e.Int64())}, nil
+	case pkcs11.CKK_EC:
+		a, err := t.ctx.GetAttributeValue(t.session, obj, []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, nil), pkcs11.NewAttribute(pkcs11.CKA_EC_POINT, nil)})
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		p256, _ := asn1.Marshal(asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7})
+		if string(a[0].Value) != string(p256) {
+			return nil, errors.New("an EC key on a curve other than P-256")
+		}
+		point := a[1].Value
+		var octets []byte
+		if rest, err := asn1.Unmarshal(point, &octets); err == nil && len(rest) == 0 {
+			point = octets // DER OCTET STRING around 04||X||Y, as SoftHSM returns it
+		}
+		return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+	}
+	return nil, fmt.Errorf("key type %d is not RSA or EC", kt)
+}
+
+type pkcs11Key struct {
+	t     *PKCS11Token
+	label string
+	pub   crypto.PublicKey
+}
+
+func (k *pkcs11Key) Label() string            { return k.label }
+func (k *pkcs11Key) Public() crypto.PublicKey { return k.pub }
+
+// sha256DigestInfo is the DER prefix of a SHA-256 DigestInfo (PKCS #1 v1.5).
+var sha256DigestInfo = []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
+
+// Sign signs a SHA-256 digest in the token: RSA with CKM_RSA_PKCS over the
+// DigestInfo (PKCS #1 v1.5), ECDSA with CKM_ECDSA, its r‖s returned as DER
+// as crypto.Signer callers expect. The reader is never used.
+func (k *pkcs11Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if opts.HashFunc() != crypto.SHA256 || len(digest) != 32 {
+		return nil, fmt.Errorf("sign with %q: only SHA-256 digests are signed", k.label)
+	}
+	if !k.t.LoggedIn() {
+		return nil, fmt.Errorf("sign with %q: %w", k.label, ErrNotLoggedIn)
+	}
+	priv, err := k.t.find(pkcs11.CKO_PRIVATE_KEY, k.label)
+	if err != nil {
+		return nil, err
+	}
+	t := k.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch k.pub.(type) {
+	case *rsa.PublicKey:
+		if err := t.ctx.SignInit(t.session, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS, nil)}, priv); err != nil {
+			return nil, fmt.Errorf("sign with %q: %w", k.label, mapErr(err))
+		}
+		sig, err := t.ctx.Sign(t.session, append(append([]byte{}, sha256DigestInfo...), digest...))
+		if err != nil {
+			return nil, fmt.Errorf("sign with %q: %w", k.label, mapErr(err))
+		}
+		return sig, nil
+	case *ecdsa.PublicKey:
+		if err := t.ctx.SignInit(t.session, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_ECDSA, nil)}, priv); err != nil {
+			return nil, fmt.Errorf("sign with %q: %w", k.label, mapErr(err))
+		}
+		rs, err := t.ctx.Sign(t.session, digest)
+		if err != nil {
+			return nil, fmt.Errorf("sign with %q: %w", k.label, mapErr(err))
+		}
+		if len(rs) != 64 {
+			return nil, fmt.Errorf("sign with %q: the token returned %d bytes for a P-256 signature", k.label, len(rs))
+		}
+		return asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(rs[:32]), new(big.Int).SetBytes(rs[32:])})
+	}
+	return nil, fmt.Errorf("sign with %q: unsupported key", k.label)
+}
+
+// mapErr turns PKCS#11 return values into the package's errors, so that each
+// failure says what to do.
+func mapErr(err error) error {
+	e, ok := err.(pkcs11.Error)
+	if !ok {
+		return err
+	}
+	switch e {
+	case pkcs11.CKR_PIN_INCORRECT, pkcs11.CKR_PIN_INVALID, pkcs11.CKR_PIN_LEN_RANGE:
+		return fmt.Errorf("%w (%v)", ErrPINIncorrect, e)
+	case pkcs11.CKR_PIN_LOCKED:
+		return fmt.Errorf("%w (%v); its security officer must unlock it", ErrPINLocked, e)
+	case pkcs11.CKR_DEVICE_REMOVED, pkcs11.CKR_TOKEN_NOT_PRESENT, pkcs11.CKR_SESSION_HANDLE_INVALID, pkcs11.CKR_SESSION_CLOSED:
+		return fmt.Errorf("%w (%v); reconnect it and retry the step", ErrDeviceRemoved, e)
+	case pkcs11.CKR_USER_NOT_LOGGED_IN:
+		return fmt.Errorf("%w (%v)", ErrNotLoggedIn, e)
+	case pkcs11.CKR_MECHANISM_INVALID, pkcs11.CKR_KEY_TYPE_INCONSISTENT:
+		return fmt.Errorf("the token does not support this mechanism (%v)", e)
+	}
+	return e
+}
