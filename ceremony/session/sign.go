@@ -124,7 +124,11 @@ func SignKSR(ctx context.Context, r SignRequest) (*dnssec.Document, []dnssec.Res
 	results = append(results, safety...)
 	var anchors []dnssec.Anchor
 	for _, k := range r.Profile.KSKs {
-		anchors = append(anchors, dnssec.Anchor{ID: k.Label, KeyTag: k.KeyTag, Algorithm: ksks[k.Label].DNSKEY.Algorithm, Digest: lower(k.DSSHA256), ValidFrom: k.ValidFrom, ValidUntil: k.ValidUntil})
+		key, ok := ksks[k.Label]
+		if !ok {
+			continue // not in this schema, so not in this SKR
+		}
+		anchors = append(anchors, dnssec.Anchor{ID: k.Label, KeyTag: k.KeyTag, Algorithm: key.DNSKEY.Algorithm, Digest: lower(k.DSSHA256), ValidFrom: k.ValidFrom, ValidUntil: k.ValidUntil})
 	}
 	check := r.Policy
 	results = append(results, dnssec.VerifySKR(skr, anchors, r.KSR, check, time.Time{})...)
