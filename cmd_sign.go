@@ -19,35 +19,64 @@ import (
 	"github.com/keyceremony/keyceremony/ui"
 )
 
-// loadProfile reads a profile and opens its token, logged in (software
-// backend only, until the PKCS#11 backend is built).
-func loadProfile(ctx context.Context, path string) (*ceremony.Profile, hsm.Token, error) {
+// pinEnv is where non-interactive commands (ksr sign, anchor export, hsm
+// inventory) take a PKCS#11 token's PIN from: automation and tests. In a
+// ceremony the console derives the PIN from the crypto officers' cards.
+const pinEnv = "KEYCEREMONY_PIN"
+
+// loadProfile reads a profile and opens its token, logged in when login is
+// set. The returned function closes the token.
+func loadProfile(ctx context.Context, path string, login bool) (*ceremony.Profile, hsm.Token, func(), error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, usageErr("--profile: %v", err)
+		return nil, nil, nil, usageErr("--profile: %v", err)
 	}
 	p, err := ceremony.LoadProfile(path, b)
 	if err != nil {
-		return nil, nil, usageErr("%v", err)
+		return nil, nil, nil, usageErr("%v", err)
 	}
-	if p.Token.Backend != "software" {
-		return nil, nil, usageErr("%s: the %s backend is not built yet; use backend: software for rehearsals", path, p.Token.Backend)
-	}
-	files := map[string]string{}
-	for label, f := range p.Token.Keys {
-		if !filepath.IsAbs(f) {
-			f = filepath.Join(filepath.Dir(path), f)
+	switch p.Token.Backend {
+	case "software":
+		files := map[string]string{}
+		for label, f := range p.Token.Keys {
+			if !filepath.IsAbs(f) {
+				f = filepath.Join(filepath.Dir(path), f)
+			}
+			files[label] = f
 		}
-		files[label] = f
+		tok, err := hsm.LoadSoftToken(p.Token.Label, files)
+		if err != nil {
+			return nil, nil, nil, usageErr("%s: %v", path, err)
+		}
+		if err := tok.Login(ctx, nil); err != nil {
+			return nil, nil, nil, operational(err)
+		}
+		return p, tok, func() {}, nil
+	case "pkcs11":
+		tok, err := hsm.OpenPKCS11(p.Token.Module, p.Token.Label)
+		if err != nil {
+			if errors.Is(err, hsm.ErrTokenNotFound) {
+				return nil, nil, nil, usageErr("%s: %v", path, err)
+			}
+			return nil, nil, nil, operational(fmt.Errorf("%s: %w", path, err))
+		}
+		if login {
+			pin := os.Getenv(pinEnv)
+			if pin == "" {
+				tok.Close()
+				return nil, nil, nil, usageErr("%s: token %q needs its PIN: set %s (for automation; the console takes it from the cards)", path, p.Token.Label, pinEnv)
+			}
+			if err := tok.Login(ctx, []byte(pin)); err != nil {
+				tok.Close()
+				if errors.Is(err, hsm.ErrPINIncorrect) {
+					err = fmt.Errorf("%s: %w; check %s (the token locks itself after a few wrong PINs)", path, err, pinEnv)
+				}
+				return nil, nil, nil, operational(err)
+			}
+		}
+		return p, tok, func() { tok.Close() }, nil
 	}
-	tok, err := hsm.LoadSoftToken(p.Token.Label, files)
-	if err != nil {
-		return nil, nil, usageErr("%s: %v", path, err)
-	}
-	if err := tok.Login(ctx, nil); err != nil {
-		return nil, nil, operational(err)
-	}
-	return p, tok, nil
+	return nil, nil, nil, usageErr("%s: unknown backend %q", path, p.Token.Backend)
 }
 
 func runKSRSign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -81,10 +110,11 @@ func runKSRSign(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	p, tok, err := loadProfile(ctx, *profilePath)
+	p, tok, closeTok, err := loadProfile(ctx, *profilePath, true)
 	if err != nil {
 		return err
 	}
+	defer closeTok()
 	pp := p.Policy
 	if pp != "" && !filepath.IsAbs(pp) {
 		pp = filepath.Join(filepath.Dir(*profilePath), pp)
@@ -160,10 +190,11 @@ func runAnchor(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if len(pos) != 0 || *profilePath == "" {
 		return usageErr("usage: keyceremony anchor export --profile FILE [--out DIR]")
 	}
-	p, tok, err := loadProfile(ctx, *profilePath)
+	p, tok, closeTok, err := loadProfile(ctx, *profilePath, false)
 	if err != nil {
 		return err
 	}
+	defer closeTok()
 	var labels []string
 	for _, k := range p.KSKs {
 		labels = append(labels, k.Label)
@@ -203,5 +234,79 @@ func runAnchor(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return operational(err)
 	}
 	fmt.Fprintf(stdout, "wrote %s and %s\n", filepath.Join(*outDir, "root-anchors.xml"), filepath.Join(*outDir, "ds.txt"))
+	return nil
+}
+
+// runHSM lists the profile's token and its keys: labels, key tags with and
+// without the REVOKE bit, DS digests, and whether each matches the inventory.
+func runHSM(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "inventory" {
+		return usageErr("hsm: give a subcommand: inventory --profile FILE")
+	}
+	fs := flag.NewFlagSet("hsm inventory", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	profilePath := fs.String("profile", "", "the profile naming the token (required)")
+	pos, err := parseFlags(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || *profilePath == "" {
+		return usageErr("usage: keyceremony hsm inventory --profile FILE")
+	}
+	p, tok, closeTok, err := loadProfile(ctx, *profilePath, false)
+	if err != nil {
+		return err
+	}
+	defer closeTok()
+	fmt.Fprintf(stdout, "Token    %s (%s backend)\n", tok.Label(), p.Token.Backend)
+	if pt, ok := tok.(*hsm.PKCS11Token); ok {
+		if info, err := pt.Info(); err == nil {
+			fmt.Fprintf(stdout, "         %s %s, serial %s", info.Manufacturer, info.Model, info.Serial)
+			for _, f := range []struct {
+				on   bool
+				text string
+			}{{info.PINCountLow, "PIN count LOW"}, {info.PINFinalTry, "FINAL PIN TRY"}, {info.PINLocked, "PIN LOCKED"}, {info.ProtectedPath, "PIN entered on the device"}} {
+				if f.on {
+					fmt.Fprintf(stdout, " · %s", f.text)
+				}
+			}
+			fmt.Fprintln(stdout)
+		}
+	}
+	lister, ok := tok.(hsm.Lister)
+	if !ok {
+		return operational(errors.New("this token cannot list its keys"))
+	}
+	labels, err := lister.KeyLabels(ctx)
+	if err != nil {
+		return operational(err)
+	}
+	if len(labels) == 0 {
+		fmt.Fprintln(stdout, "\nno keys on the token")
+		return nil
+	}
+	fmt.Fprintf(stdout, "\n%-12s %-6s %-7s %-7s %-64s %s\n", "label", "alg", "tag", "revoked", "DS SHA-256", "inventory")
+	for _, l := range labels {
+		k, err := tok.Key(ctx, l)
+		if err != nil {
+			fmt.Fprintf(stdout, "%-12s %v\n", l, err)
+			continue
+		}
+		dk, err := dnssec.NewDNSKEY(p.Zone, k.Public(), dnssec.FlagZone|dnssec.FlagSEP, p.TTL)
+		if err != nil {
+			fmt.Fprintf(stdout, "%-12s %v\n", l, err)
+			continue
+		}
+		tag, revoked := dnssec.KeyTags(dk)
+		ds := strings.ToLower(dnssec.DS(dk).Digest)
+		status := "not in the inventory"
+		if rec, ok := p.KSK(l); ok {
+			status = "MISMATCH: tag or DS differs from the inventory"
+			if rec.KeyTag == tag && strings.EqualFold(rec.DSSHA256, ds) {
+				status = "matches"
+			}
+		}
+		fmt.Fprintf(stdout, "%-12s %-6d %-7d %-7d %-64s %s\n", l, dk.Algorithm, tag, revoked, ds, status)
+	}
 	return nil
 }

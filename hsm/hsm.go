@@ -37,6 +37,11 @@ type Token interface {
 	Key(ctx context.Context, label string) (Key, error)
 }
 
+// Lister is a token that can list its keys (for the inventory).
+type Lister interface {
+	KeyLabels(ctx context.Context) ([]string, error)
+}
+
 // Key is a key on a token.
 type Key interface {
 	crypto.Signer

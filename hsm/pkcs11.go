@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"os"
+	"sort"
 	"sync"
 
 	"github.com/miekg/pkcs11"
@@ -168,6 +169,34 @@ func (t *PKCS11Token) LoggedIn() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.loggedIn
+}
+
+// KeyLabels lists the labels of the token's public keys.
+func (t *PKCS11Token) KeyLabels(context.Context) ([]string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.ctx.FindObjectsInit(t.session, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY)}); err != nil {
+		return nil, mapErr(err)
+	}
+	defer t.ctx.FindObjectsFinal(t.session)
+	var labels []string
+	for {
+		objs, _, err := t.ctx.FindObjects(t.session, 64)
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		if len(objs) == 0 {
+			break
+		}
+		for _, o := range objs {
+			a, err := t.ctx.GetAttributeValue(t.session, o, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, nil)})
+			if err == nil {
+				labels = append(labels, string(a[0].Value))
+			}
+		}
+	}
+	sort.Strings(labels)
+	return labels, nil
 }
 
 // find returns the one object of a class with a label.

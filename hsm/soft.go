@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"sync"
 )
 
@@ -64,6 +65,16 @@ func (t *SoftToken) Key(_ context.Context, label string) (Key, error) {
 		return nil, fmt.Errorf("token %q, key %q: %w", t.label, label, ErrKeyNotFound)
 	}
 	return &softKey{t: t, label: label, s: s}, nil
+}
+
+// KeyLabels lists the token's key labels.
+func (t *SoftToken) KeyLabels(context.Context) ([]string, error) {
+	var out []string
+	for l := range t.keys {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 type softKey struct {

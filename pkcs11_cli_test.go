@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyceremony/keyceremony/hsm/hsmtest"
+)
+
+// TestPKCS11Profile runs `hsm inventory` and `ksr sign` against a real
+// SoftHSM2 token holding the rehearsal KSKs: the SKR it writes is byte for
+// byte the one the software token writes (RSA PKCS#1 v1.5 is deterministic),
+// and a missing or wrong PIN fails with the contract's codes.
+func TestPKCS11Profile(t *testing.T) {
+	keys := map[string]crypto.Signer{}
+	for _, l := range []string{"KSK1", "KSK2"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "profile", strings.ToLower(l)+".key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk, _ := pem.Decode(b)
+		k, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[l] = k
+	}
+	module := hsmtest.SoftHSM(t, "ksk-token", "4242", keys)
+
+	dir := t.TempDir()
+	soft, err := os.ReadFile(filepath.Join("testdata", "profile", "rehearsal.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := "token:\n  backend: software\n  label: rehearsal-token\n  keys:\n    KSK1: ksk1.key\n    KSK2: ksk2.key\n"
+	if !bytes.Contains(soft, []byte(old)) {
+		t.Fatal("rehearsal.yaml's token block changed; update this test")
+	}
+	hard := bytes.Replace(soft, []byte(old), []byte("token:\n  backend: pkcs11\n  module: "+module+"\n  label: ksk-token\n"), 1)
+	profile := filepath.Join(dir, "hsm.yaml")
+	os.WriteFile(profile, hard, 0o644)
+	policy, _ := os.ReadFile(filepath.Join("testdata", "profile", "policy-2010.yaml"))
+	os.WriteFile(filepath.Join(dir, "policy-2010.yaml"), policy, 0o644)
+
+	ctx := context.Background()
+	var out, errb bytes.Buffer
+	if err := run(ctx, []string{"hsm", "inventory", "--profile", profile}, nil, &out, &errb); err != nil {
+		t.Fatalf("hsm inventory: %v\n%s", err, errb.String())
+	}
+	for _, want := range []string{"Token    ksk-token (pkcs11 backend)", "SoftHSM", "KSK1         8      5017 ", "KSK2         8      55186 "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("hsm inventory lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Count(out.String(), " matches\n") != 2 {
+		t.Errorf("hsm inventory: want both keys to match the inventory:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "4242") {
+		t.Error("the PIN reached the output")
+	}
+
+	sign := func(profile, outFile string) error {
+		out.Reset()
+		errb.Reset()
+		return run(ctx, []string{"ksr", "sign", "dnssec/testdata/ksr-root-2010-q2-0.xml", "--profile", profile,
+			"--schema", "rollover", "--previous-skr", "dnssec/testdata/skr-root-2010-q1-0.xml",
+			"--now", "2010-03-20", "--out", outFile, "--yes"}, nil, &out, &errb)
+	}
+	t.Setenv(pinEnv, "")
+	if err := sign(profile, filepath.Join(dir, "nopin.xml")); exitCode(err) != exitUsage || !strings.Contains(err.Error(), pinEnv) {
+		t.Fatalf("without a PIN: %v (exit %d), want exit %d naming %s", err, exitCode(err), exitUsage, pinEnv)
+	}
+	t.Setenv(pinEnv, "0000")
+	err = sign(profile, filepath.Join(dir, "badpin.xml"))
+	if exitCode(err) != exitOperational || !strings.Contains(err.Error(), "PIN") {
+		t.Fatalf("with a wrong PIN: %v (exit %d), want exit %d", err, exitCode(err), exitOperational)
+	}
+	if strings.Contains(err.Error(), "0000") || strings.Contains(errb.String(), "0000") {
+		t.Fatal("the PIN reached the error")
+	}
+	for _, f := range []string{"nopin.xml", "badpin.xml"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s was written after a failed login", f)
+		}
+	}
+	t.Setenv(pinEnv, "4242")
+	if err := sign(profile, filepath.Join(dir, "hsm.xml")); err != nil {
+		t.Fatalf("ksr sign over PKCS#11: %v\n%s", err, errb.String())
+	}
+	t.Setenv(pinEnv, "")
+	if err := sign(filepath.Join("testdata", "profile", "rehearsal.yaml"), filepath.Join(dir, "soft.xml")); err != nil {
+		t.Fatalf("ksr sign with the software token: %v\n%s", err, errb.String())
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, "hsm.xml"))
+	b, _ := os.ReadFile(filepath.Join(dir, "soft.xml"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Fatalf("the SKR signed over PKCS#11 (%d bytes) differs from the software token's (%d bytes)", len(a), len(b))
+	}
+}
