@@ -67,7 +67,7 @@ func commands() []command {
 		{"skr", "verify a signed key response against trust anchors (skr verify)", runSKR},
 		{"script", "validate a ceremony script strictly (script check), or print it for the participants (script render)", runScript},
 		{"cards", "provision crypto officer cards (not built yet)", nil},
-		{"hsm", "list the profile's token and its keys with key tags and DS (hsm inventory)", runHSM},
+		{"hsm", "the profile's token: its keys with key tags and DS (hsm inventory); a new KSK (hsm keygen)", runHSM},
 	}
 }
 

@@ -240,8 +240,11 @@ func runAnchor(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 // runHSM lists the profile's token and its keys: labels, key tags with and
 // without the REVOKE bit, DS digests, and whether each matches the inventory.
 func runHSM(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "keygen" {
+		return runKeygen(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "inventory" {
-		return usageErr("hsm: give a subcommand: inventory --profile FILE")
+		return usageErr("hsm: give a subcommand: inventory --profile FILE, or keygen --profile FILE --label LABEL")
 	}
 	fs := flag.NewFlagSet("hsm inventory", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -308,5 +311,67 @@ func runHSM(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		}
 		fmt.Fprintf(stdout, "%-12s %-6d %-7d %-7d %-64s %s\n", l, dk.Algorithm, tag, revoked, ds, status)
 	}
+	onToken := map[string]bool{}
+	for _, l := range labels {
+		onToken[l] = true
+	}
+	for _, k := range p.KSKs {
+		if !onToken[k.Label] {
+			fmt.Fprintf(stdout, "%-12s %-6s %-7d %-7s %-64s %s\n", k.Label, "-", k.KeyTag, "-", strings.ToLower(k.DSSHA256), "in the inventory, NOT ON THE TOKEN")
+		}
+	}
+	return nil
+}
+
+// runKeygen generates a KSK in the profile's PKCS#11 token and prints what
+// the inventory and the trust anchor need: the DNSKEY, its key tag with and
+// without the REVOKE bit, and its DS.
+func runKeygen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hsm keygen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	profilePath := fs.String("profile", "", "the profile naming the token (required; pkcs11 backend)")
+	label := fs.String("label", "", "the new key's label (required; never an existing one)")
+	alg := fs.Uint("algorithm", 8, "DNSSEC algorithm: 8 (RSA/SHA-256) or 13 (ECDSA P-256/SHA-256)")
+	bits := fs.Int("bits", 2048, "RSA modulus size")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || *profilePath == "" || *label == "" {
+		return usageErr("usage: keyceremony hsm keygen --profile FILE --label LABEL [--algorithm 8|13] [--bits N]")
+	}
+	if *alg != 8 && *alg != 13 {
+		return usageErr("--algorithm %d: want 8 (RSA/SHA-256) or 13 (ECDSA P-256)", *alg)
+	}
+	p, tok, closeTok, err := loadProfile(ctx, *profilePath, true)
+	if err != nil {
+		return err
+	}
+	defer closeTok()
+	pt, ok := tok.(*hsm.PKCS11Token)
+	if !ok {
+		return usageErr("%s: keys are generated only in a pkcs11 token (this profile's backend is %s)", *profilePath, p.Token.Backend)
+	}
+	k, err := pt.GenerateKSK(ctx, hsm.KeySpec{Label: *label, Algorithm: uint8(*alg), Bits: *bits, Extractable: p.Token.BackupCapable})
+	if err != nil {
+		if errors.Is(err, hsm.ErrLabelExists) {
+			return usageErr("%s: %v; choose a new label", *profilePath, err)
+		}
+		return operational(err)
+	}
+	dk, err := dnssec.NewDNSKEY(p.Zone, k.Public(), dnssec.FlagZone|dnssec.FlagSEP, p.TTL)
+	if err != nil {
+		return operational(err)
+	}
+	tag, revoked := dnssec.KeyTags(dk)
+	ds := dnssec.DS(dk)
+	sensitive, extractable, _, err := pt.PrivateAttributes(*label)
+	if err != nil {
+		return operational(err)
+	}
+	fmt.Fprintf(stdout, "generated %s in token %q: key tag %d (%d with REVOKE), sensitive %v, extractable %v\n", *label, tok.Label(), tag, revoked, sensitive, extractable)
+	fmt.Fprintln(stdout, dk.String())
+	fmt.Fprintln(stdout, ds.String())
+	fmt.Fprintf(stdout, "\nfor the profile's inventory:\n  - {label: %s, key_tag: %d, ds_sha256: %s, valid_from: YYYY-MM-DDT00:00:00Z}\n", *label, tag, strings.ToLower(ds.Digest))
 	return nil
 }

@@ -6,8 +6,10 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -98,6 +100,32 @@ func TestPKCS11Profile(t *testing.T) {
 	if err := sign(filepath.Join("testdata", "profile", "rehearsal.yaml"), filepath.Join(dir, "soft.xml")); err != nil {
 		t.Fatalf("ksr sign with the software token: %v\n%s", err, errb.String())
 	}
+
+	// A new KSK: generated in the token, shown by the inventory as not yet in
+	// it; its label cannot be used twice; a software token generates nothing.
+	t.Setenv(pinEnv, "4242")
+	out.Reset()
+	if err := run(ctx, []string{"hsm", "keygen", "--profile", profile, "--label", "KSK3", "--algorithm", "13"}, nil, &out, &errb); err != nil {
+		t.Fatalf("hsm keygen: %v", err)
+	}
+	m := regexp.MustCompile(`key tag (\d+) \((\d+) with REVOKE\), sensitive true, extractable false\n\.\t172800\tIN\tDNSKEY\t257 3 13 `).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("hsm keygen printed:\n%s", out.String())
+	}
+	if err := run(ctx, []string{"hsm", "keygen", "--profile", profile, "--label", "KSK3"}, nil, io.Discard, io.Discard); exitCode(err) != exitUsage {
+		t.Fatalf("keygen of a used label: %v (exit %d), want %d", err, exitCode(err), exitUsage)
+	}
+	if err := run(ctx, []string{"hsm", "keygen", "--profile", filepath.Join("testdata", "profile", "rehearsal.yaml"), "--label", "KSK3"}, nil, io.Discard, io.Discard); exitCode(err) != exitUsage {
+		t.Fatalf("keygen in a software token: %v (exit %d), want %d", err, exitCode(err), exitUsage)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"hsm", "inventory", "--profile", profile}, nil, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^KSK3 +13 +` + m[1] + ` +` + m[2] + ` +[0-9a-f]{64} not in the inventory$`).MatchString(out.String()) {
+		t.Fatalf("inventory after keygen:\n%s", out.String())
+	}
+
 	a, _ := os.ReadFile(filepath.Join(dir, "hsm.xml"))
 	b, _ := os.ReadFile(filepath.Join(dir, "soft.xml"))
 	if len(a) == 0 || !bytes.Equal(a, b) {

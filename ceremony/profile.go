@@ -42,6 +42,9 @@ type TokenProfile struct {
 	// Keys maps key labels to PEM files, relative to the profile (software
 	// backend).
 	Keys map[string]string `yaml:"keys"`
+	// BackupCapable makes `hsm keygen` create keys that the token can wrap
+	// for a backup HSM; by default a new key never leaves its token.
+	BackupCapable bool `yaml:"backup_capable"`
 }
 
 // KSKRecord is one KSK of the inventory: what the key found in the token

@@ -1,0 +1,131 @@
+package hsm
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/miekg/pkcs11"
+)
+
+// ErrLabelExists: the token already holds a key with the label asked for;
+// key generation never replaces or duplicates a key.
+var ErrLabelExists = errors.New("a key with this label already exists")
+
+// KeySpec says what KSK to generate.
+type KeySpec struct {
+	Label string
+	// Algorithm is the DNSSEC algorithm: 8 (RSA/SHA-256) or 13 (ECDSA
+	// P-256/SHA-256).
+	Algorithm uint8
+	// Bits is the RSA modulus size (2048 when zero); ignored for ECDSA.
+	Bits int
+	// Extractable makes a key that can be wrapped for a backup HSM; by
+	// default the private key is sensitive and never leaves the token.
+	Extractable bool
+}
+
+// p256OID is the DER of the P-256 curve's object identifier (CKA_EC_PARAMS).
+var p256OID = []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}
+
+// GenerateKSK makes a key pair in the token: persistent, private, sensitive,
+// never extractable unless the spec asks for a backup-capable key, with a
+// random 16-byte CKA_ID shared by both halves. A label already in use is
+// refused. The token must be logged in.
+func (t *PKCS11Token) GenerateKSK(ctx context.Context, spec KeySpec) (Key, error) {
+	if spec.Label == "" {
+		return nil, errors.New("generate a key: give it a label")
+	}
+	if !t.LoggedIn() {
+		return nil, fmt.Errorf("generate %q: %w", spec.Label, ErrNotLoggedIn)
+	}
+	for _, class := range []uint{pkcs11.CKO_PUBLIC_KEY, pkcs11.CKO_PRIVATE_KEY} {
+		if _, err := t.find(class, spec.Label); err == nil || !errors.Is(err, ErrKeyNotFound) {
+			if err == nil {
+				err = ErrLabelExists
+			}
+			return nil, fmt.Errorf("generate %q in token %q: %w", spec.Label, t.label, err)
+		}
+	}
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
+	common := func(class uint) []*pkcs11.Attribute {
+		return []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
+			pkcs11.NewAttribute(pkcs11.CKA_LABEL, spec.Label),
+			pkcs11.NewAttribute(pkcs11.CKA_ID, id),
+		}
+	}
+	pub := append(common(pkcs11.CKO_PUBLIC_KEY), pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true), pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false))
+	priv := append(common(pkcs11.CKO_PRIVATE_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, spec.Extractable),
+		pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, false),
+		pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, false),
+	)
+	var mech *pkcs11.Mechanism
+	switch spec.Algorithm {
+	case 8:
+		bits := spec.Bits
+		if bits == 0 {
+			bits = 2048
+		}
+		if bits < 2048 || bits > 4096 || bits%8 != 0 {
+			return nil, fmt.Errorf("generate %q: an RSA KSK of %d bits (want 2048 to 4096)", spec.Label, bits)
+		}
+		mech = pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, nil)
+		pub = append(pub, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_RSA),
+			pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, bits),
+			pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
+		priv = append(priv, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_RSA))
+	case 13:
+		mech = pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil)
+		pub = append(pub, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC), pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, p256OID))
+		priv = append(priv, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC))
+	default:
+		return nil, fmt.Errorf("generate %q: DNSSEC algorithm %d (want 8, RSA/SHA-256, or 13, ECDSA P-256)", spec.Label, spec.Algorithm)
+	}
+	t.mu.Lock()
+	pubObj, privObj, err := t.ctx.GenerateKeyPair(t.session, []*pkcs11.Mechanism{mech}, pub, priv)
+	t.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("generate %q in token %q: %w", spec.Label, t.label, mapErr(err))
+	}
+	key, err := t.Key(ctx, spec.Label)
+	if err != nil {
+		// Do not leave a half-usable pair behind.
+		t.mu.Lock()
+		t.ctx.DestroyObject(t.session, pubObj)
+		t.ctx.DestroyObject(t.session, privObj)
+		t.mu.Unlock()
+		return nil, fmt.Errorf("generate %q in token %q: reading the new key back: %w", spec.Label, t.label, err)
+	}
+	return key, nil
+}
+
+// PrivateAttributes reports how the token holds a key's private half:
+// whether it is sensitive and whether it can ever leave the token.
+func (t *PKCS11Token) PrivateAttributes(label string) (sensitive, extractable, neverExtractable bool, err error) {
+	obj, err := t.find(pkcs11.CKO_PRIVATE_KEY, label)
+	if err != nil {
+		return false, false, false, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	a, err := t.ctx.GetAttributeValue(t.session, obj, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, nil),
+		pkcs11.NewAttribute(pkcs11.CKA_NEVER_EXTRACTABLE, nil),
+	})
+	if err != nil {
+		return false, false, false, mapErr(err)
+	}
+	b := func(v []byte) bool { return len(v) == 1 && v[0] != 0 }
+	return b(a[0].Value), b(a[1].Value), b(a[2].Value), nil
+}
