@@ -51,6 +51,9 @@ type PKCS11Token struct {
 	mu       sync.Mutex
 	session  pkcs11.SessionHandle
 	loggedIn bool
+	// login counts logins; a key's cached private object handle is used
+	// only within the login it was found in.
+	login uint64
 }
 
 // OpenPKCS11 loads a PKCS#11 module and opens a session on the token with the
@@ -146,6 +149,7 @@ func (t *PKCS11Token) Login(_ context.Context, pin []byte) error {
 		return fmt.Errorf("log in to token %q: %w", t.label, err)
 	}
 	t.loggedIn = true
+	t.login++
 	return nil
 }
 
@@ -287,6 +291,30 @@ type pkcs11Key struct {
 	t     *PKCS11Token
 	label string
 	pub   crypto.PublicKey
+
+	// priv is the private key object, found on first use in login number
+	// privLogin; guarded by t.mu.
+	priv      pkcs11.ObjectHandle
+	privLogin uint64
+}
+
+// private returns the private key object, cached for the current login.
+func (k *pkcs11Key) private() (pkcs11.ObjectHandle, error) {
+	k.t.mu.Lock()
+	cached, login := k.priv, k.privLogin
+	current := k.t.login
+	k.t.mu.Unlock()
+	if login == current && cached != 0 {
+		return cached, nil
+	}
+	h, err := k.t.find(pkcs11.CKO_PRIVATE_KEY, k.label)
+	if err != nil {
+		return 0, err
+	}
+	k.t.mu.Lock()
+	k.priv, k.privLogin = h, current
+	k.t.mu.Unlock()
+	return h, nil
 }
 
 func (k *pkcs11Key) Label() string            { return k.label }
@@ -305,10 +333,27 @@ func (k *pkcs11Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 	if !k.t.LoggedIn() {
 		return nil, fmt.Errorf("sign with %q: %w", k.label, ErrNotLoggedIn)
 	}
-	priv, err := k.t.find(pkcs11.CKO_PRIVATE_KEY, k.label)
+	priv, err := k.private()
 	if err != nil {
 		return nil, err
 	}
+	sig, err := k.sign(priv, digest)
+	var e pkcs11.Error
+	if errors.As(err, &e) && (e == pkcs11.CKR_KEY_HANDLE_INVALID || e == pkcs11.CKR_OBJECT_HANDLE_INVALID) {
+		// The cached handle went stale (the object was re-created): find
+		// the key again, once.
+		k.t.mu.Lock()
+		k.priv = 0
+		k.t.mu.Unlock()
+		if priv, err = k.private(); err != nil {
+			return nil, err
+		}
+		sig, err = k.sign(priv, digest)
+	}
+	return sig, err
+}
+
+func (k *pkcs11Key) sign(priv pkcs11.ObjectHandle, digest []byte) ([]byte, error) {
 	t := k.t
 	t.mu.Lock()
 	defer t.mu.Unlock()

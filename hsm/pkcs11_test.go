@@ -25,7 +25,7 @@ const (
 
 // softHSM makes a SoftHSM2 token holding IANA's public test KSK1 (for a
 // stable key tag) and a fresh ECDSA P-256 key, and opens it.
-func softHSM(t *testing.T) *hsm.PKCS11Token {
+func softHSM(t testing.TB) *hsm.PKCS11Token {
 	t.Helper()
 	b, _ := os.ReadFile("assets/demo-ksk1.key")
 	blk, _ := pem.Decode(b)
