@@ -43,7 +43,7 @@ type TokenInfo struct {
 // PKCS11Token is a token reached through a PKCS#11 module, found by label
 // (never by slot number: SoftHSM and others renumber slots).
 type PKCS11Token struct {
-	ctx    *pkcs11.Ctx
+	ctx    module
 	slot   uint
 	label  string
 	shared bool // the module was initialised by another token of this process
@@ -54,6 +54,25 @@ type PKCS11Token struct {
 	// login counts logins; a key's cached private object handle is used
 	// only within the login it was found in.
 	login uint64
+}
+
+// module is the part of a PKCS#11 library the token uses once its session is
+// open: *pkcs11.Ctx, or the fault-injecting layer of the tests.
+type module interface {
+	Login(sh pkcs11.SessionHandle, userType uint, pin string) error
+	Logout(sh pkcs11.SessionHandle) error
+	CloseSession(sh pkcs11.SessionHandle) error
+	Finalize() error
+	Destroy()
+	GetTokenInfo(slotID uint) (pkcs11.TokenInfo, error)
+	FindObjectsInit(sh pkcs11.SessionHandle, temp []*pkcs11.Attribute) error
+	FindObjects(sh pkcs11.SessionHandle, max int) ([]pkcs11.ObjectHandle, bool, error)
+	FindObjectsFinal(sh pkcs11.SessionHandle) error
+	GetAttributeValue(sh pkcs11.SessionHandle, o pkcs11.ObjectHandle, a []*pkcs11.Attribute) ([]*pkcs11.Attribute, error)
+	SignInit(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, o pkcs11.ObjectHandle) error
+	Sign(sh pkcs11.SessionHandle, message []byte) ([]byte, error)
+	GenerateKeyPair(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, public, private []*pkcs11.Attribute) (pkcs11.ObjectHandle, pkcs11.ObjectHandle, error)
+	DestroyObject(sh pkcs11.SessionHandle, oh pkcs11.ObjectHandle) error
 }
 
 // OpenPKCS11 loads a PKCS#11 module and opens a session on the token with the

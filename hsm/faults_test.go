@@ -1,0 +1,121 @@
+package hsm_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/miekg/pkcs11"
+)
+
+// TestFaultWrongPIN: a wrong PIN on a token at its final try says that one
+// more wrong PIN locks it; a locked token says who must unlock it; neither
+// leaves the token logged in, and the right PIN works afterwards.
+func TestFaultWrongPIN(t *testing.T) {
+	ctx := context.Background()
+	tok := softHSM(t)
+	defer tok.Close()
+	f := hsm.NoFaults()
+	tok.InjectFaults(f)
+	f.Set(func(f *hsm.Faults) {
+		f.LoginError = pkcs11.CKR_PIN_INCORRECT
+		f.TokenFlags = pkcs11.CKF_USER_PIN_COUNT_LOW | pkcs11.CKF_USER_PIN_FINAL_TRY
+	})
+	info, err := tok.Info()
+	if err != nil || !info.PINCountLow || !info.PINFinalTry || info.PINLocked {
+		t.Fatalf("info %+v, %v", info, err)
+	}
+	err = tok.Login(ctx, []byte("000000"))
+	if !errors.Is(err, hsm.ErrPINIncorrect) || !strings.Contains(err.Error(), "one more wrong PIN locks it") || tok.LoggedIn() {
+		t.Fatalf("wrong PIN at the final try: %v", err)
+	}
+	if strings.Contains(err.Error(), "000000") {
+		t.Fatal("the PIN reached the error")
+	}
+	f.Set(func(f *hsm.Faults) { f.LoginError, f.TokenFlags = pkcs11.CKR_PIN_LOCKED, pkcs11.CKF_USER_PIN_LOCKED })
+	if info, _ := tok.Info(); !info.PINLocked {
+		t.Fatal("the locked flag is not shown")
+	}
+	if err := tok.Login(ctx, []byte(testTokenPIN)); !errors.Is(err, hsm.ErrPINLocked) || !strings.Contains(err.Error(), "security officer") {
+		t.Fatalf("locked token: %v", err)
+	}
+	f.Set(func(f *hsm.Faults) { f.LoginError, f.TokenFlags = 0, 0 })
+	if err := tok.Login(ctx, []byte(testTokenPIN)); err != nil || !tok.LoggedIn() {
+		t.Fatalf("right PIN afterwards: %v", err)
+	}
+}
+
+// TestFaultRemovedMidSigning pulls the token out after four of the nine
+// bundles of IANA's 2010Q1 KSR: the fifth fails with ErrDeviceRemoved and a
+// line that says to reconnect and retry, and no signature comes back; once
+// it is back, signing every bundle again gives IANA's signatures. A slow HSM
+// (every signature delayed) gives the same signatures.
+func TestFaultRemovedMidSigning(t *testing.T) {
+	ctx := context.Background()
+	tok := softHSM(t)
+	defer tok.Close()
+	f := hsm.NoFaults()
+	tok.InjectFaults(f)
+	if err := tok.Login(ctx, []byte(testTokenPIN)); err != nil {
+		t.Fatal(err)
+	}
+	k, err := tok.Key(ctx, "KSK1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, err := dnssec.NewDNSKEY(".", k.Public(), dnssec.FlagZone|dnssec.FlagSEP, 172800)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ksk := dnssec.KSK{Identifier: "KSK1", DNSKEY: dk, Signer: k}
+	read := func(name string) *dnssec.Document {
+		b, err := os.ReadFile("../dnssec/testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := dnssec.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	ksr, want := read("ksr-root-2010-q1-0.xml"), read("skr-root-2010-q1-0.xml")
+	signAll := func() (int, error) {
+		for i := range ksr.Request.Bundles {
+			b, err := dnssec.SignBundle(ksr, i, ksk, 172800)
+			if err != nil {
+				return i, err
+			}
+			if b.Signatures[0].SignatureData != want.Response.Bundles[i].Signatures[0].SignatureData {
+				t.Fatalf("bundle %d: the HSM's signature differs from IANA's", i+1)
+			}
+		}
+		return len(ksr.Request.Bundles), nil
+	}
+
+	f.Set(func(f *hsm.Faults) { f.RemoveAfterSigns = 4 })
+	n, err := signAll()
+	if n != 4 || !errors.Is(err, hsm.ErrDeviceRemoved) || !strings.Contains(err.Error(), "reconnect it and retry the step") {
+		t.Fatalf("removed after 4 signatures: stopped at bundle %d with %v", n+1, err)
+	}
+	if _, err := tok.Info(); err == nil {
+		t.Fatal("a removed token answered")
+	}
+	f.Reconnect()
+	before := f.Signs()
+	if n, err := signAll(); n != 9 || err != nil {
+		t.Fatalf("after reconnecting: %d bundles, %v", n, err)
+	}
+	f.Set(func(f *hsm.Faults) { f.SignDelay = 30 * time.Millisecond })
+	if n, err := signAll(); n != 9 || err != nil {
+		t.Fatalf("slow HSM: %d bundles, %v", n, err)
+	}
+	if got := f.Signs() - before; got != 18 {
+		t.Fatalf("%d signatures went through the layer, want 18", got)
+	}
+}
