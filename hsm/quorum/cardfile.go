@@ -1,0 +1,160 @@
+package quorum
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+
+	"filippo.io/age"
+
+	"github.com/keyceremony/keyceremony/internal/durable"
+)
+
+// CardFileExt ends the name of a card file: <card id>.card.
+const CardFileExt = ".card"
+
+// cardFileFormat names the plaintext inside a card file.
+const cardFileFormat = "keyceremony card v1"
+
+// ErrCardPIN: the passphrase (the card's PIN) does not open the card.
+var ErrCardPIN = errors.New("wrong card passphrase")
+
+// WrongPINError says which card refused its passphrase and how many times
+// this has happened in this process, so the console can show the count.
+type WrongPINError struct {
+	Card  string
+	Tries int
+}
+
+func (e *WrongPINError) Error() string {
+	return fmt.Sprintf("card %s: %v (%d wrong so far)", e.Card, ErrCardPIN, e.Tries)
+}
+
+func (e *WrongPINError) Unwrap() error { return ErrCardPIN }
+
+// validCardID: card ids name files, so they are plain.
+var validCardID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// WriteCardFile writes a card as a passphrase-encrypted file (age, scrypt)
+// for removable media: mode 0600, never over an existing file. workFactor is
+// scrypt's log2 N (0: age's default, 18); tests use less.
+func WriteCardFile(path string, card Card, passphrase string, workFactor int) error {
+	if !validCardID.MatchString(card.ID) {
+		return fmt.Errorf("card id %q: use letters, digits, '.', '_' and '-'", card.ID)
+	}
+	if passphrase == "" {
+		return fmt.Errorf("card %s: a card file needs a passphrase", card.ID)
+	}
+	r, err := age.NewScryptRecipient(passphrase)
+	if err != nil {
+		return err
+	}
+	if workFactor > 0 {
+		r.SetWorkFactor(workFactor)
+	}
+	plain, err := json.Marshal(map[string]any{"format": cardFileFormat, "id": card.ID, "share": card.Share, "value": base64.StdEncoding.EncodeToString(card.Value)})
+	if err != nil {
+		return err
+	}
+	defer Wipe(plain)
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, r)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(plain); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return durable.WriteFile(path, buf.Bytes(), 0o600, durable.New)
+}
+
+// CardFiles is a Reader over passphrase-encrypted card files in a folder
+// (the officers' removable media, mounted one at a time or all together).
+type CardFiles struct {
+	// Dir holds <card id>.card files.
+	Dir string
+	// Passphrase asks the card's holder for its passphrase; it is never
+	// stored, logged or shown.
+	Passphrase func(ctx context.Context, id string) (string, error)
+
+	mu    sync.Mutex
+	wrong map[string]int
+}
+
+// Read decrypts the card file of the given officer. A wrong passphrase is a
+// *WrongPINError carrying the running count for that card; a missing file
+// is ErrNoCard; a file that is not a card of this id is an error naming it.
+func (f *CardFiles) Read(ctx context.Context, id string) (Card, error) {
+	if !validCardID.MatchString(id) {
+		return Card{}, fmt.Errorf("card %q: %w", id, ErrNoCard)
+	}
+	path := filepath.Join(f.Dir, id+CardFileExt)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Card{}, fmt.Errorf("card %s: %s is not there (insert the holder's medium): %w", id, path, ErrNoCard)
+	}
+	if err != nil {
+		return Card{}, fmt.Errorf("card %s: %w", id, err)
+	}
+	pass, err := f.Passphrase(ctx, id)
+	if err != nil {
+		return Card{}, err
+	}
+	ident, err := age.NewScryptIdentity(pass)
+	if err != nil {
+		return Card{}, err
+	}
+	rd, err := age.Decrypt(bytes.NewReader(data), ident)
+	if err != nil {
+		var nm *age.NoIdentityMatchError
+		if errors.As(err, &nm) {
+			f.mu.Lock()
+			if f.wrong == nil {
+				f.wrong = map[string]int{}
+			}
+			f.wrong[id]++
+			n := f.wrong[id]
+			f.mu.Unlock()
+			return Card{}, &WrongPINError{Card: id, Tries: n}
+		}
+		return Card{}, fmt.Errorf("card %s: %s is not a readable card file (%v); use the holder's original medium", id, path, err)
+	}
+	plain, err := io.ReadAll(io.LimitReader(rd, 4096))
+	if err != nil {
+		return Card{}, fmt.Errorf("card %s: %s is damaged (%v); use the holder's original medium", id, path, err)
+	}
+	defer Wipe(plain)
+	var doc struct {
+		Format string `json:"format"`
+		ID     string `json:"id"`
+		Share  uint64 `json:"share"`
+		Value  string `json:"value"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(plain))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil || doc.Format != cardFileFormat {
+		return Card{}, fmt.Errorf("card %s: %s does not hold a %s", id, path, cardFileFormat)
+	}
+	if doc.ID != id {
+		return Card{}, fmt.Errorf("card %s: %s holds card %s; rename nothing, present that card as itself", id, path, doc.ID)
+	}
+	v, err := base64.StdEncoding.DecodeString(doc.Value)
+	if err != nil {
+		return Card{}, fmt.Errorf("card %s: %s holds a malformed share", id, path)
+	}
+	f.mu.Lock()
+	delete(f.wrong, id)
+	f.mu.Unlock()
+	return Card{ID: doc.ID, Share: doc.Share, Value: v}, nil
+}
