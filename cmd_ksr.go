@@ -24,7 +24,7 @@ func runKSR(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	case "check":
 		return runKSRCheck(args[1:], stdout, stderr)
 	case "sign":
-		return runKSRSign(ctx, args[1:], stdout, stderr)
+		return runKSRSign(ctx, args[1:], stdin, stdout, stderr)
 	}
 	return usageErr("ksr: unknown subcommand %q (want check or sign)", args[0])
 }

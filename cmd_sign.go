@@ -15,8 +15,10 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/internal/durable"
 	"github.com/keyceremony/keyceremony/ui"
+	"gopkg.in/yaml.v3"
 )
 
 // pinEnv is where non-interactive commands (ksr sign, anchor export, hsm
@@ -26,7 +28,82 @@ const pinEnv = "KEYCEREMONY_PIN"
 
 // loadProfile reads a profile and opens its token, logged in when login is
 // set. The returned function closes the token.
-func loadProfile(ctx context.Context, path string, login bool) (*ceremony.Profile, hsm.Token, func(), error) {
+// cardAuth, when its fields are set, activates a PKCS#11 token with the
+// crypto officers' card files instead of KEYCEREMONY_PIN.
+type cardAuth struct {
+	roster, dir string
+	stdin       io.Reader
+	stderr      io.Writer
+}
+
+func (a *cardAuth) flags(fs *flag.FlagSet) {
+	fs.StringVar(&a.roster, "roster", "", "activate the token with card files: the roster (a quorum: block) they were dealt for")
+	fs.StringVar(&a.dir, "cards", "", "the folder of card files <id>.card (with --roster)")
+}
+
+// pin asks the holders of the cards found in the folder for their
+// passphrases, one card after another, until the roster's threshold is
+// reached, and derives the token's PIN. Refused cards are named and skipped.
+func (a *cardAuth) pin(ctx context.Context, label string) ([]byte, error) {
+	rb, err := os.ReadFile(a.roster)
+	if err != nil {
+		return nil, usageErr("--roster: %v", err)
+	}
+	var doc struct {
+		Quorum *quorum.Roster `yaml:"quorum"`
+	}
+	if err := yaml.Unmarshal(rb, &doc); err != nil || doc.Quorum == nil {
+		return nil, usageErr("%s: not a roster (a quorum: block): %v", a.roster, err)
+	}
+	col, err := quorum.NewCollector(doc.Quorum)
+	if err != nil {
+		return nil, usageErr("%s: %v", a.roster, err)
+	}
+	ask := passphraseReader(a.stdin, a.stderr)
+	files := &quorum.CardFiles{Dir: a.dir, Passphrase: func(_ context.Context, id string) (string, error) {
+		info, _ := doc.Quorum.Card(id)
+		return ask(fmt.Sprintf("passphrase for card %s (%s)", id, info.Holder))
+	}}
+	for _, info := range doc.Quorum.Cards {
+		if col.Reached() {
+			break
+		}
+		if info.Revoked {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(a.dir, info.ID+quorum.CardFileExt)); err != nil {
+			continue
+		}
+		card, err := files.Read(ctx, info.ID)
+		if errors.Is(err, errNoPassphrase) {
+			break
+		}
+		if err != nil {
+			fmt.Fprintf(a.stderr, "card %s refused: %v\n", info.ID, err)
+			continue
+		}
+		err = col.Present(card)
+		quorum.Wipe(card.Value)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "%v\n", err)
+			continue
+		}
+		fmt.Fprintf(a.stderr, "card %s (%s) accepted: %d of %d\n", info.ID, info.Holder, len(col.Accepted()), doc.Quorum.Threshold)
+	}
+	if !col.Reached() {
+		n := len(col.Accepted())
+		col.Wipe()
+		return nil, usageErr("%s: %d of %d cards accepted; the token stays closed", a.dir, n, doc.Quorum.Threshold)
+	}
+	secret, err := col.Recover()
+	if err != nil {
+		return nil, operational(err)
+	}
+	defer quorum.Wipe(secret)
+	return quorum.DerivePIN(secret, label)
+}
+
+func loadProfile(ctx context.Context, path string, login bool, auth ...*cardAuth) (*ceremony.Profile, hsm.Token, func(), error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, nil, usageErr("--profile: %v", err)
@@ -61,15 +138,28 @@ func loadProfile(ctx context.Context, path string, login bool) (*ceremony.Profil
 			return nil, nil, nil, operational(fmt.Errorf("%s: %w", path, err))
 		}
 		if login {
-			pin := os.Getenv(pinEnv)
-			if pin == "" {
-				tok.Close()
-				return nil, nil, nil, usageErr("%s: token %q needs its PIN: set %s (for automation; the console takes it from the cards)", path, p.Token.Label, pinEnv)
+			var pin []byte
+			if len(auth) > 0 && auth[0] != nil && auth[0].roster != "" {
+				if pin, err = auth[0].pin(ctx, p.Token.Label); err != nil {
+					tok.Close()
+					return nil, nil, nil, err
+				}
+				defer quorum.Wipe(pin)
+			} else {
+				pin = []byte(os.Getenv(pinEnv))
 			}
-			if err := tok.Login(ctx, []byte(pin)); err != nil {
+			if len(pin) == 0 {
+				tok.Close()
+				return nil, nil, nil, usageErr("%s: token %q needs its PIN: give --roster and --cards (the officers' card files), or set %s", path, p.Token.Label, pinEnv)
+			}
+			if err := tok.Login(ctx, pin); err != nil {
 				tok.Close()
 				if errors.Is(err, hsm.ErrPINIncorrect) {
-					err = fmt.Errorf("%s: %w; check %s (the token locks itself after a few wrong PINs)", path, err, pinEnv)
+					hint := "check " + pinEnv
+					if len(auth) > 0 && auth[0] != nil && auth[0].roster != "" {
+						hint = "these cards were not dealt for this token"
+					}
+					err = fmt.Errorf("%s: %w; %s (the token locks itself after a few wrong PINs)", path, err, hint)
 				}
 				return nil, nil, nil, operational(err)
 			}
@@ -79,7 +169,7 @@ func loadProfile(ctx context.Context, path string, login bool) (*ceremony.Profil
 	return nil, nil, nil, usageErr("%s: unknown backend %q", path, p.Token.Backend)
 }
 
-func runKSRSign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runKSRSign(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ksr sign", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	profilePath := fs.String("profile", "", "the profile: token, KSK inventory, schemas, KSK policy (required)")
@@ -88,8 +178,10 @@ func runKSRSign(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	schema := fs.String("schema", "", "the signing schema (default: the profile's)")
 	nowFlag := fs.String("now", "", "check and sign as of this time (default: now)")
 	yes := fs.Bool("yes", false, "sign without asking: the confirmation the console asks for")
+	auth := &cardAuth{stdin: stdin, stderr: stderr}
+	auth.flags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: keyceremony ksr sign KSR --profile FILE --out SKR [--previous-skr SKR] [--schema NAME] [--now TIME] --yes")
+		fmt.Fprintln(stderr, "usage: keyceremony ksr sign KSR --profile FILE --out SKR [--previous-skr SKR] [--schema NAME] [--now TIME] [--roster FILE --cards DIR] --yes")
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)
@@ -110,7 +202,7 @@ func runKSRSign(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	p, tok, closeTok, err := loadProfile(ctx, *profilePath, true)
+	p, tok, closeTok, err := loadProfile(ctx, *profilePath, true, auth)
 	if err != nil {
 		return err
 	}
@@ -241,7 +333,7 @@ func runAnchor(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 // without the REVOKE bit, DS digests, and whether each matches the inventory.
 func runHSM(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "keygen" {
-		return runKeygen(ctx, args[1:], stdout, stderr)
+		return runKeygen(ctx, args[1:], stdin, stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "inventory" {
 		return usageErr("hsm: give a subcommand: inventory --profile FILE, or keygen --profile FILE --label LABEL")
@@ -326,13 +418,15 @@ func runHSM(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 // runKeygen generates a KSK in the profile's PKCS#11 token and prints what
 // the inventory and the trust anchor need: the DNSKEY, its key tag with and
 // without the REVOKE bit, and its DS.
-func runKeygen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runKeygen(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("hsm keygen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	profilePath := fs.String("profile", "", "the profile naming the token (required; pkcs11 backend)")
 	label := fs.String("label", "", "the new key's label (required; never an existing one)")
 	alg := fs.Uint("algorithm", 8, "DNSSEC algorithm: 8 (RSA/SHA-256) or 13 (ECDSA P-256/SHA-256)")
 	bits := fs.Int("bits", 2048, "RSA modulus size")
+	auth := &cardAuth{stdin: stdin, stderr: stderr}
+	auth.flags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -343,7 +437,7 @@ func runKeygen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *alg != 8 && *alg != 13 {
 		return usageErr("--algorithm %d: want 8 (RSA/SHA-256) or 13 (ECDSA P-256)", *alg)
 	}
-	p, tok, closeTok, err := loadProfile(ctx, *profilePath, true)
+	p, tok, closeTok, err := loadProfile(ctx, *profilePath, true, auth)
 	if err != nil {
 		return err
 	}

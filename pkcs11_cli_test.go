@@ -6,12 +6,18 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"gopkg.in/yaml.v3"
 
 	"github.com/keyceremony/keyceremony/hsm/hsmtest"
 )
@@ -21,35 +27,11 @@ import (
 // byte the one the software token writes (RSA PKCS#1 v1.5 is deterministic),
 // and a missing or wrong PIN fails with the contract's codes.
 func TestPKCS11Profile(t *testing.T) {
-	keys := map[string]crypto.Signer{}
-	for _, l := range []string{"KSK1", "KSK2"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "profile", strings.ToLower(l)+".key"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		blk, _ := pem.Decode(b)
-		k, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[l] = k
-	}
+	keys := rehearsalKeys(t)
 	module := hsmtest.SoftHSM(t, "ksk-token", "4242", keys)
 
 	dir := t.TempDir()
-	soft, err := os.ReadFile(filepath.Join("testdata", "profile", "rehearsal.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := "token:\n  backend: software\n  label: rehearsal-token\n  keys:\n    KSK1: ksk1.key\n    KSK2: ksk2.key\n"
-	if !bytes.Contains(soft, []byte(old)) {
-		t.Fatal("rehearsal.yaml's token block changed; update this test")
-	}
-	hard := bytes.Replace(soft, []byte(old), []byte("token:\n  backend: pkcs11\n  module: "+module+"\n  label: ksk-token\n"), 1)
-	profile := filepath.Join(dir, "hsm.yaml")
-	os.WriteFile(profile, hard, 0o644)
-	policy, _ := os.ReadFile(filepath.Join("testdata", "profile", "policy-2010.yaml"))
-	os.WriteFile(filepath.Join(dir, "policy-2010.yaml"), policy, 0o644)
+	profile := pkcs11Profile(t, dir, module, "ksk-token")
 
 	ctx := context.Background()
 	var out, errb bytes.Buffer
@@ -80,7 +62,7 @@ func TestPKCS11Profile(t *testing.T) {
 		t.Fatalf("without a PIN: %v (exit %d), want exit %d naming %s", err, exitCode(err), exitUsage, pinEnv)
 	}
 	t.Setenv(pinEnv, "0000")
-	err = sign(profile, filepath.Join(dir, "badpin.xml"))
+	err := sign(profile, filepath.Join(dir, "badpin.xml"))
 	if exitCode(err) != exitOperational || !strings.Contains(err.Error(), "PIN") {
 		t.Fatalf("with a wrong PIN: %v (exit %d), want exit %d", err, exitCode(err), exitOperational)
 	}
@@ -130,5 +112,157 @@ func TestPKCS11Profile(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, "soft.xml"))
 	if len(a) == 0 || !bytes.Equal(a, b) {
 		t.Fatalf("the SKR signed over PKCS#11 (%d bytes) differs from the software token's (%d bytes)", len(a), len(b))
+	}
+}
+
+// pkcs11Profile writes the rehearsal profile with its token replaced by a
+// PKCS#11 token, and its policy file beside it.
+func pkcs11Profile(t *testing.T, dir, module, label string) string {
+	t.Helper()
+	soft, err := os.ReadFile(filepath.Join("testdata", "profile", "rehearsal.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := "token:\n  backend: software\n  label: rehearsal-token\n  keys:\n    KSK1: ksk1.key\n    KSK2: ksk2.key\n"
+	if !bytes.Contains(soft, []byte(old)) {
+		t.Fatal("rehearsal.yaml's token block changed; update this test")
+	}
+	hard := bytes.Replace(soft, []byte(old), []byte("token:\n  backend: pkcs11\n  module: "+module+"\n  label: "+label+"\n"), 1)
+	profile := filepath.Join(dir, "hsm.yaml")
+	os.WriteFile(profile, hard, 0o644)
+	policy, _ := os.ReadFile(filepath.Join("testdata", "profile", "policy-2010.yaml"))
+	os.WriteFile(filepath.Join(dir, "policy-2010.yaml"), policy, 0o644)
+	return profile
+}
+
+// rehearsalKeys reads the rehearsal profile's KSK1 and KSK2.
+func rehearsalKeys(t *testing.T) map[string]crypto.Signer {
+	keys := map[string]crypto.Signer{}
+	for _, l := range []string{"KSK1", "KSK2"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "profile", strings.ToLower(l)+".key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk, _ := pem.Decode(b)
+		k, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[l] = k
+	}
+	return keys
+}
+
+// TestCardsProvision provisions seven crypto officers' card files (3 of 7)
+// for a real SoftHSM2 token: the token's old PIN stops working, three card
+// files (with their holders' passphrases) recover the PIN that signs, and
+// no passphrase or PIN reaches any output.
+func TestCardsProvision(t *testing.T) {
+	const label, initial = "co-token", "initial-pin-0"
+	module := hsmtest.SoftHSM(t, label, initial, rehearsalKeys(t))
+	dir := t.TempDir()
+	profile := pkcs11Profile(t, dir, module, label)
+	holders := filepath.Join(dir, "holders.yaml")
+	var hy, passes strings.Builder
+	hy.WriteString("holders:\n")
+	pass := func(i int) string { return fmt.Sprintf("passphrase of officer %d", i) }
+	for i := 1; i <= 7; i++ {
+		fmt.Fprintf(&hy, "  - {id: CO%d, holder: Officer %c}\n", i, 'A'+i-1)
+		passes.WriteString(pass(i) + "\n")
+	}
+	os.WriteFile(holders, []byte(hy.String()), 0o644)
+	roster, cardsDir := filepath.Join(dir, "roster.yaml"), filepath.Join(dir, "cards")
+	ctx := context.Background()
+	args := []string{"cards", "provision", "--profile", profile, "--threshold", "3", "--holders", holders, "--out", roster, "--cards-dir", cardsDir, "--scrypt-work-factor", "10"}
+
+	t.Setenv(pinEnv, initial)
+	var out, errb bytes.Buffer
+	if err := run(ctx, args, strings.NewReader(passes.String()), &out, &errb); err != nil {
+		t.Fatalf("cards provision: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "roster: "+roster+" (3 of 7)") || strings.Count(out.String(), ".card\n") != 7 {
+		t.Fatalf("cards provision printed:\n%s", out.String())
+	}
+	// Again: the roster exists, nothing is touched.
+	if err := run(ctx, args, strings.NewReader(passes.String()), io.Discard, io.Discard); exitCode(err) != exitUsage {
+		t.Fatalf("provision over an existing roster: %v", err)
+	}
+	rb, err := os.ReadFile(roster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Quorum quorum.Roster `yaml:"quorum"`
+	}
+	if err := yaml.Unmarshal(rb, &doc); err != nil || doc.Quorum.Validate() != nil || doc.Quorum.Threshold != 3 || len(doc.Quorum.Cards) != 7 {
+		t.Fatalf("roster: %v\n%s", err, rb)
+	}
+
+	signArgs := func(outFile string) []string {
+		return []string{"ksr", "sign", "dnssec/testdata/ksr-root-2010-q1-0.xml", "--profile", profile, "--now", "2009-12-25", "--out", filepath.Join(dir, outFile), "--yes"}
+	}
+	if err := run(ctx, signArgs("old.xml"), nil, io.Discard, io.Discard); exitCode(err) != exitOperational || !errors.Is(err, hsm.ErrPINIncorrect) {
+		t.Fatalf("the old PIN after provisioning: %v", err)
+	}
+
+	// The officers' card files open the token: CO1's holder mistypes (the
+	// card is refused by name), CO2, CO3 and CO4 make the quorum.
+	t.Setenv(pinEnv, "")
+	out.Reset()
+	errb.Reset()
+	typed := "wrong passphrase\n" + pass(2) + "\n" + pass(3) + "\n" + pass(4) + "\n"
+	if err := run(ctx, append(signArgs("new.xml"), "--roster", roster, "--cards", cardsDir), strings.NewReader(typed), &out, &errb); err != nil {
+		t.Fatalf("signing with the cards: %v\n%s", err, errb.String())
+	}
+	for _, want := range []string{"card CO1 refused: card CO1: wrong card passphrase (1 wrong so far)", "card CO4 (Officer D) accepted: 3 of 3"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Fatalf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+	// Two cards are not a quorum: nothing is signed.
+	if err := run(ctx, append(signArgs("two.xml"), "--roster", roster, "--cards", cardsDir), strings.NewReader(pass(1)+"\n"+pass(2)+"\n"), io.Discard, &errb); exitCode(err) != exitUsage || !strings.Contains(err.Error(), "2 of 3 cards") {
+		t.Fatalf("two cards: %v\n%s", err, errb.String())
+	}
+	// The PIN the cards give is the one provisioning set.
+	f := &quorum.CardFiles{Dir: cardsDir, Passphrase: func(_ context.Context, id string) (string, error) {
+		var i int
+		fmt.Sscanf(id, "CO%d", &i)
+		return pass(i), nil
+	}}
+	col, err := quorum.NewCollector(&doc.Quorum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"CO2", "CO5", "CO7"} {
+		card, err := f.Read(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := col.Present(card); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret, err := col.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin, _ := quorum.DerivePIN(secret, label)
+	t.Setenv(pinEnv, string(pin))
+	if err := run(ctx, signArgs("env.xml"), nil, io.Discard, io.Discard); err != nil {
+		t.Fatalf("signing with the derived PIN: %v", err)
+	}
+	all := out.String() + errb.String()
+	for i := 1; i <= 7; i++ {
+		if strings.Contains(all, pass(i)) {
+			t.Fatal("a passphrase reached the output")
+		}
+	}
+	if strings.Contains(all, string(pin)) {
+		t.Fatal("the PIN reached the output")
+	}
+	for _, f := range []string{"old.xml", "two.xml"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Fatalf("%s was written without the token opening", f)
+		}
 	}
 }

@@ -73,6 +73,7 @@ type module interface {
 	Sign(sh pkcs11.SessionHandle, message []byte) ([]byte, error)
 	GenerateKeyPair(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, public, private []*pkcs11.Attribute) (pkcs11.ObjectHandle, pkcs11.ObjectHandle, error)
 	DestroyObject(sh pkcs11.SessionHandle, oh pkcs11.ObjectHandle) error
+	SetPIN(sh pkcs11.SessionHandle, oldpin, newpin string) error
 }
 
 // OpenPKCS11 loads a PKCS#11 module and opens a session on the token with the
@@ -169,6 +170,17 @@ func (t *PKCS11Token) Login(_ context.Context, pin []byte) error {
 	}
 	t.loggedIn = true
 	t.login++
+	return nil
+}
+
+// SetPIN changes the token's user PIN from old to new (C_SetPIN), for card
+// provisioning: afterwards only the PIN derived from the cards opens it.
+func (t *PKCS11Token) SetPIN(_ context.Context, old, new []byte) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.ctx.SetPIN(t.session, string(old), string(new)); err != nil {
+		return fmt.Errorf("set the user PIN of token %q: %w", t.label, mapErr(err))
+	}
 	return nil
 }
 
