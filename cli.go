@@ -66,7 +66,7 @@ func commands() []command {
 		{"ksr", "check a key signing request against IANA's policy checks (ksr check), or sign it (ksr sign)", runKSR},
 		{"skr", "verify a signed key response against trust anchors (skr verify)", runSKR},
 		{"script", "validate a ceremony script strictly (script check), or print it for the participants (script render)", runScript},
-		{"cards", "provision crypto officer cards: card files, roster, token PIN (cards provision)", runCards},
+		{"cards", "crypto officer cards: card files, roster, token PIN (cards provision); new officers (cards reissue)", runCards},
 		{"hsm", "the profile's token: its keys with key tags and DS (hsm inventory); a new KSK (hsm keygen)", runHSM},
 	}
 }

@@ -26,8 +26,11 @@ import (
 // for the script, and the token's user PIN set to the value derived from the
 // secret. Nobody sees the secret or the PIN.
 func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "reissue" {
+		return runReissue(ctx, args[1:], stdin, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "provision" {
-		return usageErr("cards: give a subcommand: provision --profile FILE --threshold N --holders FILE --out ROSTER --cards-dir DIR")
+		return usageErr("cards: give a subcommand: provision --profile FILE --threshold N --holders FILE --out ROSTER --cards-dir DIR, or reissue")
 	}
 	fs := flag.NewFlagSet("cards provision", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -47,33 +50,9 @@ func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if *workFactor < 0 || *workFactor > 22 {
 		return usageErr("--scrypt-work-factor %d: want 1 to 22", *workFactor)
 	}
-	hb, err := os.ReadFile(*holdersPath)
+	doc, err := loadHolders(*holdersPath, *threshold, *out, *cardsDir)
 	if err != nil {
-		return usageErr("--holders: %v", err)
-	}
-	var doc struct {
-		Holders []quorum.CardInfo `yaml:"holders"`
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(hb))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil {
-		return usageErr("%s: %v", *holdersPath, err)
-	}
-	if len(doc.Holders) == 0 {
-		return usageErr("%s: no holders: listed", *holdersPath)
-	}
-	if *threshold < 2 || *threshold > len(doc.Holders) {
-		return usageErr("--threshold %d with %d holders: want 2 to %d", *threshold, len(doc.Holders), len(doc.Holders))
-	}
-	for _, p := range []string{*out} {
-		if _, err := os.Stat(p); err == nil {
-			return usageErr("%s exists; a roster is never overwritten", p)
-		}
-	}
-	for _, h := range doc.Holders {
-		if _, err := os.Stat(filepath.Join(*cardsDir, h.ID+quorum.CardFileExt)); err == nil {
-			return usageErr("%s exists; a card file is never overwritten", filepath.Join(*cardsDir, h.ID+quorum.CardFileExt))
-		}
+		return err
 	}
 	_, tok, closeTok, err := loadProfile(ctx, *profilePath, true)
 	if err != nil {
@@ -129,15 +108,8 @@ func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	defer quorum.Wipe(pin)
 
-	if err := durable.MkdirAll(*cardsDir); err != nil {
-		return operational(err)
-	}
-	for _, c := range cards {
-		path := filepath.Join(*cardsDir, c.ID+quorum.CardFileExt)
-		if err := quorum.WriteCardFile(path, c, passes[c.ID], *workFactor); err != nil {
-			return operational(fmt.Errorf("%s: %w", path, err))
-		}
-		fmt.Fprintf(stdout, "card %s (%s): %s\n", c.ID, holderOf(roster, c.ID), path)
+	if err := writeCards(*cardsDir, cards, passes, *workFactor, roster, stdout); err != nil {
+		return err
 	}
 	rb, err := yaml.Marshal(map[string]any{"quorum": roster})
 	if err != nil {
@@ -159,6 +131,76 @@ func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	fmt.Fprintf(stdout, "token %q: user PIN set to the value derived from the cards; %d of them open it now\n", tok.Label(), *threshold)
 	return nil
+}
+
+// loadRoster reads a roster file: a quorum: block, as cards provision writes
+// and scripts include.
+func loadRoster(path string) (*quorum.Roster, error) {
+	rb, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageErr("--roster: %v", err)
+	}
+	var doc struct {
+		Quorum *quorum.Roster `yaml:"quorum"`
+	}
+	if err := yaml.Unmarshal(rb, &doc); err != nil || doc.Quorum == nil {
+		return nil, usageErr("%s: not a roster (a quorum: block): %v", path, err)
+	}
+	if err := doc.Quorum.Validate(); err != nil {
+		return nil, usageErr("%s: %v", path, err)
+	}
+	return doc.Quorum, nil
+}
+
+// collectSecret asks the holders of the roster's cards found in dir for
+// their passphrases, in the roster's order, until the threshold is reached,
+// and recovers the activation secret. Refused cards are named and skipped.
+// The caller wipes the secret.
+func collectSecret(ctx context.Context, roster *quorum.Roster, dir string, ask func(string) (string, error), stderr io.Writer) ([]byte, error) {
+	col, err := quorum.NewCollector(roster)
+	if err != nil {
+		return nil, usageErr("roster: %v", err)
+	}
+	files := &quorum.CardFiles{Dir: dir, Passphrase: func(_ context.Context, id string) (string, error) {
+		return ask(fmt.Sprintf("passphrase for card %s (%s)", id, holderOf(roster, id)))
+	}}
+	for _, info := range roster.Cards {
+		if col.Reached() {
+			break
+		}
+		if _, err := os.Stat(filepath.Join(dir, info.ID+quorum.CardFileExt)); err != nil {
+			continue
+		}
+		if info.Revoked {
+			fmt.Fprintf(stderr, "card %s (%s) rejected: revoked on this roster\n", info.ID, info.Holder)
+			continue
+		}
+		card, err := files.Read(ctx, info.ID)
+		if errors.Is(err, errNoPassphrase) {
+			break
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "card %s refused: %v\n", info.ID, err)
+			continue
+		}
+		err = col.Present(card)
+		quorum.Wipe(card.Value)
+		if err != nil {
+			fmt.Fprintf(stderr, "%v\n", err)
+			continue
+		}
+		fmt.Fprintf(stderr, "card %s (%s) accepted: %d of %d\n", info.ID, info.Holder, len(col.Accepted()), roster.Threshold)
+	}
+	if !col.Reached() {
+		n := len(col.Accepted())
+		col.Wipe()
+		return nil, usageErr("%s: %d of %d cards accepted; the token stays closed", dir, n, roster.Threshold)
+	}
+	secret, err := col.Recover()
+	if err != nil {
+		return nil, operational(err)
+	}
+	return secret, nil
 }
 
 // errNoPassphrase: standard input has no more passphrases.
@@ -215,4 +257,132 @@ func passphraseReader(stdin io.Reader, stderr io.Writer) func(prompt string) (st
 		}
 		return p, nil
 	}
+}
+
+type holdersFile struct {
+	Holders []quorum.CardInfo `yaml:"holders"`
+}
+
+// loadHolders reads a holders file strictly and checks that nothing it
+// would write exists already.
+func loadHolders(path string, threshold int, out, cardsDir string) (*holdersFile, error) {
+	hb, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageErr("--holders: %v", err)
+	}
+	var doc holdersFile
+	dec := yaml.NewDecoder(bytes.NewReader(hb))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		return nil, usageErr("%s: %v", path, err)
+	}
+	if len(doc.Holders) == 0 {
+		return nil, usageErr("%s: no holders: listed", path)
+	}
+	if threshold < 2 || threshold > len(doc.Holders) {
+		return nil, usageErr("--threshold %d with %d holders: want 2 to %d", threshold, len(doc.Holders), len(doc.Holders))
+	}
+	if _, err := os.Stat(out); err == nil {
+		return nil, usageErr("%s exists; a roster is never overwritten", out)
+	}
+	for _, h := range doc.Holders {
+		if _, err := os.Stat(filepath.Join(cardsDir, h.ID+quorum.CardFileExt)); err == nil {
+			return nil, usageErr("%s exists; a card file is never overwritten", filepath.Join(cardsDir, h.ID+quorum.CardFileExt))
+		}
+	}
+	return &doc, nil
+}
+
+// runReissue replaces the crypto officers: a quorum of the old cards
+// recovers the secret, which is dealt to new holders; the new roster revokes
+// every old card. The token's PIN does not change, so the token is not
+// touched.
+func runReissue(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("cards reissue", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	oldRoster := fs.String("roster", "", "the current roster (required)")
+	oldCards := fs.String("cards", "", "the folder of the current card files (required)")
+	threshold := fs.Int("threshold", 0, "how many new cards open the token (required)")
+	holdersPath := fs.String("holders", "", "the new holders, with ids the old roster does not use (required)")
+	out := fs.String("out", "", "where to write the new roster (required; never overwritten)")
+	cardsDir := fs.String("cards-dir", "", "where to write the new card files (required)")
+	workFactor := fs.Int("scrypt-work-factor", 0, "scrypt log2 N for the card files (default 18)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || *oldRoster == "" || *oldCards == "" || *threshold == 0 || *holdersPath == "" || *out == "" || *cardsDir == "" {
+		return usageErr("usage: keyceremony cards reissue --roster OLD --cards DIR --threshold N --holders FILE --out NEW --cards-dir NEWDIR")
+	}
+	if *workFactor < 0 || *workFactor > 22 {
+		return usageErr("--scrypt-work-factor %d: want 1 to 22", *workFactor)
+	}
+	old, err := loadRoster(*oldRoster)
+	if err != nil {
+		return err
+	}
+	doc, err := loadHolders(*holdersPath, *threshold, *out, *cardsDir)
+	if err != nil {
+		return err
+	}
+	for _, h := range doc.Holders {
+		if _, ok := old.Card(h.ID); ok {
+			return usageErr("%s: card id %s is on the old roster; give each new card a new id", *holdersPath, h.ID)
+		}
+	}
+	ask := passphraseReader(stdin, stderr)
+	secret, err := collectSecret(ctx, old, *oldCards, ask, stderr)
+	if err != nil {
+		return err
+	}
+	defer quorum.Wipe(secret)
+	passes := map[string]string{}
+	for _, h := range doc.Holders {
+		p, err := ask(fmt.Sprintf("passphrase for new card %s (%s)", h.ID, h.Holder))
+		if err != nil {
+			return usageErr("card %s: %v", h.ID, err)
+		}
+		passes[h.ID] = p
+	}
+	roster, cards, err := quorum.Reshare(rand.Reader, secret, old, *threshold, doc.Holders)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	defer func() {
+		for _, c := range cards {
+			quorum.Wipe(c.Value)
+		}
+	}()
+	if err := writeCards(*cardsDir, cards, passes, *workFactor, roster, stdout); err != nil {
+		return err
+	}
+	rb, err := yaml.Marshal(map[string]any{"quorum": roster})
+	if err != nil {
+		return operational(err)
+	}
+	if err := durable.WriteFile(*out, rb, 0o644, durable.New); err != nil {
+		return operational(err)
+	}
+	var revoked []string
+	for _, c := range old.Cards {
+		revoked = append(revoked, c.ID)
+	}
+	fmt.Fprintf(stdout, "roster: %s (%d of %d); revoked: %s\n", *out, *threshold, len(cards), strings.Join(revoked, " "))
+	fmt.Fprintln(stdout, "the activation secret and the token's PIN are unchanged: both rosters' first commitment is "+roster.Commitments[0])
+	return nil
+}
+
+// writeCards writes one card file per card.
+func writeCards(dir string, cards []quorum.Card, passes map[string]string, workFactor int, roster *quorum.Roster, stdout io.Writer) error {
+	if err := durable.MkdirAll(dir); err != nil {
+		return operational(err)
+	}
+	for _, c := range cards {
+		path := filepath.Join(dir, c.ID+quorum.CardFileExt)
+		if err := quorum.WriteCardFile(path, c, passes[c.ID], workFactor); err != nil {
+			return operational(fmt.Errorf("%s: %w", path, err))
+		}
+		fmt.Fprintf(stdout, "card %s (%s): %s\n", c.ID, holderOf(roster, c.ID), path)
+	}
+	return nil
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/internal/durable"
 	"github.com/keyceremony/keyceremony/ui"
-	"gopkg.in/yaml.v3"
 )
 
 // pinEnv is where non-interactive commands (ksr sign, anchor export, hsm
@@ -45,59 +44,13 @@ func (a *cardAuth) flags(fs *flag.FlagSet) {
 // passphrases, one card after another, until the roster's threshold is
 // reached, and derives the token's PIN. Refused cards are named and skipped.
 func (a *cardAuth) pin(ctx context.Context, label string) ([]byte, error) {
-	rb, err := os.ReadFile(a.roster)
+	roster, err := loadRoster(a.roster)
 	if err != nil {
-		return nil, usageErr("--roster: %v", err)
+		return nil, err
 	}
-	var doc struct {
-		Quorum *quorum.Roster `yaml:"quorum"`
-	}
-	if err := yaml.Unmarshal(rb, &doc); err != nil || doc.Quorum == nil {
-		return nil, usageErr("%s: not a roster (a quorum: block): %v", a.roster, err)
-	}
-	col, err := quorum.NewCollector(doc.Quorum)
+	secret, err := collectSecret(ctx, roster, a.dir, passphraseReader(a.stdin, a.stderr), a.stderr)
 	if err != nil {
-		return nil, usageErr("%s: %v", a.roster, err)
-	}
-	ask := passphraseReader(a.stdin, a.stderr)
-	files := &quorum.CardFiles{Dir: a.dir, Passphrase: func(_ context.Context, id string) (string, error) {
-		info, _ := doc.Quorum.Card(id)
-		return ask(fmt.Sprintf("passphrase for card %s (%s)", id, info.Holder))
-	}}
-	for _, info := range doc.Quorum.Cards {
-		if col.Reached() {
-			break
-		}
-		if info.Revoked {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(a.dir, info.ID+quorum.CardFileExt)); err != nil {
-			continue
-		}
-		card, err := files.Read(ctx, info.ID)
-		if errors.Is(err, errNoPassphrase) {
-			break
-		}
-		if err != nil {
-			fmt.Fprintf(a.stderr, "card %s refused: %v\n", info.ID, err)
-			continue
-		}
-		err = col.Present(card)
-		quorum.Wipe(card.Value)
-		if err != nil {
-			fmt.Fprintf(a.stderr, "%v\n", err)
-			continue
-		}
-		fmt.Fprintf(a.stderr, "card %s (%s) accepted: %d of %d\n", info.ID, info.Holder, len(col.Accepted()), doc.Quorum.Threshold)
-	}
-	if !col.Reached() {
-		n := len(col.Accepted())
-		col.Wipe()
-		return nil, usageErr("%s: %d of %d cards accepted; the token stays closed", a.dir, n, doc.Quorum.Threshold)
-	}
-	secret, err := col.Recover()
-	if err != nil {
-		return nil, operational(err)
+		return nil, err
 	}
 	defer quorum.Wipe(secret)
 	return quorum.DerivePIN(secret, label)

@@ -252,6 +252,36 @@ func TestCardsProvision(t *testing.T) {
 		t.Fatalf("signing with the derived PIN: %v", err)
 	}
 	all := out.String() + errb.String()
+	// Reissue: three old cards re-deal the secret to three new holders (2 of
+	// 3); the token is untouched and opens with two new cards, and the old
+	// cards are refused as revoked under the new roster.
+	newHolders, newRoster, newCards := filepath.Join(dir, "new-holders.yaml"), filepath.Join(dir, "roster-2.yaml"), filepath.Join(dir, "cards-2")
+	os.WriteFile(newHolders, []byte("holders:\n  - {id: CO8, holder: Officer H}\n  - {id: CO9, holder: Officer I}\n  - {id: CO10, holder: Officer J}\n"), 0o644)
+	reissue := pass(1) + "\n" + pass(2) + "\n" + pass(3) + "\n" + pass(8) + "\n" + pass(9) + "\n" + pass(10) + "\n"
+	var rout, rerr bytes.Buffer
+	if err := run(ctx, []string{"cards", "reissue", "--roster", roster, "--cards", cardsDir, "--threshold", "2", "--holders", newHolders,
+		"--out", newRoster, "--cards-dir", newCards, "--scrypt-work-factor", "10"}, strings.NewReader(reissue), &rout, &rerr); err != nil {
+		t.Fatalf("cards reissue: %v\n%s", err, rerr.String())
+	}
+	if !strings.Contains(rout.String(), "revoked: CO1 CO2 CO3 CO4 CO5 CO6 CO7") || !strings.Contains(rout.String(), doc.Quorum.Commitments[0]) {
+		t.Fatalf("cards reissue printed:\n%s", rout.String())
+	}
+	t.Setenv(pinEnv, "")
+	if err := run(ctx, append(signArgs("new2.xml"), "--roster", newRoster, "--cards", newCards), strings.NewReader(pass(8)+"\n"+pass(9)+"\n"), io.Discard, &rerr); err != nil {
+		t.Fatalf("signing with the new cards: %v\n%s", err, rerr.String())
+	}
+	rerr.Reset()
+	if err := run(ctx, append(signArgs("old2.xml"), "--roster", newRoster, "--cards", cardsDir), strings.NewReader(reissue), io.Discard, &rerr); exitCode(err) != exitUsage {
+		t.Fatalf("old cards under the new roster: %v", err)
+	}
+	if !strings.Contains(rerr.String(), "card CO1 (Officer A) rejected: revoked on this roster") {
+		t.Fatalf("old cards under the new roster:\n%s", rerr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "old2.xml")); err == nil {
+		t.Fatal("old cards signed under the new roster")
+	}
+	all += rout.String() + rerr.String()
+
 	for i := 1; i <= 7; i++ {
 		if strings.Contains(all, pass(i)) {
 			t.Fatal("a passphrase reached the output")

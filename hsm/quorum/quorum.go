@@ -55,8 +55,14 @@ func (r *Roster) Validate() error {
 	if r.Group != GroupName {
 		return fmt.Errorf("quorum group %q, want %q", r.Group, GroupName)
 	}
-	if r.Threshold < 1 || r.Threshold > len(r.Cards) {
-		return fmt.Errorf("threshold %d with %d cards", r.Threshold, len(r.Cards))
+	active := 0
+	for _, c := range r.Cards {
+		if !c.Revoked {
+			active++
+		}
+	}
+	if r.Threshold < 1 || r.Threshold > active {
+		return fmt.Errorf("threshold %d with %d cards not revoked", r.Threshold, active)
 	}
 	if len(r.Commitments) != r.Threshold {
 		return fmt.Errorf("%d commitments for threshold %d (want one per coefficient)", len(r.Commitments), r.Threshold)
@@ -106,10 +112,54 @@ func (r *Roster) Card(id string) (CardInfo, bool) {
 // Deal makes a new secret and splits it for the given cards: it returns the
 // roster (with commitments) and the cards' secret contents.
 func Deal(rnd io.Reader, threshold int, holders []CardInfo) (*Roster, []Card, error) {
+	return deal(rnd, grp.RandomScalar(rnd), threshold, holders, 1)
+}
+
+// Reshare deals the secret that old's cards recovered to a new set of
+// holders, for crypto officer replacement: the new roster holds the new
+// cards, numbered after the old ones, and lists every old card as revoked,
+// so an old card is refused by name. The secret, and so the token PIN, stay
+// the same; the first commitment of both rosters is equal, which anyone can
+// check. New cards need ids the old roster does not use.
+func Reshare(rnd io.Reader, secret []byte, old *Roster, threshold int, holders []CardInfo) (*Roster, []Card, error) {
+	if err := old.Validate(); err != nil {
+		return nil, nil, err
+	}
+	s := grp.NewScalar()
+	if err := s.UnmarshalBinary(secret); err != nil {
+		return nil, nil, fmt.Errorf("the recovered secret: %w", err)
+	}
+	defer s.SetUint64(0)
+	c, _ := old.commitments()
+	if !grp.NewElement().MulGen(s).IsEqual(c[0]) {
+		return nil, nil, errors.New("the secret is not the old roster's")
+	}
+	var next uint64 = 1
+	for _, oc := range old.Cards {
+		if oc.Share >= next {
+			next = oc.Share + 1
+		}
+		for _, h := range holders {
+			if h.ID == oc.ID {
+				return nil, nil, fmt.Errorf("card id %s is on the old roster; a new card needs a new id", h.ID)
+			}
+		}
+	}
+	r, cards, err := deal(rnd, s, threshold, holders, next)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, oc := range old.Cards {
+		oc.Revoked = true
+		r.Cards = append(r.Cards, oc)
+	}
+	return r, cards, r.Validate()
+}
+
+func deal(rnd io.Reader, secret group.Scalar, threshold int, holders []CardInfo, first uint64) (*Roster, []Card, error) {
 	if threshold < 1 || threshold > len(holders) {
 		return nil, nil, fmt.Errorf("threshold %d with %d cards", threshold, len(holders))
 	}
-	secret := grp.RandomScalar(rnd)
 	ss := secretsharing.New(rnd, uint(threshold-1), secret)
 	r := &Roster{Threshold: threshold, Group: GroupName}
 	for _, c := range ss.CommitSecret() {
@@ -121,7 +171,8 @@ func Deal(rnd io.Reader, threshold int, holders []CardInfo) (*Roster, []Card, er
 	}
 	var cards []Card
 	for i, h := range holders {
-		h.Share = uint64(i + 1)
+		h.Share = first + uint64(i)
+		h.Revoked = false
 		r.Cards = append(r.Cards, h)
 		sh := ss.ShareWithID(grp.NewScalar().SetUint64(h.Share))
 		v, err := sh.Value.MarshalBinary()
