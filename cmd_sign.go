@@ -83,7 +83,7 @@ func loadProfile(ctx context.Context, path string, login bool, auth ...*cardAuth
 		}
 		return p, tok, func() {}, nil
 	case "pkcs11":
-		tok, err := hsm.OpenPKCS11(p.Token.Module, p.Token.Label)
+		tok, err := hsm.OpenPKCS11Serial(p.Token.Module, p.Token.Label, p.Token.Serial)
 		if err != nil {
 			if errors.Is(err, hsm.ErrTokenNotFound) {
 				return nil, nil, nil, usageErr("%s: %v", path, err)

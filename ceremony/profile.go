@@ -39,6 +39,9 @@ type TokenProfile struct {
 	Label   string `yaml:"label"`
 	// Module is the PKCS#11 library (pkcs11 backend).
 	Module string `yaml:"module"`
+	// Serial, when set, must be the token's serial number (pkcs11 backend):
+	// another HSM with the same label is refused.
+	Serial string `yaml:"serial"`
 	// Keys maps key labels to PEM files, relative to the profile (software
 	// backend).
 	Keys map[string]string `yaml:"keys"`

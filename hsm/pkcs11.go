@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/miekg/pkcs11"
@@ -79,6 +80,13 @@ type module interface {
 // OpenPKCS11 loads a PKCS#11 module and opens a session on the token with the
 // given label. Close releases it; a process opens one module once.
 func OpenPKCS11(module, label string) (*PKCS11Token, error) {
+	return OpenPKCS11Serial(module, label, "")
+}
+
+// OpenPKCS11Serial is OpenPKCS11 that also checks the token's serial number,
+// when serial is not empty: two HSMs may carry the same label, and the
+// ceremony must use the one its profile names.
+func OpenPKCS11Serial(module, label, serial string) (*PKCS11Token, error) {
 	if _, err := os.Stat(module); err != nil {
 		return nil, fmt.Errorf("PKCS#11 module %s: %w; install it or fix the profile's module path", module, err)
 	}
@@ -106,9 +114,14 @@ func OpenPKCS11(module, label string) (*PKCS11Token, error) {
 		release()
 		return nil, fmt.Errorf("list PKCS#11 slots: %w", err)
 	}
+	var wrongSerial []string
 	for _, s := range slots {
 		ti, err := p.GetTokenInfo(s)
 		if err != nil || ti.Label != label {
+			continue
+		}
+		if serial != "" && strings.TrimSpace(ti.SerialNumber) != serial {
+			wrongSerial = append(wrongSerial, strings.TrimSpace(ti.SerialNumber))
 			continue
 		}
 		sess, err := p.OpenSession(s, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
@@ -119,6 +132,9 @@ func OpenPKCS11(module, label string) (*PKCS11Token, error) {
 		return &PKCS11Token{ctx: p, slot: s, label: label, session: sess, shared: shared}, nil
 	}
 	release()
+	if len(wrongSerial) > 0 {
+		return nil, fmt.Errorf("%w: the token labelled %q has serial %s, not %s; is this the ceremony's HSM?", ErrTokenNotFound, label, strings.Join(wrongSerial, ", "), serial)
+	}
 	return nil, fmt.Errorf("%w: no token labelled %q among %d present", ErrTokenNotFound, label, len(slots))
 }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/keyceremony/keyceremony/dnssec"
@@ -70,6 +71,19 @@ func TestPKCS11Errors(t *testing.T) {
 	if _, err := hsm.OpenPKCS11("/nonexistent/libpkcs11.so", testLabel); err == nil {
 		t.Fatal("a missing module opened")
 	}
+	// The serial, when the profile gives one, must be the token's.
+	info, err := tok.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hsm.OpenPKCS11Serial(hsmtest.SoftHSMModule, testLabel, "0000000000000000"); !errors.Is(err, hsm.ErrTokenNotFound) || !strings.Contains(err.Error(), "has serial "+strings.TrimSpace(info.Serial)) {
+		t.Fatalf("wrong serial: %v", err)
+	}
+	again, err := hsm.OpenPKCS11Serial(hsmtest.SoftHSMModule, testLabel, strings.TrimSpace(info.Serial))
+	if err != nil {
+		t.Fatalf("right serial: %v", err)
+	}
+	again.Close()
 }
 
 // TestPKCS11SignsLikeIANA: test KSK1 in SoftHSM, reached over PKCS#11,
