@@ -26,6 +26,9 @@ type Faults struct {
 	RemoveAfterSigns int
 	// SignDelay is added before every C_Sign.
 	SignDelay time.Duration
+	// RefuseMechanisms are answered CKR_MECHANISM_INVALID by C_SignInit, as
+	// by an HSM that lacks them.
+	RefuseMechanisms []uint
 
 	removed bool
 	signs   int
@@ -118,6 +121,14 @@ func (m *faulty) GetAttributeValue(sh pkcs11.SessionHandle, o pkcs11.ObjectHandl
 func (m *faulty) SignInit(sh pkcs11.SessionHandle, mech []*pkcs11.Mechanism, o pkcs11.ObjectHandle) error {
 	if err := m.gone(); err != nil {
 		return err
+	}
+	m.f.mu.Lock()
+	refused := m.f.RefuseMechanisms
+	m.f.mu.Unlock()
+	for _, r := range refused {
+		if len(mech) > 0 && mech[0].Mechanism == r {
+			return pkcs11.Error(pkcs11.CKR_MECHANISM_INVALID)
+		}
 	}
 	return m.module.SignInit(sh, mech, o)
 }

@@ -2,6 +2,7 @@ package hsm_test
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"os"
 	"strings"
@@ -117,5 +118,47 @@ func TestFaultRemovedMidSigning(t *testing.T) {
 	}
 	if got := f.Signs() - before; got != 18 {
 		t.Fatalf("%d signatures went through the layer, want 18", got)
+	}
+}
+
+// TestRSAWithoutPKCS1Mechanism: on a token without CKM_RSA_PKCS the signer
+// pads locally and uses CKM_RSA_X_509, giving IANA's signatures still; a
+// token with neither says which mechanism it lacks.
+func TestRSAWithoutPKCS1Mechanism(t *testing.T) {
+	ctx := context.Background()
+	tok := softHSM(t)
+	defer tok.Close()
+	f := hsm.NoFaults()
+	f.Set(func(f *hsm.Faults) { f.RefuseMechanisms = []uint{pkcs11.CKM_RSA_PKCS} })
+	tok.InjectFaults(f)
+	if err := tok.Login(ctx, []byte(testTokenPIN)); err != nil {
+		t.Fatal(err)
+	}
+	k, err := tok.Key(ctx, "KSK1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, err := dnssec.NewDNSKEY(".", k.Public(), dnssec.FlagZone|dnssec.FlagSEP, 172800)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile("../dnssec/testdata/ksr-root-2010-q1-0.xml")
+	ksr, _ := dnssec.Parse(b)
+	b, _ = os.ReadFile("../dnssec/testdata/skr-root-2010-q1-0.xml")
+	want, _ := dnssec.Parse(b)
+	for i := range ksr.Request.Bundles {
+		got, err := dnssec.SignBundle(ksr, i, dnssec.KSK{Identifier: "KSK1", DNSKEY: dk, Signer: k}, 172800)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Signatures[0].SignatureData != want.Response.Bundles[i].Signatures[0].SignatureData {
+			t.Fatalf("bundle %d: the locally padded signature differs from IANA's", i+1)
+		}
+	}
+	f.Set(func(f *hsm.Faults) { f.RefuseMechanisms = []uint{pkcs11.CKM_RSA_PKCS, pkcs11.CKM_RSA_X_509} })
+	k2, _ := tok.Key(ctx, "KSK1")
+	digest := make([]byte, 32)
+	if _, err := k2.Sign(nil, digest, crypto.SHA256); err == nil || !strings.Contains(err.Error(), "CKM_RSA_X_509") || !strings.Contains(err.Error(), "does not support this mechanism") {
+		t.Fatalf("a token with neither mechanism: %v", err)
 	}
 }

@@ -343,6 +343,10 @@ type pkcs11Key struct {
 	// privLogin; guarded by t.mu.
 	priv      pkcs11.ObjectHandle
 	privLogin uint64
+	// rawRSA: the token lacks CKM_RSA_PKCS, so the PKCS #1 v1.5 padding is
+	// done here and the token does the bare RSA operation (CKM_RSA_X_509);
+	// guarded by t.mu.
+	rawRSA bool
 }
 
 // private returns the private key object, cached for the current login.
@@ -371,7 +375,8 @@ func (k *pkcs11Key) Public() crypto.PublicKey { return k.pub }
 var sha256DigestInfo = []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
 
 // Sign signs a SHA-256 digest in the token: RSA with CKM_RSA_PKCS over the
-// DigestInfo (PKCS #1 v1.5), ECDSA with CKM_ECDSA, its r‖s returned as DER
+// DigestInfo (PKCS #1 v1.5), or, on a token without that mechanism, with the
+// padding done here and CKM_RSA_X_509; ECDSA with CKM_ECDSA, its r‖s returned as DER
 // as crypto.Signer callers expect. The reader is never used.
 func (k *pkcs11Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	if opts.HashFunc() != crypto.SHA256 || len(digest) != 32 {
@@ -404,14 +409,43 @@ func (k *pkcs11Key) sign(priv pkcs11.ObjectHandle, digest []byte) ([]byte, error
 	t := k.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	switch k.pub.(type) {
+	switch pub := k.pub.(type) {
 	case *rsa.PublicKey:
-		if err := t.ctx.SignInit(t.session, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS, nil)}, priv); err != nil {
-			return nil, fmt.Errorf("sign with %q: %w", k.label, mapErr(err))
+		info := append(append([]byte{}, sha256DigestInfo...), digest...)
+		if !k.rawRSA {
+			err := t.ctx.SignInit(t.session, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS, nil)}, priv)
+			if e, ok := err.(pkcs11.Error); ok && e == pkcs11.CKR_MECHANISM_INVALID {
+				k.rawRSA = true
+			} else if err != nil {
+				return nil, fmt.Errorf("sign with %q: %w", k.label, mapErr(err))
+			} else {
+				sig, err := t.ctx.Sign(t.session, info)
+				if err != nil {
+					return nil, fmt.Errorf("sign with %q: %w", k.label, mapErr(err))
+				}
+				return sig, nil
+			}
 		}
-		sig, err := t.ctx.Sign(t.session, append(append([]byte{}, sha256DigestInfo...), digest...))
+		// EMSA-PKCS1-v1_5 (RFC 8017, 9.2): 00 01 FF…FF 00 DigestInfo.
+		size := (pub.N.BitLen() + 7) / 8
+		if size < len(info)+11 {
+			return nil, fmt.Errorf("sign with %q: an RSA key of %d bits is too small", k.label, pub.N.BitLen())
+		}
+		em := make([]byte, size)
+		em[1] = 0x01
+		for i := 2; i < size-len(info)-1; i++ {
+			em[i] = 0xff
+		}
+		copy(em[size-len(info):], info)
+		if err := t.ctx.SignInit(t.session, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_X_509, nil)}, priv); err != nil {
+			return nil, fmt.Errorf("sign with %q (CKM_RSA_X_509, as the token lacks CKM_RSA_PKCS): %w", k.label, mapErr(err))
+		}
+		sig, err := t.ctx.Sign(t.session, em)
 		if err != nil {
 			return nil, fmt.Errorf("sign with %q: %w", k.label, mapErr(err))
+		}
+		if len(sig) < size { // a bare RSA result may come without its leading zeros
+			sig = append(make([]byte, size-len(sig)), sig...)
 		}
 		return sig, nil
 	case *ecdsa.PublicKey:
