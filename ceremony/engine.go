@@ -20,6 +20,7 @@ const (
 	KindCardPresented  = "card.presented"
 	KindCardRejected   = "card.rejected"
 	KindQuorumReached  = "quorum.reached"
+	KindQuorumExpired  = "quorum.expired" // a partial quorum timed out; the officers start again
 	KindHSMLogin       = "hsm.login"
 	KindHSMLogout      = "hsm.logout"
 	KindHSMLoginFailed = "hsm.login_failed" // the token refused the PIN derived from the cards
@@ -51,10 +52,13 @@ type State struct {
 	Exceptions []Exception
 	Cards      []CardEvent
 	Accepted   []string // cards accepted into the quorum, in order
-	Quorum     bool     // the threshold was reached
-	QuorumAt   time.Time
-	HSM        bool // the token is logged in
-	HSMUsed    bool // it was logged in at some point
+	// PartialSince is when the first card of the current partial quorum
+	// was accepted.
+	PartialSince time.Time
+	Quorum       bool // the threshold was reached
+	QuorumAt     time.Time
+	HSM          bool // the token is logged in
+	HSMUsed      bool // it was logged in at some point
 	// NeedActivation: a restart logged the HSM out mid-ceremony; the cards
 	// are presented again and the HSM logged in before it is used.
 	NeedActivation bool
@@ -318,9 +322,33 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		case slices.Contains(s.Accepted, card):
 			return fail("card %s was already accepted", card)
 		}
+		// A second's grace: the console checks the timeout just before the
+		// log stamps the entry.
+		if d := s.Script.Quorum.ExpiresAfter(); d > 0 && len(s.Accepted) > 0 && e.Time.Sub(s.PartialSince) > d+time.Second {
+			return fail("card %s accepted %s after the first card of the partial quorum, which expires after %s", card, e.Time.Sub(s.PartialSince).Round(time.Second), d)
+		}
 		ev.Accepted, ev.Holder = true, info.Holder
 		n.Cards = append(n.Cards, ev)
+		if len(s.Accepted) == 0 {
+			n.PartialSince = e.Time
+		}
 		n.Accepted = append(n.Accepted, card)
+	case KindQuorumExpired:
+		if err := inQuorum(); err != nil {
+			return fail("%v", err)
+		}
+		d := s.Script.Quorum.ExpiresAfter()
+		switch {
+		case s.Quorum || len(s.Accepted) == 0:
+			return fail("no partial quorum to expire")
+		case d == 0:
+			return fail("the script's quorum has no timeout")
+		case e.Time.Sub(s.PartialSince) <= d:
+			return fail("the partial quorum expired after %s, before its timeout of %s", e.Time.Sub(s.PartialSince).Round(time.Second), d)
+		case !slices.Equal(fieldStrings(e, "cards"), s.Accepted):
+			return fail("names cards %v, the accepted cards are %v", fieldStrings(e, "cards"), s.Accepted)
+		}
+		n.Accepted = nil
 	case KindQuorumReached:
 		if err := inQuorum(); err != nil {
 			return fail("%v", err)

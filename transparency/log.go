@@ -640,6 +640,9 @@ func (l *Log) Latest() *Checkpoint {
 	return l.latest
 }
 
+// Now reads the clock that stamps the log's entries.
+func (l *Log) Now() time.Time { return l.now() }
+
 // Size returns the number of entries on stable storage.
 func (l *Log) Size() uint64 {
 	l.mu.Lock()

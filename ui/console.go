@@ -175,6 +175,17 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return c, nil
 	case tickMsg:
 		c.clock = c.opts.Now()
+		// A partial quorum past the roster's timeout expires on screen
+		// without waiting for the next card.
+		if d := c.sess.Script().Quorum.ExpiresAfter(); d > 0 && c.busy == "" && !c.state.Quorum && len(c.state.Accepted) > 0 &&
+			c.state.CollectingCards() && c.clock.Sub(c.state.PartialSince) > d {
+			return c, tea.Batch(tick(), c.run("partial quorum expiring", func(ctx context.Context) (string, error) {
+				if expired, err := c.sess.ExpireQuorum(ctx); expired || err != nil {
+					return "partial quorum expired", err
+				}
+				return "", nil
+			}))
+		}
 		return c, tick()
 	case opDoneMsg:
 		return c, c.opDone(msg)

@@ -35,6 +35,10 @@ func Describe(e *transparency.Entry, script *ceremony.Script) string {
 		var cards []string
 		json.Unmarshal(e.Fields["cards"], &cards)
 		return "quorum reached: " + strings.Join(cards, ", ")
+	case ceremony.KindQuorumExpired:
+		var cards []string
+		json.Unmarshal(e.Fields["cards"], &cards)
+		return "partial quorum EXPIRED after " + e.Field("timeout") + ": " + strings.Join(cards, ", ") + " present again"
 	case ceremony.KindHSMLogin:
 		return "HSM logged in (token " + e.Field("token") + ")"
 	case ceremony.KindHSMLogout:

@@ -159,7 +159,7 @@ func (s *Session) Last() *transparency.Appended { return s.last }
 // append checks an entry against the engine, appends it (returning once it is
 // durable) and applies it: nothing is logged that the script does not allow.
 func (s *Session) append(ctx context.Context, kind string, fields map[string]any, arts ...transparency.ArtefactRef) error {
-	e := &transparency.Entry{Seq: s.cfg.Log.Size(), Time: time.Now().UTC(), Kind: kind, Artefacts: arts}
+	e := &transparency.Entry{Seq: s.cfg.Log.Size(), Time: s.cfg.Log.Now().UTC().Truncate(time.Millisecond), Kind: kind, Artefacts: arts}
 	var err error
 	if e.Fields, err = rawFields(fields); err != nil {
 		return err
@@ -325,11 +325,38 @@ func (s *Session) PresentForged(ctx context.Context) error {
 	return errors.New("every card is accepted")
 }
 
+// ExpireQuorum ends a partial quorum older than the roster's timeout: it
+// logs quorum.expired, wipes the shares held, and the officers start again.
+// It reports whether it did; the console calls it on its clock tick, and
+// every card presentation calls it first.
+func (s *Session) ExpireQuorum(ctx context.Context) (bool, error) {
+	d := s.cfg.Script.Quorum.ExpiresAfter()
+	st := s.state
+	if d == 0 || st.Quorum || len(st.Accepted) == 0 || !st.CollectingCards() {
+		return false, nil
+	}
+	if s.cfg.Log.Now().Sub(st.PartialSince) <= d+time.Millisecond { // entry times have millisecond precision
+		return false, nil
+	}
+	cur, _ := st.Current()
+	if err := s.append(ctx, ceremony.KindQuorumExpired, map[string]any{"step": cur.ID, "cards": st.Accepted, "timeout": d.String()}); err != nil {
+		return false, err
+	}
+	if s.collector != nil {
+		s.collector.Wipe()
+		s.collector = nil
+	}
+	return true, nil
+}
+
 func (s *Session) present(ctx context.Context, card quorum.Card) error {
 	defer quorum.Wipe(card.Value)
 	cur, _ := s.state.Current()
 	if !s.state.CollectingCards() {
 		return fmt.Errorf("no cards are collected at step %s", cur.ID)
+	}
+	if _, err := s.ExpireQuorum(ctx); err != nil {
+		return err
 	}
 	if s.collector == nil {
 		c, err := quorum.NewCollector(s.cfg.Script.Quorum)

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/cloudflare/circl/group"
 	"github.com/cloudflare/circl/secretsharing"
@@ -32,6 +33,20 @@ type Roster struct {
 	Group       string     `yaml:"group" json:"group"`
 	Commitments []string   `yaml:"commitments" json:"commitments"` // base64 group elements, Threshold of them
 	Cards       []CardInfo `yaml:"cards" json:"cards"`
+	// Timeout, when set (a Go duration such as "15m"), is how long a partial
+	// quorum lasts: cards accepted longer ago than this before the threshold
+	// is reached expire, and the officers start again.
+	Timeout string `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+}
+
+// ExpiresAfter is the roster's Timeout; zero means partial quorums never
+// expire.
+func (r *Roster) ExpiresAfter() time.Duration {
+	if r == nil {
+		return 0
+	}
+	d, _ := time.ParseDuration(r.Timeout)
+	return d
 }
 
 // CardInfo is one enrolled card.
@@ -70,6 +85,11 @@ func (r *Roster) Validate() error {
 	if _, err := r.commitments(); err != nil {
 		return err
 	}
+	if r.Timeout != "" {
+		if d, err := time.ParseDuration(r.Timeout); err != nil || d <= 0 {
+			return fmt.Errorf("quorum timeout %q: want a duration such as 15m", r.Timeout)
+		}
+	}
 	ids, shares := map[string]bool{}, map[uint64]bool{}
 	for _, c := range r.Cards {
 		if c.ID == "" || c.Share == 0 {
@@ -101,6 +121,9 @@ func (r *Roster) commitments() (secretsharing.SecretCommitment, error) {
 
 // Card returns the enrolled card with the given id.
 func (r *Roster) Card(id string) (CardInfo, bool) {
+	if r == nil {
+		return CardInfo{}, false
+	}
 	for _, c := range r.Cards {
 		if c.ID == id {
 			return c, true
