@@ -75,6 +75,7 @@ type module interface {
 	GenerateKeyPair(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, public, private []*pkcs11.Attribute) (pkcs11.ObjectHandle, pkcs11.ObjectHandle, error)
 	DestroyObject(sh pkcs11.SessionHandle, oh pkcs11.ObjectHandle) error
 	SetPIN(sh pkcs11.SessionHandle, oldpin, newpin string) error
+	CreateObject(sh pkcs11.SessionHandle, temp []*pkcs11.Attribute) (pkcs11.ObjectHandle, error)
 }
 
 // OpenPKCS11 loads a PKCS#11 module and opens a session on the token with the

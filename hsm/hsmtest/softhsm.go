@@ -52,3 +52,28 @@ func SoftHSM(t testing.TB, label, pin string, keys map[string]crypto.Signer) str
 	}
 	return SoftHSMModule
 }
+
+// SoftHSMTokens makes several empty SoftHSM2 tokens (label to user PIN) in
+// one private folder, for tests where SoftHSM tokens stand in for crypto
+// officers' smart cards. Skips or fails like SoftHSM.
+func SoftHSMTokens(t testing.TB, pins map[string]string) string {
+	t.Helper()
+	util, err := exec.LookPath("softhsm2-util")
+	if _, serr := os.Stat(SoftHSMModule); err != nil || serr != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("SoftHSM2 is missing in CI: make test installs softhsm2")
+		}
+		t.Skip("SoftHSM2 is not installed (make test installs it)")
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "softhsm2.conf")
+	os.MkdirAll(filepath.Join(dir, "tokens"), 0o700)
+	os.WriteFile(conf, []byte("directories.tokendir = "+filepath.Join(dir, "tokens")+"\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"), 0o600)
+	t.Setenv("SOFTHSM2_CONF", conf)
+	for label, pin := range pins {
+		if out, err := exec.Command(util, "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", "12345678").CombinedOutput(); err != nil {
+			t.Fatalf("softhsm2-util: %v\n%s", err, out)
+		}
+	}
+	return SoftHSMModule
+}

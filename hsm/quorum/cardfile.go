@@ -60,7 +60,7 @@ func WriteCardFile(path string, card Card, passphrase string, workFactor int) er
 	if workFactor > 0 {
 		r.SetWorkFactor(workFactor)
 	}
-	plain, err := json.Marshal(map[string]any{"format": cardFileFormat, "id": card.ID, "share": card.Share, "value": base64.StdEncoding.EncodeToString(card.Value)})
+	plain, err := cardJSON(card)
 	if err != nil {
 		return err
 	}
@@ -135,6 +135,23 @@ func (f *CardFiles) Read(ctx context.Context, id string) (Card, error) {
 		return Card{}, fmt.Errorf("card %s: %s is damaged (%v); use the holder's original medium", id, path, err)
 	}
 	defer Wipe(plain)
+	card, err := parseCard(id, path, plain)
+	if err != nil {
+		return Card{}, err
+	}
+	f.mu.Lock()
+	delete(f.wrong, id)
+	f.mu.Unlock()
+	return card, nil
+}
+
+// cardJSON is what a card holds, in a card file or a card token.
+func cardJSON(card Card) ([]byte, error) {
+	return json.Marshal(map[string]any{"format": cardFileFormat, "id": card.ID, "share": card.Share, "value": base64.StdEncoding.EncodeToString(card.Value)})
+}
+
+// parseCard reads what a card holds; where names the file or token.
+func parseCard(id, where string, plain []byte) (Card, error) {
 	var doc struct {
 		Format string `json:"format"`
 		ID     string `json:"id"`
@@ -144,17 +161,14 @@ func (f *CardFiles) Read(ctx context.Context, id string) (Card, error) {
 	dec := json.NewDecoder(bytes.NewReader(plain))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil || doc.Format != cardFileFormat {
-		return Card{}, fmt.Errorf("card %s: %s does not hold a %s", id, path, cardFileFormat)
+		return Card{}, fmt.Errorf("card %s: %s does not hold a %s", id, where, cardFileFormat)
 	}
 	if doc.ID != id {
-		return Card{}, fmt.Errorf("card %s: %s holds card %s; rename nothing, present that card as itself", id, path, doc.ID)
+		return Card{}, fmt.Errorf("card %s: %s holds card %s; present that card as itself", id, where, doc.ID)
 	}
 	v, err := base64.StdEncoding.DecodeString(doc.Value)
 	if err != nil {
-		return Card{}, fmt.Errorf("card %s: %s holds a malformed share", id, path)
+		return Card{}, fmt.Errorf("card %s: %s holds a malformed share", id, where)
 	}
-	f.mu.Lock()
-	delete(f.wrong, id)
-	f.mu.Unlock()
 	return Card{ID: doc.ID, Share: doc.Share, Value: v}, nil
 }

@@ -1,0 +1,88 @@
+package quorum
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/keyceremony/keyceremony/hsm"
+)
+
+// TokenCardObject labels the private data object that holds a card's share
+// on a PKCS#11 card (a smart card through OpenSC, or a SoftHSM token).
+const TokenCardObject = "keyceremony-card"
+
+// WriteTokenCard stores a card on the PKCS#11 token labelled with the card's
+// id, as a private data object readable only after the card's PIN.
+func WriteTokenCard(ctx context.Context, module string, card Card, pin string) error {
+	tok, err := hsm.OpenPKCS11(module, card.ID)
+	if err != nil {
+		return fmt.Errorf("card %s: %w", card.ID, err)
+	}
+	defer tok.Close()
+	if err := tok.Login(ctx, []byte(pin)); err != nil {
+		return fmt.Errorf("card %s: %w", card.ID, err)
+	}
+	plain, err := cardJSON(card)
+	if err != nil {
+		return err
+	}
+	defer Wipe(plain)
+	return tok.WritePrivateData(ctx, TokenCardObject, plain)
+}
+
+// TokenCards is a Reader over PKCS#11 cards: the card of officer CO3 is the
+// token labelled CO3, its share a private data object behind the holder's
+// card PIN. A missing card is ErrNoCard ("insert it"); a wrong PIN is a
+// *WrongPINError with the running count.
+type TokenCards struct {
+	Module string
+	// PIN asks the card's holder for the card PIN; never stored or shown.
+	PIN func(ctx context.Context, id string) (string, error)
+
+	mu    sync.Mutex
+	wrong map[string]int
+}
+
+func (r *TokenCards) Read(ctx context.Context, id string) (Card, error) {
+	tok, err := hsm.OpenPKCS11(r.Module, id)
+	if errors.Is(err, hsm.ErrTokenNotFound) {
+		return Card{}, fmt.Errorf("card %s is not in a reader (insert it): %w", id, ErrNoCard)
+	}
+	if err != nil {
+		return Card{}, fmt.Errorf("card %s: %w", id, err)
+	}
+	defer tok.Close()
+	pin, err := r.PIN(ctx, id)
+	if err != nil {
+		return Card{}, err
+	}
+	if err := tok.Login(ctx, []byte(pin)); err != nil {
+		if errors.Is(err, hsm.ErrPINIncorrect) {
+			r.mu.Lock()
+			if r.wrong == nil {
+				r.wrong = map[string]int{}
+			}
+			r.wrong[id]++
+			n := r.wrong[id]
+			r.mu.Unlock()
+			return Card{}, &WrongPINError{Card: id, Tries: n}
+		}
+		return Card{}, fmt.Errorf("card %s: %w", id, err)
+	}
+	defer tok.Logout(ctx)
+	plain, err := tok.ReadPrivateData(ctx, TokenCardObject)
+	if err != nil {
+		return Card{}, fmt.Errorf("card %s holds no share (%v); is it a keyceremony card?", id, err)
+	}
+	defer Wipe(plain)
+	card, err := parseCard(id, "the card token", plain)
+	if err != nil {
+		return Card{}, err
+	}
+	r.mu.Lock()
+	delete(r.wrong, id)
+	r.mu.Unlock()
+	return card, nil
+}

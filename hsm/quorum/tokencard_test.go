@@ -1,0 +1,78 @@
+package quorum_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/keyceremony/keyceremony/hsm/hsmtest"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+)
+
+// TestTokenCards deals a 3-of-5 roster onto five SoftHSM2 tokens standing in
+// for smart cards (the share a private data object behind each card's PIN):
+// a card not in a reader and a wrong PIN (counted) are refused by name, a
+// card is never written twice, and three cards recover the secret.
+func TestTokenCards(t *testing.T) {
+	ctx := context.Background()
+	var holders []quorum.CardInfo
+	pins := map[string]string{}
+	for _, id := range []string{"CO1", "CO2", "CO3", "CO4", "CO5"} {
+		holders = append(holders, quorum.CardInfo{ID: id, Holder: "Holder of " + id})
+		pins[id] = "pin-" + id
+	}
+	roster, cards, err := quorum.Deal(rand.Reader, 3, holders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(pins, "CO5") // CO5's card is not in a reader
+	module := hsmtest.SoftHSMTokens(t, pins)
+	for _, c := range cards[:4] {
+		if err := quorum.WriteTokenCard(ctx, module, c, pins[c.ID]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := quorum.WriteTokenCard(ctx, module, cards[0], pins["CO1"]); err == nil || !strings.Contains(err.Error(), "never overwritten") {
+		t.Fatalf("a card written twice: %v", err)
+	}
+	typed := map[string]string{"CO1": "0000"}
+	r := &quorum.TokenCards{Module: module, PIN: func(_ context.Context, id string) (string, error) { return typed[id], nil }}
+	for try := 1; try <= 2; try++ {
+		var wp *quorum.WrongPINError
+		if _, err := r.Read(ctx, "CO1"); !errors.As(err, &wp) || wp.Tries != try {
+			t.Fatalf("wrong card PIN, try %d: %v", try, err)
+		}
+	}
+	if _, err := r.Read(ctx, "CO5"); !errors.Is(err, quorum.ErrNoCard) || !strings.Contains(err.Error(), "insert it") {
+		t.Fatalf("a card not in a reader: %v", err)
+	}
+	c, err := quorum.NewCollector(roster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"CO1", "CO2", "CO4"} {
+		typed[id] = "pin-" + id
+		card, err := r.Read(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Present(card); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := c.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := quorum.NewCollector(roster)
+	for _, card := range cards[2:5] {
+		c2.Present(card)
+	}
+	want, _ := c2.Recover()
+	if !bytes.Equal(got, want) {
+		t.Fatal("the token cards recover another secret")
+	}
+}
