@@ -38,14 +38,15 @@ func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	threshold := fs.Int("threshold", 0, "how many cards activate the token (required)")
 	holdersPath := fs.String("holders", "", "YAML: holders: [{id: CO1, holder: Name}, …] (required)")
 	out := fs.String("out", "", "where to write the roster, a quorum: block for the script (required; never overwritten)")
-	cardsDir := fs.String("cards-dir", "", "where to write the card files <id>.card (required; one per holder's medium)")
+	cardsDir := fs.String("cards-dir", "", "where to write the card files <id>.card (one per holder's medium)")
+	cardModule := fs.String("card-module", "", "or write each card to the PKCS#11 card token labelled with its id (the typed secret is the card's PIN)")
 	workFactor := fs.Int("scrypt-work-factor", 0, "scrypt log2 N for the card files (default 18)")
 	pos, err := parseFlags(fs, args[1:])
 	if err != nil {
 		return err
 	}
-	if len(pos) != 0 || *profilePath == "" || *threshold == 0 || *holdersPath == "" || *out == "" || *cardsDir == "" {
-		return usageErr("usage: keyceremony cards provision --profile FILE --threshold N --holders FILE --out ROSTER --cards-dir DIR")
+	if len(pos) != 0 || *profilePath == "" || *threshold == 0 || *holdersPath == "" || *out == "" || (*cardsDir == "") == (*cardModule == "") {
+		return usageErr("usage: keyceremony cards provision --profile FILE --threshold N --holders FILE --out ROSTER (--cards-dir DIR | --card-module LIB)")
 	}
 	if *workFactor < 0 || *workFactor > 22 {
 		return usageErr("--scrypt-work-factor %d: want 1 to 22", *workFactor)
@@ -108,7 +109,14 @@ func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	defer quorum.Wipe(pin)
 
-	if err := writeCards(*cardsDir, cards, passes, *workFactor, roster, stdout); err != nil {
+	if *cardModule != "" {
+		for _, c := range cards {
+			if err := quorum.WriteTokenCard(ctx, *cardModule, c, passes[c.ID]); err != nil {
+				return operational(fmt.Errorf("%w; the token still has its old PIN", err))
+			}
+			fmt.Fprintf(stdout, "card %s (%s): the card token labelled %s\n", c.ID, holderOf(roster, c.ID), c.ID)
+		}
+	} else if err := writeCards(*cardsDir, cards, passes, *workFactor, roster, stdout); err != nil {
 		return err
 	}
 	rb, err := yaml.Marshal(map[string]any{"quorum": roster})
@@ -152,32 +160,63 @@ func loadRoster(path string) (*quorum.Roster, error) {
 	return doc.Quorum, nil
 }
 
-// collectSecret asks the holders of the roster's cards found in dir for
-// their passphrases, in the roster's order, until the threshold is reached,
-// and recovers the activation secret. Refused cards are named and skipped.
-// The caller wipes the secret.
-func collectSecret(ctx context.Context, roster *quorum.Roster, dir string, ask func(string) (string, error), stderr io.Writer) ([]byte, error) {
+// cardSource says where the crypto officers' cards are: a folder of card
+// files, or PKCS#11 card tokens labelled with the card ids.
+type cardSource struct {
+	dir, module string
+}
+
+// reader is the quorum Reader for the source; ask prompts the holder for the
+// card's passphrase or PIN.
+func (c cardSource) reader(roster *quorum.Roster, ask func(string) (string, error)) quorum.Reader {
+	if c.module != "" {
+		return &quorum.TokenCards{Module: c.module, PIN: func(_ context.Context, id string) (string, error) {
+			return ask(fmt.Sprintf("PIN of card %s (%s)", id, holderOf(roster, id)))
+		}}
+	}
+	return &quorum.CardFiles{Dir: c.dir, Passphrase: func(_ context.Context, id string) (string, error) {
+		return ask(fmt.Sprintf("passphrase for card %s (%s)", id, holderOf(roster, id)))
+	}}
+}
+
+func (c cardSource) String() string {
+	if c.module != "" {
+		return "the card readers"
+	}
+	return c.dir
+}
+
+// collectSecret asks the holders of the roster's cards that are present
+// for their passphrases or PINs, in the roster's order, until the threshold
+// is reached, and recovers the activation secret. Refused cards are named
+// and skipped. The caller wipes the secret.
+func collectSecret(ctx context.Context, roster *quorum.Roster, src cardSource, ask func(string) (string, error), stderr io.Writer) ([]byte, error) {
 	col, err := quorum.NewCollector(roster)
 	if err != nil {
 		return nil, usageErr("roster: %v", err)
 	}
-	files := &quorum.CardFiles{Dir: dir, Passphrase: func(_ context.Context, id string) (string, error) {
-		return ask(fmt.Sprintf("passphrase for card %s (%s)", id, holderOf(roster, id)))
-	}}
+	files := src.reader(roster, ask)
 	for _, info := range roster.Cards {
 		if col.Reached() {
 			break
 		}
-		if _, err := os.Stat(filepath.Join(dir, info.ID+quorum.CardFileExt)); err != nil {
-			continue
+		if src.dir != "" {
+			if _, err := os.Stat(filepath.Join(src.dir, info.ID+quorum.CardFileExt)); err != nil {
+				continue
+			}
 		}
 		if info.Revoked {
-			fmt.Fprintf(stderr, "card %s (%s) rejected: revoked on this roster\n", info.ID, info.Holder)
+			if src.dir != "" {
+				fmt.Fprintf(stderr, "card %s (%s) rejected: revoked on this roster\n", info.ID, info.Holder)
+			}
 			continue
 		}
 		card, err := files.Read(ctx, info.ID)
 		if errors.Is(err, errNoPassphrase) {
 			break
+		}
+		if errors.Is(err, quorum.ErrNoCard) {
+			continue // not here: another officer's card may be
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "card %s refused: %v\n", info.ID, err)
@@ -194,7 +233,7 @@ func collectSecret(ctx context.Context, roster *quorum.Roster, dir string, ask f
 	if !col.Reached() {
 		n := len(col.Accepted())
 		col.Wipe()
-		return nil, usageErr("%s: %d of %d cards accepted; the token stays closed", dir, n, roster.Threshold)
+		return nil, usageErr("%s: %d of %d cards accepted; the token stays closed", src, n, roster.Threshold)
 	}
 	secret, err := col.Recover()
 	if err != nil {
@@ -286,6 +325,9 @@ func loadHolders(path string, threshold int, out, cardsDir string) (*holdersFile
 		return nil, usageErr("%s exists; a roster is never overwritten", out)
 	}
 	for _, h := range doc.Holders {
+		if cardsDir == "" {
+			break
+		}
 		if _, err := os.Stat(filepath.Join(cardsDir, h.ID+quorum.CardFileExt)); err == nil {
 			return nil, usageErr("%s exists; a card file is never overwritten", filepath.Join(cardsDir, h.ID+quorum.CardFileExt))
 		}
@@ -331,7 +373,7 @@ func runReissue(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		}
 	}
 	ask := passphraseReader(stdin, stderr)
-	secret, err := collectSecret(ctx, old, *oldCards, ask, stderr)
+	secret, err := collectSecret(ctx, old, cardSource{dir: *oldCards}, ask, stderr)
 	if err != nil {
 		return err
 	}

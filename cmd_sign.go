@@ -25,19 +25,20 @@ import (
 // ceremony the console derives the PIN from the crypto officers' cards.
 const pinEnv = "KEYCEREMONY_PIN"
 
-// loadProfile reads a profile and opens its token, logged in when login is
-// set. The returned function closes the token.
 // cardAuth, when its fields are set, activates a PKCS#11 token with the
-// crypto officers' card files instead of KEYCEREMONY_PIN.
+// crypto officers' cards (card files, or PKCS#11 cards) instead of
+// KEYCEREMONY_PIN.
 type cardAuth struct {
-	roster, dir string
-	stdin       io.Reader
-	stderr      io.Writer
+	roster string
+	src    cardSource
+	stdin  io.Reader
+	stderr io.Writer
 }
 
 func (a *cardAuth) flags(fs *flag.FlagSet) {
-	fs.StringVar(&a.roster, "roster", "", "activate the token with card files: the roster (a quorum: block) they were dealt for")
-	fs.StringVar(&a.dir, "cards", "", "the folder of card files <id>.card (with --roster)")
+	fs.StringVar(&a.roster, "roster", "", "activate the token with the crypto officers' cards: the roster (a quorum: block) they were dealt for")
+	fs.StringVar(&a.src.dir, "cards", "", "the folder of card files <id>.card (with --roster)")
+	fs.StringVar(&a.src.module, "card-module", "", "or the PKCS#11 library of the card readers: card CO1 is the token labelled CO1 (with --roster)")
 }
 
 // pin asks the holders of the cards found in the folder for their
@@ -48,7 +49,10 @@ func (a *cardAuth) pin(ctx context.Context, label string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	secret, err := collectSecret(ctx, roster, a.dir, passphraseReader(a.stdin, a.stderr), a.stderr)
+	if (a.src.dir == "") == (a.src.module == "") {
+		return nil, usageErr("--roster needs --cards DIR or --card-module LIB")
+	}
+	secret, err := collectSecret(ctx, roster, a.src, passphraseReader(a.stdin, a.stderr), a.stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -56,6 +60,9 @@ func (a *cardAuth) pin(ctx context.Context, label string) ([]byte, error) {
 	return quorum.DerivePIN(secret, label)
 }
 
+// loadProfile reads a profile and opens its token, logged in when login is
+// set (with the PIN from the cards when auth gives a roster, otherwise from
+// KEYCEREMONY_PIN). The returned function closes the token.
 func loadProfile(ctx context.Context, path string, login bool, auth ...*cardAuth) (*ceremony.Profile, hsm.Token, func(), error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

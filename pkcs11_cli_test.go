@@ -214,7 +214,7 @@ func TestCardsProvision(t *testing.T) {
 	if err := run(ctx, append(signArgs("new.xml"), "--roster", roster, "--cards", cardsDir), strings.NewReader(typed), &out, &errb); err != nil {
 		t.Fatalf("signing with the cards: %v\n%s", err, errb.String())
 	}
-	for _, want := range []string{"card CO1 refused: card CO1: wrong card passphrase (1 wrong so far)", "card CO4 (Officer D) accepted: 3 of 3"} {
+	for _, want := range []string{"card CO1 refused: card CO1: wrong card PIN or passphrase (1 wrong so far)", "card CO4 (Officer D) accepted: 3 of 3"} {
 		if !strings.Contains(errb.String(), want) {
 			t.Fatalf("stderr lacks %q:\n%s", want, errb.String())
 		}
@@ -293,6 +293,51 @@ func TestCardsProvision(t *testing.T) {
 	for _, f := range []string{"old.xml", "two.xml"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 			t.Fatalf("%s was written without the token opening", f)
+		}
+	}
+}
+
+// TestCardTokensProvision provisions three PKCS#11 cards (SoftHSM2 tokens
+// labelled CO1–CO3 standing in for smart cards) for a KSK token: the card
+// PINs are the typed secrets; afterwards two cards open the token for
+// hsm keygen, a wrong card PIN is refused and counted, and no PIN reaches
+// the output.
+func TestCardTokensProvision(t *testing.T) {
+	pins := map[string]string{"ksk-token": "initial-pin-1", "CO1": "card-pin-one", "CO2": "card-pin-two", "CO3": "card-pin-three"}
+	module := hsmtest.SoftHSMTokens(t, pins)
+	dir := t.TempDir()
+	profile := pkcs11Profile(t, dir, module, "ksk-token")
+	holders := filepath.Join(dir, "holders.yaml")
+	os.WriteFile(holders, []byte("holders:\n  - {id: CO1, holder: Alice}\n  - {id: CO2, holder: Bob}\n  - {id: CO3, holder: Carol}\n"), 0o644)
+	roster := filepath.Join(dir, "roster.yaml")
+	ctx := context.Background()
+	t.Setenv(pinEnv, pins["ksk-token"])
+	var out, errb bytes.Buffer
+	typed := pins["CO1"] + "\n" + pins["CO2"] + "\n" + pins["CO3"] + "\n"
+	if err := run(ctx, []string{"cards", "provision", "--profile", profile, "--threshold", "2", "--holders", holders, "--out", roster, "--card-module", module},
+		strings.NewReader(typed), &out, &errb); err != nil {
+		t.Fatalf("cards provision: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "card CO2 (Bob): the card token labelled CO2") {
+		t.Fatalf("cards provision printed:\n%s", out.String())
+	}
+	t.Setenv(pinEnv, "")
+	keygen := []string{"hsm", "keygen", "--profile", profile, "--label", "KSK-NEW", "--algorithm", "13", "--roster", roster, "--card-module", module}
+	if err := run(ctx, keygen, strings.NewReader("wrong-pin-1\n"+pins["CO2"]+"\n"+pins["CO3"]+"\n"), &out, &errb); err != nil {
+		t.Fatalf("keygen with the cards: %v\n%s", err, errb.String())
+	}
+	for _, want := range []string{"card CO1 refused: card CO1: wrong card PIN or passphrase (1 wrong so far)", "card CO3 (Carol) accepted: 2 of 2"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Fatalf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+	if !strings.Contains(out.String(), "generated KSK-NEW") {
+		t.Fatalf("keygen printed:\n%s", out.String())
+	}
+	all := out.String() + errb.String()
+	for _, p := range pins {
+		if strings.Contains(all, p) {
+			t.Fatal("a PIN reached the output")
 		}
 	}
 }

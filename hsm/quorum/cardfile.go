@@ -25,7 +25,7 @@ const CardFileExt = ".card"
 const cardFileFormat = "keyceremony card v1"
 
 // ErrCardPIN: the passphrase (the card's PIN) does not open the card.
-var ErrCardPIN = errors.New("wrong card passphrase")
+var ErrCardPIN = errors.New("wrong card PIN or passphrase")
 
 // WrongPINError says which card refused its passphrase and how many times
 // this has happened in this process, so the console can show the count.
