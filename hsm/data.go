@@ -19,7 +19,7 @@ func (t *PKCS11Token) WritePrivateData(_ context.Context, label string, value []
 	if !t.LoggedIn() {
 		return fmt.Errorf("write %q: %w", label, ErrNotLoggedIn)
 	}
-	if _, err := t.findData(label); err == nil {
+	if _, err := t.find(pkcs11.CKO_DATA, label); err == nil {
 		return fmt.Errorf("token %q already holds %q; it is never overwritten", t.label, label)
 	} else if !errors.Is(err, ErrNoData) {
 		return err
@@ -44,7 +44,7 @@ func (t *PKCS11Token) WritePrivateData(_ context.Context, label string, value []
 // ReadPrivateData returns the value of the data object with the given
 // label; a private one is visible only once logged in.
 func (t *PKCS11Token) ReadPrivateData(_ context.Context, label string) ([]byte, error) {
-	obj, err := t.findData(label)
+	obj, err := t.find(pkcs11.CKO_DATA, label)
 	if err != nil {
 		return nil, err
 	}
@@ -55,24 +55,4 @@ func (t *PKCS11Token) ReadPrivateData(_ context.Context, label string) ([]byte, 
 		return nil, fmt.Errorf("read %q from token %q: %w", label, t.label, mapErr(err))
 	}
 	return a[0].Value, nil
-}
-
-func (t *PKCS11Token) findData(label string) (pkcs11.ObjectHandle, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if err := t.ctx.FindObjectsInit(t.session, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_DATA), pkcs11.NewAttribute(pkcs11.CKA_LABEL, label)}); err != nil {
-		return 0, mapErr(err)
-	}
-	objs, _, err := t.ctx.FindObjects(t.session, 2)
-	t.ctx.FindObjectsFinal(t.session)
-	if err != nil {
-		return 0, mapErr(err)
-	}
-	switch len(objs) {
-	case 0:
-		return 0, fmt.Errorf("token %q, %q: %w", t.label, label, ErrNoData)
-	case 1:
-		return objs[0], nil
-	}
-	return 0, fmt.Errorf("token %q holds more than one %q", t.label, label)
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/miekg/pkcs11"
 )
@@ -65,39 +63,7 @@ func TestFaultRemovedMidSigning(t *testing.T) {
 	if err := tok.Login(ctx, []byte(testTokenPIN)); err != nil {
 		t.Fatal(err)
 	}
-	k, err := tok.Key(ctx, "KSK1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dk, err := dnssec.NewDNSKEY(".", k.Public(), dnssec.FlagZone|dnssec.FlagSEP, 172800)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ksk := dnssec.KSK{Identifier: "KSK1", DNSKEY: dk, Signer: k}
-	read := func(name string) *dnssec.Document {
-		b, err := os.ReadFile("../dnssec/testdata/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := dnssec.Parse(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	ksr, want := read("ksr-root-2010-q1-0.xml"), read("skr-root-2010-q1-0.xml")
-	signAll := func() (int, error) {
-		for i := range ksr.Request.Bundles {
-			b, err := dnssec.SignBundle(ksr, i, ksk, 172800)
-			if err != nil {
-				return i, err
-			}
-			if b.Signatures[0].SignatureData != want.Response.Bundles[i].Signatures[0].SignatureData {
-				t.Fatalf("bundle %d: the HSM's signature differs from IANA's", i+1)
-			}
-		}
-		return len(ksr.Request.Bundles), nil
-	}
+	signAll := func() (int, error) { return signLikeIANA(t, tok) }
 
 	f.Set(func(f *hsm.Faults) { f.RemoveAfterSigns = 4 })
 	n, err := signAll()
@@ -134,26 +100,8 @@ func TestRSAWithoutPKCS1Mechanism(t *testing.T) {
 	if err := tok.Login(ctx, []byte(testTokenPIN)); err != nil {
 		t.Fatal(err)
 	}
-	k, err := tok.Key(ctx, "KSK1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dk, err := dnssec.NewDNSKEY(".", k.Public(), dnssec.FlagZone|dnssec.FlagSEP, 172800)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile("../dnssec/testdata/ksr-root-2010-q1-0.xml")
-	ksr, _ := dnssec.Parse(b)
-	b, _ = os.ReadFile("../dnssec/testdata/skr-root-2010-q1-0.xml")
-	want, _ := dnssec.Parse(b)
-	for i := range ksr.Request.Bundles {
-		got, err := dnssec.SignBundle(ksr, i, dnssec.KSK{Identifier: "KSK1", DNSKEY: dk, Signer: k}, 172800)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.Signatures[0].SignatureData != want.Response.Bundles[i].Signatures[0].SignatureData {
-			t.Fatalf("bundle %d: the locally padded signature differs from IANA's", i+1)
-		}
+	if n, err := signLikeIANA(t, tok); n != 9 || err != nil {
+		t.Fatalf("without CKM_RSA_PKCS: %d bundles signed: %v", n, err)
 	}
 	f.Set(func(f *hsm.Faults) { f.RefuseMechanisms = []uint{pkcs11.CKM_RSA_PKCS, pkcs11.CKM_RSA_X_509} })
 	k2, _ := tok.Key(ctx, "KSK1")

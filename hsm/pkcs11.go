@@ -251,7 +251,8 @@ func (t *PKCS11Token) KeyLabels(context.Context) ([]string, error) {
 	return labels, nil
 }
 
-// find returns the one object of a class with a label.
+// find returns the one object of a class with a label: a key, or a data
+// object (then a missing one is ErrNoData).
 func (t *PKCS11Token) find(class uint, label string) (pkcs11.ObjectHandle, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -264,13 +265,17 @@ func (t *PKCS11Token) find(class uint, label string) (pkcs11.ObjectHandle, error
 	if err != nil {
 		return 0, mapErr(err)
 	}
+	what, missing := "key", ErrKeyNotFound
+	if class == pkcs11.CKO_DATA {
+		what, missing = "data object", ErrNoData
+	}
 	switch len(objs) {
 	case 0:
-		return 0, fmt.Errorf("token %q, key %q: %w", t.label, label, ErrKeyNotFound)
+		return 0, fmt.Errorf("token %q, %s %q: %w", t.label, what, label, missing)
 	case 1:
 		return objs[0], nil
 	}
-	return 0, fmt.Errorf("token %q: more than one key labelled %q; labels must be unique", t.label, label)
+	return 0, fmt.Errorf("token %q: more than one %s labelled %q; labels must be unique", t.label, what, label)
 }
 
 // Key returns the key with the given label: its public half read from the

@@ -107,6 +107,16 @@ func TestPKCS11SignsLikeIANA(t *testing.T) {
 	if tag, revoked := dnssec.KeyTags(dk); tag != 5017 || revoked != 5145 {
 		t.Fatalf("tags %d/%d, want 5017/5145", tag, revoked)
 	}
+	if n, err := signLikeIANA(t, tok); n != 9 || err != nil {
+		t.Fatalf("%d bundles signed: %v", n, err)
+	}
+}
+
+// signLikeIANA signs IANA's 2010Q1 KSR with the token's KSK1 bundle by
+// bundle and returns how many were signed before an error; a signature that
+// differs from IANA's SKR fails the test.
+func signLikeIANA(t *testing.T, tok *hsm.PKCS11Token) (int, error) {
+	t.Helper()
 	read := func(name string) *dnssec.Document {
 		b, err := os.ReadFile("../dnssec/testdata/" + name)
 		if err != nil {
@@ -119,13 +129,22 @@ func TestPKCS11SignsLikeIANA(t *testing.T) {
 		return d
 	}
 	ksr, want := read("ksr-root-2010-q1-0.xml"), read("skr-root-2010-q1-0.xml")
+	k, err := tok.Key(context.Background(), "KSK1")
+	if err != nil {
+		return 0, err
+	}
+	dk, err := dnssec.NewDNSKEY(".", k.Public(), dnssec.FlagZone|dnssec.FlagSEP, 172800)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range ksr.Request.Bundles {
 		b, err := dnssec.SignBundle(ksr, i, dnssec.KSK{Identifier: "KSK1", DNSKEY: dk, Signer: k}, 172800)
 		if err != nil {
-			t.Fatal(err)
+			return i, err
 		}
 		if b.Signatures[0].SignatureData != want.Response.Bundles[i].Signatures[0].SignatureData {
 			t.Fatalf("bundle %d: the HSM's signature differs from IANA's", i+1)
 		}
 	}
+	return len(ksr.Request.Bundles), nil
 }

@@ -19,18 +19,7 @@ const SoftHSMModule = "/usr/lib/softhsm/libsofthsm2.so"
 // except in CI (CI set), where it fails: CI must never pass without it.
 func SoftHSM(t testing.TB, label, pin string, keys map[string]crypto.Signer) string {
 	t.Helper()
-	util, err := exec.LookPath("softhsm2-util")
-	if _, serr := os.Stat(SoftHSMModule); err != nil || serr != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("SoftHSM2 is missing in CI: make test installs softhsm2")
-		}
-		t.Skip("SoftHSM2 is not installed (make test installs it)")
-	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "softhsm2.conf")
-	os.MkdirAll(filepath.Join(dir, "tokens"), 0o700)
-	os.WriteFile(conf, []byte("directories.tokendir = "+filepath.Join(dir, "tokens")+"\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"), 0o600)
-	t.Setenv("SOFTHSM2_CONF", conf)
+	util, dir := setup(t)
 	run := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command(util, args...).CombinedOutput(); err != nil {
@@ -58,6 +47,19 @@ func SoftHSM(t testing.TB, label, pin string, keys map[string]crypto.Signer) str
 // officers' smart cards. Skips or fails like SoftHSM.
 func SoftHSMTokens(t testing.TB, pins map[string]string) string {
 	t.Helper()
+	util, _ := setup(t)
+	for label, pin := range pins {
+		if out, err := exec.Command(util, "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", "12345678").CombinedOutput(); err != nil {
+			t.Fatalf("softhsm2-util: %v\n%s", err, out)
+		}
+	}
+	return SoftHSMModule
+}
+
+// setup finds softhsm2-util (skipping, or failing in CI, without it) and
+// points SOFTHSM2_CONF at a private token folder for the test.
+func setup(t testing.TB) (util, dir string) {
+	t.Helper()
 	util, err := exec.LookPath("softhsm2-util")
 	if _, serr := os.Stat(SoftHSMModule); err != nil || serr != nil {
 		if os.Getenv("CI") != "" {
@@ -65,15 +67,10 @@ func SoftHSMTokens(t testing.TB, pins map[string]string) string {
 		}
 		t.Skip("SoftHSM2 is not installed (make test installs it)")
 	}
-	dir := t.TempDir()
+	dir = t.TempDir()
 	conf := filepath.Join(dir, "softhsm2.conf")
 	os.MkdirAll(filepath.Join(dir, "tokens"), 0o700)
 	os.WriteFile(conf, []byte("directories.tokendir = "+filepath.Join(dir, "tokens")+"\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"), 0o600)
 	t.Setenv("SOFTHSM2_CONF", conf)
-	for label, pin := range pins {
-		if out, err := exec.Command(util, "--init-token", "--free", "--label", label, "--pin", pin, "--so-pin", "12345678").CombinedOutput(); err != nil {
-			t.Fatalf("softhsm2-util: %v\n%s", err, out)
-		}
-	}
-	return SoftHSMModule
+	return util, dir
 }
