@@ -39,7 +39,7 @@ func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	holdersPath := fs.String("holders", "", "YAML: holders: [{id: CO1, holder: Name}, …] (required)")
 	out := fs.String("out", "", "where to write the roster, a quorum: block for the script (required; never overwritten)")
 	cardsDir := fs.String("cards-dir", "", "where to write the card files <id>.card (one per holder's medium)")
-	cardModule := fs.String("card-module", "", "or write each card to the PKCS#11 card token labelled with its id (the typed secret is the card's PIN)")
+	cardModule := fs.String("card-module", "", "or write each card to the PKCS#11 card token labelled with its id, after its PIN")
 	workFactor := fs.Int("scrypt-work-factor", 0, "scrypt log2 N for the card files (default 18)")
 	pos, err := parseFlags(fs, args[1:])
 	if err != nil {
@@ -69,7 +69,11 @@ func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	ask := passphraseReader(stdin, stderr)
 	passes := map[string]string{}
 	for _, h := range doc.Holders {
-		p, err := ask(fmt.Sprintf("passphrase for card %s (%s)", h.ID, h.Holder))
+		what := "passphrase for card"
+		if *cardModule != "" {
+			what = "PIN of card"
+		}
+		p, err := ask(fmt.Sprintf("%s %s (%s)", what, h.ID, h.Holder))
 		if err != nil {
 			return usageErr("card %s: %v", h.ID, err)
 		}
