@@ -57,6 +57,12 @@ func TestPKCS11Profile(t *testing.T) {
 			"--schema", "rollover", "--previous-skr", "dnssec/testdata/skr-root-2010-q1-0.xml",
 			"--now", "2010-03-20", "--out", outFile, "--yes"}, nil, &out, &errb)
 	}
+	// A token that is not there: a usage error that says what to do.
+	absent := pkcs11Profile(t, t.TempDir(), module, "no-such-token")
+	t.Setenv(pinEnv, "4242")
+	if err := sign(absent, filepath.Join(dir, "absent.xml")); exitCode(err) != exitUsage || !strings.Contains(err.Error(), "connect the HSM, or fix the profile's label") {
+		t.Fatalf("an absent token: %v (exit %d)", err, exitCode(err))
+	}
 	t.Setenv(pinEnv, "")
 	if err := sign(profile, filepath.Join(dir, "nopin.xml")); exitCode(err) != exitUsage || !strings.Contains(err.Error(), pinEnv) {
 		t.Fatalf("without a PIN: %v (exit %d), want exit %d naming %s", err, exitCode(err), exitUsage, pinEnv)

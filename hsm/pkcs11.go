@@ -136,7 +136,7 @@ func OpenPKCS11Serial(module, label, serial string) (*PKCS11Token, error) {
 	if len(wrongSerial) > 0 {
 		return nil, fmt.Errorf("%w: the token labelled %q has serial %s, not %s; is this the ceremony's HSM?", ErrTokenNotFound, label, strings.Join(wrongSerial, ", "), serial)
 	}
-	return nil, fmt.Errorf("%w: no token labelled %q among %d present", ErrTokenNotFound, label, len(slots))
+	return nil, fmt.Errorf("%w: no token labelled %q among %d present; connect the HSM, or fix the profile's label", ErrTokenNotFound, label, len(slots))
 }
 
 // Close logs out, closes the session and unloads the module.
