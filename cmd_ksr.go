@@ -31,6 +31,31 @@ func runKSR(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 
 // readDocument reads a KSR or SKR file, refusing one over the size limit
 // before reading it whole.
+// readKSR reads a file that must be a KSR; flag names the option it came
+// from ("" for the argument), for the message.
+func readKSR(path, flag string) ([]byte, *dnssec.Document, error) {
+	data, doc, err := readDocument(path)
+	if err == nil && doc.Request == nil {
+		if flag != "" {
+			return nil, nil, usageErr("%s %s is an SKR, not a KSR", flag, path)
+		}
+		return nil, nil, badInput(fmt.Errorf("%s is an SKR, not a KSR; verify it with keyceremony skr verify", path))
+	}
+	return data, doc, err
+}
+
+// readSKR reads a file that must be an SKR, as readKSR.
+func readSKR(path, flag string) ([]byte, *dnssec.Document, error) {
+	data, doc, err := readDocument(path)
+	if err == nil && doc.Response == nil {
+		if flag != "" {
+			return nil, nil, usageErr("%s %s is a KSR, not an SKR", flag, path)
+		}
+		return nil, nil, badInput(fmt.Errorf("%s is a KSR, not an SKR; check it with keyceremony ksr check", path))
+	}
+	return data, doc, err
+}
+
 func readDocument(path string) ([]byte, *dnssec.Document, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -130,19 +155,13 @@ func runKSRCheck(args []string, stdout, stderr io.Writer) error {
 	}
 	var prev *dnssec.Document
 	if *prevPath != "" {
-		if _, prev, err = readDocument(*prevPath); err != nil {
+		if _, prev, err = readSKR(*prevPath, "--previous-skr"); err != nil {
 			return err
 		}
-		if prev.Response == nil {
-			return usageErr("--previous-skr %s is a KSR, not an SKR", *prevPath)
-		}
 	}
-	data, doc, err := readDocument(pos[0])
+	data, doc, err := readKSR(pos[0], "")
 	if err != nil {
 		return err
-	}
-	if doc.Request == nil {
-		return badInput(fmt.Errorf("%s is an SKR, not a KSR; verify it with keyceremony skr verify", pos[0]))
 	}
 	d := dnssec.DigestOf(data)
 	rep := ksrReport{File: filepath.Base(pos[0]), SHA256: d.Hex(), Words: d.Words(), ID: doc.ID, Domain: doc.Domain,

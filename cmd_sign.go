@@ -177,16 +177,13 @@ func runKSRSign(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	var prev *dnssec.Document
 	if *prevPath != "" {
-		if _, prev, err = readDocument(*prevPath); err != nil {
+		if _, prev, err = readSKR(*prevPath, "--previous-skr"); err != nil {
 			return err
 		}
 	}
-	data, ksr, err := readDocument(pos[0])
+	data, ksr, err := readKSR(pos[0], "")
 	if err != nil {
 		return err
-	}
-	if ksr.Request == nil {
-		return badInput(fmt.Errorf("%s is an SKR, not a KSR", pos[0]))
 	}
 	d := dnssec.DigestOf(data)
 	fmt.Fprintf(stdout, "KSR      %s\nSHA-256  %s\n         %s\n\n", filepath.Base(pos[0]), ui.GroupHex(d.Hex()), d.Words())

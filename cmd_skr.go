@@ -57,7 +57,7 @@ func runSKR(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	var ksr *dnssec.Document
 	if *ksrPath != "" {
-		if _, ksr, err = readDocument(*ksrPath); err != nil {
+		if _, ksr, err = readKSR(*ksrPath, "--ksr"); err != nil {
 			return err
 		}
 	}

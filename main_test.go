@@ -126,6 +126,8 @@ func TestExitCodes(t *testing.T) {
 		{"an SKR against the wrong anchor", []string{"skr", "verify", "dnssec/testdata/skr-root-2010-q1-0.xml", "--anchor", "dnssec/testdata/root-anchors-2017.xml"}, exitBadInput},
 		{"ksr sign with an unknown schema", []string{"ksr", "sign", "dnssec/testdata/ksr-root-2010-q1-0.xml", "--profile", "testdata/profile/rehearsal.yaml", "--schema", "nope", "--now", "2009-12-25", "--out", filepath.Join(t.TempDir(), "x.xml"), "--yes"}, exitUsage},
 		{"ksr sign of a KSR that fails", []string{"ksr", "sign", "dnssec/testdata/ksr.bad.xml", "--profile", "testdata/profile/rehearsal.yaml", "--now", "2017-11-01", "--out", filepath.Join(t.TempDir(), "y.xml"), "--yes"}, exitBadInput},
+		{"ksr sign with a KSR as the previous SKR", []string{"ksr", "sign", "dnssec/testdata/ksr-root-2010-q1-0.xml", "--profile", "testdata/profile/rehearsal.yaml", "--previous-skr", "dnssec/testdata/ksr-root-2010-q1-0.xml", "--now", "2009-12-25", "--out", filepath.Join(t.TempDir(), "p.xml"), "--yes"}, exitUsage},
+		{"skr verify with an SKR as its KSR", []string{"skr", "verify", "dnssec/testdata/skr-root-2017-q1-0.xml", "--ksr", "dnssec/testdata/skr-root-2017-q1-0.xml", "--anchor", "dnssec/testdata/root-anchors-2017.xml"}, exitUsage},
 		{"a valid script", []string{"script", "check", "scripts/demo.yaml"}, exitOK},
 		{"a missing script", []string{"script", "check", "nope.yaml"}, exitUsage},
 		{"skr verify without an anchor", []string{"skr", "verify", "dnssec/testdata/skr-root-2017-q1-0.xml"}, exitUsage},
