@@ -171,8 +171,15 @@ type cardSource struct {
 }
 
 // reader is the quorum Reader for the source; ask prompts the holder for the
-// card's passphrase or PIN.
+// card's passphrase or PIN. With a nil ask the secret comes with each read
+// (quorum.WithSecret): the console asks for it.
 func (c cardSource) reader(roster *quorum.Roster, ask func(string) (string, error)) quorum.Reader {
+	if ask == nil {
+		if c.module != "" {
+			return &quorum.TokenCards{Module: c.module}
+		}
+		return &quorum.CardFiles{Dir: c.dir}
+	}
 	if c.module != "" {
 		return &quorum.TokenCards{Module: c.module, PIN: func(_ context.Context, id string) (string, error) {
 			return ask(fmt.Sprintf("PIN of card %s (%s)", id, holderOf(roster, id)))

@@ -9,6 +9,7 @@ import (
 	"html"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/keyceremony/keyceremony/ceremony"
@@ -38,6 +39,12 @@ func runScript(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: valid · %s · %d acts, %d steps · SHA-256 %s\n", args[1], s.Ceremony, len(s.Acts), len(s.Steps()), ui.GroupHex(s.Digest))
+		switch {
+		case s.RosterMissing:
+			fmt.Fprintf(stdout, "the quorum is the roster %s, not found here: its cards are checked when the ceremony runs\n", s.RosterFile)
+		case s.RosterFile != "":
+			fmt.Fprintf(stdout, "the quorum is the roster %s: %d of %d cards\n", s.RosterFile, s.Quorum.Threshold, len(s.Quorum.Cards))
+		}
 		return nil
 	case "render":
 		fs := flag.NewFlagSet("script render", flag.ContinueOnError)
@@ -66,19 +73,27 @@ func runScript(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	return usageErr("script: unknown subcommand %q (want check or render)", args[0])
 }
 
-// loadScript reads a script file, or a built-in script by name.
-func loadScript(nameOrFile string) (*ceremony.Script, error) {
+// loadScript reads a script file, or a built-in script by name. A roster
+// file the script names (quorum: roster.yaml) is read from beside a script
+// file, from the current folder for a built-in script, or from roster when
+// given.
+func loadScript(nameOrFile string, roster ...string) (*ceremony.Script, error) {
 	data, err := os.ReadFile(nameOrFile)
-	name := nameOrFile
+	name, dir := nameOrFile, filepath.Dir(nameOrFile)
 	if err != nil {
 		if b, berr := scripts.Get(nameOrFile); berr == nil {
-			data, name, err = b, strings.TrimSuffix(nameOrFile, ".yaml")+".yaml", nil
+			data, name, dir, err = b, strings.TrimSuffix(nameOrFile, ".yaml")+".yaml", ".", nil
 		}
 	}
 	if err != nil {
 		return nil, usageErr("%s: neither a file nor a built-in script: %v", nameOrFile, err)
 	}
-	return ceremony.LoadScript(name, data)
+	return ceremony.LoadScriptWith(name, data, func(file string) ([]byte, error) {
+		if len(roster) > 0 && roster[0] != "" {
+			return os.ReadFile(roster[0])
+		}
+		return os.ReadFile(filepath.Join(dir, file))
+	})
 }
 
 // renderMarkdown prints the script for the participants: the script's hash

@@ -186,7 +186,15 @@ func scriptOfLog(dir string, rep *transparency.Report) (*ceremony.Script, []*tra
 	if err != nil {
 		return nil, nil, fmt.Errorf("entry 0 cites script %s (%s), but artefacts/sha256/%s cannot be read", name, digest, digest)
 	}
-	script, err := ceremony.LoadScript(name, raw)
+	// A roster file the script names is read from entry 0's artefacts.
+	script, err := ceremony.LoadScriptWith(name, raw, func(file string) ([]byte, error) {
+		for _, a := range entries[0].Artefacts {
+			if a.Name == file {
+				return os.ReadFile(filepath.Join(dir, "artefacts", "sha256", a.SHA256))
+			}
+		}
+		return nil, fmt.Errorf("entry 0 does not cite the roster %s as an artefact", file)
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("the script the log cites does not load: %v", err)
 	}

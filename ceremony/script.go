@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"regexp"
 	"strings"
 
@@ -54,7 +55,30 @@ type Script struct {
 	Digest string `yaml:"-"`
 	// Raw are the script's bytes.
 	Raw []byte `yaml:"-"`
+	// RosterFile is the roster file the script names (quorum: FILE) instead
+	// of holding the quorum: block itself, and RosterRaw its bytes: the
+	// ceremony logs them beside the script, so the log holds both.
+	RosterFile string `yaml:"-"`
+	RosterRaw  []byte `yaml:"-"`
+	// RosterMissing: the roster file is not there yet (a script checked
+	// before the cards are provisioned); Quorum is nil.
+	RosterMissing bool `yaml:"-"`
 }
+
+// Include reads a file a script names (its roster), from beside the script
+// or, for a logged ceremony, from the log's artefacts.
+type Include func(name string) ([]byte, error)
+
+// scriptWithRosterFile is a script whose quorum: names a roster file.
+type scriptWithRosterFile struct {
+	Ceremony string `yaml:"ceremony"`
+	Zone     string `yaml:"zone"`
+	Roles    []Role `yaml:"roles"`
+	Quorum   string `yaml:"quorum"`
+	Acts     []Act  `yaml:"acts"`
+}
+
+var rosterFileRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*\.ya?ml$`)
 
 // Role is a participant's role in the ceremony.
 type Role struct {
@@ -105,11 +129,58 @@ var stepIDRE = regexp.MustCompile(`^([1-9][0-9]*)\.([1-9][0-9]*)$`)
 // LoadScript parses and validates a script strictly: unknown or duplicate
 // keys are errors, and so is anything the rules below forbid.
 func LoadScript(name string, data []byte) (*Script, error) {
+	return LoadScriptWith(name, data, nil)
+}
+
+// LoadScriptWith is LoadScript for a script whose quorum: may name a roster
+// file (as `cards provision` writes it) in the script's folder: include
+// reads it. A nil include refuses such a script.
+func LoadScriptWith(name string, data []byte, include Include) (*Script, error) {
 	var s Script
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&s); err != nil {
-		return nil, &ScriptError{Problems: yamlProblems(name, err)}
+	var probe struct {
+		Quorum yaml.Node `yaml:"quorum"`
+	}
+	if err := yaml.Unmarshal(data, &probe); err == nil && probe.Quorum.Kind == yaml.ScalarNode && probe.Quorum.Tag == "!!str" {
+		file := probe.Quorum.Value
+		at := fmt.Sprintf("%s:%d", name, probe.Quorum.Line)
+		if !rosterFileRE.MatchString(file) {
+			return nil, &ScriptError{Problems: []string{fmt.Sprintf("%s: quorum: %q: name a roster file (.yaml) in the script's folder", at, file)}}
+		}
+		if include == nil {
+			return nil, &ScriptError{Problems: []string{fmt.Sprintf("%s: quorum: %s: the roster file cannot be read here; give the script as a file beside it", at, file)}}
+		}
+		raw, err := include(file)
+		missing := errors.Is(err, fs.ErrNotExist)
+		if err != nil && !missing {
+			return nil, &ScriptError{Problems: []string{fmt.Sprintf("%s: quorum: %s: %v", at, file, err)}}
+		}
+		var sf scriptWithRosterFile
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&sf); err != nil {
+			return nil, &ScriptError{Problems: yamlProblems(name, err)}
+		}
+		var roster struct {
+			Quorum *quorum.Roster `yaml:"quorum"`
+		}
+		if !missing {
+			dec = yaml.NewDecoder(bytes.NewReader(raw))
+			dec.KnownFields(true)
+			if err := dec.Decode(&roster); err != nil {
+				return nil, &ScriptError{Problems: yamlProblems(file, err)}
+			}
+			if roster.Quorum == nil {
+				return nil, &ScriptError{Problems: []string{fmt.Sprintf("%s: not a roster: it has no quorum: block", file)}}
+			}
+		}
+		s = Script{Ceremony: sf.Ceremony, Zone: sf.Zone, Roles: sf.Roles, Quorum: roster.Quorum, Acts: sf.Acts,
+			RosterFile: file, RosterRaw: bytes.Clone(raw), RosterMissing: missing}
+	} else {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&s); err != nil {
+			return nil, &ScriptError{Problems: yamlProblems(name, err)}
+		}
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err == nil {
@@ -303,7 +374,7 @@ func (s *Script) validate() []string {
 		}
 	}
 	if st, ok := first[ActionQuorum]; ok {
-		if s.Quorum == nil {
+		if s.Quorum == nil && !s.RosterMissing {
 			add(st.Line, "step %s collects the quorum, but the script has no quorum: roster", st.ID)
 		}
 	}

@@ -46,13 +46,9 @@ func SignSchema(ksr *Document, schema Schema, ksks map[string]KSK, ttl uint32, p
 		if err != nil {
 			return nil, err
 		}
-		publish, signers, err := slot.keys(ksks)
+		b, err := SignSlot(ksr, i, slot, ksks, ttl)
 		if err != nil {
-			return nil, fmt.Errorf("schema %s, bundle #%d: %w", schema.Name, i+1, err)
-		}
-		b, err := SignBundleWith(ksr, i, publish, signers, ttl)
-		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("schema %s: %w", schema.Name, err)
 		}
 		out = append(out, b)
 		if progress != nil {
@@ -60,6 +56,17 @@ func SignSchema(ksr *Document, schema Schema, ksks map[string]KSK, ttl uint32, p
 		}
 	}
 	return out, nil
+}
+
+// SignSlot signs request bundle i of a KSR as a slot says: its KSKs
+// published (revoked ones with the flag), signed by each signing and revoked
+// KSK.
+func SignSlot(ksr *Document, i int, slot Slot, ksks map[string]KSK, ttl uint32) (Bundle, error) {
+	publish, signers, err := slot.keys(ksks)
+	if err != nil {
+		return Bundle{}, fmt.Errorf("bundle #%d: %w", i+1, err)
+	}
+	return SignBundleWith(ksr, i, publish, signers, ttl)
 }
 
 // keys resolves a slot's labels: the KSKs to publish (revoked ones with the

@@ -78,6 +78,55 @@ type module interface {
 	CreateObject(sh pkcs11.SessionHandle, temp []*pkcs11.Attribute) (pkcs11.ObjectHandle, error)
 }
 
+// loadModule loads and initialises a PKCS#11 module. shared is set when the
+// process had initialised it already (another token holds it); release
+// finalises it only if this call initialised it.
+func loadModule(module string) (p *pkcs11.Ctx, shared bool, release func(), err error) {
+	if _, err := os.Stat(module); err != nil {
+		return nil, false, nil, fmt.Errorf("PKCS#11 module %s: %w; install it or fix the profile's module path", module, err)
+	}
+	p = pkcs11.New(module)
+	if p == nil {
+		return nil, false, nil, fmt.Errorf("PKCS#11 module %s does not load", module)
+	}
+	if err := p.Initialize(); err != nil {
+		if e, ok := err.(pkcs11.Error); ok && e == pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED {
+			shared = true // another token of this process holds the module
+		} else {
+			p.Destroy()
+			return nil, false, nil, fmt.Errorf("initialise PKCS#11 module %s: %w (for SoftHSM, check SOFTHSM2_CONF and its token directory)", module, err)
+		}
+	}
+	release = func() {
+		if !shared {
+			p.Finalize()
+		}
+		p.Destroy()
+	}
+	return p, shared, release, nil
+}
+
+// TokenLabels lists the labels of the tokens present in a module's slots now
+// (smart cards in their readers, HSMs connected).
+func TokenLabels(module string) ([]string, error) {
+	p, _, release, err := loadModule(module)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	slots, err := p.GetSlotList(true)
+	if err != nil {
+		return nil, fmt.Errorf("list PKCS#11 slots: %w", mapErr(err))
+	}
+	var out []string
+	for _, s := range slots {
+		if ti, err := p.GetTokenInfo(s); err == nil {
+			out = append(out, ti.Label)
+		}
+	}
+	return out, nil
+}
+
 // OpenPKCS11 loads a PKCS#11 module and opens a session on the token with the
 // given label. Close releases it; a process opens one module once.
 func OpenPKCS11(module, label string) (*PKCS11Token, error) {
@@ -88,27 +137,9 @@ func OpenPKCS11(module, label string) (*PKCS11Token, error) {
 // when serial is not empty: two HSMs may carry the same label, and the
 // ceremony must use the one its profile names.
 func OpenPKCS11Serial(module, label, serial string) (*PKCS11Token, error) {
-	if _, err := os.Stat(module); err != nil {
-		return nil, fmt.Errorf("PKCS#11 module %s: %w; install it or fix the profile's module path", module, err)
-	}
-	p := pkcs11.New(module)
-	if p == nil {
-		return nil, fmt.Errorf("PKCS#11 module %s does not load", module)
-	}
-	shared := false
-	if err := p.Initialize(); err != nil {
-		if e, ok := err.(pkcs11.Error); ok && e == pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED {
-			shared = true // another token of this process holds the module
-		} else {
-			p.Destroy()
-			return nil, fmt.Errorf("initialise PKCS#11 module %s: %w (for SoftHSM, check SOFTHSM2_CONF and its token directory)", module, err)
-		}
-	}
-	release := func() {
-		if !shared {
-			p.Finalize()
-		}
-		p.Destroy()
+	p, shared, release, err := loadModule(module)
+	if err != nil {
+		return nil, err
 	}
 	slots, err := p.GetSlotList(true)
 	if err != nil {

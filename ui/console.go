@@ -52,7 +52,7 @@ func RunConsole(ctx context.Context, s *session.Session, opts ConsoleOptions) er
 		return err
 	}
 	fm := final.(*Console)
-	if fm.quit {
+	if fm.quit && !fm.closed {
 		return ErrQuit
 	}
 	return fm.fatal
@@ -77,6 +77,7 @@ const (
 	modeTyped
 	modeQuit
 	modeHelp
+	modeSecret // a card's holder types its passphrase or PIN, never echoed
 )
 
 // Console is the root model of the operator console. It owns resize, global
@@ -105,6 +106,12 @@ type Console struct {
 	// state is the session's state as of the last finished operation: the
 	// session changes it in the operation's goroutine, the screen reads this.
 	state ceremony.State
+	// inserted are the cards in their readers now, for readers that can
+	// tell (nil otherwise); secretCard is the card whose secret is typed.
+	inserted   map[string]bool
+	secretCard string
+	// wrong counts each card's mistyped passphrases or PINs, as shown.
+	wrong map[string]int
 }
 
 type (
@@ -118,8 +125,9 @@ type (
 		cp  *transparency.Checkpoint
 		err error
 	}
-	tickMsg  time.Time
-	autoMsg  struct{}
+	tickMsg     time.Time
+	presenceMsg map[string]bool
+	autoMsg     struct{}
 	closeMsg struct{}
 )
 
@@ -152,7 +160,7 @@ func NewConsole(ctx context.Context, s *session.Session, opts ConsoleOptions) (*
 }
 
 func (c *Console) Init() tea.Cmd {
-	cmds := []tea.Cmd{tick()}
+	cmds := []tea.Cmd{tick(), c.pollCards()}
 	if c.opts.Auto {
 		cmds = append(cmds, autoNext(0))
 	}
@@ -186,7 +194,10 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				return "", nil
 			}))
 		}
-		return c, tick()
+		return c, tea.Batch(tick(), c.pollCards())
+	case presenceMsg:
+		c.inserted = msg
+		return c, nil
 	case opDoneMsg:
 		return c, c.opDone(msg)
 	case checkpointMsg:
@@ -201,12 +212,29 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyMsg:
 		return c, c.key(msg)
 	}
-	if c.mode == modeException || c.mode == modeTyped {
+	if c.mode == modeException || c.mode == modeTyped || c.mode == modeSecret {
 		var cmd tea.Cmd
 		c.input, cmd = c.input.Update(msg)
 		return c, cmd
 	}
 	return c, nil
+}
+
+// pollCards asks a reader that can tell which cards are inserted, while
+// cards are collected and nothing else runs.
+func (c *Console) pollCards() tea.Cmd {
+	p, ok := c.sess.Cards().(quorum.Presence)
+	if !ok || c.busy != "" || !c.state.CollectingCards() {
+		return nil
+	}
+	ctx := c.ctx
+	return func() tea.Msg {
+		in, err := p.Inserted(ctx)
+		if err != nil {
+			return nil
+		}
+		return presenceMsg(in)
+	}
 }
 
 func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
@@ -227,21 +255,25 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 	case modeHelp:
 		c.mode = modeNormal
 		return nil
-	case modeException, modeTyped:
+	case modeException, modeTyped, modeSecret:
 		switch msg.Type {
 		case tea.KeyEsc:
-			c.mode = modeNormal
-			c.input.Blur()
+			c.closeInput()
 			return nil
 		case tea.KeyEnter:
 			m := c.mode
 			text := c.input.Value() // a typed confirmation must match exactly
+			if m == modeSecret {
+				c.closeInput()
+				id := c.secretCard
+				return c.run("reading card "+id, func(ctx context.Context) (string, error) {
+					return "card " + id + " accepted", c.sess.PresentCard(quorum.WithSecret(ctx, text), id)
+				})
+			}
 			if m == modeException {
 				text = strings.TrimSpace(text)
 			}
-			c.mode = modeNormal
-			c.input.Blur()
-			c.input.SetValue("")
+			c.closeInput()
 			if text == "" && m == modeException {
 				return nil
 			}
@@ -273,6 +305,12 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		id := cards[n-1].ID
+		if sr, ok := c.sess.Cards().(quorum.SecretReader); ok {
+			c.secretCard = id
+			c.openInput(modeSecret, fmt.Sprintf("%s of card %s (%s)", sr.SecretName(), id, cards[n-1].Holder))
+			c.input.EchoMode = textinput.EchoNone
+			return nil
+		}
 		return c.run("reading card "+id, func(ctx context.Context) (string, error) {
 			return "card " + id + " accepted", c.sess.PresentCard(ctx, id)
 		})
@@ -302,9 +340,18 @@ func (c *Console) current() ceremony.Step {
 
 func (c *Console) openInput(m mode, placeholder string) {
 	c.mode = m
+	c.input.EchoMode = textinput.EchoNormal
 	c.input.SetValue("")
 	c.input.Placeholder = placeholder
 	c.input.Focus()
+}
+
+// closeInput leaves a dialog; what was typed is dropped.
+func (c *Console) closeInput() {
+	c.mode = modeNormal
+	c.input.Blur()
+	c.input.SetValue("")
+	c.input.EchoMode = textinput.EchoNormal
 }
 
 // updateKeys enables exactly the keys that do something now.
@@ -313,7 +360,8 @@ func (c *Console) updateKeys() {
 	next := session.NextOf(c.state)
 	c.keys.Confirm.SetEnabled(idle && next != session.NextCards && next != session.NextCheckFailed && next != session.NextDone)
 	c.keys.Card.SetEnabled(idle && next == session.NextCards)
-	c.keys.Forged.SetEnabled(idle && next == session.NextCards)
+	_, simulated := c.sess.Cards().(*quorum.Simulated)
+	c.keys.Forged.SetEnabled(idle && next == session.NextCards && simulated)
 	c.keys.Exception.SetEnabled(idle && next != session.NextDone)
 	c.keys.Help.SetEnabled(true)
 	c.keys.Quit.SetEnabled(true)
@@ -354,6 +402,13 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 		c.recent = c.recent[len(c.recent)-50:]
 	}
 	var re *quorum.RejectedError
+	var wp *quorum.WrongPINError
+	if errors.As(msg.err, &wp) {
+		if c.wrong == nil {
+			c.wrong = map[string]int{}
+		}
+		c.wrong[wp.Card] = wp.Tries
+	}
 	switch {
 	case errors.As(msg.err, &re):
 		c.note, c.failed = fmt.Sprintf("card %s REJECTED: %s", re.Card, re.Reason), true

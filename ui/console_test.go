@@ -38,6 +38,12 @@ func fixedClock() time.Time { return fixedTime }
 // console, drawn in the Ascii profile (no colour: words and glyphs only).
 func newConsole(t *testing.T, w, h int) *Console {
 	t.Helper()
+	return newConsoleWith(t, w, h, nil)
+}
+
+// newConsoleWith is newConsole with the session's configuration changed.
+func newConsoleWith(t *testing.T, w, h int, change func(*session.Config)) *Console {
+	t.Helper()
 	ctx := context.Background()
 	key, err := transparency.ParseKey(testSKey)
 	if err != nil {
@@ -58,6 +64,9 @@ func newConsole(t *testing.T, w, h int) *Console {
 	cfg, err := session.DemoConfig(script, l, false, dir+"-skr.xml")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if change != nil {
+		change(&cfg)
 	}
 	s, err := session.Open(ctx, cfg)
 	if err != nil {

@@ -48,14 +48,20 @@ func Describe(e *transparency.Entry, script *ceremony.Script) string {
 	case ceremony.KindKSRChecked:
 		var rs []ceremony.CheckResult
 		json.Unmarshal(e.Fields["results"], &rs)
-		fails := 0
+		fails, warns := 0, 0
 		for _, r := range rs {
-			if r.Status == dnssec.Fail {
+			switch r.Status {
+			case dnssec.Fail:
 				fails++
+			case dnssec.Warn:
+				warns++
 			}
 		}
 		if fails > 0 {
 			return fmt.Sprintf("KSR checked: %d of %d checks FAILED", fails, len(rs))
+		}
+		if warns > 0 {
+			return fmt.Sprintf("KSR checked: %d checks passed, %d of them with a warning", len(rs), warns)
 		}
 		return fmt.Sprintf("KSR checked: %d checks passed", len(rs))
 	case ceremony.KindBundleSigned:

@@ -29,6 +29,9 @@ type Plain struct {
 	In      io.Reader
 	Out     io.Writer
 	Auto    bool
+	// ReadSecret asks a card's holder for its passphrase or PIN without
+	// echo (a terminal); nil reads the next line of In.
+	ReadSecret func(prompt string) (string, error)
 }
 
 // Run plays the ceremony to its end or until the operator quits.
@@ -195,7 +198,26 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 			return s.PresentForged(ctx)
 		}
 		if n := cardNumber(line, len(s.Script().Quorum.Cards)); n > 0 {
-			return s.PresentCard(ctx, s.Script().Quorum.Cards[n-1].ID)
+			info := s.Script().Quorum.Cards[n-1]
+			if sr, ok := s.Cards().(quorum.SecretReader); ok {
+				prompt := fmt.Sprintf("  %s of card %s (%s), typed by its holder", sr.SecretName(), info.ID, info.Holder)
+				var secret string
+				if p.ReadSecret != nil {
+					var err error
+					if secret, err = p.ReadSecret(prompt); err != nil {
+						return err
+					}
+				} else {
+					fmt.Fprintf(out, "%s: ", prompt)
+					if !in.Scan() {
+						return ErrQuit
+					}
+					secret = strings.TrimRight(in.Text(), "\r")
+					fmt.Fprintln(out)
+				}
+				ctx = quorum.WithSecret(ctx, secret)
+			}
+			return s.PresentCard(ctx, info.ID)
 		}
 		return fmt.Errorf("%q is not a card number", line)
 	case next == session.NextTyped:

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -79,12 +80,17 @@ func (c *Console) viewMain(w, h int) string {
 		}
 		b.WriteString("\n" + mark + c.st.Text.Render(c.note) + "\n")
 	}
-	if c.mode == modeException || c.mode == modeTyped {
+	switch c.mode {
+	case modeException, modeTyped:
 		label := "Exception: "
 		if c.mode == modeTyped {
 			label = "Confirm by typing: "
 		}
 		b.WriteString("\n" + c.st.Input.Render(label) + c.input.View() + "\n" + c.st.Muted.Render("enter to record · esc to cancel") + "\n")
+	case modeSecret:
+		// Nothing typed is drawn, not even its length: the screen is filmed.
+		b.WriteString("\n" + c.st.Input.Render("The holder types the "+c.input.Placeholder+", then enter.") + "\n" +
+			c.st.Muted.Render("nothing typed is shown · esc to cancel") + "\n")
 	}
 	body := b.String()
 	// Recent log entries fill what is left.
@@ -145,6 +151,18 @@ func (c *Console) viewQuorum(st ceremony.State, w int) string {
 	}
 	for i, card := range roster.Cards {
 		state, mark := "waiting", c.st.Pending.Render("[    ]")
+		switch {
+		case card.Revoked:
+			state = "revoked"
+		case c.wrong[card.ID] > 0 && c.inserted != nil && !c.inserted[card.ID]:
+			state = fmt.Sprintf("not inserted · %d wrong", c.wrong[card.ID])
+		case c.wrong[card.ID] > 0:
+			state = fmt.Sprintf("%d wrong %s", c.wrong[card.ID], c.secretName())
+		case c.inserted != nil && c.inserted[card.ID]:
+			state = "card inserted"
+		case c.inserted != nil:
+			state = "not inserted"
+		}
 		when := ""
 		if e, ok := last[card.ID]; ok {
 			when = e.Time.Format("15:04:05")
@@ -164,6 +182,14 @@ func (c *Console) viewQuorum(st ceremony.State, w int) string {
 		b.WriteString(c.st.OK.Render("[ OK ] quorum reached: "+strings.Join(st.Accepted, ", ")) + "\n")
 	}
 	return b.String() + "\n"
+}
+
+// secretName is what a card's holder types, for the quorum panel.
+func (c *Console) secretName() string {
+	if sr, ok := c.sess.Cards().(quorum.SecretReader); ok {
+		return sr.SecretName()
+	}
+	return "PIN"
 }
 
 func (c *Console) viewKSR(st ceremony.State, w int) string {
@@ -259,7 +285,11 @@ func (c *Console) viewHelp() string {
 
 func (c *Console) overlay(screen string) string {
 	var box string
-	if c.mode == modeQuit {
+	if c.mode == modeQuit && c.closed {
+		box = c.st.PanelTitle.Render("Leave the console?") + "\n\n" +
+			c.st.Text.Render("The ceremony is closed and its log complete.") + "\n\n" +
+			c.st.Focus.Render("y") + c.st.Help.Render(" leave · ") + c.st.Focus.Render("n") + c.st.Help.Render(" stay")
+	} else if c.mode == modeQuit {
 		box = c.st.Fail.Render("Quit the console?") + "\n\n" +
 			c.st.Text.Render("Every step so far is in the log, durable and signed.\nThe ceremony resumes at the current step when the\nsame command is run on the same log folder.") + "\n\n" +
 			c.st.Focus.Render("y") + c.st.Help.Render(" quit · ") + c.st.Focus.Render("n") + c.st.Help.Render(" go on")

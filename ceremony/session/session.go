@@ -54,6 +54,15 @@ type Config struct {
 	CheckTime time.Time
 	KSKPolicy dnssec.Policy
 	TTL       uint32
+	// Profile, when set, makes the session sign as `ksr sign` does: the
+	// profile's schema (Schema, "" for its default) and KSK inventory, the
+	// signer-side checks logged with the KSR's, and the previous SKR
+	// (Previous, optional) for the chain and safety checks. KSKPolicy and
+	// TTL then come from the profile. Without it every bundle is signed
+	// with the key labelled KeyLabel (the demo).
+	Profile  *ceremony.Profile
+	Schema   string
+	Previous *dnssec.Document
 	// OnAppend, if set, is called after each entry is durable and applied.
 	OnAppend func(a transparency.Appended, e *transparency.Entry)
 }
@@ -69,6 +78,7 @@ type Session struct {
 	signed    []dnssec.Bundle
 	last      *transparency.Appended
 	autoCards int // cards presented by AutoStep
+	plan      *Plan
 }
 
 // Open starts a session on the log. On a log that already holds entries it
@@ -140,6 +150,9 @@ func (s *Session) SetOnAppend(f func(a transparency.Appended, e *transparency.En
 
 // KSR returns the loaded KSR, if any.
 func (s *Session) KSR() *dnssec.Document { return s.ksr }
+
+// Cards is the reader of the crypto officers' cards.
+func (s *Session) Cards() quorum.Reader { return s.cfg.Cards }
 
 // SKRPath is where the SKR is written.
 func (s *Session) SKRPath() string { return s.cfg.SKRPath }
@@ -448,17 +461,63 @@ func (s *Session) loadKSR(ctx context.Context, cur ceremony.Step) error {
 }
 
 func (s *Session) checkKSR(ctx context.Context, cur ceremony.Step) error {
-	now := s.cfg.CheckTime
-	if now.IsZero() {
-		now = time.Now()
+	now := s.checkTime()
+	results := dnssec.CheckKSR(s.ksr, s.cfg.Policy, now, s.cfg.Previous)
+	if s.cfg.Profile != nil && dnssec.Passed(results) {
+		plan, res, err := PlanSigning(ctx, s.signRequest())
+		results = append(results, res...)
+		if err != nil && dnssec.Passed(results) {
+			results = append(results, dnssec.Result{ID: "SIGNER-SCHEMA", Status: dnssec.Fail, Detail: err.Error()})
+		}
+		s.plan = plan
 	}
-	results := dnssec.CheckKSR(s.ksr, s.cfg.Policy, now, nil)
 	var logged []ceremony.CheckResult
 	for _, r := range results {
 		logged = append(logged, ceremony.CheckResult{ID: r.ID, Status: r.Status, Detail: r.Detail})
 	}
-	return s.append(ctx, ceremony.KindKSRChecked, map[string]any{"step": cur.ID, "sha256": s.state.KSR.SHA256,
-		"check_time": now.UTC().Format(time.RFC3339), "results": logged})
+	fields := map[string]any{"step": cur.ID, "sha256": s.state.KSR.SHA256,
+		"check_time": now.UTC().Format(time.RFC3339), "results": logged}
+	if s.cfg.Previous != nil {
+		fields["previous_skr"] = s.cfg.Previous.ID
+	}
+	return s.append(ctx, ceremony.KindKSRChecked, fields)
+}
+
+func (s *Session) checkTime() time.Time {
+	if s.cfg.CheckTime.IsZero() {
+		return s.cfg.Log.Now()
+	}
+	return s.cfg.CheckTime
+}
+
+func (s *Session) signRequest() SignRequest {
+	return SignRequest{Profile: s.cfg.Profile, Token: s.cfg.Token, KSR: s.ksr, Previous: s.cfg.Previous,
+		Schema: s.cfg.Schema, Policy: s.cfg.Policy, Now: s.checkTime()}
+}
+
+// signBundle signs bundle i: as the profile's schema says, or with the one
+// KSK of the demo.
+func (s *Session) signBundle(ctx context.Context, i int) (dnssec.Bundle, error) {
+	if s.cfg.Profile == nil {
+		ksk, err := s.ksk(ctx)
+		if err != nil {
+			return dnssec.Bundle{}, err
+		}
+		return dnssec.SignBundle(s.ksr, i, ksk, s.cfg.TTL)
+	}
+	if s.plan == nil { // resumed after the checks were logged
+		plan, res, err := PlanSigning(ctx, s.signRequest())
+		if err != nil {
+			for _, r := range res {
+				if r.Status == dnssec.Fail {
+					return dnssec.Bundle{}, fmt.Errorf("%s: %s", r.ID, r.Detail)
+				}
+			}
+			return dnssec.Bundle{}, err
+		}
+		s.plan = plan
+	}
+	return dnssec.SignSlot(s.ksr, i, s.plan.Slots[i], s.plan.KSKs, s.cfg.Profile.TTL)
 }
 
 // SignNext signs the next bundle of the KSR and logs it. After a restart it
@@ -469,15 +528,11 @@ func (s *Session) SignNext(ctx context.Context) error {
 	if err := s.resign(ctx); err != nil {
 		return err
 	}
-	ksk, err := s.ksk(ctx)
-	if err != nil {
-		return err
-	}
 	i := len(s.signed)
 	if i >= s.state.KSR.Bundles {
 		return errors.New("every bundle is signed")
 	}
-	b, err := dnssec.SignBundle(s.ksr, i, ksk, s.cfg.TTL)
+	b, err := s.signBundle(ctx, i)
 	if err != nil {
 		return fmt.Errorf("bundle #%d: %w; nothing was logged for it, sign again", i+1, err)
 	}
@@ -503,10 +558,14 @@ func (s *Session) ksk(ctx context.Context) (dnssec.KSK, error) {
 	return dnssec.KSK{Identifier: s.cfg.KeyLabel, DNSKEY: dk, Signer: k}, nil
 }
 
+// sigDigest is the SHA-256 of a bundle's signatures, one after another.
 func sigDigest(b dnssec.Bundle) string {
-	raw, _ := base64.StdEncoding.DecodeString(b.Signatures[0].SignatureData)
-	d := sha256.Sum256(raw)
-	return hex.EncodeToString(d[:])
+	h := sha256.New()
+	for _, sig := range b.Signatures {
+		raw, _ := base64.StdEncoding.DecodeString(sig.SignatureData)
+		h.Write(raw)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func (s *Session) writeSKR(ctx context.Context, cur ceremony.Step) error {
@@ -515,7 +574,18 @@ func (s *Session) writeSKR(ctx context.Context, cur ceremony.Step) error {
 	}
 	// Its timestamp is the last signature's, from the log: written again after
 	// a restart, the SKR is the same file.
-	skr := dnssec.NewResponse(s.ksr, s.signed, dnssec.SignOptions{TTL: s.cfg.TTL, KSKPolicy: s.cfg.KSKPolicy, Now: s.state.SignedAt})
+	var skr *dnssec.Document
+	if s.cfg.Profile == nil {
+		skr = dnssec.NewResponse(s.ksr, s.signed, dnssec.SignOptions{TTL: s.cfg.TTL, KSKPolicy: s.cfg.KSKPolicy, Now: s.state.SignedAt})
+	} else {
+		var results []dnssec.Result
+		skr, results = FinishSKR(s.signRequest(), s.plan, s.signed, s.state.SignedAt)
+		for _, r := range results {
+			if r.Status == dnssec.Fail {
+				return fmt.Errorf("the SKR fails %s: %s; nothing was written: record an exception", r.ID, r.Detail)
+			}
+		}
+	}
 	data, err := skr.Marshal()
 	if err != nil {
 		return err
@@ -552,13 +622,9 @@ func (s *Session) resign(ctx context.Context) error {
 	if !s.cfg.Token.LoggedIn() {
 		return errors.New("the HSM must be logged in to rebuild the signed bundles")
 	}
-	ksk, err := s.ksk(ctx)
-	if err != nil {
-		return err
-	}
 	for len(s.signed) < s.state.Signed {
 		i := len(s.signed)
-		b, err := dnssec.SignBundle(s.ksr, i, ksk, s.cfg.TTL)
+		b, err := s.signBundle(ctx, i)
 		if err != nil {
 			return err
 		}

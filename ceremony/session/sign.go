@@ -87,10 +87,49 @@ func SignKSR(ctx context.Context, r SignRequest) (*dnssec.Document, []dnssec.Res
 	if !dnssec.Passed(results) {
 		return nil, results, fmt.Errorf("%w: the KSR fails its checks", ErrRefused)
 	}
+	plan, res, err := PlanSigning(ctx, r)
+	results = append(results, res...)
+	if err != nil {
+		return nil, results, err
+	}
+	var bundles []dnssec.Bundle
+	for i, slot := range plan.Slots {
+		b, err := dnssec.SignSlot(r.KSR, i, slot, plan.KSKs, r.Profile.TTL)
+		if err != nil {
+			return nil, results, fmt.Errorf("schema %s: %w", plan.Schema.Name, err)
+		}
+		bundles = append(bundles, b)
+		if r.Progress != nil {
+			r.Progress(i+1, len(plan.Slots))
+		}
+	}
+	skr, res := FinishSKR(r, plan, bundles, r.Now)
+	results = append(results, res...)
+	if !dnssec.Passed(results) {
+		return nil, results, fmt.Errorf("%w: the new SKR fails a check", ErrRefused)
+	}
+	return skr, results, nil
+}
+
+// Plan is how a KSR is signed: the schema's slot for every bundle, and the
+// KSKs the slots name, found in the token and matched with the inventory.
+type Plan struct {
+	Schema dnssec.Schema
+	Slots  []dnssec.Slot
+	KSKs   map[string]dnssec.KSK
+}
+
+// PlanSigning runs the signer-side checks of a KSR against the profile: the
+// schema fits the KSR, each KSK is valid over every bundle it appears in, the
+// ZSKs use the KSKs' algorithms, and the token's keys are the inventory's.
+// Its error wraps ErrConfig or ErrRefused; the results say which check.
+func PlanSigning(ctx context.Context, r SignRequest) (*Plan, []dnssec.Result, error) {
+	var results []dnssec.Result
 	schema, err := r.Profile.Schema(r.Schema)
 	if err != nil {
 		return nil, results, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	plan := &Plan{Schema: schema}
 	var labels []string
 	n := len(r.KSR.Request.Bundles)
 	for i := 0; i < n; i++ {
@@ -98,6 +137,7 @@ func SignKSR(ctx context.Context, r SignRequest) (*dnssec.Document, []dnssec.Res
 		if err != nil {
 			return nil, results, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
+		plan.Slots = append(plan.Slots, slot)
 		for _, l := range append(append(append([]string{}, slot.Publish...), slot.Sign...), slot.Revoke...) {
 			if !slices.Contains(labels, l) {
 				labels = append(labels, l)
@@ -109,33 +149,31 @@ func SignKSR(ctx context.Context, r SignRequest) (*dnssec.Document, []dnssec.Res
 	}
 	results = append(results, dnssec.Result{ID: "SIGNER-KSK-VALIDITY", Status: dnssec.Pass, Detail: "every KSK of the schema is valid over every bundle it appears in"},
 		dnssec.Result{ID: "SIGNER-ALGORITHMS", Status: dnssec.Pass, Detail: "in every bundle the ZSKs use the algorithms of the signing KSKs"})
-	ksks, err := InventoryKSKs(ctx, r.Profile, r.Token, labels)
-	if err != nil {
-		return nil, results, fmt.Errorf("%w: %w", ErrRefused, err)
+	if plan.KSKs, err = InventoryKSKs(ctx, r.Profile, r.Token, labels); err != nil {
+		return nil, append(results, dnssec.Result{ID: "SIGNER-INVENTORY", Status: dnssec.Fail, Detail: err.Error()}), fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	results = append(results, dnssec.Result{ID: "SIGNER-INVENTORY", Status: dnssec.Pass, Detail: fmt.Sprintf("the token's KSKs %v match the inventory's tags and DS digests", labels)})
-	bundles, err := dnssec.SignSchema(r.KSR, schema, ksks, r.Profile.TTL, r.Progress)
-	if err != nil {
-		return nil, results, err
-	}
+	return plan, results, nil
+}
+
+// FinishSKR assembles the SKR from the signed bundles (timestamped at the
+// given time) and checks it as IANA's signer does before it is written:
+// publish and retire safety against the previous SKR, and the whole SKR
+// verified against the inventory's trust anchors and the KSR.
+func FinishSKR(r SignRequest, plan *Plan, bundles []dnssec.Bundle, at time.Time) (*dnssec.Document, []dnssec.Result) {
 	pol, _ := r.Profile.ResponsePolicy()
-	skr := dnssec.NewResponse(r.KSR, bundles, dnssec.SignOptions{TTL: r.Profile.TTL, KSKPolicy: pol, Now: r.Now})
-	safety := dnssec.CheckSafety(r.Previous, skr, pol)
-	results = append(results, safety...)
+	skr := dnssec.NewResponse(r.KSR, bundles, dnssec.SignOptions{TTL: r.Profile.TTL, KSKPolicy: pol, Now: at})
+	results := dnssec.CheckSafety(r.Previous, skr, pol)
 	var anchors []dnssec.Anchor
 	for _, k := range r.Profile.KSKs {
-		key, ok := ksks[k.Label]
+		key, ok := plan.KSKs[k.Label]
 		if !ok {
 			continue // not in this schema, so not in this SKR
 		}
 		anchors = append(anchors, dnssec.Anchor{ID: k.Label, KeyTag: k.KeyTag, Algorithm: key.DNSKEY.Algorithm, Digest: lower(k.DSSHA256), ValidFrom: k.ValidFrom, ValidUntil: k.ValidUntil})
 	}
-	check := r.Policy
-	results = append(results, dnssec.VerifySKR(skr, anchors, r.KSR, check, time.Time{})...)
-	if !dnssec.Passed(results) {
-		return nil, results, fmt.Errorf("%w: the new SKR fails a check", ErrRefused)
-	}
-	return skr, results, nil
+	results = append(results, dnssec.VerifySKR(skr, anchors, r.KSR, r.Policy, time.Time{})...)
+	return skr, results
 }
 
 func lower(s string) string {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 
 	"filippo.io/age"
@@ -85,7 +86,7 @@ type CardFiles struct {
 	// Dir holds <card id>.card files.
 	Dir string
 	// Passphrase asks the card's holder for its passphrase; it is never
-	// stored, logged or shown.
+	// stored, logged or shown. Nil takes the one passed with WithSecret.
 	Passphrase func(ctx context.Context, id string) (string, error)
 
 	mu    sync.Mutex
@@ -107,7 +108,11 @@ func (f *CardFiles) Read(ctx context.Context, id string) (Card, error) {
 	if err != nil {
 		return Card{}, fmt.Errorf("card %s: %w", id, err)
 	}
-	pass, err := f.Passphrase(ctx, id)
+	ask := f.Passphrase
+	if ask == nil {
+		ask = SecretFromContext
+	}
+	pass, err := ask(ctx, id)
 	if err != nil {
 		return Card{}, err
 	}
@@ -143,6 +148,29 @@ func (f *CardFiles) Read(ctx context.Context, id string) (Card, error) {
 	delete(f.wrong, id)
 	f.mu.Unlock()
 	return card, nil
+}
+
+// SecretName: a card file opens with its holder's passphrase.
+func (f *CardFiles) SecretName() string { return "passphrase" }
+
+// Inserted lists the cards whose files are in the folder now: a holder's
+// medium mounted there, or taken out.
+func (f *CardFiles) Inserted(context.Context) (map[string]bool, error) {
+	ents, err := os.ReadDir(f.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]bool{}, nil // the medium is not mounted
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), CardFileExt)
+		if ok && validCardID.MatchString(id) && e.Type().IsRegular() {
+			out[id] = true
+		}
+	}
+	return out, nil
 }
 
 // cardJSON is what a card holds, in a card file or a card token.

@@ -70,3 +70,41 @@ func (s *Simulated) Forged(id string) Card {
 	v, _ := group.Ristretto255.RandomScalar(nil).MarshalBinary()
 	return Card{ID: id, Share: c.Share, Value: v}
 }
+
+// SecretReader is a Reader whose cards open only with what their holder
+// types: a card file's passphrase or a smart card's PIN. The console asks the
+// holder for it, masked, and passes it with WithSecret to Read.
+type SecretReader interface {
+	Reader
+	// SecretName is what the holder types, for the prompt: "passphrase"
+	// or "card PIN".
+	SecretName() string
+}
+
+// Presence is a Reader that can tell which cards are inserted right now
+// (media mounted, smart cards in readers), so the console shows them live.
+type Presence interface {
+	Inserted(ctx context.Context) (map[string]bool, error)
+}
+
+type secretKey struct{}
+
+// WithSecret returns a context carrying the passphrase or PIN the holder just
+// typed for the card read with it. It is never stored beyond that read.
+func WithSecret(ctx context.Context, secret string) context.Context {
+	return context.WithValue(ctx, secretKey{}, secret)
+}
+
+// ErrNoSecret: a card that opens with its holder's passphrase or PIN was read
+// without one.
+var ErrNoSecret = errors.New("the card's holder has not typed the passphrase or PIN")
+
+// SecretFromContext is the holder's secret passed with WithSecret; it is the
+// prompt a SecretReader uses when it has no prompt of its own.
+func SecretFromContext(ctx context.Context, id string) (string, error) {
+	s, ok := ctx.Value(secretKey{}).(string)
+	if !ok {
+		return "", fmt.Errorf("card %s: %w", id, ErrNoSecret)
+	}
+	return s, nil
+}

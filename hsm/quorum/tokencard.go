@@ -39,13 +39,17 @@ func WriteTokenCard(ctx context.Context, module string, card Card, pin string) e
 type TokenCards struct {
 	Module string
 	// PIN asks the card's holder for the card PIN; never stored or shown.
+	// Nil takes the one passed with WithSecret.
 	PIN func(ctx context.Context, id string) (string, error)
 
 	mu    sync.Mutex
 	wrong map[string]int
+	dev   sync.Mutex // one use of the module at a time: a read, or a poll
 }
 
 func (r *TokenCards) Read(ctx context.Context, id string) (Card, error) {
+	r.dev.Lock()
+	defer r.dev.Unlock()
 	tok, err := hsm.OpenPKCS11(r.Module, id)
 	if errors.Is(err, hsm.ErrTokenNotFound) {
 		return Card{}, fmt.Errorf("card %s is not in a reader (insert it): %w", id, ErrNoCard)
@@ -54,7 +58,11 @@ func (r *TokenCards) Read(ctx context.Context, id string) (Card, error) {
 		return Card{}, fmt.Errorf("card %s: %w", id, err)
 	}
 	defer tok.Close()
-	pin, err := r.PIN(ctx, id)
+	ask := r.PIN
+	if ask == nil {
+		ask = SecretFromContext
+	}
+	pin, err := ask(ctx, id)
 	if err != nil {
 		return Card{}, err
 	}
@@ -85,4 +93,24 @@ func (r *TokenCards) Read(ctx context.Context, id string) (Card, error) {
 	delete(r.wrong, id)
 	r.mu.Unlock()
 	return card, nil
+}
+
+// SecretName: a card token opens with its holder's card PIN.
+func (r *TokenCards) SecretName() string { return "card PIN" }
+
+// Inserted lists the card tokens present now, by label. Smart-card readers
+// report insertion and removal on every slot list; SoftHSM reads its token
+// folder once per process, so its cards do not come and go.
+func (r *TokenCards) Inserted(context.Context) (map[string]bool, error) {
+	r.dev.Lock()
+	defer r.dev.Unlock()
+	labels, err := hsm.TokenLabels(r.Module)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, l := range labels {
+		out[l] = true
+	}
+	return out, nil
 }

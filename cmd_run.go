@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/transparency"
+	"github.com/keyceremony/keyceremony/ui"
+)
+
+// runCeremony is `keyceremony run`: a signing ceremony on the profile's HSM,
+// activated by the crypto officers' cards, in the console or line by line.
+// A log folder that holds an unfinished ceremony resumes it.
+func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	scriptArg := fs.String("script", "", "the ceremony script: a file, or a built-in script by name (required)")
+	profilePath := fs.String("profile", "", "the profile: HSM, KSK inventory, schemas, policies (required)")
+	ksrPath := fs.String("ksr", "", "the KSR to sign, from the transfer medium (required when the script loads one)")
+	prevPath := fs.String("previous-skr", "", "the last SKR, for the chain and safety checks")
+	skrPath := fs.String("skr", "", "where to write the SKR (default: beside the KSR, its name with skr for ksr)")
+	schema := fs.String("schema", "", "the signing schema (default: the profile's)")
+	nowFlag := fs.String("now", "", "check the KSR as of this time (default: the clock)")
+	logDir := fs.String("log", "", "the log folder: a new one, or one holding an unfinished ceremony to resume (required)")
+	keyPath := fs.String("log-key", "", "the log's signing key, outside the folder; made on a new log when absent (default: DIR.key)")
+	origin := fs.String("origin", "", "the log's origin line on a new log (default: keyceremony.invalid/<zone>/<time>)")
+	rosterPath := fs.String("roster", "", "the roster file the script names (default: the file beside the script)")
+	rehearsal := fs.Bool("rehearsal", false, "mark the ceremony a rehearsal: on screen, in the log and in its origin")
+	src := cardSource{}
+	fs.StringVar(&src.dir, "cards", "", "the folder where the officers' card files appear (their media mounted)")
+	fs.StringVar(&src.module, "card-module", "", "or the PKCS#11 library of the card readers: card CO1 is the token labelled CO1")
+	plain := fs.Bool("plain", false, "line-by-line prompts instead of the full-screen console (also when stdout is not a terminal)")
+	theme := fs.String("theme", "dark", "colours of the console: dark, light or mono")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: keyceremony run --script FILE|NAME --profile FILE --log DIR --ksr KSR (--cards DIR | --card-module LIB) [--previous-skr SKR] [--skr OUT] [--plain]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageErr("run: unexpected argument %q", pos[0])
+	}
+	if *scriptArg == "" || *profilePath == "" || *logDir == "" {
+		fs.Usage()
+		return usageErr("run: give --script, --profile and --log")
+	}
+	if (src.dir == "") == (src.module == "") {
+		return usageErr("run: give the crypto officers' cards: --cards DIR (card files) or --card-module LIB (smart cards)")
+	}
+	if !ui.ValidTheme(*theme) {
+		return usageErr("run: --theme %q: use dark, light or mono", *theme)
+	}
+	checkTime, err := parseNow(*nowFlag)
+	if err != nil {
+		return err
+	}
+	script, err := loadScript(*scriptArg, *rosterPath)
+	if err != nil {
+		var se *ceremony.ScriptError
+		if errors.As(err, &se) {
+			return usageErr("run: %v; check it with keyceremony script check", err)
+		}
+		return err
+	}
+	if script.RosterMissing {
+		return usageErr("run: %s names the roster %s, which is not beside it: give --roster FILE (cards provision wrote it)", script.Name, script.RosterFile)
+	}
+	if script.Quorum == nil {
+		return usageErr("run: %s has no quorum: roster; a ceremony on an HSM is activated by the crypto officers' cards", script.Name)
+	}
+	needs := map[string]bool{}
+	for _, st := range script.Steps() {
+		needs[st.Action] = true
+	}
+	cfg := session.Config{Script: script, CheckTime: checkTime, Schema: *schema}
+
+	p, tok, closeTok, err := loadProfile(ctx, *profilePath, false)
+	if err != nil {
+		return err
+	}
+	defer closeTok()
+	if p.Token.Backend != "pkcs11" {
+		return usageErr("run: %s: a ceremony activates its HSM with the officers' cards, and the software backend has no PIN: use the pkcs11 backend (SoftHSM for rehearsals)", *profilePath)
+	}
+	if script.Zone != "" && !strings.EqualFold(strings.TrimSuffix(script.Zone, ".")+".", strings.TrimSuffix(p.Zone, ".")+".") {
+		return usageErr("run: the script is for zone %q, the profile for %q", script.Zone, p.Zone)
+	}
+	cfg.Profile, cfg.Token, cfg.TTL = p, tok, p.TTL
+	if cfg.KSKPolicy, err = p.ResponsePolicy(); err != nil {
+		return usageErr("%s: %v", *profilePath, err)
+	}
+	pp := p.Policy
+	if pp != "" && !filepath.IsAbs(pp) {
+		pp = filepath.Join(filepath.Dir(*profilePath), pp)
+	}
+	if cfg.Policy, err = loadPolicyFile(pp); err != nil {
+		return err
+	}
+	if *prevPath != "" {
+		if _, cfg.Previous, err = readSKR(*prevPath, "--previous-skr"); err != nil {
+			return err
+		}
+	}
+
+	dir, err := filepath.Abs(*logDir)
+	if err != nil {
+		return operational(err)
+	}
+	existing, _ := os.ReadDir(dir)
+	resume := len(existing) > 0
+	if needs[ceremony.ActionKSRLoad] {
+		if *ksrPath == "" {
+			return usageErr("run: %s loads a KSR: give --ksr FILE", script.Name)
+		}
+		data, _, err := readKSR(*ksrPath, "--ksr")
+		if err != nil {
+			return err
+		}
+		cfg.KSR = session.Input{Name: filepath.Base(*ksrPath), Data: data}
+		if *skrPath == "" {
+			*skrPath = defaultSKRPath(*ksrPath)
+		}
+		if !resume {
+			if _, err := os.Stat(*skrPath); err == nil {
+				return usageErr("run: %s exists; an SKR is never overwritten: move it, or give --skr", *skrPath)
+			}
+		}
+	}
+	cfg.SKRPath = *skrPath
+	cfg.Cards = src.reader(script.Quorum, nil)
+
+	restore, err := quietLibraries(dir)
+	if err != nil {
+		return operational(err)
+	}
+	defer restore()
+	if *keyPath == "" {
+		*keyPath = dir + ".key"
+	}
+	if *origin == "" {
+		zone := strings.TrimSuffix(p.Zone, ".")
+		if zone == "" {
+			zone = "root"
+		}
+		*origin = "keyceremony.invalid/" + zone + "/" + time.Now().UTC().Format("20060102T150405Z")
+	}
+	if *rehearsal && !strings.Contains(*origin, "rehearsal") {
+		*origin += "/rehearsal"
+	}
+	profileRaw, err := os.ReadFile(*profilePath)
+	if err != nil {
+		return usageErr("--profile: %v", err)
+	}
+	arts := []transparency.Artefact{{Name: filepath.Base(script.Name), Data: script.Raw}, {Name: filepath.Base(*profilePath), Data: profileRaw}}
+	if script.RosterFile != "" {
+		arts = append(arts, transparency.Artefact{Name: script.RosterFile, Data: script.RosterRaw})
+	}
+	fields := map[string]any{"ceremony": script.Ceremony, "zone": script.Zone, "script_sha256": script.Digest,
+		"profile_sha256": dnssec.DigestOf(profileRaw).Hex(), "token": p.Token.Label, "tool": toolVersion(), "rehearsal": *rehearsal}
+	l, err := openLog(ctx, logSpec{dir: dir, keyPath: *keyPath, origin: *origin, resume: resume, fields: fields, artefacts: arts})
+	if err != nil {
+		return err
+	}
+	closeLog := func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		l.Close(cctx)
+	}
+	defer closeLog()
+	cfg.Log, cfg.Resume = l, resume
+	sess, err := session.Open(ctx, cfg)
+	if errors.Is(err, session.ErrClosed) {
+		return usageErr("run: %s holds a closed ceremony; a closed log is never reopened: verify it with keyceremony verify %s", dir, dir)
+	}
+	if err != nil {
+		return badInput(fmt.Errorf("run: %s: %w", dir, err))
+	}
+	if resume {
+		fmt.Fprintf(stdout, "resuming the ceremony logged in %s\n", dir)
+	} else {
+		fmt.Fprintf(stdout, "new log %s · origin %s · key %s\n", dir, l.Origin(), *keyPath)
+	}
+	if *plain || !isTerminal(stdout) {
+		pl := &ui.Plain{Session: sess, In: stdin, Out: stdout}
+		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			pl.ReadSecret = func(prompt string) (string, error) {
+				fmt.Fprintf(stdout, "%s: ", prompt)
+				b, err := term.ReadPassword(int(f.Fd()))
+				fmt.Fprintln(stdout)
+				return string(b), err
+			}
+		}
+		err = pl.Run(ctx)
+	} else {
+		err = ui.RunConsole(ctx, sess, ui.ConsoleOptions{In: stdin, Out: stdout, Theme: *theme, Rehearsal: *rehearsal})
+	}
+	if errors.Is(err, ui.ErrQuit) {
+		fmt.Fprintf(stdout, "\nStopped before the end. The log is safe; the same command resumes at the next step:\n  keyceremony %s\n", strings.Join(append([]string{"run"}, args...), " "))
+		return nil
+	}
+	if err != nil {
+		return operational(fmt.Errorf("run: %w", err))
+	}
+	closeLog()
+	cp := l.Latest()
+	fmt.Fprintf(stdout, "\nLog folder: %s\n", dir)
+	if sess.State().SKR != nil {
+		fmt.Fprintf(stdout, "SKR: %s\n", sess.SKRPath())
+	}
+	fmt.Fprintf(stdout, "Final checkpoint: size %d, root %s\nVerify it with: keyceremony verify %s\n", cp.Size, ui.GroupHex(cp.RootHex()), dir)
+	return nil
+}
+
+// defaultSKRPath is where the SKR answering a KSR goes: beside it, named as
+// IANA names them (ksr-root-2017-q2-0.xml → skr-root-2017-q2-0.xml).
+func defaultSKRPath(ksr string) string {
+	base := filepath.Base(ksr)
+	name := strings.Replace(base, "ksr", "skr", 1)
+	if name == base {
+		name = "skr-" + base
+	}
+	return filepath.Join(filepath.Dir(ksr), name)
+}
+
+// logSpec says which log to open: a new one (made with the key at keyPath,
+// or a key made there) or an existing one to resume.
+type logSpec struct {
+	dir, keyPath, origin string
+	resume               bool
+	fields               map[string]any
+	artefacts            []transparency.Artefact
+}
+
+// openLog opens a ceremony's log. A new log uses the key file when it exists
+// and makes one when it does not; the key never lies inside the folder.
+func openLog(ctx context.Context, spec logSpec) (*transparency.Log, error) {
+	if rel, err := filepath.Rel(spec.dir, spec.keyPath); err == nil && !strings.HasPrefix(rel, "..") {
+		return nil, usageErr("the log key %s lies inside the log folder %s, which is published; keep it outside", spec.keyPath, spec.dir)
+	}
+	made := false
+	key, err := transparency.LoadKey(spec.keyPath)
+	switch {
+	case err == nil:
+	case spec.resume:
+		return nil, usageErr("%s holds a log, but its key %s cannot be read (%v); give --log-key", spec.dir, spec.keyPath, err)
+	case errors.Is(err, os.ErrNotExist):
+		skey, _, gerr := transparency.GenerateKey(spec.origin)
+		if gerr != nil {
+			return nil, operational(gerr)
+		}
+		if key, err = transparency.ParseKey(skey); err != nil {
+			return nil, operational(err)
+		}
+		if err := transparency.WriteKeyFile(spec.keyPath, skey); err != nil {
+			return nil, operational(fmt.Errorf("log key: %w", err))
+		}
+		made = true
+	default:
+		return nil, usageErr("log key %s: %v", spec.keyPath, err)
+	}
+	l, err := transparency.Open(ctx, spec.dir, transparency.Options{Key: key, New: !spec.resume, OpenFields: spec.fields, OpenArtefacts: spec.artefacts})
+	if err != nil {
+		if made {
+			os.Remove(spec.keyPath)
+		}
+		return nil, openErr(err)
+	}
+	return l, nil
+}

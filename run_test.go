@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm/hsmtest"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+)
+
+// TestRunCeremony runs the shipped quarterly signing script with `run
+// --plain` on a real SoftHSM2 token whose PIN was set by `cards provision`,
+// with the officers' card files: a wrong passphrase is refused and counted,
+// three cards activate the HSM, the ceremony stops after the KSR checks and
+// resumes (the cards are presented again), and the SKR carries IANA's own
+// signatures for the 2010Q1 KSR. The log verifies, script and roster
+// included, and no passphrase, share or PIN reaches any output or file.
+func TestRunCeremony(t *testing.T) {
+	const label = "ksk-hsm"
+	module := hsmtest.SoftHSM(t, label, "initial-pin-0", rehearsalKeys(t))
+	dir := t.TempDir()
+	profile := pkcs11Profile(t, dir, module, label)
+	pass := func(i int) string { return fmt.Sprintf("passphrase of officer %d", i) }
+	var hy, passes strings.Builder
+	hy.WriteString("holders:\n")
+	for i := 1; i <= 7; i++ {
+		fmt.Fprintf(&hy, "  - {id: CO%d, holder: Officer %c}\n", i, 'A'+i-1)
+		passes.WriteString(pass(i) + "\n")
+	}
+	os.WriteFile(filepath.Join(dir, "holders.yaml"), []byte(hy.String()), 0o644)
+	cardsDir := filepath.Join(dir, "cards")
+	ctx := context.Background()
+	t.Setenv(pinEnv, "initial-pin-0")
+	if err := run(ctx, []string{"cards", "provision", "--profile", profile, "--threshold", "3", "--holders", filepath.Join(dir, "holders.yaml"),
+		"--out", filepath.Join(dir, "roster.yaml"), "--cards-dir", cardsDir, "--scrypt-work-factor", "10"}, strings.NewReader(passes.String()), io.Discard, io.Discard); err != nil {
+		t.Fatalf("cards provision: %v", err)
+	}
+	t.Setenv(pinEnv, "")
+	script, _ := os.ReadFile(filepath.Join("scripts", "signing.yaml"))
+	os.WriteFile(filepath.Join(dir, "signing.yaml"), script, 0o644)
+	medium := filepath.Join(dir, "medium")
+	os.Mkdir(medium, 0o755)
+	ksr, _ := os.ReadFile(filepath.Join("dnssec", "testdata", "ksr-root-2010-q1-0.xml"))
+	os.WriteFile(filepath.Join(medium, "ksr-root-2010-q1-0.xml"), ksr, 0o644)
+	logDir := filepath.Join(dir, "log")
+	args := []string{"run", "--script", filepath.Join(dir, "signing.yaml"), "--profile", profile, "--log", logDir,
+		"--ksr", filepath.Join(medium, "ksr-root-2010-q1-0.xml"), "--cards", cardsDir, "--now", "2009-12-25", "--plain", "--rehearsal"}
+	enter := func(n int) string { return strings.Repeat("\n", n) }
+	cards := func(ids ...int) string {
+		var b strings.Builder
+		for _, i := range ids {
+			fmt.Fprintf(&b, "%d\n%s\n", i, pass(i))
+		}
+		return b.String()
+	}
+
+	// Acts 1 and 2 (7 steps); CO2 mistypes once; CO1, CO2, CO3; login; load
+	// and check the KSR; then the input ends: the console stops.
+	first := enter(7) + "2\nnot the passphrase\n" + cards(1, 2, 3) + enter(1) + enter(2) + enter(2) + enter(2)
+	var out, errb bytes.Buffer
+	if err := run(ctx, args, strings.NewReader(first), &out, &errb); err != nil {
+		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())
+	}
+	all := out.String() + errb.String()
+	for _, want := range []string{
+		"passphrase of card CO2 (Officer B), typed by its holder: ",
+		"card CO2: wrong card PIN or passphrase (1 wrong so far)",
+		"entry 10 durable: card CO3 (Officer C) accepted", "quorum reached",
+		"SIGNER-INVENTORY", "Stopped before the end. The log is safe",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("the first run lacks %q:\n%s", want, out.String())
+		}
+	}
+	// The same command resumes at 4.3: the cards again, then sign.
+	second := cards(4, 5, 6) + enter(1) + "Yes\n" + enter(1) + enter(2) + enter(2) + enter(4)
+	out.Reset()
+	errb.Reset()
+	if err := run(ctx, args, strings.NewReader(second), &out, &errb); err != nil {
+		t.Fatalf("run again: %v\n%s\n%s", err, out.String(), errb.String())
+	}
+	all += out.String() + errb.String()
+	for _, want := range []string{"resuming the ceremony", "The activation secret is never stored", "signed bundle 9 of 9", "The ceremony is closed"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("the second run lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// The SKR went beside the KSR and holds IANA's signatures.
+	got, err := parseFile(filepath.Join(medium, "skr-root-2010-q1-0.xml"))
+	if err != nil {
+		t.Fatalf("the SKR: %v", err)
+	}
+	want, err := parseFile(filepath.Join("dnssec", "testdata", "skr-root-2010-q1-0.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Response.Bundles) != len(want.Response.Bundles) {
+		t.Fatalf("%d bundles, want %d", len(got.Response.Bundles), len(want.Response.Bundles))
+	}
+	for i, b := range got.Response.Bundles {
+		if b.Signatures[0].SignatureData != want.Response.Bundles[i].Signatures[0].SignatureData {
+			t.Fatalf("bundle %d: the signature is not IANA's", i+1)
+		}
+	}
+	out.Reset()
+	if err := run(ctx, []string{"verify", logDir}, nil, &out, io.Discard); err != nil {
+		t.Fatalf("verify: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "ceremony.script") || !strings.Contains(out.String(), "18 of 18 steps") {
+		t.Fatalf("verify printed:\n%s", out.String())
+	}
+	all += out.String()
+
+	// No secret anywhere: outputs, log files, SKR, diagnostics.
+	secrets := map[string]string{}
+	for i := 1; i <= 7; i++ {
+		secrets["passphrase "+fmt.Sprint(i)] = pass(i)
+	}
+	f := &quorum.CardFiles{Dir: cardsDir, Passphrase: func(_ context.Context, id string) (string, error) {
+		var i int
+		fmt.Sscanf(id, "CO%d", &i)
+		return pass(i), nil
+	}}
+	roster, err := loadRoster(filepath.Join(dir, "roster.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, _ := quorum.NewCollector(roster)
+	for _, id := range []string{"CO1", "CO2", "CO3"} {
+		c, err := f.Read(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets["share of "+id] = base64.StdEncoding.EncodeToString(c.Value)
+		secrets["share of "+id+" (hex)"] = fmt.Sprintf("%x", c.Value)
+		col.Present(c)
+	}
+	secret, _ := col.Recover()
+	pin, _ := quorum.DerivePIN(secret, label)
+	secrets["PIN"] = string(pin)
+	secrets["secret (hex)"] = fmt.Sprintf("%x", secret)
+	files := map[string]string{"output": all}
+	for _, root := range []string{logDir, medium} {
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				b, _ := os.ReadFile(p)
+				files[p] = string(b)
+			}
+			return nil
+		})
+	}
+	for where, text := range files {
+		for what, s := range secrets {
+			if strings.Contains(text, s) {
+				t.Errorf("the %s is in %s", what, where)
+			}
+		}
+	}
+}
+
+func parseFile(path string) (*dnssec.Document, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return dnssec.Parse(b)
+}

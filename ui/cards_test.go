@@ -1,0 +1,103 @@
+package ui
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/scripts"
+)
+
+// TestConsoleCardFiles runs the quorum step with the officers' card files:
+// the holder's passphrase is typed into a field that draws nothing, a
+// mistyped one is refused and counted on the panel, the panel shows which
+// cards are inserted and follows a medium taken out, and the forged-card
+// key of the rehearsal is gone.
+func TestConsoleCardFiles(t *testing.T) {
+	sim, err := quorum.LoadSimulated(scripts.DemoCards())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pass := map[string]string{}
+	for _, id := range []string{"CO1", "CO2", "CO3", "CO4"} {
+		card, err := sim.Read(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pass[id] = "correct horse " + id
+		if err := quorum.WriteCardFile(filepath.Join(dir, id+quorum.CardFileExt), card, pass[id], 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newConsoleWith(t, 160, 45, func(cfg *session.Config) { cfg.Cards = &quorum.CardFiles{Dir: dir} })
+	press(t, c, "enter", "enter", "enter", "enter", "enter", "enter", "enter")
+	drain(t, c, c.pollCards())
+	s := screen(c)
+	for _, want := range []string{"1 CO1  Amara Okafor       card inserted", "5 CO5  Emeka Obi          not inserted"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("quorum panel lacks %q:\n%s", want, s)
+		}
+	}
+	if c.keys.Forged.Enabled() {
+		t.Fatal("the forged-card key is live with real card files")
+	}
+
+	press(t, c, "1")
+	if c.mode != modeSecret || !strings.Contains(screen(c), "The holder types the passphrase of card CO1 (Amara Okafor), then enter.") {
+		t.Fatalf("card 1 opens no passphrase field:\n%s", screen(c))
+	}
+	typeText(t, c, "wrong guess 1234")
+	if s := screen(c); strings.Contains(s, "wrong guess") || strings.Contains(s, "****************") {
+		t.Fatalf("the typed passphrase, or its length, is on screen:\n%s", s)
+	}
+	press(t, c, "enter")
+	s = screen(c)
+	for _, want := range []string{"1 CO1  Amara Okafor       1 wrong passphrase", "[FAIL] read card CO1: card CO1: wrong card PIN or passphrase (1 wrong so far)"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("after a wrong passphrase, no %q in\n%s", want, s)
+		}
+	}
+	if c.sess.Log().Size() != 8 {
+		t.Fatal("a mistyped passphrase was logged as a card")
+	}
+	for _, id := range []string{"CO1", "CO2"} {
+		press(t, c, strings.TrimPrefix(id, "CO"))
+		typeText(t, c, pass[id])
+		press(t, c, "enter")
+	}
+	if st := c.sess.State(); len(st.Accepted) != 2 {
+		t.Fatalf("accepted %v after CO1 and CO2\n%s", st.Accepted, screen(c))
+	}
+	// CO3's medium is taken out: the panel follows on the next poll.
+	os.Remove(filepath.Join(dir, "CO3"+quorum.CardFileExt))
+	drain(t, c, c.pollCards())
+	if s := screen(c); !strings.Contains(s, "3 CO3  Chen Wei           not inserted") {
+		t.Fatalf("a removed card still shows as inserted:\n%s", s)
+	}
+	press(t, c, "4")
+	press(t, c, "esc") // the holder changes their mind: nothing is read
+	if c.mode != modeNormal || c.sess.Log().Size() != 10 {
+		t.Fatalf("esc in the passphrase field: mode %d, log size %d", c.mode, c.sess.Log().Size())
+	}
+	press(t, c, "4")
+	typeText(t, c, pass["CO4"])
+	press(t, c, "enter")
+	if s := screen(c); !strings.Contains(s, "[ OK ] quorum reached: CO1, CO2, CO4") {
+		t.Fatalf("no quorum after CO4:\n%s", s)
+	}
+}
+
+// typeText types into the console's input field, one key at a time.
+func typeText(t *testing.T, c *Console, text string) {
+	t.Helper()
+	for _, r := range text {
+		_, cmd := c.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+		drain(t, c, cmd)
+	}
+}
