@@ -314,13 +314,8 @@ func runHSM(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if pt, ok := tok.(*hsm.PKCS11Token); ok {
 		if info, err := pt.Info(); err == nil {
 			fmt.Fprintf(stdout, "         %s %s, serial %s", info.Manufacturer, info.Model, info.Serial)
-			for _, f := range []struct {
-				on   bool
-				text string
-			}{{info.PINCountLow, "PIN count LOW"}, {info.PINFinalTry, "FINAL PIN TRY"}, {info.PINLocked, "PIN LOCKED"}, {info.ProtectedPath, "PIN entered on the device"}} {
-				if f.on {
-					fmt.Fprintf(stdout, " · %s", f.text)
-				}
+			for _, f := range info.Flags() {
+				fmt.Fprintf(stdout, " · %s", strings.ToUpper(f))
 			}
 			fmt.Fprintln(stdout)
 		}

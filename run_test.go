@@ -75,6 +75,7 @@ func TestRunCeremony(t *testing.T) {
 		"passphrase of card CO2 (Officer B), typed by its holder: ",
 		"card CO2: wrong card PIN or passphrase (1 wrong so far)",
 		"entry 10 durable: card CO3 (Officer C) accepted", "quorum reached",
+		"  HSM ksk-hsm · SoftHSM project SoftHSM v2 · serial ",
 		"SIGNER-INVENTORY", "Stopped before the end. The log is safe",
 	} {
 		if !strings.Contains(out.String(), want) {

@@ -41,6 +41,25 @@ type TokenInfo struct {
 	ProtectedPath bool
 }
 
+// Flags names the token's raised PIN flags, for the screen and the log.
+func (i TokenInfo) Flags() []string {
+	var out []string
+	for _, f := range []struct {
+		on   bool
+		text string
+	}{{i.PINCountLow, "PIN count low"}, {i.PINFinalTry, "final PIN try"}, {i.PINLocked, "PIN locked"}, {i.ProtectedPath, "PIN entered on the device"}} {
+		if f.on {
+			out = append(out, f.text)
+		}
+	}
+	return out
+}
+
+// Informer is a token that reports its flags before login.
+type Informer interface {
+	Info() (TokenInfo, error)
+}
+
 // PKCS11Token is a token reached through a PKCS#11 module, found by label
 // (never by slot number: SoftHSM and others renumber slots).
 type PKCS11Token struct {

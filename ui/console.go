@@ -16,6 +16,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/transparency"
 )
@@ -112,6 +113,8 @@ type Console struct {
 	secretCard string
 	// wrong counts each card's mistyped passphrases or PINs, as shown.
 	wrong map[string]int
+	// token is the HSM's identity and PIN flags, read before login.
+	token *hsm.TokenInfo
 }
 
 type (
@@ -127,8 +130,9 @@ type (
 	}
 	tickMsg     time.Time
 	presenceMsg map[string]bool
+	tokenMsg    hsm.TokenInfo
 	autoMsg     struct{}
-	closeMsg struct{}
+	closeMsg    struct{}
 )
 
 // NewConsole builds the console's model.
@@ -160,7 +164,7 @@ func NewConsole(ctx context.Context, s *session.Session, opts ConsoleOptions) (*
 }
 
 func (c *Console) Init() tea.Cmd {
-	cmds := []tea.Cmd{tick(), c.pollCards()}
+	cmds := []tea.Cmd{tick(), c.pollCards(), c.pollToken()}
 	if c.opts.Auto {
 		cmds = append(cmds, autoNext(0))
 	}
@@ -194,7 +198,11 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				return "", nil
 			}))
 		}
-		return c, tea.Batch(tick(), c.pollCards())
+		return c, tea.Batch(tick(), c.pollCards(), c.pollToken())
+	case tokenMsg:
+		info := hsm.TokenInfo(msg)
+		c.token = &info
+		return c, nil
 	case presenceMsg:
 		c.inserted = msg
 		return c, nil
@@ -218,6 +226,21 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return c, cmd
 	}
 	return c, nil
+}
+
+// pollToken reads the HSM's flags while its login is the next thing to do.
+func (c *Console) pollToken() tea.Cmd {
+	cur, ok := c.state.Current()
+	if !ok || c.busy != "" || (cur.Action != ceremony.ActionHSMLogin && !c.state.NeedActivation) {
+		return nil
+	}
+	sess := c.sess
+	return func() tea.Msg {
+		if info, ok := sess.TokenInfo(); ok {
+			return tokenMsg(info)
+		}
+		return nil
+	}
 }
 
 // pollCards asks a reader that can tell which cards are inserted, while

@@ -157,6 +157,14 @@ func (p *Plain) showStep(st ceremony.State, cur ceremony.Step) {
 		fmt.Fprintf(out, " · witnessed by %s", strings.Join(cur.Witnesses, ", "))
 	}
 	fmt.Fprintf(out, "\n  %s\n", cur.Text)
+	if cur.Action == ceremony.ActionHSMLogin || st.NeedActivation {
+		if t, ok := p.Session.TokenInfo(); ok {
+			fmt.Fprintf(out, "  HSM %s · %s %s · serial %s\n", t.Label, strings.TrimSpace(t.Manufacturer), strings.TrimSpace(t.Model), strings.TrimSpace(t.Serial))
+			if f := t.Flags(); len(f) > 0 {
+				fmt.Fprintf(out, "  [WARN] %s\n", strings.ToUpper(strings.Join(f, " · ")))
+			}
+		}
+	}
 }
 
 func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step) error {

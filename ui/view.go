@@ -111,6 +111,14 @@ func (c *Console) viewAction(st ceremony.State, cur ceremony.Step, w int) string
 	if st.CollectingCards() || cur.Action == ceremony.ActionQuorum {
 		b.WriteString(c.viewQuorum(st, w))
 	}
+	if t := c.token; t != nil && (cur.Action == ceremony.ActionHSMLogin || st.NeedActivation) && !st.HSM {
+		line := fmt.Sprintf("HSM %s · %s %s · serial %s", t.Label, strings.TrimSpace(t.Manufacturer), strings.TrimSpace(t.Model), strings.TrimSpace(t.Serial))
+		b.WriteString(c.st.Text.Render(truncate(line, w)) + "\n")
+		if f := t.Flags(); len(f) > 0 {
+			b.WriteString(c.st.Warn.Render("[WARN] "+strings.ToUpper(strings.Join(f, " · "))) + "\n")
+		}
+		b.WriteString("\n")
+	}
 	switch cur.Action {
 	case ceremony.ActionKSRLoad, ceremony.ActionKSRCheck, ceremony.ActionKSRSign, ceremony.ActionSKRWrite:
 		if st.KSR != nil {

@@ -7,7 +7,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"os"
+	"strings"
 	"testing"
+
+	"github.com/miekg/pkcs11"
 
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/dnssec"
@@ -66,15 +69,24 @@ func TestCeremonyOverPKCS11WithTokenPulled(t *testing.T) {
 	defer tok.Close()
 	faults := hsm.NoFaults()
 	tok.InjectFaults(faults)
-	faults.Set(func(f *hsm.Faults) { f.RemoveAfterSigns = 4 })
+	// The PIN is locked at first: the login is refused without a try.
+	faults.Set(func(f *hsm.Faults) { f.RemoveAfterSigns = 4; f.TokenFlags = pkcs11.CKF_USER_PIN_LOCKED })
 
 	s, l := r.open(t)
 	defer l.Close(ctx)
 	s.cfg.Token = tok
-	var pulled error
+	var pulled, locked error
 	for s.Next() != NextDone {
 		_, err := s.AutoStep(ctx)
 		if err == nil {
+			continue
+		}
+		if locked == nil && strings.Contains(err.Error(), "user PIN is locked; nothing was tried") {
+			locked = err
+			if s.State().HSM || tok.LoggedIn() {
+				t.Fatal("logged in to a locked token")
+			}
+			faults.Set(func(f *hsm.Faults) { f.TokenFlags = pkcs11.CKF_USER_PIN_COUNT_LOW })
 			continue
 		}
 		if pulled != nil || !errors.Is(err, hsm.ErrDeviceRemoved) {
@@ -90,8 +102,8 @@ func TestCeremonyOverPKCS11WithTokenPulled(t *testing.T) {
 		}
 		faults.Reconnect()
 	}
-	if pulled == nil {
-		t.Fatal("the token was never pulled")
+	if pulled == nil || locked == nil {
+		t.Fatalf("the token was never pulled (%v) or never locked (%v)", pulled, locked)
 	}
 	if err := l.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -121,6 +133,25 @@ func TestCeremonyOverPKCS11WithTokenPulled(t *testing.T) {
 		if e.Kind == ceremony.KindBundleSigned {
 			n++
 		}
+		if e.Kind == ceremony.KindHSMLoginFailed {
+			t.Fatal("the locked token's refusal was logged as a failed login: nothing was tried")
+		}
+	}
+	logins := 0
+	for _, raw := range rep.RawEntries {
+		e, err := transparency.ParseEntry(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Kind == ceremony.KindHSMLogin {
+			logins++
+			if e.Field("serial") == "" || !strings.Contains(string(e.Fields["flags"]), "PIN count low") {
+				t.Fatalf("hsm.login records no serial or flags: %s", raw)
+			}
+		}
+	}
+	if logins == 0 {
+		t.Fatal("no hsm.login entry")
 	}
 	if n != 9 {
 		t.Fatalf("%d bundle.signed entries, want 9", n)

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/keyceremony/keyceremony/internal/durable"
@@ -411,8 +412,30 @@ func (s *Session) present(ctx context.Context, card quorum.Card) error {
 	return s.append(ctx, ceremony.KindQuorumReached, map[string]any{"step": cur.ID, "cards": s.state.Accepted, "threshold": s.cfg.Script.Quorum.Threshold})
 }
 
+// TokenInfo reads the token's identity and PIN flags, for tokens that tell
+// (PKCS#11): shown before login, so that a low PIN count or a final try is
+// seen before the officers' secret is tried.
+func (s *Session) TokenInfo() (hsm.TokenInfo, bool) {
+	in, ok := s.cfg.Token.(hsm.Informer)
+	if !ok {
+		return hsm.TokenInfo{}, false
+	}
+	info, err := in.Info()
+	return info, err == nil
+}
+
 func (s *Session) login(ctx context.Context, cur ceremony.Step) error {
 	tok := s.cfg.Token
+	fields := map[string]any{"step": cur.ID, "token": tok.Label()}
+	if info, ok := s.TokenInfo(); ok {
+		if info.PINLocked {
+			return fmt.Errorf("token %q: its user PIN is locked; nothing was tried: the security officer unlocks it (C_InitPIN), then activate again", tok.Label())
+		}
+		fields["serial"] = strings.TrimSpace(info.Serial)
+		if f := info.Flags(); len(f) > 0 {
+			fields["flags"] = f
+		}
+	}
 	if !tok.LoggedIn() {
 		if s.pin == nil {
 			return errors.New("the activation secret is not here: the crypto officers present their cards first")
@@ -431,7 +454,7 @@ func (s *Session) login(ctx context.Context, cur ceremony.Step) error {
 	}
 	// The PIN is kept until the login is in the log, so that a failed append
 	// can be retried.
-	if err := s.append(ctx, ceremony.KindHSMLogin, map[string]any{"step": cur.ID, "token": tok.Label()}); err != nil {
+	if err := s.append(ctx, ceremony.KindHSMLogin, fields); err != nil {
 		return err
 	}
 	s.wipePIN()
