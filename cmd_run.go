@@ -58,9 +58,6 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		fs.Usage()
 		return usageErr("run: give --script, --profile and --log")
 	}
-	if (src.dir == "") == (src.module == "") {
-		return usageErr("run: give the crypto officers' cards: --cards DIR (card files) or --card-module LIB (smart cards)")
-	}
 	if !ui.ValidTheme(*theme) {
 		return usageErr("run: --theme %q: use dark, light or mono", *theme)
 	}
@@ -81,6 +78,13 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	if script.Quorum == nil {
 		return usageErr("run: %s has no quorum: roster; a ceremony on an HSM is activated by the crypto officers' cards", script.Name)
+	}
+	witnessed := script.Quorum.Witnessed()
+	if !witnessed && (src.dir == "") == (src.module == "") {
+		return usageErr("run: give the crypto officers' cards: --cards DIR (card files) or --card-module LIB (smart cards)")
+	}
+	if witnessed && (src.dir != "" || src.module != "") {
+		return usageErr("run: %s has a witnessed quorum: the HSM reads the cards itself; drop --cards and --card-module", script.Name)
 	}
 	needs := map[string]bool{}
 	for _, st := range script.Steps() {
@@ -141,7 +145,9 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		}
 	}
 	cfg.SKRPath = *skrPath
-	cfg.Cards = src.reader(script.Quorum, nil)
+	if !witnessed {
+		cfg.Cards = src.reader(script.Quorum, nil)
+	}
 
 	restore, err := quietLibraries(dir)
 	if err != nil {

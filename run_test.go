@@ -176,3 +176,46 @@ func parseFile(path string) (*dnssec.Document, error) {
 	}
 	return dnssec.Parse(b)
 }
+
+// TestRunWitnessed runs the signing script with a witnessed roster (the HSM
+// enforces M-of-N itself) on SoftHSM: no card source is asked for, each card
+// is recorded with its serial and the IW's confirmation, and as SoftHSM has
+// no card reader of its own the login is refused with what to do, the step
+// left open and the refusal logged.
+func TestRunWitnessed(t *testing.T) {
+	const label = "keyper"
+	module := hsmtest.SoftHSM(t, label, "the-hsm-pin", rehearsalKeys(t))
+	dir := t.TempDir()
+	profile := pkcs11Profile(t, dir, module, label)
+	script, _ := os.ReadFile(filepath.Join("scripts", "signing.yaml"))
+	os.WriteFile(filepath.Join(dir, "signing.yaml"), script, 0o644)
+	os.WriteFile(filepath.Join(dir, "roster.yaml"), []byte("quorum:\n  mode: witnessed\n  threshold: 2\n  cards:\n"+
+		"    - {id: CO1, holder: Alice, serial: KP-0001}\n    - {id: CO2, holder: Bob}\n    - {id: CO3, holder: Carol}\n"), 0o644)
+	ctx := context.Background()
+	args := []string{"run", "--script", filepath.Join(dir, "signing.yaml"), "--profile", profile, "--log", filepath.Join(dir, "log"),
+		"--ksr", filepath.Join("dnssec", "testdata", "ksr-root-2010-q1-0.xml"), "--skr", filepath.Join(dir, "skr.xml"), "--plain"}
+	if err := run(ctx, append(args, "--cards", dir), nil, io.Discard, io.Discard); exitCode(err) != exitUsage {
+		t.Fatalf("--cards with a witnessed quorum: %v", err)
+	}
+	in := strings.Repeat("\n", 7) + "1\nKP-0001\ny\n" + "3\nCH-77\nn\n" + "2\nBO-12\ny\n" + "\n" + "\n"
+	var out bytes.Buffer
+	if err := run(ctx, args, strings.NewReader(in), &out, io.Discard); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"Card the HSM accepted (1-3, x exception, q quit): ",
+		"IW: the HSM accepted card CO1 (Alice), serial KP-0001? [y/N]: ",
+		"card CO1 (Alice) accepted by the HSM, serial KP-0001, confirmed by IW",
+		"Not confirmed: nothing recorded.",
+		"quorum reached: CO1, CO2",
+		"the HSM enforces the quorum itself: activate it with its officers' cards (PED), then log in again",
+		"Stopped before the end",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("run lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "CH-77") && strings.Contains(out.String(), "serial CH-77, confirmed") {
+		t.Fatal("an unconfirmed card was recorded")
+	}
+}

@@ -19,6 +19,7 @@ const (
 	KindException      = "step.exception"
 	KindCardPresented  = "card.presented"
 	KindCardRejected   = "card.rejected"
+	KindCardWitnessed  = "card.witnessed" // witnessed mode: the HSM accepted the card, a witness confirms
 	KindQuorumReached  = "quorum.reached"
 	KindQuorumExpired  = "quorum.expired" // a partial quorum timed out; the officers start again
 	KindHSMLogin       = "hsm.login"
@@ -86,6 +87,10 @@ type CardEvent struct {
 	Accepted bool
 	Reason   string // why it was rejected
 	Time     time.Time
+	// Serial and Witness: in witnessed mode, the card's serial as typed
+	// and the role that confirmed the HSM accepted it.
+	Serial  string
+	Witness string
 }
 
 // KSRState is what is known of the loaded KSR.
@@ -296,12 +301,30 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		n.DoneAt = append(n.DoneAt, e.Time)
 		n.Next++
 		n.Confirmed = false
-	case KindCardPresented, KindCardRejected:
+	case KindCardPresented, KindCardRejected, KindCardWitnessed:
 		if err := inQuorum(); err != nil {
 			return fail("%v", err)
 		}
 		card := e.Field("card")
 		ev := CardEvent{Card: card, Holder: e.Field("holder"), Time: e.Time}
+		witnessed := s.Script.Quorum.Witnessed()
+		switch {
+		case e.Kind == KindCardWitnessed && !witnessed:
+			return fail("card %s is recorded as witnessed, but the script's quorum holds shares: each card must be checked against the roster", card)
+		case e.Kind == KindCardPresented && witnessed:
+			return fail("card %s is recorded as presented, but the script's quorum is witnessed: the HSM checks the cards", card)
+		case e.Kind == KindCardWitnessed:
+			ev.Serial, ev.Witness = e.Field("serial"), e.Field("witness")
+			if ev.Serial == "" {
+				return fail("card %s: a witnessed card needs the serial the HSM showed", card)
+			}
+			if !slices.Contains(cur.Witnesses, ev.Witness) {
+				return fail("card %s is confirmed by %q, who does not witness step %s (%v)", card, ev.Witness, cur.ID, cur.Witnesses)
+			}
+			if info, ok := s.Script.Quorum.Card(card); ok && info.Serial != "" && info.Serial != ev.Serial {
+				return fail("card %s has serial %s on the roster, but %s was recorded", card, info.Serial, ev.Serial)
+			}
+		}
 		if e.Kind == KindCardRejected {
 			ev.Reason = e.Field("reason")
 			if ev.Reason == "" {

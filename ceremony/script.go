@@ -377,6 +377,9 @@ func (s *Script) validate() []string {
 		if s.Quorum == nil && !s.RosterMissing {
 			add(st.Line, "step %s collects the quorum, but the script has no quorum: roster", st.ID)
 		}
+		if s.Quorum.Witnessed() && len(st.Witnesses) == 0 {
+			add(st.Line, "step %s collects a witnessed quorum: name the witness who confirms each card the HSM accepts", st.ID)
+		}
 	}
 	if s.Quorum != nil {
 		if err := s.Quorum.Validate(); err != nil {

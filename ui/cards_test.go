@@ -4,10 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/scripts"
@@ -99,5 +101,52 @@ func typeText(t *testing.T, c *Console, text string) {
 	for _, r := range text {
 		_, cmd := c.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
 		drain(t, c, cmd)
+	}
+}
+
+// TestConsoleWitnessedQuorum: with a quorum the HSM enforces, a card key
+// asks for the serial the HSM shows, the witness's own key (w) records it,
+// esc at the confirmation records nothing, and a serial that contradicts
+// the roster is refused on screen.
+func TestConsoleWitnessedQuorum(t *testing.T) {
+	raw, _ := scripts.Get("demo")
+	block := "quorum:\n  mode: witnessed\n  threshold: 2\n  cards:\n    - {id: CO1, holder: Amara Okafor}\n    - {id: CO2, holder: Bjorn Lindqvist, serial: KP-2}\nacts:"
+	script, err := ceremony.LoadScript("w.yaml", []byte(regexp.MustCompile(`(?s)quorum:\n.*?\nacts:`).ReplaceAllString(string(raw), block)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConsoleScript(t, 160, 45, script, func(cfg *session.Config) { cfg.Cards = nil })
+	press(t, c, "enter", "enter", "enter", "enter", "enter", "enter", "enter")
+	if s := screen(c); !strings.Contains(s, "Crypto officers 0 of 2 · 2 enrolled · the HSM checks the cards; IW confirms each") {
+		t.Fatalf("witnessed quorum panel:\n%s", s)
+	}
+	press(t, c, "1")
+	typeText(t, c, "KP-1")
+	press(t, c, "enter")
+	if s := screen(c); c.mode != modeWitnessConfirm || !strings.Contains(s, "IW: the HSM accepted card CO1 (Amara Okafor), serial KP-1?") {
+		t.Fatalf("no witness confirmation:\n%s", s)
+	}
+	size := c.sess.Log().Size()
+	press(t, c, "esc")
+	if c.sess.Log().Size() != size {
+		t.Fatal("a card was recorded without the witness's confirmation")
+	}
+	press(t, c, "1")
+	typeText(t, c, "KP-1")
+	press(t, c, "enter", "w")
+	if s := screen(c); !strings.Contains(s, "1 CO1  Amara Okafor       serial KP-1 · IW") {
+		t.Fatalf("CO1 not recorded:\n%s", s)
+	}
+	press(t, c, "2")
+	typeText(t, c, "KP-9")
+	press(t, c, "enter", "w")
+	if s := screen(c); !strings.Contains(s, "card CO2 has serial KP-2 on the roster, not KP-9") {
+		t.Fatalf("a contradicting serial:\n%s", s)
+	}
+	press(t, c, "2")
+	typeText(t, c, "KP-2")
+	press(t, c, "enter", "w")
+	if s := screen(c); !strings.Contains(s, "[ OK ] quorum reached: CO1, CO2") {
+		t.Fatalf("no quorum:\n%s", s)
 	}
 }

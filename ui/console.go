@@ -78,7 +78,9 @@ const (
 	modeTyped
 	modeQuit
 	modeHelp
-	modeSecret // a card's holder types its passphrase or PIN, never echoed
+	modeSecret         // a card's holder types its passphrase or PIN, never echoed
+	modeSerial         // witnessed quorum: the operator types the serial of a card the HSM accepted
+	modeWitnessConfirm // the witness confirms that card with their own key
 )
 
 // Console is the root model of the operator console. It owns resize, global
@@ -115,6 +117,9 @@ type Console struct {
 	wrong map[string]int
 	// token is the HSM's identity and PIN flags, read before login.
 	token *hsm.TokenInfo
+	// serial is the card serial typed in a witnessed quorum, awaiting the
+	// witness's confirmation.
+	serial string
 }
 
 type (
@@ -220,7 +225,7 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyMsg:
 		return c, c.key(msg)
 	}
-	if c.mode == modeException || c.mode == modeTyped || c.mode == modeSecret {
+	if c.mode == modeException || c.mode == modeTyped || c.mode == modeSecret || c.mode == modeSerial {
 		var cmd tea.Cmd
 		c.input, cmd = c.input.Update(msg)
 		return c, cmd
@@ -278,7 +283,19 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 	case modeHelp:
 		c.mode = modeNormal
 		return nil
-	case modeException, modeTyped, modeSecret:
+	case modeWitnessConfirm:
+		switch {
+		case key.Matches(msg, c.keys.Witness):
+			c.mode = modeNormal
+			id, serial := c.secretCard, c.serial
+			return c.run("recording card "+id, func(ctx context.Context) (string, error) {
+				return "card " + id + " recorded", c.sess.WitnessCard(ctx, id, serial)
+			})
+		case msg.Type == tea.KeyEsc:
+			c.mode = modeNormal
+		}
+		return nil
+	case modeException, modeTyped, modeSecret, modeSerial:
 		switch msg.Type {
 		case tea.KeyEsc:
 			c.closeInput()
@@ -286,6 +303,13 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 		case tea.KeyEnter:
 			m := c.mode
 			text := c.input.Value() // a typed confirmation must match exactly
+			if m == modeSerial {
+				c.closeInput()
+				if c.serial = strings.TrimSpace(text); c.serial != "" {
+					c.mode = modeWitnessConfirm
+				}
+				return nil
+			}
 			if m == modeSecret {
 				c.closeInput()
 				id := c.secretCard
@@ -328,6 +352,11 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		id := cards[n-1].ID
+		if c.sess.Script().Quorum.Witnessed() {
+			c.secretCard = id
+			c.openInput(modeSerial, fmt.Sprintf("Serial of card %s (%s) as the HSM shows it", id, cards[n-1].Holder))
+			return nil
+		}
 		if sr, ok := c.sess.Cards().(quorum.SecretReader); ok {
 			c.secretCard = id
 			c.openInput(modeSecret, fmt.Sprintf("%s of card %s (%s)", sr.SecretName(), id, cards[n-1].Holder))

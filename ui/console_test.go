@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/transparency"
 	"github.com/muesli/termenv"
@@ -44,6 +45,12 @@ func newConsole(t *testing.T, w, h int) *Console {
 // newConsoleWith is newConsole with the session's configuration changed.
 func newConsoleWith(t *testing.T, w, h int, change func(*session.Config)) *Console {
 	t.Helper()
+	return newConsoleScript(t, w, h, nil, change)
+}
+
+// newConsoleScript is newConsoleWith on another script than the demo's.
+func newConsoleScript(t *testing.T, w, h int, other *ceremony.Script, change func(*session.Config)) *Console {
+	t.Helper()
 	ctx := context.Background()
 	key, err := transparency.ParseKey(testSKey)
 	if err != nil {
@@ -53,10 +60,14 @@ func newConsoleWith(t *testing.T, w, h int, change func(*session.Config)) *Conso
 	if err != nil {
 		t.Fatal(err)
 	}
+	logged := script
+	if other != nil {
+		logged = other
+	}
 	dir := filepath.Join(t.TempDir(), "log")
 	l, err := transparency.Open(ctx, dir, transparency.Options{Key: key, New: true, Now: fixedClock,
-		OpenFields:    map[string]any{"script_sha256": script.Digest},
-		OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: script.Raw}}})
+		OpenFields:    map[string]any{"script_sha256": logged.Digest},
+		OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: logged.Raw}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +76,7 @@ func newConsoleWith(t *testing.T, w, h int, change func(*session.Config)) *Conso
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Script = logged
 	if change != nil {
 		change(&cfg)
 	}

@@ -29,6 +29,8 @@ func Describe(e *transparency.Entry, script *ceremony.Script) string {
 		return "EXCEPTION at step " + step + ": " + e.Field("text")
 	case ceremony.KindCardPresented:
 		return fmt.Sprintf("card %s (%s) accepted", e.Field("card"), e.Field("holder"))
+	case ceremony.KindCardWitnessed:
+		return fmt.Sprintf("card %s (%s) accepted by the HSM, serial %s, confirmed by %s", e.Field("card"), e.Field("holder"), e.Field("serial"), e.Field("witness"))
 	case ceremony.KindCardRejected:
 		return fmt.Sprintf("card %s REJECTED: %s", e.Field("card"), e.Field("reason"))
 	case ceremony.KindQuorumReached:

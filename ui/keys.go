@@ -5,7 +5,7 @@ import "github.com/charmbracelet/bubbles/key"
 // keyMap holds the console's keys. Keys that do nothing in the current state
 // are disabled, so the help line lists only the live ones.
 type keyMap struct {
-	Confirm, Card, Forged, Exception, Help, Quit, Yes, No, Cancel key.Binding
+	Confirm, Card, Forged, Exception, Help, Quit, Yes, No, Cancel, Witness key.Binding
 }
 
 func newKeys() keyMap {
@@ -19,5 +19,6 @@ func newKeys() keyMap {
 		Yes:       key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "yes, quit")),
 		No:        key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n", "no, go on")),
 		Cancel:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		Witness:   key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "the witness confirms")),
 	}
 }

@@ -173,7 +173,15 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 	next := s.Next()
 	switch next {
 	case session.NextCards:
-		fmt.Fprintf(out, "  Card (1-%d for CO1..CO%d, f forged, x exception, q quit): ", len(s.Script().Quorum.Cards), len(s.Script().Quorum.Cards))
+		n := len(s.Script().Quorum.Cards)
+		switch _, sim := s.Cards().(*quorum.Simulated); {
+		case s.Script().Quorum.Witnessed():
+			fmt.Fprintf(out, "  Card the HSM accepted (1-%d, x exception, q quit): ", n)
+		case sim:
+			fmt.Fprintf(out, "  Card (1-%d for CO1..CO%d, f forged, x exception, q quit): ", n, n)
+		default:
+			fmt.Fprintf(out, "  Card (1-%d, x exception, q quit): ", n)
+		}
 	case session.NextTyped:
 		fmt.Fprintf(out, "  Type %s to go on (x exception, q quit): ", cur.Confirm)
 	case session.NextCheckFailed:
@@ -207,6 +215,22 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 		}
 		if n := cardNumber(line, len(s.Script().Quorum.Cards)); n > 0 {
 			info := s.Script().Quorum.Cards[n-1]
+			if s.Script().Quorum.Witnessed() {
+				fmt.Fprintf(out, "  Serial of card %s (%s) as the HSM shows it: ", info.ID, info.Holder)
+				if !in.Scan() {
+					return ErrQuit
+				}
+				serial := strings.TrimSpace(in.Text())
+				fmt.Fprintf(out, "  %s: the HSM accepted card %s (%s), serial %s? [y/N]: ", s.Witness(), info.ID, info.Holder, serial)
+				if !in.Scan() {
+					return ErrQuit
+				}
+				if strings.TrimSpace(in.Text()) != "y" {
+					fmt.Fprintln(out, "  Not confirmed: nothing recorded.")
+					return nil
+				}
+				return s.WitnessCard(ctx, info.ID, serial)
+			}
 			if sr, ok := s.Cards().(quorum.SecretReader); ok {
 				prompt := fmt.Sprintf("  %s of card %s (%s), typed by its holder", sr.SecretName(), info.ID, info.Holder)
 				var secret string

@@ -87,6 +87,13 @@ func (c *Console) viewMain(w, h int) string {
 			label = "Confirm by typing: "
 		}
 		b.WriteString("\n" + c.st.Input.Render(label) + c.input.View() + "\n" + c.st.Muted.Render("enter to record · esc to cancel") + "\n")
+	case modeSerial:
+		b.WriteString("\n" + c.st.Input.Render(c.input.Placeholder+": ") + c.input.View() + "\n" + c.st.Muted.Render("enter, then the witness confirms · esc to cancel") + "\n")
+	case modeWitnessConfirm:
+		who := c.sess.Witness()
+		info, _ := c.sess.Script().Quorum.Card(c.secretCard)
+		b.WriteString("\n" + c.st.Warn.Render(fmt.Sprintf("%s: the HSM accepted card %s (%s), serial %s?", who, c.secretCard, info.Holder, c.serial)) + "\n" +
+			c.st.Focus.Render("w") + c.st.Help.Render(fmt.Sprintf(" %s confirms · esc: not so", who)) + "\n")
 	case modeSecret:
 		// Nothing typed is drawn, not even its length: the screen is filmed.
 		b.WriteString("\n" + c.st.Input.Render("The holder types the "+c.input.Placeholder+", then enter.") + "\n" +
@@ -150,7 +157,11 @@ func (c *Console) viewAction(st ceremony.State, cur ceremony.Step, w int) string
 func (c *Console) viewQuorum(st ceremony.State, w int) string {
 	roster := st.Script.Quorum
 	var b strings.Builder
-	b.WriteString(c.st.PanelTitle.Render(fmt.Sprintf("Crypto officers %d of %d · %d enrolled", len(st.Accepted), roster.Threshold, len(roster.Cards))) + "\n")
+	title := fmt.Sprintf("Crypto officers %d of %d · %d enrolled", len(st.Accepted), roster.Threshold, len(roster.Cards))
+	if roster.Witnessed() {
+		title += " · the HSM checks the cards; " + c.sess.Witness() + " confirms each"
+	}
+	b.WriteString(c.st.PanelTitle.Render(title) + "\n")
 	last := map[string]ceremony.CardEvent{}
 	for _, e := range st.Cards {
 		if prev, ok := last[e.Card]; !ok || !prev.Accepted || e.Accepted {
@@ -176,6 +187,9 @@ func (c *Console) viewQuorum(st ceremony.State, w int) string {
 			when = e.Time.Format("15:04:05")
 			if e.Accepted && contains(st.Accepted, card.ID) {
 				state, mark = "accepted", c.st.OK.Render("[ OK ]")
+				if e.Serial != "" {
+					state = "serial " + e.Serial + " · " + e.Witness
+				}
 			} else if !e.Accepted {
 				state, mark = "REJECTED: "+e.Reason, c.st.Fail.Render("[FAIL]")
 			}

@@ -85,7 +85,7 @@ type Session struct {
 // Open starts a session on the log. On a log that already holds entries it
 // replays them; if the ceremony is not closed it logs that it resumes.
 func Open(ctx context.Context, cfg Config) (*Session, error) {
-	if cfg.Script == nil || cfg.Log == nil || cfg.Token == nil || cfg.Cards == nil {
+	if cfg.Script == nil || cfg.Log == nil || cfg.Token == nil || (cfg.Cards == nil && !cfg.Script.Quorum.Witnessed()) {
 		return nil, errors.New("session: script, log, token and cards are required")
 	}
 	logged, err := readEntries(cfg.Log.Dir())
@@ -317,6 +317,9 @@ func (s *Session) Type(ctx context.Context, typed string) error {
 // refused card is logged by name with the reason. At the threshold the secret
 // is recovered, the token PIN derived and the shares wiped.
 func (s *Session) PresentCard(ctx context.Context, id string) error {
+	if s.cfg.Script.Quorum.Witnessed() {
+		return errors.New("the HSM checks the cards itself (witnessed quorum): record each card it accepts, with its serial, as the witness confirms")
+	}
 	card, err := s.cfg.Cards.Read(ctx, id)
 	if err != nil {
 		return fmt.Errorf("read card %s: %w; present it again", id, err)
@@ -361,6 +364,58 @@ func (s *Session) ExpireQuorum(ctx context.Context) (bool, error) {
 		s.collector = nil
 	}
 	return true, nil
+}
+
+// Witness returns the role that confirms cards in the current step of a
+// witnessed quorum: the step's first witness.
+func (s *Session) Witness() string {
+	cur, _ := s.state.Current()
+	if len(cur.Witnesses) == 0 {
+		return ""
+	}
+	return cur.Witnesses[0]
+}
+
+// WitnessCard records, in witnessed mode, a card the HSM accepted: its id,
+// its serial as the operator typed it from the HSM's display, and the
+// witness's confirmation (the caller asks for it first). At the threshold
+// the quorum is reached; the HSM was activated by its own cards, so no
+// secret passes through the console.
+func (s *Session) WitnessCard(ctx context.Context, id, serial string) error {
+	q := s.cfg.Script.Quorum
+	if !q.Witnessed() {
+		return errors.New("this quorum holds shares: present the card, it is checked against the roster")
+	}
+	cur, _ := s.state.Current()
+	if !s.state.CollectingCards() {
+		return fmt.Errorf("no cards are collected at step %s", cur.ID)
+	}
+	serial = strings.TrimSpace(serial)
+	if serial == "" {
+		return fmt.Errorf("card %s: type the serial the HSM shows for it", id)
+	}
+	info, ok := q.Card(id)
+	switch {
+	case !ok:
+		return fmt.Errorf("card %s is not on the roster", id)
+	case info.Revoked:
+		return fmt.Errorf("card %s is revoked on this roster: the HSM must not accept it; record an exception", id)
+	case contains(s.state.Accepted, id):
+		return fmt.Errorf("card %s is already recorded", id)
+	case info.Serial != "" && info.Serial != serial:
+		return fmt.Errorf("card %s has serial %s on the roster, not %s: check the HSM's display and type it again", id, info.Serial, serial)
+	}
+	if _, err := s.ExpireQuorum(ctx); err != nil {
+		return err
+	}
+	if err := s.append(ctx, ceremony.KindCardWitnessed, map[string]any{"step": cur.ID, "card": id, "holder": info.Holder,
+		"serial": serial, "witness": s.Witness()}); err != nil {
+		return err
+	}
+	if len(s.state.Accepted) < q.Threshold {
+		return nil
+	}
+	return s.append(ctx, ceremony.KindQuorumReached, map[string]any{"step": cur.ID, "cards": s.state.Accepted, "threshold": q.Threshold})
 }
 
 func (s *Session) present(ctx context.Context, card quorum.Card) error {
@@ -436,8 +491,9 @@ func (s *Session) login(ctx context.Context, cur ceremony.Step) error {
 			fields["flags"] = f
 		}
 	}
+	witnessed := s.cfg.Script.Quorum.Witnessed()
 	if !tok.LoggedIn() {
-		if s.pin == nil {
+		if s.pin == nil && !witnessed {
 			return errors.New("the activation secret is not here: the crypto officers present their cards first")
 		}
 		if err := tok.Login(ctx, s.pin); err != nil {
@@ -448,6 +504,9 @@ func (s *Session) login(ctx context.Context, cur ceremony.Step) error {
 				if lerr := s.append(ctx, ceremony.KindHSMLoginFailed, map[string]any{"step": cur.ID, "token": tok.Label(), "reason": "PIN incorrect"}); lerr != nil {
 					return lerr
 				}
+			}
+			if witnessed {
+				return fmt.Errorf("log in to token %q: %w; the HSM enforces the quorum itself: activate it with its officers' cards (PED), then log in again", tok.Label(), err)
 			}
 			return fmt.Errorf("log in to token %q: %w", tok.Label(), err)
 		}

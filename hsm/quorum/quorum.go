@@ -29,9 +29,14 @@ var grp = group.Ristretto255
 // Roster is the public part of a quorum: who holds which card, the threshold
 // and the Feldman commitments to the secret. It belongs in the ceremony script.
 type Roster struct {
+	// Mode is "shares" (the default: the cards hold verifiable shares of
+	// the HSM's activation secret) or "witnessed": the HSM enforces M-of-N
+	// itself (AEP Keyper, Luna PED) and the console records each card it
+	// accepts, with the card's serial and a witness's confirmation.
+	Mode        string     `yaml:"mode,omitempty" json:"mode,omitempty"`
 	Threshold   int        `yaml:"threshold" json:"threshold"`
-	Group       string     `yaml:"group" json:"group"`
-	Commitments []string   `yaml:"commitments" json:"commitments"` // base64 group elements, Threshold of them
+	Group       string     `yaml:"group,omitempty" json:"group,omitempty"`
+	Commitments []string   `yaml:"commitments,omitempty" json:"commitments,omitempty"` // base64 group elements, Threshold of them
 	Cards       []CardInfo `yaml:"cards" json:"cards"`
 	// Timeout, when set (a Go duration such as "15m"), is how long a partial
 	// quorum lasts: cards accepted longer ago than this before the threshold
@@ -53,9 +58,21 @@ func (r *Roster) ExpiresAfter() time.Duration {
 type CardInfo struct {
 	ID      string `yaml:"id" json:"id"` // the officer's role, e.g. CO1
 	Holder  string `yaml:"holder" json:"holder"`
-	Share   uint64 `yaml:"share" json:"share"` // the share's x coordinate
+	Share   uint64 `yaml:"share,omitempty" json:"share,omitempty"` // the share's x coordinate
 	Revoked bool   `yaml:"revoked,omitempty" json:"revoked,omitempty"`
+	// Serial, in witnessed mode, is the card's serial number as the HSM
+	// shows it; when set, the serial typed at the ceremony must match.
+	Serial string `yaml:"serial,omitempty" json:"serial,omitempty"`
 }
+
+// Roster modes.
+const (
+	ModeShares    = "shares"
+	ModeWitnessed = "witnessed"
+)
+
+// Witnessed reports whether the HSM enforces the quorum itself.
+func (r *Roster) Witnessed() bool { return r != nil && r.Mode == ModeWitnessed }
 
 // Card is what a card holds: its id and its secret share. It is secret.
 type Card struct {
@@ -67,6 +84,13 @@ type Card struct {
 // Validate checks the roster's shape: a threshold within the number of cards,
 // one commitment per coefficient, distinct ids and share numbers.
 func (r *Roster) Validate() error {
+	switch r.Mode {
+	case "", ModeShares:
+	case ModeWitnessed:
+		return r.validateWitnessed()
+	default:
+		return fmt.Errorf("quorum mode %q: want shares or witnessed", r.Mode)
+	}
 	if r.Group != GroupName {
 		return fmt.Errorf("quorum group %q, want %q", r.Group, GroupName)
 	}
@@ -99,6 +123,40 @@ func (r *Roster) Validate() error {
 			return fmt.Errorf("card %s: id or share number used twice", c.ID)
 		}
 		ids[c.ID], shares[c.Share] = true, true
+	}
+	return nil
+}
+
+// validateWitnessed checks a witnessed roster: holders and card ids, no
+// shares or commitments (the HSM holds the secret).
+func (r *Roster) validateWitnessed() error {
+	if r.Group != "" || len(r.Commitments) > 0 {
+		return errors.New("a witnessed quorum has no group or commitments: the HSM enforces it")
+	}
+	active := 0
+	ids := map[string]bool{}
+	for _, c := range r.Cards {
+		if c.ID == "" || c.Holder == "" {
+			return fmt.Errorf("card %q: needs an id and a holder", c.ID)
+		}
+		if c.Share != 0 {
+			return fmt.Errorf("card %s: a witnessed card holds no share", c.ID)
+		}
+		if ids[c.ID] {
+			return fmt.Errorf("card %s: id used twice", c.ID)
+		}
+		ids[c.ID] = true
+		if !c.Revoked {
+			active++
+		}
+	}
+	if r.Threshold < 1 || r.Threshold > active {
+		return fmt.Errorf("threshold %d with %d cards not revoked", r.Threshold, active)
+	}
+	if r.Timeout != "" {
+		if d, err := time.ParseDuration(r.Timeout); err != nil || d <= 0 {
+			return fmt.Errorf("quorum timeout %q: want a duration such as 15m", r.Timeout)
+		}
 	}
 	return nil
 }
@@ -241,6 +299,9 @@ type Collector struct {
 
 // NewCollector starts collecting cards for a roster.
 func NewCollector(r *Roster) (*Collector, error) {
+	if r.Witnessed() {
+		return nil, errors.New("a witnessed quorum has no shares to collect: the HSM checks the cards")
+	}
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
