@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -26,25 +27,8 @@ import (
 // included, and no passphrase, share or PIN reaches any output or file.
 func TestRunCeremony(t *testing.T) {
 	const label = "ksk-hsm"
-	module := hsmtest.SoftHSM(t, label, "initial-pin-0", rehearsalKeys(t))
-	dir := t.TempDir()
-	profile := pkcs11Profile(t, dir, module, label)
-	pass := func(i int) string { return fmt.Sprintf("passphrase of officer %d", i) }
-	var hy, passes strings.Builder
-	hy.WriteString("holders:\n")
-	for i := 1; i <= 7; i++ {
-		fmt.Fprintf(&hy, "  - {id: CO%d, holder: Officer %c}\n", i, 'A'+i-1)
-		passes.WriteString(pass(i) + "\n")
-	}
-	os.WriteFile(filepath.Join(dir, "holders.yaml"), []byte(hy.String()), 0o644)
-	cardsDir := filepath.Join(dir, "cards")
+	dir, profile, cardsDir, pass := provisionedHSM(t, label)
 	ctx := context.Background()
-	t.Setenv(pinEnv, "initial-pin-0")
-	if err := run(ctx, []string{"cards", "provision", "--profile", profile, "--threshold", "3", "--holders", filepath.Join(dir, "holders.yaml"),
-		"--out", filepath.Join(dir, "roster.yaml"), "--cards-dir", cardsDir, "--scrypt-work-factor", "10"}, strings.NewReader(passes.String()), io.Discard, io.Discard); err != nil {
-		t.Fatalf("cards provision: %v", err)
-	}
-	t.Setenv(pinEnv, "")
 	script, _ := os.ReadFile(filepath.Join("scripts", "signing.yaml"))
 	os.WriteFile(filepath.Join(dir, "signing.yaml"), script, 0o644)
 	medium := filepath.Join(dir, "medium")
@@ -90,7 +74,7 @@ func TestRunCeremony(t *testing.T) {
 		t.Fatalf("run again: %v\n%s\n%s", err, out.String(), errb.String())
 	}
 	all += out.String() + errb.String()
-	for _, want := range []string{"resuming the ceremony", "The activation secret is never stored", "signed bundle 9 of 9", "The ceremony is closed"} {
+	for _, want := range []string{"resuming the ceremony", "The activation secret is never stored", "signed bundle 9 of 9", "The ceremony is closed: "} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("the second run lacks %q:\n%s", want, out.String())
 		}
@@ -166,6 +150,87 @@ func TestRunCeremony(t *testing.T) {
 				t.Errorf("the %s is in %s", what, where)
 			}
 		}
+	}
+}
+
+// provisionedHSM makes a SoftHSM token holding the rehearsal KSKs, seven
+// officers' card files (3 of 7, CO1–CO7) whose secret now opens it, the
+// profile and roster.yaml in a new folder.
+func provisionedHSM(t *testing.T, label string) (dir, profile, cardsDir string, pass func(int) string) {
+	t.Helper()
+	module := hsmtest.SoftHSM(t, label, "initial-pin-0", rehearsalKeys(t))
+	dir = t.TempDir()
+	profile = pkcs11Profile(t, dir, module, label)
+	pass = func(i int) string { return fmt.Sprintf("passphrase of officer %d", i) }
+	var hy, passes strings.Builder
+	hy.WriteString("holders:\n")
+	for i := 1; i <= 7; i++ {
+		fmt.Fprintf(&hy, "  - {id: CO%d, holder: Officer %c}\n", i, 'A'+i-1)
+		passes.WriteString(pass(i) + "\n")
+	}
+	os.WriteFile(filepath.Join(dir, "holders.yaml"), []byte(hy.String()), 0o644)
+	cardsDir = filepath.Join(dir, "cards")
+	t.Setenv(pinEnv, "initial-pin-0")
+	if err := run(context.Background(), []string{"cards", "provision", "--profile", profile, "--threshold", "3", "--holders", filepath.Join(dir, "holders.yaml"),
+		"--out", filepath.Join(dir, "roster.yaml"), "--cards-dir", cardsDir, "--scrypt-work-factor", "10"}, strings.NewReader(passes.String()), io.Discard, io.Discard); err != nil {
+		t.Fatalf("cards provision: %v", err)
+	}
+	t.Setenv(pinEnv, "")
+	return dir, profile, cardsDir, pass
+}
+
+// cardLines are the plain console's lines presenting officers' cards.
+func cardLines(pass func(int) string, ids ...int) string {
+	var b strings.Builder
+	for _, i := range ids {
+		fmt.Fprintf(&b, "%d\n%s\n", i, pass(i))
+	}
+	return b.String()
+}
+
+// TestRunKeyGeneration runs the shipped KSK generation script on SoftHSM
+// with the officers' card files: the key is generated in the token only
+// after the typed Yes, its tags and DS are shown and logged, the DNSKEY and
+// DS are stored with the log, hsm inventory finds the same key tag in the
+// token, and the log verifies.
+func TestRunKeyGeneration(t *testing.T) {
+	dir, profile, cardsDir, pass := provisionedHSM(t, "keygen-hsm")
+	script, _ := os.ReadFile(filepath.Join("scripts", "keygen.yaml"))
+	os.WriteFile(filepath.Join(dir, "keygen.yaml"), script, 0o644)
+	logDir := filepath.Join(dir, "log")
+	ctx := context.Background()
+	args := []string{"run", "--script", filepath.Join(dir, "keygen.yaml"), "--profile", profile, "--log", logDir, "--cards", cardsDir, "--plain"}
+	in := strings.Repeat("\n", 7) + cardLines(pass, 2, 4, 6) + "\n" + "\n\n" + "yes\n" + "Yes\n" + "\n" + "\n" + "\n\n" + "\n\n\n\n\n"
+	var out bytes.Buffer
+	if err := run(ctx, args, strings.NewReader(in), &out, io.Discard); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	m := regexp.MustCompile(`KSK KSK-NEW · algorithm 8 · key tag (\d+) \((\d+) with REVOKE\)\n  DS SHA-256 ([0-9a-f ]+)\n`).FindStringSubmatch(out.String())
+	if m == nil || !strings.Contains(out.String(), `typed "yes"; type Yes exactly to go on`) || !strings.Contains(out.String(), "The ceremony is closed: ") {
+		t.Fatalf("run printed:\n%s", out.String())
+	}
+	var inv bytes.Buffer
+	if err := run(ctx, []string{"hsm", "inventory", "--profile", profile}, nil, &inv, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	ds := strings.ReplaceAll(m[3], " ", "")
+	if !regexp.MustCompile(`(?m)^KSK-NEW +8 +` + m[1] + ` +` + m[2] + ` +` + ds + ` `).MatchString(inv.String()) {
+		t.Fatalf("hsm inventory does not show the generated key (tag %s, DS %s):\n%s", m[1], ds, inv.String())
+	}
+	var vout bytes.Buffer
+	if err := run(ctx, []string{"verify", logDir}, nil, &vout, io.Discard); err != nil || !strings.Contains(vout.String(), "16 of 16 steps") {
+		t.Fatalf("verify: %v\n%s", err, vout.String())
+	}
+	arts, _ := filepath.Glob(filepath.Join(logDir, "artefacts", "sha256", "*"))
+	found := false
+	for _, a := range arts {
+		b, _ := os.ReadFile(a)
+		if strings.Contains(string(b), "IN\tDS\t"+m[1]+" 8 2 ") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the generated key's DS record is not among the log's artefacts")
 	}
 }
 

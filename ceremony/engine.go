@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/miekg/dns"
 
 	"github.com/keyceremony/keyceremony/transparency"
 )
@@ -29,6 +33,7 @@ const (
 	KindKSRChecked     = "ksr.checked"
 	KindBundleSigned   = "bundle.signed"
 	KindSKRWritten     = "skr.written"
+	KindKeyGenerated   = "key.generated" // a KSK made in the token: label, key tags, DS
 	KindClose          = transparency.KindClose
 )
 
@@ -70,7 +75,20 @@ type State struct {
 	KSR      *KSRState
 	Signed   int // bundles signed
 	SKR      *Artefact
-	Last     time.Time // time of the last entry
+	// Keys are the KSKs generated in this ceremony, in order.
+	Keys []GeneratedKey
+	Last time.Time // time of the last entry
+}
+
+// GeneratedKey is a KSK generated in a key.generate step.
+type GeneratedKey struct {
+	Step       string
+	Label      string
+	Algorithm  int
+	KeyTag     int
+	RevokedTag int
+	DS         string // SHA-256 DS digest, hex
+	Time       time.Time
 }
 
 // Exception is a deviation the witness records: the step stays open.
@@ -148,6 +166,8 @@ func (s State) ActionDone() bool {
 		return s.SKR != nil
 	case ActionHSMLogout:
 		return s.HSMUsed && !s.HSM
+	case ActionKeyGen:
+		return len(s.Keys) > 0 && s.Keys[len(s.Keys)-1].Step == st.ID
 	}
 	return true
 }
@@ -158,6 +178,7 @@ func (s State) clone() State {
 	s.Cards = slices.Clone(s.Cards)
 	s.Accepted = slices.Clone(s.Accepted)
 	s.SigDigests = slices.Clone(s.SigDigests)
+	s.Keys = slices.Clone(s.Keys)
 	if s.KSR != nil {
 		k := *s.KSR
 		k.Results = slices.Clone(k.Results)
@@ -174,11 +195,11 @@ func (s State) clone() State {
 // the HSM logged in: signing, or writing an SKR whose signatures a restart
 // took from memory.
 func (s State) needsHSMAhead() bool {
-	if s.SKR != nil {
-		return false
-	}
-	for _, st := range s.Script.Steps()[s.Next:] {
-		if st.Action == ActionKSRSign || st.Action == ActionSKRWrite {
+	for i, st := range s.Script.Steps()[s.Next:] {
+		switch {
+		case (st.Action == ActionKSRSign || st.Action == ActionSKRWrite) && s.SKR == nil:
+			return true
+		case st.Action == ActionKeyGen && !(i == 0 && s.ActionDone()):
 			return true
 		}
 	}
@@ -414,6 +435,40 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			return fail("%v", err)
 		}
 		n.HSM = false
+	case KindKeyGenerated:
+		if err := inAction(ActionKeyGen); err != nil {
+			return fail("%v", err)
+		}
+		k := GeneratedKey{Step: cur.ID, Label: e.Field("label"), Algorithm: fieldInt(e, "algorithm"), KeyTag: fieldInt(e, "key_tag"),
+			RevokedTag: fieldInt(e, "key_tag_revoked"), DS: e.Field("ds_sha256"), Time: e.Time}
+		want := cur.Params["algorithm"]
+		if want == "" {
+			want = "8"
+		}
+		switch {
+		case !s.Quorum || !s.HSM:
+			return fail("a key generated before the quorum activated the HSM")
+		case cur.Confirm != "" && !s.Confirmed:
+			return fail("a key generated before the typed confirmation")
+		case s.ActionDone():
+			return fail("step %s already generated its key", cur.ID)
+		case k.Label != cur.Params["label"]:
+			return fail("generated key %q, the script asks for %q", k.Label, cur.Params["label"])
+		case fmt.Sprint(k.Algorithm) != want:
+			return fail("generated an algorithm %d key, the script asks for %s", k.Algorithm, want)
+		}
+		// The tags and the DS are recomputed from the DNSKEY the entry records.
+		rr, err := dns.NewRR(e.Field("dnskey"))
+		dk, ok := rr.(*dns.DNSKEY)
+		if err != nil || !ok || dk.Flags&dnssec.FlagSEP == 0 || int(dk.Algorithm) != k.Algorithm {
+			return fail("the generated key's dnskey %q is not a KSK DNSKEY record of algorithm %d", e.Field("dnskey"), k.Algorithm)
+		}
+		tag, revoked := dnssec.KeyTags(dk)
+		if int(tag) != k.KeyTag || int(revoked) != k.RevokedTag || !strings.EqualFold(dnssec.DS(dk).Digest, k.DS) {
+			return fail("key tag %d (%d revoked) and DS %s do not match the DNSKEY logged, which gives %d (%d) and %s",
+				k.KeyTag, k.RevokedTag, k.DS, tag, revoked, strings.ToLower(dnssec.DS(dk).Digest))
+		}
+		n.Keys = append(n.Keys, k)
 	case KindKSRLoaded:
 		if err := inAction(ActionKSRLoad); err != nil {
 			return fail("%v", err)

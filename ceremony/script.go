@@ -33,12 +33,19 @@ const (
 	ActionKSRSign   = "ksr.sign"       // sign every bundle (irreversible)
 	ActionSKRWrite  = "skr.write"      // write the SKR
 	ActionHSMLogout = "hsm.logout"     // deactivate the token
+	ActionKeyGen    = "key.generate"   // generate a KSK in the token (irreversible)
 )
+
+// actionParams are the parameters each action takes; an action not listed
+// takes none.
+var actionParams = map[string]map[string]bool{
+	ActionKeyGen: {"label": true, "algorithm": true, "bits": true},
+}
 
 // irreversible actions need a typed confirmation in the script.
 var knownActions = map[string]bool{
 	ActionQuorum: false, ActionHSMLogin: false, ActionKSRLoad: false, ActionKSRCheck: false,
-	ActionKSRSign: true, ActionSKRWrite: false, ActionHSMLogout: false,
+	ActionKSRSign: true, ActionSKRWrite: false, ActionHSMLogout: false, ActionKeyGen: true,
 }
 
 // Script is a ceremony script.
@@ -102,6 +109,9 @@ type Step struct {
 	// Confirm is the text the operator must type before an irreversible
 	// action ("Yes", as IANA's signer asks).
 	Confirm string `yaml:"confirm"`
+	// Params are the action's parameters (key.generate: label, algorithm
+	// 8 or 13, bits).
+	Params map[string]string `yaml:"params"`
 
 	Act  int `yaml:"-"` // index of the act
 	Line int `yaml:"-"` // line in the script file
@@ -123,6 +133,11 @@ func (e *ScriptError) Error() string {
 }
 
 func (e *ScriptError) Unwrap() error { return ErrScript }
+
+var (
+	validKeyLabel = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	validRSABits  = regexp.MustCompile(`^(2048|3072|4096)$`)
+)
 
 var stepIDRE = regexp.MustCompile(`^([1-9][0-9]*)\.([1-9][0-9]*)$`)
 
@@ -294,6 +309,7 @@ func (s *Script) validate() []string {
 	}
 	seen := map[string]int{}
 	first := map[string]Step{} // first step of each action
+	var keygens []Step
 	prevAct, prevNum := 0, 0
 	for ai, a := range s.Acts {
 		if strings.TrimSpace(a.Title) == "" {
@@ -343,23 +359,55 @@ func (s *Script) validate() []string {
 				case irreversible && st.Confirm == "":
 					add(st.Line, "step %s: action %s is irreversible and needs a typed confirmation (confirm: \"Yes\")", st.ID, st.Action)
 				}
-				if _, dup := first[st.Action]; dup {
+				if _, dup := first[st.Action]; dup && st.Action != ActionKeyGen {
 					add(st.Line, "step %s: action %s appears twice", st.ID, st.Action)
-				} else {
+				} else if !dup {
 					first[st.Action] = st
 				}
 			}
+			for k := range st.Params {
+				if !actionParams[st.Action][k] {
+					add(st.Line, "step %s: action %q takes no parameter %q", st.ID, st.Action, k)
+				}
+			}
+			if st.Action == ActionKeyGen {
+				p := st.Params
+				if !validKeyLabel.MatchString(p["label"]) {
+					add(st.Line, "step %s: key.generate needs params: {label: …}, a plain label such as KSK-2027", st.ID)
+				}
+				if a := p["algorithm"]; a != "" && a != "8" && a != "13" {
+					add(st.Line, "step %s: algorithm %q: want 8 (RSA/SHA-256) or 13 (ECDSA P-256)", st.ID, a)
+				}
+				if b := p["bits"]; b != "" && (p["algorithm"] == "13" || !validRSABits.MatchString(b)) {
+					add(st.Line, "step %s: bits %q: an RSA modulus of 2048, 3072 or 4096 bits (none for algorithm 13)", st.ID, b)
+				}
+				keygens = append(keygens, st)
+			}
 		}
-	}
-	// Actions that need others before them.
-	before := []struct{ earlier, later string }{
-		{ActionQuorum, ActionHSMLogin}, {ActionHSMLogin, ActionKSRSign}, {ActionKSRLoad, ActionKSRCheck},
-		{ActionKSRCheck, ActionKSRSign}, {ActionKSRSign, ActionSKRWrite}, {ActionHSMLogin, ActionHSMLogout},
-		{ActionKSRSign, ActionHSMLogout},
 	}
 	order := map[string]int{}
 	for i, st := range s.Steps() {
 		order[st.ID] = i
+	}
+	// Every key generation between the HSM's login and its logout.
+	for _, kg := range keygens {
+		login, ok := first[ActionHSMLogin]
+		if !ok || order[login.ID] > order[kg.ID] {
+			add(kg.Line, "step %s (key.generate) needs an hsm.login step before it", kg.ID)
+		}
+		if out, ok := first[ActionHSMLogout]; ok && order[out.ID] < order[kg.ID] {
+			add(kg.Line, "step %s (key.generate) comes after the HSM is logged out (step %s)", kg.ID, out.ID)
+		}
+	}
+	// Actions that need others before them.
+	// (optional: only their order is checked when both are there).
+	before := []struct {
+		earlier, later string
+		optional       bool
+	}{
+		{ActionQuorum, ActionHSMLogin, false}, {ActionHSMLogin, ActionKSRSign, false}, {ActionKSRLoad, ActionKSRCheck, false},
+		{ActionKSRCheck, ActionKSRSign, false}, {ActionKSRSign, ActionSKRWrite, false}, {ActionHSMLogin, ActionHSMLogout, false},
+		{ActionKSRSign, ActionHSMLogout, true},
 	}
 	for _, b := range before {
 		later, ok := first[b.later]
@@ -367,9 +415,9 @@ func (s *Script) validate() []string {
 			continue
 		}
 		earlier, ok := first[b.earlier]
-		if !ok {
+		if !ok && !b.optional {
 			add(later.Line, "step %s (%s) needs a %s step before it", later.ID, b.later, b.earlier)
-		} else if order[earlier.ID] > order[later.ID] {
+		} else if ok && order[earlier.ID] > order[later.ID] {
 			add(later.Line, "step %s (%s) comes before step %s (%s)", later.ID, b.later, earlier.ID, b.earlier)
 		}
 	}

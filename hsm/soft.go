@@ -3,6 +3,10 @@ package hsm
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
@@ -60,7 +64,9 @@ func (t *SoftToken) LoggedIn() bool {
 }
 
 func (t *SoftToken) Key(_ context.Context, label string) (Key, error) {
+	t.mu.Lock()
 	s, ok := t.keys[label]
+	t.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("token %q, key %q: %w", t.label, label, ErrKeyNotFound)
 	}
@@ -69,6 +75,8 @@ func (t *SoftToken) Key(_ context.Context, label string) (Key, error) {
 
 // KeyLabels lists the token's key labels.
 func (t *SoftToken) KeyLabels(context.Context) ([]string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	var out []string
 	for l := range t.keys {
 		out = append(out, l)
@@ -92,7 +100,52 @@ func (k *softKey) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]by
 	if !k.t.LoggedIn() {
 		return nil, fmt.Errorf("sign with %q: %w", k.label, ErrNotLoggedIn)
 	}
+	if _, ok := k.s.(*ecdsa.PrivateKey); ok {
+		// ECDSA needs a nonce: the token draws it itself, as an HSM does.
+		return k.s.Sign(rand.Reader, digest, opts)
+	}
 	return k.s.Sign(noRandom{}, digest, opts)
+}
+
+// Generator is a token that generates KSKs (a key-generation ceremony).
+type Generator interface {
+	GenerateKSK(ctx context.Context, spec KeySpec) (Key, error)
+}
+
+// GenerateKSK makes a key in the software token, for rehearsals of a
+// key-generation ceremony: RSA (2048 bits unless told, exponent 65537) or
+// ECDSA P-256. A label in use is refused; the token must be logged in.
+func (t *SoftToken) GenerateKSK(ctx context.Context, spec KeySpec) (Key, error) {
+	if !t.LoggedIn() {
+		return nil, fmt.Errorf("generate %q: %w", spec.Label, ErrNotLoggedIn)
+	}
+	t.mu.Lock()
+	_, exists := t.keys[spec.Label]
+	t.mu.Unlock()
+	if exists {
+		return nil, fmt.Errorf("token %q, key %q: %w", t.label, spec.Label, ErrLabelExists)
+	}
+	var priv crypto.Signer
+	var err error
+	switch spec.Algorithm {
+	case 8:
+		bits := spec.Bits
+		if bits == 0 {
+			bits = 2048
+		}
+		priv, err = rsa.GenerateKey(rand.Reader, bits)
+	case 13:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		return nil, fmt.Errorf("generate %q: algorithm %d (want 8 or 13)", spec.Label, spec.Algorithm)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	t.keys[spec.Label] = priv
+	t.mu.Unlock()
+	return t.Key(ctx, spec.Label)
 }
 
 // noRandom fails if a signature ever asks for randomness.

@@ -373,7 +373,11 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, c.keys.Confirm):
 		if session.NextOf(c.state) == session.NextTyped {
 			cur, _ := c.state.Current()
-			c.openInput(modeTyped, fmt.Sprintf("Type %s to sign every bundle", cur.Confirm))
+			what := "sign every bundle"
+			if cur.Action == ceremony.ActionKeyGen {
+				what = "generate " + cur.Params["label"]
+			}
+			c.openInput(modeTyped, fmt.Sprintf("Type %s to %s", cur.Confirm, what))
 			return nil
 		}
 		verb := actionVerb(c.current().Action, c.state)

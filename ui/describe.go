@@ -68,6 +68,8 @@ func Describe(e *transparency.Entry, script *ceremony.Script) string {
 		return fmt.Sprintf("KSR checked: %d checks passed", len(rs))
 	case ceremony.KindBundleSigned:
 		return fmt.Sprintf("bundle %s signed (key %s, %s to %s)", raw(e, "bundle"), raw(e, "key_tag"), e.Field("inception"), e.Field("expiration"))
+	case ceremony.KindKeyGenerated:
+		return fmt.Sprintf("KSK %s generated: algorithm %s, key tag %s (%s with REVOKE), DS %s", e.Field("label"), raw(e, "algorithm"), raw(e, "key_tag"), raw(e, "key_tag_revoked"), e.Field("ds_sha256"))
 	case ceremony.KindSKRWritten:
 		return "SKR written: " + names(e)
 	case ceremony.KindClose:

@@ -111,6 +111,7 @@ func (p *Plain) Run(ctx context.Context) error {
 }
 
 type snapshot struct {
+	keys    int
 	ksr     bool
 	checked bool
 	skr     bool
@@ -118,7 +119,7 @@ type snapshot struct {
 }
 
 func before(st ceremony.State) snapshot {
-	return snapshot{ksr: st.KSR != nil, checked: st.KSR != nil && st.KSR.Checked, skr: st.SKR != nil}
+	return snapshot{keys: len(st.Keys), ksr: st.KSR != nil, checked: st.KSR != nil && st.KSR.Checked, skr: st.SKR != nil}
 }
 
 // afterAction shows what an action produced that people compare aloud, and
@@ -126,6 +127,11 @@ func before(st ceremony.State) snapshot {
 func (p *Plain) afterAction(ctx context.Context, was snapshot, s *session.Session) {
 	st := s.State()
 	out := p.Out
+	for _, k := range st.Keys[was.keys:] {
+		fmt.Fprintf(out, "  KSK %s · algorithm %d · key tag %d (%d with REVOKE)\n", k.Label, k.Algorithm, k.KeyTag, k.RevokedTag)
+		fmt.Fprintf(out, "  DS SHA-256 %s\n  %s\n", GroupHex(k.DS), dnssec.PGPWords(mustHex(k.DS)))
+		fmt.Fprintln(out, "  Read the key tag and the DS aloud; the witnesses note them.")
+	}
 	if !was.ksr && st.KSR != nil {
 		fmt.Fprintf(out, "  KSR %s · id %s · %d bundles\n", st.KSR.Name, st.KSR.ID, st.KSR.Bundles)
 		fmt.Fprintf(out, "  SHA-256 %s\n  %s\n", GroupHex(st.KSR.SHA256), dnssec.PGPWords(mustHex(st.KSR.SHA256)))
@@ -289,6 +295,8 @@ func actionVerb(action string, st ceremony.State) string {
 		return "write the SKR"
 	case ceremony.ActionHSMLogout:
 		return "log out of the HSM"
+	case ceremony.ActionKeyGen:
+		return "generate the KSK"
 	}
 	return "confirm the step"
 }

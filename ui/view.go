@@ -132,6 +132,17 @@ func (c *Console) viewAction(st ceremony.State, cur ceremony.Step, w int) string
 			b.WriteString(c.viewKSR(st, w))
 		}
 	}
+	if cur.Action == ceremony.ActionKeyGen {
+		for _, k := range st.Keys {
+			if k.Step == cur.ID {
+				b.WriteString(c.st.OK.Render(fmt.Sprintf("KSK %s · algorithm %d · key tag %d (%d with REVOKE)", k.Label, k.Algorithm, k.KeyTag, k.RevokedTag)) + "\n")
+				b.WriteString(c.viewHash("DS", k.DS, w))
+			}
+		}
+		if session.NextOf(c.state) == session.NextTyped {
+			b.WriteString(c.st.Warn.Render(fmt.Sprintf("Irreversible: type %s exactly to generate %s.", cur.Confirm, cur.Params["label"])) + "\n")
+		}
+	}
 	if cur.Action == ceremony.ActionKSRCheck && st.KSR != nil && st.KSR.Checked {
 		for _, r := range st.KSR.Results {
 			b.WriteString(c.mark(r.Status) + " " + c.st.Text.Render(truncate(r.ID+"  "+r.Detail, w-8)) + "\n")

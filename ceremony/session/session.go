@@ -240,6 +240,10 @@ func NextOf(st ceremony.State) Next {
 			return NextTyped
 		}
 		return NextSign
+	case ceremony.ActionKeyGen:
+		if cur.Confirm != "" && !st.Confirmed {
+			return NextTyped
+		}
 	}
 	return NextAction
 }
@@ -282,6 +286,8 @@ func (s *Session) Confirm(ctx context.Context) error {
 		return s.checkKSR(ctx, cur)
 	case ceremony.ActionSKRWrite:
 		return s.writeSKR(ctx, cur)
+	case ceremony.ActionKeyGen:
+		return s.generate(ctx, cur)
 	case ceremony.ActionHSMLogout:
 		if err := s.cfg.Token.Logout(ctx); err != nil {
 			return fmt.Errorf("log out of token %q: %w; try again", s.cfg.Token.Label(), err)
@@ -523,6 +529,52 @@ func (s *Session) login(ctx context.Context, cur ceremony.Step) error {
 func (s *Session) wipePIN() {
 	quorum.Wipe(s.pin)
 	s.pin = nil
+}
+
+// generate makes the step's KSK in the token and logs its DNSKEY, key tag
+// with and without the REVOKE bit and SHA-256 DS, with the DNSKEY and DS
+// records stored as an artefact for the trust anchor.
+func (s *Session) generate(ctx context.Context, cur ceremony.Step) error {
+	g, ok := s.cfg.Token.(hsm.Generator)
+	if !ok {
+		return fmt.Errorf("token %q cannot generate keys", s.cfg.Token.Label())
+	}
+	spec := hsm.KeySpec{Label: cur.Params["label"], Algorithm: 8, Extractable: s.cfg.Profile != nil && s.cfg.Profile.Token.BackupCapable}
+	if cur.Params["algorithm"] == "13" {
+		spec.Algorithm = 13
+	}
+	fmt.Sscan(cur.Params["bits"], &spec.Bits)
+	k, err := g.GenerateKSK(ctx, spec)
+	if errors.Is(err, hsm.ErrLabelExists) {
+		return fmt.Errorf("token %q already holds a key labelled %s; a key is never replaced: record an exception, and generate under a new label in a corrected script", s.cfg.Token.Label(), spec.Label)
+	}
+	if err != nil {
+		return fmt.Errorf("generate %s: %w; nothing was logged, try again", spec.Label, err)
+	}
+	ttl := s.cfg.TTL
+	if ttl == 0 {
+		ttl = 172800
+	}
+	dk, err := dnssec.NewDNSKEY(s.cfg.Script.Zone, k.Public(), dnssec.FlagZone|dnssec.FlagSEP, ttl)
+	if err != nil {
+		return err
+	}
+	tag, revoked := dnssec.KeyTags(dk)
+	ds := dnssec.DS(dk)
+	fields := map[string]any{"step": cur.ID, "label": spec.Label, "algorithm": spec.Algorithm, "key_tag": tag,
+		"key_tag_revoked": revoked, "ds_sha256": strings.ToLower(ds.Digest), "dnskey": dk.String()}
+	if pa, ok := s.cfg.Token.(interface {
+		PrivateAttributes(label string) (sensitive, extractable, neverExtractable bool, err error)
+	}); ok {
+		if sensitive, extractable, _, err := pa.PrivateAttributes(spec.Label); err == nil {
+			fields["sensitive"], fields["extractable"] = sensitive, extractable
+		}
+	}
+	ref, err := s.cfg.Log.StoreArtefact(spec.Label+".ds", []byte(dk.String()+"\n"+ds.String()+"\n"))
+	if err != nil {
+		return err
+	}
+	return s.append(ctx, ceremony.KindKeyGenerated, fields, ref)
 }
 
 func (s *Session) loadKSR(ctx context.Context, cur ceremony.Step) error {

@@ -1,0 +1,120 @@
+package ceremony
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/keyceremony/keyceremony/scripts"
+	"github.com/keyceremony/keyceremony/transparency"
+)
+
+// IANA's test KSK1 as a DNSKEY, with its tags and DS.
+const (
+	ksk1DNSKEY = ".\t172800\tIN\tDNSKEY\t257 3 8 AwEAAeDRkrdHVmYr02azOXBd71VkutdjhDWyro+9IsGoFSN61RAgCmwQkw3MZR1zQZziReIdruh7zsKFzzYNV5O5xeRjrTktYM56R4dWucrmctQJdbJirDfKdNB57Pg7ZZAv2Lx+YkouC0+4E+cscYAbS7/p4P2F9kVqbpXjswpjzKojIQPzC5JpkOem8vjhRAVyvFfJ9fX5lM7XUzKMhvRCU8Kk/T4/n9tSZh6xLvu1X2u9U3dd9QAb0tK+hDal35rZkAs930JQKcvuRxbWv41SD2RajpQsHxYvD/1Kt3tZBBA6+n7YK6ePdNar0Fo5Az6Y1Uew+Gofmu9TLx4lUk6x4pM="
+	ksk1Tag    = 5017
+	ksk1Ds     = "f40facfd24ebf0ba0665356b13a568631bb46d01d7c079d65cecd4286057b2f0"
+)
+
+func keygenScript(t *testing.T) *Script {
+	t.Helper()
+	raw, _ := scripts.Get("keygen")
+	// The shipped script names roster.yaml; the demo's quorum stands in.
+	demo, _ := scripts.Get("demo")
+	roster := strings.SplitN(strings.SplitN(string(demo), "quorum:\n", 2)[1], "\nacts:", 2)[0]
+	s, err := LoadScriptWith("keygen.yaml", raw, func(string) ([]byte, error) { return []byte("quorum:\n" + roster + "\n"), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// keygenPath writes a whole key-generation ceremony; gen writes the
+// key.generate step's entries (the confirmation and the key).
+func keygenPath(s *Script, gen func(b *entries, st Step)) []*transparency.Entry {
+	return happyPath(s, func(b *entries, st Step) bool {
+		if st.Action != ActionKeyGen {
+			return false
+		}
+		gen(b, st)
+		b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
+		return true
+	})
+}
+
+func keyFields(st Step, extra map[string]any) map[string]any {
+	m := map[string]any{"step": st.ID, "label": "KSK-NEW", "algorithm": 8, "key_tag": ksk1Tag, "key_tag_revoked": ksk1Tag + 128,
+		"ds_sha256": ksk1Ds, "dnskey": ksk1DNSKEY}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
+}
+
+// TestKeyGenerationReplay: the verifier accepts a generated key whose tags
+// and DS are those of the DNSKEY logged, after the typed confirmation, and
+// refuses one before it, under another label, with tags or a DS that the
+// DNSKEY does not give, or a step closed without its key.
+func TestKeyGenerationReplay(t *testing.T) {
+	s := keygenScript(t)
+	good := func(b *entries, st Step) {
+		b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+		b.add(KindKeyGenerated, keyFields(st, nil))
+	}
+	st, err := Replay(s, keygenPath(s, good))
+	if err != nil || !st.Closed || len(st.Keys) != 1 || st.Keys[0].RevokedTag != 5145 {
+		t.Fatalf("a key generation ceremony: %v (%+v)", err, st.Keys)
+	}
+	bad := map[string]struct {
+		gen  func(b *entries, st Step)
+		want string
+	}{
+		"before the typed Yes": {func(b *entries, st Step) { b.add(KindKeyGenerated, keyFields(st, nil)) }, "before the typed confirmation"},
+		"another label": {func(b *entries, st Step) {
+			b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+			b.add(KindKeyGenerated, keyFields(st, map[string]any{"label": "KSK-OTHER"}))
+		}, `the script asks for "KSK-NEW"`},
+		"a tag the DNSKEY does not give": {func(b *entries, st Step) {
+			b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+			b.add(KindKeyGenerated, keyFields(st, map[string]any{"key_tag": 20326, "key_tag_revoked": 20454}))
+		}, "do not match the DNSKEY logged"},
+		"a DS the DNSKEY does not give": {func(b *entries, st Step) {
+			b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+			b.add(KindKeyGenerated, keyFields(st, map[string]any{"ds_sha256": strings.Repeat("0", 64)}))
+		}, "do not match the DNSKEY logged"},
+		"no key": {func(b *entries, st Step) {
+			b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+		}, "confirmed before its action is done"},
+	}
+	for name, c := range bad {
+		_, err := Replay(s, keygenPath(s, c.gen))
+		if !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+}
+
+// TestKeyGenerationScriptRules: key.generate needs a label, a known
+// algorithm, a typed confirmation, and the HSM logged in before it.
+func TestKeyGenerationScriptRules(t *testing.T) {
+	raw, _ := scripts.Get("keygen")
+	demo, _ := scripts.Get("demo")
+	roster := "quorum:\n" + strings.SplitN(strings.SplitN(string(demo), "quorum:\n", 2)[1], "\nacts:", 2)[0] + "\n"
+	include := func(string) ([]byte, error) { return []byte(roster), nil }
+	for change, want := range map[[2]string]string{
+		{`params: {label: KSK-NEW, algorithm: "8", bits: "2048"}`, `params: {algorithm: "8"}`}: "key.generate needs params: {label: …}",
+		{`algorithm: "8", bits: "2048"`, `algorithm: "5"`}:                                     `algorithm "5"`,
+		{`algorithm: "8", bits: "2048"`, `algorithm: "13", bits: "2048"`}:                      `bits "2048"`,
+		{`bits: "2048"}`, `bits: "2048", size: "1"}`}:                                          `takes no parameter "size"`,
+		{"        confirm: \"Yes\"\n      - id: \"4.2\"", "      - id: \"4.2\""}:               "irreversible and needs a typed confirmation",
+		{"        action: hsm.login\n", ""}:                                                    "needs an hsm.login step before it",
+	} {
+		text := strings.Replace(string(raw), change[0], change[1], 1)
+		if text == string(raw) {
+			t.Fatalf("the keygen script no longer holds %q", change[0])
+		}
+		if _, err := LoadScriptWith("keygen.yaml", []byte(text), include); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q → %q: %v, want %q", change[0], change[1], err, want)
+		}
+	}
+}
