@@ -41,6 +41,10 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	src := cardSource{}
 	fs.StringVar(&src.dir, "cards", "", "the folder where the officers' card files appear (their media mounted)")
 	fs.StringVar(&src.module, "card-module", "", "or the PKCS#11 library of the card readers: card CO1 is the token labelled CO1")
+	newHolders := fs.String("new-holders", "", "cards.reshare: the new officers (holders: [{id, holder}]), with ids the current roster does not use")
+	newRoster := fs.String("new-roster", "", "cards.reshare: where to write the new roster (never overwritten)")
+	newCards := fs.String("new-cards", "", "cards.reshare: where to write the new card files")
+	workFactor := fs.Int("scrypt-work-factor", 0, "cards.reshare: scrypt log2 N of the new card files (default 18)")
 	plain := fs.Bool("plain", false, "line-by-line prompts instead of the full-screen console (also when stdout is not a terminal)")
 	theme := fs.String("theme", "dark", "colours of the console: dark, light or mono")
 	fs.Usage = func() {
@@ -145,6 +149,34 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		}
 	}
 	cfg.SKRPath = *skrPath
+	if needs[ceremony.ActionReshare] {
+		if *newHolders == "" || *newRoster == "" || *newCards == "" {
+			return usageErr("run: %s deals new officers' cards: give --new-holders FILE, --new-roster FILE and --new-cards DIR", script.Name)
+		}
+		if *workFactor < 0 || *workFactor > 22 {
+			return usageErr("--scrypt-work-factor %d: want 1 to 22", *workFactor)
+		}
+		threshold := 0
+		for _, st := range script.Steps() {
+			if st.Action == ceremony.ActionReshare {
+				fmt.Sscan(st.Params["threshold"], &threshold)
+			}
+		}
+		out, cards := *newRoster, *newCards
+		if resume { // a resumed ceremony may have dealt them already: the session checks
+			out, cards = "", ""
+		}
+		doc, err := loadHolders(*newHolders, threshold, out, cards)
+		if err != nil {
+			return err
+		}
+		for _, h := range doc.Holders {
+			if _, ok := script.Quorum.Card(h.ID); ok {
+				return usageErr("%s: card id %s is on the current roster; give each new card a new id", *newHolders, h.ID)
+			}
+		}
+		cfg.Reshare = session.ReshareConfig{Holders: doc.Holders, RosterPath: *newRoster, CardsDir: *newCards, WorkFactor: *workFactor}
+	}
 	if !witnessed {
 		cfg.Cards = src.reader(script.Quorum, nil)
 	}

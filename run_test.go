@@ -284,3 +284,59 @@ func TestRunWitnessed(t *testing.T) {
 		t.Fatal("an unconfirmed card was recorded")
 	}
 }
+
+// TestRunOfficerReplacement runs the shipped crypto officer replacement
+// script: three old cards recover the secret, the new officers' passphrases
+// are typed twice (a mismatch is refused and typed again), the new card
+// files and roster are written and logged, the log verifies; then the new
+// cards open the HSM for ksr sign while an old one is refused as revoked.
+func TestRunOfficerReplacement(t *testing.T) {
+	dir, profile, cardsDir, pass := provisionedHSM(t, "officers-hsm")
+	script, _ := os.ReadFile(filepath.Join("scripts", "officers.yaml"))
+	os.WriteFile(filepath.Join(dir, "officers.yaml"), script, 0o644)
+	os.WriteFile(filepath.Join(dir, "new-holders.yaml"), []byte("holders:\n  - {id: CO11, holder: Kim}\n  - {id: CO12, holder: Lee}\n  - {id: CO13, holder: Mo}\n"), 0o644)
+	logDir, newRoster, newCards := filepath.Join(dir, "log"), filepath.Join(dir, "roster-2.yaml"), filepath.Join(dir, "cards-2")
+	ctx := context.Background()
+	args := []string{"run", "--script", filepath.Join(dir, "officers.yaml"), "--profile", profile, "--log", logDir, "--cards", cardsDir,
+		"--new-holders", filepath.Join(dir, "new-holders.yaml"), "--new-roster", newRoster, "--new-cards", newCards, "--scrypt-work-factor", "10", "--plain"}
+	if err := run(ctx, args[:len(args)-9], nil, io.Discard, io.Discard); exitCode(err) != exitUsage {
+		t.Fatalf("without the new holders: %v", err)
+	}
+	np := func(id string) string { return "new passphrase of " + id }
+	typed := np("CO11") + "\n" + np("CO11") + "\n" + np("CO12") + "\n" + "a different one\n"
+	in := strings.Repeat("\n", 4) + cardLines(pass, 1, 5, 7) + "\n" + "Yes\n" + "\n" + typed +
+		"\n" + np("CO11") + "\n" + np("CO11") + "\n" + np("CO12") + "\n" + np("CO12") + "\n" + np("CO13") + "\n" + np("CO13") + "\n" +
+		"\n" + strings.Repeat("\n", 5)
+	var out bytes.Buffer
+	if err := run(ctx, args, strings.NewReader(in), &out, io.Discard); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"card CO12: the two typings differ; start again", "new cards CO11, CO12, CO13 (3 of 3) dealt from the same secret; revoked CO1, CO2, CO3, CO4, CO5, CO6, CO7",
+		"New roster roster-2.yaml · SHA-256 ", "The ceremony is closed: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("run lacks %q:\n%s", want, out.String())
+		}
+	}
+	var vout bytes.Buffer
+	if err := run(ctx, []string{"verify", logDir}, nil, &vout, io.Discard); err != nil || !strings.Contains(vout.String(), "11 of 11 steps") {
+		t.Fatalf("verify: %v\n%s", err, vout.String())
+	}
+	sign := func(roster, cards, typed, outFile string) (string, error) {
+		var errb bytes.Buffer
+		err := run(ctx, []string{"ksr", "sign", "dnssec/testdata/ksr-root-2010-q1-0.xml", "--profile", profile, "--now", "2009-12-25",
+			"--out", filepath.Join(dir, outFile), "--yes", "--roster", roster, "--cards", cards}, strings.NewReader(typed), io.Discard, &errb)
+		return errb.String(), err
+	}
+	if msg, err := sign(newRoster, newCards, np("CO11")+"\n"+np("CO12")+"\n"+np("CO13")+"\n", "new.xml"); err != nil {
+		t.Fatalf("the new cards do not open the HSM: %v\n%s", err, msg)
+	}
+	if msg, err := sign(newRoster, cardsDir, pass(1)+"\n", "old.xml"); err == nil || !strings.Contains(msg, "card CO1 (Officer A) rejected: revoked on this roster") {
+		t.Fatalf("an old card under the new roster: %v\n%s", err, msg)
+	}
+	all := out.String() + vout.String()
+	for _, id := range []string{"CO11", "CO12", "CO13"} {
+		if strings.Contains(all, np(id)) {
+			t.Fatalf("%s's new passphrase reached the output", id)
+		}
+	}
+}

@@ -33,7 +33,8 @@ const (
 	KindKSRChecked     = "ksr.checked"
 	KindBundleSigned   = "bundle.signed"
 	KindSKRWritten     = "skr.written"
-	KindKeyGenerated   = "key.generated" // a KSK made in the token: label, key tags, DS
+	KindKeyGenerated   = "key.generated"  // a KSK made in the token: label, key tags, DS
+	KindCardsReshared  = "cards.reshared" // the quorum's secret dealt to new officers' cards
 	KindClose          = transparency.KindClose
 )
 
@@ -77,7 +78,20 @@ type State struct {
 	SKR      *Artefact
 	// Keys are the KSKs generated in this ceremony, in order.
 	Keys []GeneratedKey
-	Last time.Time // time of the last entry
+	// Reshared is the officer replacement done in this ceremony.
+	Reshared *Reshared
+	Last     time.Time // time of the last entry
+}
+
+// Reshared is a cards.reshare step's result: the new cards, the old ones
+// revoked, and the new roster as an artefact.
+type Reshared struct {
+	Step      string
+	Cards     []string
+	Revoked   []string
+	Threshold int
+	Roster    Artefact
+	Time      time.Time
 }
 
 // GeneratedKey is a KSK generated in a key.generate step.
@@ -168,6 +182,8 @@ func (s State) ActionDone() bool {
 		return s.HSMUsed && !s.HSM
 	case ActionKeyGen:
 		return len(s.Keys) > 0 && s.Keys[len(s.Keys)-1].Step == st.ID
+	case ActionReshare:
+		return s.Reshared != nil && s.Reshared.Step == st.ID
 	}
 	return true
 }
@@ -213,7 +229,7 @@ func (s State) CollectingCards() bool {
 	if !ok || s.Quorum {
 		return false
 	}
-	return st.Action == ActionQuorum || st.Action == ActionHSMLogin || s.NeedActivation
+	return st.Action == ActionQuorum || st.Action == ActionHSMLogin || s.NeedActivation || (st.Action == ActionReshare && !s.ActionDone())
 }
 
 // NewState is the state of a ceremony that follows script, before its log
@@ -265,6 +281,10 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			return err
 		}
 		if cur.Action == ActionQuorum || ((cur.Action == ActionHSMLogin || s.NeedActivation) && !s.Quorum) {
+			return nil
+		}
+		// After a restart the secret is gone: the old cards come again.
+		if cur.Action == ActionReshare && !s.Quorum && !s.ActionDone() {
 			return nil
 		}
 		return fmt.Errorf("step %s does not collect cards", cur.ID)
@@ -469,6 +489,40 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 				k.KeyTag, k.RevokedTag, k.DS, tag, revoked, strings.ToLower(dnssec.DS(dk).Digest))
 		}
 		n.Keys = append(n.Keys, k)
+	case KindCardsReshared:
+		if err := inAction(ActionReshare); err != nil {
+			return fail("%v", err)
+		}
+		r := &Reshared{Step: cur.ID, Cards: fieldStrings(e, "cards"), Revoked: fieldStrings(e, "revoked"), Threshold: fieldInt(e, "threshold"), Time: e.Time}
+		var old []string
+		for _, c := range s.Script.Quorum.Cards {
+			old = append(old, c.ID)
+		}
+		switch {
+		case !s.Quorum:
+			return fail("cards dealt again before the old cards' quorum recovered the secret")
+		case cur.Confirm != "" && !s.Confirmed:
+			return fail("cards dealt again before the typed confirmation")
+		case s.ActionDone():
+			return fail("step %s already dealt the new cards", cur.ID)
+		case fmt.Sprint(r.Threshold) != cur.Params["threshold"]:
+			return fail("threshold %d, the script asks for %s", r.Threshold, cur.Params["threshold"])
+		case len(r.Cards) < r.Threshold:
+			return fail("%d new cards for a threshold of %d", len(r.Cards), r.Threshold)
+		case !slices.Equal(r.Revoked, old):
+			return fail("revokes %v; every card of the old roster (%v) must be revoked", r.Revoked, old)
+		case e.Field("commitment") != s.Script.Quorum.Commitments[0]:
+			return fail("the new roster's first commitment %s is not the old one's %s: the secret changed", e.Field("commitment"), s.Script.Quorum.Commitments[0])
+		case len(e.Artefacts) != 1 || e.Field("roster_sha256") != e.Artefacts[0].SHA256:
+			return fail("the new roster is cited as the entry's one artefact, with its SHA-256")
+		}
+		for _, c := range r.Cards {
+			if slices.Contains(old, c) {
+				return fail("new card %s has an id of the old roster", c)
+			}
+		}
+		r.Roster = Artefact{Name: e.Artefacts[0].Name, SHA256: e.Artefacts[0].SHA256}
+		n.Reshared = r
 	case KindKSRLoaded:
 		if err := inAction(ActionKSRLoad); err != nil {
 			return fail("%v", err)

@@ -34,18 +34,20 @@ const (
 	ActionSKRWrite  = "skr.write"      // write the SKR
 	ActionHSMLogout = "hsm.logout"     // deactivate the token
 	ActionKeyGen    = "key.generate"   // generate a KSK in the token (irreversible)
+	ActionReshare   = "cards.reshare"  // deal the quorum's secret to new officers' cards (irreversible)
 )
 
 // actionParams are the parameters each action takes; an action not listed
 // takes none.
 var actionParams = map[string]map[string]bool{
-	ActionKeyGen: {"label": true, "algorithm": true, "bits": true},
+	ActionKeyGen:  {"label": true, "algorithm": true, "bits": true},
+	ActionReshare: {"threshold": true},
 }
 
 // irreversible actions need a typed confirmation in the script.
 var knownActions = map[string]bool{
 	ActionQuorum: false, ActionHSMLogin: false, ActionKSRLoad: false, ActionKSRCheck: false,
-	ActionKSRSign: true, ActionSKRWrite: false, ActionHSMLogout: false, ActionKeyGen: true,
+	ActionKSRSign: true, ActionSKRWrite: false, ActionHSMLogout: false, ActionKeyGen: true, ActionReshare: true,
 }
 
 // Script is a ceremony script.
@@ -383,6 +385,15 @@ func (s *Script) validate() []string {
 				}
 				keygens = append(keygens, st)
 			}
+			if st.Action == ActionReshare {
+				var n int
+				if _, err := fmt.Sscan(st.Params["threshold"], &n); err != nil || n < 1 || fmt.Sprint(n) != st.Params["threshold"] {
+					add(st.Line, "step %s: cards.reshare needs params: {threshold: \"N\"}, how many new cards open the HSM", st.ID)
+				}
+				if s.Quorum.Witnessed() {
+					add(st.Line, "step %s: a witnessed quorum holds no shares to deal again; the HSM re-issues its own cards", st.ID)
+				}
+			}
 		}
 	}
 	order := map[string]int{}
@@ -407,7 +418,7 @@ func (s *Script) validate() []string {
 	}{
 		{ActionQuorum, ActionHSMLogin, false}, {ActionHSMLogin, ActionKSRSign, false}, {ActionKSRLoad, ActionKSRCheck, false},
 		{ActionKSRCheck, ActionKSRSign, false}, {ActionKSRSign, ActionSKRWrite, false}, {ActionHSMLogin, ActionHSMLogout, false},
-		{ActionKSRSign, ActionHSMLogout, true},
+		{ActionKSRSign, ActionHSMLogout, true}, {ActionQuorum, ActionReshare, false},
 	}
 	for _, b := range before {
 		later, ok := first[b.later]

@@ -150,3 +150,55 @@ func TestConsoleWitnessedQuorum(t *testing.T) {
 		t.Fatalf("no quorum:\n%s", s)
 	}
 }
+
+// TestConsoleReshare deals the demo quorum's secret to two new officers in
+// the officer replacement script: each new passphrase is typed twice into a
+// field that draws nothing, a mismatch is refused and asked again, and the
+// panel shows each new card, the revoked old ones and the new roster.
+func TestConsoleReshare(t *testing.T) {
+	raw, _ := scripts.Get("officers")
+	demo, _ := scripts.Get("demo")
+	roster := "quorum:\n" + strings.SplitN(strings.SplitN(string(demo), "quorum:\n", 2)[1], "\nacts:", 2)[0] + "\n"
+	script, err := ceremony.LoadScriptWith("officers.yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	c := newConsoleScript(t, 160, 45, script, func(cfg *session.Config) {
+		cfg.Reshare = session.ReshareConfig{Holders: []quorum.CardInfo{{ID: "CO8", Holder: "Hana"}, {ID: "CO9", Holder: "Ivo"}, {ID: "CO10", Holder: "Jun"}},
+			RosterPath: filepath.Join(dir, "roster-2.yaml"), CardsDir: filepath.Join(dir, "cards"), WorkFactor: 10}
+	})
+	press(t, c, "enter", "enter", "enter", "enter", "1", "2", "3", "enter", "enter")
+	typeText(t, c, "Yes")
+	press(t, c, "enter")
+	if s := screen(c); !strings.Contains(s, "New crypto officers · 3 of 3") || !strings.Contains(s, "CO8  Hana                 waiting") {
+		t.Fatalf("the reshare step:\n%s", s)
+	}
+	press(t, c, "enter")
+	if s := screen(c); c.mode != modeNewPass || !strings.Contains(s, "The new officer types the passphrase for new card CO8 (Hana), then enter.") {
+		t.Fatalf("no passphrase field for CO8:\n%s", s)
+	}
+	for _, p := range []string{"hana's passphrase", "hana's passphrase", "ivo's passphrase", "not the same"} {
+		typeText(t, c, p)
+		if strings.Contains(screen(c), "passphrase") && strings.Contains(screen(c), p) {
+			t.Fatalf("the typed passphrase is on screen:\n%s", screen(c))
+		}
+		press(t, c, "enter")
+	}
+	if s := screen(c); !strings.Contains(s, "card CO9: the two typings differ; type it again") || !strings.Contains(s, "CO8  Hana                 passphrase set") {
+		t.Fatalf("after a mismatch:\n%s", s)
+	}
+	for _, p := range []string{"ivo's passphrase", "ivo's passphrase", "jun's passphrase", "jun's passphrase"} {
+		typeText(t, c, p)
+		press(t, c, "enter")
+	}
+	s := screen(c)
+	for _, want := range []string{"CO10 Jun                  card written", "[ OK ] revoked: CO1, CO2, CO3, CO4, CO5, CO6, CO7", "New roster roster-2.yaml"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("after the new cards: no %q in\n%s", want, s)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cards", "CO10.card")); err != nil {
+		t.Fatal("CO10's card file was not written")
+	}
+}

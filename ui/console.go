@@ -81,6 +81,7 @@ const (
 	modeSecret         // a card's holder types its passphrase or PIN, never echoed
 	modeSerial         // witnessed quorum: the operator types the serial of a card the HSM accepted
 	modeWitnessConfirm // the witness confirms that card with their own key
+	modeNewPass        // a new officer types their new card's passphrase, twice, never echoed
 )
 
 // Console is the root model of the operator console. It owns resize, global
@@ -120,6 +121,10 @@ type Console struct {
 	// serial is the card serial typed in a witnessed quorum, awaiting the
 	// witness's confirmation.
 	serial string
+	// newPass holds the new officers' passphrases typed so far in a
+	// cards.reshare step; newFirst the first typing of the current one.
+	newPass  map[string]string
+	newFirst string
 }
 
 type (
@@ -225,7 +230,7 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyMsg:
 		return c, c.key(msg)
 	}
-	if c.mode == modeException || c.mode == modeTyped || c.mode == modeSecret || c.mode == modeSerial {
+	if c.mode == modeException || c.mode == modeTyped || c.mode == modeSecret || c.mode == modeSerial || c.mode == modeNewPass {
 		var cmd tea.Cmd
 		c.input, cmd = c.input.Update(msg)
 		return c, cmd
@@ -295,14 +300,18 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			c.mode = modeNormal
 		}
 		return nil
-	case modeException, modeTyped, modeSecret, modeSerial:
+	case modeException, modeTyped, modeSecret, modeSerial, modeNewPass:
 		switch msg.Type {
 		case tea.KeyEsc:
 			c.closeInput()
+			c.newPass, c.newFirst = nil, ""
 			return nil
 		case tea.KeyEnter:
 			m := c.mode
 			text := c.input.Value() // a typed confirmation must match exactly
+			if m == modeNewPass {
+				return c.newPassEntered(text)
+			}
 			if m == modeSerial {
 				c.closeInput()
 				if c.serial = strings.TrimSpace(text); c.serial != "" {
@@ -371,11 +380,19 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			return "card accepted", c.sess.PresentForged(ctx)
 		})
 	case key.Matches(msg, c.keys.Confirm):
+		if session.NextOf(c.state) == session.NextReshare {
+			c.newPass, c.newFirst = map[string]string{}, ""
+			c.askNewPass("")
+			return nil
+		}
 		if session.NextOf(c.state) == session.NextTyped {
 			cur, _ := c.state.Current()
 			what := "sign every bundle"
-			if cur.Action == ceremony.ActionKeyGen {
+			switch cur.Action {
+			case ceremony.ActionKeyGen:
 				what = "generate " + cur.Params["label"]
+			case ceremony.ActionReshare:
+				what = "deal new cards"
 			}
 			c.openInput(modeTyped, fmt.Sprintf("Type %s to %s", cur.Confirm, what))
 			return nil
@@ -400,6 +417,63 @@ func (c *Console) openInput(m mode, placeholder string) {
 	c.input.SetValue("")
 	c.input.Placeholder = placeholder
 	c.input.Focus()
+}
+
+// askNewPass opens the passphrase field for the next new officer who has
+// none yet; problem, if set, says why the last typing was not taken.
+func (c *Console) askNewPass(problem string) {
+	for _, h := range c.sess.NewHolders() {
+		if _, ok := c.newPass[h.ID]; ok {
+			continue
+		}
+		what := fmt.Sprintf("passphrase for new card %s (%s)", h.ID, h.Holder)
+		if c.newFirst != "" {
+			what += ", again"
+		}
+		c.openInput(modeNewPass, what)
+		c.input.EchoMode = textinput.EchoNone
+		if problem != "" {
+			c.note, c.failed = problem, true
+		}
+		return
+	}
+}
+
+// newPassEntered takes one typing of a new officer's passphrase: the first,
+// then the same again; once every new officer has one, the cards are dealt.
+func (c *Console) newPassEntered(text string) tea.Cmd {
+	holders := c.sess.NewHolders()
+	var h quorum.CardInfo
+	for _, x := range holders {
+		if _, ok := c.newPass[x.ID]; !ok {
+			h = x
+			break
+		}
+	}
+	c.closeInput()
+	switch {
+	case c.newFirst == "" && len(text) < 8:
+		c.askNewPass(fmt.Sprintf("card %s: at least 8 characters; type it again", h.ID))
+		return nil
+	case c.newFirst == "":
+		c.newFirst = text
+		c.askNewPass("")
+		return nil
+	case text != c.newFirst:
+		c.newFirst = ""
+		c.askNewPass(fmt.Sprintf("card %s: the two typings differ; type it again", h.ID))
+		return nil
+	}
+	c.newPass[h.ID], c.newFirst = text, ""
+	if len(c.newPass) < len(holders) {
+		c.askNewPass("")
+		return nil
+	}
+	passes := c.newPass
+	c.newPass = nil
+	return c.run("dealing the new cards", func(ctx context.Context) (string, error) {
+		return "new cards dealt", c.sess.Reshare(ctx, passes)
+	})
 }
 
 // closeInput leaves a dialog; what was typed is dropped.

@@ -70,6 +70,11 @@ func Describe(e *transparency.Entry, script *ceremony.Script) string {
 		return fmt.Sprintf("bundle %s signed (key %s, %s to %s)", raw(e, "bundle"), raw(e, "key_tag"), e.Field("inception"), e.Field("expiration"))
 	case ceremony.KindKeyGenerated:
 		return fmt.Sprintf("KSK %s generated: algorithm %s, key tag %s (%s with REVOKE), DS %s", e.Field("label"), raw(e, "algorithm"), raw(e, "key_tag"), raw(e, "key_tag_revoked"), e.Field("ds_sha256"))
+	case ceremony.KindCardsReshared:
+		var cards, revoked []string
+		json.Unmarshal(e.Fields["cards"], &cards)
+		json.Unmarshal(e.Fields["revoked"], &revoked)
+		return fmt.Sprintf("new cards %s (%s of %d) dealt from the same secret; revoked %s", strings.Join(cards, ", "), raw(e, "threshold"), len(cards), strings.Join(revoked, ", "))
 	case ceremony.KindSKRWritten:
 		return "SKR written: " + names(e)
 	case ceremony.KindClose:

@@ -111,15 +111,16 @@ func (p *Plain) Run(ctx context.Context) error {
 }
 
 type snapshot struct {
-	keys    int
-	ksr     bool
-	checked bool
-	skr     bool
-	size    uint64
+	keys     int
+	reshared bool
+	ksr      bool
+	checked  bool
+	skr      bool
+	size     uint64
 }
 
 func before(st ceremony.State) snapshot {
-	return snapshot{keys: len(st.Keys), ksr: st.KSR != nil, checked: st.KSR != nil && st.KSR.Checked, skr: st.SKR != nil}
+	return snapshot{keys: len(st.Keys), reshared: st.Reshared != nil, ksr: st.KSR != nil, checked: st.KSR != nil && st.KSR.Checked, skr: st.SKR != nil}
 }
 
 // afterAction shows what an action produced that people compare aloud, and
@@ -131,6 +132,10 @@ func (p *Plain) afterAction(ctx context.Context, was snapshot, s *session.Sessio
 		fmt.Fprintf(out, "  KSK %s · algorithm %d · key tag %d (%d with REVOKE)\n", k.Label, k.Algorithm, k.KeyTag, k.RevokedTag)
 		fmt.Fprintf(out, "  DS SHA-256 %s\n  %s\n", GroupHex(k.DS), dnssec.PGPWords(mustHex(k.DS)))
 		fmt.Fprintln(out, "  Read the key tag and the DS aloud; the witnesses note them.")
+	}
+	if r := st.Reshared; !was.reshared && r != nil {
+		fmt.Fprintf(out, "  New roster %s · SHA-256 %s\n  %s\n", r.Roster.Name, GroupHex(r.Roster.SHA256), dnssec.PGPWords(mustHex(r.Roster.SHA256)))
+		fmt.Fprintf(out, "  Revoked: %s. The old cards open nothing under the new roster.\n", strings.Join(r.Revoked, ", "))
 	}
 	if !was.ksr && st.KSR != nil {
 		fmt.Fprintf(out, "  KSR %s · id %s · %d bundles\n", st.KSR.Name, st.KSR.ID, st.KSR.Bundles)
@@ -192,6 +197,8 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 		fmt.Fprintf(out, "  Type %s to go on (x exception, q quit): ", cur.Confirm)
 	case session.NextCheckFailed:
 		fmt.Fprint(out, "  The KSR failed its checks. x exception, q quit: ")
+	case session.NextReshare:
+		fmt.Fprintf(out, "  [enter] the new officers type their passphrases · x exception · q quit: ")
 	case session.NextAction, session.NextSign:
 		fmt.Fprintf(out, "  [enter] %s · x exception · q quit: ", actionVerb(cur.Action, s.State()))
 	default:
@@ -238,20 +245,9 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 				return s.WitnessCard(ctx, info.ID, serial)
 			}
 			if sr, ok := s.Cards().(quorum.SecretReader); ok {
-				prompt := fmt.Sprintf("  %s of card %s (%s), typed by its holder", sr.SecretName(), info.ID, info.Holder)
-				var secret string
-				if p.ReadSecret != nil {
-					var err error
-					if secret, err = p.ReadSecret(prompt); err != nil {
-						return err
-					}
-				} else {
-					fmt.Fprintf(out, "%s: ", prompt)
-					if !in.Scan() {
-						return ErrQuit
-					}
-					secret = strings.TrimRight(in.Text(), "\r")
-					fmt.Fprintln(out)
+				secret, err := p.secret(in, fmt.Sprintf("  %s of card %s (%s), typed by its holder", sr.SecretName(), info.ID, info.Holder))
+				if err != nil {
+					return err
 				}
 				ctx = quorum.WithSecret(ctx, secret)
 			}
@@ -260,10 +256,44 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 		return fmt.Errorf("%q is not a card number", line)
 	case next == session.NextTyped:
 		return s.Type(ctx, typed)
+	case next == session.NextReshare && line == "":
+		passes := map[string]string{}
+		for _, h := range s.NewHolders() {
+			var typed [2]string
+			for i, prompt := range []string{"passphrase for new card %s (%s), typed by its holder", "again"} {
+				if i == 0 {
+					prompt = fmt.Sprintf(prompt, h.ID, h.Holder)
+				}
+				v, err := p.secret(in, "  "+prompt)
+				if err != nil {
+					return err
+				}
+				typed[i] = v
+			}
+			if typed[0] != typed[1] {
+				return fmt.Errorf("card %s: the two typings differ; start again", h.ID)
+			}
+			passes[h.ID] = typed[0]
+		}
+		return s.Reshare(ctx, passes)
 	case line == "":
 		return s.Confirm(ctx)
 	}
 	return fmt.Errorf("%q: press enter, x or q", line)
+}
+
+// secret asks for a passphrase or PIN: without echo on a terminal
+// (ReadSecret), or as the next line of the input.
+func (p *Plain) secret(in *bufio.Scanner, prompt string) (string, error) {
+	if p.ReadSecret != nil {
+		return p.ReadSecret(prompt)
+	}
+	fmt.Fprintf(p.Out, "%s: ", prompt)
+	if !in.Scan() {
+		return "", ErrQuit
+	}
+	fmt.Fprintln(p.Out)
+	return strings.TrimRight(in.Text(), "\r"), nil
 }
 
 func cardNumber(s string, n int) int {
@@ -297,6 +327,8 @@ func actionVerb(action string, st ceremony.State) string {
 		return "log out of the HSM"
 	case ceremony.ActionKeyGen:
 		return "generate the KSK"
+	case ceremony.ActionReshare:
+		return "deal the new cards"
 	}
 	return "confirm the step"
 }

@@ -94,6 +94,9 @@ func (c *Console) viewMain(w, h int) string {
 		info, _ := c.sess.Script().Quorum.Card(c.secretCard)
 		b.WriteString("\n" + c.st.Warn.Render(fmt.Sprintf("%s: the HSM accepted card %s (%s), serial %s?", who, c.secretCard, info.Holder, c.serial)) + "\n" +
 			c.st.Focus.Render("w") + c.st.Help.Render(fmt.Sprintf(" %s confirms · esc: not so", who)) + "\n")
+	case modeNewPass:
+		b.WriteString("\n" + c.st.Input.Render("The new officer types the "+c.input.Placeholder+", then enter.") + "\n" +
+			c.st.Muted.Render("nothing typed is shown · esc to cancel every new card") + "\n")
 	case modeSecret:
 		// Nothing typed is drawn, not even its length: the screen is filmed.
 		b.WriteString("\n" + c.st.Input.Render("The holder types the "+c.input.Placeholder+", then enter.") + "\n" +
@@ -131,6 +134,24 @@ func (c *Console) viewAction(st ceremony.State, cur ceremony.Step, w int) string
 		if st.KSR != nil {
 			b.WriteString(c.viewKSR(st, w))
 		}
+	}
+	if cur.Action == ceremony.ActionReshare && !st.CollectingCards() {
+		b.WriteString(c.st.PanelTitle.Render("New crypto officers · "+cur.Params["threshold"]+" of "+fmt.Sprint(len(c.sess.NewHolders()))) + "\n")
+		for _, h := range c.sess.NewHolders() {
+			state := "waiting"
+			if _, ok := c.newPass[h.ID]; ok {
+				state = "passphrase set"
+			}
+			if st.Reshared != nil {
+				state = "card written"
+			}
+			b.WriteString(c.st.Text.Render(fmt.Sprintf("  %-4s %-20s %s", h.ID, truncate(h.Holder, 20), state)) + "\n")
+		}
+		if r := st.Reshared; r != nil {
+			b.WriteString(c.st.OK.Render("[ OK ] revoked: "+strings.Join(r.Revoked, ", ")) + "\n")
+			b.WriteString(c.viewHash("New roster "+r.Roster.Name, r.Roster.SHA256, w))
+		}
+		b.WriteString("\n")
 	}
 	if cur.Action == ceremony.ActionKeyGen {
 		for _, k := range st.Keys {

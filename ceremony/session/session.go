@@ -9,6 +9,7 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -19,6 +20,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/keyceremony/keyceremony/internal/durable"
 
@@ -64,8 +67,19 @@ type Config struct {
 	Profile  *ceremony.Profile
 	Schema   string
 	Previous *dnssec.Document
+	// Reshare is where a cards.reshare step deals the new officers' cards.
+	Reshare ReshareConfig
 	// OnAppend, if set, is called after each entry is durable and applied.
 	OnAppend func(a transparency.Appended, e *transparency.Entry)
+}
+
+// ReshareConfig says who the new crypto officers are and where their card
+// files and the new roster go (never overwritten).
+type ReshareConfig struct {
+	Holders    []quorum.CardInfo
+	RosterPath string
+	CardsDir   string
+	WorkFactor int // scrypt log2 N of the card files; 0 for the default
 }
 
 // Session is a ceremony in progress. It is not safe for concurrent use: the
@@ -80,6 +94,9 @@ type Session struct {
 	last      *transparency.Appended
 	autoCards int // cards presented by AutoStep
 	plan      *Plan
+	// secret is the recovered activation secret, kept from the quorum to
+	// a cards.reshare step ahead and wiped there.
+	secret []byte
 }
 
 // Open starts a session on the log. On a log that already holds entries it
@@ -211,6 +228,7 @@ const (
 	NextSign                    // bundles remain to sign
 	NextCheckFailed             // the KSR failed its checks: record an exception
 	NextDone                    // every step is done and the ceremony closed
+	NextReshare                 // the new officers type their cards' passphrases
 )
 
 // Next returns what the current step waits for.
@@ -244,6 +262,11 @@ func NextOf(st ceremony.State) Next {
 		if cur.Confirm != "" && !st.Confirmed {
 			return NextTyped
 		}
+	case ceremony.ActionReshare:
+		if cur.Confirm != "" && !st.Confirmed {
+			return NextTyped
+		}
+		return NextReshare
 	}
 	return NextAction
 }
@@ -273,6 +296,8 @@ func (s *Session) Confirm(ctx context.Context) error {
 		return s.SignNext(ctx)
 	case NextCheckFailed:
 		return fmt.Errorf("step %s: the KSR failed its checks; record an exception (x) and stop the signing", cur.ID)
+	case NextReshare:
+		return fmt.Errorf("step %s: each new officer types their card's passphrase first", cur.ID)
 	}
 	if s.state.NeedActivation {
 		return s.login(ctx, cur)
@@ -464,7 +489,12 @@ func (s *Session) present(ctx context.Context, card quorum.Card) error {
 		return fmt.Errorf("recover the activation secret: %w", err)
 	}
 	pin, err := quorum.DerivePIN(secret, s.cfg.Token.Label())
-	quorum.Wipe(secret)
+	if s.reshareAhead() {
+		s.wipeSecret()
+		s.secret = secret
+	} else {
+		quorum.Wipe(secret)
+	}
 	if err != nil {
 		return err
 	}
@@ -523,6 +553,101 @@ func (s *Session) login(ctx context.Context, cur ceremony.Step) error {
 		return err
 	}
 	s.wipePIN()
+	return nil
+}
+
+// reshareAhead reports whether a cards.reshare step, not yet done, is the
+// current step or comes later.
+func (s *Session) reshareAhead() bool {
+	for i, st := range s.cfg.Script.Steps()[s.state.Next:] {
+		if st.Action == ceremony.ActionReshare && !(i == 0 && s.state.ActionDone()) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Session) wipeSecret() {
+	quorum.Wipe(s.secret)
+	s.secret = nil
+}
+
+// NewHolders are the officers a cards.reshare step deals new cards to.
+func (s *Session) NewHolders() []quorum.CardInfo { return s.cfg.Reshare.Holders }
+
+// Reshare deals the secret the old cards recovered to the new officers,
+// each card file sealed with the passphrase its holder typed; writes the
+// new roster, which revokes every old card; and logs it. The secret and the
+// token's PIN stay the same: both rosters' first commitment is equal.
+func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) error {
+	cur, _ := s.state.Current()
+	rc := s.cfg.Reshare
+	if s.Next() != NextReshare {
+		return fmt.Errorf("step %s deals no new cards now", cur.ID)
+	}
+	if s.secret == nil {
+		return errors.New("the activation secret is not here: the old officers present their cards first")
+	}
+	if len(rc.Holders) == 0 || rc.RosterPath == "" || rc.CardsDir == "" {
+		return errors.New("no new holders, roster path or card folder: give them to the ceremony (run --new-holders, --new-roster, --new-cards)")
+	}
+	for _, h := range rc.Holders {
+		if len(passphrases[h.ID]) < 8 {
+			return fmt.Errorf("new card %s (%s): a passphrase of at least 8 characters", h.ID, h.Holder)
+		}
+	}
+	var threshold int
+	fmt.Sscan(cur.Params["threshold"], &threshold)
+	old := s.cfg.Script.Quorum
+	roster, cards, err := quorum.Reshare(rand.Reader, s.secret, old, threshold, rc.Holders)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, c := range cards {
+			quorum.Wipe(c.Value)
+		}
+	}()
+	rb, err := yaml.Marshal(map[string]any{"quorum": roster})
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(rc.RosterPath); err == nil {
+		return fmt.Errorf("%s exists; a roster is never overwritten: move it and deal again", rc.RosterPath)
+	}
+	if err := durable.MkdirAll(rc.CardsDir); err != nil {
+		return err
+	}
+	var ids, revoked []string
+	for _, c := range cards {
+		path := filepath.Join(rc.CardsDir, c.ID+quorum.CardFileExt)
+		if err := quorum.WriteCardFile(path, c, passphrases[c.ID], rc.WorkFactor); err != nil {
+			return fmt.Errorf("%s: %w; nothing was logged: remove the new card files and deal again", path, err)
+		}
+		ids = append(ids, c.ID)
+	}
+	if err := durable.WriteFile(rc.RosterPath, rb, 0o644, durable.New); err != nil {
+		return fmt.Errorf("write the new roster: %w; nothing was logged: remove the new card files and deal again", err)
+	}
+	for _, c := range old.Cards {
+		revoked = append(revoked, c.ID)
+	}
+	ref, err := s.cfg.Log.StoreArtefact(filepath.Base(rc.RosterPath), rb)
+	if err != nil {
+		return err
+	}
+	if err := s.append(ctx, ceremony.KindCardsReshared, map[string]any{"step": cur.ID, "threshold": threshold, "cards": ids,
+		"revoked": revoked, "commitment": roster.Commitments[0], "roster_sha256": ref.SHA256}, ref); err != nil {
+		return err
+	}
+	s.wipeSecret()
+	loginAhead := false
+	for _, st := range s.cfg.Script.Steps()[s.state.Next:] {
+		loginAhead = loginAhead || st.Action == ceremony.ActionHSMLogin
+	}
+	if !loginAhead {
+		s.wipePIN() // no HSM login follows: the PIN derived at the quorum goes too
+	}
 	return nil
 }
 

@@ -1,0 +1,87 @@
+package ceremony
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/keyceremony/keyceremony/scripts"
+	"github.com/keyceremony/keyceremony/transparency"
+)
+
+func officersScript(t *testing.T) *Script {
+	t.Helper()
+	raw, _ := scripts.Get("officers")
+	demo, _ := scripts.Get("demo")
+	roster := "quorum:\n" + strings.SplitN(strings.SplitN(string(demo), "quorum:\n", 2)[1], "\nacts:", 2)[0] + "\n"
+	s, err := LoadScriptWith("officers.yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestReshareReplay: the verifier accepts an officer replacement that keeps
+// the secret (same first commitment), revokes every old card and deals at
+// least the threshold of new ones after the typed Yes, and refuses each
+// departure from that.
+func TestReshareReplay(t *testing.T) {
+	s := officersScript(t)
+	old := []string{"CO1", "CO2", "CO3", "CO4", "CO5", "CO6", "CO7"}
+	fields := func(st Step, extra map[string]any) map[string]any {
+		m := map[string]any{"step": st.ID, "threshold": 3, "cards": []string{"CO8", "CO9", "CO10"}, "revoked": old,
+			"commitment": s.Quorum.Commitments[0], "roster_sha256": strings.Repeat("cd", 32)}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	roster := transparency.ArtefactRef{Name: "roster-2.yaml", SHA256: strings.Repeat("cd", 32), Size: 10}
+	path := func(gen func(b *entries, st Step)) []*transparency.Entry {
+		return happyPath(s, func(b *entries, st Step) bool {
+			if st.Action != ActionReshare {
+				return false
+			}
+			gen(b, st)
+			b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
+			return true
+		})
+	}
+	yes := func(b *entries, st Step) { b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"}) }
+	st, err := Replay(s, path(func(b *entries, st Step) { yes(b, st); b.add(KindCardsReshared, fields(st, nil), roster) }))
+	if err != nil || !st.Closed || st.Reshared == nil || st.Reshared.Roster.Name != "roster-2.yaml" {
+		t.Fatalf("an officer replacement: %v", err)
+	}
+	for name, c := range map[string]struct {
+		gen  func(b *entries, st Step)
+		want string
+	}{
+		"before the typed Yes": {func(b *entries, st Step) { b.add(KindCardsReshared, fields(st, nil), roster) }, "before the typed confirmation"},
+		"another threshold": {func(b *entries, st Step) {
+			yes(b, st)
+			b.add(KindCardsReshared, fields(st, map[string]any{"threshold": 2}), roster)
+		}, "threshold 2, the script asks for 3"},
+		"an old card not revoked": {func(b *entries, st Step) {
+			yes(b, st)
+			b.add(KindCardsReshared, fields(st, map[string]any{"revoked": old[1:]}), roster)
+		}, "every card of the old roster"},
+		"a new secret": {func(b *entries, st Step) {
+			yes(b, st)
+			b.add(KindCardsReshared, fields(st, map[string]any{"commitment": s.Quorum.Commitments[1]}), roster)
+		}, "the secret changed"},
+		"an old id reused": {func(b *entries, st Step) {
+			yes(b, st)
+			b.add(KindCardsReshared, fields(st, map[string]any{"cards": []string{"CO8", "CO9", "CO1"}}), roster)
+		}, "new card CO1 has an id of the old roster"},
+		"too few new cards": {func(b *entries, st Step) {
+			yes(b, st)
+			b.add(KindCardsReshared, fields(st, map[string]any{"cards": []string{"CO8"}}), roster)
+		}, "1 new cards for a threshold of 3"},
+		"no roster cited": {func(b *entries, st Step) { yes(b, st); b.add(KindCardsReshared, fields(st, nil)) }, "new roster is cited"},
+	} {
+		_, err := Replay(s, path(c.gen))
+		if !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+}
