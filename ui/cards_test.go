@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/keyceremony/keyceremony/ceremony"
@@ -200,5 +201,34 @@ func TestConsoleReshare(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "cards", "CO10.card")); err != nil {
 		t.Fatal("CO10's card file was not written")
+	}
+}
+
+// TestConsoleQuorumExpiresOnTick: a partial quorum past the roster's
+// timeout expires on the console's clock tick, without waiting for another
+// card: quorum.expired is logged and the panel starts again from 0.
+func TestConsoleQuorumExpiresOnTick(t *testing.T) {
+	raw, _ := scripts.Get("demo")
+	script, err := ceremony.LoadScript("demo-timeout.yaml", []byte(strings.Replace(string(raw), "  threshold: 3\n", "  threshold: 3\n  timeout: 1m\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { clockOffset = 0 }()
+	c := newConsoleScript(t, 160, 45, script, nil)
+	press(t, c, "enter", "enter", "enter", "enter", "enter", "enter", "enter", "1")
+	if s := screen(c); !strings.Contains(s, "Crypto officers 1 of 3") {
+		t.Fatalf("after CO1:\n%s", s)
+	}
+	size := c.sess.Log().Size()
+	clockOffset = 30 * time.Second
+	drain(t, c, c.onTick())
+	if c.sess.Log().Size() != size {
+		t.Fatal("the quorum expired before its timeout")
+	}
+	clockOffset = 2 * time.Minute
+	drain(t, c, c.onTick())
+	s := screen(c)
+	if !strings.Contains(s, "Crypto officers 0 of 3") || !strings.Contains(s, "[ OK ] partial quorum EXPIRED after 1m0s: CO1 present again") {
+		t.Fatalf("after the timeout:\n%s", s)
 	}
 }

@@ -196,19 +196,7 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		c.width, c.height = msg.Width, msg.Height
 		return c, nil
 	case tickMsg:
-		c.clock = c.opts.Now()
-		// A partial quorum past the roster's timeout expires on screen
-		// without waiting for the next card.
-		if d := c.sess.Script().Quorum.ExpiresAfter(); d > 0 && c.busy == "" && !c.state.Quorum && len(c.state.Accepted) > 0 &&
-			c.state.CollectingCards() && c.clock.Sub(c.state.PartialSince) > d {
-			return c, tea.Batch(tick(), c.run("partial quorum expiring", func(ctx context.Context) (string, error) {
-				if expired, err := c.sess.ExpireQuorum(ctx); expired || err != nil {
-					return "partial quorum expired", err
-				}
-				return "", nil
-			}))
-		}
-		return c, tea.Batch(tick(), c.pollCards(), c.pollToken())
+		return c, tea.Batch(tick(), c.onTick())
 	case tokenMsg:
 		info := hsm.TokenInfo(msg)
 		c.token = &info
@@ -236,6 +224,23 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return c, cmd
 	}
 	return c, nil
+}
+
+// onTick is the work of each clock tick: the header's clock; a partial
+// quorum past the roster's timeout expires on screen without waiting for
+// the next card; the cards and the HSM are polled.
+func (c *Console) onTick() tea.Cmd {
+	c.clock = c.opts.Now()
+	if d := c.sess.Script().Quorum.ExpiresAfter(); d > 0 && c.busy == "" && !c.state.Quorum && len(c.state.Accepted) > 0 &&
+		c.state.CollectingCards() && c.clock.Sub(c.state.PartialSince) > d {
+		return c.run("partial quorum expiring", func(ctx context.Context) (string, error) {
+			if expired, err := c.sess.ExpireQuorum(ctx); expired || err != nil {
+				return "partial quorum expired", err
+			}
+			return "", nil
+		})
+	}
+	return tea.Batch(c.pollCards(), c.pollToken())
 }
 
 // pollToken reads the HSM's flags while its login is the next thing to do.

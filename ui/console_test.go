@@ -33,7 +33,10 @@ const testSKey = "PRIVATE+KEY+ui-test.keyceremony.invalid/rehearsal+654cdec6+AeW
 
 var fixedTime = time.Date(2026, 11, 28, 14, 0, 0, 0, time.UTC)
 
-func fixedClock() time.Time { return fixedTime }
+// clockOffset moves the tests' clock (log and screen) forward.
+var clockOffset time.Duration
+
+func fixedClock() time.Time { return fixedTime.Add(clockOffset) }
 
 // newConsole opens a new demo ceremony in a temporary folder and returns its
 // console, drawn in the Ascii profile (no colour: words and glyphs only).

@@ -49,6 +49,27 @@ func TestTokenCards(t *testing.T) {
 	if _, err := r.Read(ctx, "CO5"); !errors.Is(err, quorum.ErrNoCard) || !strings.Contains(err.Error(), "insert it") {
 		t.Fatalf("a card not in a reader: %v", err)
 	}
+	// The console's live panel: which cards are in a reader now.
+	in, err := r.Inserted(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"CO1", "CO2", "CO3", "CO4"} {
+		if !in[id] {
+			t.Errorf("card %s is in a reader but not reported inserted (%v)", id, in)
+		}
+	}
+	if in["CO5"] {
+		t.Error("card CO5 is reported inserted")
+	}
+	// The holder's PIN may come with the read instead of a prompt.
+	bare := &quorum.TokenCards{Module: module}
+	if _, err := bare.Read(ctx, "CO3"); !errors.Is(err, quorum.ErrNoSecret) {
+		t.Fatalf("a card read with no PIN given: %v", err)
+	}
+	if card, err := bare.Read(quorum.WithSecret(ctx, "pin-CO3"), "CO3"); err != nil || card.ID != "CO3" {
+		t.Fatalf("a card read with its PIN in the context: %v", err)
+	}
 	c, err := quorum.NewCollector(roster)
 	if err != nil {
 		t.Fatal(err)
