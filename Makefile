@@ -11,12 +11,13 @@ test: deps vet
 vet:
 	$(GO) vet ./...
 
-# softhsm2: the PKCS#11 token the HSM tests run against.
+# softhsm2: the PKCS#11 token the HSM tests run against; knot: its keymgr
+# makes the Knot DNS KSRs keyceremony signs and imports the SKRs back.
 deps:
-	@command -v softhsm2-util >/dev/null 2>&1 || { \
-		echo "installing softhsm2 (apt-get)"; \
+	@{ command -v softhsm2-util && command -v keymgr; } >/dev/null 2>&1 || { \
+		echo "installing softhsm2 and knot (apt-get)"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2; }
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2 knot; }
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 30x -count 5 -cpu 1,2 ./transparency/
@@ -27,4 +28,5 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseEntry -fuzztime 30s ./transparency/
 	$(GO) test -run '^$$' -fuzz FuzzParseCheckpoint -fuzztime 30s ./transparency/
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s -parallel 1 ./dnssec/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s -parallel 1 ./dnssec/
+	$(GO) test -run '^$$' -fuzz FuzzParseText -fuzztime 30s -parallel 1 ./dnssec/

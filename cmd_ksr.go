@@ -33,8 +33,8 @@ func runKSR(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 // before reading it whole.
 // readKSR reads a file that must be a KSR; flag names the option it came
 // from ("" for the argument), for the message.
-func readKSR(path, flag string) ([]byte, *dnssec.Document, error) {
-	data, doc, err := readDocument(path)
+func readKSR(path, flag string, opts ...*dnssec.TextOptions) ([]byte, *dnssec.Document, error) {
+	data, doc, err := readDocument(path, opts...)
 	if err == nil && doc.Request == nil {
 		if flag != "" {
 			return nil, nil, usageErr("%s %s is an SKR, not a KSR", flag, path)
@@ -56,7 +56,7 @@ func readSKR(path, flag string) ([]byte, *dnssec.Document, error) {
 	return data, doc, err
 }
 
-func readDocument(path string) ([]byte, *dnssec.Document, error) {
+func readDocument(path string, opts ...*dnssec.TextOptions) ([]byte, *dnssec.Document, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, usageErr("%s: %v", path, err)
@@ -69,7 +69,11 @@ func readDocument(path string) ([]byte, *dnssec.Document, error) {
 	if len(data) > dnssec.MaxDocumentSize {
 		return nil, nil, badInput(fmt.Errorf("%s: more than %d bytes; a KSR or SKR is never that large", path, dnssec.MaxDocumentSize))
 	}
-	doc, err := dnssec.Parse(data)
+	var o *dnssec.TextOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	doc, err := dnssec.ParseAny(data, o)
 	if err != nil {
 		return nil, nil, badInput(fmt.Errorf("%s: %w; ask its sender for a well-formed one", path, err))
 	}

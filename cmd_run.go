@@ -107,7 +107,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if script.Zone != "" && !strings.EqualFold(strings.TrimSuffix(script.Zone, ".")+".", strings.TrimSuffix(p.Zone, ".")+".") {
 		return usageErr("run: the script is for zone %q, the profile for %q", script.Zone, p.Zone)
 	}
-	cfg.Profile, cfg.Token, cfg.TTL = p, tok, p.TTL
+	cfg.Profile, cfg.Token, cfg.TTL, cfg.TextOptions = p, tok, p.TTL, p.TextOptions()
 	if cfg.KSKPolicy, err = p.ResponsePolicy(); err != nil {
 		return usageErr("%s: %v", *profilePath, err)
 	}
@@ -134,7 +134,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		if *ksrPath == "" {
 			return usageErr("run: %s loads a KSR: give --ksr FILE", script.Name)
 		}
-		data, _, err := readKSR(*ksrPath, "--ksr")
+		data, _, err := readKSR(*ksrPath, "--ksr", p.TextOptions())
 		if err != nil {
 			return err
 		}

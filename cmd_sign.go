@@ -181,7 +181,7 @@ func runKSRSign(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			return err
 		}
 	}
-	data, ksr, err := readKSR(pos[0], "")
+	data, ksr, err := readKSR(pos[0], "", p.TextOptions())
 	if err != nil {
 		return err
 	}

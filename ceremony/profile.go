@@ -26,6 +26,10 @@ type Profile struct {
 	Schemas       map[string][]dnssec.Slot `yaml:"schemas"`
 	DefaultSchema string                   `yaml:"default_schema"`
 	KSKPolicy     KSKPolicy                `yaml:"ksk_policy"`
+	// TextSigning cuts and dates the bundles of a Knot or BIND text KSR
+	// (their signing policy lives with the KSK); unset: each format's own
+	// signer's defaults.
+	TextSigning *TextSigning `yaml:"text_signing"`
 
 	// Name is the profile file, for messages.
 	Name string `yaml:"-"`
@@ -48,6 +52,24 @@ type TokenProfile struct {
 	// BackupCapable makes `hsm keygen` create keys that the token can wrap
 	// for a backup HSM; by default a new key never leaves its token.
 	BackupCapable bool `yaml:"backup_capable"`
+}
+
+// TextSigning is the KSK side's policy for text KSRs, as ISO 8601
+// durations: each RRSIG's lifetime from its bundle's start, the refresh that
+// cuts new bundles (PT0S: one per KSR record), and the inception backdate.
+type TextSigning struct {
+	RRSIGLifetime dnssec.Duration `yaml:"rrsig_lifetime"`
+	RRSIGRefresh  dnssec.Duration `yaml:"rrsig_refresh"`
+	Backdate      dnssec.Duration `yaml:"backdate"`
+}
+
+// TextOptions are the profile's text signing options, nil when it sets none.
+func (p *Profile) TextOptions() *dnssec.TextOptions {
+	if p == nil || p.TextSigning == nil {
+		return nil
+	}
+	t := p.TextSigning
+	return &dnssec.TextOptions{Lifetime: t.RRSIGLifetime.D, Refresh: t.RRSIGRefresh.D, Backdate: t.Backdate.D}
 }
 
 // KSKRecord is one KSK of the inventory: what the key found in the token
@@ -138,6 +160,9 @@ func LoadProfile(name string, data []byte) (*Profile, error) {
 	}
 	if _, err := p.ResponsePolicy(); err != nil {
 		return bad("ksk_policy: %v", err)
+	}
+	if t := p.TextSigning; t != nil && (t.RRSIGLifetime.D <= 0 || t.RRSIGRefresh.D < 0 || t.Backdate.D < 0 || t.RRSIGRefresh.D >= t.RRSIGLifetime.D) {
+		return bad("text_signing: rrsig_lifetime (required, e.g. P14D) must be longer than rrsig_refresh (e.g. P7D, or PT0S)")
 	}
 	return p, nil
 }

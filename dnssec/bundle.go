@@ -180,7 +180,10 @@ func SignBundleWith(ksr *Document, i int, ksks, signers []KSK, ttl uint32) (Bund
 		ttl = 172800
 	}
 	rb := ksr.Request.Bundles[i]
-	b := Bundle{ID: rb.ID, Inception: rb.Inception, Expiration: rb.Expiration}
+	if ksr.Format != "" && len(rb.Keys) > 0 {
+		ttl = rb.Keys[0].TTL // a text KSR's DNSKEY TTL is the zone's, and its signer keeps it
+	}
+	b := Bundle{ID: rb.ID, Inception: rb.Inception, Expiration: rb.Expiration, At: rb.At}
 	for _, k := range rb.Keys {
 		k.TTL = ttl
 		b.Keys = append(b.Keys, k)
@@ -237,7 +240,7 @@ func NewResponse(ksr *Document, signed []Bundle, opts SignOptions) *Document {
 	if !opts.Now.IsZero() {
 		resp.Timestamp = opts.Now.UTC().Format("2006-01-02T15:04:05+00:00")
 	}
-	return &Document{ID: ksr.ID, Serial: ksr.Serial, Domain: ksr.Domain, Response: resp}
+	return &Document{ID: ksr.ID, Serial: ksr.Serial, Domain: ksr.Domain, Response: resp, Format: ksr.Format}
 }
 
 // Digest is a SHA-256 of a document's raw bytes, as IANA's signer shows it.

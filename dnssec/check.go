@@ -131,6 +131,10 @@ func CheckKSR(d *Document, policy CheckPolicy, now time.Time, previous *Document
 		return []Result{{ID: "KSR-FORMAT", Status: Fail, Detail: "the document is an SKR, not a KSR (no <Request>)"}}
 	}
 	c := &checker{d: d, bundles: d.Request.Bundles, pol: d.Request.Policy, policy: policy, now: now, prev: previous, add: add}
+	if d.Format != "" {
+		c.text()
+		return out
+	}
 	c.domain()
 	c.id()
 	c.unique()

@@ -7,6 +7,9 @@ import (
 
 // Marshal writes the document as XML, with the XML declaration, indented.
 func (d *Document) Marshal() ([]byte, error) {
+	if d.Format != "" {
+		return d.marshalText()
+	}
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
 	enc := xml.NewEncoder(&b)

@@ -233,7 +233,9 @@ anchorLoop:
 		}
 	}
 
-	if len(bundles) == policy.NumBundles {
+	if skr.Format != "" {
+		add(CheckSKRPolicy, Pass, "%d bundles, each signed (the %s format has the operator's own cycle)", len(bundles), skr.Format)
+	} else if len(bundles) == policy.NumBundles {
 		add(CheckSKRPolicy, Pass, "%d bundles, each signed", len(bundles))
 	} else {
 		add(CheckSKRPolicy, Fail, "%d bundles, the response policy asks for %d", len(bundles), policy.NumBundles)

@@ -28,6 +28,9 @@ type Document struct {
 	Domain   string    `xml:"domain,attr"`
 	Request  *Request  `xml:"Request"`
 	Response *Response `xml:"Response"`
+	// Format is "" for IANA's XML, or FormatKnot or FormatBIND for a text
+	// KSR/SKR; an SKR is written in the format of the KSR it answers.
+	Format string `xml:"-"`
 }
 
 // Request is the body of a KSR.
@@ -83,6 +86,8 @@ type Bundle struct {
 	Signers    []Signer    `xml:"Signer"`
 	Keys       []Key       `xml:"Key"`
 	Signatures []Signature `xml:"Signature"`
+	// At is a text format bundle's time (its header line); zero in XML.
+	At time.Time `xml:"-"`
 }
 
 // Signer names a key that a KSR asks to sign a bundle.

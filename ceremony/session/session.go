@@ -69,6 +69,9 @@ type Config struct {
 	Previous *dnssec.Document
 	// Reshare is where a cards.reshare step deals the new officers' cards.
 	Reshare ReshareConfig
+	// TextOptions cut a Knot or BIND text KSR into bundles (nil: the
+	// format's defaults).
+	TextOptions *dnssec.TextOptions
 	// OnAppend, if set, is called after each entry is durable and applied.
 	OnAppend func(a transparency.Appended, e *transparency.Entry)
 }
@@ -122,7 +125,7 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 		if err != nil {
 			return nil, fmt.Errorf("resume: the loaded KSR is not in the log's artefacts: %w", err)
 		}
-		if s.ksr, err = dnssec.Parse(data); err != nil {
+		if s.ksr, err = dnssec.ParseAny(data, cfg.TextOptions); err != nil {
 			return nil, fmt.Errorf("resume: the logged KSR: %w", err)
 		}
 	}
@@ -703,7 +706,7 @@ func (s *Session) generate(ctx context.Context, cur ceremony.Step) error {
 }
 
 func (s *Session) loadKSR(ctx context.Context, cur ceremony.Step) error {
-	doc, err := dnssec.Parse(s.cfg.KSR.Data)
+	doc, err := dnssec.ParseAny(s.cfg.KSR.Data, s.cfg.TextOptions)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.cfg.KSR.Name, err)
 	}
@@ -850,7 +853,7 @@ func (s *Session) writeSKR(ctx context.Context, cur ceremony.Step) error {
 		return err
 	}
 	// The SKR goes out only if it parses again and every signature verifies.
-	again, err := dnssec.Parse(data)
+	again, err := dnssec.ParseAny(data, nil)
 	if err != nil {
 		return fmt.Errorf("the SKR just made does not parse: %w", err)
 	}

@@ -1,0 +1,188 @@
+package dnssec
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func readKnot(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/knot/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestKnotSKRVerifies reads the SKR Knot's keymgr sign-ksr wrote: 13
+// bundles, each DNSKEY set signed by the KSK, every signature verifying.
+func TestKnotSKRVerifies(t *testing.T) {
+	skr, err := ParseAny(readKnot(t, "skr-example.com.txt"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if skr.Format != FormatKnot || skr.Domain != "example.com." || len(skr.Response.Bundles) != 13 {
+		t.Fatalf("format %q, domain %q, %d bundles", skr.Format, skr.Domain, len(skr.Response.Bundles))
+	}
+	for i, b := range skr.Response.Bundles {
+		for _, s := range b.Signatures {
+			if err := b.VerifySignature(skr.Domain, s); err != nil {
+				t.Fatalf("bundle %d: %v", i+1, err)
+			}
+		}
+	}
+}
+
+// TestKnotKSRCutAsKnot: cut with Knot's own defaults (RRSIG lifetime 14
+// days, refresh 7 days, inception 90 minutes back), the 6 records of Knot's
+// KSR become exactly the 13 bundles of Knot's SKR, with the same times and
+// the same signature validity; signed with a new P-256 KSK, the text SKR
+// parses again and every signature verifies.
+func TestKnotKSRCutAsKnot(t *testing.T) {
+	ksr, err := ParseAny(readKnot(t, "ksr-example.com.txt"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	knot, _ := ParseAny(readKnot(t, "skr-example.com.txt"), nil)
+	if len(ksr.Request.Bundles) != len(knot.Response.Bundles) {
+		t.Fatalf("%d bundles cut, Knot signed %d", len(ksr.Request.Bundles), len(knot.Response.Bundles))
+	}
+	for i, b := range ksr.Request.Bundles {
+		k := knot.Response.Bundles[i]
+		if !b.At.Equal(k.At) || !b.Inception.Equal(k.Inception.Time) || !b.Expiration.Equal(k.Expiration.Time) {
+			t.Errorf("bundle %d: %s %s–%s, Knot's %s %s–%s", i+1, b.At, b.Inception, b.Expiration, k.At, k.Inception, k.Expiration)
+		}
+	}
+	res := CheckKSR(ksr, CheckPolicy{Domains: []string{"example.com."}, Algorithms: []uint8{13}}, time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC), nil)
+	if !Passed(res) {
+		t.Fatalf("checks: %+v", res)
+	}
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	dk, err := NewDNSKEY(ksr.Domain, priv.Public(), FlagZone|FlagSEP, 3600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ksk := KSK{Identifier: "KSK", DNSKEY: dk, Signer: priv}
+	var signed []Bundle
+	for i := range ksr.Request.Bundles {
+		b, err := SignBundle(ksr, i, ksk, 172800)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed = append(signed, b)
+	}
+	out, err := NewResponse(ksr, signed, SignOptions{Now: time.Date(2026, 11, 28, 4, 0, 0, 0, time.UTC)}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	if !strings.HasPrefix(text, ";; SignedKeyResponse 1.0 1795838415 (2026-11-28T04:00:15Z) =========\n") ||
+		!strings.HasSuffix(text, ";; SignedKeyResponse 1.0 generated at 2026-11-28T04:00:00Z by keyceremony\n") {
+		t.Fatalf("SKR text:\n%s", text)
+	}
+	again, err := ParseAny(out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range again.Response.Bundles {
+		if len(b.Keys) < 2 || b.Keys[0].TTL != 3600 {
+			t.Fatalf("bundle %d: keys %+v (the KSR's TTL 3600 is kept)", i+1, b.Keys)
+		}
+		for _, s := range b.Signatures {
+			if err := b.VerifySignature(again.Domain, s); err != nil {
+				t.Fatalf("bundle %d: %v", i+1, err)
+			}
+		}
+	}
+}
+
+// TestBINDFormat reads a BIND 9.20 KSR as dnssec-ksr's documentation shows
+// it (times as YYYYMMDDHHMMSS), signs it, and writes the SKR with BIND's
+// header times.
+func TestBINDFormat(t *testing.T) {
+	knot := string(readKnot(t, "ksr-example.com.txt"))
+	zsk := knot[strings.Index(knot, "example.com.") : strings.Index(knot, "id = 31562")+len("id = 31562")]
+	ksrText := ";; KeySigningRequest 1.0 20261201000000 (Tue Dec  1 00:00:00 2026)\n" + zsk + "\n" +
+		";; KeySigningRequest 1.0 20261211000000 (Fri Dec 11 00:00:00 2026)\n" + zsk + "\n" +
+		";; KeySigningRequest 1.0 generated at 20261128000000 (Sat Nov 28 00:00:00 2026) by BIND 9.20.6\n"
+	ksr, err := ParseAny([]byte(ksrText), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ksr.Format != FormatBIND || len(ksr.Request.Bundles) != 2 || ksr.Request.Bundles[1].Inception.Format(time.RFC3339) != "2026-12-10T23:00:00Z" {
+		t.Fatalf("BIND KSR: %q, %d bundles, %+v", ksr.Format, len(ksr.Request.Bundles), ksr.Request.Bundles)
+	}
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	dk, _ := NewDNSKEY(ksr.Domain, priv.Public(), FlagZone|FlagSEP, 3600)
+	var signed []Bundle
+	for i := range ksr.Request.Bundles {
+		b, err := SignBundle(ksr, i, KSK{Identifier: "KSK", DNSKEY: dk, Signer: priv}, 3600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed = append(signed, b)
+	}
+	out, _ := NewResponse(ksr, signed, SignOptions{}).Marshal()
+	if !strings.HasPrefix(string(out), ";; SignedKeyResponse 1.0 20261201000000 (Tue Dec  1 00:00:00 2026)\n.") && !strings.HasPrefix(string(out), ";; SignedKeyResponse 1.0 20261201000000 (Tue Dec  1 00:00:00 2026)\nexample.com.") {
+		t.Fatalf("BIND SKR:\n%s", out)
+	}
+	if again, err := ParseAny(out, nil); err != nil || again.Format != FormatBIND || len(again.Response.Bundles) != 2 {
+		t.Fatalf("the BIND SKR does not read back: %v", err)
+	}
+}
+
+// TestTextHostile: cut short, out of order, foreign records, mixed zones
+// and bad times are errors naming the line, never a panic.
+func TestTextHostile(t *testing.T) {
+	good := string(readKnot(t, "ksr-example.com.txt"))
+	lines := strings.Split(good, "\n")
+	cases := map[string]string{
+		"no footer":         strings.Join(lines[:len(lines)-2], "\n"),
+		"times backwards":   strings.Replace(good, "1798430415", "1795000000", 1),
+		"a bad time":        strings.Replace(good, "1798430415", "17984x0415", 1),
+		"an RRSIG in a KSR": strings.Replace(good, ";; KeySigningRequest 1.0 generated", "example.com. 3600 IN RRSIG DNSKEY 13 2 3600 20261212040015 20261128023015 20549 example.com. AAAA\n;; KeySigningRequest 1.0 generated", 1),
+		"another zone":      strings.Replace(good, "example.com.        \t3600 DNSKEY 256 3 13 (\n\t\t\t\tmuSy9", "example.net.        \t3600 DNSKEY 256 3 13 (\n\t\t\t\tmuSy9", 1),
+		"an A record":       strings.Replace(good, ";; KeySigningRequest 1.0 generated", "example.com. 3600 IN A 192.0.2.1\n;; KeySigningRequest 1.0 generated", 1),
+		"a foreign header":  strings.Replace(good, ";; KeySigningRequest 1.0 1801022415", ";; SignedKeyResponse 1.0 1801022415", 1),
+		"a broken record":   strings.Replace(good, "WqLyRAakoRvQuKfVORY81StMsCxtEeQ0At5+JDvF", "WqLyRA!!", 1),
+		"an empty bundle":   strings.Replace(good, ";; KeySigningRequest 1.0 generated", ";; KeySigningRequest 1.0 1901022415 (x)\n;; KeySigningRequest 1.0 generated", 1),
+	}
+	for name, text := range cases {
+		if text == good {
+			t.Fatalf("%s: the case changes nothing", name)
+		}
+		if _, err := ParseAny([]byte(text), nil); !errors.Is(err, ErrFormat) {
+			t.Errorf("%s: %v, want ErrFormat", name, err)
+		}
+	}
+}
+
+// FuzzParseText: any input to the text KSR/SKR reader gives a document or
+// an error, never a panic; what it accepts marshals again.
+func FuzzParseText(f *testing.F) {
+	for _, name := range []string{"ksr-example.com.txt", "skr-example.com.txt"} {
+		b, err := os.ReadFile("testdata/knot/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := ParseText(data, nil)
+		if err != nil {
+			return
+		}
+		CheckKSR(d, CheckPolicy{Domains: []string{d.Domain}}, time.Unix(0, 0), nil)
+		if d.Response != nil {
+			if _, err := d.Marshal(); err != nil {
+				t.Fatalf("a parsed SKR does not marshal: %v", err)
+			}
+		}
+	})
+}
