@@ -104,35 +104,13 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 // (kept beside the folder, never in it), or an existing one to resume.
 func openDemoLog(ctx context.Context, dir string, resume bool, scriptDigest string, scriptRaw []byte) (*transparency.Log, error) {
 	keyPath := dir + ".key"
-	var key *transparency.Key
-	var err error
-	if resume {
-		if key, err = transparency.LoadKey(keyPath); err != nil {
-			return nil, usageErr("demo: %s holds files, but its rehearsal key %s cannot be read (%v); choose a new folder", dir, keyPath, err)
-		}
-	} else {
-		origin := "demo.keyceremony.invalid/" + time.Now().UTC().Format("20060102T150405Z") + "/rehearsal"
-		skey, _, err := transparency.GenerateKey(origin)
-		if err != nil {
-			return nil, operational(err)
-		}
-		if key, err = transparency.ParseKey(skey); err != nil {
-			return nil, operational(err)
-		}
+	if !resume {
 		os.Remove(keyPath) // a key left by a start that never created the log
-		if err := transparency.WriteKeyFile(keyPath, skey); err != nil {
-			return nil, operational(fmt.Errorf("demo: %w", err))
-		}
 	}
-	l, err := transparency.Open(ctx, dir, transparency.Options{Key: key, New: !resume,
-		OpenFields: map[string]any{"ceremony": "Demo key-signing ceremony (rehearsal)", "zone": ".",
+	return openLog(ctx, logSpec{dir: dir, keyPath: keyPath, resume: resume,
+		origin: "demo.keyceremony.invalid/" + time.Now().UTC().Format("20060102T150405Z") + "/rehearsal",
+		fields: map[string]any{"ceremony": "Demo key-signing ceremony (rehearsal)", "zone": ".",
 			"script_sha256": scriptDigest, "tool": toolVersion(), "rehearsal": true},
-		OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: scriptRaw}}})
-	if err != nil {
-		if !resume {
-			os.Remove(keyPath)
-		}
-		return nil, openErr(err)
-	}
-	return l, nil
+		artefacts: []transparency.Artefact{{Name: "demo.yaml", Data: scriptRaw}},
+		keyName:   "rehearsal key", keyHint: "choose a new folder"})
 }

@@ -111,11 +111,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if cfg.KSKPolicy, err = p.ResponsePolicy(); err != nil {
 		return usageErr("%s: %v", *profilePath, err)
 	}
-	pp := p.Policy
-	if pp != "" && !filepath.IsAbs(pp) {
-		pp = filepath.Join(filepath.Dir(*profilePath), pp)
-	}
-	if cfg.Policy, err = loadPolicyFile(pp); err != nil {
+	if cfg.Policy, err = profilePolicy(p, *profilePath); err != nil {
 		return err
 	}
 	if *prevPath != "" {
@@ -281,6 +277,8 @@ type logSpec struct {
 	resume               bool
 	fields               map[string]any
 	artefacts            []transparency.Artefact
+	// keyName and keyHint word the refusal of a log whose key is missing.
+	keyName, keyHint string
 }
 
 // openLog opens a ceremony's log. A new log uses the key file when it exists
@@ -294,7 +292,10 @@ func openLog(ctx context.Context, spec logSpec) (*transparency.Log, error) {
 	switch {
 	case err == nil:
 	case spec.resume:
-		return nil, usageErr("%s holds a log, but its key %s cannot be read (%v); give --log-key", spec.dir, spec.keyPath, err)
+		if spec.keyName == "" {
+			spec.keyName, spec.keyHint = "key", "give --log-key"
+		}
+		return nil, usageErr("%s holds files, but its %s %s cannot be read (%v); %s", spec.dir, spec.keyName, spec.keyPath, err, spec.keyHint)
 	case errors.Is(err, os.ErrNotExist):
 		skey, _, gerr := transparency.GenerateKey(spec.origin)
 		if gerr != nil {

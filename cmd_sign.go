@@ -129,6 +129,16 @@ func loadProfile(ctx context.Context, path string, login bool, auth ...*cardAuth
 	return nil, nil, nil, usageErr("%s: unknown backend %q", path, p.Token.Backend)
 }
 
+// profilePolicy reads the request policy file a profile names (relative to
+// the profile); none means IANA's defaults.
+func profilePolicy(p *ceremony.Profile, profilePath string) (dnssec.CheckPolicy, error) {
+	pp := p.Policy
+	if pp != "" && !filepath.IsAbs(pp) {
+		pp = filepath.Join(filepath.Dir(profilePath), pp)
+	}
+	return loadPolicyFile(pp)
+}
+
 func runKSRSign(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ksr sign", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -167,11 +177,7 @@ func runKSRSign(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 	defer closeTok()
-	pp := p.Policy
-	if pp != "" && !filepath.IsAbs(pp) {
-		pp = filepath.Join(filepath.Dir(*profilePath), pp)
-	}
-	policy, err := loadPolicyFile(pp)
+	policy, err := profilePolicy(p, *profilePath)
 	if err != nil {
 		return err
 	}
