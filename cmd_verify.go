@@ -149,8 +149,16 @@ func checkScript(dir string, rep *transparency.Report) {
 	if st.Closed {
 		state = "closed"
 	}
-	add(true, "the log follows %s (SHA-256 %s): %d of %d steps done, %d exceptions, %d resumes, ceremony %s",
-		script.Name, script.Digest, len(st.DoneAt), len(script.Steps()), len(st.Exceptions), st.Resumes, state)
+	if st.Aborted != nil {
+		state = fmt.Sprintf("aborted at step %s (%s), %s", st.Aborted.Step, st.Aborted.Reason, state)
+	}
+	done := len(st.DoneAt) - len(st.Skipped)
+	skipped := ""
+	if len(st.Skipped) > 0 {
+		skipped = fmt.Sprintf(" (%d more passed over)", len(st.Skipped))
+	}
+	add(true, "the log follows %s (SHA-256 %s): %d of %d steps done%s, %d exceptions, %d resumes, ceremony %s",
+		script.Name, script.Digest, done, len(script.Steps()), skipped, len(st.Exceptions), st.Resumes, state)
 }
 
 var errNoScript = errors.New("the log cites no ceremony script")

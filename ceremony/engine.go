@@ -33,8 +33,10 @@ const (
 	KindKSRChecked     = "ksr.checked"
 	KindBundleSigned   = "bundle.signed"
 	KindSKRWritten     = "skr.written"
-	KindKeyGenerated   = "key.generated"  // a KSK made in the token: label, key tags, DS
-	KindCardsReshared  = "cards.reshared" // the quorum's secret dealt to new officers' cards
+	KindKeyGenerated   = "key.generated"    // a KSK made in the token: label, key tags, DS
+	KindCardsReshared  = "cards.reshared"   // the quorum's secret dealt to new officers' cards
+	KindStepSkipped    = "step.skipped"     // a step passed over, with the reason and a witness's confirmation
+	KindAborted        = "ceremony.aborted" // the ceremony goes straight to its always-run acts
 	KindClose          = transparency.KindClose
 )
 
@@ -80,7 +82,21 @@ type State struct {
 	Keys []GeneratedKey
 	// Reshared is the officer replacement done in this ceremony.
 	Reshared *Reshared
-	Last     time.Time // time of the last entry
+	// Skipped are the steps passed over without being done: skipped one by
+	// one, or left out by an abort.
+	Skipped []Deviation
+	// Aborted is set once the ceremony is aborted.
+	Aborted *Deviation
+	Last    time.Time // time of the last entry
+}
+
+// Deviation is a step skipped, or the abort that left steps out.
+type Deviation struct {
+	Kind    string // "skipped" or "aborted"
+	Step    string
+	Reason  string
+	Witness string
+	Time    time.Time
 }
 
 // Reshared is a cards.reshare step's result: the new cards, the old ones
@@ -179,7 +195,8 @@ func (s State) ActionDone() bool {
 	case ActionSKRWrite:
 		return s.SKR != nil
 	case ActionHSMLogout:
-		return s.HSMUsed && !s.HSM
+		// After an abort before the HSM was used there is nothing to log out.
+		return !s.HSM && (s.HSMUsed || s.Aborted != nil)
 	case ActionKeyGen:
 		return len(s.Keys) > 0 && s.Keys[len(s.Keys)-1].Step == st.ID
 	case ActionReshare:
@@ -195,6 +212,7 @@ func (s State) clone() State {
 	s.Accepted = slices.Clone(s.Accepted)
 	s.SigDigests = slices.Clone(s.SigDigests)
 	s.Keys = slices.Clone(s.Keys)
+	s.Skipped = slices.Clone(s.Skipped)
 	if s.KSR != nil {
 		k := *s.KSR
 		k.Results = slices.Clone(k.Results)
@@ -591,6 +609,47 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			return fail("a written SKR cites its file")
 		}
 		n.SKR = &Artefact{Name: e.Artefacts[0].Name, SHA256: e.Artefacts[0].SHA256}
+	case KindStepSkipped:
+		if err := onCurrent(); err != nil {
+			return fail("%v", err)
+		}
+		d := Deviation{Kind: "skipped", Step: cur.ID, Reason: e.Field("reason"), Witness: e.Field("witness"), Time: e.Time}
+		switch {
+		case cur.Action != "":
+			return fail("step %s has an action (%s) and cannot be skipped: record an exception, or abort the ceremony", cur.ID, cur.Action)
+		case d.Reason == "":
+			return fail("a skipped step needs its reason")
+		case len(cur.Witnesses) > 0 && !slices.Contains(cur.Witnesses, d.Witness):
+			return fail("step %s is skipped with %q's confirmation; it is witnessed by %v", cur.ID, d.Witness, cur.Witnesses)
+		case len(cur.Witnesses) == 0 && (d.Witness == "" || d.Witness == cur.Role || !s.Script.HasRole(d.Witness)):
+			return fail("step %s is skipped with %q's confirmation; a declared role other than %s confirms it", cur.ID, d.Witness, cur.Role)
+		}
+		n.Skipped = append(n.Skipped, d)
+		n.DoneAt = append(n.DoneAt, e.Time)
+		n.Next++
+		n.Confirmed = false
+	case KindAborted:
+		if err := onCurrent(); err != nil {
+			return fail("%v", err)
+		}
+		if s.Aborted != nil {
+			return fail("the ceremony is already aborted")
+		}
+		if e.Field("reason") == "" {
+			return fail("an abort needs its reason")
+		}
+		d := Deviation{Kind: "aborted", Step: cur.ID, Reason: e.Field("reason"), Time: e.Time}
+		n.Aborted = &d
+		// The console logs the HSM out before it logs the abort.
+		n.HSM, n.NeedActivation = false, false
+		// Every step up to the next always-run act is left out.
+		steps := s.Script.Steps()
+		for n.Next < len(steps) && !s.Script.Acts[steps[n.Next].Act].Always {
+			n.Skipped = append(n.Skipped, Deviation{Kind: "aborted", Step: steps[n.Next].ID, Reason: d.Reason, Time: e.Time})
+			n.DoneAt = append(n.DoneAt, e.Time)
+			n.Next++
+		}
+		n.Confirmed = false
 	case KindClose:
 		if hasCur {
 			return fail("the ceremony closes with step %s still to do", cur.ID)

@@ -98,7 +98,10 @@ type Role struct {
 // Act is a group of steps with a title.
 type Act struct {
 	Title string `yaml:"title"`
-	Steps []Step `yaml:"steps"`
+	// Always marks an act that runs even after the ceremony is aborted:
+	// securing the equipment and closing the ceremony.
+	Always bool   `yaml:"always"`
+	Steps  []Step `yaml:"steps"`
 }
 
 // Step is one numbered step.
@@ -276,6 +279,16 @@ func (s *Script) Steps() []Step {
 		out = append(out, a.Steps...)
 	}
 	return out
+}
+
+// HasRole reports whether the script declares a role.
+func (s *Script) HasRole(id string) bool {
+	for _, r := range s.Roles {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // Role returns a role's title, or the id itself.

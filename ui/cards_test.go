@@ -232,3 +232,60 @@ func TestConsoleQuorumExpiresOnTick(t *testing.T) {
 		t.Fatalf("after the timeout:\n%s", s)
 	}
 }
+
+// TestConsoleSkipAndAbort: s asks why, the witness's w skips the step (esc
+// does not); a asks why and for ABORT typed exactly, then the ceremony goes
+// to its always-run acts with the HSM logged out, and closes.
+func TestConsoleSkipAndAbort(t *testing.T) {
+	c := newConsole(t, 160, 45)
+	press(t, c, "enter", "enter", "s")
+	if c.mode != modeSkipReason {
+		t.Fatalf("s at step 1.3 opens no reason field (mode %d)", c.mode)
+	}
+	typeText(t, c, "safe 1 jammed; the equipment came from safe 2")
+	press(t, c, "enter")
+	if s := screen(c); !strings.Contains(s, "IW: skip step 1.3 because safe 1 jammed; the equipment came from safe 2?") {
+		t.Fatalf("no witness confirmation for the skip:\n%s", s)
+	}
+	size := c.sess.Log().Size()
+	press(t, c, "esc")
+	if c.sess.Log().Size() != size {
+		t.Fatal("a skip was logged without the witness")
+	}
+	press(t, c, "s")
+	typeText(t, c, "safe 1 jammed")
+	press(t, c, "enter", "w")
+	if s := screen(c); !strings.Contains(s, "[SKIP] 1.3") || !strings.Contains(s, "step 1.3 SKIPPED, confirmed by IW: safe 1 jammed") {
+		t.Fatalf("after the skip:\n%s", s)
+	}
+	// Through the quorum and the login, then abort at the KSR.
+	press(t, c, "enter", "enter", "enter", "enter", "1", "2", "3", "enter", "enter", "enter")
+	if !c.sess.State().HSM {
+		t.Fatal("the HSM is not logged in before the abort")
+	}
+	press(t, c, "a")
+	typeText(t, c, "hash#1 does not match")
+	press(t, c, "enter")
+	typeText(t, c, "abort")
+	press(t, c, "enter")
+	if c.sess.State().Aborted != nil || !strings.Contains(screen(c), `typed "abort"; nothing was aborted`) {
+		t.Fatalf("a mistyped ABORT aborted:\n%s", screen(c))
+	}
+	press(t, c, "a")
+	typeText(t, c, "hash#1 does not match")
+	press(t, c, "enter")
+	typeText(t, c, "ABORT")
+	press(t, c, "enter")
+	st := c.sess.State()
+	if st.Aborted == nil || st.HSM || !strings.Contains(screen(c), "ABORTED at step 3.3") || !strings.Contains(screen(c), "▶ STEP 4.1") {
+		t.Fatalf("after the abort (HSM %v):\n%s", st.HSM, screen(c))
+	}
+	c.updateKeys()
+	if c.keys.Abort.Enabled() {
+		t.Fatal("abort is still offered after the abort")
+	}
+	press(t, c, "enter", "enter", "enter", "enter")
+	if st := c.sess.State(); !st.Closed {
+		t.Fatalf("the aborted ceremony did not close:\n%s", screen(c))
+	}
+}

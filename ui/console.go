@@ -82,6 +82,9 @@ const (
 	modeSerial         // witnessed quorum: the operator types the serial of a card the HSM accepted
 	modeWitnessConfirm // the witness confirms that card with their own key
 	modeNewPass        // a new officer types their new card's passphrase, twice, never echoed
+	modeSkipReason     // why the step is skipped
+	modeAbortReason    // why the ceremony is aborted
+	modeAbortTyped     // ABORT, typed exactly
 )
 
 // Console is the root model of the operator console. It owns resize, global
@@ -125,6 +128,9 @@ type Console struct {
 	// cards.reshare step; newFirst the first typing of the current one.
 	newPass  map[string]string
 	newFirst string
+	// pending is the reason typed for a skip (awaiting the witness's key)
+	// or an abort (awaiting the typed ABORT).
+	pending string
 }
 
 type (
@@ -218,7 +224,8 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyMsg:
 		return c, c.key(msg)
 	}
-	if c.mode == modeException || c.mode == modeTyped || c.mode == modeSecret || c.mode == modeSerial || c.mode == modeNewPass {
+	if c.mode == modeException || c.mode == modeTyped || c.mode == modeSecret || c.mode == modeSerial || c.mode == modeNewPass ||
+		c.mode == modeSkipReason || c.mode == modeAbortReason || c.mode == modeAbortTyped {
 		var cmd tea.Cmd
 		c.input, cmd = c.input.Update(msg)
 		return c, cmd
@@ -295,6 +302,13 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 		return nil
 	case modeWitnessConfirm:
 		switch {
+		case key.Matches(msg, c.keys.Witness) && c.pending != "":
+			c.mode = modeNormal
+			reason := c.pending
+			c.pending = ""
+			return c.run("skipping the step", func(ctx context.Context) (string, error) {
+				return "step skipped", c.sess.Skip(ctx, reason)
+			})
 		case key.Matches(msg, c.keys.Witness):
 			c.mode = modeNormal
 			id, serial := c.secretCard, c.serial
@@ -302,10 +316,10 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 				return "card " + id + " recorded", c.sess.WitnessCard(ctx, id, serial)
 			})
 		case msg.Type == tea.KeyEsc:
-			c.mode = modeNormal
+			c.mode, c.pending = modeNormal, ""
 		}
 		return nil
-	case modeException, modeTyped, modeSecret, modeSerial, modeNewPass:
+	case modeException, modeTyped, modeSecret, modeSerial, modeNewPass, modeSkipReason, modeAbortReason, modeAbortTyped:
 		switch msg.Type {
 		case tea.KeyEsc:
 			c.closeInput()
@@ -314,8 +328,31 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 		case tea.KeyEnter:
 			m := c.mode
 			text := c.input.Value() // a typed confirmation must match exactly
-			if m == modeNewPass {
+			switch m {
+			case modeNewPass:
 				return c.newPassEntered(text)
+			case modeSkipReason, modeAbortReason:
+				c.closeInput()
+				if c.pending = strings.TrimSpace(text); c.pending == "" {
+					return nil
+				}
+				if m == modeSkipReason {
+					c.mode = modeWitnessConfirm
+				} else {
+					c.openInput(modeAbortTyped, "Type ABORT to abort the ceremony")
+				}
+				return nil
+			case modeAbortTyped:
+				c.closeInput()
+				reason := c.pending
+				c.pending = ""
+				if text != "ABORT" {
+					c.note, c.failed = fmt.Sprintf("typed %q; nothing was aborted", text), true
+					return nil
+				}
+				return c.run("aborting the ceremony", func(ctx context.Context) (string, error) {
+					return "ceremony aborted", c.sess.Abort(ctx, reason)
+				})
 			}
 			if m == modeSerial {
 				c.closeInput()
@@ -359,6 +396,10 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 		c.mode = modeHelp
 	case key.Matches(msg, c.keys.Exception):
 		c.openInput(modeException, "What happened, and what was done")
+	case key.Matches(msg, c.keys.Skip):
+		c.openInput(modeSkipReason, fmt.Sprintf("Why step %s is skipped", c.current().ID))
+	case key.Matches(msg, c.keys.Abort):
+		c.openInput(modeAbortReason, "Why the ceremony is aborted")
 	case key.Matches(msg, c.keys.Card):
 		n := int(msg.Runes[0] - '0')
 		cards := c.sess.Script().Quorum.Cards
@@ -498,6 +539,8 @@ func (c *Console) updateKeys() {
 	_, simulated := c.sess.Cards().(*quorum.Simulated)
 	c.keys.Forged.SetEnabled(idle && next == session.NextCards && simulated)
 	c.keys.Exception.SetEnabled(idle && next != session.NextDone)
+	c.keys.Skip.SetEnabled(idle && next != session.NextDone && c.current().Action == "" && c.sess.SkipWitness() != "")
+	c.keys.Abort.SetEnabled(idle && next != session.NextDone && c.state.Aborted == nil && !c.sess.Script().Acts[c.current().Act].Always)
 	c.keys.Help.SetEnabled(true)
 	c.keys.Quit.SetEnabled(true)
 	switch {

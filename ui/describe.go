@@ -25,6 +25,10 @@ func Describe(e *transparency.Entry, script *ceremony.Script) string {
 		return "step " + step + " done"
 	case ceremony.KindStepConfirmed:
 		return fmt.Sprintf("step %s confirmed: %q typed", step, e.Field("typed"))
+	case ceremony.KindStepSkipped:
+		return fmt.Sprintf("step %s SKIPPED, confirmed by %s: %s", step, e.Field("witness"), e.Field("reason"))
+	case ceremony.KindAborted:
+		return fmt.Sprintf("ceremony ABORTED at step %s: %s", step, e.Field("reason"))
 	case ceremony.KindException:
 		return "EXCEPTION at step " + step + ": " + e.Field("text")
 	case ceremony.KindCardPresented:

@@ -202,7 +202,11 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 	case session.NextAction, session.NextSign:
 		fmt.Fprintf(out, "  [enter] %s · x exception · q quit: ", actionVerb(cur.Action, s.State()))
 	default:
-		fmt.Fprint(out, "  [enter] confirm the step · x exception · q quit: ")
+		if cur.Action == "" {
+			fmt.Fprint(out, "  [enter] confirm the step · x exception · s skip · a abort · q quit: ")
+		} else {
+			fmt.Fprint(out, "  [enter] confirm the step · x exception · a abort · q quit: ")
+		}
 	}
 	if !in.Scan() {
 		return ErrQuit
@@ -222,6 +226,30 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 			return nil
 		}
 		return s.Exception(ctx, strings.TrimSpace(in.Text()))
+	case line == "s" && cur.Action == "":
+		fmt.Fprintf(out, "  Skip step %s, because: ", cur.ID)
+		if !in.Scan() || strings.TrimSpace(in.Text()) == "" {
+			return nil
+		}
+		reason := strings.TrimSpace(in.Text())
+		fmt.Fprintf(out, "  %s: skip step %s because %s? [y/N]: ", s.SkipWitness(), cur.ID, reason)
+		if !in.Scan() || strings.TrimSpace(in.Text()) != "y" {
+			fmt.Fprintln(out, "  Not confirmed: the step stays open.")
+			return nil
+		}
+		return s.Skip(ctx, reason)
+	case line == "a":
+		fmt.Fprint(out, "  Abort the ceremony, because: ")
+		if !in.Scan() || strings.TrimSpace(in.Text()) == "" {
+			return nil
+		}
+		reason := strings.TrimSpace(in.Text())
+		fmt.Fprint(out, "  Type ABORT to go straight to securing the equipment and closing: ")
+		if !in.Scan() || in.Text() != "ABORT" {
+			fmt.Fprintln(out, "  Not aborted.")
+			return nil
+		}
+		return s.Abort(ctx, reason)
 	case next == session.NextCards:
 		if line == "f" {
 			return s.PresentForged(ctx)

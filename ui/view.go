@@ -81,15 +81,19 @@ func (c *Console) viewMain(w, h int) string {
 		b.WriteString("\n" + mark + c.st.Text.Render(c.note) + "\n")
 	}
 	switch c.mode {
-	case modeException, modeTyped:
-		label := "Exception: "
-		if c.mode == modeTyped {
-			label = "Confirm by typing: "
-		}
+	case modeException, modeTyped, modeSkipReason, modeAbortReason, modeAbortTyped:
+		label := map[mode]string{modeException: "Exception: ", modeTyped: "Confirm by typing: ", modeSkipReason: "Skip, because: ",
+			modeAbortReason: "ABORT, because: ", modeAbortTyped: "Confirm by typing: "}[c.mode]
 		b.WriteString("\n" + c.st.Input.Render(label) + c.input.View() + "\n" + c.st.Muted.Render("enter to record · esc to cancel") + "\n")
 	case modeSerial:
 		b.WriteString("\n" + c.st.Input.Render(c.input.Placeholder+": ") + c.input.View() + "\n" + c.st.Muted.Render("enter, then the witness confirms · esc to cancel") + "\n")
 	case modeWitnessConfirm:
+		if c.pending != "" {
+			who := c.sess.SkipWitness()
+			b.WriteString("\n" + c.st.Warn.Render(fmt.Sprintf("%s: skip step %s because %s?", who, cur.ID, c.pending)) + "\n" +
+				c.st.Focus.Render("w") + c.st.Help.Render(fmt.Sprintf(" %s confirms · esc: not so", who)) + "\n")
+			break
+		}
 		who := c.sess.Witness()
 		info, _ := c.sess.Script().Quorum.Card(c.secretCard)
 		b.WriteString("\n" + c.st.Warn.Render(fmt.Sprintf("%s: the HSM accepted card %s (%s), serial %s?", who, c.secretCard, info.Holder, c.serial)) + "\n" +
@@ -278,10 +282,16 @@ func (c *Console) viewSteps(w, h int) string {
 	steps := st.Script.Steps()
 	var lines []string
 	cursor := 0
+	skipped := map[string]string{}
+	for _, d := range st.Skipped {
+		skipped[d.Step] = map[string]string{"skipped": "[SKIP] ", "aborted": "[ -- ] "}[d.Kind]
+	}
 	for i, s := range steps {
 		var line string
 		label := truncate(fmt.Sprintf("%-4s %-4s %s", s.ID, s.Role, s.Text), w-11)
 		switch {
+		case i < st.Next && skipped[s.ID] != "":
+			line = c.st.Warn.Render(skipped[s.ID]) + c.st.Muted.Render(label)
 		case i < st.Next:
 			line = c.st.Done.Render("[ OK ] ") + c.st.Muted.Render(label)
 		case i == st.Next:
@@ -300,6 +310,9 @@ func (c *Console) viewSteps(w, h int) string {
 	}
 	if n := len(st.Exceptions); n > 0 {
 		lines = append(lines, "", c.st.Warn.Render(fmt.Sprintf("%d exceptions recorded", n)))
+	}
+	if st.Aborted != nil {
+		lines = append(lines, c.st.Fail.Render("ABORTED at step "+st.Aborted.Step))
 	}
 	room := h - 2
 	if len(lines) > room {
@@ -326,7 +339,7 @@ func (c *Console) viewStatus() string {
 
 func (c *Console) viewHelp() string {
 	var ks []key.Binding
-	for _, k := range []key.Binding{c.keys.Confirm, c.keys.Card, c.keys.Forged, c.keys.Exception, c.keys.Help, c.keys.Quit} {
+	for _, k := range []key.Binding{c.keys.Confirm, c.keys.Card, c.keys.Forged, c.keys.Exception, c.keys.Skip, c.keys.Abort, c.keys.Help, c.keys.Quit} {
 		if k.Enabled() {
 			ks = append(ks, k)
 		}
@@ -348,7 +361,7 @@ func (c *Console) overlay(screen string) string {
 			c.st.Text.Render("Every step so far is in the log, durable and signed.\nThe ceremony resumes at the current step when the\nsame command is run on the same log folder.") + "\n\n" +
 			c.st.Focus.Render("y") + c.st.Help.Render(" quit · ") + c.st.Focus.Render("n") + c.st.Help.Render(" go on")
 	} else {
-		box = c.st.PanelTitle.Render("Keys") + "\n\n" + c.help.FullHelpView([][]key.Binding{{c.keys.Confirm, c.keys.Card, c.keys.Forged}, {c.keys.Exception, c.keys.Help, c.keys.Quit}}) +
+		box = c.st.PanelTitle.Render("Keys") + "\n\n" + c.help.FullHelpView([][]key.Binding{{c.keys.Confirm, c.keys.Card, c.keys.Forged}, {c.keys.Exception, c.keys.Skip, c.keys.Abort}, {c.keys.Help, c.keys.Quit}}) +
 			"\n\n" + c.st.Help.Render("any key to close")
 	}
 	return lipgloss.Place(c.width, c.height, lipgloss.Center, lipgloss.Center, c.st.Box.Render(box))

@@ -334,6 +334,66 @@ func (s *Session) Exception(ctx context.Context, text string) error {
 	return s.append(ctx, ceremony.KindException, map[string]any{"step": cur.ID, "text": text})
 }
 
+// SkipWitness is the role that confirms skipping the current step: its
+// first witness, or else the IW.
+func (s *Session) SkipWitness() string {
+	if w := s.Witness(); w != "" {
+		return w
+	}
+	cur, _ := s.state.Current()
+	if s.cfg.Script.HasRole("IW") && cur.Role != "IW" {
+		return "IW"
+	}
+	return ""
+}
+
+// Skip passes over the current step, which has no action, with the reason
+// and the confirmation of SkipWitness (the caller asks for it).
+func (s *Session) Skip(ctx context.Context, reason string) error {
+	cur, ok := s.state.Current()
+	switch {
+	case !ok:
+		return errors.New("every step is done")
+	case cur.Action != "":
+		return fmt.Errorf("step %s has an action (%s) and cannot be skipped: record an exception, or abort the ceremony", cur.ID, cur.Action)
+	case strings.TrimSpace(reason) == "":
+		return errors.New("give the reason for skipping")
+	case s.SkipWitness() == "":
+		return fmt.Errorf("step %s has no witness to confirm a skip", cur.ID)
+	}
+	return s.append(ctx, ceremony.KindStepSkipped, map[string]any{"step": cur.ID, "reason": strings.TrimSpace(reason), "witness": s.SkipWitness()})
+}
+
+// Abort ends the ceremony's work: every step up to the acts that always run
+// (securing the equipment, closing) is left out, with the reason. Secrets
+// held for later steps are wiped.
+func (s *Session) Abort(ctx context.Context, reason string) error {
+	cur, ok := s.state.Current()
+	switch {
+	case !ok:
+		return errors.New("every step is done")
+	case s.state.Aborted != nil:
+		return errors.New("the ceremony is already aborted")
+	case strings.TrimSpace(reason) == "":
+		return errors.New("give the reason for aborting")
+	}
+	if s.cfg.Token.LoggedIn() {
+		if err := s.cfg.Token.Logout(ctx); err != nil {
+			return fmt.Errorf("log out of token %q before aborting: %w; try again", s.cfg.Token.Label(), err)
+		}
+	}
+	if err := s.append(ctx, ceremony.KindAborted, map[string]any{"step": cur.ID, "reason": strings.TrimSpace(reason)}); err != nil {
+		return err
+	}
+	s.wipePIN()
+	s.wipeSecret()
+	if s.collector != nil {
+		s.collector.Wipe()
+		s.collector = nil
+	}
+	return nil
+}
+
 // Type is the operator's typed confirmation of an irreversible action. A
 // mistyped confirmation is refused and nothing is logged.
 func (s *Session) Type(ctx context.Context, typed string) error {

@@ -1,0 +1,78 @@
+package ceremony
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestSkipAndAbort: a step without an action is skipped with a reason and
+// its witness's confirmation; an action step is not; an abort leaves out
+// every step up to the always-run acts, which still run (the HSM logged out
+// if it was in), and the ceremony closes; the verifier refuses each breach.
+func TestSkipAndAbort(t *testing.T) {
+	s := demoScript(t)
+	skip := func(id string, f map[string]any) func(b *entries, st Step) bool {
+		return func(b *entries, st Step) bool {
+			if st.ID != id {
+				return false
+			}
+			m := map[string]any{"step": st.ID}
+			for k, v := range f {
+				m[k] = v
+			}
+			b.add(KindStepSkipped, m)
+			return true
+		}
+	}
+	st, err := Replay(s, happyPath(s, skip("1.3", map[string]any{"reason": "safe 1 jammed; equipment in safe 2", "witness": "IW"})))
+	if err != nil || !st.Closed || len(st.Skipped) != 1 || st.Skipped[0].Step != "1.3" {
+		t.Fatalf("a skipped step: %v (%+v)", err, st.Skipped)
+	}
+	for name, c := range map[string]struct {
+		hook func(b *entries, st Step) bool
+		want string
+	}{
+		"no reason":                 {skip("1.3", map[string]any{"witness": "IW"}), "needs its reason"},
+		"a witness not of the step": {skip("1.3", map[string]any{"reason": "r", "witness": "RZM"}), "witnessed by [IW SSC1]"},
+		"the actor confirms":        {skip("1.2", map[string]any{"reason": "r", "witness": "IW"}), "a declared role other than IW"},
+		"an action step":            {skip("3.1", map[string]any{"reason": "r", "witness": "IW"}), "cannot be skipped"},
+	} {
+		if _, err := Replay(s, happyPath(s, c.hook)); !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+
+	// An abort leaves out the rest of act 2 and all of act 3; acts 4 and 5
+	// (always) still run. The console logs the HSM out before an abort, so
+	// a ceremony aborted with the HSM in closes with it out.
+	aborted := false
+	abortAt := func(id string) func(b *entries, st Step) bool {
+		return func(b *entries, st Step) bool {
+			if st.ID == id && !aborted {
+				aborted = true
+				b.add(KindAborted, map[string]any{"step": st.ID, "reason": "the KSR hash does not match hash#1"})
+			}
+			return aborted && !s.Acts[st.Act].Always
+		}
+	}
+	st, err = Replay(s, happyPath(s, abortAt("2.1")))
+	if err != nil || !st.Closed || st.Aborted == nil || len(st.Skipped) != 10 {
+		t.Fatalf("an abort before the HSM: %v (aborted %v, %d left out)", err, st.Aborted, len(st.Skipped))
+	}
+	aborted = false
+	st, err = Replay(s, happyPath(s, abortAt("3.3")))
+	if err != nil || !st.Closed || st.HSM || len(st.Skipped) != 5 {
+		t.Fatalf("an abort with the HSM in: %v (HSM %v, %d left out)", err, st.HSM, len(st.Skipped))
+	}
+	_, err = Replay(s, happyPath(s, func(b *entries, st Step) bool {
+		if st.ID == "2.1" {
+			b.add(KindAborted, map[string]any{"step": st.ID})
+			return true
+		}
+		return false
+	}))
+	if !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), "an abort needs its reason") {
+		t.Fatalf("an abort without a reason: %v", err)
+	}
+}
