@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +31,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	profilePath := fs.String("profile", "", "the profile: HSM, KSK inventory, schemas, policies (required)")
 	ksrPath := fs.String("ksr", "", "the KSR to sign, from the transfer medium (required when the script loads one)")
 	prevPath := fs.String("previous-skr", "", "the last SKR, for the chain and safety checks")
+	hash1 := fs.String("hash1", "", "the KSR's SHA-256 (hex) the zone operator sent out of band: another KSR is not loaded")
 	skrPath := fs.String("skr", "", "where to write the SKR (default: beside the KSR, its name with skr for ksr)")
 	schema := fs.String("schema", "", "the signing schema (default: the profile's)")
 	nowFlag := fs.String("now", "", "check the KSR as of this time (default: the clock)")
@@ -145,6 +147,13 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		}
 	}
 	cfg.SKRPath = *skrPath
+	if *hash1 != "" {
+		h := strings.ToLower(strings.ReplaceAll(*hash1, " ", ""))
+		if d, err := hex.DecodeString(h); err != nil || len(d) != 32 {
+			return usageErr("run: --hash1 %q: give the 64 hex digits of the KSR's SHA-256 (spaces allowed)", *hash1)
+		}
+		cfg.KSRHash1 = h
+	}
 	if needs[ceremony.ActionReshare] {
 		if *newHolders == "" || *newRoster == "" || *newCards == "" {
 			return usageErr("run: %s deals new officers' cards: give --new-holders FILE, --new-roster FILE and --new-cards DIR", script.Name)

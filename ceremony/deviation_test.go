@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/keyceremony/keyceremony/scripts"
 )
 
 // TestSkipAndAbort: a step without an action is skipped with a reason and
@@ -74,5 +76,32 @@ func TestSkipAndAbort(t *testing.T) {
 	}))
 	if !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), "an abort needs its reason") {
 		t.Fatalf("an abort without a reason: %v", err)
+	}
+}
+
+// TestExpectRules: expect: belongs to a ksr.load step and names a SHA-256;
+// a KSR loaded under a script's hash#1 must be that KSR.
+func TestExpectRules(t *testing.T) {
+	raw, _ := scripts.Get("demo")
+	text := string(raw)
+	withExpect := func(after, hash string) string {
+		return strings.Replace(text, after, after+"\n        expect: {name: KSR, sha256: \""+hash+"\"}", 1)
+	}
+	if _, err := LoadScript("d.yaml", []byte(withExpect("        action: hsm.login", ksrHash))); err == nil || !strings.Contains(err.Error(), "expect: applies to a ksr.load step") {
+		t.Errorf("expect on a login step: %v", err)
+	}
+	if _, err := LoadScript("d.yaml", []byte(withExpect("        action: ksr.load", "abc"))); err == nil || !strings.Contains(err.Error(), "64 hex digits") {
+		t.Errorf("expect with a short hash: %v", err)
+	}
+	good, err := LoadScript("d.yaml", []byte(withExpect("        action: ksr.load", ksrHash)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Replay(good, happyPath(good, nil)); err != nil {
+		t.Fatalf("the KSR that is hash#1: %v", err)
+	}
+	other, _ := LoadScript("d.yaml", []byte(withExpect("        action: ksr.load", strings.Repeat("0", 64))))
+	if _, err := Replay(other, happyPath(other, nil)); !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), "but hash#1 is 0000") {
+		t.Errorf("a KSR that is not the script's hash#1: %v", err)
 	}
 }

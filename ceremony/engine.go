@@ -548,6 +548,12 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		if len(e.Artefacts) != 1 || e.Field("sha256") != e.Artefacts[0].SHA256 {
 			return fail("a loaded KSR cites its file and its SHA-256")
 		}
+		// hash#1: from the script, or given to the console and logged.
+		for _, want := range []string{expectedSHA256(cur), e.Field("expected_sha256")} {
+			if want != "" && !strings.EqualFold(want, e.Field("sha256")) {
+				return fail("the KSR loaded has SHA-256 %s, but hash#1 is %s", e.Field("sha256"), want)
+			}
+		}
 		n.KSR = &KSRState{Artefact: Artefact{Name: e.Artefacts[0].Name, SHA256: e.Artefacts[0].SHA256},
 			ID: e.Field("ksr_id"), Bundles: fieldInt(e, "bundles")}
 	case KindKSRChecked:
@@ -662,6 +668,13 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		return fail("unknown entry kind")
 	}
 	return n, nil
+}
+
+func expectedSHA256(st Step) string {
+	if st.Expect == nil {
+		return ""
+	}
+	return st.Expect.SHA256
 }
 
 // Replay folds every entry into the state of a ceremony following script.

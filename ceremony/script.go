@@ -117,9 +117,19 @@ type Step struct {
 	// Params are the action's parameters (key.generate: label, algorithm
 	// 8 or 13, bits).
 	Params map[string]string `yaml:"params"`
+	// Expect is the artefact the step's action must produce, when known in
+	// advance: for ksr.load, the KSR's SHA-256 that the zone operator sent
+	// out of band (IANA's hash#1).
+	Expect *Expect `yaml:"expect"`
 
 	Act  int `yaml:"-"` // index of the act
 	Line int `yaml:"-"` // line in the script file
+}
+
+// Expect names an artefact and its SHA-256 (hex), known in advance.
+type Expect struct {
+	Name   string `yaml:"name"`
+	SHA256 string `yaml:"sha256"`
 }
 
 // ErrScript reports a script that does not load or breaks the rules.
@@ -383,6 +393,15 @@ func (s *Script) validate() []string {
 			for k := range st.Params {
 				if !actionParams[st.Action][k] {
 					add(st.Line, "step %s: action %q takes no parameter %q", st.ID, st.Action, k)
+				}
+			}
+			if st.Expect != nil {
+				d, err := hex.DecodeString(st.Expect.SHA256)
+				switch {
+				case st.Action != ActionKSRLoad:
+					add(st.Line, "step %s: expect: applies to a ksr.load step (the KSR's hash#1)", st.ID)
+				case err != nil || len(d) != 32:
+					add(st.Line, "step %s: expect: sha256 must be the 64 hex digits of the KSR's SHA-256", st.ID)
 				}
 			}
 			if st.Action == ActionKeyGen {

@@ -72,6 +72,10 @@ type Config struct {
 	// TextOptions cut a Knot or BIND text KSR into bundles (nil: the
 	// format's defaults).
 	TextOptions *dnssec.TextOptions
+	// KSRHash1 is the KSR's SHA-256 (hex) that the zone operator sent out
+	// of band, when given to the console: a KSR that differs is not
+	// loaded, and the one loaded is logged with it.
+	KSRHash1 string
 	// OnAppend, if set, is called after each entry is durable and applied.
 	OnAppend func(a transparency.Appended, e *transparency.Entry)
 }
@@ -765,17 +769,33 @@ func (s *Session) generate(ctx context.Context, cur ceremony.Step) error {
 	return s.append(ctx, ceremony.KindKeyGenerated, fields, ref)
 }
 
+func expectSHA256(st ceremony.Step) string {
+	if st.Expect == nil {
+		return ""
+	}
+	return st.Expect.SHA256
+}
+
 func (s *Session) loadKSR(ctx context.Context, cur ceremony.Step) error {
 	doc, err := dnssec.ParseAny(s.cfg.KSR.Data, s.cfg.TextOptions)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.cfg.KSR.Name, err)
 	}
+	got := dnssec.DigestOf(s.cfg.KSR.Data).Hex()
+	for _, want := range []string{s.cfg.KSRHash1, expectSHA256(cur)} {
+		if want != "" && !strings.EqualFold(want, got) {
+			return fmt.Errorf("%s has SHA-256 %s, but hash#1 is %s: this is not the KSR the zone operator sent; do not sign it, record an exception", s.cfg.KSR.Name, got, strings.ToLower(want))
+		}
+	}
 	ref, err := s.cfg.Log.StoreArtefact(s.cfg.KSR.Name, s.cfg.KSR.Data)
 	if err != nil {
 		return err
 	}
-	if err := s.append(ctx, ceremony.KindKSRLoaded, map[string]any{"step": cur.ID, "sha256": ref.SHA256,
-		"ksr_id": doc.ID, "bundles": len(doc.Bundles()), "domain": doc.Domain}, ref); err != nil {
+	fields := map[string]any{"step": cur.ID, "sha256": ref.SHA256, "ksr_id": doc.ID, "bundles": len(doc.Bundles()), "domain": doc.Domain}
+	if s.cfg.KSRHash1 != "" {
+		fields["expected_sha256"] = strings.ToLower(s.cfg.KSRHash1)
+	}
+	if err := s.append(ctx, ceremony.KindKSRLoaded, fields, ref); err != nil {
 		return err
 	}
 	s.ksr = doc

@@ -131,3 +131,47 @@ func TestWitnessedQuorum(t *testing.T) {
 		t.Fatal("no SKR after the witnessed ceremony")
 	}
 }
+
+// TestKSRHash1: a KSR whose SHA-256 is not the hash#1 given to the console
+// is not loaded (nothing logged); the right one is loaded and logged with
+// it, and the engine refuses a log where they differ.
+func TestKSRHash1(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	s, l := r.open(t)
+	defer l.Close(ctx)
+	s.cfg.KSRHash1 = strings.Repeat("ab", 32)
+	for s.Next() != NextDone {
+		cur, _ := s.State().Current()
+		if cur.Action == ceremony.ActionKSRLoad && s.State().KSR == nil {
+			break
+		}
+		if _, err := s.AutoStep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := l.Size()
+	if err := s.Confirm(ctx); err == nil || !strings.Contains(err.Error(), "but hash#1 is abab") {
+		t.Fatalf("a KSR that is not hash#1: %v", err)
+	}
+	if l.Size() != size {
+		t.Fatal("a KSR that is not hash#1 was logged")
+	}
+	s.cfg.KSRHash1 = "BA599094" + "95d5ad643509ac9bc5e7cf0114c50888e9b39288475b6e191588c6ea"
+	if err := s.Confirm(ctx); err != nil {
+		t.Fatalf("the KSR that is hash#1: %v", err)
+	}
+	l.Close(ctx)
+	entries, err := readEntries(r.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := entries[len(entries)-1]
+	if last.Kind != ceremony.KindKSRLoaded || last.Field("expected_sha256") != strings.ToLower(s.cfg.KSRHash1) {
+		t.Fatalf("the loaded KSR's entry: %s %v", last.Kind, last.Fields)
+	}
+	last.Fields["expected_sha256"] = []byte(`"` + strings.Repeat("cd", 32) + `"`)
+	if _, err := ceremony.Replay(r.script, entries); err == nil || !strings.Contains(err.Error(), "but hash#1 is cdcd") {
+		t.Fatalf("a log whose KSR is not its hash#1: %v", err)
+	}
+}
