@@ -164,7 +164,7 @@ ksk_policy:
 	script, _ := os.ReadFile(filepath.Join("scripts", "signing.yaml"))
 	os.WriteFile(filepath.Join(dir, "signing.yaml"), bytes.Replace(script, []byte(`zone: "."`), []byte(`zone: example.com.`), 1), 0o644)
 	consoleSKR := filepath.Join(dir, "skr-ceremony.txt")
-	in := strings.Repeat("\n", 7) + "1\npassphrase one\n3\npassphrase three\n" + "\n" + "\n\n" + "\n\n" + "\n\n" + "Yes\n\n" + "\n\n" + "\n\n" + "\n\n\n\n"
+	in := openingLines(12) + "1\npassphrase one\n3\npassphrase three\n" + "\n" + "\n\n" + "\n\n" + "\n\n" + "Yes\n\n" + "\n\n" + "\n\n" + "\n\n\n\n"
 	out.Reset()
 	if err := run(ctx, []string{"run", "--script", filepath.Join(dir, "signing.yaml"), "--profile", hsmProfile, "--log", filepath.Join(dir, "log"),
 		"--ksr", ksrPath, "--skr", consoleSKR, "--cards", filepath.Join(dir, "cards"), "--plain"}, strings.NewReader(in), &out, io.Discard); err != nil {

@@ -49,7 +49,7 @@ func TestRunCeremony(t *testing.T) {
 
 	// Acts 1 and 2 (7 steps); CO2 mistypes once; CO1, CO2, CO3; login; load
 	// and check the KSR; then the input ends: the console stops.
-	first := enter(7) + "2\nnot the passphrase\n" + cards(1, 2, 3) + enter(1) + enter(2) + enter(2) + enter(2)
+	first := openingLines(12) + "2\nnot the passphrase\n" + cards(1, 2, 3) + enter(1) + enter(2) + enter(2) + enter(2)
 	var out, errb bytes.Buffer
 	if err := run(ctx, args, strings.NewReader(first), &out, &errb); err != nil {
 		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())
@@ -58,7 +58,7 @@ func TestRunCeremony(t *testing.T) {
 	for _, want := range []string{
 		"passphrase of card CO2 (Officer B), typed by its holder: ",
 		"card CO2: wrong card PIN or passphrase (1 wrong so far)",
-		"entry 10 durable: card CO3 (Officer C) accepted", "quorum reached",
+		"entry 11 durable: card CO3 (Officer C) accepted", "quorum reached",
 		"  HSM ksk-hsm · SoftHSM project SoftHSM v2 · serial ",
 		"SIGNER-INVENTORY", "Stopped before the end. The log is safe",
 	} {
@@ -179,6 +179,22 @@ func provisionedHSM(t *testing.T, label string) (dir, profile, cardsDir string, 
 	return dir, profile, cardsDir, pass
 }
 
+// signInLines answer the sign-in of a script with n roles: everyone present.
+func signInLines(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "Participant %d\n", i)
+	}
+	return b.String()
+}
+
+// openingLines take the plain console through acts 1 and 2 of the shipped
+// signing and key-generation scripts (seven steps, the second the sign-in
+// of n roles).
+func openingLines(n int) string {
+	return "\n" + "\n" + signInLines(n) + "\n" + strings.Repeat("\n", 5)
+}
+
 // cardLines are the plain console's lines presenting officers' cards.
 func cardLines(pass func(int) string, ids ...int) string {
 	var b strings.Builder
@@ -200,7 +216,7 @@ func TestRunKeyGeneration(t *testing.T) {
 	logDir := filepath.Join(dir, "log")
 	ctx := context.Background()
 	args := []string{"run", "--script", filepath.Join(dir, "keygen.yaml"), "--profile", profile, "--log", logDir, "--cards", cardsDir, "--plain"}
-	in := strings.Repeat("\n", 7) + cardLines(pass, 2, 4, 6) + "\n" + "\n\n" + "yes\n" + "Yes\n" + "\n" + "\n" + "\n\n" + "\n\n\n\n\n"
+	in := openingLines(12) + cardLines(pass, 2, 4, 6) + "\n" + "\n\n" + "yes\n" + "Yes\n" + "\n" + "\n" + "\n\n" + "\n\n\n\n\n"
 	var out bytes.Buffer
 	if err := run(ctx, args, strings.NewReader(in), &out, io.Discard); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
@@ -262,7 +278,7 @@ func TestRunWitnessed(t *testing.T) {
 	if err := run(ctx, append(args, "--cards", dir), nil, io.Discard, io.Discard); exitCode(err) != exitUsage {
 		t.Fatalf("--cards with a witnessed quorum: %v", err)
 	}
-	in := strings.Repeat("\n", 7) + "1\nKP-0001\ny\n" + "3\nCH-77\nn\n" + "2\nBO-12\ny\n" + "\n" + "\n"
+	in := openingLines(12) + "1\nKP-0001\ny\n" + "3\nCH-77\nn\n" + "2\nBO-12\ny\n" + "\n" + "\n"
 	var out bytes.Buffer
 	if err := run(ctx, args, strings.NewReader(in), &out, io.Discard); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
@@ -304,7 +320,7 @@ func TestRunOfficerReplacement(t *testing.T) {
 	}
 	np := func(id string) string { return "new passphrase of " + id }
 	typed := np("CO11") + "\n" + np("CO11") + "\n" + np("CO12") + "\n" + "a different one\n"
-	in := strings.Repeat("\n", 4) + cardLines(pass, 1, 5, 7) + "\n" + "Yes\n" + "\n" + typed +
+	in := "\n\n" + signInLines(10) + "\n\n\n" + cardLines(pass, 1, 5, 7) + "\n" + "Yes\n" + "\n" + typed +
 		"\n" + np("CO11") + "\n" + np("CO11") + "\n" + np("CO12") + "\n" + np("CO12") + "\n" + np("CO13") + "\n" + np("CO13") + "\n" +
 		"\n" + strings.Repeat("\n", 5)
 	var out bytes.Buffer

@@ -105,3 +105,52 @@ func TestExpectRules(t *testing.T) {
 		t.Errorf("a KSR that is not the script's hash#1: %v", err)
 	}
 }
+
+// TestSignInRules: the sign-in names people by declared role, its own
+// acting role among them; a step whose actor or witness did not sign in
+// cannot be done.
+func TestSignInRules(t *testing.T) {
+	raw, _ := scripts.Get("signing")
+	demo, _ := scripts.Get("demo")
+	roster := "quorum:\n" + strings.SplitN(strings.SplitN(string(demo), "quorum:\n", 2)[1], "\nacts:", 2)[0] + "\n"
+	s, err := LoadScriptWith("signing.yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	everyone := map[string]string{}
+	for _, r := range s.Roles {
+		everyone[r.ID] = "Person " + r.ID
+	}
+	signIn := func(names map[string]string) func(b *entries, st Step) bool {
+		return func(b *entries, st Step) bool {
+			if st.Action == ActionSignIn {
+				b.add(KindSignedIn, map[string]any{"step": st.ID, "participants": names})
+			}
+			return false
+		}
+	}
+	if st, err := Replay(s, happyPath(s, signIn(everyone))); err != nil || !st.Closed || st.Participants["CA"] != "Person CA" {
+		t.Fatalf("everyone signed in: %v", err)
+	}
+	without := func(role string) map[string]string {
+		m := map[string]string{}
+		for k, v := range everyone {
+			if k != role {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	for name, c := range map[string]struct {
+		names map[string]string
+		want  string
+	}{
+		"SSC2 absent, needed at 1.4":  {without("SSC2"), "step 1.4 needs SSC2, who did not sign in"},
+		"the IW leading it is absent": {without("IW"), "the sign-in's own acting role IW is absent"},
+		"an undeclared role":          {map[string]string{"IW": "I", "CA": "C", "XX": "Someone"}, "every name is for a declared role"},
+	} {
+		if _, err := Replay(s, happyPath(s, signIn(c.names))); !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+}

@@ -33,10 +33,11 @@ const (
 	KindKSRChecked     = "ksr.checked"
 	KindBundleSigned   = "bundle.signed"
 	KindSKRWritten     = "skr.written"
-	KindKeyGenerated   = "key.generated"    // a KSK made in the token: label, key tags, DS
-	KindCardsReshared  = "cards.reshared"   // the quorum's secret dealt to new officers' cards
-	KindStepSkipped    = "step.skipped"     // a step passed over, with the reason and a witness's confirmation
-	KindAborted        = "ceremony.aborted" // the ceremony goes straight to its always-run acts
+	KindKeyGenerated   = "key.generated"          // a KSK made in the token: label, key tags, DS
+	KindCardsReshared  = "cards.reshared"         // the quorum's secret dealt to new officers' cards
+	KindStepSkipped    = "step.skipped"           // a step passed over, with the reason and a witness's confirmation
+	KindAborted        = "ceremony.aborted"       // the ceremony goes straight to its always-run acts
+	KindSignedIn       = "participants.signed_in" // who is present in each role
 	KindClose          = transparency.KindClose
 )
 
@@ -87,7 +88,10 @@ type State struct {
 	Skipped []Deviation
 	// Aborted is set once the ceremony is aborted.
 	Aborted *Deviation
-	Last    time.Time // time of the last entry
+	// Participants are the names signed in per role; nil before the
+	// sign-in, a role missing from it is absent.
+	Participants map[string]string
+	Last         time.Time // time of the last entry
 }
 
 // Deviation is a step skipped, or the abort that left steps out.
@@ -201,6 +205,8 @@ func (s State) ActionDone() bool {
 		return len(s.Keys) > 0 && s.Keys[len(s.Keys)-1].Step == st.ID
 	case ActionReshare:
 		return s.Reshared != nil && s.Reshared.Step == st.ID
+	case ActionSignIn:
+		return s.Participants != nil
 	}
 	return true
 }
@@ -353,6 +359,13 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		}
 		if e.Field("role") != cur.Role || !slices.Equal(fieldStrings(e, "witnesses"), cur.Witnesses) {
 			return fail("step %s is done by %s witnessed by %v, but the entry names %q and %v", cur.ID, cur.Role, cur.Witnesses, e.Field("role"), fieldStrings(e, "witnesses"))
+		}
+		if s.Participants != nil {
+			for _, r := range append([]string{cur.Role}, cur.Witnesses...) {
+				if _, ok := s.Participants[r]; !ok {
+					return fail("step %s needs %s, who did not sign in: skip it, or record an exception and abort", cur.ID, r)
+				}
+			}
 		}
 		if cur.Action == ActionKSRLoad {
 			n.KSR.Confirmed = true
@@ -615,6 +628,26 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			return fail("a written SKR cites its file")
 		}
 		n.SKR = &Artefact{Name: e.Artefacts[0].Name, SHA256: e.Artefacts[0].SHA256}
+	case KindSignedIn:
+		if err := inAction(ActionSignIn); err != nil {
+			return fail("%v", err)
+		}
+		if s.Participants != nil {
+			return fail("the participants are already signed in")
+		}
+		var names map[string]string
+		if err := json.Unmarshal(e.Fields["participants"], &names); err != nil || len(names) == 0 {
+			return fail("a sign-in names the participants by role")
+		}
+		for role, name := range names {
+			if !s.Script.HasRole(role) || strings.TrimSpace(name) == "" {
+				return fail("signs in %q as %q: every name is for a declared role", name, role)
+			}
+		}
+		if _, ok := names[cur.Role]; !ok {
+			return fail("the sign-in's own acting role %s is absent", cur.Role)
+		}
+		n.Participants = names
 	case KindStepSkipped:
 		if err := onCurrent(); err != nil {
 			return fail("%v", err)

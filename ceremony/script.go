@@ -26,15 +26,16 @@ import (
 
 // Actions a step can bind to code.
 const (
-	ActionQuorum    = "quorum.collect" // crypto officers present their cards
-	ActionHSMLogin  = "hsm.login"      // activate the token with the recovered secret
-	ActionKSRLoad   = "ksr.load"       // load the KSR and confirm its hash out of band
-	ActionKSRCheck  = "ksr.check"      // run the policy checks
-	ActionKSRSign   = "ksr.sign"       // sign every bundle (irreversible)
-	ActionSKRWrite  = "skr.write"      // write the SKR
-	ActionHSMLogout = "hsm.logout"     // deactivate the token
-	ActionKeyGen    = "key.generate"   // generate a KSK in the token (irreversible)
-	ActionReshare   = "cards.reshare"  // deal the quorum's secret to new officers' cards (irreversible)
+	ActionQuorum    = "quorum.collect"      // crypto officers present their cards
+	ActionHSMLogin  = "hsm.login"           // activate the token with the recovered secret
+	ActionKSRLoad   = "ksr.load"            // load the KSR and confirm its hash out of band
+	ActionKSRCheck  = "ksr.check"           // run the policy checks
+	ActionKSRSign   = "ksr.sign"            // sign every bundle (irreversible)
+	ActionSKRWrite  = "skr.write"           // write the SKR
+	ActionHSMLogout = "hsm.logout"          // deactivate the token
+	ActionKeyGen    = "key.generate"        // generate a KSK in the token (irreversible)
+	ActionReshare   = "cards.reshare"       // deal the quorum's secret to new officers' cards (irreversible)
+	ActionSignIn    = "participants.signin" // record who is present in each role
 )
 
 // actionParams are the parameters each action takes; an action not listed
@@ -47,7 +48,7 @@ var actionParams = map[string]map[string]bool{
 // irreversible actions need a typed confirmation in the script.
 var knownActions = map[string]bool{
 	ActionQuorum: false, ActionHSMLogin: false, ActionKSRLoad: false, ActionKSRCheck: false,
-	ActionKSRSign: true, ActionSKRWrite: false, ActionHSMLogout: false, ActionKeyGen: true, ActionReshare: true,
+	ActionKSRSign: true, ActionSKRWrite: false, ActionHSMLogout: false, ActionKeyGen: true, ActionReshare: true, ActionSignIn: false,
 }
 
 // Script is a ceremony script.

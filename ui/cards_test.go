@@ -96,6 +96,15 @@ func TestConsoleCardFiles(t *testing.T) {
 	}
 }
 
+// signInAll answers the sign-in with a name for every role.
+func signInAll(t *testing.T, c *Console) {
+	t.Helper()
+	for _, r := range c.sess.Script().Roles {
+		typeText(t, c, "Person "+r.ID)
+		press(t, c, "enter")
+	}
+}
+
 // typeText types into the console's input field, one key at a time.
 func typeText(t *testing.T, c *Console, text string) {
 	t.Helper()
@@ -169,7 +178,9 @@ func TestConsoleReshare(t *testing.T) {
 		cfg.Reshare = session.ReshareConfig{Holders: []quorum.CardInfo{{ID: "CO8", Holder: "Hana"}, {ID: "CO9", Holder: "Ivo"}, {ID: "CO10", Holder: "Jun"}},
 			RosterPath: filepath.Join(dir, "roster-2.yaml"), CardsDir: filepath.Join(dir, "cards"), WorkFactor: 10}
 	})
-	press(t, c, "enter", "enter", "enter", "enter", "1", "2", "3", "enter", "enter")
+	press(t, c, "enter", "enter")
+	signInAll(t, c)
+	press(t, c, "enter", "enter", "enter", "1", "2", "3", "enter", "enter")
 	typeText(t, c, "Yes")
 	press(t, c, "enter")
 	if s := screen(c); !strings.Contains(s, "New crypto officers · 3 of 3") || !strings.Contains(s, "CO8  Hana                 waiting") {
@@ -287,5 +298,39 @@ func TestConsoleSkipAndAbort(t *testing.T) {
 	press(t, c, "enter", "enter", "enter", "enter")
 	if st := c.sess.State(); !st.Closed {
 		t.Fatalf("the aborted ceremony did not close:\n%s", screen(c))
+	}
+}
+
+// TestConsoleSignIn: the sign-in step asks each role's name in turn (enter
+// alone: absent), shows the table, logs it; a later step witnessed by an
+// absent role cannot be done, only skipped or aborted.
+func TestConsoleSignIn(t *testing.T) {
+	raw, _ := scripts.Get("signing")
+	demo, _ := scripts.Get("demo")
+	roster := "quorum:\n" + strings.SplitN(strings.SplitN(string(demo), "quorum:\n", 2)[1], "\nacts:", 2)[0] + "\n"
+	script, err := ceremony.LoadScriptWith("signing.yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConsoleScript(t, 160, 45, script, nil)
+	press(t, c, "enter", "enter")
+	if c.mode != modeSignIn || !strings.Contains(screen(c), "Name of the Ceremony Administrator (CA), or enter if absent") {
+		t.Fatalf("no sign-in field:\n%s", screen(c))
+	}
+	for _, r := range script.Roles {
+		if r.ID != "SSC2" {
+			typeText(t, c, "Person "+r.ID)
+		}
+		press(t, c, "enter")
+	}
+	s := screen(c)
+	for _, want := range []string{"CA    Ceremony Administrator               Person CA", "SSC2  System Security Controller 2         absent", "11 participants signed in; absent: SSC2"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("after the sign-in, no %q in\n%s", want, s)
+		}
+	}
+	press(t, c, "enter", "enter", "enter")
+	if s := screen(c); !strings.Contains(s, "step 1.4 needs SSC2, who did not sign in") {
+		t.Fatalf("a step witnessed by an absent role:\n%s", s)
 	}
 }

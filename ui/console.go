@@ -85,6 +85,7 @@ const (
 	modeSkipReason     // why the step is skipped
 	modeAbortReason    // why the ceremony is aborted
 	modeAbortTyped     // ABORT, typed exactly
+	modeSignIn         // a participant's name, role by role
 )
 
 // Console is the root model of the operator console. It owns resize, global
@@ -128,6 +129,10 @@ type Console struct {
 	// cards.reshare step; newFirst the first typing of the current one.
 	newPass  map[string]string
 	newFirst string
+	// names are the participants typed so far in a sign-in, by role;
+	// nameRole the role being asked for.
+	names    map[string]string
+	nameRole int
 	// pending is the reason typed for a skip (awaiting the witness's key)
 	// or an abort (awaiting the typed ABORT).
 	pending string
@@ -225,7 +230,7 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return c, c.key(msg)
 	}
 	if c.mode == modeException || c.mode == modeTyped || c.mode == modeSecret || c.mode == modeSerial || c.mode == modeNewPass ||
-		c.mode == modeSkipReason || c.mode == modeAbortReason || c.mode == modeAbortTyped {
+		c.mode == modeSkipReason || c.mode == modeAbortReason || c.mode == modeAbortTyped || c.mode == modeSignIn {
 		var cmd tea.Cmd
 		c.input, cmd = c.input.Update(msg)
 		return c, cmd
@@ -319,7 +324,7 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			c.mode, c.pending = modeNormal, ""
 		}
 		return nil
-	case modeException, modeTyped, modeSecret, modeSerial, modeNewPass, modeSkipReason, modeAbortReason, modeAbortTyped:
+	case modeException, modeTyped, modeSecret, modeSerial, modeNewPass, modeSkipReason, modeAbortReason, modeAbortTyped, modeSignIn:
 		switch msg.Type {
 		case tea.KeyEsc:
 			c.closeInput()
@@ -329,6 +334,8 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			m := c.mode
 			text := c.input.Value() // a typed confirmation must match exactly
 			switch m {
+			case modeSignIn:
+				return c.nameEntered(text)
 			case modeNewPass:
 				return c.newPassEntered(text)
 			case modeSkipReason, modeAbortReason:
@@ -426,6 +433,11 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			return "card accepted", c.sess.PresentForged(ctx)
 		})
 	case key.Matches(msg, c.keys.Confirm):
+		if session.NextOf(c.state) == session.NextSignIn {
+			c.names, c.nameRole = map[string]string{}, 0
+			c.askName()
+			return nil
+		}
 		if session.NextOf(c.state) == session.NextReshare {
 			c.newPass, c.newFirst = map[string]string{}, ""
 			c.askNewPass("")
@@ -463,6 +475,31 @@ func (c *Console) openInput(m mode, placeholder string) {
 	c.input.SetValue("")
 	c.input.Placeholder = placeholder
 	c.input.Focus()
+}
+
+// askName asks for the name of the participant in the next role.
+func (c *Console) askName() {
+	r := c.sess.Script().Roles[c.nameRole]
+	c.openInput(modeSignIn, fmt.Sprintf("Name of the %s (%s), or enter if absent", r.Title, r.ID))
+}
+
+// nameEntered takes one role's name; after the last role, the sign-in is
+// logged.
+func (c *Console) nameEntered(text string) tea.Cmd {
+	roles := c.sess.Script().Roles
+	c.closeInput()
+	if name := strings.TrimSpace(text); name != "" {
+		c.names[roles[c.nameRole].ID] = name
+	}
+	if c.nameRole++; c.nameRole < len(roles) {
+		c.askName()
+		return nil
+	}
+	names := c.names
+	c.names = nil
+	return c.run("signing the participants in", func(ctx context.Context) (string, error) {
+		return "participants signed in", c.sess.SignIn(ctx, names)
+	})
 }
 
 // askNewPass opens the passphrase field for the next new officer who has

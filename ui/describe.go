@@ -25,6 +25,16 @@ func Describe(e *transparency.Entry, script *ceremony.Script) string {
 		return "step " + step + " done"
 	case ceremony.KindStepConfirmed:
 		return fmt.Sprintf("step %s confirmed: %q typed", step, e.Field("typed"))
+	case ceremony.KindSignedIn:
+		var names map[string]string
+		json.Unmarshal(e.Fields["participants"], &names)
+		var absent []string
+		json.Unmarshal(e.Fields["absent"], &absent)
+		d := fmt.Sprintf("%d participants signed in", len(names))
+		if len(absent) > 0 {
+			d += "; absent: " + strings.Join(absent, ", ")
+		}
+		return d
 	case ceremony.KindStepSkipped:
 		return fmt.Sprintf("step %s SKIPPED, confirmed by %s: %s", step, e.Field("witness"), e.Field("reason"))
 	case ceremony.KindAborted:

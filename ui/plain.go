@@ -199,6 +199,8 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 		fmt.Fprint(out, "  The KSR failed its checks. x exception, q quit: ")
 	case session.NextReshare:
 		fmt.Fprintf(out, "  [enter] the new officers type their passphrases · x exception · q quit: ")
+	case session.NextSignIn:
+		fmt.Fprintf(out, "  [enter] sign the participants in, role by role · x exception · q quit: ")
 	case session.NextAction, session.NextSign:
 		fmt.Fprintf(out, "  [enter] %s · x exception · q quit: ", actionVerb(cur.Action, s.State()))
 	default:
@@ -284,6 +286,16 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 		return fmt.Errorf("%q is not a card number", line)
 	case next == session.NextTyped:
 		return s.Type(ctx, typed)
+	case next == session.NextSignIn && line == "":
+		names := map[string]string{}
+		for _, r := range s.Script().Roles {
+			fmt.Fprintf(out, "  Name of the %s (%s), or enter if absent: ", r.Title, r.ID)
+			if !in.Scan() {
+				return ErrQuit
+			}
+			names[r.ID] = strings.TrimSpace(in.Text())
+		}
+		return s.SignIn(ctx, names)
 	case next == session.NextReshare && line == "":
 		passes := map[string]string{}
 		for _, h := range s.NewHolders() {
@@ -357,6 +369,8 @@ func actionVerb(action string, st ceremony.State) string {
 		return "generate the KSK"
 	case ceremony.ActionReshare:
 		return "deal the new cards"
+	case ceremony.ActionSignIn:
+		return "sign the participants in"
 	}
 	return "confirm the step"
 }

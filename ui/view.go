@@ -81,9 +81,9 @@ func (c *Console) viewMain(w, h int) string {
 		b.WriteString("\n" + mark + c.st.Text.Render(c.note) + "\n")
 	}
 	switch c.mode {
-	case modeException, modeTyped, modeSkipReason, modeAbortReason, modeAbortTyped:
+	case modeException, modeTyped, modeSkipReason, modeAbortReason, modeAbortTyped, modeSignIn:
 		label := map[mode]string{modeException: "Exception: ", modeTyped: "Confirm by typing: ", modeSkipReason: "Skip, because: ",
-			modeAbortReason: "ABORT, because: ", modeAbortTyped: "Confirm by typing: "}[c.mode]
+			modeAbortReason: "ABORT, because: ", modeAbortTyped: "Confirm by typing: ", modeSignIn: "Sign-in: "}[c.mode]
 		b.WriteString("\n" + c.st.Input.Render(label) + c.input.View() + "\n" + c.st.Muted.Render("enter to record · esc to cancel") + "\n")
 	case modeSerial:
 		b.WriteString("\n" + c.st.Input.Render(c.input.Placeholder+": ") + c.input.View() + "\n" + c.st.Muted.Render("enter, then the witness confirms · esc to cancel") + "\n")
@@ -138,6 +138,24 @@ func (c *Console) viewAction(st ceremony.State, cur ceremony.Step, w int) string
 		if st.KSR != nil {
 			b.WriteString(c.viewKSR(st, w))
 		}
+	}
+	if cur.Action == ceremony.ActionSignIn {
+		b.WriteString(c.st.PanelTitle.Render("Participants") + "\n")
+		for i, r := range st.Script.Roles {
+			name := "—"
+			switch {
+			case st.Participants != nil && st.Participants[r.ID] != "":
+				name = st.Participants[r.ID]
+			case st.Participants != nil:
+				name = "absent"
+			case c.names != nil && c.names[r.ID] != "":
+				name = c.names[r.ID]
+			case c.names != nil && i < c.nameRole:
+				name = "absent"
+			}
+			b.WriteString(c.st.Text.Render(fmt.Sprintf("  %-5s %-36s %s", r.ID, truncate(r.Title, 36), truncate(name, 30))) + "\n")
+		}
+		b.WriteString("\n")
 	}
 	if cur.Action == ceremony.ActionReshare && !st.CollectingCards() {
 		b.WriteString(c.st.PanelTitle.Render("New crypto officers · "+cur.Params["threshold"]+" of "+fmt.Sprint(len(c.sess.NewHolders()))) + "\n")

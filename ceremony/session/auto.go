@@ -38,6 +38,15 @@ func (s *Session) AutoStep(ctx context.Context) (string, error) {
 		return "typed " + cur.Confirm, s.Type(ctx, cur.Confirm)
 	case NextCheckFailed:
 		return "", errors.New("the KSR failed its checks: an unattended rehearsal stops here")
+	case NextSignIn:
+		names := map[string]string{}
+		for _, r := range s.cfg.Script.Roles {
+			names[r.ID] = "Rehearsal " + r.Title
+			if c, ok := s.cfg.Script.Quorum.Card(r.ID); ok {
+				names[r.ID] = c.Holder
+			}
+		}
+		return "signed everyone in", s.SignIn(ctx, names)
 	}
 	return "", s.Confirm(ctx)
 }

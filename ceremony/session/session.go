@@ -236,6 +236,7 @@ const (
 	NextCheckFailed             // the KSR failed its checks: record an exception
 	NextDone                    // every step is done and the ceremony closed
 	NextReshare                 // the new officers type their cards' passphrases
+	NextSignIn                  // the participants' names are typed in, role by role
 )
 
 // Next returns what the current step waits for.
@@ -274,6 +275,8 @@ func NextOf(st ceremony.State) Next {
 			return NextTyped
 		}
 		return NextReshare
+	case ceremony.ActionSignIn:
+		return NextSignIn
 	}
 	return NextAction
 }
@@ -305,6 +308,8 @@ func (s *Session) Confirm(ctx context.Context) error {
 		return fmt.Errorf("step %s: the KSR failed its checks; record an exception (x) and stop the signing", cur.ID)
 	case NextReshare:
 		return fmt.Errorf("step %s: each new officer types their card's passphrase first", cur.ID)
+	case NextSignIn:
+		return fmt.Errorf("step %s: type each participant's name first", cur.ID)
 	}
 	if s.state.NeedActivation {
 		return s.login(ctx, cur)
@@ -336,6 +341,32 @@ func (s *Session) Exception(ctx context.Context, text string) error {
 		return errors.New("every step is done")
 	}
 	return s.append(ctx, ceremony.KindException, map[string]any{"step": cur.ID, "text": text})
+}
+
+// SignIn records who is present, by role (a role left out is absent). The
+// sign-in step's acting role must be there; steps whose acting or
+// witnessing role is absent cannot be done, only skipped or aborted.
+func (s *Session) SignIn(ctx context.Context, names map[string]string) error {
+	cur, _ := s.state.Current()
+	if s.Next() != NextSignIn {
+		return fmt.Errorf("step %s signs nobody in", cur.ID)
+	}
+	present := map[string]string{}
+	for role, name := range names {
+		if name = strings.TrimSpace(name); name != "" {
+			present[role] = name
+		}
+	}
+	if _, ok := present[cur.Role]; !ok {
+		return fmt.Errorf("the %s, who leads the sign-in, must sign in", cur.Role)
+	}
+	var absent []string
+	for _, r := range s.cfg.Script.Roles {
+		if _, ok := present[r.ID]; !ok {
+			absent = append(absent, r.ID)
+		}
+	}
+	return s.append(ctx, ceremony.KindSignedIn, map[string]any{"step": cur.ID, "participants": present, "absent": absent})
 }
 
 // SkipWitness is the role that confirms skipping the current step: its
