@@ -123,10 +123,12 @@ func TestSignInRules(t *testing.T) {
 	}
 	signIn := func(names map[string]string) func(b *entries, st Step) bool {
 		return func(b *entries, st Step) bool {
-			if st.Action == ActionSignIn {
-				b.add(KindSignedIn, map[string]any{"step": st.ID, "participants": names})
+			if st.Action != ActionSignIn {
+				return false
 			}
-			return false
+			b.add(KindSignedIn, map[string]any{"step": st.ID, "participants": names})
+			b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
+			return true
 		}
 	}
 	if st, err := Replay(s, happyPath(s, signIn(everyone))); err != nil || !st.Closed || st.Participants["CA"] != "Person CA" {

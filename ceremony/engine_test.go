@@ -45,6 +45,12 @@ func happyPath(s *Script, hook func(b *entries, st Step) bool) []*transparency.E
 			return m
 		}
 		switch st.Action {
+		case ActionSignIn:
+			names := map[string]string{}
+			for _, r := range s.Roles {
+				names[r.ID] = "Person " + r.ID
+			}
+			b.add(KindSignedIn, with(map[string]any{"participants": names}))
 		case ActionQuorum:
 			for _, c := range []string{"CO1", "CO2", "CO3"} {
 				b.add(KindCardPresented, with(map[string]any{"card": c}))
