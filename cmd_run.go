@@ -17,6 +17,7 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/transparency"
 	"github.com/keyceremony/keyceremony/ui"
 )
@@ -60,9 +61,9 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if len(pos) != 0 {
 		return usageErr("run: unexpected argument %q", pos[0])
 	}
-	if *scriptArg == "" || *profilePath == "" || *logDir == "" {
+	if *scriptArg == "" || *logDir == "" {
 		fs.Usage()
-		return usageErr("run: give --script, --profile and --log")
+		return usageErr("run: give --script and --log (and --profile for a ceremony with an HSM)")
 	}
 	if !ui.ValidTheme(*theme) {
 		return usageErr("run: --theme %q: use dark, light or mono", *theme)
@@ -82,15 +83,15 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if script.RosterMissing {
 		return usageErr("run: %s names the roster %s, which is not beside it: give --roster FILE (cards provision wrote it)", script.Name, script.RosterFile)
 	}
-	if script.Quorum == nil {
+	need := session.NeedsOf(script)
+	if need.Token && script.Quorum == nil {
 		return usageErr("run: %s has no quorum: roster; a ceremony on an HSM is activated by the crypto officers' cards", script.Name)
 	}
-	witnessed := script.Quorum.Witnessed()
-	if !witnessed && (src.dir == "") == (src.module == "") {
+	if need.Cards && (src.dir == "") == (src.module == "") {
 		return usageErr("run: give the crypto officers' cards: --cards DIR (card files) or --card-module LIB (smart cards)")
 	}
-	if witnessed && (src.dir != "" || src.module != "") {
-		return usageErr("run: %s has a witnessed quorum: the HSM reads the cards itself; drop --cards and --card-module", script.Name)
+	if !need.Cards && (src.dir != "" || src.module != "") {
+		return usageErr("run: %s reads no cards here (a witnessed quorum, or no quorum): drop --cards and --card-module", script.Name)
 	}
 	needs := map[string]bool{}
 	for _, st := range script.Steps() {
@@ -98,23 +99,30 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	cfg := session.Config{Script: script, CheckTime: checkTime, Schema: *schema}
 
-	p, tok, closeTok, err := loadProfile(ctx, *profilePath, false)
-	if err != nil {
-		return err
+	var p *ceremony.Profile
+	if need.Token && *profilePath == "" {
+		return usageErr("run: %s uses an HSM: give --profile FILE", script.Name)
 	}
-	defer closeTok()
-	if p.Token.Backend != "pkcs11" {
-		return usageErr("run: %s: a ceremony activates its HSM with the officers' cards, and the software backend has no PIN: use the pkcs11 backend (SoftHSM for rehearsals)", *profilePath)
-	}
-	if script.Zone != "" && !strings.EqualFold(strings.TrimSuffix(script.Zone, ".")+".", strings.TrimSuffix(p.Zone, ".")+".") {
-		return usageErr("run: the script is for zone %q, the profile for %q", script.Zone, p.Zone)
-	}
-	cfg.Profile, cfg.Token, cfg.TTL, cfg.TextOptions = p, tok, p.TTL, p.TextOptions()
-	if cfg.KSKPolicy, err = p.ResponsePolicy(); err != nil {
-		return usageErr("%s: %v", *profilePath, err)
-	}
-	if cfg.Policy, err = profilePolicy(p, *profilePath); err != nil {
-		return err
+	if *profilePath != "" {
+		var tok hsm.Token
+		var closeTok func()
+		if p, tok, closeTok, err = loadProfile(ctx, *profilePath, false); err != nil {
+			return err
+		}
+		defer closeTok()
+		if p.Token.Backend != "pkcs11" && need.Token {
+			return usageErr("run: %s: a ceremony activates its HSM with the officers' cards, and the software backend has no PIN: use the pkcs11 backend (SoftHSM for rehearsals)", *profilePath)
+		}
+		if script.Zone != "" && !strings.EqualFold(strings.TrimSuffix(script.Zone, ".")+".", strings.TrimSuffix(p.Zone, ".")+".") {
+			return usageErr("run: the script is for zone %q, the profile for %q", script.Zone, p.Zone)
+		}
+		cfg.Profile, cfg.Token, cfg.TTL, cfg.TextOptions = p, tok, p.TTL, p.TextOptions()
+		if cfg.KSKPolicy, err = p.ResponsePolicy(); err != nil {
+			return usageErr("%s: %v", *profilePath, err)
+		}
+		if cfg.Policy, err = profilePolicy(p, *profilePath); err != nil {
+			return err
+		}
 	}
 	if *prevPath != "" {
 		if _, cfg.Previous, err = readSKR(*prevPath, "--previous-skr"); err != nil {
@@ -132,7 +140,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		if *ksrPath == "" {
 			return usageErr("run: %s loads a KSR: give --ksr FILE", script.Name)
 		}
-		data, _, err := readKSR(*ksrPath, "--ksr", p.TextOptions())
+		data, _, err := readKSR(*ksrPath, "--ksr", cfg.TextOptions)
 		if err != nil {
 			return err
 		}
@@ -182,7 +190,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		}
 		cfg.Reshare = session.ReshareConfig{Holders: doc.Holders, RosterPath: *newRoster, CardsDir: *newCards, WorkFactor: *workFactor}
 	}
-	if !witnessed {
+	if need.Cards {
 		cfg.Cards = src.reader(script.Quorum, nil)
 	}
 
@@ -195,7 +203,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		*keyPath = dir + ".key"
 	}
 	if *origin == "" {
-		zone := strings.TrimSuffix(p.Zone, ".")
+		zone := strings.TrimSuffix(script.Zone, ".")
 		if zone == "" {
 			zone = "root"
 		}
@@ -204,16 +212,19 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if *rehearsal && !strings.Contains(*origin, "rehearsal") {
 		*origin += "/rehearsal"
 	}
-	profileRaw, err := os.ReadFile(*profilePath)
-	if err != nil {
-		return usageErr("--profile: %v", err)
+	arts := []transparency.Artefact{{Name: filepath.Base(script.Name), Data: script.Raw}}
+	fields := map[string]any{"ceremony": script.Ceremony, "zone": script.Zone, "script_sha256": script.Digest, "tool": toolVersion(), "rehearsal": *rehearsal}
+	if p != nil {
+		profileRaw, err := os.ReadFile(*profilePath)
+		if err != nil {
+			return usageErr("--profile: %v", err)
+		}
+		arts = append(arts, transparency.Artefact{Name: filepath.Base(*profilePath), Data: profileRaw})
+		fields["profile_sha256"], fields["token"] = dnssec.DigestOf(profileRaw).Hex(), p.Token.Label
 	}
-	arts := []transparency.Artefact{{Name: filepath.Base(script.Name), Data: script.Raw}, {Name: filepath.Base(*profilePath), Data: profileRaw}}
 	if script.RosterFile != "" {
 		arts = append(arts, transparency.Artefact{Name: script.RosterFile, Data: script.RosterRaw})
 	}
-	fields := map[string]any{"ceremony": script.Ceremony, "zone": script.Zone, "script_sha256": script.Digest,
-		"profile_sha256": dnssec.DigestOf(profileRaw).Hex(), "token": p.Token.Label, "tool": toolVersion(), "rehearsal": *rehearsal}
 	l, err := openLog(ctx, logSpec{dir: dir, keyPath: *keyPath, origin: *origin, resume: resume, fields: fields, artefacts: arts})
 	if err != nil {
 		return err

@@ -356,3 +356,55 @@ func TestRunOfficerReplacement(t *testing.T) {
 		}
 	}
 }
+
+// TestRunAdministrative runs the administrative ceremony, which uses no
+// HSM: no profile and no cards are asked for, a step is skipped with the
+// witness's confirmation, and the log verifies.
+func TestRunAdministrative(t *testing.T) {
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "log")
+	ctx := context.Background()
+	in := "\n" + "\n" + signInLines(5) + "\n" + strings.Repeat("\n", 5) + "s\nthe SA's access badge is not ready\ny\n" + "\n\n"
+	var out bytes.Buffer
+	if err := run(ctx, []string{"run", "--script", "admin", "--log", logDir, "--plain"}, strings.NewReader(in), &out, io.Discard); err != nil {
+		t.Fatalf("run admin: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "step 3.2 SKIPPED, confirmed by IW: the SA's access badge is not ready") || !strings.Contains(out.String(), "The ceremony is closed: ") {
+		t.Fatalf("run admin printed:\n%s", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"verify", logDir}, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "9 of 10 steps done (1 more passed over)") {
+		t.Fatalf("verify: %v\n%s", err, out.String())
+	}
+}
+
+// TestRunDecommission zeroizes a SoftHSM token in the decommissioning
+// ceremony: after the typed Yes every key is destroyed, the token is read
+// back empty, hsm inventory lists no key, and the log verifies.
+func TestRunDecommission(t *testing.T) {
+	dir, profile, cardsDir, pass := provisionedHSM(t, "old-hsm")
+	script, _ := os.ReadFile(filepath.Join("scripts", "decommission.yaml"))
+	os.WriteFile(filepath.Join(dir, "decommission.yaml"), script, 0o644)
+	logDir := filepath.Join(dir, "log")
+	ctx := context.Background()
+	in := "\n" + "\n" + signInLines(11) + "\n" + "\n\n" + cardLines(pass, 3, 4, 5) + "\n" + "\n\n" + "Yes\n" + "\n\n" + "\n" + "\n\n" + "\n\n\n"
+	var out bytes.Buffer
+	if err := run(ctx, []string{"run", "--script", filepath.Join(dir, "decommission.yaml"), "--profile", profile, "--log", logDir,
+		"--cards", cardsDir, "--plain"}, strings.NewReader(in), &out, io.Discard); err != nil {
+		t.Fatalf("run decommission: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "HSM old-hsm ZEROIZED: 2 keys destroyed (KSK1, KSK2), none left") || !strings.Contains(out.String(), "The ceremony is closed: ") {
+		t.Fatalf("run decommission printed:\n%s", out.String())
+	}
+	var inv bytes.Buffer
+	if err := run(ctx, []string{"hsm", "inventory", "--profile", profile}, nil, &inv, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(inv.String(), "no keys on the token") {
+		t.Fatalf("hsm inventory after zeroizing:\n%s", inv.String())
+	}
+	var vout bytes.Buffer
+	if err := run(ctx, []string{"verify", logDir}, nil, &vout, io.Discard); err != nil || !strings.Contains(vout.String(), "12 of 12 steps done") {
+		t.Fatalf("verify: %v\n%s", err, vout.String())
+	}
+}

@@ -156,3 +156,48 @@ func TestSignInRules(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroizeReplay: the HSM is zeroized after the quorum, the login and
+// the typed Yes, and read back empty; the verifier refuses otherwise.
+func TestZeroizeReplay(t *testing.T) {
+	raw, _ := scripts.Get("decommission")
+	demo, _ := scripts.Get("demo")
+	roster := "quorum:\n" + strings.SplitN(strings.SplitN(string(demo), "quorum:\n", 2)[1], "\nacts:", 2)[0] + "\n"
+	s, err := LoadScriptWith("decommission.yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := Replay(s, happyPath(s, nil)); err != nil || !st.Closed || st.ZeroizedAt != "2.3" {
+		t.Fatalf("a decommissioning: %v", err)
+	}
+	zeroize := func(fs ...func(b *entries, st Step)) func(b *entries, st Step) bool {
+		return func(b *entries, st Step) bool {
+			if st.Action != ActionZeroize {
+				return false
+			}
+			for _, f := range fs {
+				f(b, st)
+			}
+			b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
+			return true
+		}
+	}
+	yes := func(b *entries, st Step) { b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"}) }
+	zero := func(remaining int) func(b *entries, st Step) {
+		return func(b *entries, st Step) {
+			b.add(KindZeroized, map[string]any{"step": st.ID, "destroyed": []string{"KSK1"}, "remaining": remaining})
+		}
+	}
+	for name, c := range map[string]struct {
+		hook func(b *entries, st Step) bool
+		want string
+	}{
+		"before the typed Yes": {zeroize(zero(0)), "before the typed confirmation"},
+		"keys left":            {zeroize(yes, zero(1)), "1 keys remain after zeroizing"},
+		"never zeroized":       {zeroize(yes), "confirmed before its action is done"},
+	} {
+		if _, err := Replay(s, happyPath(s, c.hook)); !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+}

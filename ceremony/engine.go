@@ -38,6 +38,7 @@ const (
 	KindStepSkipped    = "step.skipped"           // a step passed over, with the reason and a witness's confirmation
 	KindAborted        = "ceremony.aborted"       // the ceremony goes straight to its always-run acts
 	KindSignedIn       = "participants.signed_in" // who is present in each role
+	KindZeroized       = "hsm.zeroized"           // every key of the token destroyed
 	KindClose          = transparency.KindClose
 )
 
@@ -88,6 +89,10 @@ type State struct {
 	Skipped []Deviation
 	// Aborted is set once the ceremony is aborted.
 	Aborted *Deviation
+	// Zeroized lists the keys destroyed by an hsm.zeroize step.
+	Zeroized []string
+	// ZeroizedAt is the step that zeroized the token.
+	ZeroizedAt string
 	// Participants are the names signed in per role; nil before the
 	// sign-in, a role missing from it is absent.
 	Participants map[string]string
@@ -207,6 +212,8 @@ func (s State) ActionDone() bool {
 		return s.Reshared != nil && s.Reshared.Step == st.ID
 	case ActionSignIn:
 		return s.Participants != nil
+	case ActionZeroize:
+		return s.ZeroizedAt == st.ID
 	}
 	return true
 }
@@ -239,7 +246,7 @@ func (s State) needsHSMAhead() bool {
 		switch {
 		case (st.Action == ActionKSRSign || st.Action == ActionSKRWrite) && s.SKR == nil:
 			return true
-		case st.Action == ActionKeyGen && !(i == 0 && s.ActionDone()):
+		case (st.Action == ActionKeyGen || st.Action == ActionZeroize) && !(i == 0 && s.ActionDone()):
 			return true
 		}
 	}
@@ -628,6 +635,21 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			return fail("a written SKR cites its file")
 		}
 		n.SKR = &Artefact{Name: e.Artefacts[0].Name, SHA256: e.Artefacts[0].SHA256}
+	case KindZeroized:
+		if err := inAction(ActionZeroize); err != nil {
+			return fail("%v", err)
+		}
+		switch {
+		case !s.Quorum || !s.HSM:
+			return fail("the HSM is zeroized before the quorum activated it")
+		case cur.Confirm != "" && !s.Confirmed:
+			return fail("the HSM is zeroized before the typed confirmation")
+		case s.ActionDone():
+			return fail("step %s already zeroized the HSM", cur.ID)
+		case fieldInt(e, "remaining") != 0:
+			return fail("%d keys remain after zeroizing: the HSM is not empty", fieldInt(e, "remaining"))
+		}
+		n.Zeroized, n.ZeroizedAt = fieldStrings(e, "destroyed"), cur.ID
 	case KindSignedIn:
 		if err := inAction(ActionSignIn); err != nil {
 			return fail("%v", err)

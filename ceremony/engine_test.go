@@ -51,6 +51,9 @@ func happyPath(s *Script, hook func(b *entries, st Step) bool) []*transparency.E
 				names[r.ID] = "Person " + r.ID
 			}
 			b.add(KindSignedIn, with(map[string]any{"participants": names}))
+		case ActionZeroize:
+			b.add(KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
+			b.add(KindZeroized, with(map[string]any{"token": "t", "destroyed": []string{"KSK1"}, "remaining": 0}))
 		case ActionQuorum:
 			for _, c := range []string{"CO1", "CO2", "CO3"} {
 				b.add(KindCardPresented, with(map[string]any{"card": c}))

@@ -36,6 +36,7 @@ const (
 	ActionKeyGen    = "key.generate"        // generate a KSK in the token (irreversible)
 	ActionReshare   = "cards.reshare"       // deal the quorum's secret to new officers' cards (irreversible)
 	ActionSignIn    = "participants.signin" // record who is present in each role
+	ActionZeroize   = "hsm.zeroize"         // destroy every key in the token (irreversible)
 )
 
 // actionParams are the parameters each action takes; an action not listed
@@ -48,7 +49,7 @@ var actionParams = map[string]map[string]bool{
 // irreversible actions need a typed confirmation in the script.
 var knownActions = map[string]bool{
 	ActionQuorum: false, ActionHSMLogin: false, ActionKSRLoad: false, ActionKSRCheck: false,
-	ActionKSRSign: true, ActionSKRWrite: false, ActionHSMLogout: false, ActionKeyGen: true, ActionReshare: true, ActionSignIn: false,
+	ActionKSRSign: true, ActionSKRWrite: false, ActionHSMLogout: false, ActionKeyGen: true, ActionReshare: true, ActionSignIn: false, ActionZeroize: true,
 }
 
 // Script is a ceremony script.
@@ -451,7 +452,8 @@ func (s *Script) validate() []string {
 	}{
 		{ActionQuorum, ActionHSMLogin, false}, {ActionHSMLogin, ActionKSRSign, false}, {ActionKSRLoad, ActionKSRCheck, false},
 		{ActionKSRCheck, ActionKSRSign, false}, {ActionKSRSign, ActionSKRWrite, false}, {ActionHSMLogin, ActionHSMLogout, false},
-		{ActionKSRSign, ActionHSMLogout, true}, {ActionQuorum, ActionReshare, false},
+		{ActionKSRSign, ActionHSMLogout, true}, {ActionQuorum, ActionReshare, false}, {ActionHSMLogin, ActionZeroize, false},
+		{ActionZeroize, ActionHSMLogout, true},
 	}
 	for _, b := range before {
 		later, ok := first[b.later]

@@ -2,6 +2,7 @@ package hsm
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -128,4 +129,62 @@ func (t *PKCS11Token) PrivateAttributes(label string) (sensitive, extractable, n
 	}
 	b := func(v []byte) bool { return len(v) == 1 && v[0] != 0 }
 	return b(a[0].Value), b(a[1].Value), b(a[2].Value), nil
+}
+
+// Zeroizer is a token whose keys can be destroyed, for decommissioning.
+type Zeroizer interface {
+	Zeroize(ctx context.Context) ([]string, error)
+}
+
+// Zeroize destroys every key object in the token (private, public and
+// secret keys), for an HSM's decommissioning, and returns the labels of the
+// key pairs destroyed. The token must be logged in, so that the private
+// objects are seen. What it reports is read back: no key is left.
+func (t *PKCS11Token) Zeroize(ctx context.Context) ([]string, error) {
+	if !t.LoggedIn() {
+		return nil, fmt.Errorf("zeroize token %q: %w", t.label, ErrNotLoggedIn)
+	}
+	labels, err := t.KeyLabels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, class := range []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_PUBLIC_KEY, pkcs11.CKO_SECRET_KEY} {
+		if err := t.ctx.FindObjectsInit(t.session, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_CLASS, class)}); err != nil {
+			return nil, mapErr(err)
+		}
+		var objs []pkcs11.ObjectHandle
+		for {
+			o, _, err := t.ctx.FindObjects(t.session, 64)
+			if err != nil {
+				t.ctx.FindObjectsFinal(t.session)
+				return nil, mapErr(err)
+			}
+			if len(o) == 0 {
+				break
+			}
+			objs = append(objs, o...)
+		}
+		t.ctx.FindObjectsFinal(t.session)
+		for _, o := range objs {
+			if err := t.ctx.DestroyObject(t.session, o); err != nil {
+				return nil, fmt.Errorf("zeroize token %q: %w; some keys may remain: run it again", t.label, mapErr(err))
+			}
+		}
+	}
+	t.login++ // cached private key handles are gone
+	return labels, nil
+}
+
+// Zeroize forgets every key of the software token.
+func (t *SoftToken) Zeroize(ctx context.Context) ([]string, error) {
+	if !t.LoggedIn() {
+		return nil, fmt.Errorf("zeroize token %q: %w", t.label, ErrNotLoggedIn)
+	}
+	labels, _ := t.KeyLabels(ctx)
+	t.mu.Lock()
+	t.keys = map[string]crypto.Signer{}
+	t.mu.Unlock()
+	return labels, nil
 }

@@ -451,6 +451,8 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 				what = "generate " + cur.Params["label"]
 			case ceremony.ActionReshare:
 				what = "deal new cards"
+			case ceremony.ActionZeroize:
+				what = "destroy every key in the HSM"
 			}
 			c.openInput(modeTyped, fmt.Sprintf("Type %s to %s", cur.Confirm, what))
 			return nil

@@ -25,6 +25,10 @@ func Describe(e *transparency.Entry, script *ceremony.Script) string {
 		return "step " + step + " done"
 	case ceremony.KindStepConfirmed:
 		return fmt.Sprintf("step %s confirmed: %q typed", step, e.Field("typed"))
+	case ceremony.KindZeroized:
+		var keys []string
+		json.Unmarshal(e.Fields["destroyed"], &keys)
+		return fmt.Sprintf("HSM %s ZEROIZED: %d keys destroyed (%s), none left", e.Field("token"), len(keys), strings.Join(keys, ", "))
 	case ceremony.KindSignedIn:
 		var names map[string]string
 		json.Unmarshal(e.Fields["participants"], &names)

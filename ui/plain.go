@@ -204,11 +204,14 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 	case session.NextAction, session.NextSign:
 		fmt.Fprintf(out, "  [enter] %s · x exception · q quit: ", actionVerb(cur.Action, s.State()))
 	default:
+		keys := " · x exception"
 		if cur.Action == "" {
-			fmt.Fprint(out, "  [enter] confirm the step · x exception · s skip · a abort · q quit: ")
-		} else {
-			fmt.Fprint(out, "  [enter] confirm the step · x exception · a abort · q quit: ")
+			keys += " · s skip"
 		}
+		if !s.Script().Acts[cur.Act].Always && s.State().Aborted == nil {
+			keys += " · a abort"
+		}
+		fmt.Fprintf(out, "  [enter] confirm the step%s · q quit: ", keys)
 	}
 	if !in.Scan() {
 		return ErrQuit
@@ -371,6 +374,8 @@ func actionVerb(action string, st ceremony.State) string {
 		return "deal the new cards"
 	case ceremony.ActionSignIn:
 		return "sign the participants in"
+	case ceremony.ActionZeroize:
+		return "zeroize the HSM"
 	}
 	return "confirm the step"
 }

@@ -109,8 +109,11 @@ type Session struct {
 // Open starts a session on the log. On a log that already holds entries it
 // replays them; if the ceremony is not closed it logs that it resumes.
 func Open(ctx context.Context, cfg Config) (*Session, error) {
-	if cfg.Script == nil || cfg.Log == nil || cfg.Token == nil || (cfg.Cards == nil && !cfg.Script.Quorum.Witnessed()) {
-		return nil, errors.New("session: script, log, token and cards are required")
+	if cfg.Script == nil || cfg.Log == nil {
+		return nil, errors.New("session: script and log are required")
+	}
+	if needs := NeedsOf(cfg.Script); (needs.Token && cfg.Token == nil) || (needs.Cards && cfg.Cards == nil) {
+		return nil, errors.New("session: the script's actions need a token and card reader")
 	}
 	logged, err := readEntries(cfg.Log.Dir())
 	if err != nil {
@@ -143,6 +146,31 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 		}
 	}
 	return s, nil
+}
+
+// Needs says what a script's actions need besides the log.
+type Needs struct {
+	Token bool // an HSM (login, signing, key generation, zeroizing, or a quorum's PIN)
+	Cards bool // a card reader (a quorum of shares)
+	KSR   bool
+}
+
+// NeedsOf reads a script's actions.
+func NeedsOf(script *ceremony.Script) Needs {
+	var n Needs
+	for _, st := range script.Steps() {
+		switch st.Action {
+		case "", ceremony.ActionSignIn:
+		case ceremony.ActionQuorum, ceremony.ActionReshare:
+			n.Token = true // the PIN is derived for the token's label
+			n.Cards = n.Cards || !script.Quorum.Witnessed()
+		case ceremony.ActionKSRLoad:
+			n.KSR = true
+		default:
+			n.Token = true
+		}
+	}
+	return n
 }
 
 // readEntries reads the entries of an open log from its folder, verified.
@@ -277,6 +305,10 @@ func NextOf(st ceremony.State) Next {
 		return NextReshare
 	case ceremony.ActionSignIn:
 		return NextSignIn
+	case ceremony.ActionZeroize:
+		if cur.Confirm != "" && !st.Confirmed {
+			return NextTyped
+		}
 	}
 	return NextAction
 }
@@ -325,6 +357,8 @@ func (s *Session) Confirm(ctx context.Context) error {
 		return s.writeSKR(ctx, cur)
 	case ceremony.ActionKeyGen:
 		return s.generate(ctx, cur)
+	case ceremony.ActionZeroize:
+		return s.zeroize(ctx, cur)
 	case ceremony.ActionHSMLogout:
 		if err := s.cfg.Token.Logout(ctx); err != nil {
 			return fmt.Errorf("log out of token %q: %w; try again", s.cfg.Token.Label(), err)
@@ -409,10 +443,12 @@ func (s *Session) Abort(ctx context.Context, reason string) error {
 		return errors.New("every step is done")
 	case s.state.Aborted != nil:
 		return errors.New("the ceremony is already aborted")
+	case s.cfg.Script.Acts[cur.Act].Always:
+		return fmt.Errorf("step %s is in an act that always runs (%s): there is nothing to abort; record an exception", cur.ID, s.cfg.Script.Acts[cur.Act].Title)
 	case strings.TrimSpace(reason) == "":
 		return errors.New("give the reason for aborting")
 	}
-	if s.cfg.Token.LoggedIn() {
+	if s.cfg.Token != nil && s.cfg.Token.LoggedIn() {
 		if err := s.cfg.Token.Logout(ctx); err != nil {
 			return fmt.Errorf("log out of token %q before aborting: %w; try again", s.cfg.Token.Label(), err)
 		}
@@ -805,6 +841,35 @@ func expectSHA256(st ceremony.Step) string {
 		return ""
 	}
 	return st.Expect.SHA256
+}
+
+// zeroize destroys every key in the token, reads the token back to show it
+// is empty, and logs the labels destroyed.
+func (s *Session) zeroize(ctx context.Context, cur ceremony.Step) error {
+	z, ok := s.cfg.Token.(hsm.Zeroizer)
+	if !ok {
+		return fmt.Errorf("token %q cannot be zeroized from here: use its own tools, and record an exception", s.cfg.Token.Label())
+	}
+	destroyed, err := z.Zeroize(ctx)
+	if err != nil {
+		return fmt.Errorf("%w; nothing was logged: zeroize again", err)
+	}
+	remaining := 0
+	if l, ok := s.cfg.Token.(hsm.Lister); ok {
+		left, err := l.KeyLabels(ctx)
+		if err != nil {
+			return fmt.Errorf("read the token back after zeroizing: %w; zeroize again", err)
+		}
+		remaining = len(left)
+	}
+	if destroyed == nil {
+		destroyed = []string{}
+	}
+	fields := map[string]any{"step": cur.ID, "token": s.cfg.Token.Label(), "destroyed": destroyed, "remaining": remaining}
+	if remaining > 0 {
+		return fmt.Errorf("token %q still holds %d keys after zeroizing; zeroize again, or use its own tools and record an exception", s.cfg.Token.Label(), remaining)
+	}
+	return s.append(ctx, ceremony.KindZeroized, fields)
 }
 
 func (s *Session) loadKSR(ctx context.Context, cur ceremony.Step) error {
