@@ -38,6 +38,12 @@ func (s *Session) AutoStep(ctx context.Context) (string, error) {
 		return "typed " + cur.Confirm, s.Type(ctx, cur.Confirm)
 	case NextCheckFailed:
 		return "", errors.New("the KSR failed its checks: an unattended rehearsal stops here")
+	case NextReshare:
+		passes := map[string]string{}
+		for _, h := range s.cfg.Reshare.Holders {
+			passes[h.ID] = "rehearsal passphrase of " + h.ID
+		}
+		return "dealt the new cards", s.Reshare(ctx, passes)
 	case NextSignIn:
 		names := map[string]string{}
 		for _, r := range s.cfg.Script.Roles {

@@ -1,0 +1,78 @@
+package session
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/scripts"
+	"github.com/keyceremony/keyceremony/transparency"
+)
+
+// TestShippedScriptsAuto plays every shipped script unattended on the
+// rehearsal's software token and simulated cards (the demo's roster stands
+// in for roster.yaml): each passes the checks, runs to its close, and its
+// log replays.
+func TestShippedScriptsAuto(t *testing.T) {
+	demo, _ := scripts.Get("demo")
+	roster := "quorum:\n" + strings.SplitN(strings.SplitN(string(demo), "quorum:\n", 2)[1], "\nacts:", 2)[0] + "\n"
+	for _, name := range []string{"demo", "signing", "keygen", "officers", "decommission", "admin"} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			raw, err := scripts.Get(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			script, err := ceremony.LoadScriptWith(name+".yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := newRig(t)
+			l, err := transparency.Open(ctx, r.dir, transparency.Options{Key: r.key, New: true,
+				OpenFields:    map[string]any{"script_sha256": script.Digest},
+				OpenArtefacts: []transparency.Artefact{{Name: script.Name, Data: script.Raw}, {Name: "roster.yaml", Data: []byte(roster)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close(ctx)
+			demoScript, _ := DemoScript()
+			cfg, err := DemoConfig(demoScript, l, false, r.skr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Script = script
+			cfg.Reshare = ReshareConfig{Holders: []quorum.CardInfo{{ID: "CO8", Holder: "H"}, {ID: "CO9", Holder: "I"}, {ID: "CO10", Holder: "J"}},
+				RosterPath: filepath.Join(t.TempDir(), "roster-2.yaml"), CardsDir: filepath.Join(t.TempDir(), "cards"), WorkFactor: 10}
+			s, err := Open(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; s.Next() != NextDone; i++ {
+				if i > 500 {
+					t.Fatal("the script does not end")
+				}
+				if _, err := s.AutoStep(ctx); err != nil {
+					t.Fatalf("at step %d: %v", s.State().Next, err)
+				}
+			}
+			l.Close(ctx)
+			entries, err := readEntries(r.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := ceremony.Replay(script, entries)
+			if err != nil || !st.Closed || len(st.DoneAt) != len(script.Steps()) {
+				t.Fatalf("replay: %v (closed %v, %d of %d steps)", err, st.Closed, len(st.DoneAt), len(script.Steps()))
+			}
+			if need := NeedsOf(script); need.KSR {
+				if _, err := os.Stat(r.skr); err != nil {
+					t.Fatal("no SKR written")
+				}
+			}
+		})
+	}
+}
