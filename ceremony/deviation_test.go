@@ -143,6 +143,28 @@ func TestSignInRules(t *testing.T) {
 		}
 		return m
 	}
+	// SSC2 is absent: 1.4 and 5.2, which SSC2 witnesses, are skipped with
+	// the IW's confirmation, not SSC2's.
+	skip14 := func(witness string) func(b *entries, st Step) bool {
+		return func(b *entries, st Step) bool {
+			switch st.ID {
+			case "1.2":
+				b.add(KindSignedIn, map[string]any{"step": st.ID, "participants": without("SSC2")})
+				b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
+				return true
+			case "1.4", "5.2":
+				b.add(KindStepSkipped, map[string]any{"step": st.ID, "reason": "SSC2 is absent", "witness": witness})
+				return true
+			}
+			return false
+		}
+	}
+	if st, err := Replay(s, happyPath(s, skip14("IW"))); err != nil || len(st.Skipped) != 2 {
+		t.Fatalf("1.4 skipped with the IW's confirmation: %v", err)
+	}
+	if _, err := Replay(s, happyPath(s, skip14("SSC2"))); !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), "confirmation of SSC2, who did not sign in") {
+		t.Errorf("a skip confirmed by an absent witness: %v", err)
+	}
 	for name, c := range map[string]struct {
 		names map[string]string
 		want  string

@@ -685,6 +685,9 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		case len(cur.Witnesses) == 0 && (d.Witness == "" || d.Witness == cur.Role || !s.Script.HasRole(d.Witness)):
 			return fail("step %s is skipped with %q's confirmation; a declared role other than %s confirms it", cur.ID, d.Witness, cur.Role)
 		}
+		if _, ok := s.Participants[d.Witness]; s.Participants != nil && !ok {
+			return fail("step %s is skipped with the confirmation of %s, who did not sign in", cur.ID, d.Witness)
+		}
 		n.Skipped = append(n.Skipped, d)
 		n.DoneAt = append(n.DoneAt, e.Time)
 		n.Next++

@@ -404,13 +404,22 @@ func (s *Session) SignIn(ctx context.Context, names map[string]string) error {
 }
 
 // SkipWitness is the role that confirms skipping the current step: its
-// first witness, or else the IW.
+// first witness who signed in, or else the IW.
 func (s *Session) SkipWitness() string {
-	if w := s.Witness(); w != "" {
-		return w
-	}
 	cur, _ := s.state.Current()
-	if s.cfg.Script.HasRole("IW") && cur.Role != "IW" {
+	present := func(r string) bool {
+		if s.state.Participants == nil {
+			return true
+		}
+		_, ok := s.state.Participants[r]
+		return ok
+	}
+	for _, w := range cur.Witnesses {
+		if present(w) {
+			return w
+		}
+	}
+	if len(cur.Witnesses) == 0 && s.cfg.Script.HasRole("IW") && cur.Role != "IW" && present("IW") {
 		return "IW"
 	}
 	return ""
