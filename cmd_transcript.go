@@ -89,14 +89,22 @@ func buildTranscript(script *ceremony.Script, entries []*transparency.Entry, st 
 
 func (t *transcript) markdown(w io.Writer) error {
 	s, rep := t.script, t.rep
-	state := "in progress (not closed)"
-	if t.st.Closed {
-		state = "closed"
-	}
+	state := t.stateLine()
 	fmt.Fprintf(w, "# Transcript: %s\n\n", s.Ceremony)
-	fmt.Fprintf(w, "- Log origin `%s`%s\n- Log key fingerprint `%s`\n- Script `%s`, SHA-256 `%s`\n- %d entries; final checkpoint size %d, root `%s`\n  (%s)\n- Ceremony %s: %d of %d steps done, %d exceptions, %d resumes\n\n",
+	fmt.Fprintf(w, "- Log origin `%s`%s\n- Log key fingerprint `%s`\n- Script `%s`, SHA-256 `%s`\n- %d entries; final checkpoint size %d, root `%s`\n  (%s)\n- Ceremony %s\n\n",
 		rep.Origin, rehearsalNote(rep), ui.GroupHex(rep.KeyFingerprint), s.Name, ui.GroupHex(s.Digest), len(rep.RawEntries), rep.Size,
-		ui.GroupHex(fmt.Sprintf("%x", rep.Root)), dnssec.PGPWords(rep.Root), state, len(t.st.DoneAt), len(s.Steps()), len(t.st.Exceptions), t.st.Resumes)
+		ui.GroupHex(fmt.Sprintf("%x", rep.Root)), dnssec.PGPWords(rep.Root), state)
+	if t.st.Participants != nil {
+		fmt.Fprintf(w, "## Participants\n\n| role | title | name |\n|---|---|---|\n")
+		for _, r := range s.Roles {
+			name := t.st.Participants[r.ID]
+			if name == "" {
+				name = "absent"
+			}
+			fmt.Fprintf(w, "| %s | %s | %s |\n", r.ID, r.Title, strings.ReplaceAll(name, "|", "\\|"))
+		}
+		fmt.Fprintln(w)
+	}
 	for i, a := range s.Acts {
 		fmt.Fprintf(w, "## Act %d: %s\n\n| step | role | text | witnessed by | done (UTC) | entry |\n|---|---|---|---|---|---|\n", i+1, a.Title)
 		for _, st := range a.Steps {
@@ -118,15 +126,51 @@ func (t *transcript) markdown(w io.Writer) error {
 	for _, e := range t.st.Exceptions {
 		fmt.Fprintf(w, "- step %s, %s UTC: %s\n", e.Step, e.Time.Format("2006-01-02 15:04:05"), e.Text)
 	}
+	fmt.Fprintf(w, "\n## Deviations\n\n")
+	if len(t.st.Skipped) == 0 {
+		fmt.Fprintln(w, "No step was skipped and the ceremony was not aborted.")
+	}
+	for _, d := range t.st.Skipped {
+		switch d.Kind {
+		case "skipped":
+			fmt.Fprintf(w, "- step %s skipped, %s UTC, confirmed by %s: %s\n", d.Step, d.Time.Format("2006-01-02 15:04:05"), d.Witness, d.Reason)
+		default:
+			fmt.Fprintf(w, "- step %s left out by the abort at step %s, %s UTC: %s\n", d.Step, t.st.Aborted.Step, d.Time.Format("2006-01-02 15:04:05"), d.Reason)
+		}
+	}
 	return nil
+}
+
+// stateLine says how far the ceremony went.
+func (t *transcript) stateLine() string {
+	state := "in progress (not closed)"
+	if t.st.Closed {
+		state = "closed"
+	}
+	if a := t.st.Aborted; a != nil {
+		state = fmt.Sprintf("ABORTED at step %s (%s), %s", a.Step, a.Reason, state)
+	}
+	return fmt.Sprintf("%s: %d of %d steps done, %d passed over, %d exceptions, %d resumes", state,
+		len(t.st.DoneAt)-len(t.st.Skipped), len(t.script.Steps()), len(t.st.Skipped), len(t.st.Exceptions), t.st.Resumes)
 }
 
 func (t *transcript) html(w io.Writer) error {
 	e := html.EscapeString
 	s, rep := t.script, t.rep
 	fmt.Fprintf(w, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Transcript: %s</title>\n<style>body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse;width:100%%}td,th{border:1px solid #444;padding:.3em;vertical-align:top}.ev{color:#444;font-size:.9em}</style></head><body>\n", e(s.Ceremony))
-	fmt.Fprintf(w, "<h1>Transcript: %s</h1>\n<ul><li>Log origin <code>%s</code>%s</li><li>Log key fingerprint <code>%s</code></li><li>Script <code>%s</code>, SHA-256 <code>%s</code></li><li>Final checkpoint size %d, root <code>%s</code><br>%s</li></ul>\n",
-		e(s.Ceremony), e(rep.Origin), e(rehearsalNote(rep)), e(ui.GroupHex(rep.KeyFingerprint)), e(s.Name), e(ui.GroupHex(s.Digest)), rep.Size, e(ui.GroupHex(fmt.Sprintf("%x", rep.Root))), e(dnssec.PGPWords(rep.Root)))
+	fmt.Fprintf(w, "<h1>Transcript: %s</h1>\n<ul><li>Log origin <code>%s</code>%s</li><li>Log key fingerprint <code>%s</code></li><li>Script <code>%s</code>, SHA-256 <code>%s</code></li><li>Final checkpoint size %d, root <code>%s</code><br>%s</li><li>Ceremony %s</li></ul>\n",
+		e(s.Ceremony), e(rep.Origin), e(rehearsalNote(rep)), e(ui.GroupHex(rep.KeyFingerprint)), e(s.Name), e(ui.GroupHex(s.Digest)), rep.Size, e(ui.GroupHex(fmt.Sprintf("%x", rep.Root))), e(dnssec.PGPWords(rep.Root)), e(t.stateLine()))
+	if t.st.Participants != nil {
+		fmt.Fprintln(w, "<h2>Participants</h2>\n<table><tr><th>role</th><th>title</th><th>name</th></tr>")
+		for _, r := range s.Roles {
+			name := t.st.Participants[r.ID]
+			if name == "" {
+				name = "absent"
+			}
+			fmt.Fprintf(w, "<tr><td>%s</td><td>%s</td><td>%s</td></tr>\n", e(r.ID), e(r.Title), e(name))
+		}
+		fmt.Fprintln(w, "</table>")
+	}
 	for i, a := range s.Acts {
 		fmt.Fprintf(w, "<h2>Act %d: %s</h2>\n<table><tr><th>step</th><th>role</th><th>text</th><th>witnessed by</th><th>done (UTC)</th><th>entry</th></tr>\n", i+1, e(a.Title))
 		for _, st := range a.Steps {
@@ -145,6 +189,14 @@ func (t *transcript) html(w io.Writer) error {
 	fmt.Fprintln(w, "<h2>Exceptions</h2><ul>")
 	for _, x := range t.st.Exceptions {
 		fmt.Fprintf(w, "<li>step %s, %s UTC: %s</li>\n", e(x.Step), x.Time.Format("2006-01-02 15:04:05"), e(x.Text))
+	}
+	fmt.Fprintln(w, "</ul><h2>Deviations</h2><ul>")
+	for _, d := range t.st.Skipped {
+		if d.Kind == "skipped" {
+			fmt.Fprintf(w, "<li>step %s skipped, %s UTC, confirmed by %s: %s</li>\n", e(d.Step), d.Time.Format("2006-01-02 15:04:05"), e(d.Witness), e(d.Reason))
+		} else {
+			fmt.Fprintf(w, "<li>step %s left out by the abort at step %s, %s UTC: %s</li>\n", e(d.Step), e(t.st.Aborted.Step), d.Time.Format("2006-01-02 15:04:05"), e(d.Reason))
+		}
 	}
 	fmt.Fprintln(w, "</ul></body></html>")
 	return nil
