@@ -376,6 +376,16 @@ func TestRunAdministrative(t *testing.T) {
 	if err := run(ctx, []string{"verify", logDir}, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "9 of 10 steps done (1 more passed over)") {
 		t.Fatalf("verify: %v\n%s", err, out.String())
 	}
+	out.Reset()
+	if err := run(ctx, []string{"transcript", logDir}, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| SA | System Administrator (new staff member) | Participant 5 |", "- step 3.2 skipped, ", "confirmed by IW: the SA's access badge is not ready",
+		"- Ceremony closed: 9 of 10 steps done, 1 passed over, 0 exceptions, 0 resumes"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("the transcript lacks %q:\n%s", want, out.String())
+		}
+	}
 }
 
 // TestRunDecommission zeroizes a SoftHSM token in the decommissioning
