@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/keyceremony/keyceremony/ceremony"
@@ -106,11 +107,11 @@ func renderMarkdown(w io.Writer, s *ceremony.Script) error {
 		fmt.Fprintf(w, "| %s | %s | | |\n", r.ID, r.Title)
 	}
 	for i, a := range s.Acts {
-		fmt.Fprintf(w, "\n## Act %d: %s\n\n| step | role | text | witnessed by | time (UTC) | IW initials |\n|---|---|---|---|---|---|\n", i+1, a.Title)
+		fmt.Fprintf(w, "\n## Act %d: %s%s\n\n| step | role | text | witnessed by | time (UTC) | IW initials |\n|---|---|---|---|---|---|\n", i+1, a.Title, alwaysNote(a))
 		for _, st := range a.Steps {
 			text := st.Text
 			if st.Action != "" {
-				text += fmt.Sprintf(" *(action: %s)*", st.Action)
+				text += fmt.Sprintf(" *(action: %s%s)*", st.Action, stepDetails(st))
 			}
 			if st.Confirm != "" {
 				text += fmt.Sprintf(" **Type `%s` to confirm.**", st.Confirm)
@@ -120,6 +121,34 @@ func renderMarkdown(w io.Writer, s *ceremony.Script) error {
 	}
 	fmt.Fprintf(w, "\n## Exceptions\n\n| step | time (UTC) | what was expected | what happened instead | actions and decisions |\n|---|---|---|---|---|\n| | | | | |\n")
 	return nil
+}
+
+// alwaysNote marks an act that runs even after an abort.
+func alwaysNote(a ceremony.Act) string {
+	if a.Always {
+		return " (runs even if the ceremony is aborted)"
+	}
+	return ""
+}
+
+// stepDetails are a step's parameters and expected hash, for the paper.
+func stepDetails(st ceremony.Step) string {
+	var parts []string
+	keys := make([]string, 0, len(st.Params))
+	for k := range st.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = append(parts, k+" "+st.Params[k])
+	}
+	if st.Expect != nil {
+		parts = append(parts, "hash#1 "+ui.GroupHex(strings.ToLower(st.Expect.SHA256)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, ", ")
 }
 
 func renderHTML(w io.Writer, s *ceremony.Script) error {
@@ -132,11 +161,11 @@ func renderHTML(w io.Writer, s *ceremony.Script) error {
 	}
 	fmt.Fprintln(w, "</table>")
 	for i, a := range s.Acts {
-		fmt.Fprintf(w, "<h2>Act %d: %s</h2>\n<table><tr><th>step</th><th>role</th><th>text</th><th>witnessed by</th><th>time (UTC)</th><th>IW initials</th></tr>\n", i+1, e(a.Title))
+		fmt.Fprintf(w, "<h2>Act %d: %s%s</h2>\n<table><tr><th>step</th><th>role</th><th>text</th><th>witnessed by</th><th>time (UTC)</th><th>IW initials</th></tr>\n", i+1, e(a.Title), e(alwaysNote(a)))
 		for _, st := range a.Steps {
 			text := e(st.Text)
 			if st.Action != "" {
-				text += " <em>(action: " + e(st.Action) + ")</em>"
+				text += " <em>(action: " + e(st.Action+stepDetails(st)) + ")</em>"
 			}
 			if st.Confirm != "" {
 				text += " <strong>Type <code>" + e(st.Confirm) + "</code> to confirm.</strong>"
