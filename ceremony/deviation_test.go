@@ -127,7 +127,7 @@ func TestSignInRules(t *testing.T) {
 				return false
 			}
 			b.add(KindSignedIn, map[string]any{"step": st.ID, "participants": names})
-			b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
+			finish(b, st)
 			return true
 		}
 	}
@@ -150,7 +150,7 @@ func TestSignInRules(t *testing.T) {
 			switch st.ID {
 			case "1.2":
 				b.add(KindSignedIn, map[string]any{"step": st.ID, "participants": without("SSC2")})
-				b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
+				finish(b, st)
 				return true
 			case "1.4", "5.2":
 				b.add(KindStepSkipped, map[string]any{"step": st.ID, "reason": "SSC2 is absent", "witness": witness})
@@ -169,7 +169,7 @@ func TestSignInRules(t *testing.T) {
 		names map[string]string
 		want  string
 	}{
-		"SSC2 absent, needed at 1.4":  {without("SSC2"), "step 1.4 needs SSC2, who did not sign in"},
+		"SSC2 absent, needed at 1.4":  {without("SSC2"), "step 1.4 is confirmed by SSC2, who did not sign in"},
 		"the IW leading it is absent": {without("IW"), "the sign-in's own acting role IW is absent"},
 		"an undeclared role":          {map[string]string{"IW": "I", "CA": "C", "XX": "Someone"}, "every name is for a declared role"},
 	} {
@@ -200,7 +200,7 @@ func TestZeroizeReplay(t *testing.T) {
 			for _, f := range fs {
 				f(b, st)
 			}
-			b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
+			finish(b, st)
 			return true
 		}
 	}
@@ -216,7 +216,42 @@ func TestZeroizeReplay(t *testing.T) {
 	}{
 		"before the typed Yes": {zeroize(zero(0)), "before the typed confirmation"},
 		"keys left":            {zeroize(yes, zero(1)), "1 keys remain after zeroizing"},
-		"never zeroized":       {zeroize(yes), "confirmed before its action is done"},
+		"never zeroized":       {zeroize(yes), "witnessed before its action is done"},
+	} {
+		if _, err := Replay(s, happyPath(s, c.hook)); !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+}
+
+// TestWitnessRules: a witnessed step is done only after each of its
+// witnesses, in the script's order, confirms it.
+func TestWitnessRules(t *testing.T) {
+	s := demoScript(t)
+	at := func(id string, f func(b *entries, st Step)) func(b *entries, st Step) bool {
+		return func(b *entries, st Step) bool {
+			if st.ID != id {
+				return false
+			}
+			f(b, st)
+			return true
+		}
+	}
+	done := func(b *entries, st Step) {
+		b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
+	}
+	witness := func(w string) func(b *entries, st Step) {
+		return func(b *entries, st Step) { b.add(KindStepWitnessed, map[string]any{"step": st.ID, "witness": w}) }
+	}
+	for name, c := range map[string]struct {
+		hook func(b *entries, st Step) bool
+		want string
+	}{
+		"no confirmation": {at("1.1", done), "done without its witnesses' confirmation"},
+		"one of two":      {at("1.3", func(b *entries, st Step) { witness("IW")(b, st); done(b, st) }), "([IW] confirmed of [IW SSC1])"},
+		"out of order":    {at("1.3", witness("SSC1")), `confirmed by "SSC1"; IW confirms next`},
+		"not a witness":   {at("1.1", witness("RZM")), `confirmed by "RZM"; IW confirms next`},
+		"one too many":    {at("1.2", witness("IW")), "no witness left to confirm it"},
 	} {
 		if _, err := Replay(s, happyPath(s, c.hook)); !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)

@@ -39,6 +39,7 @@ const (
 	KindAborted        = "ceremony.aborted"       // the ceremony goes straight to its always-run acts
 	KindSignedIn       = "participants.signed_in" // who is present in each role
 	KindZeroized       = "hsm.zeroized"           // every key of the token destroyed
+	KindStepWitnessed  = "step.witnessed"         // a step's witness confirms it, with their own key
 	KindClose          = transparency.KindClose
 )
 
@@ -59,7 +60,9 @@ type State struct {
 	// DoneAt holds when each done step was done, by index.
 	DoneAt []time.Time
 	// Confirmed is set once the current step's typed confirmation is logged.
-	Confirmed  bool
+	Confirmed bool
+	// Witnessed are the current step's witnesses who confirmed it so far.
+	Witnessed  []string
 	Exceptions []Exception
 	Cards      []CardEvent
 	Accepted   []string // cards accepted into the quorum, in order
@@ -225,6 +228,7 @@ func (s State) clone() State {
 	s.Accepted = slices.Clone(s.Accepted)
 	s.SigDigests = slices.Clone(s.SigDigests)
 	s.Keys = slices.Clone(s.Keys)
+	s.Witnessed = slices.Clone(s.Witnessed)
 	s.Skipped = slices.Clone(s.Skipped)
 	if s.KSR != nil {
 		k := *s.KSR
@@ -346,6 +350,23 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			return fail("an exception needs its text")
 		}
 		n.Exceptions = append(n.Exceptions, Exception{Step: cur.ID, Text: e.Field("text"), Time: e.Time})
+	case KindStepWitnessed:
+		if err := onCurrent(); err != nil {
+			return fail("%v", err)
+		}
+		w := e.Field("witness")
+		switch {
+		case !s.ActionDone():
+			return fail("step %s is witnessed before its action is done", cur.ID)
+		case len(s.Witnessed) >= len(cur.Witnesses):
+			return fail("step %s has no witness left to confirm it", cur.ID)
+		case w != cur.Witnesses[len(s.Witnessed)]:
+			return fail("step %s is confirmed by %q; %s confirms next", cur.ID, w, cur.Witnesses[len(s.Witnessed)])
+		}
+		if _, ok := s.Participants[w]; s.Participants != nil && !ok {
+			return fail("step %s is confirmed by %s, who did not sign in", cur.ID, w)
+		}
+		n.Witnessed = append(n.Witnessed, w)
 	case KindStepConfirmed:
 		if err := onCurrent(); err != nil {
 			return fail("%v", err)
@@ -367,6 +388,9 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		if e.Field("role") != cur.Role || !slices.Equal(fieldStrings(e, "witnesses"), cur.Witnesses) {
 			return fail("step %s is done by %s witnessed by %v, but the entry names %q and %v", cur.ID, cur.Role, cur.Witnesses, e.Field("role"), fieldStrings(e, "witnesses"))
 		}
+		if !slices.Equal(s.Witnessed, cur.Witnesses) {
+			return fail("step %s is done without its witnesses' confirmation (%v confirmed of %v)", cur.ID, s.Witnessed, cur.Witnesses)
+		}
 		if s.Participants != nil {
 			for _, r := range append([]string{cur.Role}, cur.Witnesses...) {
 				if _, ok := s.Participants[r]; !ok {
@@ -379,7 +403,7 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		}
 		n.DoneAt = append(n.DoneAt, e.Time)
 		n.Next++
-		n.Confirmed = false
+		n.Confirmed, n.Witnessed = false, nil
 	case KindCardPresented, KindCardRejected, KindCardWitnessed:
 		if err := inQuorum(); err != nil {
 			return fail("%v", err)
@@ -691,7 +715,7 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		n.Skipped = append(n.Skipped, d)
 		n.DoneAt = append(n.DoneAt, e.Time)
 		n.Next++
-		n.Confirmed = false
+		n.Confirmed, n.Witnessed = false, nil
 	case KindAborted:
 		if err := onCurrent(); err != nil {
 			return fail("%v", err)
@@ -713,7 +737,7 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			n.DoneAt = append(n.DoneAt, e.Time)
 			n.Next++
 		}
-		n.Confirmed = false
+		n.Confirmed, n.Witnessed = false, nil
 	case KindClose:
 		if hasCur {
 			return fail("the ceremony closes with step %s still to do", cur.ID)

@@ -75,10 +75,21 @@ func happyPath(s *Script, hook func(b *entries, st Step) bool) []*transparency.E
 		case ActionHSMLogout:
 			b.add(KindHSMLogout, f)
 		}
+		for _, w := range st.Witnesses {
+			b.add(KindStepWitnessed, map[string]any{"step": st.ID, "witness": w})
+		}
 		b.add(KindStepDone, done)
 	}
 	b.add(KindClose, nil)
 	return b.list
+}
+
+// finish writes a step's witnesses' confirmations and its step.done.
+func finish(b *entries, st Step) {
+	for _, w := range st.Witnesses {
+		b.add(KindStepWitnessed, map[string]any{"step": st.ID, "witness": w})
+	}
+	b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
 }
 
 func TestReplayHappyPath(t *testing.T) {

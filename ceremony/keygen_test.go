@@ -37,7 +37,7 @@ func keygenPath(s *Script, gen func(b *entries, st Step)) []*transparency.Entry 
 			return false
 		}
 		gen(b, st)
-		b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
+		finish(b, st)
 		return true
 	})
 }
@@ -84,7 +84,7 @@ func TestKeyGenerationReplay(t *testing.T) {
 		}, "do not match the DNSKEY logged"},
 		"no key": {func(b *entries, st Step) {
 			b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
-		}, "confirmed before its action is done"},
+		}, "witnessed before its action is done"},
 	}
 	for name, c := range bad {
 		_, err := Replay(s, keygenPath(s, c.gen))

@@ -43,7 +43,7 @@ func TestReshareReplay(t *testing.T) {
 				return false
 			}
 			gen(b, st)
-			b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
+			finish(b, st)
 			return true
 		})
 	}

@@ -31,7 +31,7 @@ func witnessedPath(s *Script, cards func(b *entries, st Step)) func(b *entries, 
 		}
 		cards(b, st)
 		b.add(KindQuorumReached, map[string]any{"step": st.ID, "cards": []string{"CO1", "CO2"}})
-		b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
+		finish(b, st)
 		return true
 	}
 }

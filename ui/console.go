@@ -307,14 +307,14 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 		return nil
 	case modeWitnessConfirm:
 		switch {
-		case key.Matches(msg, c.keys.Witness) && c.pending != "":
+		case msg.String() == "w" && c.pending != "":
 			c.mode = modeNormal
 			reason := c.pending
 			c.pending = ""
 			return c.run("skipping the step", func(ctx context.Context) (string, error) {
 				return "step skipped", c.sess.Skip(ctx, reason)
 			})
-		case key.Matches(msg, c.keys.Witness):
+		case msg.String() == "w":
 			c.mode = modeNormal
 			id, serial := c.secretCard, c.serial
 			return c.run("recording card "+id, func(ctx context.Context) (string, error) {
@@ -403,6 +403,11 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 		c.mode = modeHelp
 	case key.Matches(msg, c.keys.Exception):
 		c.openInput(modeException, "What happened, and what was done")
+	case key.Matches(msg, c.keys.Witness):
+		w := c.sess.NextWitnessRole()
+		return c.run(w+" confirming", func(ctx context.Context) (string, error) {
+			return w + " confirmed", c.sess.WitnessStep(ctx)
+		})
 	case key.Matches(msg, c.keys.Skip):
 		c.openInput(modeSkipReason, fmt.Sprintf("Why step %s is skipped", c.current().ID))
 	case key.Matches(msg, c.keys.Abort):
@@ -573,7 +578,11 @@ func (c *Console) closeInput() {
 func (c *Console) updateKeys() {
 	idle := c.busy == "" && !c.closed && !c.opts.Auto
 	next := session.NextOf(c.state)
-	c.keys.Confirm.SetEnabled(idle && next != session.NextCards && next != session.NextCheckFailed && next != session.NextDone)
+	c.keys.Confirm.SetEnabled(idle && next != session.NextCards && next != session.NextCheckFailed && next != session.NextDone && next != session.NextWitness)
+	c.keys.Witness.SetEnabled(idle && next == session.NextWitness)
+	if next == session.NextWitness {
+		c.keys.Witness.SetHelp("w", c.sess.NextWitnessRole()+" confirms step "+c.current().ID)
+	}
 	c.keys.Card.SetEnabled(idle && next == session.NextCards)
 	_, simulated := c.sess.Cards().(*quorum.Simulated)
 	c.keys.Forged.SetEnabled(idle && next == session.NextCards && simulated)

@@ -102,6 +102,15 @@ func newConsoleScript(t *testing.T, w, h int, other *ceremony.Script, change fun
 func press(t *testing.T, c *Console, keys ...string) {
 	t.Helper()
 	for _, k := range keys {
+		// A step waiting for its witnesses is confirmed by their key,
+		// w, once for each: the tests' "enter" finishes the step.
+		if k == "enter" && session.NextOf(c.state) == session.NextWitness && c.mode == modeNormal {
+			for i := 0; i < 4 && session.NextOf(c.state) == session.NextWitness; i++ {
+				_, cmd := c.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("w")})
+				drain(t, c, cmd)
+			}
+			continue
+		}
 		var msg tea.KeyMsg
 		switch k {
 		case "enter":
@@ -142,8 +151,12 @@ func TestConsoleThroughTheQuorum(t *testing.T) {
 	if s := screen(c); !strings.Contains(s, "▶ STEP 1.1") || !strings.Contains(s, "REHEARSAL") {
 		t.Fatalf("first screen:\n%s", s)
 	}
-	if !c.keys.Confirm.Enabled() || c.keys.Card.Enabled() {
-		t.Fatal("at step 1.1, enter must be live and the card keys not")
+	c.updateKeys()
+	if c.keys.Confirm.Enabled() || !c.keys.Witness.Enabled() || c.keys.Card.Enabled() {
+		t.Fatal("at step 1.1, the witness's w must be live, and neither enter nor the card keys")
+	}
+	if s := screen(c); !strings.Contains(s, "▶ IW confirms: w") || !strings.Contains(ansi.Strip(c.viewHelp()), "w IW confirms step 1.1") {
+		t.Fatalf("step 1.1 does not ask the IW to confirm:\n%s", s)
 	}
 	press(t, c, "1") // a card key does nothing outside the quorum
 	if c.sess.Log().Size() != 1 {
@@ -275,8 +288,13 @@ func fmtInt(n int) string {
 func TestConsoleFlow(t *testing.T) {
 	c := newConsole(t, 160, 45)
 	tm := teatest.NewTestModel(t, c, teatest.WithInitialTermSize(160, 45))
-	for i := 0; i < 7; i++ {
-		tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+	// Acts 1 and 2: the witnesses' key w, and enter for 1.2 (no witness).
+	for _, k := range []string{"w", "enter", "w", "w", "w", "w", "w", "w"} {
+		if k == "enter" {
+			tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+		} else {
+			tm.Type(k)
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return strings.Contains(string(b), "Crypto officers 0 of 3") },

@@ -29,6 +29,8 @@ func Describe(e *transparency.Entry, script *ceremony.Script) string {
 		var keys []string
 		json.Unmarshal(e.Fields["destroyed"], &keys)
 		return fmt.Sprintf("HSM %s ZEROIZED: %d keys destroyed (%s), none left", e.Field("token"), len(keys), strings.Join(keys, ", "))
+	case ceremony.KindStepWitnessed:
+		return fmt.Sprintf("%s confirms step %s", e.Field("witness"), step)
 	case ceremony.KindSignedIn:
 		var names map[string]string
 		json.Unmarshal(e.Fields["participants"], &names)

@@ -201,6 +201,8 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 		fmt.Fprintf(out, "  [enter] the new officers type their passphrases · x exception · q quit: ")
 	case session.NextSignIn:
 		fmt.Fprintf(out, "  [enter] sign the participants in, role by role · x exception · q quit: ")
+	case session.NextWitness:
+		fmt.Fprintf(out, "  [w] %s confirms step %s · x exception · q quit: ", s.NextWitnessRole(), cur.ID)
 	case session.NextAction, session.NextSign:
 		fmt.Fprintf(out, "  [enter] %s · x exception · q quit: ", actionVerb(cur.Action, s.State()))
 	default:
@@ -289,6 +291,10 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 		return fmt.Errorf("%q is not a card number", line)
 	case next == session.NextTyped:
 		return s.Type(ctx, typed)
+	case next == session.NextWitness && line == "w":
+		return s.WitnessStep(ctx)
+	case next == session.NextWitness:
+		return fmt.Errorf("%q: %s confirms step %s with w", line, s.NextWitnessRole(), cur.ID)
 	case next == session.NextSignIn && line == "":
 		names := map[string]string{}
 		for _, r := range s.Script().Roles {

@@ -70,6 +70,19 @@ func (c *Console) viewMain(w, h int) string {
 		}
 		b.WriteString("\n" + c.st.Text.Bold(true).Width(inner).Render(cur.Text) + "\n\n")
 		b.WriteString(c.viewAction(st, cur, inner))
+		if len(cur.Witnesses) > 0 && st.ActionDone() {
+			var marks []string
+			for i, w := range cur.Witnesses {
+				if i < len(st.Witnessed) {
+					marks = append(marks, c.st.OK.Render("[ OK ] "+w+" confirmed"))
+				} else if i == len(st.Witnessed) {
+					marks = append(marks, c.st.Focus.Render("▶ "+w+" confirms: w"))
+				} else {
+					marks = append(marks, c.st.Pending.Render("[    ] "+w))
+				}
+			}
+			b.WriteString(strings.Join(marks, "   ") + "\n")
+		}
 	}
 	if c.busy != "" {
 		b.WriteString("\n" + c.st.Warn.Render("[WAIT] "+c.busy+" …") + "\n")
@@ -357,7 +370,7 @@ func (c *Console) viewStatus() string {
 
 func (c *Console) viewHelp() string {
 	var ks []key.Binding
-	for _, k := range []key.Binding{c.keys.Confirm, c.keys.Card, c.keys.Forged, c.keys.Exception, c.keys.Skip, c.keys.Abort, c.keys.Help, c.keys.Quit} {
+	for _, k := range []key.Binding{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Forged, c.keys.Exception, c.keys.Skip, c.keys.Abort, c.keys.Help, c.keys.Quit} {
 		if k.Enabled() {
 			ks = append(ks, k)
 		}
@@ -379,7 +392,7 @@ func (c *Console) overlay(screen string) string {
 			c.st.Text.Render("Every step so far is in the log, durable and signed.\nThe ceremony resumes at the current step when the\nsame command is run on the same log folder.") + "\n\n" +
 			c.st.Focus.Render("y") + c.st.Help.Render(" quit · ") + c.st.Focus.Render("n") + c.st.Help.Render(" go on")
 	} else {
-		box = c.st.PanelTitle.Render("Keys") + "\n\n" + c.help.FullHelpView([][]key.Binding{{c.keys.Confirm, c.keys.Card, c.keys.Forged}, {c.keys.Exception, c.keys.Skip, c.keys.Abort}, {c.keys.Help, c.keys.Quit}}) +
+		box = c.st.PanelTitle.Render("Keys") + "\n\n" + c.help.FullHelpView([][]key.Binding{{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Forged}, {c.keys.Exception, c.keys.Skip, c.keys.Abort}, {c.keys.Help, c.keys.Quit}}) +
 			"\n\n" + c.st.Help.Render("any key to close")
 	}
 	return lipgloss.Place(c.width, c.height, lipgloss.Center, lipgloss.Center, c.st.Box.Render(box))

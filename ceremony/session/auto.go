@@ -44,6 +44,9 @@ func (s *Session) AutoStep(ctx context.Context) (string, error) {
 			passes[h.ID] = "rehearsal passphrase of " + h.ID
 		}
 		return "dealt the new cards", s.Reshare(ctx, passes)
+	case NextWitness:
+		w := s.NextWitnessRole()
+		return w + " confirms", s.WitnessStep(ctx)
 	case NextSignIn:
 		names := map[string]string{}
 		for _, r := range s.cfg.Script.Roles {

@@ -265,6 +265,7 @@ const (
 	NextDone                    // every step is done and the ceremony closed
 	NextReshare                 // the new officers type their cards' passphrases
 	NextSignIn                  // the participants' names are typed in, role by role
+	NextWitness                 // the step's next witness confirms it, with their own key
 )
 
 // Next returns what the current step waits for.
@@ -281,6 +282,8 @@ func NextOf(st ceremony.State) Next {
 		return NextCards
 	case st.NeedActivation:
 		return NextAction
+	case st.ActionDone() && len(st.Witnessed) < len(cur.Witnesses):
+		return NextWitness
 	case st.ActionDone():
 		return NextConfirm
 	}
@@ -323,13 +326,9 @@ func (s *Session) Confirm(ctx context.Context) error {
 	}
 	switch s.Next() {
 	case NextConfirm:
-		if err := s.append(ctx, ceremony.KindStepDone, map[string]any{"step": cur.ID, "role": cur.Role, "witnesses": cur.Witnesses}); err != nil {
-			return err
-		}
-		if _, more := s.state.Current(); !more {
-			return s.append(ctx, ceremony.KindClose, map[string]any{"exceptions": len(s.state.Exceptions), "resumes": s.state.Resumes})
-		}
-		return nil
+		return s.done(ctx, cur)
+	case NextWitness:
+		return fmt.Errorf("step %s: %s confirms it, with their own key", cur.ID, s.NextWitnessRole())
 	case NextCards:
 		return fmt.Errorf("step %s: %d of %d crypto officers' cards so far; present the others first", cur.ID, len(s.state.Accepted), s.cfg.Script.Quorum.Threshold)
 	case NextTyped:
@@ -366,6 +365,48 @@ func (s *Session) Confirm(ctx context.Context) error {
 		return s.append(ctx, ceremony.KindHSMLogout, map[string]any{"step": cur.ID, "token": s.cfg.Token.Label()})
 	}
 	return fmt.Errorf("step %s: nothing to do", cur.ID)
+}
+
+// done records the current step as done, and closes the ceremony after the
+// last step.
+func (s *Session) done(ctx context.Context, cur ceremony.Step) error {
+	if err := s.append(ctx, ceremony.KindStepDone, map[string]any{"step": cur.ID, "role": cur.Role, "witnesses": cur.Witnesses}); err != nil {
+		return err
+	}
+	if _, more := s.state.Current(); !more {
+		return s.append(ctx, ceremony.KindClose, map[string]any{"exceptions": len(s.state.Exceptions), "resumes": s.state.Resumes})
+	}
+	return nil
+}
+
+// NextWitnessRole is the witness who confirms the current step next, or "".
+func (s *Session) NextWitnessRole() string {
+	cur, ok := s.state.Current()
+	if !ok || len(s.state.Witnessed) >= len(cur.Witnesses) {
+		return ""
+	}
+	return cur.Witnesses[len(s.state.Witnessed)]
+}
+
+// WitnessStep is a witness's own key: the step's next witness confirms it;
+// after the last one the step is done (a step's witnesses confirm it in the
+// script's order).
+func (s *Session) WitnessStep(ctx context.Context) error {
+	cur, _ := s.state.Current()
+	if s.Next() != NextWitness {
+		return fmt.Errorf("step %s waits for no witness now", cur.ID)
+	}
+	w := s.NextWitnessRole()
+	if _, ok := s.state.Participants[w]; s.state.Participants != nil && !ok {
+		return fmt.Errorf("step %s needs %s, who did not sign in: skip it, or abort", cur.ID, w)
+	}
+	if err := s.append(ctx, ceremony.KindStepWitnessed, map[string]any{"step": cur.ID, "witness": w}); err != nil {
+		return err
+	}
+	if s.Next() == NextConfirm {
+		return s.done(ctx, cur)
+	}
+	return nil
 }
 
 // Exception records a deviation on the current step; the step stays open.

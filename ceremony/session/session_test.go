@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/keyceremony/keyceremony/ceremony"
@@ -74,7 +76,7 @@ func TestAutoCeremony(t *testing.T) {
 		if err != nil {
 			t.Fatalf("at %v: %v", s.State().Next, err)
 		}
-		if what != "" {
+		if what != "" && !strings.HasSuffix(what, " confirms") {
 			did = append(did, what)
 		}
 	}
@@ -82,7 +84,7 @@ func TestAutoCeremony(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"card CO1 accepted", "card CO1 refused", "a forged card refused", "card CO2 accepted", "card CO3 accepted", "typed Yes"}
-	if len(did) != len(want) {
+	if !slices.Equal(did, want) {
 		t.Fatalf("did %q", did)
 	}
 	st := s.State()

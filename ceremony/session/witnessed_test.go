@@ -63,7 +63,7 @@ func TestWitnessedQuorum(t *testing.T) {
 		t.Fatal(err)
 	}
 	for s.Next() != NextCards {
-		if err := s.Confirm(ctx); err != nil {
+		if _, err := s.AutoStep(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
