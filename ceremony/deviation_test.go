@@ -111,8 +111,7 @@ func TestExpectRules(t *testing.T) {
 // cannot be done.
 func TestSignInRules(t *testing.T) {
 	raw, _ := scripts.Get("signing")
-	demo, _ := scripts.Get("demo")
-	roster := "quorum:\n" + strings.SplitN(strings.SplitN(string(demo), "quorum:\n", 2)[1], "\nacts:", 2)[0] + "\n"
+	roster := string(scripts.DemoRoster())
 	s, err := LoadScriptWith("signing.yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
 	if err != nil {
 		t.Fatal(err)
@@ -183,8 +182,7 @@ func TestSignInRules(t *testing.T) {
 // the typed Yes, and read back empty; the verifier refuses otherwise.
 func TestZeroizeReplay(t *testing.T) {
 	raw, _ := scripts.Get("decommission")
-	demo, _ := scripts.Get("demo")
-	roster := "quorum:\n" + strings.SplitN(strings.SplitN(string(demo), "quorum:\n", 2)[1], "\nacts:", 2)[0] + "\n"
+	roster := string(scripts.DemoRoster())
 	s, err := LoadScriptWith("decommission.yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
 	if err != nil {
 		t.Fatal(err)

@@ -20,9 +20,8 @@ func keygenScript(t *testing.T) *Script {
 	t.Helper()
 	raw, _ := scripts.Get("keygen")
 	// The shipped script names roster.yaml; the demo's quorum stands in.
-	demo, _ := scripts.Get("demo")
-	roster := strings.SplitN(strings.SplitN(string(demo), "quorum:\n", 2)[1], "\nacts:", 2)[0]
-	s, err := LoadScriptWith("keygen.yaml", raw, func(string) ([]byte, error) { return []byte("quorum:\n" + roster + "\n"), nil })
+	roster := string(scripts.DemoRoster())
+	s, err := LoadScriptWith("keygen.yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,8 +97,7 @@ func TestKeyGenerationReplay(t *testing.T) {
 // algorithm, a typed confirmation, and the HSM logged in before it.
 func TestKeyGenerationScriptRules(t *testing.T) {
 	raw, _ := scripts.Get("keygen")
-	demo, _ := scripts.Get("demo")
-	roster := "quorum:\n" + strings.SplitN(strings.SplitN(string(demo), "quorum:\n", 2)[1], "\nacts:", 2)[0] + "\n"
+	roster := string(scripts.DemoRoster())
 	include := func(string) ([]byte, error) { return []byte(roster), nil }
 	for change, want := range map[[2]string]string{
 		{`params: {label: KSK-NEW, algorithm: "8", bits: "2048"}`, `params: {algorithm: "8"}`}: "key.generate needs params: {label: …}",

@@ -12,8 +12,7 @@ import (
 func officersScript(t *testing.T) *Script {
 	t.Helper()
 	raw, _ := scripts.Get("officers")
-	demo, _ := scripts.Get("demo")
-	roster := "quorum:\n" + strings.SplitN(strings.SplitN(string(demo), "quorum:\n", 2)[1], "\nacts:", 2)[0] + "\n"
+	roster := string(scripts.DemoRoster())
 	s, err := LoadScriptWith("officers.yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
 	if err != nil {
 		t.Fatal(err)

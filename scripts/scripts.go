@@ -43,3 +43,13 @@ func DemoCards() []byte {
 	b, _ := fs.ReadFile(files, "demo-cards.yaml")
 	return b
 }
+
+// DemoRoster is the demo's quorum block as a roster file (quorum: …), for
+// rehearsing the shipped scripts that name roster.yaml with the demo's
+// simulated cards.
+func DemoRoster() []byte {
+	b, _ := fs.ReadFile(files, "demo.yaml")
+	_, rest, _ := strings.Cut(string(b), "\nquorum:\n")
+	block, _, _ := strings.Cut(rest, "\nacts:")
+	return []byte("quorum:\n" + block + "\n")
+}

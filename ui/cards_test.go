@@ -169,8 +169,7 @@ func TestConsoleWitnessedQuorum(t *testing.T) {
 // panel shows each new card, the revoked old ones and the new roster.
 func TestConsoleReshare(t *testing.T) {
 	raw, _ := scripts.Get("officers")
-	demo, _ := scripts.Get("demo")
-	roster := "quorum:\n" + strings.SplitN(strings.SplitN(string(demo), "quorum:\n", 2)[1], "\nacts:", 2)[0] + "\n"
+	roster := string(scripts.DemoRoster())
 	script, err := ceremony.LoadScriptWith("officers.yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
 	if err != nil {
 		t.Fatal(err)
@@ -308,8 +307,7 @@ func TestConsoleSkipAndAbort(t *testing.T) {
 // absent role cannot be done, only skipped or aborted.
 func TestConsoleSignIn(t *testing.T) {
 	raw, _ := scripts.Get("signing")
-	demo, _ := scripts.Get("demo")
-	roster := "quorum:\n" + strings.SplitN(strings.SplitN(string(demo), "quorum:\n", 2)[1], "\nacts:", 2)[0] + "\n"
+	roster := string(scripts.DemoRoster())
 	script, err := ceremony.LoadScriptWith("signing.yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
 	if err != nil {
 		t.Fatal(err)
