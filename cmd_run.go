@@ -97,7 +97,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	for _, st := range script.Steps() {
 		needs[st.Action] = true
 	}
-	cfg := session.Config{Script: script, CheckTime: checkTime, Schema: *schema}
+	cfg := session.Config{Script: script, CheckTime: checkTime, Schema: *schema, Policy: dnssec.DefaultPolicy()}
 
 	var p *ceremony.Profile
 	if need.Token && *profilePath == "" {
