@@ -1,0 +1,284 @@
+// The crypto officers' cards: presented and checked against the roster,
+// recorded as the HSM accepts them (witnessed mode), expired, and dealt
+// again to new officers.
+
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/internal/durable"
+	"gopkg.in/yaml.v3"
+)
+
+// PresentCard reads an officer's card and checks it against the roster; a
+// refused card is logged by name with the reason. At the threshold the secret
+// is recovered, the token PIN derived and the shares wiped.
+func (s *Session) PresentCard(ctx context.Context, id string) error {
+	if s.cfg.Script.Quorum.Witnessed() {
+		return errors.New("the HSM checks the cards itself (witnessed quorum): record each card it accepts, with its serial, as the witness confirms")
+	}
+	card, err := s.cfg.Cards.Read(ctx, id)
+	if err != nil {
+		return fmt.Errorf("read card %s: %w; present it again", id, err)
+	}
+	return s.present(ctx, card)
+}
+
+// PresentForged presents a forged card claiming to be the first officer not
+// yet accepted (the demo shows that one is refused).
+func (s *Session) PresentForged(ctx context.Context) error {
+	sim, ok := s.cfg.Cards.(*quorum.Simulated)
+	if !ok {
+		return errors.New("forged cards exist only among simulated cards")
+	}
+	for _, c := range s.cfg.Script.Quorum.Cards {
+		if !contains(s.state.Accepted, c.ID) {
+			return s.present(ctx, sim.Forged(c.ID))
+		}
+	}
+	return errors.New("every card is accepted")
+}
+
+// ExpireQuorum ends a partial quorum older than the roster's timeout: it
+// logs quorum.expired, wipes the shares held, and the officers start again.
+// It reports whether it did; the console calls it on its clock tick, and
+// every card presentation calls it first.
+func (s *Session) ExpireQuorum(ctx context.Context) (bool, error) {
+	d := s.cfg.Script.Quorum.ExpiresAfter()
+	st := s.state
+	if d == 0 || st.Quorum || len(st.Accepted) == 0 || !st.CollectingCards() {
+		return false, nil
+	}
+	if s.cfg.Log.Now().Sub(st.PartialSince) <= d+time.Millisecond { // entry times have millisecond precision
+		return false, nil
+	}
+	cur, _ := st.Current()
+	if err := s.append(ctx, ceremony.KindQuorumExpired, map[string]any{"step": cur.ID, "cards": st.Accepted, "timeout": d.String()}); err != nil {
+		return false, err
+	}
+	if s.collector != nil {
+		s.collector.Wipe()
+		s.collector = nil
+	}
+	return true, nil
+}
+
+// Witness returns the role that confirms cards in the current step of a
+// witnessed quorum: the step's first witness.
+func (s *Session) Witness() string {
+	cur, _ := s.state.Current()
+	if len(cur.Witnesses) == 0 {
+		return ""
+	}
+	return cur.Witnesses[0]
+}
+
+// WitnessCard records, in witnessed mode, a card the HSM accepted: its id,
+// its serial as the operator typed it from the HSM's display, and the
+// witness's confirmation (the caller asks for it first). At the threshold
+// the quorum is reached; the HSM was activated by its own cards, so no
+// secret passes through the console.
+func (s *Session) WitnessCard(ctx context.Context, id, serial string) error {
+	q := s.cfg.Script.Quorum
+	if !q.Witnessed() {
+		return errors.New("this quorum holds shares: present the card, it is checked against the roster")
+	}
+	cur, _ := s.state.Current()
+	if !s.state.CollectingCards() {
+		return fmt.Errorf("no cards are collected at step %s", cur.ID)
+	}
+	serial = strings.TrimSpace(serial)
+	if serial == "" {
+		return fmt.Errorf("card %s: type the serial the HSM shows for it", id)
+	}
+	info, ok := q.Card(id)
+	switch {
+	case !ok:
+		return fmt.Errorf("card %s is not on the roster", id)
+	case info.Revoked:
+		return fmt.Errorf("card %s is revoked on this roster: the HSM must not accept it; record an exception", id)
+	case contains(s.state.Accepted, id):
+		return fmt.Errorf("card %s is already recorded", id)
+	case info.Serial != "" && info.Serial != serial:
+		return fmt.Errorf("card %s has serial %s on the roster, not %s: check the HSM's display and type it again", id, info.Serial, serial)
+	}
+	if _, err := s.ExpireQuorum(ctx); err != nil {
+		return err
+	}
+	if err := s.append(ctx, ceremony.KindCardWitnessed, map[string]any{"step": cur.ID, "card": id, "holder": info.Holder,
+		"serial": serial, "witness": s.Witness()}); err != nil {
+		return err
+	}
+	if len(s.state.Accepted) < q.Threshold {
+		return nil
+	}
+	return s.append(ctx, ceremony.KindQuorumReached, map[string]any{"step": cur.ID, "cards": s.state.Accepted, "threshold": q.Threshold})
+}
+
+func (s *Session) present(ctx context.Context, card quorum.Card) error {
+	defer quorum.Wipe(card.Value)
+	cur, _ := s.state.Current()
+	if !s.state.CollectingCards() {
+		return fmt.Errorf("no cards are collected at step %s", cur.ID)
+	}
+	if _, err := s.ExpireQuorum(ctx); err != nil {
+		return err
+	}
+	if s.collector == nil {
+		c, err := quorum.NewCollector(s.cfg.Script.Quorum)
+		if err != nil {
+			return err
+		}
+		s.collector = c
+	}
+	info, _ := s.cfg.Script.Quorum.Card(card.ID)
+	if err := s.collector.Present(card); err != nil {
+		var re *quorum.RejectedError
+		if !errors.As(err, &re) {
+			return err
+		}
+		if lerr := s.append(ctx, ceremony.KindCardRejected, map[string]any{"step": cur.ID, "card": card.ID, "reason": re.Reason}); lerr != nil {
+			return lerr
+		}
+		return err
+	}
+	if err := s.append(ctx, ceremony.KindCardPresented, map[string]any{"step": cur.ID, "card": card.ID, "holder": info.Holder}); err != nil {
+		s.collector.Drop(card.ID) // not logged, so not accepted: present it again
+		return err
+	}
+	if !s.collector.Reached() {
+		return nil
+	}
+	secret, err := s.collector.Recover()
+	s.collector = nil
+	if err != nil {
+		return fmt.Errorf("recover the activation secret: %w", err)
+	}
+	pin, err := quorum.DerivePIN(secret, s.cfg.Token.Label())
+	if s.reshareAhead() {
+		s.wipeSecret()
+		s.secret = secret
+	} else {
+		quorum.Wipe(secret)
+	}
+	if err != nil {
+		return err
+	}
+	s.wipePIN()
+	s.pin = pin
+	return s.append(ctx, ceremony.KindQuorumReached, map[string]any{"step": cur.ID, "cards": s.state.Accepted, "threshold": s.cfg.Script.Quorum.Threshold})
+}
+
+// reshareAhead reports whether a cards.reshare step, not yet done, is the
+// current step or comes later.
+func (s *Session) reshareAhead() bool {
+	for i, st := range s.cfg.Script.Steps()[s.state.Next:] {
+		if st.Action == ceremony.ActionReshare && !(i == 0 && s.state.ActionDone()) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Session) wipeSecret() {
+	quorum.Wipe(s.secret)
+	s.secret = nil
+}
+
+// NewHolders are the officers a cards.reshare step deals new cards to.
+func (s *Session) NewHolders() []quorum.CardInfo { return s.cfg.Reshare.Holders }
+
+// Reshare deals the secret the old cards recovered to the new officers,
+// each card file sealed with the passphrase its holder typed; writes the
+// new roster, which revokes every old card; and logs it. The secret and the
+// token's PIN stay the same: both rosters' first commitment is equal.
+func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) error {
+	cur, _ := s.state.Current()
+	rc := s.cfg.Reshare
+	if s.Next() != NextReshare {
+		return fmt.Errorf("step %s deals no new cards now", cur.ID)
+	}
+	if s.secret == nil {
+		return errors.New("the activation secret is not here: the old officers present their cards first")
+	}
+	if len(rc.Holders) == 0 || rc.RosterPath == "" || rc.CardsDir == "" {
+		return errors.New("no new holders, roster path or card folder: give them to the ceremony (run --new-holders, --new-roster, --new-cards)")
+	}
+	for _, h := range rc.Holders {
+		if len(passphrases[h.ID]) < 8 {
+			return fmt.Errorf("new card %s (%s): a passphrase of at least 8 characters", h.ID, h.Holder)
+		}
+	}
+	var threshold int
+	fmt.Sscan(cur.Params["threshold"], &threshold)
+	old := s.cfg.Script.Quorum
+	roster, cards, err := quorum.Reshare(rand.Reader, s.secret, old, threshold, rc.Holders)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, c := range cards {
+			quorum.Wipe(c.Value)
+		}
+	}()
+	rb, err := yaml.Marshal(map[string]any{"quorum": roster})
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(rc.RosterPath); err == nil {
+		return fmt.Errorf("%s exists; a roster is never overwritten: move it and deal again", rc.RosterPath)
+	}
+	if err := durable.MkdirAll(rc.CardsDir); err != nil {
+		return err
+	}
+	var ids, revoked []string
+	for _, c := range cards {
+		path := filepath.Join(rc.CardsDir, c.ID+quorum.CardFileExt)
+		if err := quorum.WriteCardFile(path, c, passphrases[c.ID], rc.WorkFactor); err != nil {
+			return fmt.Errorf("%s: %w; nothing was logged: remove the new card files and deal again", path, err)
+		}
+		ids = append(ids, c.ID)
+	}
+	if err := durable.WriteFile(rc.RosterPath, rb, 0o644, durable.New); err != nil {
+		return fmt.Errorf("write the new roster: %w; nothing was logged: remove the new card files and deal again", err)
+	}
+	for _, c := range old.Cards {
+		revoked = append(revoked, c.ID)
+	}
+	ref, err := s.cfg.Log.StoreArtefact(filepath.Base(rc.RosterPath), rb)
+	if err != nil {
+		return err
+	}
+	if err := s.append(ctx, ceremony.KindCardsReshared, map[string]any{"step": cur.ID, "threshold": threshold, "cards": ids,
+		"revoked": revoked, "commitment": roster.Commitments[0], "roster_sha256": ref.SHA256}, ref); err != nil {
+		return err
+	}
+	s.wipeSecret()
+	loginAhead := false
+	for _, st := range s.cfg.Script.Steps()[s.state.Next:] {
+		loginAhead = loginAhead || st.Action == ceremony.ActionHSMLogin
+	}
+	if !loginAhead {
+		s.wipePIN() // no HSM login follows: the PIN derived at the quorum goes too
+	}
+	return nil
+}
+
+// ReshareConfig says who the new crypto officers are and where their card
+// files and the new roster go (never overwritten).
+type ReshareConfig struct {
+	Holders    []quorum.CardInfo
+	RosterPath string
+	CardsDir   string
+	WorkFactor int // scrypt log2 N of the card files; 0 for the default
+}

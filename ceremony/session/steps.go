@@ -1,0 +1,174 @@
+// The people's part of a step: done, confirmed by its witnesses, typed,
+// skipped, excepted; the sign-in; the abort.
+
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/keyceremony/keyceremony/ceremony"
+)
+
+// done records the current step as done, and closes the ceremony after the
+// last step.
+func (s *Session) done(ctx context.Context, cur ceremony.Step) error {
+	if err := s.append(ctx, ceremony.KindStepDone, map[string]any{"step": cur.ID, "role": cur.Role, "witnesses": cur.Witnesses}); err != nil {
+		return err
+	}
+	if _, more := s.state.Current(); !more {
+		return s.append(ctx, ceremony.KindClose, map[string]any{"exceptions": len(s.state.Exceptions), "resumes": s.state.Resumes})
+	}
+	return nil
+}
+
+// NextWitnessRole is the witness who confirms the current step next, or "".
+func (s *Session) NextWitnessRole() string {
+	cur, ok := s.state.Current()
+	if !ok || len(s.state.Witnessed) >= len(cur.Witnesses) {
+		return ""
+	}
+	return cur.Witnesses[len(s.state.Witnessed)]
+}
+
+// WitnessStep is a witness's own key: the step's next witness confirms it;
+// after the last one the step is done (a step's witnesses confirm it in the
+// script's order).
+func (s *Session) WitnessStep(ctx context.Context) error {
+	cur, _ := s.state.Current()
+	if s.Next() != NextWitness {
+		return fmt.Errorf("step %s waits for no witness now", cur.ID)
+	}
+	w := s.NextWitnessRole()
+	if _, ok := s.state.Participants[w]; s.state.Participants != nil && !ok {
+		return fmt.Errorf("step %s needs %s, who did not sign in: skip it, or abort", cur.ID, w)
+	}
+	if err := s.append(ctx, ceremony.KindStepWitnessed, map[string]any{"step": cur.ID, "witness": w}); err != nil {
+		return err
+	}
+	if s.Next() == NextConfirm {
+		return s.done(ctx, cur)
+	}
+	return nil
+}
+
+// SignIn records who is present, by role (a role left out is absent). The
+// sign-in step's acting role must be there; steps whose acting or
+// witnessing role is absent cannot be done, only skipped or aborted.
+func (s *Session) SignIn(ctx context.Context, names map[string]string) error {
+	cur, _ := s.state.Current()
+	if s.Next() != NextSignIn {
+		return fmt.Errorf("step %s signs nobody in", cur.ID)
+	}
+	present := map[string]string{}
+	for role, name := range names {
+		if name = strings.TrimSpace(name); name != "" {
+			present[role] = name
+		}
+	}
+	if _, ok := present[cur.Role]; !ok {
+		return fmt.Errorf("the %s, who leads the sign-in, must sign in", cur.Role)
+	}
+	var absent []string
+	for _, r := range s.cfg.Script.Roles {
+		if _, ok := present[r.ID]; !ok {
+			absent = append(absent, r.ID)
+		}
+	}
+	return s.append(ctx, ceremony.KindSignedIn, map[string]any{"step": cur.ID, "participants": present, "absent": absent})
+}
+
+// SkipWitness is the role that confirms skipping the current step: its
+// first witness who signed in, or else the IW.
+func (s *Session) SkipWitness() string {
+	cur, _ := s.state.Current()
+	present := func(r string) bool {
+		if s.state.Participants == nil {
+			return true
+		}
+		_, ok := s.state.Participants[r]
+		return ok
+	}
+	for _, w := range cur.Witnesses {
+		if present(w) {
+			return w
+		}
+	}
+	if len(cur.Witnesses) == 0 && s.cfg.Script.HasRole("IW") && cur.Role != "IW" && present("IW") {
+		return "IW"
+	}
+	return ""
+}
+
+// Skip passes over the current step, which has no action, with the reason
+// and the confirmation of SkipWitness (the caller asks for it).
+func (s *Session) Skip(ctx context.Context, reason string) error {
+	cur, ok := s.state.Current()
+	switch {
+	case !ok:
+		return errors.New("every step is done")
+	case cur.Action != "":
+		return fmt.Errorf("step %s has an action (%s) and cannot be skipped: record an exception, or abort the ceremony", cur.ID, cur.Action)
+	case strings.TrimSpace(reason) == "":
+		return errors.New("give the reason for skipping")
+	case s.SkipWitness() == "":
+		return fmt.Errorf("step %s has no witness to confirm a skip", cur.ID)
+	}
+	return s.append(ctx, ceremony.KindStepSkipped, map[string]any{"step": cur.ID, "reason": strings.TrimSpace(reason), "witness": s.SkipWitness()})
+}
+
+// Abort ends the ceremony's work: every step up to the acts that always run
+// (securing the equipment, closing) is left out, with the reason. Secrets
+// held for later steps are wiped.
+func (s *Session) Abort(ctx context.Context, reason string) error {
+	cur, ok := s.state.Current()
+	switch {
+	case !ok:
+		return errors.New("every step is done")
+	case s.state.Aborted != nil:
+		return errors.New("the ceremony is already aborted")
+	case s.cfg.Script.Acts[cur.Act].Always:
+		return fmt.Errorf("step %s is in an act that always runs (%s): there is nothing to abort; record an exception", cur.ID, s.cfg.Script.Acts[cur.Act].Title)
+	case strings.TrimSpace(reason) == "":
+		return errors.New("give the reason for aborting")
+	}
+	if s.cfg.Token != nil && s.cfg.Token.LoggedIn() {
+		if err := s.cfg.Token.Logout(ctx); err != nil {
+			return fmt.Errorf("log out of token %q before aborting: %w; try again", s.cfg.Token.Label(), err)
+		}
+	}
+	if err := s.append(ctx, ceremony.KindAborted, map[string]any{"step": cur.ID, "reason": strings.TrimSpace(reason)}); err != nil {
+		return err
+	}
+	s.wipePIN()
+	s.wipeSecret()
+	if s.collector != nil {
+		s.collector.Wipe()
+		s.collector = nil
+	}
+	return nil
+}
+
+// Exception records a deviation on the current step; the step stays open.
+func (s *Session) Exception(ctx context.Context, text string) error {
+	cur, ok := s.state.Current()
+	if !ok {
+		return errors.New("every step is done")
+	}
+	return s.append(ctx, ceremony.KindException, map[string]any{"step": cur.ID, "text": text})
+}
+
+// Type is the operator's typed confirmation of an irreversible action. A
+// mistyped confirmation is refused and nothing is logged.
+func (s *Session) Type(ctx context.Context, typed string) error {
+	cur, ok := s.state.Current()
+	if !ok || cur.Confirm == "" {
+		return errors.New("nothing to confirm by typing here")
+	}
+	if typed != cur.Confirm {
+		return fmt.Errorf("typed %q; type %s exactly to go on", typed, cur.Confirm)
+	}
+	return s.append(ctx, ceremony.KindStepConfirmed, map[string]any{"step": cur.ID, "typed": typed})
+}
