@@ -127,8 +127,11 @@ func (t *transcript) markdown(w io.Writer) error {
 		fmt.Fprintf(w, "- step %s, %s UTC: %s\n", e.Step, e.Time.Format("2006-01-02 15:04:05"), e.Text)
 	}
 	fmt.Fprintf(w, "\n## Deviations\n\n")
-	if len(t.st.Skipped) == 0 {
-		fmt.Fprintln(w, "No step was skipped and the ceremony was not aborted.")
+	if len(t.st.Skipped)+len(t.st.Repeated) == 0 {
+		fmt.Fprintln(w, "No step was skipped or repeated, and the ceremony was not aborted.")
+	}
+	for _, d := range t.st.Repeated {
+		fmt.Fprintf(w, "- step %s repeated, %s UTC, confirmed by %s: %s\n", d.Step, d.Time.Format("2006-01-02 15:04:05"), d.Witness, d.Reason)
 	}
 	for _, d := range t.st.Skipped {
 		switch d.Kind {
@@ -191,6 +194,9 @@ func (t *transcript) html(w io.Writer) error {
 		fmt.Fprintf(w, "<li>step %s, %s UTC: %s</li>\n", e(x.Step), x.Time.Format("2006-01-02 15:04:05"), e(x.Text))
 	}
 	fmt.Fprintln(w, "</ul><h2>Deviations</h2><ul>")
+	for _, d := range t.st.Repeated {
+		fmt.Fprintf(w, "<li>step %s repeated, %s UTC, confirmed by %s: %s</li>\n", e(d.Step), d.Time.Format("2006-01-02 15:04:05"), e(d.Witness), e(d.Reason))
+	}
 	for _, d := range t.st.Skipped {
 		if d.Kind == "skipped" {
 			fmt.Fprintf(w, "<li>step %s skipped, %s UTC, confirmed by %s: %s</li>\n", e(d.Step), d.Time.Format("2006-01-02 15:04:05"), e(d.Witness), e(d.Reason))

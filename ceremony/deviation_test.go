@@ -256,3 +256,59 @@ func TestWitnessRules(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatRules: the step just done, if it has no action, can be done
+// again with the reason and a witness's confirmation; not an action step,
+// not an older step, not a step passed over, not once the next has begun.
+func TestRepeatRules(t *testing.T) {
+	s := demoScript(t)
+	repeatAt := func(at string, f map[string]any, after ...func(b *entries, st Step)) func(b *entries, st Step) bool {
+		done := false
+		return func(b *entries, st Step) bool {
+			if st.ID != at || done {
+				return false
+			}
+			done = true
+			for _, g := range after {
+				g(b, st)
+			}
+			m := map[string]any{"step": st.ID}
+			for k, v := range f {
+				m[k] = v
+			}
+			b.add(KindStepRepeated, m)
+			// The step repeated is done again, then this one.
+			prev := s.Steps()[indexOf(s, at)-1]
+			finish(b, prev)
+			return false
+		}
+	}
+	st, err := Replay(s, happyPath(s, repeatAt("1.4", map[string]any{"repeat": "1.3", "reason": "bag number misread", "witness": "IW"})))
+	if err != nil || !st.Closed || len(st.Repeated) != 1 || st.Repeated[0].Step != "1.3" {
+		t.Fatalf("a repeated step: %v", err)
+	}
+	for name, c := range map[string]struct {
+		hook func(b *entries, st Step) bool
+		want string
+	}{
+		"an older step":   {repeatAt("1.4", map[string]any{"repeat": "1.2", "reason": "r", "witness": "IW"}), "only the step just done, 1.3"},
+		"an action step":  {repeatAt("3.3", map[string]any{"repeat": "3.2", "reason": "r", "witness": "IW"}), "has an action (hsm.login)"},
+		"no reason":       {repeatAt("1.4", map[string]any{"repeat": "1.3", "witness": "IW"}), "needs its reason"},
+		"not its witness": {repeatAt("1.4", map[string]any{"repeat": "1.3", "reason": "r", "witness": "RZM"}), "a witness of the step confirms it"},
+		"the next begun": {repeatAt("1.4", map[string]any{"repeat": "1.3", "reason": "r", "witness": "IW"},
+			func(b *entries, st Step) { b.add(KindStepWitnessed, map[string]any{"step": st.ID, "witness": "IW"}) }), "has begun"},
+	} {
+		if _, err := Replay(s, happyPath(s, c.hook)); !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+}
+
+func indexOf(s *Script, id string) int {
+	for i, st := range s.Steps() {
+		if st.ID == id {
+			return i
+		}
+	}
+	return -1
+}

@@ -40,6 +40,7 @@ const (
 	KindSignedIn       = "participants.signed_in" // who is present in each role
 	KindZeroized       = "hsm.zeroized"           // every key of the token destroyed
 	KindStepWitnessed  = "step.witnessed"         // a step's witness confirms it, with their own key
+	KindStepRepeated   = "step.repeated"          // the step just done is done again, with the reason and a witness
 	KindClose          = transparency.KindClose
 )
 
@@ -90,6 +91,8 @@ type State struct {
 	// Skipped are the steps passed over without being done: skipped one by
 	// one, or left out by an abort.
 	Skipped []Deviation
+	// Repeated are the steps done again.
+	Repeated []Deviation
 	// Aborted is set once the ceremony is aborted.
 	Aborted *Deviation
 	// Zeroized lists the keys destroyed by an hsm.zeroize step.
@@ -230,6 +233,7 @@ func (s State) clone() State {
 	s.Keys = slices.Clone(s.Keys)
 	s.Witnessed = slices.Clone(s.Witnessed)
 	s.Skipped = slices.Clone(s.Skipped)
+	s.Repeated = slices.Clone(s.Repeated)
 	if s.KSR != nil {
 		k := *s.KSR
 		k.Results = slices.Clone(k.Results)
@@ -350,6 +354,37 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			return fail("an exception needs its text")
 		}
 		n.Exceptions = append(n.Exceptions, Exception{Step: cur.ID, Text: e.Field("text"), Time: e.Time})
+	case KindStepRepeated:
+		if err := onCurrent(); err != nil {
+			return fail("%v", err)
+		}
+		steps := s.Script.Steps()
+		if s.Next == 0 || s.Next > len(steps) {
+			return fail("no step was done yet to repeat")
+		}
+		prev := steps[s.Next-1]
+		d := Deviation{Kind: "repeated", Step: prev.ID, Reason: e.Field("reason"), Witness: e.Field("witness"), Time: e.Time}
+		switch {
+		case e.Field("repeat") != prev.ID:
+			return fail("repeats step %q; only the step just done, %s, can be repeated", e.Field("repeat"), prev.ID)
+		case prev.Action != "":
+			return fail("step %s has an action (%s) and cannot be repeated: record an exception", prev.ID, prev.Action)
+		case len(s.Witnessed) > 0 || s.Confirmed:
+			return fail("step %s has begun; finish it before repeating step %s", cur.ID, prev.ID)
+		case d.Reason == "":
+			return fail("a repeated step needs its reason")
+		case !slices.Contains(prev.Witnesses, d.Witness) && !(len(prev.Witnesses) == 0 && s.Script.HasRole(d.Witness) && d.Witness != prev.Role):
+			return fail("step %s is repeated with %q's confirmation; a witness of the step confirms it", prev.ID, d.Witness)
+		}
+		for _, sk := range s.Skipped {
+			if sk.Step == prev.ID {
+				return fail("step %s was passed over, not done: it cannot be repeated", prev.ID)
+			}
+		}
+		n.Repeated = append(n.Repeated, d)
+		n.Next--
+		n.DoneAt = n.DoneAt[:len(n.DoneAt)-1]
+		n.Confirmed, n.Witnessed = false, nil
 	case KindStepWitnessed:
 		if err := onCurrent(); err != nil {
 			return fail("%v", err)

@@ -250,6 +250,17 @@ func TestConsoleQuorumExpiresOnTick(t *testing.T) {
 // to its always-run acts with the HSM logged out, and closes.
 func TestConsoleSkipAndAbort(t *testing.T) {
 	c := newConsole(t, 160, 45)
+	// 1.1 is done, then repeated: r, the reason, the IW's w.
+	press(t, c, "enter", "r")
+	typeText(t, c, "the date was read in local time")
+	press(t, c, "enter")
+	if s := screen(c); !strings.Contains(s, "IW: repeat step 1.1 because the date was read in local time?") {
+		t.Fatalf("no witness confirmation for the repeat:\n%s", s)
+	}
+	press(t, c, "w")
+	if s := screen(c); !strings.Contains(s, "▶ STEP 1.1") || !strings.Contains(s, "step 1.1 REPEATED, confirmed by IW: the date was read in local time") {
+		t.Fatalf("after the repeat:\n%s", s)
+	}
 	press(t, c, "enter", "enter", "s")
 	if c.mode != modeSkipReason {
 		t.Fatalf("s at step 1.3 opens no reason field (mode %d)", c.mode)

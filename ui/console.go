@@ -86,6 +86,7 @@ const (
 	modeAbortReason    // why the ceremony is aborted
 	modeAbortTyped     // ABORT, typed exactly
 	modeSignIn         // a participant's name, role by role
+	modeRepeatReason   // why the step just done is done again
 )
 
 // Console is the root model of the operator console. It owns resize, global
@@ -136,6 +137,8 @@ type Console struct {
 	// pending is the reason typed for a skip (awaiting the witness's key)
 	// or an abort (awaiting the typed ABORT).
 	pending string
+	// repeating: the pending reason is for a repeat, not a skip.
+	repeating bool
 }
 
 type (
@@ -230,7 +233,7 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return c, c.key(msg)
 	}
 	if c.mode == modeException || c.mode == modeTyped || c.mode == modeSecret || c.mode == modeSerial || c.mode == modeNewPass ||
-		c.mode == modeSkipReason || c.mode == modeAbortReason || c.mode == modeAbortTyped || c.mode == modeSignIn {
+		c.mode == modeSkipReason || c.mode == modeAbortReason || c.mode == modeAbortTyped || c.mode == modeSignIn || c.mode == modeRepeatReason {
 		var cmd tea.Cmd
 		c.input, cmd = c.input.Update(msg)
 		return c, cmd
@@ -307,6 +310,13 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 		return nil
 	case modeWitnessConfirm:
 		switch {
+		case msg.String() == "w" && c.pending != "" && c.repeating:
+			c.mode = modeNormal
+			reason := c.pending
+			c.pending, c.repeating = "", false
+			return c.run("repeating the step", func(ctx context.Context) (string, error) {
+				return "step repeated", c.sess.Repeat(ctx, reason)
+			})
 		case msg.String() == "w" && c.pending != "":
 			c.mode = modeNormal
 			reason := c.pending
@@ -321,10 +331,10 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 				return "card " + id + " recorded", c.sess.WitnessCard(ctx, id, serial)
 			})
 		case msg.Type == tea.KeyEsc:
-			c.mode, c.pending = modeNormal, ""
+			c.mode, c.pending, c.repeating = modeNormal, "", false
 		}
 		return nil
-	case modeException, modeTyped, modeSecret, modeSerial, modeNewPass, modeSkipReason, modeAbortReason, modeAbortTyped, modeSignIn:
+	case modeException, modeTyped, modeSecret, modeSerial, modeNewPass, modeSkipReason, modeAbortReason, modeAbortTyped, modeSignIn, modeRepeatReason:
 		switch msg.Type {
 		case tea.KeyEsc:
 			c.closeInput()
@@ -338,12 +348,13 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 				return c.nameEntered(text)
 			case modeNewPass:
 				return c.newPassEntered(text)
-			case modeSkipReason, modeAbortReason:
+			case modeSkipReason, modeAbortReason, modeRepeatReason:
 				c.closeInput()
 				if c.pending = strings.TrimSpace(text); c.pending == "" {
 					return nil
 				}
-				if m == modeSkipReason {
+				c.repeating = m == modeRepeatReason
+				if m != modeAbortReason {
 					c.mode = modeWitnessConfirm
 				} else {
 					c.openInput(modeAbortTyped, "Type ABORT to abort the ceremony")
@@ -410,6 +421,8 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 		})
 	case key.Matches(msg, c.keys.Skip):
 		c.openInput(modeSkipReason, fmt.Sprintf("Why step %s is skipped", c.current().ID))
+	case key.Matches(msg, c.keys.Repeat):
+		c.openInput(modeRepeatReason, "Why the step just done is done again")
 	case key.Matches(msg, c.keys.Abort):
 		c.openInput(modeAbortReason, "Why the ceremony is aborted")
 	case key.Matches(msg, c.keys.Card):
@@ -588,6 +601,8 @@ func (c *Console) updateKeys() {
 	c.keys.Forged.SetEnabled(idle && next == session.NextCards && simulated)
 	c.keys.Exception.SetEnabled(idle && next != session.NextDone)
 	c.keys.Skip.SetEnabled(idle && next != session.NextDone && c.current().Action == "" && c.sess.SkipWitness() != "")
+	c.keys.Repeat.SetEnabled(idle && next != session.NextDone && c.state.Next > 0 && c.sess.Script().Steps()[c.state.Next-1].Action == "" &&
+		len(c.state.Witnessed) == 0 && !c.state.Confirmed && c.sess.RepeatWitness() != "")
 	c.keys.Abort.SetEnabled(idle && next != session.NextDone && c.state.Aborted == nil && !c.sess.Script().Acts[c.current().Act].Always)
 	c.keys.Help.SetEnabled(true)
 	c.keys.Quit.SetEnabled(true)

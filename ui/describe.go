@@ -43,6 +43,8 @@ func Describe(e *transparency.Entry, script *ceremony.Script) string {
 		return d
 	case ceremony.KindStepSkipped:
 		return fmt.Sprintf("step %s SKIPPED, confirmed by %s: %s", step, e.Field("witness"), e.Field("reason"))
+	case ceremony.KindStepRepeated:
+		return fmt.Sprintf("step %s REPEATED, confirmed by %s: %s", e.Field("repeat"), e.Field("witness"), e.Field("reason"))
 	case ceremony.KindAborted:
 		return fmt.Sprintf("ceremony ABORTED at step %s: %s", step, e.Field("reason"))
 	case ceremony.KindException:

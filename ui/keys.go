@@ -5,7 +5,7 @@ import "github.com/charmbracelet/bubbles/key"
 // keyMap holds the console's keys. Keys that do nothing in the current state
 // are disabled, so the help line lists only the live ones.
 type keyMap struct {
-	Confirm, Card, Forged, Exception, Skip, Abort, Help, Quit, Yes, No, Cancel, Witness key.Binding
+	Confirm, Card, Forged, Exception, Skip, Repeat, Abort, Help, Quit, Yes, No, Cancel, Witness key.Binding
 }
 
 func newKeys() keyMap {
@@ -15,6 +15,7 @@ func newKeys() keyMap {
 		Forged:    key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "forged card")),
 		Exception: key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "exception")),
 		Skip:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "skip step")),
+		Repeat:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "repeat last step")),
 		Abort:     key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "abort")),
 		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:      key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),

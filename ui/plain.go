@@ -245,6 +245,19 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 			return nil
 		}
 		return s.Skip(ctx, reason)
+	case line == "r" && s.State().Next > 0:
+		prev := s.Script().Steps()[s.State().Next-1]
+		fmt.Fprintf(out, "  Repeat step %s, because: ", prev.ID)
+		if !in.Scan() || strings.TrimSpace(in.Text()) == "" {
+			return nil
+		}
+		reason := strings.TrimSpace(in.Text())
+		fmt.Fprintf(out, "  %s: repeat step %s because %s? [y/N]: ", s.RepeatWitness(), prev.ID, reason)
+		if !in.Scan() || strings.TrimSpace(in.Text()) != "y" {
+			fmt.Fprintln(out, "  Not confirmed: nothing is repeated.")
+			return nil
+		}
+		return s.Repeat(ctx, reason)
 	case line == "a":
 		fmt.Fprint(out, "  Abort the ceremony, because: ")
 		if !in.Scan() || strings.TrimSpace(in.Text()) == "" {

@@ -94,13 +94,20 @@ func (c *Console) viewMain(w, h int) string {
 		b.WriteString("\n" + mark + c.st.Text.Render(c.note) + "\n")
 	}
 	switch c.mode {
-	case modeException, modeTyped, modeSkipReason, modeAbortReason, modeAbortTyped, modeSignIn:
+	case modeException, modeTyped, modeSkipReason, modeAbortReason, modeAbortTyped, modeSignIn, modeRepeatReason:
 		label := map[mode]string{modeException: "Exception: ", modeTyped: "Confirm by typing: ", modeSkipReason: "Skip, because: ",
-			modeAbortReason: "ABORT, because: ", modeAbortTyped: "Confirm by typing: ", modeSignIn: "Sign-in: "}[c.mode]
+			modeAbortReason: "ABORT, because: ", modeAbortTyped: "Confirm by typing: ", modeSignIn: "Sign-in: ", modeRepeatReason: "Repeat, because: "}[c.mode]
 		b.WriteString("\n" + c.st.Input.Render(label) + c.input.View() + "\n" + c.st.Muted.Render("enter to record · esc to cancel") + "\n")
 	case modeSerial:
 		b.WriteString("\n" + c.st.Input.Render(c.input.Placeholder+": ") + c.input.View() + "\n" + c.st.Muted.Render("enter, then the witness confirms · esc to cancel") + "\n")
 	case modeWitnessConfirm:
+		if c.pending != "" && c.repeating {
+			who := c.sess.RepeatWitness()
+			prev := st.Script.Steps()[st.Next-1]
+			b.WriteString("\n" + c.st.Warn.Render(fmt.Sprintf("%s: repeat step %s because %s?", who, prev.ID, c.pending)) + "\n" +
+				c.st.Focus.Render("w") + c.st.Help.Render(fmt.Sprintf(" %s confirms · esc: not so", who)) + "\n")
+			break
+		}
 		if c.pending != "" {
 			who := c.sess.SkipWitness()
 			b.WriteString("\n" + c.st.Warn.Render(fmt.Sprintf("%s: skip step %s because %s?", who, cur.ID, c.pending)) + "\n" +
@@ -370,7 +377,7 @@ func (c *Console) viewStatus() string {
 
 func (c *Console) viewHelp() string {
 	var ks []key.Binding
-	for _, k := range []key.Binding{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Forged, c.keys.Exception, c.keys.Skip, c.keys.Abort, c.keys.Help, c.keys.Quit} {
+	for _, k := range []key.Binding{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Forged, c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort, c.keys.Help, c.keys.Quit} {
 		if k.Enabled() {
 			ks = append(ks, k)
 		}
@@ -392,7 +399,7 @@ func (c *Console) overlay(screen string) string {
 			c.st.Text.Render("Every step so far is in the log, durable and signed.\nThe ceremony resumes at the current step when the\nsame command is run on the same log folder.") + "\n\n" +
 			c.st.Focus.Render("y") + c.st.Help.Render(" quit · ") + c.st.Focus.Render("n") + c.st.Help.Render(" go on")
 	} else {
-		box = c.st.PanelTitle.Render("Keys") + "\n\n" + c.help.FullHelpView([][]key.Binding{{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Forged}, {c.keys.Exception, c.keys.Skip, c.keys.Abort}, {c.keys.Help, c.keys.Quit}}) +
+		box = c.st.PanelTitle.Render("Keys") + "\n\n" + c.help.FullHelpView([][]key.Binding{{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Forged}, {c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort}, {c.keys.Help, c.keys.Quit}}) +
 			"\n\n" + c.st.Help.Render("any key to close")
 	}
 	return lipgloss.Place(c.width, c.height, lipgloss.Center, lipgloss.Center, c.st.Box.Render(box))

@@ -172,3 +172,41 @@ func (s *Session) Type(ctx context.Context, typed string) error {
 	}
 	return s.append(ctx, ceremony.KindStepConfirmed, map[string]any{"step": cur.ID, "typed": typed})
 }
+
+// RepeatWitness is the role that confirms repeating the step just done.
+func (s *Session) RepeatWitness() string {
+	if s.state.Next == 0 {
+		return ""
+	}
+	prev := s.cfg.Script.Steps()[s.state.Next-1]
+	for _, w := range prev.Witnesses {
+		if _, ok := s.state.Participants[w]; s.state.Participants == nil || ok {
+			return w
+		}
+	}
+	if len(prev.Witnesses) == 0 && s.cfg.Script.HasRole("IW") && prev.Role != "IW" {
+		return "IW"
+	}
+	return ""
+}
+
+// Repeat does the step just done again (one without an action), with the
+// reason and the confirmation of RepeatWitness (the caller asks for it).
+func (s *Session) Repeat(ctx context.Context, reason string) error {
+	cur, ok := s.state.Current()
+	switch {
+	case !ok:
+		return errors.New("every step is done")
+	case s.state.Next == 0:
+		return errors.New("no step was done yet to repeat")
+	case strings.TrimSpace(reason) == "":
+		return errors.New("give the reason for repeating")
+	case s.RepeatWitness() == "":
+		return errors.New("the step just done has no witness to confirm a repeat")
+	}
+	prev := s.cfg.Script.Steps()[s.state.Next-1]
+	if prev.Action != "" {
+		return fmt.Errorf("step %s has an action (%s) and cannot be repeated: record an exception", prev.ID, prev.Action)
+	}
+	return s.append(ctx, ceremony.KindStepRepeated, map[string]any{"step": cur.ID, "repeat": prev.ID, "reason": strings.TrimSpace(reason), "witness": s.RepeatWitness()})
+}
