@@ -189,6 +189,16 @@ func (s State) Current() (Step, bool) {
 	return steps[s.Next], true
 }
 
+// StepBegun reports whether the current step has begun: a witness
+// confirmed it, its confirmation was typed, or its action did something.
+func (s State) StepBegun() bool {
+	cur, ok := s.Current()
+	if !ok {
+		return false
+	}
+	return len(s.Witnessed) > 0 || s.Confirmed || (cur.Action != "" && (s.ActionDone() || len(s.Accepted) > 0))
+}
+
 // ActionDone reports whether the current step's action has done its work, so
 // that the step itself can be confirmed.
 func (s State) ActionDone() bool {
@@ -369,7 +379,7 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			return fail("repeats step %q; only the step just done, %s, can be repeated", e.Field("repeat"), prev.ID)
 		case prev.Action != "":
 			return fail("step %s has an action (%s) and cannot be repeated: record an exception", prev.ID, prev.Action)
-		case len(s.Witnessed) > 0 || s.Confirmed:
+		case s.StepBegun():
 			return fail("step %s has begun; finish it before repeating step %s", cur.ID, prev.ID)
 		case d.Reason == "":
 			return fail("a repeated step needs its reason")

@@ -602,7 +602,7 @@ func (c *Console) updateKeys() {
 	c.keys.Exception.SetEnabled(idle && next != session.NextDone)
 	c.keys.Skip.SetEnabled(idle && next != session.NextDone && c.current().Action == "" && c.sess.SkipWitness() != "")
 	c.keys.Repeat.SetEnabled(idle && next != session.NextDone && c.state.Next > 0 && c.sess.Script().Steps()[c.state.Next-1].Action == "" &&
-		len(c.state.Witnessed) == 0 && !c.state.Confirmed && c.sess.RepeatWitness() != "")
+		!c.state.StepBegun() && c.sess.RepeatWitness() != "")
 	c.keys.Abort.SetEnabled(idle && next != session.NextDone && c.state.Aborted == nil && !c.sess.Script().Acts[c.current().Act].Always)
 	c.keys.Help.SetEnabled(true)
 	c.keys.Quit.SetEnabled(true)
