@@ -106,6 +106,23 @@ func renderMarkdown(w io.Writer, s *ceremony.Script) error {
 	for _, r := range s.Roles {
 		fmt.Fprintf(w, "| %s | %s | | |\n", r.ID, r.Title)
 	}
+	switch q := s.Quorum; {
+	case s.RosterMissing:
+		fmt.Fprintf(w, "\n## Crypto officers' cards\n\nThe roster `%s`, read when the ceremony runs; the log keeps a copy.\n", s.RosterFile)
+	case q != nil:
+		mode := "Each card is checked against the roster's commitments when it is presented"
+		if q.Witnessed() {
+			mode = "The HSM checks each card; a witness confirms each one it accepts"
+		}
+		fmt.Fprintf(w, "\n## Crypto officers' cards: %d of %d\n\n%s.\n\n| card | holder | state | bag number | initials |\n|---|---|---|---|---|\n", q.Threshold, len(q.Cards), mode)
+		for _, c := range q.Cards {
+			state := "enrolled"
+			if c.Revoked {
+				state = "revoked"
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | | |\n", c.ID, strings.ReplaceAll(c.Holder, "|", "\\|"), state)
+		}
+	}
 	for i, a := range s.Acts {
 		fmt.Fprintf(w, "\n## Act %d: %s%s\n\n| step | role | text | witnessed by | time (UTC) | IW initials |\n|---|---|---|---|---|---|\n", i+1, a.Title, alwaysNote(a))
 		for _, st := range a.Steps {
@@ -160,6 +177,19 @@ func renderHTML(w io.Writer, s *ceremony.Script) error {
 		fmt.Fprintf(w, "<tr><td>%s</td><td>%s</td><td></td><td></td></tr>\n", e(r.ID), e(r.Title))
 	}
 	fmt.Fprintln(w, "</table>")
+	if q := s.Quorum; q != nil {
+		fmt.Fprintf(w, "<h2>Crypto officers' cards: %d of %d</h2>\n<table><tr><th>card</th><th>holder</th><th>state</th><th>bag number</th><th>initials</th></tr>\n", q.Threshold, len(q.Cards))
+		for _, c := range q.Cards {
+			state := "enrolled"
+			if c.Revoked {
+				state = "revoked"
+			}
+			fmt.Fprintf(w, "<tr><td>%s</td><td>%s</td><td>%s</td><td></td><td></td></tr>\n", e(c.ID), e(c.Holder), state)
+		}
+		fmt.Fprintln(w, "</table>")
+	} else if s.RosterMissing {
+		fmt.Fprintf(w, "<h2>Crypto officers' cards</h2>\n<p>The roster <code>%s</code>, read when the ceremony runs; the log keeps a copy.</p>\n", e(s.RosterFile))
+	}
 	for i, a := range s.Acts {
 		fmt.Fprintf(w, "<h2>Act %d: %s%s</h2>\n<table><tr><th>step</th><th>role</th><th>text</th><th>witnessed by</th><th>time (UTC)</th><th>IW initials</th></tr>\n", i+1, e(a.Title), e(alwaysNote(a)))
 		for _, st := range a.Steps {

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var updateRenders = flag.Bool("update-renders", false, "rewrite testdata/render/*.md from the shipped scripts")
+
+// TestRenderGolden: the printable script of every shipped script, as the
+// participants get it, is the reviewed one in testdata/render (after a
+// deliberate change: go test -run RenderGolden -update-renders).
+func TestRenderGolden(t *testing.T) {
+	for _, name := range []string{"demo", "signing", "keygen", "officers", "decommission", "admin"} {
+		t.Run(name, func(t *testing.T) {
+			s, err := loadScript(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			if err := renderMarkdown(&out, s); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", "render", name+".md")
+			if *updateRenders {
+				os.MkdirAll(filepath.Dir(path), 0o755)
+				if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update-renders to write it)", err)
+			}
+			if !bytes.Equal(out.Bytes(), want) {
+				t.Fatalf("script render %s differs from %s; review the change and run with -update-renders", name, path)
+			}
+		})
+	}
+}
