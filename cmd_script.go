@@ -106,6 +106,12 @@ func renderMarkdown(w io.Writer, s *ceremony.Script) error {
 	for _, r := range s.Roles {
 		fmt.Fprintf(w, "| %s | %s | | |\n", r.ID, r.Title)
 	}
+	if len(s.Contingencies) > 0 {
+		fmt.Fprintf(w, "\n## Contingencies\n\n| id | situation | applies (initials) |\n|---|---|---|\n")
+		for _, c := range s.Contingencies {
+			fmt.Fprintf(w, "| %s | %s | |\n", c.ID, strings.ReplaceAll(c.Text, "|", "\\|"))
+		}
+	}
 	switch q := s.Quorum; {
 	case s.RosterMissing:
 		fmt.Fprintf(w, "\n## Crypto officers' cards\n\nThe roster `%s`, read when the ceremony runs; the log keeps a copy.\n", s.RosterFile)
@@ -132,6 +138,12 @@ func renderMarkdown(w io.Writer, s *ceremony.Script) error {
 			}
 			if st.Confirm != "" {
 				text += fmt.Sprintf(" **Type `%s` to confirm.**", st.Confirm)
+			}
+			if st.When != "" {
+				text += fmt.Sprintf(" *(only if %s applies)*", st.When)
+			}
+			if st.Unless != "" {
+				text += fmt.Sprintf(" *(passed over if %s applies)*", st.Unless)
 			}
 			fmt.Fprintf(w, "| %s | %s | %s | %s | | |\n", st.ID, st.Role, strings.ReplaceAll(text, "|", "\\|"), strings.Join(st.Witnesses, ", "))
 		}
@@ -199,6 +211,12 @@ func renderHTML(w io.Writer, s *ceremony.Script) error {
 			}
 			if st.Confirm != "" {
 				text += " <strong>Type <code>" + e(st.Confirm) + "</code> to confirm.</strong>"
+			}
+			if st.When != "" {
+				text += " <em>(only if " + e(st.When) + " applies)</em>"
+			}
+			if st.Unless != "" {
+				text += " <em>(passed over if " + e(st.Unless) + " applies)</em>"
 			}
 			fmt.Fprintf(w, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td></td><td></td></tr>\n", e(st.ID), e(st.Role), text, e(strings.Join(st.Witnesses, ", ")))
 		}

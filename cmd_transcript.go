@@ -137,6 +137,8 @@ func (t *transcript) markdown(w io.Writer) error {
 		switch d.Kind {
 		case "skipped":
 			fmt.Fprintf(w, "- step %s skipped, %s UTC, confirmed by %s: %s\n", d.Step, d.Time.Format("2006-01-02 15:04:05"), d.Witness, d.Reason)
+		case "not applicable":
+			fmt.Fprintf(w, "- step %s does not apply (%s)\n", d.Step, d.Reason)
 		default:
 			fmt.Fprintf(w, "- step %s left out by the abort at step %s, %s UTC: %s\n", d.Step, t.st.Aborted.Step, d.Time.Format("2006-01-02 15:04:05"), d.Reason)
 		}
@@ -198,7 +200,9 @@ func (t *transcript) html(w io.Writer) error {
 		fmt.Fprintf(w, "<li>step %s repeated, %s UTC, confirmed by %s: %s</li>\n", e(d.Step), d.Time.Format("2006-01-02 15:04:05"), e(d.Witness), e(d.Reason))
 	}
 	for _, d := range t.st.Skipped {
-		if d.Kind == "skipped" {
+		if d.Kind == "not applicable" {
+			fmt.Fprintf(w, "<li>step %s does not apply (%s)</li>\n", e(d.Step), e(d.Reason))
+		} else if d.Kind == "skipped" {
 			fmt.Fprintf(w, "<li>step %s skipped, %s UTC, confirmed by %s: %s</li>\n", e(d.Step), d.Time.Format("2006-01-02 15:04:05"), e(d.Witness), e(d.Reason))
 		} else {
 			fmt.Fprintf(w, "<li>step %s left out by the abort at step %s, %s UTC: %s</li>\n", e(d.Step), e(t.st.Aborted.Step), d.Time.Format("2006-01-02 15:04:05"), e(d.Reason))

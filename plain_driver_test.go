@@ -46,6 +46,8 @@ func atTable(prompt string) (string, bool) {
 		return "w", true
 	case strings.HasPrefix(prompt, "  [enter] "):
 		return "", true
+	case strings.HasPrefix(prompt, "  Contingencies that apply"):
+		return "", true // none
 	case strings.HasPrefix(prompt, "  Name of the "):
 		return "Participant " + prompt[strings.LastIndex(prompt, "(")+1:strings.LastIndex(prompt, ")")], true
 	case typePrompt.MatchString(prompt):

@@ -388,7 +388,7 @@ func TestRunAdministrative(t *testing.T) {
 		t.Fatalf("run admin printed:\n%s", out.String())
 	}
 	out.Reset()
-	if err := run(ctx, []string{"verify", logDir}, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "9 of 10 steps done (1 more passed over)") {
+	if err := run(ctx, []string{"verify", logDir}, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "10 of 11 steps done (1 more passed over)") {
 		t.Fatalf("verify: %v\n%s", err, out.String())
 	}
 	out.Reset()
@@ -396,7 +396,7 @@ func TestRunAdministrative(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"| SA | System Administrator (new staff member) | Participant SA |", "- step 3.2 skipped, ", "confirmed by IW: the SA's access badge is not ready",
-		"- Ceremony closed: 9 of 10 steps done, 1 passed over, 0 exceptions, 0 resumes"} {
+		"- Ceremony closed: 10 of 11 steps done, 1 passed over, 0 exceptions, 0 resumes"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("the transcript lacks %q:\n%s", want, out.String())
 		}
@@ -431,5 +431,34 @@ func TestRunDecommission(t *testing.T) {
 	var vout bytes.Buffer
 	if err := run(ctx, []string{"verify", logDir}, nil, &vout, io.Discard); err != nil || !strings.Contains(vout.String(), "12 of 12 steps done") {
 		t.Fatalf("verify: %v\n%s", err, vout.String())
+	}
+}
+
+// TestRunContingency: in the administrative ceremony the new staff member
+// cannot attend; once that contingency is chosen the induction steps are
+// passed over in the log at once, the ceremony closes, and the log and
+// transcript say why.
+func TestRunContingency(t *testing.T) {
+	logDir := filepath.Join(t.TempDir(), "log")
+	ctx := context.Background()
+	var out bytes.Buffer
+	answer := func(prompt string) (string, bool) {
+		if strings.HasPrefix(prompt, "  Contingencies that apply") {
+			return "no-new-staff", true
+		}
+		return atTable(prompt)
+	}
+	if err := run(ctx, []string{"run", "--script", "admin", "--log", logDir, "--plain"}, &plainDriver{out: &out, answer: answer}, &out, io.Discard); err != nil {
+		t.Fatalf("run admin: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"no-new-staff   The new staff member cannot attend", "contingencies chosen: no-new-staff",
+		"step 3.1 does not apply with the contingencies chosen", "step 3.2 does not apply with the contingencies chosen", "The ceremony is closed: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("run lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if err := run(ctx, []string{"transcript", logDir}, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "- step 3.2 does not apply (contingency no-new-staff)") {
+		t.Fatalf("transcript: %v\n%s", err, out.String())
 	}
 }

@@ -2,6 +2,7 @@ package ceremony
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -311,4 +312,58 @@ func indexOf(s *Script, id string) int {
 		}
 	}
 	return -1
+}
+
+// TestContingencies: the choice names declared contingencies; a step tied
+// to one (unless:) is passed over as not applicable when it is chosen and
+// cannot be done, and one that applies cannot be passed over.
+func TestContingencies(t *testing.T) {
+	raw, _ := scripts.Get("admin")
+	s, err := LoadScript("admin.yaml", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	choose := func(ids []string, notApplicable ...string) func(b *entries, st Step) bool {
+		return func(b *entries, st Step) bool {
+			if st.Action == ActionChoose {
+				b.add(KindChosen, map[string]any{"step": st.ID, "chosen": ids})
+				finish(b, st)
+				return true
+			}
+			if slices.Contains(notApplicable, st.ID) {
+				b.add(KindNotApplicable, map[string]any{"step": st.ID})
+				return true
+			}
+			return false
+		}
+	}
+	if st, err := Replay(s, happyPath(s, choose([]string{}))); err != nil || !st.Closed || len(st.Chosen) != 0 {
+		t.Fatalf("no contingency: %v", err)
+	}
+	st, err := Replay(s, happyPath(s, choose([]string{"no-new-staff"}, "3.1", "3.2")))
+	if err != nil || !st.Closed || len(st.Skipped) != 2 || st.Skipped[0].Kind != "not applicable" {
+		t.Fatalf("no new staff: %v (%+v)", err, st.Skipped)
+	}
+	for name, c := range map[string]struct {
+		hook func(b *entries, st Step) bool
+		want string
+	}{
+		"an undeclared contingency":       {choose([]string{"fire-drill"}), `contingency "fire-drill" is not one the script declares`},
+		"a step done that not applies":    {choose([]string{"no-new-staff"}), "step 3.1 does not apply with the contingencies chosen"},
+		"a step passed over that applies": {choose([]string{}, "3.1"), "step 3.1 applies"},
+	} {
+		if _, err := Replay(s, happyPath(s, c.hook)); !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+	// A script whose steps depend on an undeclared contingency, or on one
+	// chosen only later, does not load.
+	bad := strings.Replace(string(raw), "unless: no-new-staff", "unless: no-power", 1)
+	if _, err := LoadScript("admin.yaml", []byte(bad)); err == nil || !strings.Contains(err.Error(), `contingency "no-power" is not declared`) {
+		t.Errorf("an undeclared contingency: %v", err)
+	}
+	late := strings.Replace(string(raw), "        witnesses: [IW]\n        action: contingency.choose\n", "        witnesses: [IW]\n", 1)
+	if _, err := LoadScript("admin.yaml", []byte(late)); err == nil || !strings.Contains(err.Error(), "no contingency.choose step") {
+		t.Errorf("no choice: %v", err)
+	}
 }

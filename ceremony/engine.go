@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -41,6 +42,8 @@ const (
 	KindZeroized       = "hsm.zeroized"           // every key of the token destroyed
 	KindStepWitnessed  = "step.witnessed"         // a step's witness confirms it, with their own key
 	KindStepRepeated   = "step.repeated"          // the step just done is done again, with the reason and a witness
+	KindChosen         = "contingency.chosen"     // which of the script's contingencies apply
+	KindNotApplicable  = "step.not_applicable"    // a step passed over because of the contingencies chosen
 	KindClose          = transparency.KindClose
 )
 
@@ -91,6 +94,8 @@ type State struct {
 	// Skipped are the steps passed over without being done: skipped one by
 	// one, or left out by an abort.
 	Skipped []Deviation
+	// Chosen are the contingencies chosen; nil before the choice.
+	Chosen map[string]bool
 	// Repeated are the steps done again.
 	Repeated []Deviation
 	// Aborted is set once the ceremony is aborted.
@@ -230,6 +235,8 @@ func (s State) ActionDone() bool {
 		return s.Participants != nil
 	case ActionZeroize:
 		return s.ZeroizedAt == st.ID
+	case ActionChoose:
+		return s.Chosen != nil
 	}
 	return true
 }
@@ -244,6 +251,7 @@ func (s State) clone() State {
 	s.Witnessed = slices.Clone(s.Witnessed)
 	s.Skipped = slices.Clone(s.Skipped)
 	s.Repeated = slices.Clone(s.Repeated)
+	s.Chosen = maps.Clone(s.Chosen)
 	if s.KSR != nil {
 		k := *s.KSR
 		k.Results = slices.Clone(k.Results)
@@ -364,6 +372,32 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			return fail("an exception needs its text")
 		}
 		n.Exceptions = append(n.Exceptions, Exception{Step: cur.ID, Text: e.Field("text"), Time: e.Time})
+	case KindChosen:
+		if err := inAction(ActionChoose); err != nil {
+			return fail("%v", err)
+		}
+		if s.Chosen != nil {
+			return fail("the contingencies are already chosen")
+		}
+		chosen := map[string]bool{}
+		for _, id := range fieldStrings(e, "chosen") {
+			if !slices.ContainsFunc(s.Script.Contingencies, func(c Contingency) bool { return c.ID == id }) {
+				return fail("contingency %q is not one the script declares", id)
+			}
+			chosen[id] = true
+		}
+		n.Chosen = chosen
+	case KindNotApplicable:
+		if err := onCurrent(); err != nil {
+			return fail("%v", err)
+		}
+		if cur.Applies(s.Chosen) {
+			return fail("step %s applies: only a step tied to a contingency not chosen (when:) or chosen (unless:) is passed over", cur.ID)
+		}
+		n.Skipped = append(n.Skipped, Deviation{Kind: "not applicable", Step: cur.ID, Reason: "contingency " + cur.When + cur.Unless, Time: e.Time})
+		n.DoneAt = append(n.DoneAt, e.Time)
+		n.Next++
+		n.Confirmed, n.Witnessed = false, nil
 	case KindStepRepeated:
 		if err := onCurrent(); err != nil {
 			return fail("%v", err)
@@ -432,6 +466,9 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		}
 		if e.Field("role") != cur.Role || !slices.Equal(fieldStrings(e, "witnesses"), cur.Witnesses) {
 			return fail("step %s is done by %s witnessed by %v, but the entry names %q and %v", cur.ID, cur.Role, cur.Witnesses, e.Field("role"), fieldStrings(e, "witnesses"))
+		}
+		if !cur.Applies(s.Chosen) {
+			return fail("step %s does not apply with the contingencies chosen (%s%s)", cur.ID, cur.When, cur.Unless)
 		}
 		if !slices.Equal(s.Witnessed, cur.Witnesses) {
 			return fail("step %s is done without its witnesses' confirmation (%v confirmed of %v)", cur.ID, s.Witnessed, cur.Witnesses)
@@ -756,6 +793,9 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		}
 		if _, ok := s.Participants[d.Witness]; s.Participants != nil && !ok {
 			return fail("step %s is skipped with the confirmation of %s, who did not sign in", cur.ID, d.Witness)
+		}
+		if !cur.Applies(s.Chosen) {
+			return fail("step %s does not apply; it is passed over as step.not_applicable", cur.ID)
 		}
 		n.Skipped = append(n.Skipped, d)
 		n.DoneAt = append(n.DoneAt, e.Time)

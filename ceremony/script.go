@@ -37,6 +37,7 @@ const (
 	ActionReshare   = "cards.reshare"       // deal the quorum's secret to new officers' cards (irreversible)
 	ActionSignIn    = "participants.signin" // record who is present in each role
 	ActionZeroize   = "hsm.zeroize"         // destroy every key in the token (irreversible)
+	ActionChoose    = "contingency.choose"  // record which of the script's contingencies apply
 )
 
 // actionParams are the parameters each action takes; an action not listed
@@ -49,7 +50,7 @@ var actionParams = map[string]map[string]bool{
 // irreversible actions need a typed confirmation in the script.
 var knownActions = map[string]bool{
 	ActionQuorum: false, ActionHSMLogin: false, ActionKSRLoad: false, ActionKSRCheck: false,
-	ActionKSRSign: true, ActionSKRWrite: false, ActionHSMLogout: false, ActionKeyGen: true, ActionReshare: true, ActionSignIn: false, ActionZeroize: true,
+	ActionKSRSign: true, ActionSKRWrite: false, ActionHSMLogout: false, ActionKeyGen: true, ActionReshare: true, ActionSignIn: false, ActionZeroize: true, ActionChoose: false,
 }
 
 // Script is a ceremony script.
@@ -58,7 +59,11 @@ type Script struct {
 	Zone     string         `yaml:"zone"`
 	Roles    []Role         `yaml:"roles"`
 	Quorum   *quorum.Roster `yaml:"quorum"`
-	Acts     []Act          `yaml:"acts"`
+	// Contingencies are the situations the script plans for; a
+	// contingency.choose step records which apply, and steps marked
+	// when: or unless: one of them run or are passed over accordingly.
+	Contingencies []Contingency `yaml:"contingencies"`
+	Acts          []Act         `yaml:"acts"`
 
 	// Name is where the script came from (a file name), for messages.
 	Name string `yaml:"-"`
@@ -82,11 +87,12 @@ type Include func(name string) ([]byte, error)
 
 // scriptWithRosterFile is a script whose quorum: names a roster file.
 type scriptWithRosterFile struct {
-	Ceremony string `yaml:"ceremony"`
-	Zone     string `yaml:"zone"`
-	Roles    []Role `yaml:"roles"`
-	Quorum   string `yaml:"quorum"`
-	Acts     []Act  `yaml:"acts"`
+	Ceremony      string        `yaml:"ceremony"`
+	Zone          string        `yaml:"zone"`
+	Roles         []Role        `yaml:"roles"`
+	Quorum        string        `yaml:"quorum"`
+	Contingencies []Contingency `yaml:"contingencies"`
+	Acts          []Act         `yaml:"acts"`
 }
 
 var rosterFileRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*\.ya?ml$`)
@@ -119,6 +125,10 @@ type Step struct {
 	// Params are the action's parameters (key.generate: label, algorithm
 	// 8 or 13, bits).
 	Params map[string]string `yaml:"params"`
+	// When and Unless tie the step to a contingency: it runs only if the
+	// contingency was chosen (when), or is passed over if it was (unless).
+	When   string `yaml:"when"`
+	Unless string `yaml:"unless"`
 	// Expect is the artefact the step's action must produce, when known in
 	// advance: for ksr.load, the KSR's SHA-256 that the zone operator sent
 	// out of band (IANA's hash#1).
@@ -126,6 +136,21 @@ type Step struct {
 
 	Act  int `yaml:"-"` // index of the act
 	Line int `yaml:"-"` // line in the script file
+}
+
+// Contingency is a situation a script plans for.
+type Contingency struct {
+	ID   string `yaml:"id"`
+	Text string `yaml:"text"`
+}
+
+// Applies reports whether a step runs, given the contingencies chosen (nil:
+// none chosen yet, so every step runs).
+func (st Step) Applies(chosen map[string]bool) bool {
+	if st.When != "" && !chosen[st.When] {
+		return chosen == nil
+	}
+	return st.Unless == "" || !chosen[st.Unless]
 }
 
 // Expect names an artefact and its SHA-256 (hex), known in advance.
@@ -205,7 +230,7 @@ func LoadScriptWith(name string, data []byte, include Include) (*Script, error) 
 				return nil, &ScriptError{Problems: []string{fmt.Sprintf("%s: not a roster: it has no quorum: block", file)}}
 			}
 		}
-		s = Script{Ceremony: sf.Ceremony, Zone: sf.Zone, Roles: sf.Roles, Quorum: roster.Quorum, Acts: sf.Acts,
+		s = Script{Ceremony: sf.Ceremony, Zone: sf.Zone, Roles: sf.Roles, Quorum: roster.Quorum, Contingencies: sf.Contingencies, Acts: sf.Acts,
 			RosterFile: file, RosterRaw: bytes.Clone(raw), RosterMissing: missing}
 	} else {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -433,6 +458,36 @@ func (s *Script) validate() []string {
 	order := map[string]int{}
 	for i, st := range s.Steps() {
 		order[st.ID] = i
+	}
+	// Contingencies: declared once each, chosen in a step before any step
+	// that depends on them.
+	declared := map[string]bool{}
+	for _, c := range s.Contingencies {
+		if !validKeyLabel.MatchString(c.ID) || declared[c.ID] || strings.TrimSpace(c.Text) == "" {
+			add(1, "contingency %q: give each a plain id, used once, and its text", c.ID)
+		}
+		declared[c.ID] = true
+	}
+	choose, hasChoose := first[ActionChoose]
+	if len(s.Contingencies) > 0 && !hasChoose {
+		add(1, "the script declares contingencies but has no contingency.choose step to record which apply")
+	}
+	for _, st := range s.Steps() {
+		for _, ref := range []string{st.When, st.Unless} {
+			switch {
+			case ref == "":
+			case !declared[ref]:
+				add(st.Line, "step %s: contingency %q is not declared under contingencies:", st.ID, ref)
+			case !hasChoose || order[choose.ID] >= order[st.ID]:
+				add(st.Line, "step %s depends on contingency %s, which is chosen only later (or never)", st.ID, ref)
+			}
+		}
+		if st.When != "" && st.Unless != "" {
+			add(st.Line, "step %s: give when: or unless:, not both", st.ID)
+		}
+		if (st.When != "" || st.Unless != "") && st.Action != "" {
+			add(st.Line, "step %s: a step with an action (%s) runs in every case; tie only plain steps to a contingency", st.ID, st.Action)
+		}
 	}
 	// Every key generation between the HSM's login and its logout.
 	for _, kg := range keygens {

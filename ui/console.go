@@ -87,6 +87,7 @@ const (
 	modeAbortTyped     // ABORT, typed exactly
 	modeSignIn         // a participant's name, role by role
 	modeRepeatReason   // why the step just done is done again
+	modeChoose         // the contingencies that apply, by id
 )
 
 // Console is the root model of the operator console. It owns resize, global
@@ -233,7 +234,8 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return c, c.key(msg)
 	}
 	if c.mode == modeException || c.mode == modeTyped || c.mode == modeSecret || c.mode == modeSerial || c.mode == modeNewPass ||
-		c.mode == modeSkipReason || c.mode == modeAbortReason || c.mode == modeAbortTyped || c.mode == modeSignIn || c.mode == modeRepeatReason {
+		c.mode == modeSkipReason || c.mode == modeAbortReason || c.mode == modeAbortTyped || c.mode == modeSignIn || c.mode == modeRepeatReason ||
+		c.mode == modeChoose {
 		var cmd tea.Cmd
 		c.input, cmd = c.input.Update(msg)
 		return c, cmd
@@ -334,7 +336,7 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			c.mode, c.pending, c.repeating = modeNormal, "", false
 		}
 		return nil
-	case modeException, modeTyped, modeSecret, modeSerial, modeNewPass, modeSkipReason, modeAbortReason, modeAbortTyped, modeSignIn, modeRepeatReason:
+	case modeException, modeTyped, modeSecret, modeSerial, modeNewPass, modeSkipReason, modeAbortReason, modeAbortTyped, modeSignIn, modeRepeatReason, modeChoose:
 		switch msg.Type {
 		case tea.KeyEsc:
 			c.closeInput()
@@ -344,6 +346,12 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			m := c.mode
 			text := c.input.Value() // a typed confirmation must match exactly
 			switch m {
+			case modeChoose:
+				c.closeInput()
+				ids := strings.Fields(text)
+				return c.run("recording the contingencies", func(ctx context.Context) (string, error) {
+					return "contingencies chosen", c.sess.Choose(ctx, ids)
+				})
 			case modeSignIn:
 				return c.nameEntered(text)
 			case modeNewPass:
@@ -451,6 +459,10 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			return "card accepted", c.sess.PresentForged(ctx)
 		})
 	case key.Matches(msg, c.keys.Confirm):
+		if session.NextOf(c.state) == session.NextChoose {
+			c.openInput(modeChoose, "The ids of the contingencies that apply, separated by spaces; enter alone: none")
+			return nil
+		}
 		if session.NextOf(c.state) == session.NextSignIn {
 			c.names, c.nameRole = map[string]string{}, 0
 			c.askName()

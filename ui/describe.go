@@ -43,6 +43,15 @@ func Describe(e *transparency.Entry, script *ceremony.Script) string {
 		return d
 	case ceremony.KindStepSkipped:
 		return fmt.Sprintf("step %s SKIPPED, confirmed by %s: %s", step, e.Field("witness"), e.Field("reason"))
+	case ceremony.KindChosen:
+		var ids []string
+		json.Unmarshal(e.Fields["chosen"], &ids)
+		if len(ids) == 0 {
+			return "contingencies chosen: none applies"
+		}
+		return "contingencies chosen: " + strings.Join(ids, ", ")
+	case ceremony.KindNotApplicable:
+		return "step " + step + " does not apply with the contingencies chosen"
 	case ceremony.KindStepRepeated:
 		return fmt.Sprintf("step %s REPEATED, confirmed by %s: %s", e.Field("repeat"), e.Field("witness"), e.Field("reason"))
 	case ceremony.KindAborted:

@@ -203,6 +203,11 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 		fmt.Fprintf(out, "  [enter] sign the participants in, role by role · x exception · q quit: ")
 	case session.NextWitness:
 		fmt.Fprintf(out, "  [w] %s confirms step %s · x exception · q quit: ", s.NextWitnessRole(), cur.ID)
+	case session.NextChoose:
+		for _, k := range s.Contingencies() {
+			fmt.Fprintf(out, "  %-14s %s\n", k.ID, k.Text)
+		}
+		fmt.Fprint(out, "  Contingencies that apply (ids separated by spaces; enter: none; x exception, q quit): ")
 	case session.NextAction, session.NextSign:
 		fmt.Fprintf(out, "  [enter] %s · x exception · q quit: ", actionVerb(cur.Action, s.State()))
 	default:
@@ -304,6 +309,8 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 		return fmt.Errorf("%q is not a card number", line)
 	case next == session.NextTyped:
 		return s.Type(ctx, typed)
+	case next == session.NextChoose:
+		return s.Choose(ctx, strings.Fields(line))
 	case next == session.NextWitness && line == "w":
 		return s.WitnessStep(ctx)
 	case next == session.NextWitness:
@@ -395,6 +402,8 @@ func actionVerb(action string, st ceremony.State) string {
 		return "sign the participants in"
 	case ceremony.ActionZeroize:
 		return "zeroize the HSM"
+	case ceremony.ActionChoose:
+		return "choose the contingencies that apply"
 	}
 	return "confirm the step"
 }

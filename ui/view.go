@@ -94,9 +94,10 @@ func (c *Console) viewMain(w, h int) string {
 		b.WriteString("\n" + mark + c.st.Text.Render(c.note) + "\n")
 	}
 	switch c.mode {
-	case modeException, modeTyped, modeSkipReason, modeAbortReason, modeAbortTyped, modeSignIn, modeRepeatReason:
+	case modeException, modeTyped, modeSkipReason, modeAbortReason, modeAbortTyped, modeSignIn, modeRepeatReason, modeChoose:
 		label := map[mode]string{modeException: "Exception: ", modeTyped: "Confirm by typing: ", modeSkipReason: "Skip, because: ",
-			modeAbortReason: "ABORT, because: ", modeAbortTyped: "Confirm by typing: ", modeSignIn: "Sign-in: ", modeRepeatReason: "Repeat, because: "}[c.mode]
+			modeAbortReason: "ABORT, because: ", modeAbortTyped: "Confirm by typing: ", modeSignIn: "Sign-in: ", modeRepeatReason: "Repeat, because: ",
+			modeChoose: "Contingencies: "}[c.mode]
 		b.WriteString("\n" + c.st.Input.Render(label) + c.input.View() + "\n" + c.st.Muted.Render("enter to record · esc to cancel") + "\n")
 	case modeSerial:
 		b.WriteString("\n" + c.st.Input.Render(c.input.Placeholder+": ") + c.input.View() + "\n" + c.st.Muted.Render("enter, then the witness confirms · esc to cancel") + "\n")
@@ -158,6 +159,17 @@ func (c *Console) viewAction(st ceremony.State, cur ceremony.Step, w int) string
 		if st.KSR != nil {
 			b.WriteString(c.viewKSR(st, w))
 		}
+	}
+	if cur.Action == ceremony.ActionChoose {
+		b.WriteString(c.st.PanelTitle.Render("Contingencies") + "\n")
+		for _, k := range st.Script.Contingencies {
+			mark := "[    ]"
+			if st.Chosen[k.ID] {
+				mark = "[ ON ]"
+			}
+			b.WriteString(c.st.Text.Render(truncate(fmt.Sprintf("%s %-14s %s", mark, k.ID, k.Text), w)) + "\n")
+		}
+		b.WriteString("\n")
 	}
 	if cur.Action == ceremony.ActionSignIn {
 		b.WriteString(c.st.PanelTitle.Render("Participants") + "\n")
@@ -322,7 +334,7 @@ func (c *Console) viewSteps(w, h int) string {
 	cursor := 0
 	skipped := map[string]string{}
 	for _, d := range st.Skipped {
-		skipped[d.Step] = map[string]string{"skipped": "[SKIP] ", "aborted": "[ -- ] "}[d.Kind]
+		skipped[d.Step] = map[string]string{"skipped": "[SKIP] ", "aborted": "[ -- ] ", "not applicable": "[ NA ] "}[d.Kind]
 	}
 	for i, s := range steps {
 		var line string

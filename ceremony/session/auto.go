@@ -47,6 +47,8 @@ func (s *Session) AutoStep(ctx context.Context) (string, error) {
 	case NextWitness:
 		w := s.NextWitnessRole()
 		return w + " confirms", s.WitnessStep(ctx)
+	case NextChoose:
+		return "no contingency applies", s.Choose(ctx, nil)
 	case NextSignIn:
 		names := map[string]string{}
 		for _, r := range s.cfg.Script.Roles {

@@ -148,7 +148,7 @@ func NeedsOf(script *ceremony.Script) Needs {
 	var n Needs
 	for _, st := range script.Steps() {
 		switch st.Action {
-		case "", ceremony.ActionSignIn:
+		case "", ceremony.ActionSignIn, ceremony.ActionChoose:
 		case ceremony.ActionQuorum, ceremony.ActionReshare:
 			n.Token = true // the PIN is derived for the token's label
 			n.Cards = n.Cards || !script.Quorum.Witnessed()
@@ -237,6 +237,17 @@ func (s *Session) append(ctx context.Context, kind string, fields map[string]any
 	if s.cfg.OnAppend != nil {
 		s.cfg.OnAppend(a, logged)
 	}
+	// Steps that do not apply with the contingencies chosen are passed
+	// over in the log at once, and a ceremony whose last steps do not
+	// apply closes.
+	if cur, ok := s.state.Current(); ok && !s.state.Closed && !cur.Applies(s.state.Chosen) {
+		if err := s.append(ctx, ceremony.KindNotApplicable, map[string]any{"step": cur.ID}); err != nil {
+			return err
+		}
+		if _, more := s.state.Current(); !more && !s.state.Closed {
+			return s.append(ctx, ceremony.KindClose, map[string]any{"exceptions": len(s.state.Exceptions), "resumes": s.state.Resumes})
+		}
+	}
 	return nil
 }
 
@@ -254,6 +265,7 @@ const (
 	NextReshare                 // the new officers type their cards' passphrases
 	NextSignIn                  // the participants' names are typed in, role by role
 	NextWitness                 // the step's next witness confirms it, with their own key
+	NextChoose                  // the contingencies that apply are chosen
 )
 
 // Next returns what the current step waits for.
@@ -300,6 +312,8 @@ func NextOf(st ceremony.State) Next {
 		if cur.Confirm != "" && !st.Confirmed {
 			return NextTyped
 		}
+	case ceremony.ActionChoose:
+		return NextChoose
 	}
 	return NextAction
 }
@@ -317,6 +331,8 @@ func (s *Session) Confirm(ctx context.Context) error {
 		return s.done(ctx, cur)
 	case NextWitness:
 		return fmt.Errorf("step %s: %s confirms it, with their own key", cur.ID, s.NextWitnessRole())
+	case NextChoose:
+		return fmt.Errorf("step %s: choose the contingencies that apply first (none is a choice)", cur.ID)
 	case NextCards:
 		return fmt.Errorf("step %s: %d of %d crypto officers' cards so far; present the others first", cur.ID, len(s.state.Accepted), s.cfg.Script.Quorum.Threshold)
 	case NextTyped:

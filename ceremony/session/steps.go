@@ -210,3 +210,27 @@ func (s *Session) Repeat(ctx context.Context, reason string) error {
 	}
 	return s.append(ctx, ceremony.KindStepRepeated, map[string]any{"step": cur.ID, "repeat": prev.ID, "reason": strings.TrimSpace(reason), "witness": s.RepeatWitness()})
 }
+
+// Contingencies are the situations the script plans for.
+func (s *Session) Contingencies() []ceremony.Contingency { return s.cfg.Script.Contingencies }
+
+// Choose records which of the script's contingencies apply (none is a
+// choice); the steps tied to them run or are passed over accordingly.
+func (s *Session) Choose(ctx context.Context, ids []string) error {
+	cur, _ := s.state.Current()
+	if s.Next() != NextChoose {
+		return fmt.Errorf("step %s chooses no contingencies", cur.ID)
+	}
+	chosen := []string{}
+	for _, id := range ids {
+		known := false
+		for _, c := range s.cfg.Script.Contingencies {
+			known = known || c.ID == id
+		}
+		if !known {
+			return fmt.Errorf("%q is not one of this script's contingencies", id)
+		}
+		chosen = append(chosen, id)
+	}
+	return s.append(ctx, ceremony.KindChosen, map[string]any{"step": cur.ID, "chosen": chosen})
+}
