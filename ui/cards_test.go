@@ -345,3 +345,34 @@ func TestConsoleSignIn(t *testing.T) {
 		t.Fatalf("a step witnessed by an absent role:\n%s", s)
 	}
 }
+
+// TestConsoleContingency: the choice step lists the script's contingencies;
+// the ids typed are logged and shown as ON, and the steps they rule out are
+// marked NA in the step list.
+func TestConsoleContingency(t *testing.T) {
+	raw, _ := scripts.Get("admin")
+	script, err := ceremony.LoadScript("admin.yaml", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConsoleScript(t, 160, 45, script, nil)
+	press(t, c, "enter", "enter")
+	signInAll(t, c)
+	press(t, c, "enter")
+	if s := screen(c); !strings.Contains(s, "[    ] no-new-staff") || !strings.Contains(s, "The new staff member cannot attend") {
+		t.Fatalf("the choice step:\n%s", s)
+	}
+	press(t, c, "enter")
+	if c.mode != modeChoose {
+		t.Fatalf("enter at the choice opens no field (mode %d)", c.mode)
+	}
+	typeText(t, c, "no-new-staff")
+	press(t, c, "enter")
+	if s := screen(c); !strings.Contains(s, "[ ON ] no-new-staff") || !strings.Contains(s, "contingencies chosen: no-new-staff") {
+		t.Fatalf("after the choice:\n%s", s)
+	}
+	press(t, c, "enter", "enter", "enter", "enter", "enter")
+	if s := screen(c); !strings.Contains(s, "[ NA ] 3.1") || !strings.Contains(s, "[ NA ] 3.2") || !strings.Contains(s, "▶ STEP 4.1") {
+		t.Fatalf("the induction is not passed over:\n%s", s)
+	}
+}

@@ -105,7 +105,8 @@ func press(t *testing.T, c *Console, keys ...string) {
 		// A step waiting for its witnesses is confirmed by their key,
 		// w, once for each: the tests' "enter" finishes the step.
 		if k == "enter" && session.NextOf(c.state) == session.NextWitness && c.mode == modeNormal {
-			for i := 0; i < 4 && session.NextOf(c.state) == session.NextWitness; i++ {
+			step := c.state.Next
+			for i := 0; i < 4 && c.state.Next == step && session.NextOf(c.state) == session.NextWitness; i++ {
 				_, cmd := c.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("w")})
 				drain(t, c, cmd)
 			}
