@@ -240,7 +240,7 @@ func TestConsoleQuorumExpiresOnTick(t *testing.T) {
 	clockOffset = 2 * time.Minute
 	drain(t, c, c.onTick())
 	s := screen(c)
-	if !strings.Contains(s, "Crypto officers 0 of 3") || !strings.Contains(s, "[ OK ] partial quorum EXPIRED after 1m0s: CO1 present again") {
+	if !strings.Contains(s, "Crypto officers 0 of 3") || !strings.Contains(s, "[WARN] partial quorum EXPIRED after 1m0s: CO1 present again") {
 		t.Fatalf("after the timeout:\n%s", s)
 	}
 }

@@ -64,7 +64,13 @@ type logLine struct {
 	time  time.Time
 	index uint64
 	text  string
+	kind  string
 }
+
+// warnKinds are the entries shown with a warning mark: the ceremony goes
+// on, but not as the script planned.
+var warnKinds = map[string]bool{ceremony.KindQuorumExpired: true, ceremony.KindStepSkipped: true, ceremony.KindStepRepeated: true,
+	ceremony.KindAborted: true, ceremony.KindNotApplicable: true, ceremony.KindException: true, ceremony.KindHSMLoginFailed: true}
 
 func (l logLine) String() string {
 	return fmt.Sprintf("%s  #%-3d %s", l.time.Format("15:04:05"), l.index, l.text)
@@ -108,6 +114,7 @@ type Console struct {
 	busy   string // what is running, or ""
 	note   string // result of the last action
 	failed bool   // the note is an error
+	warned bool   // the note is a deviation from the script
 	recent []logLine
 	cp     *transparency.Checkpoint
 	quit   bool
@@ -639,7 +646,7 @@ func (c *Console) run(label string, op func(ctx context.Context) (string, error)
 	return func() tea.Msg {
 		var entries []logLine
 		sess.SetOnAppend(func(a transparency.Appended, e *transparency.Entry) {
-			entries = append(entries, logLine{time: e.Time, index: a.Index, text: Describe(e, sess.Script())})
+			entries = append(entries, logLine{time: e.Time, index: a.Index, text: Describe(e, sess.Script()), kind: e.Kind})
 		})
 		did, err := op(ctx)
 		sess.SetOnAppend(nil)
@@ -654,6 +661,7 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 	if len(c.recent) > 50 {
 		c.recent = c.recent[len(c.recent)-50:]
 	}
+	c.warned = false
 	var re *quorum.RejectedError
 	var wp *quorum.WrongPINError
 	if errors.As(msg.err, &wp) {
@@ -668,7 +676,8 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 	case msg.err != nil:
 		c.note, c.failed = msg.err.Error(), true
 	case len(msg.entries) > 0:
-		c.note, c.failed = msg.entries[len(msg.entries)-1].text, false
+		last := msg.entries[len(msg.entries)-1]
+		c.note, c.failed, c.warned = last.text, false, warnKinds[last.kind]
 	default:
 		c.note, c.failed = msg.did, false
 	}

@@ -88,8 +88,11 @@ func (c *Console) viewMain(w, h int) string {
 		b.WriteString("\n" + c.st.Warn.Render("[WAIT] "+c.busy+" …") + "\n")
 	} else if c.note != "" {
 		mark := c.st.OK.Render("[ OK ] ")
-		if c.failed {
+		switch {
+		case c.failed:
 			mark = c.st.Fail.Render("[FAIL] ")
+		case c.warned:
+			mark = c.st.Warn.Render("[WARN] ")
 		}
 		b.WriteString("\n" + mark + c.st.Text.Render(c.note) + "\n")
 	}
