@@ -30,10 +30,11 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs.SetOutput(stderr)
 	scriptArg := fs.String("script", "", "the ceremony script: a file, or a built-in script by name (required)")
 	profilePath := fs.String("profile", "", "the profile: HSM, KSK inventory, schemas, policies (required)")
-	ksrPath := fs.String("ksr", "", "the KSR to sign, from the transfer medium (required when the script loads one)")
+	var ksrPaths, skrPaths stringList
+	fs.Var(&ksrPaths, "ksr", "the KSR to sign, from the transfer medium (required when the script loads one; once per KSR it loads)")
 	prevPath := fs.String("previous-skr", "", "the last SKR, for the chain and safety checks")
 	hash1 := fs.String("hash1", "", "the KSR's SHA-256 (hex) the zone operator sent out of band: another KSR is not loaded")
-	skrPath := fs.String("skr", "", "where to write the SKR (default: beside the KSR, its name with skr for ksr)")
+	fs.Var(&skrPaths, "skr", "where to write the SKR (default: beside the KSR, its name with skr for ksr; once per KSR if given)")
 	schema := fs.String("schema", "", "the signing schema (default: the profile's)")
 	nowFlag := fs.String("now", "", "check the KSR as of this time (default: the clock)")
 	logDir := fs.String("log", "", "the log folder: a new one, or one holding an unfinished ceremony to resume (required)")
@@ -136,25 +137,37 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	existing, _ := os.ReadDir(dir)
 	resume := len(existing) > 0
-	if needs[ceremony.ActionKSRLoad] {
-		if *ksrPath == "" {
-			return usageErr("run: %s loads a KSR: give --ksr FILE", script.Name)
+	loads := 0
+	for _, st := range script.Steps() {
+		if st.Action == ceremony.ActionKSRLoad {
+			loads++
 		}
-		data, _, err := readKSR(*ksrPath, "--ksr", cfg.TextOptions)
+	}
+	if len(ksrPaths) != loads {
+		return usageErr("run: %s loads %d KSRs: give --ksr FILE %d times (given %d)", script.Name, loads, loads, len(ksrPaths))
+	}
+	if len(skrPaths) != 0 && len(skrPaths) != loads {
+		return usageErr("run: give --skr once per --ksr, or not at all")
+	}
+	for i, k := range ksrPaths {
+		data, _, err := readKSR(k, "--ksr", cfg.TextOptions)
 		if err != nil {
 			return err
 		}
-		cfg.KSR = session.Input{Name: filepath.Base(*ksrPath), Data: data}
-		if *skrPath == "" {
-			*skrPath = defaultSKRPath(*ksrPath)
+		out := defaultSKRPath(k)
+		if len(skrPaths) > 0 {
+			out = skrPaths[i]
 		}
-		if !resume {
-			if _, err := os.Stat(*skrPath); err == nil {
-				return usageErr("run: %s exists; an SKR is never overwritten: move it, or give --skr", *skrPath)
-			}
+		if _, err := os.Stat(out); err == nil && !resume {
+			return usageErr("run: %s exists; an SKR is never overwritten: move it, or give --skr", out)
+		}
+		in := session.Input{Name: filepath.Base(k), Data: data}
+		if i == 0 {
+			cfg.KSR, cfg.SKRPath = in, out
+		} else {
+			cfg.More, cfg.MoreSKRPaths = append(cfg.More, in), append(cfg.MoreSKRPaths, out)
 		}
 	}
-	cfg.SKRPath = *skrPath
 	if *hash1 != "" {
 		h := strings.ToLower(strings.ReplaceAll(*hash1, " ", ""))
 		if d, err := hex.DecodeString(h); err != nil || len(d) != 32 {

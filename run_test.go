@@ -462,3 +462,41 @@ func TestRunContingency(t *testing.T) {
 		t.Fatalf("transcript: %v\n%s", err, out.String())
 	}
 }
+
+// TestRunTwoKSRs answers two KSRs in one ceremony (the shipped signing-two
+// script): the HSM is activated once, each KSR is loaded, checked, signed
+// and written in turn, each SKR beside its KSR, and the log verifies.
+func TestRunTwoKSRs(t *testing.T) {
+	dir, profile, cardsDir, pass := provisionedHSM(t, "two-hsm")
+	script, _ := os.ReadFile(filepath.Join("scripts", "signing-two.yaml"))
+	os.WriteFile(filepath.Join(dir, "signing-two.yaml"), script, 0o644)
+	ksr, _ := os.ReadFile(filepath.Join("dnssec", "testdata", "ksr-root-2010-q1-0.xml"))
+	for _, n := range []string{"ksr-a.xml", "ksr-b.xml"} {
+		os.WriteFile(filepath.Join(dir, n), ksr, 0o644)
+	}
+	logDir := filepath.Join(dir, "log")
+	ctx := context.Background()
+	args := []string{"run", "--script", filepath.Join(dir, "signing-two.yaml"), "--profile", profile, "--log", logDir, "--cards", cardsDir,
+		"--ksr", filepath.Join(dir, "ksr-a.xml"), "--now", "2009-12-25", "--plain"}
+	if err := run(ctx, args, nil, io.Discard, io.Discard); exitCode(err) != exitUsage || !strings.Contains(err.Error(), "loads 2 KSRs") {
+		t.Fatalf("one --ksr for two: %v", err)
+	}
+	args = append(args, "--ksr", filepath.Join(dir, "ksr-b.xml"))
+	var out bytes.Buffer
+	answer := presenting([]string{"1", "2", "3"}, map[string]string{"CO1": pass(1), "CO2": pass(2), "CO3": pass(3)})
+	if err := run(ctx, args, &plainDriver{out: &out, answer: answer}, &out, io.Discard); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if strings.Count(out.String(), "signed bundle 9 of 9") != 2 || !strings.Contains(out.String(), "The ceremony is closed: ") {
+		t.Fatalf("run printed:\n%s", out.String())
+	}
+	for _, n := range []string{"skr-a.xml", "skr-b.xml"} {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+	}
+	var vout bytes.Buffer
+	if err := run(ctx, []string{"verify", logDir}, nil, &vout, io.Discard); err != nil || !strings.Contains(vout.String(), "18 of 18 steps done") {
+		t.Fatalf("verify: %v\n%s", err, vout.String())
+	}
+}

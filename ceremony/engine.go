@@ -86,6 +86,9 @@ type State struct {
 	SignedAt time.Time
 	KSR      *KSRState
 	Signed   int // bundles signed
+	// Answered are the KSRs answered before the current one, in a script
+	// that signs more than one.
+	Answered []Answered
 	SKR      *Artefact
 	// Keys are the KSKs generated in this ceremony, in order.
 	Keys []GeneratedKey
@@ -161,9 +164,16 @@ type CardEvent struct {
 	Witness string
 }
 
+// Answered is a KSR signed and its SKR written.
+type Answered struct {
+	KSR KSRState
+	SKR Artefact
+}
+
 // KSRState is what is known of the loaded KSR.
 type KSRState struct {
 	Artefact
+	Step      string // the ksr.load step that loaded it
 	ID        string
 	Bundles   int
 	Confirmed bool // its hash was confirmed against the one sent out of band
@@ -217,7 +227,7 @@ func (s State) ActionDone() bool {
 	case ActionHSMLogin:
 		return s.HSM
 	case ActionKSRLoad:
-		return s.KSR != nil
+		return s.KSR != nil && s.KSR.Step == st.ID
 	case ActionKSRCheck:
 		return s.KSR != nil && s.KSR.Checked && s.KSR.ChecksOK
 	case ActionKSRSign:
@@ -247,6 +257,7 @@ func (s State) clone() State {
 	s.Cards = slices.Clone(s.Cards)
 	s.Accepted = slices.Clone(s.Accepted)
 	s.SigDigests = slices.Clone(s.SigDigests)
+	s.Answered = slices.Clone(s.Answered)
 	s.Keys = slices.Clone(s.Keys)
 	s.Witnessed = slices.Clone(s.Witnessed)
 	s.Skipped = slices.Clone(s.Skipped)
@@ -268,9 +279,12 @@ func (s State) clone() State {
 // the HSM logged in: signing, or writing an SKR whose signatures a restart
 // took from memory.
 func (s State) needsHSMAhead() bool {
+	answered := s.SKR != nil // the current KSR's SKR is written
 	for i, st := range s.Script.Steps()[s.Next:] {
 		switch {
-		case (st.Action == ActionKSRSign || st.Action == ActionSKRWrite) && s.SKR == nil:
+		case st.Action == ActionKSRLoad:
+			answered = false // a further KSR to sign
+		case (st.Action == ActionKSRSign || st.Action == ActionSKRWrite) && !answered:
 			return true
 		case (st.Action == ActionKeyGen || st.Action == ActionZeroize) && !(i == 0 && s.ActionDone()):
 			return true
@@ -680,7 +694,15 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 				return fail("the KSR loaded has SHA-256 %s, but hash#1 is %s", e.Field("sha256"), want)
 			}
 		}
-		n.KSR = &KSRState{Artefact: Artefact{Name: e.Artefacts[0].Name, SHA256: e.Artefacts[0].SHA256},
+		if s.KSR != nil {
+			// A script that signs more than one KSR: the last is answered.
+			if s.SKR == nil {
+				return fail("a KSR is loaded before the last one's SKR is written")
+			}
+			n.Answered = append(n.Answered, Answered{KSR: *s.KSR, SKR: *s.SKR})
+			n.Signed, n.SigDigests, n.SignedAt, n.SKR = 0, nil, time.Time{}, nil
+		}
+		n.KSR = &KSRState{Artefact: Artefact{Name: e.Artefacts[0].Name, SHA256: e.Artefacts[0].SHA256}, Step: cur.ID,
 			ID: e.Field("ksr_id"), Bundles: fieldInt(e, "bundles")}
 	case KindKSRChecked:
 		if err := inAction(ActionKSRCheck); err != nil {

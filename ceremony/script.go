@@ -40,6 +40,10 @@ const (
 	ActionChoose    = "contingency.choose"  // record which of the script's contingencies apply
 )
 
+// ksrActions answer one KSR, in this order; a script may answer several
+// KSRs, each with the four in turn.
+var ksrActions = map[string]bool{ActionKSRLoad: true, ActionKSRCheck: true, ActionKSRSign: true, ActionSKRWrite: true}
+
 // actionParams are the parameters each action takes; an action not listed
 // takes none.
 var actionParams = map[string]map[string]bool{
@@ -411,7 +415,7 @@ func (s *Script) validate() []string {
 				case irreversible && st.Confirm == "":
 					add(st.Line, "step %s: action %s is irreversible and needs a typed confirmation (confirm: \"Yes\")", st.ID, st.Action)
 				}
-				if _, dup := first[st.Action]; dup && st.Action != ActionKeyGen {
+				if _, dup := first[st.Action]; dup && st.Action != ActionKeyGen && !ksrActions[st.Action] {
 					add(st.Line, "step %s: action %s appears twice", st.ID, st.Action)
 				} else if !dup {
 					first[st.Action] = st
@@ -487,6 +491,25 @@ func (s *Script) validate() []string {
 		}
 		if (st.When != "" || st.Unless != "") && st.Action != "" {
 			add(st.Line, "step %s: a step with an action (%s) runs in every case; tie only plain steps to a contingency", st.ID, st.Action)
+		}
+	}
+	// KSRs answered one after another: load, check, sign, write.
+	seq := []string{ActionKSRLoad, ActionKSRCheck, ActionKSRSign, ActionSKRWrite}
+	at := 0
+	for _, st := range s.Steps() {
+		if !ksrActions[st.Action] {
+			continue
+		}
+		if st.Action == ActionKSRLoad && at != 0 && at != len(seq) {
+			add(st.Line, "step %s loads a KSR before the last one is answered (%s comes first)", st.ID, seq[at])
+		}
+		if st.Action == ActionKSRLoad {
+			at = 0
+		}
+		if at < len(seq) && st.Action == seq[at] {
+			at++
+		} else if st.Action != ActionKSRLoad && at > 0 {
+			add(st.Line, "step %s (%s) is out of order: a KSR is loaded, checked, signed and written, in that order", st.ID, st.Action)
 		}
 	}
 	// Every key generation between the HSM's login and its logout.

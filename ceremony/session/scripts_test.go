@@ -18,7 +18,7 @@ import (
 // log replays.
 func TestShippedScriptsAuto(t *testing.T) {
 	roster := string(scripts.DemoRoster())
-	for _, name := range []string{"demo", "signing", "keygen", "officers", "decommission", "admin"} {
+	for _, name := range []string{"demo", "signing", "signing-two", "keygen", "officers", "decommission", "admin"} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			raw, err := scripts.Get(name)
@@ -45,6 +45,8 @@ func TestShippedScriptsAuto(t *testing.T) {
 			cfg.Script = script
 			cfg.Reshare = ReshareConfig{Holders: []quorum.CardInfo{{ID: "CO8", Holder: "H"}, {ID: "CO9", Holder: "I"}, {ID: "CO10", Holder: "J"}},
 				RosterPath: filepath.Join(t.TempDir(), "roster-2.yaml"), CardsDir: filepath.Join(t.TempDir(), "cards"), WorkFactor: 10}
+			second := filepath.Join(t.TempDir(), "skr-2.xml")
+			cfg.More, cfg.MoreSKRPaths = []Input{cfg.KSR}, []string{second}
 			s, err := Open(ctx, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -69,6 +71,11 @@ func TestShippedScriptsAuto(t *testing.T) {
 			if need := NeedsOf(script); need.KSR {
 				if _, err := os.Stat(r.skr); err != nil {
 					t.Fatal("no SKR written")
+				}
+			}
+			if name == "signing-two" {
+				if _, err := os.Stat(second); err != nil || len(st.Answered) != 1 {
+					t.Fatalf("the second SKR: %v (%d answered before the last)", err, len(st.Answered))
 				}
 			}
 		})

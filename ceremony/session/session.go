@@ -47,6 +47,10 @@ type Config struct {
 	KeyLabel string
 	Cards    quorum.Reader
 	KSR      Input
+	// More are the further KSRs, and MoreSKRPaths where their SKRs go, of
+	// a script that answers more than one, in the order it loads them.
+	More         []Input
+	MoreSKRPaths []string
 	// SKRPath is where the SKR is written.
 	SKRPath string
 	// Policy is the KSR signing policy; CheckTime the "now" it is checked at
@@ -196,7 +200,23 @@ func (s *Session) KSR() *dnssec.Document { return s.ksr }
 func (s *Session) Cards() quorum.Reader { return s.cfg.Cards }
 
 // SKRPath is where the SKR is written.
-func (s *Session) SKRPath() string { return s.cfg.SKRPath }
+func (s *Session) SKRPath() string {
+	_, path := s.ksrInput(len(s.state.Answered))
+	return path
+}
+
+// ksrInput is the i-th KSR the script loads (from 0), and where its SKR
+// goes.
+func (s *Session) ksrInput(i int) (Input, string) {
+	if i == 0 || i > len(s.cfg.More) {
+		return s.cfg.KSR, s.cfg.SKRPath
+	}
+	path := ""
+	if i-1 < len(s.cfg.MoreSKRPaths) {
+		path = s.cfg.MoreSKRPaths[i-1]
+	}
+	return s.cfg.More[i-1], path
+}
 
 // Script returns the ceremony script.
 func (s *Session) Script() *ceremony.Script { return s.cfg.Script }
@@ -379,17 +399,28 @@ func expectSHA256(st ceremony.Step) string {
 }
 
 func (s *Session) loadKSR(ctx context.Context, cur ceremony.Step) error {
-	doc, err := dnssec.ParseAny(s.cfg.KSR.Data, s.cfg.TextOptions)
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.cfg.KSR.Name, err)
+	i := len(s.state.Answered)
+	if s.state.SKR != nil {
+		i++ // the last KSR is answered: this is the next one
 	}
-	got := dnssec.DigestOf(s.cfg.KSR.Data).Hex()
+	if i > len(s.cfg.More) {
+		return fmt.Errorf("step %s loads KSR number %d, but %d were given: give one --ksr per KSR the script loads", cur.ID, i+1, len(s.cfg.More)+1)
+	}
+	in, _ := s.ksrInput(i)
+	if in.Data == nil {
+		return fmt.Errorf("step %s loads a KSR, but none was given for it: give one --ksr per KSR the script loads", cur.ID)
+	}
+	doc, err := dnssec.ParseAny(in.Data, s.cfg.TextOptions)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in.Name, err)
+	}
+	got := dnssec.DigestOf(in.Data).Hex()
 	for _, want := range []string{s.cfg.KSRHash1, expectSHA256(cur)} {
 		if want != "" && !strings.EqualFold(want, got) {
-			return fmt.Errorf("%s has SHA-256 %s, but hash#1 is %s: this is not the KSR the zone operator sent; do not sign it, record an exception", s.cfg.KSR.Name, got, strings.ToLower(want))
+			return fmt.Errorf("%s has SHA-256 %s, but hash#1 is %s: this is not the KSR the zone operator sent; do not sign it, record an exception", in.Name, got, strings.ToLower(want))
 		}
 	}
-	ref, err := s.cfg.Log.StoreArtefact(s.cfg.KSR.Name, s.cfg.KSR.Data)
+	ref, err := s.cfg.Log.StoreArtefact(in.Name, in.Data)
 	if err != nil {
 		return err
 	}
@@ -400,7 +431,7 @@ func (s *Session) loadKSR(ctx context.Context, cur ceremony.Step) error {
 	if err := s.append(ctx, ceremony.KindKSRLoaded, fields, ref); err != nil {
 		return err
 	}
-	s.ksr = doc
+	s.ksr, s.signed, s.plan = doc, nil, nil
 	return nil
 }
 
@@ -546,14 +577,15 @@ func (s *Session) writeSKR(ctx context.Context, cur ceremony.Step) error {
 			}
 		}
 	}
-	ref, err := s.cfg.Log.StoreArtefact(filepath.Base(s.cfg.SKRPath), data)
+	_, skrPath := s.ksrInput(len(s.state.Answered))
+	ref, err := s.cfg.Log.StoreArtefact(filepath.Base(skrPath), data)
 	if err != nil {
 		return err
 	}
-	if err := durable.WriteFile(s.cfg.SKRPath, data, 0o644, durable.Same); err != nil {
-		return fmt.Errorf("write the SKR to %s: %w; try again", s.cfg.SKRPath, err)
+	if err := durable.WriteFile(skrPath, data, 0o644, durable.Same); err != nil {
+		return fmt.Errorf("write the SKR to %s: %w; try again", skrPath, err)
 	}
-	return s.append(ctx, ceremony.KindSKRWritten, map[string]any{"step": cur.ID, "sha256": ref.SHA256, "path": s.cfg.SKRPath}, ref)
+	return s.append(ctx, ceremony.KindSKRWritten, map[string]any{"step": cur.ID, "sha256": ref.SHA256, "path": skrPath}, ref)
 }
 
 // resign signs again, in memory, bundles logged before a restart, and
