@@ -367,3 +367,33 @@ func TestContingencies(t *testing.T) {
 		t.Errorf("no choice: %v", err)
 	}
 }
+
+// TestTwoKSRs: a script answers KSRs one after another; the engine keeps
+// each answered KSR and refuses a second load before the first SKR.
+func TestTwoKSRs(t *testing.T) {
+	raw, _ := scripts.Get("signing-two")
+	s, err := LoadScriptWith("signing-two.yaml", raw, func(string) ([]byte, error) { return scripts.DemoRoster(), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Replay(s, happyPath(s, nil))
+	if err != nil || !st.Closed || len(st.Answered) != 1 || st.SKR == nil || st.KSR.Step != "4.1" {
+		t.Fatalf("two KSRs: %v (%d answered)", err, len(st.Answered))
+	}
+	_, err = Replay(s, happyPath(s, func(b *entries, st Step) bool {
+		if st.ID == "3.4" { // no SKR for the first KSR: straight to the second
+			finish(b, st)
+			return true
+		}
+		return false
+	}))
+	if !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), "step 3.4 is witnessed before its action is done") {
+		t.Errorf("the first SKR left out: %v", err)
+	}
+	bad := strings.Replace(string(raw), "        text: Check the first KSR against the signing policy.\n        witnesses: [IW]\n        action: ksr.check\n",
+		"        text: Check the first KSR against the signing policy.\n        witnesses: [IW]\n        action: ksr.load\n", 1)
+	if _, err := LoadScriptWith("signing-two.yaml", []byte(bad), func(string) ([]byte, error) { return scripts.DemoRoster(), nil }); err == nil ||
+		!strings.Contains(err.Error(), "loads a KSR before the last one is answered") {
+		t.Errorf("a second load before the first KSR is answered: %v", err)
+	}
+}
