@@ -149,6 +149,10 @@ func renderMarkdown(w io.Writer, s *ceremony.Script) error {
 		}
 	}
 	fmt.Fprintf(w, "\n## Exceptions\n\n| step | time (UTC) | what was expected | what happened instead | actions and decisions |\n|---|---|---|---|---|\n| | | | | |\n")
+	fmt.Fprintf(w, "\n## Sign-off\n\nBy signing, each participant attests that this script, with the exceptions above, records the ceremony as it was carried out.\n\n| role | name | signature | date and time (UTC) |\n|---|---|---|---|\n")
+	for _, r := range s.Roles {
+		fmt.Fprintf(w, "| %s | | | |\n", r.ID)
+	}
 	return nil
 }
 
@@ -222,7 +226,12 @@ func renderHTML(w io.Writer, s *ceremony.Script) error {
 		}
 		fmt.Fprintln(w, "</table>")
 	}
-	fmt.Fprintln(w, "<h2>Exceptions</h2>\n<table><tr><th>step</th><th>time (UTC)</th><th>what was expected</th><th>what happened instead</th><th>actions and decisions</th></tr>\n<tr><td>&nbsp;</td><td></td><td></td><td></td><td></td></tr></table>\n</body></html>")
+	fmt.Fprintln(w, "<h2>Exceptions</h2>\n<table><tr><th>step</th><th>time (UTC)</th><th>what was expected</th><th>what happened instead</th><th>actions and decisions</th></tr>\n<tr><td>&nbsp;</td><td></td><td></td><td></td><td></td></tr></table>")
+	fmt.Fprintln(w, "<h2>Sign-off</h2>\n<p>By signing, each participant attests that this script, with the exceptions above, records the ceremony as it was carried out.</p>\n<table><tr><th>role</th><th>name</th><th>signature</th><th>date and time (UTC)</th></tr>")
+	for _, r := range s.Roles {
+		fmt.Fprintf(w, "<tr><td>%s</td><td></td><td></td><td></td></tr>\n", e(r.ID))
+	}
+	fmt.Fprintln(w, "</table>\n</body></html>")
 	return nil
 }
 

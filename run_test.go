@@ -229,6 +229,14 @@ func TestRunKeyGeneration(t *testing.T) {
 	if !found {
 		t.Fatal("the generated key's DS record is not among the log's artefacts")
 	}
+	anchor := false
+	for _, a := range arts {
+		b, _ := os.ReadFile(a)
+		anchor = anchor || (strings.Contains(string(b), "<TrustAnchor") && strings.Contains(string(b), "<KeyTag>"+m[1]+"</KeyTag>"))
+	}
+	if !anchor {
+		t.Fatal("the generated key's trust anchor XML is not among the log's artefacts")
+	}
 }
 
 func parseFile(path string) (*dnssec.Document, error) {

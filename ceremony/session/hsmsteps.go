@@ -116,7 +116,16 @@ func (s *Session) generate(ctx context.Context, cur ceremony.Step) error {
 	if err != nil {
 		return err
 	}
-	return s.append(ctx, ceremony.KindKeyGenerated, fields, ref)
+	// The trust anchor for the new key, valid from now (RFC 9718 form).
+	anchor, err := dnssec.ExportAnchors(spec.Label, s.cfg.Script.Zone, []dnssec.AnchorKey{{ID: spec.Label, DNSKEY: dk, ValidFrom: s.cfg.Log.Now()}})
+	if err != nil {
+		return err
+	}
+	aref, err := s.cfg.Log.StoreArtefact(spec.Label+"-anchor.xml", anchor)
+	if err != nil {
+		return err
+	}
+	return s.append(ctx, ceremony.KindKeyGenerated, fields, ref, aref)
 }
 
 // zeroize destroys every key in the token, reads the token back to show it
