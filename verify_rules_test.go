@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/transparency"
+)
+
+// TestVerifyScriptRules writes logs that are whole and signed but break
+// the demo script's rules, one rule each; verify exits 1 and names the
+// check, the entry and the rule.
+func TestVerifyScriptRules(t *testing.T) {
+	script, err := session.DemoScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := func(step, role string, witnesses ...string) transparency.Record {
+		if witnesses == nil {
+			witnesses = []string{}
+		}
+		return transparency.Record{Kind: "step.done", Fields: map[string]any{"step": step, "role": role, "witnesses": witnesses}}
+	}
+	witness := func(step, w string) transparency.Record {
+		return transparency.Record{Kind: "step.witnessed", Fields: map[string]any{"step": step, "witness": w}}
+	}
+	opening := []transparency.Record{witness("1.1", "IW"), done("1.1", "CA", "IW"), done("1.2", "IW"),
+		witness("1.3", "IW"), witness("1.3", "SSC1"), done("1.3", "CA", "IW", "SSC1"), witness("1.4", "IW"), done("1.4", "CA", "IW")}
+	for name, c := range map[string]struct {
+		records []transparency.Record
+		want    string
+	}{
+		"a step out of order": {[]transparency.Record{done("1.2", "IW")}, `entry 1 (step.done): names step "1.2", but the current step is 1.1`},
+		"no witness":          {[]transparency.Record{done("1.1", "CA", "IW")}, "entry 1 (step.done): step 1.1 is done without its witnesses' confirmation"},
+		"the HSM before the quorum": {append(append([]transparency.Record{}, opening...), witness("2.1", "IW"), done("2.1", "CA", "IW"), witness("2.2", "IW"), done("2.2", "CA", "IW"),
+			witness("2.3", "IW"), done("2.3", "CA", "IW"), transparency.Record{Kind: "hsm.login", Fields: map[string]any{"step": "3.1"}}),
+			"entry 15 (hsm.login): step 3.1 does not activate the HSM"},
+		"an unknown card": {append(append([]transparency.Record{}, opening...), witness("2.1", "IW"), done("2.1", "CA", "IW"), witness("2.2", "IW"), done("2.2", "CA", "IW"),
+			witness("2.3", "IW"), done("2.3", "CA", "IW"), transparency.Record{Kind: "card.presented", Fields: map[string]any{"step": "3.1", "card": "CO9"}}),
+			"entry 15 (card.presented): card CO9 is not enrolled"},
+		"an abort without its reason": {[]transparency.Record{{Kind: "ceremony.aborted", Fields: map[string]any{"step": "1.1"}}}, "entry 1 (ceremony.aborted): an abort needs its reason"},
+		"a skip by the actor": {append(append([]transparency.Record{}, opening[:2]...), transparency.Record{Kind: "step.skipped", Fields: map[string]any{"step": "1.2", "reason": "r", "witness": "IW"}}),
+			"step 1.2 is skipped with \"IW\"'s confirmation; a declared role other than IW confirms it"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			skey, _, _ := transparency.GenerateKey("rules.keyceremony.invalid/rehearsal")
+			key, _ := transparency.ParseKey(skey)
+			dir := filepath.Join(t.TempDir(), "log")
+			l, err := transparency.Open(ctx, dir, transparency.Options{Key: key, New: true,
+				OpenFields:    map[string]any{"script_sha256": script.Digest},
+				OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: script.Raw}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range c.records {
+				if _, err := l.Append(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := l.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err = run(ctx, []string{"verify", dir}, nil, &out, io.Discard)
+			if exitCode(err) != exitBadInput || !strings.Contains(out.String(), "[FAIL] ceremony.script") || !strings.Contains(out.String(), c.want) {
+				t.Fatalf("verify: %v (exit %d), want exit 1 naming %q:\n%s", err, exitCode(err), c.want, out.String())
+			}
+		})
+	}
+}
