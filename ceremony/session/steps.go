@@ -84,19 +84,22 @@ func (s *Session) SignIn(ctx context.Context, names map[string]string) error {
 // first witness who signed in, or else the IW.
 func (s *Session) SkipWitness() string {
 	cur, _ := s.state.Current()
+	return s.confirmingWitness(cur)
+}
+
+// confirmingWitness is who confirms a deviation at a step: its first
+// witness who signed in, or else the IW (not when the IW acts in it).
+func (s *Session) confirmingWitness(st ceremony.Step) string {
 	present := func(r string) bool {
-		if s.state.Participants == nil {
-			return true
-		}
 		_, ok := s.state.Participants[r]
-		return ok
+		return s.state.Participants == nil || ok
 	}
-	for _, w := range cur.Witnesses {
+	for _, w := range st.Witnesses {
 		if present(w) {
 			return w
 		}
 	}
-	if len(cur.Witnesses) == 0 && s.cfg.Script.HasRole("IW") && cur.Role != "IW" && present("IW") {
+	if len(st.Witnesses) == 0 && s.cfg.Script.HasRole("IW") && st.Role != "IW" && present("IW") {
 		return "IW"
 	}
 	return ""
@@ -178,16 +181,7 @@ func (s *Session) RepeatWitness() string {
 	if s.state.Next == 0 {
 		return ""
 	}
-	prev := s.cfg.Script.Steps()[s.state.Next-1]
-	for _, w := range prev.Witnesses {
-		if _, ok := s.state.Participants[w]; s.state.Participants == nil || ok {
-			return w
-		}
-	}
-	if len(prev.Witnesses) == 0 && s.cfg.Script.HasRole("IW") && prev.Role != "IW" {
-		return "IW"
-	}
-	return ""
+	return s.confirmingWitness(s.cfg.Script.Steps()[s.state.Next-1])
 }
 
 // Repeat does the step just done again (one without an action), with the
