@@ -94,10 +94,6 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if !need.Cards && (src.dir != "" || src.module != "") {
 		return usageErr("run: %s reads no cards here (a witnessed quorum, or no quorum): drop --cards and --card-module", script.Name)
 	}
-	needs := map[string]bool{}
-	for _, st := range script.Steps() {
-		needs[st.Action] = true
-	}
 	cfg := session.Config{Script: script, CheckTime: checkTime, Schema: *schema, Policy: dnssec.DefaultPolicy()}
 
 	var p *ceremony.Profile
@@ -137,12 +133,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	existing, _ := os.ReadDir(dir)
 	resume := len(existing) > 0
-	loads := 0
-	for _, st := range script.Steps() {
-		if st.Action == ceremony.ActionKSRLoad {
-			loads++
-		}
-	}
+	loads := need.KSRs
 	if len(ksrPaths) != loads {
 		return usageErr("run: %s loads %d KSRs: give --ksr FILE %d times (given %d)", script.Name, loads, loads, len(ksrPaths))
 	}
@@ -175,7 +166,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		}
 		cfg.KSRHash1 = h
 	}
-	if needs[ceremony.ActionReshare] {
+	if need.Reshare {
 		if *newHolders == "" || *newRoster == "" || *newCards == "" {
 			return usageErr("run: %s deals new officers' cards: give --new-holders FILE, --new-roster FILE and --new-cards DIR", script.Name)
 		}

@@ -68,7 +68,7 @@ func TestShippedScriptsAuto(t *testing.T) {
 			if err != nil || !st.Closed || len(st.DoneAt) != len(script.Steps()) {
 				t.Fatalf("replay: %v (closed %v, %d of %d steps)", err, st.Closed, len(st.DoneAt), len(script.Steps()))
 			}
-			if need := NeedsOf(script); need.KSR {
+			if need := NeedsOf(script); need.KSRs > 0 {
 				if _, err := os.Stat(r.skr); err != nil {
 					t.Fatal("no SKR written")
 				}

@@ -142,9 +142,10 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 
 // Needs says what a script's actions need besides the log.
 type Needs struct {
-	Token bool // an HSM (login, signing, key generation, zeroizing, or a quorum's PIN)
-	Cards bool // a card reader (a quorum of shares)
-	KSR   bool
+	Token   bool // an HSM (login, signing, key generation, zeroizing, or a quorum's PIN)
+	Cards   bool // a card reader (a quorum of shares)
+	KSRs    int  // the KSRs it loads
+	Reshare bool // new officers' cards are dealt
 }
 
 // NeedsOf reads a script's actions.
@@ -156,8 +157,9 @@ func NeedsOf(script *ceremony.Script) Needs {
 		case ceremony.ActionQuorum, ceremony.ActionReshare:
 			n.Token = true // the PIN is derived for the token's label
 			n.Cards = n.Cards || !script.Quorum.Witnessed()
+			n.Reshare = n.Reshare || st.Action == ceremony.ActionReshare
 		case ceremony.ActionKSRLoad:
-			n.KSR = true
+			n.KSRs++
 		default:
 			n.Token = true
 		}
