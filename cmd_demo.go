@@ -59,11 +59,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	closeLog := func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		l.Close(cctx)
-	}
+	closeLog := closer(l)
 	defer closeLog()
 	cfg, err := session.DemoConfig(script, l, resume, dir+"-skr.xml")
 	if err != nil {
@@ -81,11 +77,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	} else {
 		fmt.Fprintf(stdout, "REHEARSAL · new log %s\n", dir)
 	}
-	if *plain || !isTerminal(stdout) {
-		err = (&ui.Plain{Session: sess, In: stdin, Out: stdout, Auto: *auto}).Run(ctx)
-	} else {
-		err = ui.RunConsole(ctx, sess, ui.ConsoleOptions{In: stdin, Out: stdout, Auto: *auto, Theme: *theme, Rehearsal: true})
-	}
+	err = play(ctx, sess, playOptions{plain: *plain, auto: *auto, rehearsal: true, theme: *theme}, stdin, stdout)
 	if errors.Is(err, ui.ErrQuit) {
 		fmt.Fprintf(stdout, "\nStopped before the end. The log is safe; resume with:\n  keyceremony demo --log %s\n", dir)
 		return nil

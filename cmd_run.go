@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/term"
-
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
@@ -233,11 +231,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err != nil {
 		return err
 	}
-	closeLog := func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		l.Close(cctx)
-	}
+	closeLog := closer(l)
 	defer closeLog()
 	cfg.Log, cfg.Resume = l, resume
 	sess, err := session.Open(ctx, cfg)
@@ -252,20 +246,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	} else {
 		fmt.Fprintf(stdout, "new log %s · origin %s · key %s\n", dir, l.Origin(), *keyPath)
 	}
-	if *plain || !isTerminal(stdout) {
-		pl := &ui.Plain{Session: sess, In: stdin, Out: stdout}
-		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-			pl.ReadSecret = func(prompt string) (string, error) {
-				fmt.Fprintf(stdout, "%s: ", prompt)
-				b, err := term.ReadPassword(int(f.Fd()))
-				fmt.Fprintln(stdout)
-				return string(b), err
-			}
-		}
-		err = pl.Run(ctx)
-	} else {
-		err = ui.RunConsole(ctx, sess, ui.ConsoleOptions{In: stdin, Out: stdout, Theme: *theme, Rehearsal: *rehearsal})
-	}
+	err = play(ctx, sess, playOptions{plain: *plain, rehearsal: *rehearsal, theme: *theme}, stdin, stdout)
 	if errors.Is(err, ui.ErrQuit) {
 		fmt.Fprintf(stdout, "\nStopped before the end. The log is safe; the same command resumes at the next step:\n  keyceremony %s\n", strings.Join(append([]string{"run"}, args...), " "))
 		return nil

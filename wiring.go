@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/ui"
 
 	"github.com/keyceremony/keyceremony/transparency"
 	"k8s.io/klog/v2"
@@ -57,4 +64,40 @@ func toolVersion() string {
 		return "keyceremony " + bi.Main.Version
 	}
 	return "keyceremony (devel)"
+}
+
+// playOptions say how a ceremony is shown: line by line (plain, or when
+// stdout is not a terminal) or in the full-screen console.
+type playOptions struct {
+	plain, auto, rehearsal bool
+	theme                  string
+}
+
+// play runs a ceremony's session to its end or until the operator quits
+// (ui.ErrQuit). On a terminal, line-by-line prompts read passphrases and
+// PINs without echo.
+func play(ctx context.Context, sess *session.Session, o playOptions, stdin io.Reader, stdout io.Writer) error {
+	if !o.plain && isTerminal(stdout) {
+		return ui.RunConsole(ctx, sess, ui.ConsoleOptions{In: stdin, Out: stdout, Auto: o.auto, Theme: o.theme, Rehearsal: o.rehearsal})
+	}
+	pl := &ui.Plain{Session: sess, In: stdin, Out: stdout, Auto: o.auto}
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		pl.ReadSecret = func(prompt string) (string, error) {
+			fmt.Fprintf(stdout, "%s: ", prompt)
+			b, err := term.ReadPassword(int(f.Fd()))
+			fmt.Fprintln(stdout)
+			return string(b), err
+		}
+	}
+	return pl.Run(ctx)
+}
+
+// closer closes a log with a bounded wait for its last checkpoint; it may be
+// called more than once.
+func closer(l *transparency.Log) func() {
+	return func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		l.Close(cctx)
+	}
 }
