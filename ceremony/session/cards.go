@@ -74,13 +74,13 @@ func (s *Session) ExpireQuorum(ctx context.Context) (bool, error) {
 }
 
 // Witness returns the role that confirms cards in the current step of a
-// witnessed quorum: the step's first witness.
+// witnessed quorum: the step's first witness who signed in.
 func (s *Session) Witness() string {
 	cur, _ := s.state.Current()
 	if len(cur.Witnesses) == 0 {
 		return ""
 	}
-	return cur.Witnesses[0]
+	return s.confirmingWitness(cur)
 }
 
 // WitnessCard records, in witnessed mode, a card the HSM accepted: its id,
@@ -96,6 +96,9 @@ func (s *Session) WitnessCard(ctx context.Context, id, serial string) error {
 	cur, _ := s.state.Current()
 	if !s.state.CollectingCards() {
 		return fmt.Errorf("no cards are collected at step %s", cur.ID)
+	}
+	if s.Witness() == "" {
+		return fmt.Errorf("step %s: none of its witnesses (%v) signed in to confirm the cards", cur.ID, cur.Witnesses)
 	}
 	serial = strings.TrimSpace(serial)
 	if serial == "" {
