@@ -520,6 +520,9 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			if !slices.Contains(cur.Witnesses, ev.Witness) {
 				return fail("card %s is confirmed by %q, who does not witness step %s (%v)", card, ev.Witness, cur.ID, cur.Witnesses)
 			}
+			if _, ok := s.Participants[ev.Witness]; s.Participants != nil && !ok {
+				return fail("card %s is confirmed by %s, who did not sign in", card, ev.Witness)
+			}
 			if info, ok := s.Script.Quorum.Card(card); ok && info.Serial != "" && info.Serial != ev.Serial {
 				return fail("card %s has serial %s on the roster, but %s was recorded", card, info.Serial, ev.Serial)
 			}
