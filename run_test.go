@@ -186,15 +186,27 @@ func TestRunKeyGeneration(t *testing.T) {
 	dir, profile, cardsDir, pass := provisionedHSM(t, "keygen-hsm")
 	script, _ := os.ReadFile(filepath.Join("scripts", "keygen.yaml"))
 	os.WriteFile(filepath.Join(dir, "keygen.yaml"), script, 0o644)
-	logDir := filepath.Join(dir, "log")
+	os.WriteFile(filepath.Join(dir, "new-holders.yaml"), []byte("holders:\n  - {id: CO11, holder: Kim}\n  - {id: CO12, holder: Lee}\n  - {id: CO13, holder: Mo}\n"), 0o644)
+	logDir, newRoster, newCards := filepath.Join(dir, "log"), filepath.Join(dir, "roster-2.yaml"), filepath.Join(dir, "cards-2")
 	ctx := context.Background()
-	args := []string{"run", "--script", filepath.Join(dir, "keygen.yaml"), "--profile", profile, "--log", logDir, "--cards", cardsDir, "--plain"}
+	args := []string{"run", "--script", filepath.Join(dir, "keygen.yaml"), "--profile", profile, "--log", logDir, "--cards", cardsDir,
+		"--new-holders", filepath.Join(dir, "new-holders.yaml"), "--new-roster", newRoster, "--new-cards", newCards, "--scrypt-work-factor", "10", "--plain"}
 	cards := presenting([]string{"2", "4", "6"}, map[string]string{"CO2": pass(2), "CO4": pass(4), "CO6": pass(6)})
+	np := func(id string) string { return "new passphrase of " + id }
+	var newPass []string
+	for _, id := range []string{"CO11", "CO12", "CO13"} {
+		newPass = append(newPass, np(id), np(id))
+	}
 	typedOnce := false
 	answer := func(prompt string) (string, bool) {
 		if typePrompt.MatchString(prompt) && !typedOnce {
 			typedOnce = true
 			return "yes", true // not exactly Yes: refused
+		}
+		if strings.HasPrefix(prompt, "  passphrase for new card") || strings.HasPrefix(prompt, "  again") {
+			p := newPass[0]
+			newPass = newPass[1:]
+			return p, true
 		}
 		return cards(prompt)
 	}
@@ -206,6 +218,29 @@ func TestRunKeyGeneration(t *testing.T) {
 	if m == nil || !strings.Contains(out.String(), `typed "yes"; type Yes exactly to go on`) || !strings.Contains(out.String(), "The ceremony is closed: ") {
 		t.Fatalf("run printed:\n%s", out.String())
 	}
+	for _, want := range []string{"new card set CO11, CO12, CO13 (3 of 3) with a new secret; the HSM's PIN changed; revoked CO1, CO2, CO3, CO4, CO5, CO6, CO7",
+		"The HSM's PIN changed: only the new cards open it from now on."} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("run lacks %q:\n%s", want, out.String())
+		}
+	}
+	// The new card set opens the HSM; the old cards, even under the old
+	// roster, no longer do.
+	sign := func(roster, cards, typed, outFile string) (string, error) {
+		var errb bytes.Buffer
+		err := run(ctx, []string{"ksr", "sign", "dnssec/testdata/ksr-root-2010-q1-0.xml", "--profile", profile, "--now", "2009-12-25",
+			"--out", filepath.Join(dir, outFile), "--yes", "--roster", roster, "--cards", cards}, strings.NewReader(typed), io.Discard, &errb)
+		return errb.String(), err
+	}
+	if msg, err := sign(newRoster, newCards, np("CO11")+"\n"+np("CO12")+"\n"+np("CO13")+"\n", "new.xml"); err != nil {
+		t.Fatalf("the new cards do not open the HSM: %v\n%s", err, msg)
+	}
+	if msg, err := sign(filepath.Join(dir, "roster.yaml"), cardsDir, pass(1)+"\n"+pass(2)+"\n"+pass(3)+"\n", "old.xml"); err == nil || !strings.Contains(err.Error(), "PIN incorrect") {
+		t.Fatalf("the old cards after the new card set: %v\n%s", err, msg)
+	}
+	if strings.Contains(out.String(), np("CO11")) {
+		t.Fatal("a new passphrase reached the output")
+	}
 	var inv bytes.Buffer
 	if err := run(ctx, []string{"hsm", "inventory", "--profile", profile}, nil, &inv, io.Discard); err != nil {
 		t.Fatal(err)
@@ -215,7 +250,7 @@ func TestRunKeyGeneration(t *testing.T) {
 		t.Fatalf("hsm inventory does not show the generated key (tag %s, DS %s):\n%s", m[1], ds, inv.String())
 	}
 	var vout bytes.Buffer
-	if err := run(ctx, []string{"verify", logDir}, nil, &vout, io.Discard); err != nil || !strings.Contains(vout.String(), "16 of 16 steps") {
+	if err := run(ctx, []string{"verify", logDir}, nil, &vout, io.Discard); err != nil || !strings.Contains(vout.String(), "17 of 17 steps") {
 		t.Fatalf("verify: %v\n%s", err, vout.String())
 	}
 	arts, _ := filepath.Glob(filepath.Join(logDir, "artefacts", "sha256", "*"))

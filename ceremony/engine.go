@@ -131,6 +131,9 @@ type Reshared struct {
 	Threshold int
 	Roster    Artefact
 	Time      time.Time
+	// NewSecret: a fresh secret was dealt and the HSM's PIN changed to it
+	// (secret: new), rather than the old secret re-dealt.
+	NewSecret bool
 }
 
 // GeneratedKey is a KSK generated in a key.generate step.
@@ -654,7 +657,13 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		if err := inAction(ActionReshare); err != nil {
 			return fail("%v", err)
 		}
-		r := &Reshared{Step: cur.ID, Cards: fieldStrings(e, "cards"), Revoked: fieldStrings(e, "revoked"), Threshold: fieldInt(e, "threshold"), Time: e.Time}
+		r := &Reshared{Step: cur.ID, Cards: fieldStrings(e, "cards"), Revoked: fieldStrings(e, "revoked"), Threshold: fieldInt(e, "threshold"), Time: e.Time,
+			NewSecret: e.Field("secret") == SecretNew}
+		want := ReshareSecret(cur)
+		got := e.Field("secret")
+		if got == "" {
+			got = SecretSame
+		}
 		var old []string
 		for _, c := range s.Script.Quorum.Cards {
 			old = append(old, c.ID)
@@ -672,8 +681,14 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			return fail("%d new cards for a threshold of %d", len(r.Cards), r.Threshold)
 		case !slices.Equal(r.Revoked, old):
 			return fail("revokes %v; every card of the old roster (%v) must be revoked", r.Revoked, old)
-		case e.Field("commitment") != s.Script.Quorum.Commitments[0]:
+		case got != want:
+			return fail("deals the %s secret; the script's step %s deals the %s one", got, cur.ID, want)
+		case want == SecretSame && e.Field("commitment") != s.Script.Quorum.Commitments[0]:
 			return fail("the new roster's first commitment %s is not the old one's %s: the secret changed", e.Field("commitment"), s.Script.Quorum.Commitments[0])
+		case want == SecretNew && (e.Field("commitment") == s.Script.Quorum.Commitments[0] || e.Field("commitment") == ""):
+			return fail("the new card set's first commitment is the old one's: the secret did not change")
+		case want == SecretNew && !s.HSM:
+			return fail("a new card set, and so a new PIN, while the HSM is not logged in")
 		case len(e.Artefacts) != 1 || e.Field("roster_sha256") != e.Artefacts[0].SHA256:
 			return fail("the new roster is cited as the entry's one artefact, with its SHA-256")
 		}

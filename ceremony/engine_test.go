@@ -74,6 +74,22 @@ func happyPath(s *Script, hook func(b *entries, st Step) bool) []*transparency.E
 			b.add(KindSKRWritten, f, transparency.ArtefactRef{Name: "skr.xml", SHA256: strings.Repeat("ab", 32), Size: 10})
 		case ActionHSMLogout:
 			b.add(KindHSMLogout, f)
+		case ActionKeyGen:
+			b.add(KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
+			b.add(KindKeyGenerated, keyFields(st, nil))
+		case ActionReshare:
+			b.add(KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
+			commitment, secret := s.Quorum.Commitments[0], ReshareSecret(st)
+			if secret == SecretNew {
+				commitment = "bmV3IHNlY3JldA=="
+			}
+			var old []string
+			for _, c := range s.Quorum.Cards {
+				old = append(old, c.ID)
+			}
+			b.add(KindCardsReshared, with(map[string]any{"threshold": 3, "cards": []string{"CO8", "CO9", "CO10"}, "revoked": old,
+				"commitment": commitment, "roster_sha256": strings.Repeat("cd", 32), "secret": secret}),
+				transparency.ArtefactRef{Name: "roster-2.yaml", SHA256: strings.Repeat("cd", 32), Size: 10})
 		}
 		for _, w := range st.Witnesses {
 			b.add(KindStepWitnessed, map[string]any{"step": st.ID, "witness": w})

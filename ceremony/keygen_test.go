@@ -94,7 +94,8 @@ func TestKeyGenerationReplay(t *testing.T) {
 }
 
 // TestKeyGenerationScriptRules: key.generate needs a label, a known
-// algorithm, a typed confirmation, and the HSM logged in before it.
+// algorithm, a typed confirmation, and the HSM logged in before it; a new
+// card set (secret: new) is dealt while the HSM is logged in.
 func TestKeyGenerationScriptRules(t *testing.T) {
 	raw, _ := scripts.Get("keygen")
 	roster := string(scripts.DemoRoster())
@@ -106,6 +107,7 @@ func TestKeyGenerationScriptRules(t *testing.T) {
 		{`bits: "2048"}`, `bits: "2048", size: "1"}`}:                                          `takes no parameter "size"`,
 		{"        confirm: \"Yes\"\n      - id: \"4.2\"", "      - id: \"4.2\""}:               "irreversible and needs a typed confirmation",
 		{"        action: hsm.login\n", ""}:                                                    "needs an hsm.login step before it",
+		{`{threshold: "3", secret: new}`, `{threshold: "3", secret: fresh}`}:                   `secret "fresh": want same`,
 	} {
 		text := strings.Replace(string(raw), change[0], change[1], 1)
 		if text == string(raw) {
@@ -114,5 +116,11 @@ func TestKeyGenerationScriptRules(t *testing.T) {
 		if _, err := LoadScriptWith("keygen.yaml", []byte(text), include); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q → %q: %v, want %q", change[0], change[1], err, want)
 		}
+	}
+	// The HSM logged out at 4.2 instead of 5.1: the new card set comes after.
+	text := strings.Replace(string(raw), "        action: hsm.logout\n", "", 1)
+	text = strings.Replace(text, "        witnesses: [IW, RZM]\n", "        witnesses: [IW, RZM]\n        action: hsm.logout\n", 1)
+	if _, err := LoadScriptWith("keygen.yaml", []byte(text), include); err == nil || !strings.Contains(err.Error(), "step 4.3 (cards.reshare, secret: new) comes after the HSM is logged out (step 4.2)") {
+		t.Errorf("a new card set after the logout: %v", err)
 	}
 }

@@ -84,3 +84,48 @@ func TestReshareReplay(t *testing.T) {
 		}
 	}
 }
+
+// TestProvisionReplay: the key generation script provisions a new card set
+// (secret: new) while the HSM is logged in; the verifier refuses a card set
+// that keeps the old secret and one recorded as re-dealt.
+func TestProvisionReplay(t *testing.T) {
+	s := keygenScript(t)
+	st, err := Replay(s, happyPath(s, nil))
+	if err != nil || !st.Closed || st.Reshared == nil || !st.Reshared.NewSecret {
+		t.Fatalf("a key generation with a new card set: %v", err)
+	}
+	var old []string
+	for _, c := range s.Quorum.Cards {
+		old = append(old, c.ID)
+	}
+	entry := func(st Step, commitment, secret string) map[string]any {
+		return map[string]any{"step": st.ID, "threshold": 3, "cards": []string{"CO8", "CO9", "CO10"}, "revoked": old,
+			"commitment": commitment, "roster_sha256": strings.Repeat("cd", 32), "secret": secret}
+	}
+	roster := transparency.ArtefactRef{Name: "roster-2.yaml", SHA256: strings.Repeat("cd", 32), Size: 10}
+	for name, c := range map[string]struct {
+		gen  func(b *entries, st Step)
+		want string
+	}{
+		"the old secret": {func(b *entries, st Step) {
+			b.add(KindCardsReshared, entry(st, s.Quorum.Commitments[0], SecretNew), roster)
+		}, "the secret did not change"},
+		"recorded as re-dealt": {func(b *entries, st Step) {
+			b.add(KindCardsReshared, entry(st, s.Quorum.Commitments[0], SecretSame), roster)
+		}, "deals the same secret; the script's step 4.3 deals the new one"},
+	} {
+		entries := happyPath(s, func(b *entries, st Step) bool {
+			if st.Action != ActionReshare {
+				return false
+			}
+			b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+			c.gen(b, st)
+			finish(b, st)
+			return true
+		})
+		_, err := Replay(s, entries)
+		if !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+}

@@ -48,7 +48,21 @@ var ksrActions = map[string]bool{ActionKSRLoad: true, ActionKSRCheck: true, Acti
 // takes none.
 var actionParams = map[string]map[string]bool{
 	ActionKeyGen:  {"label": true, "algorithm": true, "bits": true},
-	ActionReshare: {"threshold": true},
+	ActionReshare: {"threshold": true, "secret": true},
+}
+
+// Values of cards.reshare's secret parameter.
+const (
+	SecretSame = "same" // the recovered secret, re-dealt (officer replacement); the default
+	SecretNew  = "new"  // a fresh secret, and the token's PIN changed to it (provisioning)
+)
+
+// ReshareSecret is what a cards.reshare step deals: SecretSame or SecretNew.
+func ReshareSecret(st Step) string {
+	if st.Params["secret"] == SecretNew {
+		return SecretNew
+	}
+	return SecretSame
 }
 
 // irreversible actions need a typed confirmation in the script.
@@ -365,7 +379,7 @@ func (s *Script) validate() []string {
 	}
 	seen := map[string]int{}
 	first := map[string]Step{} // first step of each action
-	var keygens []Step
+	var keygens, provisions []Step
 	prevAct, prevNum := 0, 0
 	for ai, a := range s.Acts {
 		if strings.TrimSpace(a.Title) == "" {
@@ -456,6 +470,12 @@ func (s *Script) validate() []string {
 				if s.Quorum.Witnessed() {
 					add(st.Line, "step %s: a witnessed quorum holds no shares to deal again; the HSM re-issues its own cards", st.ID)
 				}
+				if v := st.Params["secret"]; v != "" && v != SecretSame && v != SecretNew {
+					add(st.Line, "step %s: secret %q: want same (the officers' secret, re-dealt) or new (a fresh secret; the HSM's PIN changes)", st.ID, v)
+				}
+				if ReshareSecret(st) == SecretNew {
+					provisions = append(provisions, st)
+				}
 			}
 		}
 	}
@@ -510,6 +530,16 @@ func (s *Script) validate() []string {
 			at++
 		} else if st.Action != ActionKSRLoad && at > 0 {
 			add(st.Line, "step %s (%s) is out of order: a KSR is loaded, checked, signed and written, in that order", st.ID, st.Action)
+		}
+	}
+	// A new card set changes the HSM's PIN: between its login and logout.
+	for _, st := range provisions {
+		login, ok := first[ActionHSMLogin]
+		if !ok || order[login.ID] > order[st.ID] {
+			add(st.Line, "step %s (cards.reshare, secret: new) changes the HSM's PIN: it needs an hsm.login step before it", st.ID)
+		}
+		if out, ok := first[ActionHSMLogout]; ok && order[out.ID] < order[st.ID] {
+			add(st.Line, "step %s (cards.reshare, secret: new) comes after the HSM is logged out (step %s)", st.ID, out.ID)
 		}
 	}
 	// Every key generation between the HSM's login and its logout.

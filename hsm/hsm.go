@@ -37,6 +37,12 @@ type Token interface {
 	Key(ctx context.Context, label string) (Key, error)
 }
 
+// PINSetter is a token whose user PIN can be changed while logged in
+// (C_SetPIN), for provisioning a new card set in a ceremony.
+type PINSetter interface {
+	SetPIN(ctx context.Context, old, new []byte) error
+}
+
 // Lister is a token that can list its keys (for the inventory).
 type Lister interface {
 	KeyLabels(ctx context.Context) ([]string, error)

@@ -50,6 +50,22 @@ func (t *SoftToken) Login(_ context.Context, pin []byte) error {
 	return nil
 }
 
+// SetPIN changes the token's PIN while logged in, from old (which must be
+// the current one) to new; the software token keeps only its digest.
+func (t *SoftToken) SetPIN(_ context.Context, old, new []byte) error {
+	d := sha256.Sum256(old)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.loggedIn {
+		return fmt.Errorf("set the PIN of token %q: %w", t.label, ErrNotLoggedIn)
+	}
+	if subtle.ConstantTimeCompare(d[:], t.pinDigest[:]) != 1 {
+		return fmt.Errorf("set the PIN of token %q: %w", t.label, ErrPINIncorrect)
+	}
+	t.pinDigest = sha256.Sum256(new)
+	return nil
+}
+
 func (t *SoftToken) Logout(context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()

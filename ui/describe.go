@@ -105,6 +105,9 @@ func Describe(e *transparency.Entry, script *ceremony.Script) string {
 		var cards, revoked []string
 		json.Unmarshal(e.Fields["cards"], &cards)
 		json.Unmarshal(e.Fields["revoked"], &revoked)
+		if e.Field("secret") == ceremony.SecretNew {
+			return fmt.Sprintf("new card set %s (%s of %d) with a new secret; the HSM's PIN changed; revoked %s", strings.Join(cards, ", "), raw(e, "threshold"), len(cards), strings.Join(revoked, ", "))
+		}
 		return fmt.Sprintf("new cards %s (%s of %d) dealt from the same secret; revoked %s", strings.Join(cards, ", "), raw(e, "threshold"), len(cards), strings.Join(revoked, ", "))
 	case ceremony.KindSKRWritten:
 		return "SKR written: " + names(e)

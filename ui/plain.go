@@ -136,6 +136,9 @@ func (p *Plain) afterAction(ctx context.Context, was snapshot, s *session.Sessio
 	if r := st.Reshared; !was.reshared && r != nil {
 		fmt.Fprintf(out, "  New roster %s · SHA-256 %s\n  %s\n", r.Roster.Name, GroupHex(r.Roster.SHA256), dnssec.PGPWords(mustHex(r.Roster.SHA256)))
 		fmt.Fprintf(out, "  Revoked: %s. The old cards open nothing under the new roster.\n", strings.Join(r.Revoked, ", "))
+		if r.NewSecret {
+			fmt.Fprintln(out, "  The HSM's PIN changed: only the new cards open it from now on.")
+		}
 	}
 	if !was.ksr && st.KSR != nil {
 		fmt.Fprintf(out, "  KSR %s · id %s · %d bundles\n", st.KSR.Name, st.KSR.ID, st.KSR.Bundles)

@@ -206,6 +206,9 @@ func (c *Console) viewAction(st ceremony.State, cur ceremony.Step, w int) string
 		}
 		if r := st.Reshared; r != nil {
 			b.WriteString(c.st.OK.Render("[ OK ] revoked: "+strings.Join(r.Revoked, ", ")) + "\n")
+			if r.NewSecret {
+				b.WriteString(c.st.OK.Render("[ OK ] the HSM's PIN changed: only the new cards open it") + "\n")
+			}
 			b.WriteString(c.viewHash("New roster "+r.Roster.Name, r.Roster.SHA256, w))
 		}
 		b.WriteString("\n")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/internal/durable"
 	"gopkg.in/yaml.v3"
@@ -203,8 +204,11 @@ func (s *Session) NewHolders() []quorum.CardInfo { return s.cfg.Reshare.Holders 
 
 // Reshare deals the secret the old cards recovered to the new officers,
 // each card file sealed with the passphrase its holder typed; writes the
-// new roster, which revokes every old card; and logs it. The secret and the
-// token's PIN stay the same: both rosters' first commitment is equal.
+// new roster, which revokes every old card; and logs it. With secret: same
+// the secret and the token's PIN stay the same (both rosters' first
+// commitment is equal); with secret: new a fresh secret is dealt and the
+// logged-in token's PIN changed to the one it derives, so that only the new
+// cards open the HSM from then on.
 func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) error {
 	cur, _ := s.state.Current()
 	rc := s.cfg.Reshare
@@ -225,9 +229,44 @@ func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) er
 	var threshold int
 	fmt.Sscan(cur.Params["threshold"], &threshold)
 	old := s.cfg.Script.Quorum
-	roster, cards, err := quorum.Reshare(rand.Reader, s.secret, old, threshold, rc.Holders)
-	if err != nil {
-		return err
+	fresh := ceremony.ReshareSecret(cur) == ceremony.SecretNew
+	var (
+		roster         *quorum.Roster
+		cards          []quorum.Card
+		oldPIN, newPIN []byte
+		setter         hsm.PINSetter
+	)
+	if fresh {
+		// A new card set: a fresh secret, and the token's PIN changed to
+		// the one it derives, in the session the old cards opened.
+		var ok bool
+		if setter, ok = s.cfg.Token.(hsm.PINSetter); !ok {
+			return fmt.Errorf("token %q cannot change its PIN here; provision the cards with its own tools", s.cfg.Token.Label())
+		}
+		if !s.cfg.Token.LoggedIn() {
+			return fmt.Errorf("token %q is not logged in: activate it first (the new PIN is set in the session the old cards opened)", s.cfg.Token.Label())
+		}
+		r, c, secret, err := quorum.Provision(rand.Reader, old, threshold, rc.Holders)
+		if err != nil {
+			return err
+		}
+		newPIN, err = quorum.DerivePIN(secret, s.cfg.Token.Label())
+		quorum.Wipe(secret)
+		if err != nil {
+			return err
+		}
+		defer quorum.Wipe(newPIN)
+		if oldPIN, err = quorum.DerivePIN(s.secret, s.cfg.Token.Label()); err != nil {
+			return err
+		}
+		defer quorum.Wipe(oldPIN)
+		roster, cards = r, c
+	} else {
+		r, c, err := quorum.Reshare(rand.Reader, s.secret, old, threshold, rc.Holders)
+		if err != nil {
+			return err
+		}
+		roster, cards = r, c
 	}
 	defer func() {
 		for _, c := range cards {
@@ -255,6 +294,17 @@ func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) er
 	if err := durable.WriteFile(rc.RosterPath, rb, 0o644, durable.New); err != nil {
 		return fmt.Errorf("write the new roster: %w; nothing was logged: remove the new card files and deal again", err)
 	}
+	secretField := ceremony.SecretSame
+	if fresh {
+		// Last, the token, once the new cards and roster are on disk. Between
+		// this and the log entry below, the token opens only with the new
+		// cards: a crash there leaves the log one entry behind the token, and
+		// the new roster says so.
+		if err := setter.SetPIN(ctx, oldPIN, newPIN); err != nil {
+			return fmt.Errorf("%w; the token keeps its old PIN and nothing was logged: remove the new card files and roster and deal again", err)
+		}
+		secretField = ceremony.SecretNew
+	}
 	for _, c := range old.Cards {
 		revoked = append(revoked, c.ID)
 	}
@@ -263,7 +313,7 @@ func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) er
 		return err
 	}
 	if err := s.append(ctx, ceremony.KindCardsReshared, map[string]any{"step": cur.ID, "threshold": threshold, "cards": ids,
-		"revoked": revoked, "commitment": roster.Commitments[0], "roster_sha256": ref.SHA256}, ref); err != nil {
+		"revoked": revoked, "commitment": roster.Commitments[0], "roster_sha256": ref.SHA256, "secret": secretField}, ref); err != nil {
 		return err
 	}
 	s.wipeSecret()
@@ -271,8 +321,8 @@ func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) er
 	for _, st := range s.cfg.Script.Steps()[s.state.Next:] {
 		loginAhead = loginAhead || st.Action == ceremony.ActionHSMLogin
 	}
-	if !loginAhead {
-		s.wipePIN() // no HSM login follows: the PIN derived at the quorum goes too
+	if !loginAhead || fresh {
+		s.wipePIN() // no HSM login follows, or the PIN changed: the PIN derived at the quorum goes too
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/scripts"
 	"github.com/keyceremony/keyceremony/transparency"
+	"gopkg.in/yaml.v3"
 )
 
 // TestShippedScriptsAuto plays every shipped script unattended on the
@@ -73,6 +74,10 @@ func TestShippedScriptsAuto(t *testing.T) {
 					t.Fatal("no SKR written")
 				}
 			}
+			if name == "keygen" {
+				// The new card set, and only it, opens the token now.
+				newCardsOpen(t, cfg, oldPIN(t, cfg))
+			}
 			if name == "signing-two" {
 				if _, err := os.Stat(second); err != nil || len(st.Answered) != 1 {
 					t.Fatalf("the second SKR: %v (%d answered before the last)", err, len(st.Answered))
@@ -80,4 +85,73 @@ func TestShippedScriptsAuto(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oldPIN is the PIN the demo's cards derive for cfg's token.
+func oldPIN(t *testing.T, cfg Config) []byte {
+	t.Helper()
+	c, _ := quorum.NewCollector(cfg.Script.Quorum)
+	for _, id := range []string{"CO1", "CO2", "CO3"} {
+		card, err := cfg.Cards.Read(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Present(card); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret, err := c.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin, err := quorum.DerivePIN(secret, cfg.Token.Label())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pin
+}
+
+// newCardsOpen checks that a provisioned card set (the new roster and card
+// files of cfg.Reshare) opens cfg's token and that the old PIN does not.
+func newCardsOpen(t *testing.T, cfg Config, old []byte) {
+	t.Helper()
+	ctx := context.Background()
+	rb, err := os.ReadFile(cfg.Reshare.RosterPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Quorum *quorum.Roster `yaml:"quorum"`
+	}
+	if err := yaml.Unmarshal(rb, &doc); err != nil || doc.Quorum == nil {
+		t.Fatalf("the new roster: %v", err)
+	}
+	files := &quorum.CardFiles{Dir: cfg.Reshare.CardsDir, Passphrase: func(_ context.Context, id string) (string, error) {
+		return "rehearsal passphrase of " + id, nil
+	}}
+	c, _ := quorum.NewCollector(doc.Quorum)
+	for _, h := range cfg.Reshare.Holders {
+		card, err := files.Read(ctx, h.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Present(card); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret, err := c.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin, _ := quorum.DerivePIN(secret, cfg.Token.Label())
+	if cfg.Token.LoggedIn() {
+		t.Fatal("the token is still logged in after the ceremony")
+	}
+	if err := cfg.Token.Login(ctx, old); err == nil {
+		t.Fatal("the old cards' PIN still opens the token")
+	}
+	if err := cfg.Token.Login(ctx, pin); err != nil {
+		t.Fatalf("the new cards' PIN: %v", err)
+	}
+	cfg.Token.Logout(ctx)
 }

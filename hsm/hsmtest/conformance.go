@@ -88,4 +88,31 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 			t.Fatalf("unknown key: %v, want ErrKeyNotFound", err)
 		}
 	})
+	t.Run("set the PIN while logged in", func(t *testing.T) {
+		f := newFixture(t)
+		ps, ok := f.Token.(hsm.PINSetter)
+		if !ok {
+			t.Skip("the token's PIN cannot be changed")
+		}
+		if err := f.Token.Login(ctx, f.PIN); err != nil {
+			t.Fatal(err)
+		}
+		newPIN := []byte("fedcba9876543210")
+		if err := ps.SetPIN(ctx, append([]byte("x"), f.PIN...), newPIN); !errors.Is(err, hsm.ErrPINIncorrect) {
+			t.Fatalf("set the PIN with a wrong old one: %v, want ErrPINIncorrect", err)
+		}
+		if err := ps.SetPIN(ctx, f.PIN, newPIN); err != nil {
+			t.Fatal(err)
+		}
+		defer ps.SetPIN(ctx, newPIN, f.PIN)
+		if err := f.Token.Logout(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Token.Login(ctx, f.PIN); !errors.Is(err, hsm.ErrPINIncorrect) {
+			t.Fatalf("the old PIN after the change: %v, want ErrPINIncorrect", err)
+		}
+		if err := f.Token.Login(ctx, newPIN); err != nil {
+			t.Fatalf("the new PIN: %v", err)
+		}
+	})
 }

@@ -215,6 +215,36 @@ func Reshare(rnd io.Reader, secret []byte, old *Roster, threshold int, holders [
 	if !grp.NewElement().MulGen(s).IsEqual(c[0]) {
 		return nil, nil, errors.New("the secret is not the old roster's")
 	}
+	return redeal(rnd, s, old, threshold, holders)
+}
+
+// Provision deals a new card set with a fresh secret, for a new key or a new
+// HSM: the old cards are listed as revoked and the new ones numbered after
+// them, as Reshare does, but the first commitment changes, and the token's
+// PIN must be changed to the one the new secret derives (returned, for the
+// caller to set and wipe). old must be the roster whose secret opens the
+// token now: the caller proves that by having logged in with it.
+func Provision(rnd io.Reader, old *Roster, threshold int, holders []CardInfo) (*Roster, []Card, []byte, error) {
+	if err := old.Validate(); err != nil {
+		return nil, nil, nil, err
+	}
+	s := grp.RandomScalar(rnd)
+	defer s.SetUint64(0)
+	secret, err := s.MarshalBinary()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, cards, err := redeal(rnd, s, old, threshold, holders)
+	if err != nil {
+		Wipe(secret)
+		return nil, nil, nil, err
+	}
+	return r, cards, secret, nil
+}
+
+// redeal splits secret for holders, numbering their shares after old's
+// cards, which the new roster lists as revoked.
+func redeal(rnd io.Reader, s group.Scalar, old *Roster, threshold int, holders []CardInfo) (*Roster, []Card, error) {
 	var next uint64 = 1
 	for _, oc := range old.Cards {
 		if oc.Share >= next {

@@ -67,3 +67,54 @@ func TestReshare(t *testing.T) {
 		t.Fatal("a wrong secret was reshared")
 	}
 }
+
+// TestProvision deals a new card set with a fresh secret: the new cards
+// recover the secret Provision returned, which is not the old one; the
+// first commitment changes; every old card is refused as revoked.
+func TestProvision(t *testing.T) {
+	old, oldCards, err := Deal(rand.Reader, 3, holders(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := NewCollector(old)
+	for _, card := range oldCards[:3] {
+		if err := c.Present(card); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldSecret, err := c.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var newHolders []CardInfo
+	for _, h := range holders(7) {
+		h.ID = "N" + h.ID
+		newHolders = append(newHolders, h)
+	}
+	r, cards, secret, err := Provision(rand.Reader, old, 3, newHolders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(secret, oldSecret) || r.Commitments[0] == old.Commitments[0] {
+		t.Fatal("the new card set holds the old secret")
+	}
+	nc, _ := NewCollector(r)
+	for _, card := range oldCards {
+		var rej *RejectedError
+		if err := nc.Present(card); !errors.As(err, &rej) || rej.Reason != ReasonRevoked {
+			t.Fatalf("old card %s: %v, want revoked", card.ID, err)
+		}
+	}
+	for _, card := range cards[4:] {
+		if err := nc.Present(card); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := nc.Recover()
+	if err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("the new cards recover another secret: %v", err)
+	}
+	if _, _, _, err := Provision(rand.Reader, old, 3, holders(3)); err == nil {
+		t.Fatal("an old card id was reused")
+	}
+}
