@@ -8,9 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/scripts"
 	"github.com/keyceremony/keyceremony/transparency"
 	"github.com/keyceremony/keyceremony/ui"
 )
@@ -22,6 +26,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	auto := fs.Bool("auto", false, "play the whole ceremony unattended and exit at the end")
 	plain := fs.Bool("plain", false, "line-by-line prompts instead of the full-screen console (also when stdout is not a terminal)")
 	theme := fs.String("theme", "dark", "colours of the console: dark, light or mono")
+	scriptName := fs.String("script", "demo", "the built-in script to rehearse ("+strings.Join(scripts.Names(), ", ")+") on the demo's software token and simulated cards")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -43,9 +48,9 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return operational(err)
 	}
-	script, err := session.DemoScript()
+	script, err := rehearsalScript(*scriptName)
 	if err != nil {
-		return operational(err)
+		return err
 	}
 	existing, _ := os.ReadDir(dir)
 	resume := len(existing) > 0
@@ -55,7 +60,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	defer restore()
 
-	l, err := openDemoLog(ctx, dir, resume, script.Digest, script.Raw)
+	l, err := openDemoLog(ctx, dir, resume, script)
 	if err != nil {
 		return err
 	}
@@ -65,6 +70,12 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return operational(err)
 	}
+	// The rehearsal's parts for what other scripts do: a second KSR
+	// (2010Q2) for a script that signs two quarters, and three new officers
+	// whose card files and roster go beside the log.
+	cfg.More, cfg.MoreSKRPaths = []session.Input{{Name: scripts.DemoKSR2Name, Data: scripts.DemoKSR2()}}, []string{dir + "-skr-2.xml"}
+	cfg.Reshare = session.ReshareConfig{Holders: []quorum.CardInfo{{ID: "CO8", Holder: "Officer H"}, {ID: "CO9", Holder: "Officer I"}, {ID: "CO10", Holder: "Officer J"}},
+		RosterPath: dir + "-roster-2.yaml", CardsDir: dir + "-cards-2", WorkFactor: 12}
 	sess, err := session.Open(ctx, cfg)
 	if errors.Is(err, session.ErrClosed) {
 		return usageErr("demo: %s holds a closed ceremony; a closed log is never reopened: verify it with keyceremony verify %s, or start a new demo", dir, dir)
@@ -79,7 +90,11 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	err = play(ctx, sess, playOptions{plain: *plain, auto: *auto, rehearsal: true, theme: *theme}, stdin, stdout)
 	if errors.Is(err, ui.ErrQuit) {
-		fmt.Fprintf(stdout, "\nStopped before the end. The log is safe; resume with:\n  keyceremony demo --log %s\n", dir)
+		again := ""
+		if *scriptName != "demo" {
+			again = " --script " + *scriptName
+		}
+		fmt.Fprintf(stdout, "\nStopped before the end. The log is safe; resume with:\n  keyceremony demo%s --log %s\n", again, dir)
 		return nil
 	}
 	if err != nil {
@@ -87,22 +102,47 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	closeLog()
 	cp := l.Latest()
-	fmt.Fprintf(stdout, "\nLog folder: %s\nSKR: %s\nFinal checkpoint: size %d, root %s\nVerify it with: keyceremony verify %s\n",
-		dir, sess.SKRPath(), cp.Size, ui.GroupHex(cp.RootHex()), dir)
+	fmt.Fprintf(stdout, "\nLog folder: %s\n", dir)
+	if session.NeedsOf(script).KSRs > 0 {
+		fmt.Fprintf(stdout, "SKR: %s\n", sess.SKRPath())
+	}
+	fmt.Fprintf(stdout, "Final checkpoint: size %d, root %s\nVerify it with: keyceremony verify %s\n", cp.Size, ui.GroupHex(cp.RootHex()), dir)
 	return nil
+}
+
+// rehearsalScript loads a built-in script for the demo; one that names
+// roster.yaml gets the demo's roster, whose simulated cards the demo holds.
+func rehearsalScript(name string) (*ceremony.Script, error) {
+	raw, err := scripts.Get(name)
+	if err != nil {
+		return nil, usageErr("demo: --script %q: built in are %s; rehearse a script of your own with keyceremony run --rehearsal", name, strings.Join(scripts.Names(), ", "))
+	}
+	script, err := ceremony.LoadScriptWith(strings.TrimSuffix(name, ".yaml")+".yaml", raw, func(string) ([]byte, error) { return scripts.DemoRoster(), nil })
+	if err != nil {
+		return nil, operational(err)
+	}
+	return script, nil
 }
 
 // openDemoLog opens the demo's log in dir: a new one with a new rehearsal key
 // (kept beside the folder, never in it), or an existing one to resume.
-func openDemoLog(ctx context.Context, dir string, resume bool, scriptDigest string, scriptRaw []byte) (*transparency.Log, error) {
+func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.Script) (*transparency.Log, error) {
 	keyPath := dir + ".key"
+	name := script.Ceremony
+	if !strings.Contains(name, "rehearsal") {
+		name += " (rehearsal)"
+	}
+	arts := []transparency.Artefact{{Name: script.Name, Data: script.Raw}}
+	if script.RosterFile != "" {
+		arts = append(arts, transparency.Artefact{Name: script.RosterFile, Data: script.RosterRaw})
+	}
 	if !resume {
 		os.Remove(keyPath) // a key left by a start that never created the log
 	}
 	return openLog(ctx, logSpec{dir: dir, keyPath: keyPath, resume: resume,
 		origin: "demo.keyceremony.invalid/" + time.Now().UTC().Format("20060102T150405Z") + "/rehearsal",
-		fields: map[string]any{"ceremony": "Demo key-signing ceremony (rehearsal)", "zone": ".",
-			"script_sha256": scriptDigest, "tool": toolVersion(), "rehearsal": true},
-		artefacts: []transparency.Artefact{{Name: "demo.yaml", Data: scriptRaw}},
+		fields: map[string]any{"ceremony": name, "zone": script.Zone,
+			"script_sha256": script.Digest, "tool": toolVersion(), "rehearsal": true},
+		artefacts: arts,
 		keyName:   "rehearsal key", keyHint: "choose a new folder"})
 }

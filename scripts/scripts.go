@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-//go:embed *.yaml demo-ksr-root-2010-q1-0.xml
+//go:embed *.yaml demo-ksr-root-2010-q1-0.xml demo-ksr-root-2010-q2-0.xml
 var files embed.FS
 
 // DemoKSRName is the KSR the demo signs: IANA's pre-production KSR for
@@ -22,6 +22,16 @@ func DemoKSR() []byte {
 	return b
 }
 
+// DemoKSR2Name is the second KSR of a rehearsal that signs two quarters:
+// IANA's pre-production KSR for 2010Q2, which follows 2010Q1's response.
+const DemoKSR2Name = "ksr-root-2010-q2-0.xml"
+
+// DemoKSR2 returns the rehearsal's second KSR.
+func DemoKSR2() []byte {
+	b, _ := fs.ReadFile(files, "demo-"+DemoKSR2Name)
+	return b
+}
+
 // Get returns the embedded script with the given name (with or without .yaml).
 func Get(name string) ([]byte, error) {
 	name = strings.TrimSuffix(name, ".yaml")
@@ -30,6 +40,12 @@ func Get(name string) ([]byte, error) {
 		return nil, fmt.Errorf("no built-in script %q", name)
 	}
 	return b, nil
+}
+
+// Names are the built-in scripts, in the order of a KSK operator's year:
+// the demo first.
+func Names() []string {
+	return []string{"demo", "signing", "signing-two", "keygen", "officers", "decommission", "admin"}
 }
 
 // DemoPolicy returns the demo's signing policy file.

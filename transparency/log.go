@@ -3,6 +3,7 @@ package transparency
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -631,6 +632,22 @@ func (l *Log) StoreArtefact(name string, data []byte) (ArtefactRef, error) {
 		return ArtefactRef{}, fmt.Errorf("store artefact %s: %w", name, err)
 	}
 	return ref, nil
+}
+
+// ReadArtefact returns the artefact stored under its SHA-256, checking the
+// digest.
+func (l *Log) ReadArtefact(sha string) ([]byte, error) {
+	if !isSHA256Hex(sha) {
+		return nil, fmt.Errorf("artefact %q: not a SHA-256 in hex", sha)
+	}
+	data, err := os.ReadFile(filepath.Join(l.dir, artefactsDir, sha))
+	if err != nil {
+		return nil, err
+	}
+	if got := sha256.Sum256(data); hex.EncodeToString(got[:]) != sha {
+		return nil, fmt.Errorf("artefact %s: the stored file has another SHA-256", sha)
+	}
+	return data, nil
 }
 
 // Latest returns the latest archived checkpoint.

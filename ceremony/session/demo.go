@@ -36,7 +36,13 @@ func DemoConfig(script *ceremony.Script, log *transparency.Log, resume bool, skr
 	if err != nil {
 		return Config{}, err
 	}
-	token, err := demoToken(script.Quorum, cards)
+	// The simulated cards are dealt for the demo's roster; a rehearsed
+	// script uses it too (or names no quorum).
+	demo, err := DemoScript()
+	if err != nil {
+		return Config{}, err
+	}
+	token, err := demoToken(demo.Quorum, cards)
 	if err != nil {
 		return Config{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/keyceremony/keyceremony/ceremony"
@@ -47,7 +48,7 @@ func TestShippedScriptsAuto(t *testing.T) {
 			cfg.Reshare = ReshareConfig{Holders: []quorum.CardInfo{{ID: "CO8", Holder: "H"}, {ID: "CO9", Holder: "I"}, {ID: "CO10", Holder: "J"}},
 				RosterPath: filepath.Join(t.TempDir(), "roster-2.yaml"), CardsDir: filepath.Join(t.TempDir(), "cards"), WorkFactor: 10}
 			second := filepath.Join(t.TempDir(), "skr-2.xml")
-			cfg.More, cfg.MoreSKRPaths = []Input{cfg.KSR}, []string{second}
+			cfg.More, cfg.MoreSKRPaths = []Input{{Name: scripts.DemoKSR2Name, Data: scripts.DemoKSR2()}}, []string{second}
 			s, err := Open(ctx, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -57,6 +58,13 @@ func TestShippedScriptsAuto(t *testing.T) {
 					t.Fatal("the script does not end")
 				}
 				if _, err := s.AutoStep(ctx); err != nil {
+					if k := s.State().KSR; k != nil {
+						for _, r := range k.Results {
+							if r.Status == "fail" {
+								t.Logf("%s: %s", r.ID, r.Detail)
+							}
+						}
+					}
 					t.Fatalf("at step %d: %v", s.State().Next, err)
 				}
 			}
@@ -81,6 +89,15 @@ func TestShippedScriptsAuto(t *testing.T) {
 			if name == "signing-two" {
 				if _, err := os.Stat(second); err != nil || len(st.Answered) != 1 {
 					t.Fatalf("the second SKR: %v (%d answered before the last)", err, len(st.Answered))
+				}
+				// 2010Q2 was checked against the 2010Q1 response just written:
+				// the chain's overlap is the old policy's one second short.
+				chained := false
+				for _, r := range st.KSR.Results {
+					chained = chained || (r.ID == "KSR-CHAIN-OVERLAP" && r.Status == "warn" && strings.Contains(r.Detail, "expires 2010-04-05"))
+				}
+				if !chained {
+					t.Fatalf("the second KSR was not checked against the first SKR: %+v", st.KSR.Results)
 				}
 			}
 		})

@@ -93,6 +93,7 @@ type Session struct {
 	last      *transparency.Appended
 	autoCards int // cards presented by AutoStep
 	plan      *Plan
+	prevSKR   *dnssec.Document // the SKR the current KSR follows, once read
 	// secret is the recovered activation secret, kept from the quorum to
 	// a cards.reshare step ahead and wiped there.
 	secret []byte
@@ -433,13 +434,17 @@ func (s *Session) loadKSR(ctx context.Context, cur ceremony.Step) error {
 	if err := s.append(ctx, ceremony.KindKSRLoaded, fields, ref); err != nil {
 		return err
 	}
-	s.ksr, s.signed, s.plan = doc, nil, nil
+	s.ksr, s.signed, s.plan, s.prevSKR = doc, nil, nil, nil
 	return nil
 }
 
 func (s *Session) checkKSR(ctx context.Context, cur ceremony.Step) error {
 	now := s.checkTime()
-	results := dnssec.CheckKSR(s.ksr, s.cfg.Policy, now, s.cfg.Previous)
+	prev, err := s.previous()
+	if err != nil {
+		return err
+	}
+	results := dnssec.CheckKSR(s.ksr, s.cfg.Policy, now, prev)
 	if s.cfg.Profile != nil && dnssec.Passed(results) {
 		plan, res, err := PlanSigning(ctx, s.signRequest())
 		results = append(results, res...)
@@ -454,10 +459,35 @@ func (s *Session) checkKSR(ctx context.Context, cur ceremony.Step) error {
 	}
 	fields := map[string]any{"step": cur.ID, "sha256": s.state.KSR.SHA256,
 		"check_time": now.UTC().Format(time.RFC3339), "results": logged}
-	if s.cfg.Previous != nil {
-		fields["previous_skr"] = s.cfg.Previous.ID
+	if prev != nil {
+		fields["previous_skr"] = prev.ID
 	}
 	return s.append(ctx, ceremony.KindKSRChecked, fields)
+}
+
+// previous is the SKR the current KSR follows: for the first KSR the one
+// given (Config.Previous); for each further KSR of the ceremony the SKR
+// just answered, read back from the log's artefacts, so that a ceremony
+// signing two quarters checks the second against the first's response.
+func (s *Session) previous() (*dnssec.Document, error) {
+	if s.prevSKR != nil {
+		return s.prevSKR, nil
+	}
+	n := len(s.state.Answered)
+	if n == 0 {
+		return s.cfg.Previous, nil
+	}
+	last := s.state.Answered[n-1].SKR
+	data, err := s.cfg.Log.ReadArtefact(last.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("the SKR answered before this KSR (%s): %w", last.Name, err)
+	}
+	doc, err := dnssec.ParseAny(data, nil)
+	if err != nil {
+		return nil, fmt.Errorf("the SKR answered before this KSR (%s): %w", last.Name, err)
+	}
+	s.prevSKR = doc
+	return doc, nil
 }
 
 func (s *Session) checkTime() time.Time {
@@ -468,7 +498,11 @@ func (s *Session) checkTime() time.Time {
 }
 
 func (s *Session) signRequest() SignRequest {
-	return SignRequest{Profile: s.cfg.Profile, Token: s.cfg.Token, KSR: s.ksr, Previous: s.cfg.Previous,
+	prev, err := s.previous()
+	if err != nil {
+		prev = s.cfg.Previous // checkKSR refused the KSR on this error already
+	}
+	return SignRequest{Profile: s.cfg.Profile, Token: s.cfg.Token, KSR: s.ksr, Previous: prev,
 		Schema: s.cfg.Schema, Policy: s.cfg.Policy, Now: s.checkTime()}
 }
 

@@ -84,6 +84,9 @@ type Card struct {
 // Validate checks the roster's shape: a threshold within the number of cards,
 // one commitment per coefficient, distinct ids and share numbers.
 func (r *Roster) Validate() error {
+	if r == nil {
+		return errors.New("no roster: the script names no quorum")
+	}
 	switch r.Mode {
 	case "", ModeShares:
 	case ModeWitnessed:
