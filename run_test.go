@@ -513,21 +513,38 @@ func TestRunTwoKSRs(t *testing.T) {
 	dir, profile, cardsDir, pass := provisionedHSM(t, "two-hsm")
 	script, _ := os.ReadFile(filepath.Join("scripts", "signing-two.yaml"))
 	os.WriteFile(filepath.Join(dir, "signing-two.yaml"), script, 0o644)
-	ksr, _ := os.ReadFile(filepath.Join("dnssec", "testdata", "ksr-root-2010-q1-0.xml"))
-	for _, n := range []string{"ksr-a.xml", "ksr-b.xml"} {
-		os.WriteFile(filepath.Join(dir, n), ksr, 0o644)
+	q1, _ := os.ReadFile(filepath.Join("dnssec", "testdata", "ksr-root-2010-q1-0.xml"))
+	q2, _ := os.ReadFile(filepath.Join("dnssec", "testdata", "ksr-root-2010-q2-0.xml"))
+	for n, b := range map[string][]byte{"ksr-a.xml": q1, "ksr-b.xml": q2, "ksr-again.xml": q1} {
+		os.WriteFile(filepath.Join(dir, n), b, 0o644)
 	}
-	logDir := filepath.Join(dir, "log")
 	ctx := context.Background()
-	args := []string{"run", "--script", filepath.Join(dir, "signing-two.yaml"), "--profile", profile, "--log", logDir, "--cards", cardsDir,
-		"--ksr", filepath.Join(dir, "ksr-a.xml"), "--now", "2009-12-25", "--plain"}
-	if err := run(ctx, args, nil, io.Discard, io.Discard); exitCode(err) != exitUsage || !strings.Contains(err.Error(), "loads 2 KSRs") {
+	args := func(logDir string, ksrs ...string) []string {
+		a := []string{"run", "--script", filepath.Join(dir, "signing-two.yaml"), "--profile", profile, "--log", logDir, "--cards", cardsDir,
+			"--now", "2010-01-07", "--plain"}
+		for _, k := range ksrs {
+			a = append(a, "--ksr", filepath.Join(dir, k))
+		}
+		return a
+	}
+	if err := run(ctx, args(filepath.Join(dir, "log-0"), "ksr-a.xml"), nil, io.Discard, io.Discard); exitCode(err) != exitUsage || !strings.Contains(err.Error(), "loads 2 KSRs") {
 		t.Fatalf("one --ksr for two: %v", err)
 	}
-	args = append(args, "--ksr", filepath.Join(dir, "ksr-b.xml"))
+	answer := func() func(string) (string, bool) {
+		return presenting([]string{"1", "2", "3"}, map[string]string{"CO1": pass(1), "CO2": pass(2), "CO3": pass(3)})
+	}
+	// The same KSR twice: the second is checked against the SKR just
+	// written for the first, and refused as answered already.
 	var out bytes.Buffer
-	answer := presenting([]string{"1", "2", "3"}, map[string]string{"CO1": pass(1), "CO2": pass(2), "CO3": pass(3)})
-	if err := run(ctx, args, &plainDriver{out: &out, answer: answer}, &out, io.Discard); err != nil {
+	run(ctx, args(filepath.Join(dir, "log-replay"), "ksr-a.xml", "ksr-again.xml"), &plainDriver{out: &out, answer: answer()}, &out, io.Discard)
+	if !strings.Contains(out.String(), "[FAIL] KSR-ID") || !strings.Contains(out.String(), "this KSR was answered already (replay)") || strings.Count(out.String(), "signed bundle 9 of 9") != 1 {
+		t.Fatalf("the same KSR twice in one ceremony:\n%s", out.String())
+	}
+	// 2010Q1, then 2010Q2, which follows the 2010Q1 response.
+	os.Remove(filepath.Join(dir, "skr-a.xml"))
+	logDir := filepath.Join(dir, "log")
+	out.Reset()
+	if err := run(ctx, args(logDir, "ksr-a.xml", "ksr-b.xml"), &plainDriver{out: &out, answer: answer()}, &out, io.Discard); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	if strings.Count(out.String(), "signed bundle 9 of 9") != 2 || !strings.Contains(out.String(), "The ceremony is closed: ") {
