@@ -38,6 +38,9 @@ type ConsoleOptions struct {
 	Now func() time.Time
 	// Renderer draws the styles (tests pass one with a fixed colour profile).
 	Renderer *lipgloss.Renderer
+	// Splash is how long the checkpoint is shown on its own at each act
+	// boundary: 0 for the default (5 s), negative for never.
+	Splash time.Duration
 }
 
 // RunConsole runs the full-screen operator console until the ceremony is
@@ -94,7 +97,13 @@ const (
 	modeSignIn         // a participant's name, role by role
 	modeRepeatReason   // why the step just done is done again
 	modeChoose         // the contingencies that apply, by id
+	modeCheckpoint     // the latest signed checkpoint, full screen, as a QR code and text
+	modeExceptions     // every exception and deviation so far
 )
+
+// actSplash is how long the checkpoint is shown on its own when an act
+// ends (any key returns at once).
+const actSplash = 5 * time.Second
 
 // Console is the root model of the operator console. It owns resize, global
 // keys and the dialogs; the ceremony's work runs in commands that return
@@ -147,6 +156,11 @@ type Console struct {
 	pending string
 	// repeating: the pending reason is for a repeat, not a skip.
 	repeating bool
+	// splashUntil is when the checkpoint shown at an act boundary gives
+	// the screen back; zero when the checkpoint view was asked for.
+	splashUntil time.Time
+	// quitFrom is the mode the quit question interrupted.
+	quitFrom mode
 }
 
 type (
@@ -175,6 +189,9 @@ func NewConsole(ctx context.Context, s *session.Session, opts ConsoleOptions) (*
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Splash == 0 {
+		opts.Splash = actSplash
 	}
 	r := opts.Renderer
 	if r == nil {
@@ -255,6 +272,9 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // the next card; the cards and the HSM are polled.
 func (c *Console) onTick() tea.Cmd {
 	c.clock = c.opts.Now()
+	if c.mode == modeCheckpoint && !c.splashUntil.IsZero() && !c.clock.Before(c.splashUntil) {
+		c.mode, c.splashUntil = modeNormal, time.Time{}
+	}
 	if d := c.sess.Script().Quorum.ExpiresAfter(); d > 0 && c.busy == "" && !c.state.Quorum && len(c.state.Accepted) > 0 &&
 		c.state.CollectingCards() && c.clock.Sub(c.state.PartialSince) > d {
 		return c.run("partial quorum expiring", func(ctx context.Context) (string, error) {
@@ -301,7 +321,9 @@ func (c *Console) pollCards() tea.Cmd {
 
 func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 	if msg.Type == tea.KeyCtrlC {
-		c.mode = modeQuit
+		if c.mode != modeQuit {
+			c.quitFrom, c.mode = c.mode, modeQuit
+		}
 		return nil
 	}
 	switch c.mode {
@@ -311,11 +333,14 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			c.quit = true
 			return tea.Quit
 		case key.Matches(msg, c.keys.No):
-			c.mode = modeNormal
+			// Back to where the question interrupted: a dialog keeps what
+			// was typed in it.
+			c.mode = c.quitFrom
 		}
 		return nil
-	case modeHelp:
-		c.mode = modeNormal
+	case modeHelp, modeCheckpoint, modeExceptions:
+		// Any key gives the screen back; it does nothing else.
+		c.mode, c.splashUntil = modeNormal, time.Time{}
 		return nil
 	case modeWitnessConfirm:
 		switch {
@@ -424,9 +449,13 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 	c.updateKeys()
 	switch {
 	case key.Matches(msg, c.keys.Quit):
-		c.mode = modeQuit
+		c.quitFrom, c.mode = modeNormal, modeQuit
 	case key.Matches(msg, c.keys.Help):
 		c.mode = modeHelp
+	case key.Matches(msg, c.keys.Checkpoint):
+		c.mode, c.splashUntil = modeCheckpoint, time.Time{}
+	case key.Matches(msg, c.keys.Exceptions):
+		c.mode = modeExceptions
 	case key.Matches(msg, c.keys.Exception):
 		c.openInput(modeException, "What happened, and what was done")
 	case key.Matches(msg, c.keys.Witness):
@@ -625,6 +654,8 @@ func (c *Console) updateKeys() {
 	c.keys.Abort.SetEnabled(idle && next != session.NextDone && c.state.Aborted == nil && !c.sess.Script().Acts[c.current().Act].Always)
 	c.keys.Help.SetEnabled(true)
 	c.keys.Quit.SetEnabled(true)
+	c.keys.Checkpoint.SetEnabled(c.cp != nil)
+	c.keys.Exceptions.SetEnabled(true)
 	switch {
 	case next == session.NextTyped:
 		c.keys.Confirm.SetHelp("enter", "type the confirmation")
@@ -656,7 +687,13 @@ func (c *Console) run(label string, op func(ctx context.Context) (string, error)
 
 func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 	c.busy = ""
+	before, was := c.state.Current()
 	c.state = msg.state
+	if now, is := c.state.Current(); was && (!is || now.Act != before.Act) && c.mode == modeNormal && c.opts.Splash > 0 {
+		// An act is over: its checkpoint has the screen for a moment, for
+		// the room to read and the stream to carry.
+		c.mode, c.splashUntil = modeCheckpoint, c.opts.Now().Add(c.opts.Splash)
+	}
 	c.recent = append(c.recent, msg.entries...)
 	if len(c.recent) > 50 {
 		c.recent = c.recent[len(c.recent)-50:]
@@ -710,6 +747,10 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 func (c *Console) autoStep() tea.Cmd {
 	if c.closed || c.mode == modeQuit {
 		return nil
+	}
+	if c.mode == modeCheckpoint && !c.splashUntil.IsZero() {
+		// The rehearsal waits while the act's checkpoint is shown.
+		return autoNext(max(c.splashUntil.Sub(c.opts.Now()), 100*time.Millisecond))
 	}
 	return c.run("playing the ceremony", func(ctx context.Context) (string, error) { return c.sess.AutoStep(ctx) })
 }

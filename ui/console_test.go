@@ -89,7 +89,8 @@ func newConsoleScript(t *testing.T, w, h int, other *ceremony.Script, change fun
 	}
 	r := lipgloss.NewRenderer(io.Discard)
 	r.SetColorProfile(termenv.Ascii)
-	c, err := NewConsole(ctx, s, ConsoleOptions{Out: io.Discard, Theme: "dark", Rehearsal: true, Now: fixedClock, Renderer: r})
+	// No splash at act boundaries unless a test asks for it (splashAt).
+	c, err := NewConsole(ctx, s, ConsoleOptions{Out: io.Discard, Theme: "dark", Rehearsal: true, Now: fixedClock, Renderer: r, Splash: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +262,7 @@ func TestConsoleTooSmall(t *testing.T) {
 // profile: the active step and a rejected card must read without colour.
 // Update with: go test ./ui -run Golden -update
 func TestConsoleGolden(t *testing.T) {
-	for _, size := range []struct{ w, h int }{{100, 30}, {160, 45}} {
+	for _, size := range []struct{ w, h int }{{100, 30}, {160, 45}, {240, 67}} {
 		t.Run(strings.ReplaceAll(fmtSize(size.w, size.h), "×", "x"), func(t *testing.T) {
 			c := newConsole(t, size.w, size.h)
 			press(t, c, "enter", "enter", "enter", "enter", "enter", "enter", "enter", "1", "f")

@@ -8,6 +8,8 @@ import "github.com/charmbracelet/lipgloss"
 // the only signal.
 type Theme struct {
 	Text, Muted, Focus, OK, Warn, Fail, Banner lipgloss.TerminalColor
+	// QRLight and QRDark draw a QR code's light and dark modules.
+	QRLight, QRDark lipgloss.TerminalColor
 }
 
 // ValidTheme reports whether --theme names a theme.
@@ -21,13 +23,17 @@ func themeNamed(name string) (Theme, bool) {
 	switch name {
 	case "dark", "":
 		return Theme{Text: lipgloss.Color("15"), Muted: lipgloss.Color("7"), Focus: lipgloss.Color("14"),
-			OK: lipgloss.Color("10"), Warn: lipgloss.Color("11"), Fail: lipgloss.Color("9"), Banner: lipgloss.Color("11")}, true
+			OK: lipgloss.Color("10"), Warn: lipgloss.Color("11"), Fail: lipgloss.Color("9"), Banner: lipgloss.Color("11"),
+			QRLight: lipgloss.Color("15"), QRDark: lipgloss.Color("0")}, true
 	case "light":
 		return Theme{Text: lipgloss.Color("0"), Muted: lipgloss.Color("8"), Focus: lipgloss.Color("4"),
-			OK: lipgloss.Color("2"), Warn: lipgloss.Color("3"), Fail: lipgloss.Color("1"), Banner: lipgloss.Color("1")}, true
+			OK: lipgloss.Color("2"), Warn: lipgloss.Color("3"), Fail: lipgloss.Color("1"), Banner: lipgloss.Color("1"),
+			QRLight: lipgloss.Color("15"), QRDark: lipgloss.Color("0")}, true
 	case "mono":
 		n := lipgloss.NoColor{}
-		return Theme{Text: n, Muted: n, Focus: n, OK: n, Warn: n, Fail: n, Banner: n}, true
+		// The QR code is drawn in the terminal's own foreground: light on a
+		// dark terminal, as it should be.
+		return Theme{Text: n, Muted: n, Focus: n, OK: n, Warn: n, Fail: n, Banner: n, QRLight: n, QRDark: n}, true
 	}
 	return Theme{}, false
 }
@@ -39,6 +45,7 @@ type Styles struct {
 	Done, Current, Pending                 lipgloss.Style
 	OK, Warn, Fail, Focus                  lipgloss.Style
 	Status, Help, Panel, PanelTitle, Input lipgloss.Style
+	QR                                     lipgloss.Style
 }
 
 func newStyles(r *lipgloss.Renderer, t Theme) Styles {
@@ -65,5 +72,6 @@ func newStyles(r *lipgloss.Renderer, t Theme) Styles {
 		Panel:      s().Border(lipgloss.NormalBorder()).BorderForeground(t.Muted).Padding(0, 1),
 		PanelTitle: s().Foreground(t.Text).Bold(true),
 		Input:      s().Foreground(t.Focus).Bold(true),
+		QR:         s().Foreground(t.QRLight).Background(t.QRDark),
 	}
 }

@@ -18,6 +18,12 @@ func (c *Console) View() string {
 		return fmt.Sprintf("terminal too small: need %d×%d, have %d×%d", MinWidth, MinHeight, c.width, c.height)
 	}
 	c.updateKeys()
+	switch c.mode {
+	case modeCheckpoint:
+		return c.viewCheckpoint()
+	case modeExceptions:
+		return c.viewExceptions()
+	}
 	header := c.viewHeader()
 	status := c.viewStatus()
 	helpLine := c.viewHelp()
@@ -59,6 +65,7 @@ func (c *Console) viewMain(w, h int) string {
 	st := c.state
 	inner := w - 4
 	var b strings.Builder
+	action := ""
 	cur, ok := st.Current()
 	if !ok {
 		b.WriteString(c.st.OK.Render("[ OK ] The ceremony is closed.") + "\n\n")
@@ -69,7 +76,8 @@ func (c *Console) viewMain(w, h int) string {
 			b.WriteString(c.st.Muted.Render("witnessed by "+strings.Join(cur.Witnesses, ", ")) + "\n")
 		}
 		b.WriteString("\n" + c.st.Text.Bold(true).Width(inner).Render(cur.Text) + "\n\n")
-		b.WriteString(c.viewAction(st, cur, inner))
+		action = c.viewAction(st, cur, inner)
+		b.WriteString(actionHere)
 		if len(cur.Witnesses) > 0 && st.ActionDone() {
 			var marks []string
 			for i, w := range cur.Witnesses {
@@ -130,9 +138,18 @@ func (c *Console) viewMain(w, h int) string {
 		b.WriteString("\n" + c.st.Input.Render("The holder types the "+c.input.Placeholder+", then enter.") + "\n" +
 			c.st.Muted.Render("nothing typed is shown · esc to cancel") + "\n")
 	}
-	body := b.String()
+	// What the step is and what the witness and the operator do next are
+	// always shown whole; the action's panel gets the room left, and is
+	// clipped at the smallest sizes.
+	wrap := lipgloss.NewStyle().Width(inner).Render
+	head, tail, _ := strings.Cut(b.String(), actionHere)
+	fixed := lipgloss.Height(wrap(head+tail)) + 1
+	if action != "" {
+		action = clip(strings.TrimRight(wrap(strings.TrimRight(action, "\n")), " \n"), max(2, h-2-fixed)) + "\n"
+	}
+	body := head + action + tail
 	// Recent log entries fill what is left.
-	lines := strings.Count(body, "\n") + 2
+	lines := lipgloss.Height(wrap(strings.TrimRight(body, "\n"))) + 1
 	if room := h - lines - 4; room > 2 && len(c.recent) > 0 {
 		n := min(room-1, len(c.recent))
 		body += "\n" + c.st.PanelTitle.Render("Log") + "\n"
@@ -140,7 +157,22 @@ func (c *Console) viewMain(w, h int) string {
 			body += c.st.Muted.Render(truncate(r.String(), inner)) + "\n"
 		}
 	}
-	return c.st.Box.Width(w - 2).Height(h - 2).Render(strings.TrimRight(body, "\n"))
+	return c.st.Box.Width(w - 2).Height(h - 2).Render(clip(wrap(strings.TrimRight(body, "\n")), h-2))
+}
+
+// actionHere marks where the action's panel goes in the step's panel.
+const actionHere = "\x00action\x00"
+
+// clip keeps the first n lines of s (wrapped as they will be drawn), the
+// last one saying how many more there are: a panel never pushes the status
+// line and the keys off the screen.
+func clip(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) <= n || n < 2 {
+		return s
+	}
+	more := len(lines) - n + 1
+	return strings.Join(lines[:n-1], "\n") + "\n" + fmt.Sprintf("… %d more lines: enlarge the terminal to see them", more)
 }
 
 // viewAction shows what the step's action needs people to see.
@@ -395,15 +427,16 @@ func (c *Console) viewStatus() string {
 
 func (c *Console) viewHelp() string {
 	var ks []key.Binding
-	for _, k := range []key.Binding{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Forged, c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort, c.keys.Help, c.keys.Quit} {
+	for _, k := range []key.Binding{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Forged, c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort, c.keys.Help, c.keys.Quit, c.keys.Checkpoint, c.keys.Exceptions} {
 		if k.Enabled() {
 			ks = append(ks, k)
 		}
 	}
 	if c.opts.Auto {
-		return c.st.Help.Render("AUTO · the rehearsal plays itself · ? help · q quit")
+		return c.st.Help.Render("AUTO · the rehearsal plays itself · c checkpoint QR · ? help · q quit")
 	}
-	return c.help.ShortHelpView(ks)
+	c.help.Width = c.width
+	return truncateStyled(c.help.ShortHelpView(ks), c.width)
 }
 
 func (c *Console) overlay(screen string) string {
@@ -417,7 +450,7 @@ func (c *Console) overlay(screen string) string {
 			c.st.Text.Render("Every step so far is in the log, durable and signed.\nThe ceremony resumes at the current step when the\nsame command is run on the same log folder.") + "\n\n" +
 			c.st.Focus.Render("y") + c.st.Help.Render(" quit · ") + c.st.Focus.Render("n") + c.st.Help.Render(" go on")
 	} else {
-		box = c.st.PanelTitle.Render("Keys") + "\n\n" + c.help.FullHelpView([][]key.Binding{{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Forged}, {c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort}, {c.keys.Help, c.keys.Quit}}) +
+		box = c.st.PanelTitle.Render("Keys") + "\n\n" + c.help.FullHelpView([][]key.Binding{{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Forged}, {c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort}, {c.keys.Checkpoint, c.keys.Exceptions, c.keys.Help, c.keys.Quit}}) +
 			"\n\n" + c.st.Help.Render("any key to close")
 	}
 	return lipgloss.Place(c.width, c.height, lipgloss.Center, lipgloss.Center, c.st.Box.Render(box))

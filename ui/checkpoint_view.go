@@ -1,0 +1,175 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/transparency"
+)
+
+// checkpointTextWidth is the width of the text beside the QR code.
+const checkpointTextWidth = 48
+
+// viewCheckpoint is the latest signed checkpoint on its own: a QR code of
+// the whole signed note, as large as the screen allows, and its text
+// beside it, for the room to read aloud and the stream to carry.
+func (c *Console) viewCheckpoint() string {
+	header := c.screenTitle("CHECKPOINT")
+	foot := "any key: back to the ceremony"
+	if !c.splashUntil.IsZero() {
+		foot = fmt.Sprintf("act %s · back to the ceremony by itself in %d s, or any key", c.actDone(), max(1, int(c.splashUntil.Sub(c.clock).Seconds()+0.999)))
+	}
+	bodyH := c.height - lipgloss.Height(header) - 1
+	body := CheckpointPanel(c.st, c.cp, c.sess.Log().Size(), c.width, bodyH)
+	return lipgloss.JoinVertical(lipgloss.Left, header, lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(body), c.st.Help.Render(foot))
+}
+
+// actDone names the act that just ended, for the splash's footer.
+func (c *Console) actDone() string {
+	if cur, ok := c.state.Current(); ok && cur.Act > 0 {
+		return fmt.Sprintf("%d of %d done", cur.Act, len(c.state.Script.Acts))
+	}
+	return "done"
+}
+
+// screenTitle is the first line of a full-screen view: a banner, the
+// ceremony, the clock, and a rule.
+func (c *Console) screenTitle(banner string) string {
+	left := c.st.Banner.Render(banner) + " " + c.st.Header.Render(c.state.Script.Ceremony)
+	clock := c.st.Clock.Render(c.clock.UTC().Format("2006-01-02 15:04:05 UTC"))
+	gap := max(1, c.width-lipgloss.Width(left)-lipgloss.Width(clock))
+	return lipgloss.JoinVertical(lipgloss.Left, left+strings.Repeat(" ", gap)+clock, c.st.Muted.Render(strings.Repeat("─", c.width)))
+}
+
+// CheckpointPanel draws a signed checkpoint in w×h cells: its QR code
+// (the whole note, scaled up as far as it fits) and its text. logSize is
+// the log's size now, to say whether the checkpoint covers every entry.
+func CheckpointPanel(st Styles, cp *transparency.Checkpoint, logSize uint64, w, h int) string {
+	if cp == nil {
+		return st.Warn.Render("[WAIT] No checkpoint is signed yet; the first one follows the log's first entry.")
+	}
+	note := string(cp.Note)
+	textW := min(checkpointTextWidth, w/2)
+	scale := qrScale(note, w-textW-2, h)
+	var info []string
+	add := func(s ...string) { info = append(info, s...) }
+	add(st.PanelTitle.Render("Signed checkpoint of the ceremony log"), "")
+	add(st.Muted.Render("Origin"), st.Text.Width(textW).Render(cp.Origin))
+	add(st.Muted.Render("Size"), st.Text.Render(fmt.Sprintf("%d entries", cp.Size)))
+	if cp.Size >= logSize {
+		add(st.OK.Render("[ OK ] covers every entry so far"))
+	} else {
+		add(st.Warn.Render(fmt.Sprintf("[WAIT] covers %d of %d entries; the next is being signed", cp.Size, logSize)))
+	}
+	add("", st.Muted.Render("Root (SHA-256)"))
+	groups := strings.Fields(GroupHex(cp.RootHex()))
+	for i := 0; i < len(groups); i += 8 {
+		add(st.Focus.Render(strings.Join(groups[i:min(i+8, len(groups))], " ")))
+	}
+	add(st.Text.Width(textW).Render(dnssec.PGPWords(cp.Root[:])))
+	if name := signerName(note); name != "" {
+		add("", st.Muted.Render("Signed by"), st.Text.Width(textW).Render(name))
+	}
+	add("", st.Help.Width(textW).Render("The code holds the whole signed note. Compare it with the published log; keyceremony verify checks the log offline."))
+	text := strings.Join(info, "\n")
+	if scale == 0 {
+		n, _, _ := qrModules(note)
+		side := n + 2*qrQuiet
+		return st.Warn.Render(fmt.Sprintf("[    ] The QR code needs %d×%d cells: enlarge the terminal to show it.", side+textW+2, (side+1)/2+3)) + "\n\n" + text
+	}
+	lines, err := QRLines(note, scale)
+	if err != nil {
+		return st.Fail.Render("[FAIL] QR code: "+err.Error()) + "\n\n" + text
+	}
+	for i, l := range lines {
+		lines[i] = st.QR.Render(l)
+	}
+	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Join(lines, "\n"), "  ", text)
+}
+
+// signerName is the key name on a signed note's first signature line.
+func signerName(note string) string {
+	_, sigs, ok := strings.Cut(note, "\n\n")
+	if !ok {
+		return ""
+	}
+	f := strings.Fields(sigs)
+	if len(f) < 3 || f[0] != "—" {
+		return ""
+	}
+	return f[1]
+}
+
+// viewExceptions lists every exception and deviation so far, with its
+// time and step, as the witness reads them at the close.
+func (c *Console) viewExceptions() string {
+	header := c.screenTitle("EXCEPTIONS")
+	bodyH := c.height - lipgloss.Height(header) - 1
+	lines := DeviationLines(c.state)
+	if len(lines) == 0 {
+		lines = []string{"No exception or deviation so far."}
+	}
+	if len(lines) > bodyH {
+		lines = append([]string{fmt.Sprintf("… %d earlier", len(lines)-bodyH+1)}, lines[len(lines)-bodyH+1:]...)
+	}
+	for i, l := range lines {
+		lines[i] = c.st.Text.Render(truncate(l, c.width))
+	}
+	body := lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(strings.Join(lines, "\n"))
+	return lipgloss.JoinVertical(lipgloss.Left, header, body, c.st.Help.Render("any key: back to the ceremony"))
+}
+
+// DeviationLines are the exceptions, skips, repeats, steps not applicable,
+// the abort and the refused cards of a ceremony's state, in time order, one
+// line each with its UTC time, step and a word for its kind.
+func DeviationLines(st ceremony.State) []string {
+	type item struct {
+		at   string
+		line string
+	}
+	var items []item
+	add := func(t string, line string) { items = append(items, item{t, line}) }
+	for _, e := range st.Exceptions {
+		add(e.Time.UTC().Format("15:04:05"), fmt.Sprintf("%s  [EXCEPTION] step %s: %s", e.Time.UTC().Format("15:04:05"), e.Step, e.Text))
+	}
+	words := map[string]string{"skipped": "[SKIPPED]", "aborted": "[LEFT OUT]", "not applicable": "[NOT APPLICABLE]"}
+	for _, d := range st.Skipped {
+		w := words[d.Kind]
+		if w == "" {
+			w = "[" + strings.ToUpper(d.Kind) + "]"
+		}
+		add(d.Time.UTC().Format("15:04:05"), fmt.Sprintf("%s  %s step %s: %s%s", d.Time.UTC().Format("15:04:05"), w, d.Step, d.Reason, witnessed(d.Witness)))
+	}
+	for _, d := range st.Repeated {
+		add(d.Time.UTC().Format("15:04:05"), fmt.Sprintf("%s  [REPEATED] step %s: %s%s", d.Time.UTC().Format("15:04:05"), d.Step, d.Reason, witnessed(d.Witness)))
+	}
+	if a := st.Aborted; a != nil {
+		add(a.Time.UTC().Format("15:04:05"), fmt.Sprintf("%s  [ABORTED] at step %s: %s", a.Time.UTC().Format("15:04:05"), a.Step, a.Reason))
+	}
+	for _, ce := range st.Cards {
+		if !ce.Accepted {
+			add(ce.Time.UTC().Format("15:04:05"), fmt.Sprintf("%s  [CARD REFUSED] %s (%s): %s", ce.Time.UTC().Format("15:04:05"), ce.Card, ce.Holder, ce.Reason))
+		}
+	}
+	// Stable by time: entries of one second keep their kind's order.
+	for i := 1; i < len(items); i++ {
+		for j := i; j > 0 && items[j].at < items[j-1].at; j-- {
+			items[j], items[j-1] = items[j-1], items[j]
+		}
+	}
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.line
+	}
+	return out
+}
+
+func witnessed(role string) string {
+	if role == "" {
+		return ""
+	}
+	return " (" + role + " confirmed)"
+}

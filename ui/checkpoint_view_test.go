@@ -1,0 +1,157 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/golden"
+)
+
+// qrFromScreen cuts the QR code out of a checkpoint screen: it starts on the
+// third line (after the title and its rule) with a line of quiet zone, all
+// █, whose length is the code's width.
+func qrFromScreen(t *testing.T, s string) []string {
+	t.Helper()
+	lines := strings.Split(s, "\n")
+	if len(lines) < 3 {
+		t.Fatalf("no QR code on:\n%s", s)
+	}
+	first := []rune(lines[2])
+	w := 0
+	for w < len(first) && first[w] == '█' {
+		w++
+	}
+	if w < 21 {
+		t.Fatalf("no QR code on:\n%s", s)
+	}
+	var qr []string
+	for _, l := range lines[2 : 2+(w+1)/2] {
+		r := []rune(l)
+		if len(r) < w {
+			t.Fatalf("a short QR line: %q", l)
+		}
+		qr = append(qr, string(r[:w]))
+	}
+	return qr
+}
+
+// TestConsoleCheckpointQR: c shows the latest signed checkpoint on its own,
+// at 160×45 and at 240×67 (where it is drawn twice as large); the QR code
+// drawn on the screen decodes back to the checkpoint's signed note, byte
+// for byte; its root is beside it in hex groups and PGP words; any key
+// returns to the ceremony without doing anything else.
+func TestConsoleCheckpointQR(t *testing.T) {
+	for _, size := range []struct{ w, h, scale int }{{160, 45, 1}, {240, 67, 2}} {
+		c := newConsole(t, size.w, size.h)
+		press(t, c, "enter", "enter", "enter")
+		next, logged := c.state.Next, c.sess.Log().Size()
+		press(t, c, "c")
+		if c.mode != modeCheckpoint {
+			t.Fatal("c does not show the checkpoint")
+		}
+		s := screen(c)
+		if c.cp == nil || c.cp.Size != logged {
+			t.Fatalf("the checkpoint shown does not cover the log (%d entries)", logged)
+		}
+		qr := qrFromScreen(t, s)
+		if got := len([]rune(qr[0])); got%size.scale != 0 || got/size.scale < 25 {
+			t.Fatalf("%d×%d: a QR code %d cells wide, want scale %d", size.w, size.h, got, size.scale)
+		}
+		text, err := decodeHalfBlocks(t, qr)
+		if err != nil {
+			t.Fatalf("%d×%d: the QR code on the screen does not decode: %v\n%s", size.w, size.h, err, s)
+		}
+		if text != string(c.cp.Note) {
+			t.Fatalf("the QR code holds %q, the checkpoint is %q", text, c.cp.Note)
+		}
+		for _, want := range []string{"CHECKPOINT", "Signed checkpoint of the ceremony log", GroupHex(c.cp.RootHex())[:39], "[ OK ] covers every entry so far", "ui-test.keyceremony.invalid/rehearsal"} {
+			if !strings.Contains(s, want) {
+				t.Fatalf("checkpoint screen lacks %q:\n%s", want, s)
+			}
+		}
+		if lines := strings.Split(s, "\n"); len(lines) > size.h {
+			t.Fatalf("%d lines on a %d-line terminal", len(lines), size.h)
+		}
+		press(t, c, "w")
+		if c.mode != modeNormal || c.state.Next != next || c.sess.Log().Size() != logged {
+			t.Fatal("the key that closed the checkpoint did something else")
+		}
+	}
+}
+
+// TestConsoleCheckpointTooSmall: at 100×30 the code does not fit; the text
+// is shown with how large the terminal must be.
+func TestConsoleCheckpointTooSmall(t *testing.T) {
+	c := newConsole(t, 100, 30)
+	press(t, c, "enter", "c")
+	s := screen(c)
+	if !strings.Contains(s, "The QR code needs") || !strings.Contains(s, "enlarge the terminal") || !strings.Contains(s, "Root (SHA-256)") {
+		t.Fatalf("checkpoint at 100×30:\n%s", s)
+	}
+}
+
+// TestConsoleActSplash: when an act ends the checkpoint takes the screen by
+// itself; it gives it back after the splash time (on the clock's tick), or
+// at any key, which does nothing else.
+func TestConsoleActSplash(t *testing.T) {
+	c := newConsole(t, 160, 45)
+	c.opts.Splash = 5 * time.Second
+	press(t, c, "enter", "enter", "enter")
+	if c.mode != modeNormal {
+		t.Fatal("a splash inside an act")
+	}
+	press(t, c, "enter") // step 1.4 done: act 1 is over
+	if c.mode != modeCheckpoint || c.splashUntil.IsZero() {
+		t.Fatal("no checkpoint at the end of act 1")
+	}
+	s := screen(c)
+	if !strings.Contains(s, "CHECKPOINT") || !strings.Contains(s, "act 1 of 5 done · back to the ceremony by itself in 5 s") {
+		t.Fatalf("act splash:\n%s", s)
+	}
+	golden.RequireEqual(t, []byte(s))
+	clockOffset += 6 * time.Second
+	defer func() { clockOffset = 0 }()
+	c.Update(tickMsg(fixedClock()))
+	if c.mode != modeNormal {
+		t.Fatal("the splash does not end by itself")
+	}
+	// The next act's end, closed by a key this time.
+	press(t, c, "enter", "enter", "enter")
+	if c.mode != modeCheckpoint {
+		t.Fatal("no checkpoint at the end of act 2")
+	}
+	next := c.state.Next
+	c.Update(tea.KeyMsg{Type: tea.KeyEnter})
+	if c.mode != modeNormal || c.state.Next != next {
+		t.Fatal("enter during the splash did more than close it")
+	}
+}
+
+// TestConsoleExceptionsView: e lists every exception and deviation so far,
+// in time order, with its step.
+func TestConsoleExceptionsView(t *testing.T) {
+	c := newConsole(t, 160, 45)
+	press(t, c, "e")
+	if c.mode != modeExceptions || !strings.Contains(screen(c), "No exception or deviation so far.") {
+		t.Fatalf("e with none:\n%s", screen(c))
+	}
+	press(t, c, "esc")
+	press(t, c, "x")
+	typeText(t, c, "Camera 2 off")
+	press(t, c, "enter")
+	press(t, c, "s")
+	typeText(t, c, "Safe 1 opened yesterday")
+	press(t, c, "enter", "w")
+	press(t, c, "e")
+	s := screen(c)
+	for _, want := range []string{"EXCEPTIONS", "14:00:00  [EXCEPTION] step 1.1: Camera 2 off", "[SKIPPED] step 1.1: Safe 1 opened yesterday (IW confirmed)"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("exceptions view lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Index(s, "[EXCEPTION]") > strings.Index(s, "[SKIPPED]") {
+		t.Fatal("not in time order")
+	}
+}

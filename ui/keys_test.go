@@ -1,0 +1,153 @@
+package ui
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/keyceremony/keyceremony/ceremony/session"
+)
+
+// keyMsg is the message a key sends.
+func keyMsg(k string) tea.KeyMsg {
+	switch k {
+	case "enter":
+		return tea.KeyMsg{Type: tea.KeyEnter}
+	case "esc":
+		return tea.KeyMsg{Type: tea.KeyEsc}
+	case "ctrl+c":
+		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	case "tab":
+		return tea.KeyMsg{Type: tea.KeyTab}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+}
+
+// send delivers one key as the program would, running what it starts.
+func send(t *testing.T, c *Console, k string) {
+	t.Helper()
+	_, cmd := c.Update(keyMsg(k))
+	drain(t, c, cmd)
+}
+
+// fits checks that the screen is no larger than the terminal.
+func fits(t *testing.T, c *Console, where string) {
+	t.Helper()
+	lines := strings.Split(c.View(), "\n")
+	if len(lines) > c.height {
+		t.Fatalf("%s: %d lines on a %d-line terminal", where, len(lines), c.height)
+	}
+	for i, l := range lines {
+		if w := ansi.StringWidth(l); w > c.width {
+			t.Fatalf("%s: line %d is %d cells wide on a %d-cell terminal:\n%s\n%s", where, i+1, w, c.width, l, ansi.Strip(c.View()))
+		}
+	}
+}
+
+// TestConsoleEveryKeyEveryState walks the demo ceremony from its first
+// step to its close, at the smallest size. At every step, and in each of
+// its dialogs and views, it presses every key the console knows and some it
+// does not: a key whose binding is disabled changes nothing in the log; a
+// dialog or view left with esc (or any key) leaves the log and the step as
+// they were; and every screen fits the terminal.
+func TestConsoleEveryKeyEveryState(t *testing.T) {
+	ctx := context.Background()
+	c := newConsole(t, MinWidth, MinHeight)
+	all := []string{"enter", "w", "1", "2", "7", "9", "f", "x", "s", "r", "a", "?", "q", "c", "e", "y", "n", "esc", "ctrl+c", "tab", "z", "Z", " "}
+	// Keys that open something that esc closes, and the views any key closes.
+	openers := []string{"x", "s", "r", "a", "q", "ctrl+c", "?", "c", "e"}
+	states := 0
+	for {
+		where := "step " + c.current().ID + " (" + nextName(session.NextOf(c.state)) + ")"
+		if session.NextOf(c.state) == session.NextDone {
+			where = "closed"
+		}
+		fits(t, c, where)
+		next, size := c.state.Next, c.sess.Log().Size()
+		unchanged := func(after string) {
+			t.Helper()
+			if c.sess.Log().Size() != size || c.sess.State().Next != next {
+				t.Fatalf("%s: %s changed the log (%d → %d entries)", where, after, size, c.sess.Log().Size())
+			}
+		}
+		// Disabled keys do nothing.
+		c.updateKeys()
+		for _, k := range all {
+			m := keyMsg(k)
+			enabled := false
+			for _, b := range []key.Binding{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Forged, c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort,
+				c.keys.Help, c.keys.Quit, c.keys.Checkpoint, c.keys.Exceptions} {
+				enabled = enabled || (b.Enabled() && key.Matches(m, b))
+			}
+			if enabled || contains(openers, k) {
+				continue
+			}
+			send(t, c, k)
+			unchanged("disabled key " + k)
+			if c.mode != modeNormal {
+				t.Fatalf("%s: disabled key %q opened mode %d", where, k, c.mode)
+			}
+		}
+		// Each dialog or view: every key in it, then out with esc.
+		for _, o := range openers {
+			send(t, c, o)
+			if c.mode == modeNormal {
+				continue // not open here
+			}
+			opened := c.mode
+			fits(t, c, where+" after "+o)
+			for _, k := range all {
+				if k == "enter" || k == "y" || k == "esc" || k == "n" {
+					continue // these act or leave; tested by the flows
+				}
+				send(t, c, k)
+				unchanged(o + " then " + k)
+				fits(t, c, where+" after "+o+" "+k)
+				if k == "ctrl+c" && opened != modeQuit {
+					// The quit question, and n goes back to the dialog.
+					if c.mode != modeQuit {
+						t.Fatalf("%s: ctrl+c in mode %d does not ask to quit", where, opened)
+					}
+					send(t, c, "n")
+					if c.mode != opened {
+						t.Fatalf("%s: n after ctrl+c goes to mode %d, not back to %d", where, c.mode, opened)
+					}
+					continue
+				}
+				if c.mode == modeNormal {
+					break // a view any key closes
+				}
+				if c.mode != opened && !(opened == modeQuit || opened == modeHelp) {
+					t.Fatalf("%s: %q in mode %d went to mode %d", where, k, opened, c.mode)
+				}
+			}
+			if c.mode != modeNormal {
+				send(t, c, "esc")
+			}
+			if c.mode != modeNormal {
+				t.Fatalf("%s: esc does not leave mode %d (opened by %q)", where, c.mode, o)
+			}
+			unchanged(o + " then esc")
+			c.pending, c.repeating = "", false
+		}
+		states++
+		if session.NextOf(c.state) == session.NextDone {
+			break
+		}
+		if _, err := c.sess.AutoStep(ctx); err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+		c.state = c.sess.State()
+	}
+	if states < 40 {
+		t.Fatalf("only %d states visited", states)
+	}
+}
+
+func nextName(n session.Next) string {
+	return map[session.Next]string{session.NextWitness: "witness", session.NextCards: "cards", session.NextTyped: "typed",
+		session.NextDone: "done", session.NextConfirm: "confirm"}[n]
+}

@@ -1,0 +1,77 @@
+package ui
+
+import (
+	"image"
+	"image/color"
+	"strings"
+	"testing"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+)
+
+// decodeHalfBlocks reads a QR code back from its half-block drawing (lines
+// of █ ▀ ▄ and spaces, other characters around it ignored): each cell is two
+// pixels stacked, light where drawn, scaled up and decoded with ZXing.
+func decodeHalfBlocks(t *testing.T, lines []string) (string, error) {
+	t.Helper()
+	const px = 4
+	w := 0
+	for _, l := range lines {
+		w = max(w, len([]rune(l)))
+	}
+	h := 2 * len(lines)
+	img := image.NewGray(image.Rect(0, 0, (w+8)*px, (h+8)*px))
+	for i := range img.Pix {
+		img.Pix[i] = 255 // a light margin, as the screen around the code
+	}
+	for row, l := range lines {
+		for col, r := range []rune(l) {
+			top := r == '█' || r == '▀'
+			bottom := r == '█' || r == '▄'
+			for dy, light := range []bool{top, bottom} {
+				if light {
+					continue
+				}
+				y := (2*row + dy + 4) * px
+				x := (col + 4) * px
+				for yy := y; yy < y+px; yy++ {
+					for xx := x; xx < x+px; xx++ {
+						img.SetGray(xx, yy, color.Gray{0})
+					}
+				}
+			}
+		}
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		return "", err
+	}
+	// No hint that the image is a bare code: the finder patterns are
+	// located as in a photograph of the screen.
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		return "", err
+	}
+	return res.GetText(), nil
+}
+
+// TestQRLinesDecode: a signed checkpoint drawn at scales 1 and 2 decodes
+// back to the same text, byte for byte.
+func TestQRLinesDecode(t *testing.T) {
+	text := "demo.keyceremony.invalid/20261128T054702Z/rehearsal\n62\nq0bCeXwJ3d5JYqfq5bWz9SYoXkTtQqC5rVhl8CSdF1I=\n\n" +
+		"— demo.keyceremony.invalid/20261128T054702Z/rehearsal AbCdEf0123456789+/AbCdEf0123456789+/AbCdEf0123456789+/AbCdEf0123456789+/AbCdEf0123456789+/AbCd\n"
+	for _, scale := range []int{1, 2} {
+		lines, err := QRLines(text, scale)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeHalfBlocks(t, lines)
+		if err != nil {
+			t.Fatalf("scale %d: %v\n%s", scale, err, strings.Join(lines, "\n"))
+		}
+		if got != text {
+			t.Fatalf("scale %d decodes to %q", scale, got)
+		}
+	}
+}
