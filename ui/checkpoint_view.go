@@ -23,7 +23,7 @@ func (c *Console) viewCheckpoint() string {
 		foot = fmt.Sprintf("act %s · back to the ceremony by itself in %d s, or any key", c.actDone(), max(1, int(c.splashUntil.Sub(c.clock).Seconds()+0.999)))
 	}
 	bodyH := c.height - lipgloss.Height(header) - 1
-	body := CheckpointPanel(c.st, c.cp, c.sess.Log().Size(), c.width, bodyH)
+	body := CheckpointPanel(c.st, c.cp, c.sess.Log().Size(), c.state.Script.Digest, c.width, bodyH)
 	return lipgloss.JoinVertical(lipgloss.Left, header, lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(body), c.st.Help.Render(foot))
 }
 
@@ -46,8 +46,9 @@ func (c *Console) screenTitle(banner string) string {
 
 // CheckpointPanel draws a signed checkpoint in w×h cells: its QR code
 // (the whole note, scaled up as far as it fits) and its text. logSize is
-// the log's size now, to say whether the checkpoint covers every entry.
-func CheckpointPanel(st Styles, cp *transparency.Checkpoint, logSize uint64, w, h int) string {
+// the log's size now, to say whether the checkpoint covers every entry;
+// scriptDigest, when known, names the script the log follows.
+func CheckpointPanel(st Styles, cp *transparency.Checkpoint, logSize uint64, scriptDigest string, w, h int) string {
 	if cp == nil {
 		return st.Warn.Render("[WAIT] No checkpoint is signed yet; the first one follows the log's first entry.")
 	}
@@ -72,6 +73,14 @@ func CheckpointPanel(st Styles, cp *transparency.Checkpoint, logSize uint64, w, 
 	add(st.Text.Width(textW).Render(dnssec.PGPWords(cp.Root[:])))
 	if name := signerName(note); name != "" {
 		add("", st.Muted.Render("Signed by"), st.Text.Width(textW).Render(name))
+	}
+	if scriptDigest != "" {
+		add("", st.Muted.Render("Script SHA-256"))
+		sg := strings.Fields(GroupHex(scriptDigest))
+		for i := 0; i < len(sg); i += 8 {
+			add(st.Text.Render(strings.Join(sg[i:min(i+8, len(sg))], " ")))
+		}
+		add(st.Text.Width(textW).Render(dnssec.PGPWords(mustHex(scriptDigest))))
 	}
 	add("", st.Help.Width(textW).Render("The code holds the whole signed note. Compare it with the published log; keyceremony verify checks the log offline."))
 	text := strings.Join(info, "\n")

@@ -189,6 +189,9 @@ func (c *Console) viewAction(st ceremony.State, cur ceremony.Step, w int) string
 		}
 		b.WriteString("\n")
 	}
+	if e := cur.Expect; e != nil {
+		b.WriteString(c.viewHash("Expected "+e.Name+" (known in advance)", e.SHA256, w))
+	}
 	switch cur.Action {
 	case ceremony.ActionKSRLoad, ceremony.ActionKSRCheck, ceremony.ActionKSRSign, ceremony.ActionSKRWrite:
 		if st.KSR != nil {
@@ -421,8 +424,11 @@ func (c *Console) viewStatus() string {
 			signed = c.st.OK.Render(fmt.Sprintf("checkpoint %d signed", c.cp.Size))
 		}
 	}
-	s := fmt.Sprintf("Log %d entries · durable · root %s · %s", size, root, signed)
-	return c.st.Muted.Render(strings.Repeat("─", c.width)) + "\n" + c.st.Status.Render(s)
+	s := fmt.Sprintf("Log %d entries · durable · root %s · ", size, root) + signed
+	if q := quorumStatus(c.state); q != "" {
+		s = q + " · " + s
+	}
+	return c.st.Muted.Render(strings.Repeat("─", c.width)) + "\n" + truncateStyled(c.st.Status.Render(s), c.width)
 }
 
 func (c *Console) viewHelp() string {
@@ -481,4 +487,24 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// quorumStatus is the quorum's progress and the HSM's state in a few
+// words, for the status line: "" for a script without a quorum.
+func quorumStatus(st ceremony.State) string {
+	q := st.Script.Quorum
+	if q == nil {
+		return ""
+	}
+	var s string
+	switch {
+	case st.Quorum:
+		s = fmt.Sprintf("Quorum %d of %d reached", q.Threshold, q.Threshold)
+	default:
+		s = fmt.Sprintf("Quorum %d of %d", len(st.Accepted), q.Threshold)
+	}
+	if st.HSM {
+		return s + " · HSM ACTIVE"
+	}
+	return s + " · HSM inactive"
 }
