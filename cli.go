@@ -58,6 +58,7 @@ func commands() []command {
 	return []command{
 		{"demo", "rehearsal on embedded defaults: writes and verifies a sample rehearsal log", runDemo},
 		{"verify", "verify a log folder offline: signature, tiles, root, hash chain, artefacts, consistency", runVerify},
+		{"watch", "follow a ceremony live from its log folder or URL, read-only, verifying every checkpoint", runWatch},
 		{"run", "a ceremony on the profile's HSM with the officers' cards: the console, or --plain prompts; resumes a log", runCeremony},
 		{"transcript", "the annotated script built from a verified log: each step's time and entry, cards, hashes, exceptions", runTranscript},
 		{"watch", "read-only live viewer in the terminal (not built yet)", nil},

@@ -161,7 +161,7 @@ func checkScript(dir string, rep *transparency.Report) {
 		script.Name, script.Digest, done, len(script.Steps()), skipped, len(st.Exceptions), st.Resumes, state)
 }
 
-var errNoScript = errors.New("the log cites no ceremony script")
+var errNoScript = ceremony.ErrNoScript
 
 // scriptOfLog loads the script that a verified log's opening entry cites
 // (only as an artefact the verifier checked), and parses the entries.
@@ -177,34 +177,11 @@ func scriptOfLog(dir string, rep *transparency.Report) (*ceremony.Script, []*tra
 	if len(entries) == 0 {
 		return nil, nil, errNoScript
 	}
-	digest := entries[0].Field("script_sha256")
-	if digest == "" {
-		return nil, nil, errNoScript
-	}
-	name := ""
-	for _, a := range entries[0].Artefacts {
-		if a.SHA256 == digest {
-			name = a.Name
-		}
-	}
-	if name == "" {
-		return nil, nil, fmt.Errorf("entry 0 names script %q but does not cite it as an artefact", digest)
-	}
-	raw, err := os.ReadFile(filepath.Join(dir, "artefacts", "sha256", digest))
-	if err != nil {
-		return nil, nil, fmt.Errorf("entry 0 cites script %s (%s), but artefacts/sha256/%s cannot be read", name, digest, digest)
-	}
-	// A roster file the script names is read from entry 0's artefacts.
-	script, err := ceremony.LoadScriptWith(name, raw, func(file string) ([]byte, error) {
-		for _, a := range entries[0].Artefacts {
-			if a.Name == file {
-				return os.ReadFile(filepath.Join(dir, "artefacts", "sha256", a.SHA256))
-			}
-		}
-		return nil, fmt.Errorf("entry 0 does not cite the roster %s as an artefact", file)
+	script, err := ceremony.ScriptOfLog(entries[0], func(sha string) ([]byte, error) {
+		return os.ReadFile(filepath.Join(dir, "artefacts", "sha256", sha))
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("the script the log cites does not load: %v", err)
+		return nil, nil, err
 	}
 	return script, entries, nil
 }

@@ -2,8 +2,10 @@ package ui
 
 import (
 	"fmt"
-	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"strings"
+	"time"
+
+	"github.com/keyceremony/keyceremony/hsm/quorum"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/lipgloss"
@@ -41,23 +43,32 @@ func (c *Console) View() string {
 }
 
 func (c *Console) viewHeader() string {
-	st := c.state
+	return headerView(c.st, c.state, c.opts.Rehearsal, "", c.clock, c.width)
+}
+
+// headerView is the top of the screen: an optional banner, the ceremony,
+// the UTC clock, the current act and a rule. The console and the viewer
+// draw the same; extra is shown after the ceremony's name.
+func headerView(sty Styles, st ceremony.State, rehearsal bool, extra string, clock time.Time, width int) string {
 	script := st.Script
 	actLine := "all acts done"
 	if cur, ok := st.Current(); ok {
 		actLine = fmt.Sprintf("Act %d of %d: %s", cur.Act+1, len(script.Acts), script.Acts[cur.Act].Title)
 	}
 	var parts []string
-	if c.opts.Rehearsal {
-		parts = append(parts, c.st.Banner.Render("REHEARSAL"))
+	if rehearsal {
+		parts = append(parts, sty.Banner.Render("REHEARSAL"))
 	}
-	parts = append(parts, c.st.Header.Render(script.Ceremony))
+	parts = append(parts, sty.Header.Render(script.Ceremony))
+	if extra != "" {
+		parts = append(parts, extra)
+	}
 	left := strings.Join(parts, " ")
-	clock := c.st.Clock.Render(c.clock.UTC().Format("2006-01-02 15:04:05 UTC"))
-	gap := max(1, c.width-lipgloss.Width(left)-lipgloss.Width(clock))
-	line1 := left + strings.Repeat(" ", gap) + clock
-	line2 := c.st.Title.Render(actLine)
-	return lipgloss.JoinVertical(lipgloss.Left, line1, line2, c.st.Muted.Render(strings.Repeat("─", c.width)))
+	clk := sty.Clock.Render(clock.UTC().Format("2006-01-02 15:04:05 UTC"))
+	gap := max(1, width-lipgloss.Width(left)-lipgloss.Width(clk))
+	line1 := truncateStyled(left+strings.Repeat(" ", gap)+clk, width)
+	line2 := sty.Title.Render(truncate(actLine, width))
+	return lipgloss.JoinVertical(lipgloss.Left, line1, line2, sty.Muted.Render(strings.Repeat("─", width)))
 }
 
 // viewMain is the current step, large, and what its action shows.
@@ -351,10 +362,16 @@ func (c *Console) viewKSR(st ceremony.State, w int) string {
 }
 
 func (c *Console) viewHash(title, hexHash string, w int) string {
+	return viewHashWith(c.st, title, hexHash, w)
+}
+
+// viewHashWith shows a hash people compare aloud: hex in groups of four
+// and PGP words.
+func viewHashWith(sty Styles, title, hexHash string, w int) string {
 	words := dnssec.PGPWords(mustHex(hexHash))
-	return c.st.PanelTitle.Render(title) + "\n" +
-		c.st.Text.Render("SHA-256 "+GroupHex(hexHash)) + "\n" +
-		c.st.Focus.Width(w).Render(words) + "\n\n"
+	return sty.PanelTitle.Render(title) + "\n" +
+		sty.Text.Render("SHA-256 "+GroupHex(hexHash)) + "\n" +
+		sty.Focus.Width(w).Render(words) + "\n\n"
 }
 
 func (c *Console) mark(status string) string {
@@ -368,8 +385,11 @@ func (c *Console) mark(status string) string {
 }
 
 // viewSteps is the step list: done, current and pending marks.
-func (c *Console) viewSteps(w, h int) string {
-	st := c.state
+func (c *Console) viewSteps(w, h int) string { return stepsPanel(c.st, c.state, w, h) }
+
+// stepsPanel is the step list of a ceremony's state, in w×h cells: the
+// console and the viewer draw the same.
+func stepsPanel(sty Styles, st ceremony.State, w, h int) string {
 	steps := st.Script.Steps()
 	var lines []string
 	cursor := 0
@@ -382,17 +402,17 @@ func (c *Console) viewSteps(w, h int) string {
 		label := truncate(fmt.Sprintf("%-4s %-4s %s", s.ID, s.Role, s.Text), w-11)
 		switch {
 		case i < st.Next && skipped[s.ID] != "":
-			line = c.st.Warn.Render(skipped[s.ID]) + c.st.Muted.Render(label)
+			line = sty.Warn.Render(skipped[s.ID]) + sty.Muted.Render(label)
 		case i < st.Next:
-			line = c.st.Done.Render("[ OK ] ") + c.st.Muted.Render(label)
+			line = sty.Done.Render("[ OK ] ") + sty.Muted.Render(label)
 		case i == st.Next:
-			line = c.st.Current.Render("▶ NOW  " + label)
+			line = sty.Current.Render("▶ NOW  " + label)
 			cursor = len(lines)
 		default:
-			line = c.st.Pending.Render("[    ] " + label)
+			line = sty.Pending.Render("[    ] " + label)
 		}
 		if i == 0 || steps[i-1].Act != s.Act {
-			lines = append(lines, c.st.PanelTitle.Render(fmt.Sprintf("Act %d", s.Act+1)))
+			lines = append(lines, sty.PanelTitle.Render(fmt.Sprintf("Act %d", s.Act+1)))
 			if i == st.Next {
 				cursor = len(lines)
 			}
@@ -400,17 +420,17 @@ func (c *Console) viewSteps(w, h int) string {
 		lines = append(lines, truncateStyled(line, w-4))
 	}
 	if n := len(st.Exceptions); n > 0 {
-		lines = append(lines, "", c.st.Warn.Render(fmt.Sprintf("%d exceptions recorded", n)))
+		lines = append(lines, "", sty.Warn.Render(fmt.Sprintf("%d exceptions recorded", n)))
 	}
 	if st.Aborted != nil {
-		lines = append(lines, c.st.Fail.Render("ABORTED at step "+st.Aborted.Step))
+		lines = append(lines, sty.Fail.Render("ABORTED at step "+st.Aborted.Step))
 	}
 	room := h - 2
 	if len(lines) > room {
 		start := max(0, min(cursor-room/3, len(lines)-room))
 		lines = lines[start : start+room]
 	}
-	return c.st.Panel.Width(w - 2).Height(h - 2).Render(strings.Join(lines, "\n"))
+	return sty.Panel.Width(w - 2).Height(h - 2).Render(strings.Join(lines, "\n"))
 }
 
 func (c *Console) viewStatus() string {

@@ -1,0 +1,390 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/transparency"
+)
+
+// WatchOptions configure the viewer.
+type WatchOptions struct {
+	In       io.Reader
+	Out      io.Writer
+	Theme    string
+	Renderer *lipgloss.Renderer
+	Now      func() time.Time
+	// Interval between polls of the checkpoint; 0 means 2 s.
+	Interval time.Duration
+}
+
+// Watcher is the read-only viewer of a published ceremony log: it shows
+// only what a Follower verified (each checkpoint signed by the pinned key,
+// its root recomputed from the entries, consistent with the one before),
+// with the console's header, step list, status, checkpoint and exceptions
+// views, built from the entries alone. A check that fails is shown as an
+// alarm across the screen and stays there.
+type Watcher struct {
+	ctx    context.Context
+	f      *transparency.Follower
+	opts   WatchOptions
+	st     Styles
+	width  int
+	height int
+	clock  time.Time
+	mode   mode
+
+	script  *ceremony.Script
+	entries []*transparency.Entry
+	state   ceremony.State
+	recent  []logLine
+
+	// alarm is the first check that failed; it never clears.
+	alarm error
+	// problem is the last error reading the source (network, a missing
+	// file): retried at the next poll.
+	problem  string
+	polling  bool
+	lastPoll time.Time
+	quit     bool
+}
+
+type (
+	watchPollMsg struct {
+		u   *transparency.Update
+		err error
+	}
+	watchTickMsg time.Time
+)
+
+// NewWatcher builds the viewer's model on a follower.
+func NewWatcher(ctx context.Context, f *transparency.Follower, opts WatchOptions) (*Watcher, error) {
+	theme, ok := themeNamed(opts.Theme)
+	if !ok {
+		return nil, fmt.Errorf("theme %q: use dark, light or mono", opts.Theme)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 2 * time.Second
+	}
+	r := opts.Renderer
+	if r == nil {
+		r = lipgloss.NewRenderer(opts.Out)
+	}
+	return &Watcher{ctx: ctx, f: f, opts: opts, st: newStyles(r, theme), width: MinWidth, height: MinHeight, clock: opts.Now()}, nil
+}
+
+// RunWatch runs the full-screen viewer until the viewer quits.
+func RunWatch(ctx context.Context, f *transparency.Follower, opts WatchOptions) error {
+	m, err := NewWatcher(ctx, f, opts)
+	if err != nil {
+		return err
+	}
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithInput(opts.In), tea.WithOutput(opts.Out), tea.WithContext(ctx))
+	final, err := p.Run()
+	if err != nil {
+		return err
+	}
+	return final.(*Watcher).alarm
+}
+
+func (w *Watcher) Init() tea.Cmd { return tea.Batch(w.poll(), watchTick()) }
+
+func watchTick() tea.Cmd {
+	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return watchTickMsg(t) })
+}
+
+// poll asks the follower for a new checkpoint, one poll at a time.
+func (w *Watcher) poll() tea.Cmd {
+	if w.polling {
+		return nil
+	}
+	w.polling, w.lastPoll = true, w.opts.Now()
+	f, ctx := w.f, w.ctx
+	return func() tea.Msg {
+		u, err := f.Poll(ctx)
+		return watchPollMsg{u, err}
+	}
+}
+
+func (w *Watcher) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		w.width, w.height = msg.Width, msg.Height
+	case watchTickMsg:
+		w.clock = w.opts.Now()
+		cmds := []tea.Cmd{watchTick()}
+		if w.clock.Sub(w.lastPoll) >= w.opts.Interval {
+			cmds = append(cmds, w.poll())
+		}
+		return w, tea.Batch(cmds...)
+	case watchPollMsg:
+		w.polling = false
+		w.apply(msg.u, msg.err)
+	case tea.KeyMsg:
+		switch {
+		case w.mode != modeNormal:
+			w.mode = modeNormal
+		case msg.String() == "q" || msg.Type == tea.KeyCtrlC:
+			// Read-only: quitting loses nothing, so nothing is asked.
+			w.quit = true
+			return w, tea.Quit
+		case msg.String() == "c" && w.f.Checkpoint() != nil:
+			w.mode = modeCheckpoint
+		case msg.String() == "e" && w.script != nil:
+			w.mode = modeExceptions
+		}
+	}
+	return w, nil
+}
+
+// apply takes a poll's result: new verified entries, or an alarm, or a
+// problem reading the source.
+func (w *Watcher) apply(u *transparency.Update, err error) {
+	var alarm *transparency.Alarm
+	switch {
+	case errors.As(err, &alarm):
+		if w.alarm == nil {
+			w.alarm = alarm
+		}
+		w.problem = "" // the source answered: what it said is the alarm
+		return
+	case err != nil:
+		w.problem = err.Error()
+		return
+	}
+	w.problem = ""
+	if u == nil {
+		return
+	}
+	for i, raw := range u.New {
+		e, err := transparency.ParseEntry(raw)
+		if err != nil {
+			w.alarm = &transparency.Alarm{Check: transparency.CheckEntryJSON, Detail: fmt.Sprintf("entry %d: %v", u.Previous+uint64(i), err)}
+			return
+		}
+		w.entries = append(w.entries, e)
+	}
+	if w.script == nil && len(w.entries) > 0 {
+		s, err := ceremony.ScriptOfLog(w.entries[0], func(sha string) ([]byte, error) {
+			return transparency.ReadArtefactFrom(w.ctx, w.f.Source(), sha)
+		})
+		if err != nil {
+			w.alarm = &transparency.Alarm{Check: "script", Detail: err.Error()}
+			return
+		}
+		w.script = s
+	}
+	if w.script == nil {
+		return // an empty log: nothing to show yet
+	}
+	st, err := ceremony.Replay(w.script, w.entries)
+	if err != nil {
+		w.alarm = &transparency.Alarm{Check: "script.replay", Detail: "the log does not follow its script: " + err.Error()}
+		return
+	}
+	w.state = st
+	for i, e := range w.entries[len(w.entries)-len(u.New):] {
+		w.recent = append(w.recent, logLine{time: e.Time, index: u.Previous + uint64(i), text: Describe(e, w.script), kind: e.Kind})
+	}
+	if len(w.recent) > 50 {
+		w.recent = w.recent[len(w.recent)-50:]
+	}
+}
+
+// Alarm is the check that failed, nil while every checkpoint verified.
+func (w *Watcher) Alarm() error { return w.alarm }
+
+func (w *Watcher) View() string {
+	if w.width < MinWidth || w.height < MinHeight {
+		return fmt.Sprintf("terminal too small: need %d×%d, have %d×%d", MinWidth, MinHeight, w.width, w.height)
+	}
+	alarm := w.viewAlarm()
+	if w.script == nil {
+		lines := []string{w.st.Header.Render("keyceremony watch · " + w.f.Source().String()), ""}
+		if alarm != "" {
+			lines = append(lines, alarm)
+		} else if w.problem != "" {
+			lines = append(lines, w.st.Warn.Render("[WAIT] "+truncate(w.problem, w.width-7)))
+		} else {
+			lines = append(lines, w.st.Warn.Render("[WAIT] reading the log's first checkpoint …"))
+		}
+		return strings.Join(lines, "\n")
+	}
+	cp := w.f.Checkpoint()
+	switch w.mode {
+	case modeCheckpoint:
+		header := headerView(w.st, w.state, transparency.IsRehearsal(cp.Origin), w.st.Muted.Render("· VIEWER"), w.clock, w.width)
+		bodyH := w.height - lipgloss.Height(header) - 1
+		body := CheckpointPanel(w.st, cp, cp.Size, w.script.Digest, w.width, bodyH)
+		return lipgloss.JoinVertical(lipgloss.Left, header, lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(body), w.st.Help.Render("any key: back"))
+	case modeExceptions:
+		header := headerView(w.st, w.state, transparency.IsRehearsal(cp.Origin), w.st.Muted.Render("· VIEWER"), w.clock, w.width)
+		bodyH := w.height - lipgloss.Height(header) - 1
+		lines := DeviationLines(w.state)
+		if len(lines) == 0 {
+			lines = []string{"No exception or deviation so far."}
+		}
+		if len(lines) > bodyH {
+			lines = lines[len(lines)-bodyH:]
+		}
+		for i, l := range lines {
+			lines[i] = w.st.Text.Render(truncate(l, w.width))
+		}
+		return lipgloss.JoinVertical(lipgloss.Left, header, lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(strings.Join(lines, "\n")), w.st.Help.Render("any key: back"))
+	}
+	header := headerView(w.st, w.state, transparency.IsRehearsal(cp.Origin), w.st.Muted.Render("· VIEWER, read-only"), w.clock, w.width)
+	status := w.viewStatus()
+	help := w.st.Help.Render("c checkpoint QR • e exceptions so far • q quit")
+	bodyH := w.height - lipgloss.Height(header) - lipgloss.Height(status) - 1
+	if alarm != "" {
+		bodyH -= lipgloss.Height(alarm)
+	}
+	rightW := max(34, w.width*3/10)
+	body := lipgloss.JoinHorizontal(lipgloss.Top, w.viewMain(w.width-rightW, bodyH), stepsPanel(w.st, w.state, rightW, bodyH))
+	parts := []string{header}
+	if alarm != "" {
+		parts = append(parts, alarm)
+	}
+	parts = append(parts, body, status, help)
+	return lipgloss.JoinVertical(lipgloss.Left, parts...)
+}
+
+// viewAlarm is the alarm across the screen, or "".
+func (w *Watcher) viewAlarm() string {
+	if w.alarm == nil {
+		return ""
+	}
+	shown := "nothing was verified"
+	if cp := w.f.Checkpoint(); cp != nil {
+		shown = fmt.Sprintf("shown: the last checkpoint verified, size %d", cp.Size)
+	}
+	text := "!!! " + w.alarm.Error() + "\n" +
+		"The log served is not the one verified so far: do not trust what it shows from here on, and tell the ceremony's auditors. " + shown + "."
+	return w.st.Fail.Reverse(true).Width(w.width).Render(text)
+}
+
+// viewMain is the current step and the entries as they come.
+func (w *Watcher) viewMain(width, h int) string {
+	st := w.state
+	inner := width - 4
+	var b strings.Builder
+	if cur, ok := st.Current(); ok {
+		b.WriteString(w.st.StepID.Render("▶ STEP "+cur.ID) + "  " + w.st.Role.Render(cur.Role+" · "+st.Script.RoleTitle(cur.Role)) + "\n")
+		if len(cur.Witnesses) > 0 {
+			b.WriteString(w.st.Muted.Render("witnessed by "+strings.Join(cur.Witnesses, ", ")) + "\n")
+		}
+		b.WriteString("\n" + w.st.Text.Bold(true).Width(inner).Render(cur.Text) + "\n\n")
+		if len(st.Witnessed) > 0 {
+			b.WriteString(w.st.OK.Render("[ OK ] "+strings.Join(st.Witnessed, ", ")+" confirmed") + "\n")
+		}
+		if k := st.KSR; k != nil && (cur.Action == ceremony.ActionKSRLoad || cur.Action == ceremony.ActionKSRCheck || cur.Action == ceremony.ActionKSRSign || cur.Action == ceremony.ActionSKRWrite) {
+			b.WriteString(viewHashWith(w.st, fmt.Sprintf("KSR %s · %d bundles", k.Name, k.Bundles), k.SHA256, inner))
+		}
+	} else {
+		b.WriteString(w.st.OK.Render("[ OK ] The ceremony is closed.") + "\n\n")
+		b.WriteString(w.st.Text.Render(fmt.Sprintf("%d steps done · %d exceptions · %d resumes", len(st.DoneAt), len(st.Exceptions), st.Resumes)) + "\n")
+	}
+	head := b.String()
+	used := lipgloss.Height(lipgloss.NewStyle().Width(inner).Render(head)) // with its blank lines
+	if room := h - 2 - used - 2; room > 0 && len(w.recent) > 0 {
+		n := min(room, len(w.recent))
+		head += "\n" + w.st.PanelTitle.Render("Log") + "\n"
+		for _, r := range w.recent[len(w.recent)-n:] {
+			mark := w.st.Muted
+			if warnKinds[r.kind] {
+				mark = w.st.Warn
+			}
+			head += mark.Render(truncate(r.String(), inner)) + "\n"
+		}
+	}
+	wrapped := lipgloss.NewStyle().Width(inner).Render(strings.TrimRight(head, "\n"))
+	return w.st.Box.Width(width - 2).Height(h - 2).Render(clip(wrapped, h-2))
+}
+
+func (w *Watcher) viewStatus() string {
+	cp := w.f.Checkpoint()
+	mark := w.st.OK.Render(fmt.Sprintf("[ OK ] checkpoint %d verified", cp.Size))
+	if w.alarm != nil {
+		mark = w.st.Fail.Render("[FAIL] ALARM")
+	}
+	key := "log key " + GroupHex(transparency.KeyFingerprint(w.f.VKey))
+	if !w.f.Pinned {
+		key += " (from the log: compare with the one announced)"
+	}
+	s := fmt.Sprintf(" · root %s · %s", RootWords(cp, 4), key)
+	if q := quorumStatus(w.state); q != "" {
+		s = " · " + q + s
+	}
+	line2 := "source " + w.f.Source().String()
+	if w.problem != "" {
+		line2 += " · " + w.st.Warn.Render("[WAIT] "+w.problem+"; retrying")
+	}
+	return w.st.Muted.Render(strings.Repeat("─", w.width)) + "\n" + truncateStyled(mark+w.st.Status.Render(s), w.width) + "\n" + truncateStyled(w.st.Muted.Render(line2), w.width)
+}
+
+// WatchPlain is the viewer for screen readers and transcripts: a line for
+// each verified checkpoint and each new entry, polled every interval,
+// until the ceremony closes (nil), an alarm (returned), or ctx ends.
+func WatchPlain(ctx context.Context, f *transparency.Follower, out io.Writer, interval time.Duration) error {
+	w, err := NewWatcher(ctx, f, WatchOptions{Out: out, Theme: "mono", Interval: interval})
+	if err != nil {
+		return err
+	}
+	key := "log key " + GroupHex(transparency.KeyFingerprint(f.VKey))
+	if !f.Pinned {
+		key += " (read from the log: compare it with the one announced)"
+	}
+	fmt.Fprintf(out, "Watching %s · %s\n", f.Source(), key)
+	problem, named := "", false
+	for {
+		u, err := f.Poll(ctx)
+		seen := len(w.entries)
+		w.apply(u, err)
+		if w.alarm != nil {
+			fmt.Fprintf(out, "%s\nThe log served is not the one verified so far: do not trust what it shows from here on, and tell the ceremony's auditors.\n", w.alarm)
+			return w.alarm
+		}
+		if w.problem != problem {
+			if problem = w.problem; problem != "" {
+				fmt.Fprintf(out, "[WAIT] %s; retrying\n", problem)
+			}
+		}
+		if u != nil && w.script != nil {
+			if !named {
+				named = true
+				fmt.Fprintf(out, "%s · script %s (SHA-256 %s)\n", w.script.Ceremony, w.script.Name, GroupHex(w.script.Digest))
+			}
+			cp := u.Checkpoint
+			ext := "the first one seen"
+			if u.Previous > 0 {
+				ext = fmt.Sprintf("extends checkpoint %d", u.Previous)
+			}
+			fmt.Fprintf(out, "[ OK ] checkpoint %d verified (%s) · root %s · %s\n", cp.Size, ext, GroupHex(cp.RootHex()), RootWords(cp, 4))
+			for i, e := range w.entries[seen:] {
+				fmt.Fprintln(out, "  "+logLine{time: e.Time, index: uint64(seen + i), text: Describe(e, w.script)}.String())
+			}
+			if cur, ok := w.state.Current(); ok {
+				fmt.Fprintf(out, "  now: step %s · %s · %s\n", cur.ID, cur.Role, cur.Text)
+			}
+		}
+		if w.state.Closed {
+			fmt.Fprintln(out, "The ceremony is closed; its final checkpoint is verified.")
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}

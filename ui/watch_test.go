@@ -1,0 +1,141 @@
+package ui
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/keyceremony/keyceremony/transparency"
+	"github.com/muesli/termenv"
+)
+
+// newWatcher follows dir with the test log key pinned, drawn in Ascii.
+func newWatcher(t *testing.T, dir string, w, h int) *Watcher {
+	t.Helper()
+	key, err := transparency.ParseKey(testSKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := transparency.NewFollower(context.Background(), transparency.DirSource(dir), key.VKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.Ascii)
+	wt, err := NewWatcher(context.Background(), f, WatchOptions{Out: io.Discard, Theme: "dark", Renderer: r, Now: fixedClock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	return wt
+}
+
+// pollNow runs one poll as the program would.
+func pollNow(t *testing.T, w *Watcher) {
+	t.Helper()
+	cmd := w.poll()
+	if cmd == nil {
+		t.Fatal("a poll is already running")
+	}
+	w.Update(cmd())
+}
+
+// copyFolder copies a log folder's published files over dst.
+func copyFolder(t *testing.T, src, dst string) {
+	t.Helper()
+	os.RemoveAll(dst)
+	filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if rel == ".state" {
+			return fs.SkipDir
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, _ := os.ReadFile(p)
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+}
+
+// TestWatcherFollowsTheConsole: the viewer, reading only the log folder,
+// shows what the operator's console did, as the ceremony goes on: the
+// current step, the step list, the quorum and the verified checkpoint; the
+// same screen parts as the console (header, steps, checkpoint QR code).
+func TestWatcherFollowsTheConsole(t *testing.T) {
+	c := newConsole(t, 160, 45)
+	press(t, c, "enter", "enter", "enter")
+	w := newWatcher(t, c.sess.Log().Dir(), 160, 45)
+	pollNow(t, w)
+	s := screen2(w)
+	for _, want := range []string{"VIEWER, read-only", "▶ STEP 1.4", "[ OK ] 1.3", "checkpoint 7 verified", "Quorum 0 of 3"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("viewer lacks %q:\n%s", want, s)
+		}
+	}
+	press(t, c, "enter", "enter", "enter", "enter", "1", "f")
+	pollNow(t, w)
+	s = screen2(w)
+	for _, want := range []string{"▶ STEP 3.1", "card CO2 REJECTED: forged", "Quorum 1 of 3", "checkpoint 17 verified"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("viewer lacks %q after the console went on:\n%s", want, s)
+		}
+	}
+	// The folder's name changes with each run; the rest of the screen not.
+	norm := strings.Replace(s, "source "+c.sess.Log().Dir()+strings.Repeat(" ", len("LOGDIR")), "source LOGDIR"+strings.Repeat(" ", len(c.sess.Log().Dir())), 1)
+	golden.RequireEqual(t, []byte(norm))
+	// The checkpoint's QR code on the viewer decodes to the checkpoint.
+	w.Update(keyMsg("c"))
+	text, err := decodeHalfBlocks(t, qrFromScreen(t, screen2(w)))
+	if err != nil || text != string(w.f.Checkpoint().Note) {
+		t.Fatalf("the viewer's QR code: %v", err)
+	}
+	w.Update(keyMsg("x"))
+	w.Update(keyMsg("e"))
+	if !strings.Contains(screen2(w), "[CARD REFUSED] CO2") {
+		t.Fatalf("the viewer's exceptions:\n%s", screen2(w))
+	}
+}
+
+// TestWatcherAlarm: a log served with another history raises the alarm
+// across the screen; the viewer keeps showing what it verified last.
+func TestWatcherAlarm(t *testing.T) {
+	a := newConsole(t, 160, 45)
+	press(t, a, "enter", "enter", "enter")
+	b := newConsole(t, 160, 45)
+	press(t, b, "enter", "x")
+	typeText(t, b, "another history")
+	press(t, b, "enter", "enter", "enter", "enter")
+	served := filepath.Join(t.TempDir(), "served")
+	copyFolder(t, a.sess.Log().Dir(), served)
+	w := newWatcher(t, served, 160, 45)
+	pollNow(t, w)
+	if w.Alarm() != nil {
+		t.Fatal(w.Alarm())
+	}
+	copyFolder(t, b.sess.Log().Dir(), served)
+	pollNow(t, w)
+	s := screen2(w)
+	if w.Alarm() == nil || !strings.Contains(s, "!!! ALARM: consistency:") || !strings.Contains(s, "do not trust what it shows") ||
+		!strings.Contains(s, "[FAIL] ALARM") || !strings.Contains(s, "▶ STEP 1.4") {
+		t.Fatalf("no alarm for a rewritten log:\n%s", s)
+	}
+	// It stays, whatever the source serves next.
+	copyFolder(t, a.sess.Log().Dir(), served)
+	pollNow(t, w)
+	if !strings.Contains(screen2(w), "!!! ALARM") {
+		t.Fatal("the alarm went away")
+	}
+}
+
+func screen2(w *Watcher) string { return ansi.Strip(w.View()) }
