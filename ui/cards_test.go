@@ -108,7 +108,7 @@ func signInAll(t *testing.T, c *Console) {
 }
 
 // typeText types into the console's input field, one key at a time.
-func typeText(t *testing.T, c *Console, text string) {
+func typeText(t testing.TB, c *Console, text string) {
 	t.Helper()
 	for _, r := range text {
 		_, cmd := c.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})

@@ -40,19 +40,19 @@ func fixedClock() time.Time { return fixedTime.Add(clockOffset) }
 
 // newConsole opens a new demo ceremony in a temporary folder and returns its
 // console, drawn in the Ascii profile (no colour: words and glyphs only).
-func newConsole(t *testing.T, w, h int) *Console {
+func newConsole(t testing.TB, w, h int) *Console {
 	t.Helper()
 	return newConsoleWith(t, w, h, nil)
 }
 
 // newConsoleWith is newConsole with the session's configuration changed.
-func newConsoleWith(t *testing.T, w, h int, change func(*session.Config)) *Console {
+func newConsoleWith(t testing.TB, w, h int, change func(*session.Config)) *Console {
 	t.Helper()
 	return newConsoleScript(t, w, h, nil, change)
 }
 
 // newConsoleScript is newConsoleWith on another script than the demo's.
-func newConsoleScript(t *testing.T, w, h int, other *ceremony.Script, change func(*session.Config)) *Console {
+func newConsoleScript(t testing.TB, w, h int, other *ceremony.Script, change func(*session.Config)) *Console {
 	t.Helper()
 	ctx := context.Background()
 	key, err := transparency.ParseKey(testSKey)
@@ -100,7 +100,7 @@ func newConsoleScript(t *testing.T, w, h int, other *ceremony.Script, change fun
 
 // press sends a key and runs every command it starts, as the program would,
 // until the console is idle again.
-func press(t *testing.T, c *Console, keys ...string) {
+func press(t testing.TB, c *Console, keys ...string) {
 	t.Helper()
 	for _, k := range keys {
 		// A step waiting for its witnesses is confirmed by their key,
@@ -127,7 +127,7 @@ func press(t *testing.T, c *Console, keys ...string) {
 	}
 }
 
-func drain(t *testing.T, c *Console, cmd tea.Cmd) {
+func drain(t testing.TB, c *Console, cmd tea.Cmd) {
 	t.Helper()
 	if cmd == nil {
 		return

@@ -8,6 +8,7 @@ import (
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/session"
@@ -486,11 +487,7 @@ func truncate(s string, w int) string {
 	if w <= 1 || lipgloss.Width(s) <= w {
 		return s
 	}
-	r := []rune(s)
-	for len(r) > 0 && lipgloss.Width(string(r)) > w-1 {
-		r = r[:len(r)-1]
-	}
-	return string(r) + "…"
+	return ansi.Truncate(s, w, "…")
 }
 
 func truncateStyled(s string, w int) string {
