@@ -54,6 +54,13 @@ func newConsoleWith(t testing.TB, w, h int, change func(*session.Config)) *Conso
 // newConsoleScript is newConsoleWith on another script than the demo's.
 func newConsoleScript(t testing.TB, w, h int, other *ceremony.Script, change func(*session.Config)) *Console {
 	t.Helper()
+	return consoleOn(t, filepath.Join(t.TempDir(), "log"), w, h, other, change)
+}
+
+// consoleOn opens the console on the log in dir: a new one, or the one
+// there, resumed.
+func consoleOn(t testing.TB, dir string, w, h int, other *ceremony.Script, change func(*session.Config)) *Console {
+	t.Helper()
 	ctx := context.Background()
 	key, err := transparency.ParseKey(testSKey)
 	if err != nil {
@@ -67,15 +74,16 @@ func newConsoleScript(t testing.TB, w, h int, other *ceremony.Script, change fun
 	if other != nil {
 		logged = other
 	}
-	dir := filepath.Join(t.TempDir(), "log")
-	l, err := transparency.Open(ctx, dir, transparency.Options{Key: key, New: true, Now: fixedClock,
+	_, statErr := os.Stat(dir)
+	resume := statErr == nil
+	l, err := transparency.Open(ctx, dir, transparency.Options{Key: key, New: !resume, Now: fixedClock,
 		OpenFields:    map[string]any{"script_sha256": logged.Digest},
 		OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: logged.Raw}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close(context.Background()) })
-	cfg, err := session.DemoConfig(script, l, false, dir+"-skr.xml")
+	cfg, err := session.DemoConfig(script, l, resume, dir+"-skr.xml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +97,7 @@ func newConsoleScript(t testing.TB, w, h int, other *ceremony.Script, change fun
 	}
 	r := lipgloss.NewRenderer(io.Discard)
 	r.SetColorProfile(termenv.Ascii)
-	// No splash at act boundaries unless a test asks for it (splashAt).
+	// No splash at act boundaries unless a test asks for it.
 	c, err := NewConsole(ctx, s, ConsoleOptions{Out: io.Discard, Theme: "dark", Rehearsal: true, Now: fixedClock, Renderer: r, Splash: -1})
 	if err != nil {
 		t.Fatal(err)
