@@ -195,7 +195,7 @@ func NewConsole(ctx context.Context, s *session.Session, opts ConsoleOptions) (*
 	}
 	r := opts.Renderer
 	if r == nil {
-		r = lipgloss.NewRenderer(opts.Out)
+		r = rendererFor(opts.Out)
 	}
 	in := textinput.New()
 	in.CharLimit = 500

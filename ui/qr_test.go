@@ -2,6 +2,10 @@ package ui
 
 import (
 	"image"
+	"io"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 	"image/color"
 	"strings"
 	"testing"
@@ -74,4 +78,54 @@ func TestQRLinesDecode(t *testing.T) {
 			t.Fatalf("scale %d decodes to %q", scale, got)
 		}
 	}
+}
+
+// TestBigText: the step number in the big font reads back pixel for pixel.
+func TestBigText(t *testing.T) {
+	got := bigText("STEP 3.1")
+	want := []string{
+		"█▀▀ ▀█▀ █▀▀ █▀█   ▀▀█   ▄█ ",
+		"▀▀█  █  █▀  █▀▀    ▀█    █ ",
+		"▀▀▀  ▀  ▀▀▀ ▀     ▀▀▀ ▀ ▀▀▀",
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("line %d: %q, want %q\n%s", i, got[i], want[i], strings.Join(got, "\n"))
+		}
+	}
+}
+
+// TestNoColor: with NO_COLOR set, a renderer that could draw 24-bit colour
+// draws none; the console's screen then carries no colour sequence, and
+// its states still read as words.
+func TestNoColor(t *testing.T) {
+	for _, env := range []string{"", "1"} {
+		r := lipgloss.NewRenderer(io.Discard)
+		r.SetColorProfile(termenv.TrueColor)
+		noColor(r, func(k string) string {
+			if k == "NO_COLOR" {
+				return env
+			}
+			return ""
+		})
+		c := newConsole(t, 160, 45)
+		c.st = newStyles(r, mustTheme(t, "dark"))
+		press(t, c, "enter", "enter", "enter", "enter", "enter", "enter", "enter", "1", "f")
+		s := c.View()
+		// The themes use the 16 ANSI colours: bright ones are SGR 90–97.
+		if hasColour := strings.Contains(s, "\x1b[9") || strings.Contains(s, ";9"); (env != "") == hasColour {
+			t.Fatalf("NO_COLOR=%q: colour sequences drawn: %v", env, hasColour)
+		}
+		if !strings.Contains(s, "[FAIL]") || !strings.Contains(s, "[ OK ]") {
+			t.Fatal("the states do not read as words")
+		}
+	}
+}
+
+func mustTheme(t *testing.T, name string) Theme {
+	th, ok := themeNamed(name)
+	if !ok {
+		t.Fatal(name)
+	}
+	return th
 }

@@ -1,6 +1,29 @@
 package ui
 
-import "github.com/charmbracelet/lipgloss"
+import (
+	"io"
+	"os"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+)
+
+// rendererFor draws on out with the terminal's colour profile, and with no
+// colour at all when NO_COLOR is set (https://no-color.org): every state
+// still reads, by its words and glyphs.
+func rendererFor(out io.Writer) *lipgloss.Renderer {
+	r := lipgloss.NewRenderer(out)
+	noColor(r, os.Getenv)
+	return r
+}
+
+// noColor drops r's colours when the environment sets NO_COLOR to anything
+// but the empty string.
+func noColor(r *lipgloss.Renderer, getenv func(string) string) {
+	if getenv("NO_COLOR") != "" {
+		r.SetColorProfile(termenv.Ascii)
+	}
+}
 
 // Theme maps the console's semantic roles to the 16 ANSI colours, so the
 // projector, the stream encoder and the terminal's own palette decide the

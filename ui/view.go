@@ -83,10 +83,7 @@ func (c *Console) viewMain(w, h int) string {
 		b.WriteString(c.st.OK.Render("[ OK ] The ceremony is closed.") + "\n\n")
 		b.WriteString(c.st.Text.Render(fmt.Sprintf("%d steps done · %d exceptions · %d resumes", len(st.DoneAt), len(st.Exceptions), st.Resumes)) + "\n")
 	} else {
-		b.WriteString(c.st.StepID.Render("▶ STEP "+cur.ID) + "  " + c.st.Role.Render(cur.Role+" · "+st.Script.RoleTitle(cur.Role)) + "\n")
-		if len(cur.Witnesses) > 0 {
-			b.WriteString(c.st.Muted.Render("witnessed by "+strings.Join(cur.Witnesses, ", ")) + "\n")
-		}
+		b.WriteString(stepHeading(c.st, st, cur, h) + "\n")
 		b.WriteString("\n" + c.st.Text.Bold(true).Width(inner).Render(cur.Text) + "\n\n")
 		action = c.viewAction(st, cur, inner)
 		b.WriteString(actionHere)
@@ -524,4 +521,33 @@ func quorumStatus(st ceremony.State) string {
 		return s + " · HSM ACTIVE"
 	}
 	return s + " · HSM inactive"
+}
+
+// bigStepRows is the panel height from which the step's number is drawn in
+// the big font: the projector sizes (160×45 and up), not the smallest.
+const bigStepRows = 36
+
+// stepHeading is the step's number, its acting role and its witnesses: in
+// the big font beside them when the panel is h rows tall or more, else on
+// one line. The words "STEP" and "witnessed by" are always there, so the
+// screen reads without colour.
+func stepHeading(sty Styles, st ceremony.State, cur ceremony.Step, h int) string {
+	role := sty.Role.Render(cur.Role + " · " + st.Script.RoleTitle(cur.Role))
+	witnesses := ""
+	if len(cur.Witnesses) > 0 {
+		witnesses = sty.Muted.Render("witnessed by " + strings.Join(cur.Witnesses, ", "))
+	}
+	if h < bigStepRows {
+		line := sty.StepID.Render("▶ STEP "+cur.ID) + "  " + role
+		if witnesses != "" {
+			line += "\n" + witnesses
+		}
+		return line
+	}
+	big := bigText("STEP " + cur.ID)
+	for i, l := range big {
+		big[i] = sty.StepID.Render(l)
+	}
+	info := strings.Join([]string{sty.StepID.Render("▶ STEP " + cur.ID), role, witnesses}, "\n")
+	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Join(big, "\n"), "   ", info)
 }

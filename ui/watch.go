@@ -78,7 +78,7 @@ func NewWatcher(ctx context.Context, f *transparency.Follower, opts WatchOptions
 	}
 	r := opts.Renderer
 	if r == nil {
-		r = lipgloss.NewRenderer(opts.Out)
+		r = rendererFor(opts.Out)
 	}
 	return &Watcher{ctx: ctx, f: f, opts: opts, st: newStyles(r, theme), width: MinWidth, height: MinHeight, clock: opts.Now()}, nil
 }
@@ -279,10 +279,7 @@ func (w *Watcher) viewMain(width, h int) string {
 	inner := width - 4
 	var b strings.Builder
 	if cur, ok := st.Current(); ok {
-		b.WriteString(w.st.StepID.Render("▶ STEP "+cur.ID) + "  " + w.st.Role.Render(cur.Role+" · "+st.Script.RoleTitle(cur.Role)) + "\n")
-		if len(cur.Witnesses) > 0 {
-			b.WriteString(w.st.Muted.Render("witnessed by "+strings.Join(cur.Witnesses, ", ")) + "\n")
-		}
+		b.WriteString(stepHeading(w.st, st, cur, h) + "\n")
 		b.WriteString("\n" + w.st.Text.Bold(true).Width(inner).Render(cur.Text) + "\n\n")
 		if len(st.Witnessed) > 0 {
 			b.WriteString(w.st.OK.Render("[ OK ] "+strings.Join(st.Witnessed, ", ")+" confirmed") + "\n")
