@@ -11,7 +11,7 @@ import (
 )
 
 // checkpointTextWidth is the width of the text beside the QR code.
-const checkpointTextWidth = 48
+const checkpointTextWidth = 60
 
 // viewCheckpoint is the latest signed checkpoint on its own: a QR code of
 // the whole signed note, as large as the screen allows, and its text
