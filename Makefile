@@ -12,12 +12,13 @@ vet:
 	$(GO) vet ./...
 
 # softhsm2: the PKCS#11 token the HSM tests run against; knot: its keymgr
-# makes the Knot DNS KSRs keyceremony signs and imports the SKRs back.
+# makes the Knot DNS KSRs keyceremony signs and imports the SKRs back;
+# chromium: the headless browser the web page is tested in.
 deps:
-	@{ command -v softhsm2-util && command -v keymgr; } >/dev/null 2>&1 || { \
-		echo "installing softhsm2 and knot (apt-get)"; \
+	@{ command -v softhsm2-util && command -v keymgr && command -v chromium; } >/dev/null 2>&1 || { \
+		echo "installing softhsm2, knot and chromium (apt-get)"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2 knot; }
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2 knot chromium; }
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 30x -count 5 -cpu 1,2 ./transparency/

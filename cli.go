@@ -58,9 +58,11 @@ func commands() []command {
 	return []command{
 		{"demo", "rehearsal on embedded defaults: writes and verifies a sample rehearsal log", runDemo},
 		{"verify", "verify a log folder offline: signature, tiles, root, hash chain, artefacts, consistency", runVerify},
+		{"serve", "publish a log folder read-only over HTTP: tiles, checkpoint, live events and a page that verifies in the browser", runServe},
 		{"watch", "follow a ceremony live from its log folder or URL, read-only, verifying every checkpoint", runWatch},
 		{"run", "a ceremony on the profile's HSM with the officers' cards: the console, or --plain prompts; resumes a log", runCeremony},
 		{"transcript", "the annotated script built from a verified log: each step's time and entry, cards, hashes, exceptions", runTranscript},
+		{"serve", "publish a log folder read-only over HTTP: tiles, checkpoint, live events and a page that verifies in the browser", runServe},
 		{"watch", "read-only live viewer in the terminal (not built yet)", nil},
 		{"serve", "publish a log: tiles, checkpoint, live stream, web page (not built yet)", nil},
 		{"anchor", "export trust anchors and DS records (anchor export; anchor rekor: not built yet)", runAnchor},

@@ -89,3 +89,7 @@ var pgpOdd = [256]string{
 	"upcoming", "vacancy", "vagabond", "vertigo", "Virginia", "visitor", "vocalist", "voyager",
 	"warranty", "Waterloo", "whimsical", "Wichita", "Wilmington", "Wyoming", "yesteryear", "Yucatan",
 }
+
+// PGPWordLists returns the two word lists (for bytes at even offsets, and
+// at odd ones), for a viewer that shows hashes as words by itself.
+func PGPWordLists() (even, odd [256]string) { return pgpEven, pgpOdd }

@@ -1,0 +1,277 @@
+// Package publish serves a ceremony log folder to viewers over HTTP: the
+// folder's files read-only as C2SP tlog-tiles (the checkpoint never cached,
+// everything else immutable), a live stream of new checkpoints as
+// server-sent events, and a web page that verifies the log in the browser.
+// It never writes to the folder and serves nothing outside it.
+package publish
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/keyceremony/keyceremony/dnssec"
+)
+
+//go:embed web
+var webFiles embed.FS
+
+// Paths of a log folder that are published; nothing else is.
+var published = regexp.MustCompile(`^(checkpoint|log\.vkey|checkpoints/[0-9]+|artefacts/sha256/[0-9a-f]{64}|tile/(entries|[0-9]+)(/x[0-9]{3})*/[0-9]{3}(\.p/[0-9]+)?)$`)
+
+// Server publishes one log folder.
+type Server struct {
+	root *os.Root
+	// Poll is how often the checkpoint file is read for the live stream.
+	Poll time.Duration
+
+	mu      sync.Mutex
+	latest  []byte
+	subs    map[chan []byte]struct{}
+	stopped chan struct{} // closed when Run returns: the streams end
+}
+
+// New opens dir for publishing. The folder is opened as a root: no path,
+// link or name served can reach outside it.
+func New(dir string) (*Server, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := root.Lstat("log.vkey"); err != nil || !fi.Mode().IsRegular() {
+		root.Close()
+		return nil, fmt.Errorf("%s: not a log folder (no log.vkey)", dir)
+	}
+	return &Server{root: root, Poll: 100 * time.Millisecond, subs: map[chan []byte]struct{}{}, stopped: make(chan struct{})}, nil
+}
+
+// Close releases the folder.
+func (s *Server) Close() error { return s.root.Close() }
+
+// Run reads the checkpoint every Poll and pushes each new one to the
+// stream's subscribers, until ctx ends.
+func (s *Server) Run(ctx context.Context) {
+	t := time.NewTicker(s.Poll)
+	defer t.Stop()
+	defer close(s.stopped)
+	for {
+		if cp, err := s.read("checkpoint"); err == nil {
+			s.mu.Lock()
+			if !bytes.Equal(cp, s.latest) {
+				s.latest = cp
+				for c := range s.subs {
+					select { // a slow viewer gets the newest only
+					case <-c:
+					default:
+					}
+					c <- cp
+				}
+			}
+			s.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Subscribers is how many viewers follow the stream now.
+func (s *Server) Subscribers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.subs)
+}
+
+// read returns a regular file of the folder (never a link, a folder or a
+// device), read-only.
+func (s *Server) read(name string) ([]byte, error) {
+	fi, err := s.root.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fs.ErrNotExist
+	}
+	f, err := s.root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 64<<20))
+}
+
+// securityHeaders are sent with every response: the page runs only its own
+// script, nothing is sniffed, framed or referred.
+func securityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	securityHeaders(w.Header())
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "read-only: GET and HEAD only", http.StatusMethodNotAllowed)
+		return
+	}
+	// The decoded path and the raw one must both be plain: no dot segments,
+	// no encoded slashes or dots, no backslashes, no NUL.
+	p := r.URL.Path
+	if strings.Contains(r.URL.RawPath, "%") || strings.ContainsAny(p, "\\\x00") || strings.Contains(p, "//") {
+		http.NotFound(w, r)
+		return
+	}
+	name := strings.TrimPrefix(p, "/")
+	if name != "" && (path.Clean(name) != name || strings.HasPrefix(name, ".")) {
+		http.NotFound(w, r)
+		return
+	}
+	switch {
+	case name == "" || name == "index.html":
+		s.serveWeb(w, r, "index.html")
+	case strings.HasPrefix(name, "web/"):
+		s.serveWeb(w, r, strings.TrimPrefix(name, "web/"))
+	case name == "events":
+		s.serveEvents(w, r)
+	case published.MatchString(name):
+		s.serveFile(w, r, name)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) {
+	data, err := s.read(name)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	switch {
+	case name == "checkpoint":
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+	case name == "log.vkey" || strings.HasPrefix(name, "checkpoints/"):
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+	default:
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		h.Set("Content-Type", "application/octet-stream")
+	}
+	h.Set("Access-Control-Allow-Origin", "*") // public data: any viewer may read it
+	h.Set("Content-Length", fmt.Sprint(len(data)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write(data)
+}
+
+// WebFile returns one of the page's files: index.html, app.js, style.css,
+// and pgpwords.js (made from the same word lists as the console's).
+func WebFile(name string) ([]byte, string, error) {
+	types := map[string]string{".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+	if name == "pgpwords.js" {
+		even, odd := dnssec.PGPWordLists()
+		e, _ := json.Marshal(even)
+		o, _ := json.Marshal(odd)
+		return []byte("\"use strict\";\nconst PGP_EVEN = " + string(e) + ";\nconst PGP_ODD = " + string(o) + ";\n"), types[".js"], nil
+	}
+	if strings.Contains(name, "/") {
+		return nil, "", fs.ErrNotExist
+	}
+	data, err := webFiles.ReadFile("web/" + name)
+	if err != nil {
+		return nil, "", err
+	}
+	return data, types[path.Ext(name)], nil
+}
+
+// WebFiles are the names of the page's files.
+func WebFiles() []string { return []string{"index.html", "app.js", "style.css", "pgpwords.js"} }
+
+func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request, name string) {
+	data, ctype, err := WebFile(name)
+	if err != nil || ctype == "" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Cache-Control", "no-cache")
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write(data)
+}
+
+// serveEvents streams the checkpoint as server-sent events: the current one
+// at once, then each new one.
+func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	c := make(chan []byte, 1)
+	s.mu.Lock()
+	s.subs[c] = struct{}{}
+	if s.latest != nil {
+		c <- s.latest
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.subs, c)
+		s.mu.Unlock()
+	}()
+	w.WriteHeader(http.StatusOK)
+	fl.Flush()
+	keepAlive := time.NewTicker(15 * time.Second)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.stopped:
+			return
+		case cp := <-c:
+			var b strings.Builder
+			b.WriteString("event: checkpoint\n")
+			for _, line := range strings.Split(strings.TrimSuffix(string(cp), "\n"), "\n") {
+				b.WriteString("data: " + line + "\n")
+			}
+			b.WriteString("\n")
+			if _, err := io.WriteString(w, b.String()); err != nil {
+				return
+			}
+			fl.Flush()
+		case <-keepAlive.C:
+			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+			fl.Flush()
+		}
+	}
+}
+
+// ErrNotLoopback: serve binds loopback unless told otherwise.
+var ErrNotLoopback = errors.New("not a loopback address")

@@ -1,0 +1,322 @@
+"use strict";
+// The ceremony's live page. It trusts nothing the server says: every
+// checkpoint is verified here (Ed25519 signature by the pinned log key,
+// root recomputed from the entries, consistent with the checkpoint seen
+// before) before anything it adds is shown. A failure is an alarm that
+// stays.
+
+const $ = (id) => document.getElementById(id);
+const enc = new TextEncoder();
+const dec = new TextDecoder("utf-8", { fatal: true });
+const query = new URLSearchParams(location.search);
+const base = new URL(query.get("log") || "./", location.href);
+const fragment = new URLSearchParams(location.hash.slice(1));
+
+// The page's state, readable from outside for tests and the curious.
+const state = {
+  key: null, pinned: false, cp: null, entries: [], leaves: [], parsed: [],
+  verified: [], failure: null, live: "",
+};
+window.keyceremony = state;
+
+class Failure extends Error {
+  constructor(check, detail) { super(check + ": " + detail); this.check = check; this.detail = detail; }
+}
+
+function b64(s) {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+const hex = (a) => Array.from(a, (b) => b.toString(16).padStart(2, "0")).join("");
+const groupHex = (h) => h.match(/.{1,4}/g).join(" ");
+const words = (a) => Array.from(a, (b, i) => (i % 2 === 0 ? PGP_EVEN[b] : PGP_ODD[b])).join(" ");
+const hexBytes = (h) => new Uint8Array(h.match(/../g).map((x) => parseInt(x, 16)));
+function equal(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+async function sha256(bytes) { return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)); }
+
+async function fetchBytes(name, fresh) {
+  const r = await fetch(new URL(name, base), { cache: fresh ? "no-store" : "default" });
+  if (!r.ok) throw new Error(name + ": HTTP " + r.status);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+// A note verifier key: name+hash+base64(0x01 || Ed25519 public key).
+async function parseKey(vkey) {
+  vkey = vkey.trim();
+  // As Go's note package reads it: the name ends at the first +, the key
+  // hash at the next; the base64 key may hold + itself.
+  const i = vkey.indexOf("+");
+  const j = vkey.indexOf("+", i + 1);
+  if (i <= 0 || j < 0) throw new Failure("log key", "not a note verifier key");
+  const name = vkey.slice(0, i), hash = vkey.slice(i + 1, j), keyB64 = vkey.slice(j + 1);
+  const k = b64(keyB64);
+  if (k.length !== 33 || k[0] !== 1) throw new Failure("log key", "not an Ed25519 note key");
+  const h = (await sha256(concat(enc.encode(name + "\n"), k))).slice(0, 4);
+  if (hex(h) !== hash) throw new Failure("log key", "its key hash does not match the key");
+  const pub = await crypto.subtle.importKey("raw", k.slice(1), { name: "Ed25519" }, false, ["verify"]);
+  return { name, hash: h, pub, vkey, fingerprint: hex(await sha256(enc.encode(vkey))) };
+}
+
+// openCheckpoint checks the note's signature by the key and parses its body.
+async function openCheckpoint(bytes, key) {
+  let text;
+  try { text = dec.decode(bytes); } catch (e) { throw new Failure("checkpoint signature", "the checkpoint is not UTF-8"); }
+  const cut = text.indexOf("\n\n");
+  if (cut < 0) throw new Failure("checkpoint signature", "the checkpoint has no signature");
+  const body = text.slice(0, cut + 1);
+  let ok = false;
+  for (const line of text.slice(cut + 2).split("\n")) {
+    const m = /^\u2014 (\S+) (\S+)$/.exec(line);
+    if (!m || m[1] !== key.name) continue;
+    let raw;
+    try { raw = b64(m[2]); } catch (e) { continue; }
+    if (raw.length !== 68 || !equal(raw.slice(0, 4), key.hash)) continue;
+    if (await crypto.subtle.verify({ name: "Ed25519" }, key.pub, raw.slice(4), enc.encode(body))) { ok = true; break; }
+  }
+  if (!ok) throw new Failure("checkpoint signature", "not signed by the log key " + key.name);
+  const lines = body.split("\n");
+  if (lines.length !== 4 || !/^[0-9]+$/.test(lines[1])) throw new Failure("checkpoint", "the body is not origin, size and root");
+  const root = b64(lines[2]);
+  if (root.length !== 32) throw new Failure("checkpoint", "the root is not a SHA-256");
+  return { origin: lines[0], size: Number(lines[1]), root, note: bytes };
+}
+
+// Entry bundle paths of C2SP tlog-tiles.
+function fmtN(n) {
+  let s = String(n % 1000).padStart(3, "0");
+  for (n = Math.floor(n / 1000); n > 0; n = Math.floor(n / 1000)) s = "x" + String(n % 1000).padStart(3, "0") + "/" + s;
+  return s;
+}
+function parseBundle(b) {
+  const out = [];
+  for (let o = 0; o < b.length;) {
+    if (o + 2 > b.length) throw new Failure("entry bundles", "a dangling byte");
+    const n = (b[o] << 8) | b[o + 1];
+    if (o + 2 + n > b.length) throw new Failure("entry bundles", "an entry runs past the bundle");
+    out.push(b.slice(o + 2, o + 2 + n));
+    o += 2 + n;
+  }
+  return out;
+}
+
+// RFC 6962 Merkle tree hashing.
+const leafHash = (e) => sha256(concat(new Uint8Array([0]), e));
+const nodeHash = (l, r) => sha256(concat(new Uint8Array([1]), l, r));
+async function treeRoot(leaves, lo, hi) {
+  const n = hi - lo;
+  if (n === 0) return sha256(new Uint8Array(0));
+  if (n === 1) return leaves[lo];
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return nodeHash(await treeRoot(leaves, lo, lo + k), await treeRoot(leaves, lo + k, hi));
+}
+
+// update takes a checkpoint the server sent: it is shown only once verified.
+let busy = Promise.resolve();
+function update(bytes) { busy = busy.then(() => verifyAndShow(bytes)).catch(alarm); return busy; }
+
+async function verifyAndShow(bytes) {
+  if (state.failure) return; // the alarm stays
+  if (state.cp && equal(bytes, state.cp.note)) return;
+  const cp = await openCheckpoint(bytes, state.key);
+  const prev = state.cp ? state.cp.size : 0;
+  if (state.cp) {
+    if (cp.origin !== state.cp.origin) throw new Failure("checkpoint origin", "changed from " + state.cp.origin + " to " + cp.origin);
+    if (cp.size < prev) throw new Failure("consistency", "the log shrank from " + prev + " to " + cp.size + " entries: history was rewritten");
+    if (cp.size === prev) {
+      if (!equal(cp.root, state.cp.root)) throw new Failure("consistency", "two signed checkpoints of size " + prev + " with different roots: a split view");
+      state.cp = cp;
+      return;
+    }
+  }
+  const entries = state.entries.slice();
+  const leaves = state.leaves.slice();
+  for (let idx = Math.floor(prev / 256); idx * 256 < cp.size; idx++) {
+    const n = Math.min(cp.size - idx * 256, 256);
+    const name = "tile/entries/" + fmtN(idx) + (n < 256 ? ".p/" + n : "");
+    const es = parseBundle(await fetchBytes(name));
+    if (es.length !== n) throw new Failure("entry bundles", name + " holds " + es.length + " entries, its name says " + n);
+    for (let j = 0; j < n; j++) {
+      const i = idx * 256 + j;
+      if (i < prev) {
+        if (!equal(es[j], entries[i])) throw new Failure("consistency", "entry " + i + " changed since checkpoint " + prev + ": history was rewritten");
+        continue;
+      }
+      entries.push(es[j]);
+      leaves.push(await leafHash(es[j]));
+    }
+  }
+  const root = await treeRoot(leaves, 0, cp.size);
+  if (!equal(root, cp.root)) {
+    if (prev) throw new Failure("consistency", "checkpoint " + cp.size + " does not extend checkpoint " + prev + " seen before");
+    throw new Failure("root", "checkpoint " + cp.size + " has root " + hex(cp.root) + ", the entries served give " + hex(root));
+  }
+  // Every entry shown is one of the leaves the verified root commits to.
+  const parsed = state.parsed.slice();
+  for (let i = prev; i < cp.size; i++) {
+    try { parsed.push(JSON.parse(dec.decode(entries[i]))); } catch (e) { throw new Failure("entries", "entry " + i + " is not JSON"); }
+  }
+  state.cp = cp; state.entries = entries; state.leaves = leaves; state.parsed = parsed;
+  state.verified.push({ size: cp.size, root: hex(cp.root), at: new Date().toISOString().slice(11, 19) });
+  render();
+}
+
+function alarm(e) {
+  if (state.failure) return;
+  const f = e instanceof Failure ? e : new Failure("reading the log", e.message || String(e));
+  if (!(e instanceof Failure)) { // the network, or a copy half done: say so and read again
+    $("live").textContent = "[WAIT] " + f.detail + "; retrying";
+    setTimeout(poll, 2000);
+    return;
+  }
+  state.failure = { check: f.check, detail: f.detail };
+  const b = $("banner");
+  b.hidden = false;
+  b.textContent = "ALARM: " + f.check + " failed: " + f.detail + ". Do not trust what this page shows from here on, and tell the ceremony's auditors." +
+    (state.cp ? " Shown: the last checkpoint verified, size " + state.cp.size + "." : "");
+  $("status").innerHTML = "";
+  $("status").append(el("span", "fail", "[FAIL] " + f.check), " ", state.cp ? "last verified: checkpoint " + state.cp.size : "nothing verified");
+}
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+const time = (t) => (t || "").slice(11, 19);
+
+function describe(e) {
+  switch (e.kind) {
+    case "ceremony.open": return "log opened: " + (e.ceremony || "") + (e.zone ? " (zone " + e.zone + ")" : "");
+    case "ceremony.resumed": return "console restarted, resumed at step " + (e.at_step || "");
+    case "step.done": return "step " + e.step + " done by " + e.role + ((e.witnesses || []).length ? ", witnessed by " + e.witnesses.join(", ") : "");
+    case "step.witnessed": return e.witness + " confirms step " + e.step;
+    case "step.confirmed": return "step " + e.step + ": " + JSON.stringify(e.typed) + " typed";
+    case "step.exception": return "EXCEPTION at step " + e.step + ": " + e.text;
+    case "step.skipped": return "step " + e.step + " SKIPPED: " + e.reason + " (" + e.witness + " confirmed)";
+    case "step.repeated": return "step " + e.repeat + " REPEATED: " + e.reason + " (" + e.witness + " confirmed)";
+    case "ceremony.aborted": return "ceremony ABORTED at step " + e.step + ": " + e.reason;
+    case "card.presented": return "card " + e.card + " (" + e.holder + ") accepted";
+    case "card.rejected": return "card " + e.card + " REJECTED: " + e.reason;
+    case "card.witnessed": return "card " + e.card + " (" + e.holder + ") accepted by the HSM, serial " + e.serial + ", " + e.witness + " confirmed";
+    case "quorum.reached": return "quorum reached: " + (e.cards || []).join(", ");
+    case "quorum.expired": return "partial quorum expired";
+    case "hsm.login": return "HSM logged in (token " + e.token + ")";
+    case "hsm.logout": return "HSM logged out";
+    case "hsm.login_failed": return "HSM login REFUSED: " + e.reason;
+    case "ksr.loaded": return "KSR loaded: " + e.bundles + " bundles, SHA-256 " + groupHex(e.sha256);
+    case "ksr.checked": return "KSR checked: " + (e.results || []).filter((r) => r.status === "fail").length + " of " + (e.results || []).length + " checks failed";
+    case "bundle.signed": return "bundle " + e.bundle + " signed";
+    case "skr.written": return "SKR written, SHA-256 " + groupHex(e.sha256);
+    case "key.generated": return "KSK " + e.label + " generated: key tag " + e.key_tag + ", DS " + e.ds_sha256;
+    case "ceremony.close": return "ceremony closed";
+  }
+  return e.kind;
+}
+
+function render() {
+  const es = state.parsed;
+  const open = es[0] || {};
+  $("ceremony").textContent = open.ceremony || "Key ceremony";
+  $("zone").textContent = open.zone ? "zone " + open.zone + " · origin " + state.cp.origin : "origin " + state.cp.origin;
+  $("rehearsal").hidden = !/\/rehearsal$/.test(state.cp.origin);
+  const cp = state.cp;
+  $("status").innerHTML = "";
+  $("status").append(el("span", "ok", "[ OK ] checkpoint " + cp.size + " verified"), " · signature by the log key, root recomputed from all " + cp.size + " entries" +
+    (state.verified.length > 1 ? ", extends checkpoint " + state.verified[state.verified.length - 2].size : ""));
+  $("root").textContent = "root " + groupHex(hex(cp.root));
+  $("rootwords").textContent = words(cp.root);
+
+  // Steps, cards, exceptions, artefacts, from the entries alone.
+  const steps = new Map();
+  const step = (id) => { if (!steps.has(id)) steps.set(id, { id, witnessed: [], mark: "" }); return steps.get(id); };
+  const cards = $("cards"); cards.innerHTML = "";
+  const ex = $("exceptions"); ex.innerHTML = "";
+  const arts = $("artefacts"); arts.innerHTML = "";
+  const log = $("log"); log.innerHTML = "";
+  let last = null;
+  for (const e of es) {
+    log.append(el("li", "", time(e.time) + "  " + describe(e)));
+    switch (e.kind) {
+      case "step.witnessed": step(e.step).witnessed.push(e.witness); break;
+      case "step.done": Object.assign(step(e.step), { role: e.role, done: time(e.time) }); last = e; break;
+      case "step.skipped": Object.assign(step(e.step), { mark: "skipped", done: time(e.time) }); break;
+      case "step.not_applicable": Object.assign(step(e.step), { mark: "not applicable", done: time(e.time) }); break;
+      case "step.repeated": step(e.repeat).mark = "repeated"; break;
+      case "card.presented": case "card.witnessed":
+        cards.append(el("li", "", "[ OK ] " + e.card + " (" + e.holder + ") accepted at " + time(e.time))); break;
+      case "card.rejected":
+        cards.append(el("li", "fail", "[FAIL] " + e.card + " REJECTED: " + e.reason + " at " + time(e.time))); break;
+      case "quorum.reached":
+        cards.append(el("li", "ok", "quorum reached: " + (e.cards || []).join(", ") + " (" + e.threshold + " needed)")); break;
+    }
+    if (["step.exception", "step.skipped", "step.repeated", "ceremony.aborted", "card.rejected", "hsm.login_failed", "quorum.expired"].includes(e.kind)) {
+      ex.append(el("li", "warn", time(e.time) + "  " + describe(e)));
+    }
+    for (const a of e.artefacts || []) {
+      const li = el("li");
+      li.append(el("strong", "", a.name), " (entry " + e.seq + ", " + a.size + " bytes)", el("div", "hash", "SHA-256 " + groupHex(a.sha256)), el("div", "words", words(hexBytes(a.sha256))));
+      arts.append(li);
+    }
+  }
+  if (!ex.children.length) ex.append(el("li", "muted", "none so far"));
+  if (!arts.children.length) arts.append(el("li", "muted", "none yet"));
+  const tb = $("steps"); tb.innerHTML = "";
+  for (const s of steps.values()) {
+    const tr = el("tr");
+    tr.append(el("td", "", s.id), el("td", "", s.role || ""), el("td", "", s.witnessed.join(", ")), el("td", "", s.done || "—"),
+      el("td", s.mark ? "warn" : (s.done ? "ok" : ""), s.mark ? s.mark.toUpperCase() : (s.done ? "done" : "open")));
+    tb.append(tr);
+  }
+  const closed = es.length && es[es.length - 1].kind === "ceremony.close";
+  $("now").textContent = closed ? "The ceremony is closed; its final checkpoint is verified." :
+    last ? "Last: step " + last.step + " done at " + time(last.time) + " UTC by " + last.role + "." : "The ceremony has begun.";
+  const cps = $("checkpoints"); cps.innerHTML = "";
+  for (const v of state.verified) {
+    const li = el("li");
+    li.append(el("span", "ok", "verified"), " size " + v.size + " · seen " + v.at + " · root " + v.root.slice(0, 16) + "…");
+    cps.append(li);
+  }
+}
+
+// poll reads the checkpoint and verifies it if it is new.
+async function poll() { try { await update(await fetchBytes("checkpoint", true)); } catch (e) { alarm(e); } }
+
+async function start() {
+  let vkey = fragment.get("key");
+  state.pinned = !!vkey;
+  try {
+    if (!vkey) vkey = dec.decode(await fetchBytes("log.vkey"));
+    state.key = await parseKey(vkey);
+  } catch (e) { alarm(e instanceof Failure ? e : new Failure("log key", e.message)); return; }
+  const k = $("key");
+  k.innerHTML = "";
+  k.append(el("strong", "", state.key.name), " · fingerprint ", el("span", "hash", groupHex(state.key.fingerprint)), " · ",
+    state.pinned ? el("span", "ok", "pinned by the link you opened") :
+      el("span", "warn", "read from the server, not pinned: compare the fingerprint with the one announced at the ceremony"));
+  await poll();
+  if (window.EventSource && !query.get("log")) {
+    const es = new EventSource(new URL("events", base));
+    es.addEventListener("checkpoint", (ev) => { state.live = "events"; $("live").textContent = "live: new checkpoints are pushed"; update(enc.encode(ev.data + "\n")); });
+    es.onerror = () => { es.close(); state.live = "polling"; $("live").textContent = "live: polling the checkpoint every 2 s"; setInterval(poll, 2000); };
+  } else {
+    state.live = "polling";
+    $("live").textContent = "live: polling the checkpoint every 2 s";
+    setInterval(poll, 2000);
+  }
+}
+
+start();
