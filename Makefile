@@ -26,6 +26,7 @@ bench:
 	$(GO) test -run '^$$' -bench SoftToken -benchtime 20x -count 3 ./ceremony/session/
 	$(GO) test -run '^$$' -bench DemoAuto -benchtime 3x -count 3 ./ceremony/session/
 	$(GO) test -run '^$$' -bench . -benchtime 50x -count 5 ./ui/
+	$(GO) test -run '^$$' -bench ServeLoad -benchtime 1x -count 3 ./transparency/publish/
 
 # The KSR/SKR fuzzers minimise each new input for at most a second: the
 # default minute per input (on files of tens of kilobytes) left them

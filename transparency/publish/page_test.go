@@ -44,7 +44,7 @@ func browser(t *testing.T) context.Context {
 
 // demoLog opens a demo ceremony's log in a new folder, for a session to
 // play into.
-func demoLog(t *testing.T, key *transparency.Key) (*session.Session, *transparency.Log) {
+func demoLog(t testing.TB, key *transparency.Key) (*session.Session, *transparency.Log) {
 	t.Helper()
 	ctx := context.Background()
 	script, err := session.DemoScript()

@@ -10,7 +10,6 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -39,6 +38,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	latest  []byte
+	frame   []byte // latest as a server-sent event
 	subs    map[chan []byte]struct{}
 	stopped chan struct{} // closed when Run returns: the streams end
 }
@@ -54,7 +54,7 @@ func New(dir string) (*Server, error) {
 		root.Close()
 		return nil, fmt.Errorf("%s: not a log folder (no log.vkey)", dir)
 	}
-	return &Server{root: root, Poll: 100 * time.Millisecond, subs: map[chan []byte]struct{}{}, stopped: make(chan struct{})}, nil
+	return &Server{root: root, Poll: 25 * time.Millisecond, subs: map[chan []byte]struct{}{}, stopped: make(chan struct{})}, nil
 }
 
 // Close releases the folder.
@@ -71,12 +71,19 @@ func (s *Server) Run(ctx context.Context) {
 			s.mu.Lock()
 			if !bytes.Equal(cp, s.latest) {
 				s.latest = cp
+				frame := eventFrame(cp) // made once, written to every viewer
+				s.frame = frame
+				cp := frame
 				for c := range s.subs {
-					select { // a slow viewer gets the newest only
-					case <-c:
-					default:
+					select {
+					case c <- cp:
+					default: // a viewer too slow for a whole backlog: drop its oldest
+						select {
+						case <-c:
+						default:
+						}
+						c <- cp
 					}
-					c <- cp
 				}
 			}
 			s.mu.Unlock()
@@ -231,11 +238,13 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
-	c := make(chan []byte, 1)
+	// A backlog per viewer: every checkpoint reaches every viewer that keeps
+	// up to within subscriberBacklog of them.
+	c := make(chan []byte, subscriberBacklog)
 	s.mu.Lock()
 	s.subs[c] = struct{}{}
-	if s.latest != nil {
-		c <- s.latest
+	if s.frame != nil {
+		c <- s.frame
 	}
 	s.mu.Unlock()
 	defer func() {
@@ -253,14 +262,8 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-s.stopped:
 			return
-		case cp := <-c:
-			var b strings.Builder
-			b.WriteString("event: checkpoint\n")
-			for _, line := range strings.Split(strings.TrimSuffix(string(cp), "\n"), "\n") {
-				b.WriteString("data: " + line + "\n")
-			}
-			b.WriteString("\n")
-			if _, err := io.WriteString(w, b.String()); err != nil {
+		case frame := <-c:
+			if _, err := w.Write(frame); err != nil {
 				return
 			}
 			fl.Flush()
@@ -273,5 +276,19 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// ErrNotLoopback: serve binds loopback unless told otherwise.
-var ErrNotLoopback = errors.New("not a loopback address")
+// eventFrame is a checkpoint as a server-sent event: one data line per line
+// of the note.
+func eventFrame(cp []byte) []byte {
+	var b strings.Builder
+	b.WriteString("event: checkpoint\n")
+	for _, line := range strings.Split(strings.TrimSuffix(string(cp), "\n"), "\n") {
+		b.WriteString("data: " + line + "\n")
+	}
+	b.WriteString("\n")
+	return []byte(b.String())
+}
+
+// subscriberBacklog is how many checkpoints wait for a viewer of the live
+// stream before the oldest is dropped (the viewer then reads the newest,
+// which is all it needs to verify).
+const subscriberBacklog = 64
