@@ -15,10 +15,14 @@ vet:
 # makes the Knot DNS KSRs keyceremony signs and imports the SKRs back;
 # chromium: the headless browser the web page is tested in.
 deps:
-	@{ command -v softhsm2-util && command -v keymgr && command -v chromium; } >/dev/null 2>&1 || { \
-		echo "installing softhsm2, knot and chromium (apt-get)"; \
+	@{ command -v softhsm2-util && command -v keymgr && command -v chromium && command -v ssh-agent; } >/dev/null 2>&1 || { \
+		echo "installing softhsm2, knot, chromium and openssh-client (apt-get)"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2 knot chromium; }
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2 knot chromium openssh-client; }
+	@# litewitness and witnessctl: a real C2SP tlog witness for the witness tests.
+	@[ -x .tools/bin/litewitness ] && [ -x .tools/bin/witnessctl ] || { \
+		echo "installing litewitness and witnessctl (filippo.io/torchwood v0.6.1) in .tools/bin"; \
+		GOBIN=$(CURDIR)/.tools/bin $(GO) install filippo.io/torchwood/cmd/litewitness@v0.6.1 filippo.io/torchwood/cmd/witnessctl@v0.6.1; }
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 30x -count 5 -cpu 1,2 ./transparency/

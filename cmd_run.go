@@ -43,6 +43,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	src := cardSource{}
 	fs.StringVar(&src.dir, "cards", "", "the folder where the officers' card files appear (their media mounted)")
 	fs.StringVar(&src.module, "card-module", "", "or the PKCS#11 library of the card readers: card CO1 is the token labelled CO1")
+	witnessPolicy := fs.String("witness-policy", "", "a C2SP tlog-policy file: witnesses on this network that cosign each checkpoint before it is published (the ceremony never waits on them: unwitnessed checkpoints are published, and verify with the policy says so)")
 	newHolders := fs.String("new-holders", "", "cards.reshare: the new officers (holders: [{id, holder}]), with ids the current roster does not use")
 	newRoster := fs.String("new-roster", "", "cards.reshare: where to write the new roster (never overwritten)")
 	newCards := fs.String("new-cards", "", "cards.reshare: where to write the new card files")
@@ -227,7 +228,16 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if script.RosterFile != "" {
 		arts = append(arts, transparency.Artefact{Name: script.RosterFile, Data: script.RosterRaw})
 	}
-	l, err := openLog(ctx, logSpec{dir: dir, keyPath: *keyPath, origin: *origin, resume: resume, fields: fields, artefacts: arts})
+	var policy []byte
+	if *witnessPolicy != "" {
+		if policy, err = os.ReadFile(*witnessPolicy); err != nil {
+			return usageErr("--witness-policy: %v", err)
+		}
+		if _, err := transparency.ParseWitnessPolicy(policy); err != nil {
+			return usageErr("--witness-policy %s: %v", *witnessPolicy, err)
+		}
+	}
+	l, err := openLog(ctx, logSpec{dir: dir, keyPath: *keyPath, origin: *origin, resume: resume, fields: fields, artefacts: arts, witnessPolicy: policy})
 	if err != nil {
 		return err
 	}
@@ -284,6 +294,9 @@ type logSpec struct {
 	artefacts            []transparency.Artefact
 	// keyName and keyHint word the refusal of a log whose key is missing.
 	keyName, keyHint string
+	// witnessPolicy, when set, is the tlog-policy whose witnesses cosign
+	// each checkpoint.
+	witnessPolicy []byte
 }
 
 // openLog opens a ceremony's log. A new log uses the key file when it exists
@@ -316,7 +329,8 @@ func openLog(ctx context.Context, spec logSpec) (*transparency.Log, error) {
 	default:
 		return nil, usageErr("log key %s: %v", spec.keyPath, err)
 	}
-	l, err := transparency.Open(ctx, spec.dir, transparency.Options{Key: key, New: !spec.resume, OpenFields: spec.fields, OpenArtefacts: spec.artefacts})
+	l, err := transparency.Open(ctx, spec.dir, transparency.Options{Key: key, New: !spec.resume, OpenFields: spec.fields, OpenArtefacts: spec.artefacts,
+		WitnessPolicy: spec.witnessPolicy})
 	if err != nil {
 		if made {
 			os.Remove(spec.keyPath)

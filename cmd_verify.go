@@ -26,10 +26,11 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	key := fs.String("key", "", "the log's verifier key (vkey text, or a file holding it); default: the folder's log.vkey")
 	origin := fs.String("origin", "", "the expected origin line; default: the key's name")
 	raw := fs.Bool("raw", false, "check only the Merkle and checkpoint layer (any tlog-tiles log)")
+	witnessPolicy := fs.String("witness-policy", "", "a C2SP tlog-policy file whose quorum of witnesses must have cosigned the latest checkpoint")
 	var cps stringList
 	fs.Var(&cps, "checkpoint", "a signed checkpoint seen elsewhere, which must be consistent with the log (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: keyceremony verify DIR [--json] [--key VKEY] [--origin O] [--checkpoint FILE]... [--raw]")
+		fmt.Fprintln(stderr, "usage: keyceremony verify DIR [--json] [--key VKEY] [--origin O] [--checkpoint FILE]... [--witness-policy FILE] [--raw]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)
@@ -54,6 +55,15 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			opts.VKey = strings.TrimSpace(string(b))
 		} else if !strings.Contains(*key, "+") {
 			return usageErr("verify: --key %s: neither a vkey nor a readable file", *key)
+		}
+	}
+	if *witnessPolicy != "" {
+		b, err := os.ReadFile(*witnessPolicy)
+		if err != nil {
+			return usageErr("verify: --witness-policy: %v", err)
+		}
+		if opts.Witnesses, err = transparency.ParseWitnessPolicy(b); err != nil {
+			return usageErr("verify: --witness-policy %s: %v", *witnessPolicy, err)
 		}
 	}
 	for _, f := range cps {

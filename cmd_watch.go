@@ -22,8 +22,9 @@ func runWatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	interval := fs.Duration("interval", 2*time.Second, "how often to read the checkpoint")
 	plain := fs.Bool("plain", false, "a line per checkpoint and entry instead of the full screen (also when stdout is not a terminal); ends when the ceremony closes")
 	theme := fs.String("theme", "dark", "colours of the screen: dark, light or mono")
+	witnessPolicy := fs.String("witness-policy", "", "a C2SP tlog-policy file whose quorum of witnesses must have cosigned every checkpoint shown")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: keyceremony watch DIR|URL [--key VKEY] [--origin O] [--interval D] [--plain] [--theme dark|light|mono]")
+		fmt.Fprintln(stderr, "usage: keyceremony watch DIR|URL [--key VKEY] [--origin O] [--witness-policy FILE] [--interval D] [--plain] [--theme dark|light|mono]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)
@@ -64,6 +65,15 @@ func runWatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	f, err := transparency.NewFollower(ctx, src, vkey, *origin)
 	if err != nil {
 		return usageErr("watch: %v", err)
+	}
+	if *witnessPolicy != "" {
+		b, err := os.ReadFile(*witnessPolicy)
+		if err != nil {
+			return usageErr("watch: --witness-policy: %v", err)
+		}
+		if f.Witnesses, err = transparency.ParseWitnessPolicy(b); err != nil {
+			return usageErr("watch: --witness-policy %s: %v", *witnessPolicy, err)
+		}
 	}
 	if *plain || !isTerminal(stdout) {
 		err = ui.WatchPlain(ctx, f, stdout, *interval)

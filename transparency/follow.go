@@ -136,6 +136,9 @@ type Follower struct {
 	// whether it was given (true) or read from the log itself.
 	VKey   string
 	Pinned bool
+	// Witnesses, when set, is the policy whose quorum must have cosigned
+	// each checkpoint before it is taken.
+	Witnesses *WitnessPolicy
 
 	cp      *Checkpoint
 	entries [][]byte
@@ -197,6 +200,11 @@ func (f *Follower) Poll(ctx context.Context) (*Update, error) {
 			check = CheckOrigin
 		}
 		return nil, &Alarm{check, fmt.Sprintf("the checkpoint at %s: %v", f.src, err)}
+	}
+	if f.Witnesses != nil {
+		if ok, signed := f.Witnesses.Check(data); !ok {
+			return nil, &Alarm{CheckWitnesses, fmt.Sprintf("checkpoint %d: cosigned by %v, which does not satisfy the witness policy's quorum", cp.Size, signed)}
+		}
 	}
 	var prev uint64
 	if f.cp != nil {

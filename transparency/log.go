@@ -61,6 +61,14 @@ type Options struct {
 	OpenArtefacts []Artefact
 	// Now is the clock for entry times; nil means time.Now.
 	Now func() time.Time
+	// WitnessPolicy is a C2SP tlog-policy file: the witnesses asked to
+	// cosign each checkpoint before it is published, and the quorum of them
+	// it needs. A checkpoint whose quorum does not answer within
+	// WitnessTimeout is published without it (the ceremony never waits on a
+	// witness); verify and watch with the same policy then say so.
+	WitnessPolicy []byte
+	// WitnessTimeout bounds the wait for the witnesses; 0 means 5 s.
+	WitnessTimeout time.Duration
 }
 
 // Artefact is a file to store beside the log and cite from an entry.
@@ -91,6 +99,9 @@ type Log struct {
 	key    *Key
 	origin string
 	now    func() time.Time
+	// witnesses, when set, cosign each checkpoint before it is published.
+	witnesses      *tessera.WitnessGroup
+	witnessTimeout time.Duration
 
 	app      *tessera.Appender
 	reader   tessera.LogReader
@@ -133,7 +144,14 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 	if opts.Key == nil {
 		return nil, errors.New("open log: no checkpoint key")
 	}
-	l := &Log{dir: dir, key: opts.Key, origin: opts.Key.Signer.Name(), now: opts.Now, cpWait: make(chan struct{})}
+	l := &Log{dir: dir, key: opts.Key, origin: opts.Key.Signer.Name(), now: opts.Now, cpWait: make(chan struct{}), witnessTimeout: opts.WitnessTimeout}
+	if opts.WitnessPolicy != nil {
+		g, err := tessera.NewWitnessGroupFromPolicy(opts.WitnessPolicy)
+		if err != nil {
+			return nil, fmt.Errorf("witness policy: %w", err)
+		}
+		l.witnesses = &g
+	}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -433,11 +451,19 @@ func (l *Log) start() error {
 		cancel()
 		return fmt.Errorf("open log storage: %w", err)
 	}
-	app, shutdown, reader, err := tessera.NewAppender(ctx, drv, tessera.NewAppendOptions().
+	opts := tessera.NewAppendOptions().
 		WithCheckpointSigner(archivingSigner{Signer: l.key.Signer, dir: l.dir}).
 		WithBatching(1, time.Millisecond).
 		WithCheckpointInterval(CheckpointInterval).
-		WithCheckpointRepublishInterval(0))
+		WithCheckpointRepublishInterval(0)
+	if l.witnesses != nil {
+		timeout := l.witnessTimeout
+		if timeout == 0 {
+			timeout = 5 * time.Second
+		}
+		opts = opts.WithWitnesses(*l.witnesses, &tessera.WitnessOptions{Timeout: timeout, FailOpen: true})
+	}
+	app, shutdown, reader, err := tessera.NewAppender(ctx, drv, opts)
 	if err != nil {
 		cancel()
 		return fmt.Errorf("open log storage: %w", err)

@@ -61,6 +61,9 @@ type VerifyOptions struct {
 	// Without it both fail: no signature covers such entries, and a published
 	// folder's checkpoint must be its newest.
 	AllowInterrupted bool
+	// Witnesses, when set, is the policy whose quorum must have cosigned the
+	// latest checkpoint.
+	Witnesses *WitnessPolicy
 }
 
 // NamedCheckpoint is a checkpoint note and where it came from, for messages.
@@ -174,6 +177,7 @@ func (v *verifier) run() {
 	if cp = v.newestSigned(nv, cp); cp == nil {
 		return
 	}
+	v.checkWitnesses(cp)
 	entries, ok := v.readBundles()
 	if !ok {
 		return
