@@ -105,27 +105,6 @@ func pollingViewer(ctx context.Context, client *http.Client, base string, every 
 	}
 }
 
-// published watches the checkpoint file every millisecond and records when
-// each size first appeared: the reference for delivery delays.
-func published(ctx context.Context, dir string) map[uint64]time.Time {
-	seen := map[uint64]time.Time{}
-	var mu sync.Mutex
-	go func() {
-		for ctx.Err() == nil {
-			if b, err := os.ReadFile(filepath.Join(dir, "checkpoint")); err == nil {
-				n := sizeOf(string(b))
-				mu.Lock()
-				if _, ok := seen[n]; !ok {
-					seen[n] = time.Now()
-				}
-				mu.Unlock()
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
-	return seen
-}
-
 // playDemo plays the rest of a demo ceremony, a step every pace (a room
 // takes seconds; this is faster, and still lets checkpoints come one by
 // one), and waits for its last checkpoint.
