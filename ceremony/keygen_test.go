@@ -2,6 +2,7 @@ package ceremony
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -122,5 +123,15 @@ func TestKeyGenerationScriptRules(t *testing.T) {
 	text = strings.Replace(text, "        witnesses: [IW, RZM]\n", "        witnesses: [IW, RZM]\n        action: hsm.logout\n", 1)
 	if _, err := LoadScriptWith("keygen.yaml", []byte(text), include); err == nil || !strings.Contains(err.Error(), "step 4.3 (cards.reshare, secret: new) comes after the HSM is logged out (step 4.2)") {
 		t.Errorf("a new card set after the logout: %v", err)
+	}
+	// An HSM login after the new card set: the script's roster no longer opens it.
+	i := strings.LastIndex(string(raw), "        witnesses: [IW, SSC2]\n") // step 5.2
+	text = string(raw[:i]) + "        witnesses: [IW, SSC2]\n        action: hsm.login\n" + string(raw[i+len("        witnesses: [IW, SSC2]\n"):])
+	_, err := LoadScriptWith("keygen.yaml", []byte(text), include)
+	var se *ScriptError
+	if !errors.As(err, &se) || !slices.ContainsFunc(se.Problems, func(p string) bool {
+		return strings.Contains(p, "step 5.2 (hsm.login) follows step 4.3, whose new card set changes the HSM's PIN")
+	}) {
+		t.Errorf("a login after the new card set: %v", err)
 	}
 }

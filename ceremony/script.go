@@ -541,6 +541,11 @@ func (s *Script) validate() []string {
 		if out, ok := first[ActionHSMLogout]; ok && order[out.ID] < order[st.ID] {
 			add(st.Line, "step %s (cards.reshare, secret: new) comes after the HSM is logged out (step %s)", st.ID, out.ID)
 		}
+		for _, later := range s.Steps()[order[st.ID]+1:] {
+			if later.Action == ActionHSMLogin {
+				add(later.Line, "step %s (hsm.login) follows step %s, whose new card set changes the HSM's PIN: this ceremony's roster no longer opens it", later.ID, st.ID)
+			}
+		}
 	}
 	// Every key generation between the HSM's login and its logout.
 	for _, kg := range keygens {

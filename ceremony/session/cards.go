@@ -250,6 +250,8 @@ func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) er
 		if err != nil {
 			return err
 		}
+		roster, cards = r, c
+		defer wipeCards(cards)
 		newPIN, err = quorum.DerivePIN(secret, s.cfg.Token.Label())
 		quorum.Wipe(secret)
 		if err != nil {
@@ -260,19 +262,14 @@ func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) er
 			return err
 		}
 		defer quorum.Wipe(oldPIN)
-		roster, cards = r, c
 	} else {
 		r, c, err := quorum.Reshare(rand.Reader, s.secret, old, threshold, rc.Holders)
 		if err != nil {
 			return err
 		}
 		roster, cards = r, c
+		defer wipeCards(cards)
 	}
-	defer func() {
-		for _, c := range cards {
-			quorum.Wipe(c.Value)
-		}
-	}()
 	rb, err := yaml.Marshal(map[string]any{"quorum": roster})
 	if err != nil {
 		return err
@@ -294,17 +291,6 @@ func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) er
 	if err := durable.WriteFile(rc.RosterPath, rb, 0o644, durable.New); err != nil {
 		return fmt.Errorf("write the new roster: %w; nothing was logged: remove the new card files and deal again", err)
 	}
-	secretField := ceremony.SecretSame
-	if fresh {
-		// Last, the token, once the new cards and roster are on disk. Between
-		// this and the log entry below, the token opens only with the new
-		// cards: a crash there leaves the log one entry behind the token, and
-		// the new roster says so.
-		if err := setter.SetPIN(ctx, oldPIN, newPIN); err != nil {
-			return fmt.Errorf("%w; the token keeps its old PIN and nothing was logged: remove the new card files and roster and deal again", err)
-		}
-		secretField = ceremony.SecretNew
-	}
 	for _, c := range old.Cards {
 		revoked = append(revoked, c.ID)
 	}
@@ -312,9 +298,29 @@ func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) er
 	if err != nil {
 		return err
 	}
-	if err := s.append(ctx, ceremony.KindCardsReshared, map[string]any{"step": cur.ID, "threshold": threshold, "cards": ids,
-		"revoked": revoked, "commitment": roster.Commitments[0], "roster_sha256": ref.SHA256, "secret": secretField}, ref); err != nil {
-		return err
+	secretField := ceremony.SecretSame
+	if fresh {
+		// Last, the token, once the new cards, the roster and its copy in
+		// the log are on disk. Between this and the log entry below, the
+		// token opens only with the new cards: a crash there leaves the log
+		// one entry behind the token, and the new roster says so.
+		if err := setter.SetPIN(ctx, oldPIN, newPIN); err != nil {
+			return fmt.Errorf("%w; the token refused the change, so its PIN is the old one and nothing was logged: remove the new card files and roster and deal again", err)
+		}
+		secretField = ceremony.SecretNew
+	}
+	fields := map[string]any{"step": cur.ID, "threshold": threshold, "cards": ids,
+		"revoked": revoked, "commitment": roster.Commitments[0], "roster_sha256": ref.SHA256, "secret": secretField}
+	if err := s.append(ctx, ceremony.KindCardsReshared, fields, ref); err != nil {
+		if !fresh {
+			return err
+		}
+		// The log did not take it: put the old PIN back, so that the token
+		// and the log agree again.
+		if rerr := setter.SetPIN(ctx, newPIN, oldPIN); rerr != nil {
+			return fmt.Errorf("%w; and the token's PIN could not be set back (%v): the token now opens only with the new cards: keep them and their roster, and record an exception", err, rerr)
+		}
+		return fmt.Errorf("%w; the token's PIN was set back to the old cards' and nothing was logged: remove the new card files and roster and deal again", err)
 	}
 	s.wipeSecret()
 	loginAhead := false
@@ -325,6 +331,12 @@ func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) er
 		s.wipePIN() // no HSM login follows, or the PIN changed: the PIN derived at the quorum goes too
 	}
 	return nil
+}
+
+func wipeCards(cards []quorum.Card) {
+	for _, c := range cards {
+		quorum.Wipe(c.Value)
+	}
 }
 
 // ReshareConfig says who the new crypto officers are and where their card

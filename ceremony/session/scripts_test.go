@@ -172,3 +172,53 @@ func newCardsOpen(t *testing.T, cfg Config, old []byte) {
 	}
 	cfg.Token.Logout(ctx)
 }
+
+// TestProvisionLogRefused: when the log does not take the new card set's
+// entry (here: it is closed), the token's PIN is set back, so that the old
+// cards open it again and the log and the token agree.
+func TestProvisionLogRefused(t *testing.T) {
+	ctx := context.Background()
+	roster := string(scripts.DemoRoster())
+	raw, _ := scripts.Get("keygen")
+	script, err := ceremony.LoadScriptWith("keygen.yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t)
+	l, err := transparency.Open(ctx, r.dir, transparency.Options{Key: r.key, New: true,
+		OpenFields:    map[string]any{"script_sha256": script.Digest},
+		OpenArtefacts: []transparency.Artefact{{Name: script.Name, Data: script.Raw}, {Name: "roster.yaml", Data: []byte(roster)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	demoScript, _ := DemoScript()
+	cfg, err := DemoConfig(demoScript, l, false, r.skr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Script = script
+	cfg.Reshare = ReshareConfig{Holders: []quorum.CardInfo{{ID: "CO8", Holder: "H"}, {ID: "CO9", Holder: "I"}, {ID: "CO10", Holder: "J"}},
+		RosterPath: filepath.Join(t.TempDir(), "roster-2.yaml"), CardsDir: filepath.Join(t.TempDir(), "cards"), WorkFactor: 10}
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; s.Next() != NextReshare; i++ {
+		if i > 200 {
+			t.Fatal("no cards.reshare step")
+		}
+		if _, err := s.AutoStep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := oldPIN(t, cfg)
+	l.Close(ctx)
+	passes := map[string]string{"CO8": "passphrase 8", "CO9": "passphrase 9", "CO10": "passphrase 10"}
+	if err := s.Reshare(ctx, passes); err == nil || !strings.Contains(err.Error(), "PIN was set back to the old cards'") {
+		t.Fatalf("a refused log entry: %v", err)
+	}
+	cfg.Token.Logout(ctx)
+	if err := cfg.Token.Login(ctx, old); err != nil {
+		t.Fatalf("the old cards no longer open the token: %v", err)
+	}
+}
