@@ -33,7 +33,7 @@ func ScriptOfLog(open *transparency.Entry, read func(sha256 string) ([]byte, err
 	}
 	raw, err := read(digest)
 	if err != nil {
-		return nil, fmt.Errorf("entry 0 cites script %s (%s), but artefacts/sha256/%s cannot be read: %v", name, digest, digest, err)
+		return nil, fmt.Errorf("entry 0 cites script %s (%s), but artefacts/sha256/%s cannot be read: %w", name, digest, digest, err)
 	}
 	script, err := LoadScriptWith(name, raw, func(file string) ([]byte, error) {
 		for _, a := range open.Artefacts {
@@ -44,7 +44,7 @@ func ScriptOfLog(open *transparency.Entry, read func(sha256 string) ([]byte, err
 		return nil, fmt.Errorf("entry 0 does not cite the roster %s as an artefact", file)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("the script the log cites does not load: %v", err)
+		return nil, fmt.Errorf("the script the log cites does not load: %w", err)
 	}
 	return script, nil
 }

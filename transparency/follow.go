@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/transparency-dev/tessera/api/layout"
 	"golang.org/x/mod/sumdb/note"
@@ -76,7 +77,8 @@ func NewHTTPSource(raw string) (*HTTPSource, error) {
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
 	}
-	return &HTTPSource{Base: u, Client: http.DefaultClient}, nil
+	// A server that stalls is a problem to report and retry, not a hang.
+	return &HTTPSource{Base: u, Client: &http.Client{Timeout: 30 * time.Second}}, nil
 }
 
 func (h *HTTPSource) String() string { return h.Base.String() }
@@ -101,11 +103,17 @@ func (h *HTTPSource) Read(ctx context.Context, name string) ([]byte, error) {
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 		return nil, fmt.Errorf("%s: %w", u, fs.ErrNotExist)
+	case resp.StatusCode >= 500:
+		return nil, fmt.Errorf("%s: %s: %w", u, resp.Status, ErrUnavailable)
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("%s: %s", u, resp.Status)
 	}
 	return readAllCapped(resp.Body, u.String())
 }
+
+// ErrUnavailable: the server answered with an error of its own (5xx); a
+// later read may succeed.
+var ErrUnavailable = errors.New("server unavailable")
 
 // Alarms a Follower raises: each means the published log cannot be trusted
 // from this checkpoint on.
@@ -169,6 +177,9 @@ func NewFollower(ctx context.Context, src Source, vkey, origin string) (*Followe
 		return nil, fmt.Errorf("log key: %v", err)
 	}
 	f.nv, f.VKey = nv, vkey
+	if f.origin == "" {
+		f.origin = nv.Name() // a ceremony log's origin is its key's name
+	}
 	return f, nil
 }
 

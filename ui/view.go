@@ -423,7 +423,7 @@ func stepsPanel(sty Styles, st ceremony.State, w, h int) string {
 	if st.Aborted != nil {
 		lines = append(lines, sty.Fail.Render("ABORTED at step "+st.Aborted.Step))
 	}
-	room := h - 2
+	room := max(1, h-2) // a panel squeezed to nothing still draws a line
 	if len(lines) > room {
 		start := max(0, min(cursor-room/3, len(lines)-room))
 		lines = lines[start : start+room]

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"strings"
 	"time"
 
@@ -51,6 +53,9 @@ type Watcher struct {
 	// problem is the last error reading the source (network, a missing
 	// file): retried at the next poll.
 	problem  string
+	lastRead time.Time // when the source last answered
+	// unshown are the indexes of entries verified but not yet listed.
+	unshown  []uint64
 	polling  bool
 	lastPoll time.Time
 	quit     bool
@@ -163,29 +168,37 @@ func (w *Watcher) apply(u *transparency.Update, err error) {
 		return
 	}
 	w.problem = ""
-	if u == nil {
-		return
-	}
-	for i, raw := range u.New {
-		e, err := transparency.ParseEntry(raw)
-		if err != nil {
-			w.alarm = &transparency.Alarm{Check: transparency.CheckEntryJSON, Detail: fmt.Sprintf("entry %d: %v", u.Previous+uint64(i), err)}
-			return
+	w.lastRead = w.opts.Now()
+	if u != nil {
+		for i, raw := range u.New {
+			e, err := transparency.ParseEntry(raw)
+			if err != nil {
+				w.alarm = &transparency.Alarm{Check: transparency.CheckEntryJSON, Detail: fmt.Sprintf("entry %d: %v", u.Previous+uint64(i), err)}
+				return
+			}
+			w.entries = append(w.entries, e)
+			w.unshown = append(w.unshown, u.Previous+uint64(i))
 		}
-		w.entries = append(w.entries, e)
 	}
 	if w.script == nil && len(w.entries) > 0 {
 		s, err := ceremony.ScriptOfLog(w.entries[0], func(sha string) ([]byte, error) {
 			return transparency.ReadArtefactFrom(w.ctx, w.f.Source(), sha)
 		})
-		if err != nil {
+		switch {
+		case errors.As(err, &alarm):
+			w.alarm = alarm
+			return
+		case errors.Is(err, fs.ErrNotExist) || isNetwork(err):
+			w.problem = err.Error() // read again at the next poll
+			return
+		case err != nil:
 			w.alarm = &transparency.Alarm{Check: "script", Detail: err.Error()}
 			return
 		}
 		w.script = s
 	}
-	if w.script == nil {
-		return // an empty log: nothing to show yet
+	if w.script == nil || len(w.unshown) == 0 {
+		return // an empty log, or nothing new
 	}
 	st, err := ceremony.Replay(w.script, w.entries)
 	if err != nil {
@@ -193,9 +206,11 @@ func (w *Watcher) apply(u *transparency.Update, err error) {
 		return
 	}
 	w.state = st
-	for i, e := range w.entries[len(w.entries)-len(u.New):] {
-		w.recent = append(w.recent, logLine{time: e.Time, index: u.Previous + uint64(i), text: Describe(e, w.script), kind: e.Kind})
+	for _, i := range w.unshown {
+		e := w.entries[i]
+		w.recent = append(w.recent, logLine{time: e.Time, index: i, text: Describe(e, w.script), kind: e.Kind})
 	}
+	w.unshown = nil
 	if len(w.recent) > 50 {
 		w.recent = w.recent[len(w.recent)-50:]
 	}
@@ -268,9 +283,10 @@ func (w *Watcher) viewAlarm() string {
 	if cp := w.f.Checkpoint(); cp != nil {
 		shown = fmt.Sprintf("shown: the last checkpoint verified, size %d", cp.Size)
 	}
-	text := "!!! " + w.alarm.Error() + "\n" +
+	// The server chooses what the alarm quotes: it is cut to what fits.
+	text := "!!! " + truncate(w.alarm.Error(), 2*w.width-8) + "\n" +
 		"The log served is not the one verified so far: do not trust what it shows from here on, and tell the ceremony's auditors. " + shown + "."
-	return w.st.Fail.Reverse(true).Width(w.width).Render(text)
+	return w.st.Fail.Reverse(true).Width(w.width).MaxHeight(5).Render(text)
 }
 
 // viewMain is the current step and the entries as they come.
@@ -323,6 +339,9 @@ func (w *Watcher) viewStatus() string {
 		s = " · " + q + s
 	}
 	line2 := "source " + w.f.Source().String()
+	if !w.lastRead.IsZero() {
+		line2 += " · last read " + w.lastRead.UTC().Format("15:04:05") + " UTC"
+	}
 	if w.problem != "" {
 		line2 += " · " + w.st.Warn.Render("[WAIT] "+w.problem+"; retrying")
 	}
@@ -384,4 +403,11 @@ func WatchPlain(ctx context.Context, f *transparency.Follower, out io.Writer, in
 		case <-time.After(interval):
 		}
 	}
+}
+
+// isNetwork reports an error reading the source that a later poll may not
+// have: the network, a timeout, a server error.
+func isNetwork(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, transparency.ErrUnavailable)
 }

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/keyceremony/keyceremony/dnssec"
@@ -103,22 +104,41 @@ func (s *Server) Subscribers() int {
 	return len(s.subs)
 }
 
-// read returns a regular file of the folder (never a link, a folder or a
-// device), read-only.
-func (s *Server) read(name string) ([]byte, error) {
-	fi, err := s.root.Lstat(name)
+// open opens a regular file of the folder read-only: no component of its
+// path may be a link (os.Root would follow one that stays inside the folder,
+// and a link could name .state/ under a published name), and the file must
+// be regular (a pipe or a device could block or never end).
+func (s *Server) open(name string) (*os.File, fs.FileInfo, error) {
+	parts := strings.Split(name, "/")
+	for i := range parts {
+		fi, err := s.root.Lstat(strings.Join(parts[:i+1], "/"))
+		if err != nil {
+			return nil, nil, err
+		}
+		if last := i == len(parts)-1; (!last && !fi.IsDir()) || (last && !fi.Mode().IsRegular()) {
+			return nil, nil, fs.ErrNotExist
+		}
+	}
+	f, err := s.root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fs.ErrNotExist
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fs.ErrNotExist
 	}
-	f, err := s.root.Open(name)
+	return f, fi, nil
+}
+
+// read returns a small file of the folder (the checkpoint).
+func (s *Server) read(name string) ([]byte, error) {
+	f, _, err := s.open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, 64<<20))
+	return io.ReadAll(io.LimitReader(f, 64<<10))
 }
 
 // securityHeaders are sent with every response: the page runs only its own
@@ -165,11 +185,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) {
-	data, err := s.read(name)
+	f, fi, err := s.open(name)
 	if err != nil {
 		http.NotFound(w, r)
 		return
 	}
+	defer f.Close()
 	h := w.Header()
 	switch {
 	case name == "checkpoint":
@@ -183,11 +204,8 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) 
 		h.Set("Content-Type", "application/octet-stream")
 	}
 	h.Set("Access-Control-Allow-Origin", "*") // public data: any viewer may read it
-	h.Set("Content-Length", fmt.Sprint(len(data)))
-	if r.Method == http.MethodHead {
-		return
-	}
-	w.Write(data)
+	// Streamed from the file, whatever its size; ranges and HEAD included.
+	http.ServeContent(w, r, "", fi.ModTime(), f)
 }
 
 // WebFile returns one of the page's files: index.html, app.js, style.css,

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,6 +81,13 @@ func TestServeFiles(t *testing.T) {
 	os.WriteFile(outside, []byte("not for viewers"), 0o644)
 	os.Symlink(outside, filepath.Join(dir, "checkpoints", "99"))
 	os.Symlink(filepath.Join(dir, "log.vkey"), filepath.Join(dir, "artefacts", "sha256", strings.Repeat("0", 64)))
+	// A link to a folder inside the log (.state/, under a published name),
+	// and a pipe that would never end.
+	os.WriteFile(filepath.Join(dir, ".state", "123"), []byte("not for viewers"), 0o644)
+	os.Symlink(filepath.Join(dir, ".state"), filepath.Join(dir, "tile", "7"))
+	if err := syscall.Mkfifo(filepath.Join(dir, "checkpoints", "98"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	s, err := publish.New(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +128,7 @@ func TestServeFiles(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"/.state/treeState", "/.state/", "/tile/../.state/lock", "/tile/%2e%2e/.state/lock", "/%2e%2e/%2e%2e/etc/passwd",
-		"/..%2f..%2fetc%2fpasswd", "/checkpoints/99", "/artefacts/sha256/" + strings.Repeat("0", 64), "/tile/entries/000.p/4/", "//etc/passwd",
+		"/..%2f..%2fetc%2fpasswd", "/checkpoints/99", "/checkpoints/98", "/tile/7/123", "/artefacts/sha256/" + strings.Repeat("0", 64), "/tile/entries/000.p/4/", "//etc/passwd",
 		"/tile\\entries", "/checkpoint%00", "/nope", "/web/../checkpoint", "/web/app.js/x"} {
 		resp, body := get("GET", path)
 		if resp.StatusCode != 404 && resp.StatusCode != 400 {

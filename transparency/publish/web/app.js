@@ -10,7 +10,16 @@ const enc = new TextEncoder();
 const dec = new TextDecoder("utf-8", { fatal: true });
 const query = new URLSearchParams(location.search);
 const base = new URL(query.get("log") || "./", location.href);
-const fragment = new URLSearchParams(location.hash.slice(1));
+// The key comes percent-encoded in the fragment; read it as such (a
+// URLSearchParams would turn the + of base64 into spaces).
+function fragmentParam(name) {
+  for (const part of location.hash.slice(1).split("&")) {
+    if (part.startsWith(name + "=")) {
+      try { return decodeURIComponent(part.slice(name.length + 1)); } catch (e) { return null; }
+    }
+  }
+  return null;
+}
 
 // The page's state, readable from outside for tests and the curious.
 const state = {
@@ -23,8 +32,10 @@ class Failure extends Error {
   constructor(check, detail) { super(check + ": " + detail); this.check = check; this.detail = detail; }
 }
 
+// b64 decodes canonical base64 only (as Go's note package writes it).
 function b64(s) {
   const bin = atob(s);
+  if (btoa(bin) !== s) throw new Error("not canonical base64");
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
@@ -73,22 +84,27 @@ async function parseKey(vkey) {
 async function openCheckpoint(bytes, key) {
   let text;
   try { text = dec.decode(bytes); } catch (e) { throw new Failure("checkpoint signature", "the checkpoint is not UTF-8"); }
-  const cut = text.indexOf("\n\n");
+  const cut = text.lastIndexOf("\n\n"); // as Go's note package splits a note
   if (cut < 0) throw new Failure("checkpoint signature", "the checkpoint has no signature");
   const body = text.slice(0, cut + 1);
-  let ok = false;
+  let ok = false, byKey = 0;
   for (const line of text.slice(cut + 2).split("\n")) {
     const m = /^\u2014 (\S+) (\S+)$/.exec(line);
     if (!m || m[1] !== key.name) continue;
     let raw;
-    try { raw = b64(m[2]); } catch (e) { continue; }
+    try { raw = b64(m[2]); } catch (e) { throw new Failure("checkpoint signature", "a signature line by the log key is not canonical base64"); }
     if (raw.length !== 68 || !equal(raw.slice(0, 4), key.hash)) continue;
-    if (await crypto.subtle.verify({ name: "Ed25519" }, key.pub, raw.slice(4), enc.encode(body))) { ok = true; break; }
+    if (++byKey > 1) throw new Failure("checkpoint signature", "more than one signature line by the log key");
+    ok = await crypto.subtle.verify({ name: "Ed25519" }, key.pub, raw.slice(4), enc.encode(body));
   }
   if (!ok) throw new Failure("checkpoint signature", "not signed by the log key " + key.name);
   const lines = body.split("\n");
-  if (lines.length !== 4 || !/^[0-9]+$/.test(lines[1])) throw new Failure("checkpoint", "the body is not origin, size and root");
-  const root = b64(lines[2]);
+  if (lines.length !== 4 || !/^(0|[1-9][0-9]*)$/.test(lines[1]) || !Number.isSafeInteger(Number(lines[1]))) {
+    throw new Failure("checkpoint", "the body is not origin, size and root");
+  }
+  if (lines[0] !== key.name) throw new Failure("checkpoint origin", "the origin " + lines[0] + " is not the log key's name " + key.name);
+  let root;
+  try { root = b64(lines[2]); } catch (e) { throw new Failure("checkpoint", "the root is not canonical base64"); }
   if (root.length !== 32) throw new Failure("checkpoint", "the root is not a SHA-256");
   return { origin: lines[0], size: Number(lines[1]), root, note: bytes };
 }
@@ -178,7 +194,7 @@ function alarm(e) {
   const f = e instanceof Failure ? e : new Failure("reading the log", e.message || String(e));
   if (!(e instanceof Failure)) { // the network, or a copy half done: say so and read again
     $("live").textContent = "[WAIT] " + f.detail + "; retrying";
-    setTimeout(poll, 2000);
+    if (!retry && state.live !== "polling") retry = setTimeout(() => { retry = null; poll(); }, 2000); // one retry at a time
     return;
   }
   state.failure = { check: f.check, detail: f.detail };
@@ -293,10 +309,17 @@ function render() {
 }
 
 // poll reads the checkpoint and verifies it if it is new.
-async function poll() { try { await update(await fetchBytes("checkpoint", true)); } catch (e) { alarm(e); } }
+let retry = null, liveText = "";
+async function poll() {
+  try {
+    await update(await fetchBytes("checkpoint", true));
+    if (!state.failure) $("live").textContent = liveText; // the source answers again
+  } catch (e) { alarm(e); }
+}
+function setLive(mode, text) { state.live = mode; liveText = text; $("live").textContent = text; }
 
 async function start() {
-  let vkey = fragment.get("key");
+  let vkey = fragmentParam("key");
   state.pinned = !!vkey;
   try {
     if (!vkey) vkey = dec.decode(await fetchBytes("log.vkey"));
@@ -310,11 +333,10 @@ async function start() {
   await poll();
   if (window.EventSource && !query.get("log")) {
     const es = new EventSource(new URL("events", base));
-    es.addEventListener("checkpoint", (ev) => { state.live = "events"; $("live").textContent = "live: new checkpoints are pushed"; update(enc.encode(ev.data + "\n")); });
-    es.onerror = () => { es.close(); state.live = "polling"; $("live").textContent = "live: polling the checkpoint every 2 s"; setInterval(poll, 2000); };
+    es.addEventListener("checkpoint", (ev) => { setLive("events", "live: new checkpoints are pushed"); update(enc.encode(ev.data + "\n")); });
+    es.onerror = () => { es.close(); setLive("polling", "live: polling the checkpoint every 2 s"); setInterval(poll, 2000); };
   } else {
-    state.live = "polling";
-    $("live").textContent = "live: polling the checkpoint every 2 s";
+    setLive("polling", "live: polling the checkpoint every 2 s");
     setInterval(poll, 2000);
   }
 }
