@@ -2,6 +2,7 @@
 # sudo), then vets and tests everything.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GO ?= go
+REKOR_TOOLS ?= $(HOME)/.cache/keyceremony-tools/bin
 
 .PHONY: test deps vet bench fuzz
 
@@ -15,10 +16,16 @@ vet:
 # makes the Knot DNS KSRs keyceremony signs and imports the SKRs back;
 # chromium: the headless browser the web page is tested in.
 deps:
-	@{ command -v softhsm2-util && command -v keymgr && command -v chromium && command -v ssh-agent; } >/dev/null 2>&1 || { \
-		echo "installing softhsm2, knot, chromium and openssh-client (apt-get)"; \
+	@{ command -v softhsm2-util && command -v keymgr && command -v chromium && command -v ssh-agent && command -v psql && ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || { \
+		echo "installing softhsm2, knot, chromium, openssh-client and postgresql (apt-get)"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2 knot chromium openssh-client; }
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2 knot chromium openssh-client postgresql; }
+	@# trillian and rekor-server: a real Rekor v1 on loopback for the anchoring
+	@# tests, built once per machine (several minutes) outside the repository.
+	@[ -x $(REKOR_TOOLS)/rekor-server ] && [ -x $(REKOR_TOOLS)/trillian_log_server ] && [ -x $(REKOR_TOOLS)/trillian_log_signer ] || { \
+		echo "building trillian v1.7.3 and rekor-server v1.5.4 in $(REKOR_TOOLS) (once)"; \
+		GOBIN=$(REKOR_TOOLS) $(GO) install github.com/google/trillian/cmd/trillian_log_server@v1.7.3 github.com/google/trillian/cmd/trillian_log_signer@v1.7.3 && \
+		GOBIN=$(REKOR_TOOLS) $(GO) install github.com/sigstore/rekor/cmd/rekor-server@v1.5.4; }
 	@# litewitness and witnessctl: a real C2SP tlog witness for the witness tests.
 	@[ -x .tools/bin/litewitness ] && [ -x .tools/bin/witnessctl ] || { \
 		echo "installing litewitness and witnessctl (filippo.io/torchwood v0.6.1) in .tools/bin"; \

@@ -228,10 +228,13 @@ func runKSRSign(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 func runAnchor(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageErr("anchor: give a subcommand: export (rekor: not built yet)")
+		return usageErr("anchor: give a subcommand: export (trust anchors and DS records) or rekor (anchor checkpoints in Rekor)")
+	}
+	if args[0] == "rekor" {
+		return runAnchorRekor(ctx, args[1:], stdout, stderr)
 	}
 	if args[0] != "export" {
-		return usageErr("anchor %s is not built yet", args[0])
+		return usageErr("anchor: unknown subcommand %q: export or rekor", args[0])
 	}
 	fs := flag.NewFlagSet("anchor export", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -27,10 +27,11 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	origin := fs.String("origin", "", "the expected origin line; default: the key's name")
 	raw := fs.Bool("raw", false, "check only the Merkle and checkpoint layer (any tlog-tiles log)")
 	witnessPolicy := fs.String("witness-policy", "", "a C2SP tlog-policy file whose quorum of witnesses must have cosigned the latest checkpoint")
+	rekorKey := fs.String("rekor-key", "", "Rekor's public key (PEM): check every anchor in anchors/ offline")
 	var cps stringList
 	fs.Var(&cps, "checkpoint", "a signed checkpoint seen elsewhere, which must be consistent with the log (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: keyceremony verify DIR [--json] [--key VKEY] [--origin O] [--checkpoint FILE]... [--witness-policy FILE] [--raw]")
+		fmt.Fprintln(stderr, "usage: keyceremony verify DIR [--json] [--key VKEY] [--origin O] [--checkpoint FILE]... [--witness-policy FILE] [--rekor-key FILE] [--raw]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)
@@ -91,6 +92,15 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	if f := rep.FirstFailure(); f != nil {
 		return badInput(fmt.Errorf("verify %s: %s: %s", dir, f.ID, f.Detail))
+	}
+	lines, err := checkAnchors(ctx, dir, rep, *rekorKey)
+	if !*asJSON {
+		for _, l := range lines {
+			fmt.Fprintln(stdout, l)
+		}
+	}
+	if err != nil {
+		return badInput(fmt.Errorf("verify %s: %v", dir, err))
 	}
 	return nil
 }

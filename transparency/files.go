@@ -14,6 +14,7 @@ const (
 	vkeyFile       = "log.vkey"
 	checkpointsDir = "checkpoints"
 	artefactsDir   = "artefacts/sha256"
+	anchorsDir     = "anchors" // anchors/<size>.json: a checkpoint anchored in Rekor (package anchor)
 	stateDir       = ".state"
 )
 
@@ -44,6 +45,7 @@ const (
 	fileArtefact
 	fileState
 	fileTemp
+	fileAnchor
 )
 
 // tileRef is a parsed tile or entry bundle path.
@@ -124,6 +126,10 @@ func classifyExact(p string) (fileKind, tileRef) {
 	case strings.HasPrefix(p, artefactsDir+"/"):
 		if isSHA256Hex(strings.TrimPrefix(p, artefactsDir+"/")) {
 			return fileArtefact, tileRef{}
+		}
+	case strings.HasPrefix(p, anchorsDir+"/") && strings.HasSuffix(p, ".json"):
+		if sizeNameRE.MatchString(strings.TrimSuffix(strings.TrimPrefix(p, anchorsDir+"/"), ".json")) {
+			return fileAnchor, tileRef{}
 		}
 	}
 	return fileUnknown, tileRef{}

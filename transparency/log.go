@@ -291,7 +291,7 @@ func folderState(dir string) (folderKind, error) {
 			state = folderCreating
 		case name == vkeyFile && de.Type().IsRegular():
 			state = folderCreating
-		case (name == stateDir || name == "artefacts") && de.IsDir(), isTempLeftover(name):
+		case (name == stateDir || name == "artefacts" || name == anchorsDir) && de.IsDir(), isTempLeftover(name):
 		default:
 			return folderOther, nil
 		}

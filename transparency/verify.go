@@ -107,6 +107,9 @@ type Report struct {
 	Stored uint64 `json:"stored"`
 	// Checkpoint is the verified latest checkpoint.
 	Checkpoint *Checkpoint `json:"-"`
+	// Anchors are the anchors/<size>.json files: checkpoints anchored in
+	// Rekor, which only the anchor package checks (verify --rekor-key).
+	Anchors []string `json:"anchors,omitempty"`
 }
 
 // FirstFailure returns the first failing check, or nil.
@@ -254,6 +257,8 @@ func (v *verifier) scan() error {
 			v.archive = append(v.archive, p)
 		case fileArtefact:
 			v.arts = append(v.arts, p)
+		case fileAnchor:
+			v.r.Anchors = append(v.r.Anchors, p)
 		case fileTemp:
 			temps = append(temps, p)
 		case fileUnknown:
@@ -272,7 +277,7 @@ func (v *verifier) scan() error {
 	case len(unreadable) > 0:
 		r.fail(CheckFiles, "%s: cannot be read (%d such paths); a verifier must be able to read the whole folder", unreadable[0], len(unreadable))
 	case len(unknown) > 0:
-		r.fail(CheckFiles, "%s: not part of a log folder (%d such files); a log folder holds only checkpoint, log.vkey, tile/, checkpoints/ and artefacts/, as regular files", unknown[0], len(unknown))
+		r.fail(CheckFiles, "%s: not part of a log folder (%d such files); a log folder holds only checkpoint, log.vkey, tile/, checkpoints/, artefacts/ and anchors/, as regular files", unknown[0], len(unknown))
 	case len(temps) > 0:
 		r.warn(CheckFiles, "%d temporary files left by an interrupted write (e.g. %s); they hold nothing the log relies on and reopening the log removes them", len(temps), temps[0])
 	default:

@@ -1,0 +1,52 @@
+package anchor
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/keyceremony/keyceremony/internal/rekortest"
+)
+
+// TestRekorAnchor anchors a signed checkpoint in a real Rekor v1 on loopback
+// and checks the anchor offline against Rekor's public key: it verifies, and
+// it is refused for another checkpoint and under another Rekor key.
+func TestRekorAnchor(t *testing.T) {
+	url := rekortest.Start(t)
+	ctx := context.Background()
+	resp, err := http.Get(url + "/api/v1/log/publicKey")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	rekorKey, err := ParsePublicKey(pemKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkpoint := []byte("keyceremony.invalid/anchor-test/rehearsal\n7\nq0bCeXwJ3d5JYqfq5bWz9SYoXkTtQqC5rVhl8CSdF1I=\n\n\u2014 keyceremony.invalid/anchor-test/rehearsal AbCd\n")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Submit(ctx, url, 7, checkpoint, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, index, err := Check(ctx, a, checkpoint, rekorKey)
+	if err != nil || index < 0 || !strings.Contains(string(pub), "PUBLIC KEY") {
+		t.Fatalf("the anchor: %v (index %d)", err, index)
+	}
+	if _, _, err := Check(ctx, a, append([]byte("x"), checkpoint...), rekorKey); err == nil || !strings.Contains(err.Error(), "digest") {
+		t.Fatalf("another checkpoint: %v", err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if _, _, err := Check(ctx, a, checkpoint, &other.PublicKey); err == nil {
+		t.Fatal("an anchor checked under another Rekor key")
+	}
+}
