@@ -594,6 +594,7 @@ func (l *Log) Append(ctx context.Context, rec Record) (Appended, error) {
 		l.failed = err
 		return Appended{}, fmt.Errorf("append %s entry %d: %w", rec.Kind, l.size, err)
 	}
+	crashHook(a)
 	l.size++
 	l.lastDigest, l.lastTime = hex.EncodeToString(a.Leaf[:]), t
 	// The entry is durable: the integrator must get it, in order, whatever ctx says.

@@ -137,6 +137,13 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 		if err := s.append(ctx, ceremony.KindResumed, map[string]any{"at_step": at}); err != nil {
 			return nil, err
 		}
+		// A crash between the last step's done and the close: every step is
+		// in the log, and the close is what is left to write.
+		if _, more := s.state.Current(); !more && !s.state.Closed {
+			if err := s.append(ctx, ceremony.KindClose, map[string]any{"exceptions": len(s.state.Exceptions), "resumes": s.state.Resumes}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return s, nil
 }
