@@ -47,3 +47,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseCheckpoint -fuzztime 30s ./transparency/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s -fuzzminimizetime 1s -parallel 1 ./dnssec/
 	$(GO) test -run '^$$' -fuzz FuzzParseText -fuzztime 30s -fuzzminimizetime 1s -parallel 1 ./dnssec/
+	$(GO) test -run '^$$' -fuzz FuzzLoadPolicy -fuzztime 30s ./dnssec/
+	$(GO) test -run '^$$' -fuzz FuzzLoadScript -fuzztime 30s -parallel 1 ./ceremony/
+	$(GO) test -run '^$$' -fuzz FuzzLoadProfile -fuzztime 30s ./ceremony/
+	$(GO) test -run '^$$' -fuzz FuzzParseCard -fuzztime 30s ./hsm/quorum/
+	$(GO) test -run '^$$' -fuzz FuzzRoster -fuzztime 30s ./hsm/quorum/
+	$(GO) test -run '^$$' -fuzz FuzzWitnessPolicy -fuzztime 30s ./transparency/

@@ -94,3 +94,16 @@ func findCheck(r *Report, id string) *Check {
 	}
 	return nil
 }
+
+// FuzzWitnessPolicy: any policy file parses or is refused; a parsed one
+// checks any note without a panic.
+func FuzzWitnessPolicy(f *testing.F) {
+	f.Add([]byte("witness w1 w1.example+b79e2593+BPkf5YD7u+ljqztmEk6wQ3s153sf1VvewxIscsNaqfP5 http://127.0.0.1:1\nquorum w1\n"), []byte("o\n1\nAAAA\n\n— o AAAA\n"))
+	f.Add([]byte("quorum none\n"), []byte(""))
+	f.Fuzz(func(t *testing.T, policy, note []byte) {
+		p, err := ParseWitnessPolicy(policy)
+		if err == nil {
+			p.Check(note)
+		}
+	})
+}
