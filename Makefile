@@ -16,10 +16,10 @@ vet:
 # makes the Knot DNS KSRs keyceremony signs and imports the SKRs back;
 # chromium: the headless browser the web page is tested in.
 deps:
-	@{ command -v softhsm2-util && command -v keymgr && command -v chromium && command -v ssh-agent && command -v psql && ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || { \
-		echo "installing softhsm2, knot, chromium, openssh-client and postgresql (apt-get)"; \
+	@{ command -v softhsm2-util && command -v keymgr && command -v chromium && command -v ssh-agent && command -v psql && ls /usr/lib/postgresql/*/bin/initdb && command -v strace; } >/dev/null 2>&1 || { \
+		echo "installing softhsm2, knot, chromium, openssh-client, postgresql and strace (apt-get)"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2 knot chromium openssh-client postgresql; }
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2 knot chromium openssh-client postgresql strace; }
 	@# trillian and rekor-server: a real Rekor v1 on loopback for the anchoring
 	@# tests, built once per machine (several minutes) outside the repository.
 	@[ -x $(REKOR_TOOLS)/rekor-server ] && [ -x $(REKOR_TOOLS)/trillian_log_server ] && [ -x $(REKOR_TOOLS)/trillian_log_signer ] || { \

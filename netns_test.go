@@ -1,0 +1,53 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyceremony/keyceremony/scripts"
+)
+
+// TestNoNetwork runs every built-in script's rehearsal to its close inside
+// an empty network namespace (unshare -n: not even loopback is up), under
+// strace: the ceremony needs no network, and opens no socket at all.
+func TestNoNetwork(t *testing.T) {
+	for _, tool := range []string{"unshare", "strace"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is not installed; make test installs it", tool)
+			}
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	if err := exec.Command("unshare", "-n", "true").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("unshare -n: %v (the tests run as root)", err)
+		}
+		t.Skipf("unshare -n: %v", err)
+	}
+	for _, name := range scripts.Names() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			trace := filepath.Join(dir, "strace")
+			cmd := exec.Command("unshare", "-n", "strace", "-f", "-qq", "-e", "trace=socket,connect", "-e", "signal=none", "-o", trace,
+				os.Args[0], "demo", "--script", name, "--auto", "--plain", "--log", filepath.Join(dir, "log"))
+			cmd.Env = append(os.Environ(), mainEnv+"=1")
+			cmd.Stdin = strings.NewReader("")
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "The ceremony is closed") {
+				t.Fatalf("%s without a network: %v\n%s", name, err, out)
+			}
+			calls, err := os.ReadFile(trace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := strings.TrimSpace(string(calls)); s != "" {
+				t.Fatalf("%s opened sockets:\n%s", name, s)
+			}
+		})
+	}
+}
