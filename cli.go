@@ -73,6 +73,7 @@ func commands() []command {
 
 // run is the whole program: it parses the subcommand and runs it.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	noCoreDumps()
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		printUsage(stdout)
 		if len(args) == 0 {

@@ -427,7 +427,7 @@ func runReissue(ctx context.Context, args []string, stdin io.Reader, stdout, std
 
 // writeCards writes one card file per card.
 func writeCards(dir string, cards []quorum.Card, passes map[string]string, workFactor int, roster *quorum.Roster, stdout io.Writer) error {
-	if err := durable.MkdirAll(dir); err != nil {
+	if err := durable.MkdirPrivate(dir); err != nil {
 		return operational(err)
 	}
 	for _, c := range cards {

@@ -277,7 +277,7 @@ func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) er
 	if _, err := os.Stat(rc.RosterPath); err == nil {
 		return fmt.Errorf("%s exists; a roster is never overwritten: move it and deal again", rc.RosterPath)
 	}
-	if err := durable.MkdirAll(rc.CardsDir); err != nil {
+	if err := durable.MkdirPrivate(rc.CardsDir); err != nil {
 		return err
 	}
 	var ids, revoked []string

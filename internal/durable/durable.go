@@ -61,6 +61,16 @@ func MkdirAll(dir string) error {
 	return SyncDir(parent)
 }
 
+// MkdirPrivate makes dir, durably, readable by its owner only (0700): for
+// folders that hold secrets, such as card files. An existing folder is
+// narrowed to 0700.
+func MkdirPrivate(dir string) error {
+	if err := MkdirAll(dir); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
+}
+
 // WriteFile writes data to path durably, with the given permissions.
 func WriteFile(path string, data []byte, perm os.FileMode, mode Mode) error {
 	dir := filepath.Dir(path)
