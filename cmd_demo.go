@@ -98,7 +98,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return nil
 	}
 	if err != nil {
-		return operational(fmt.Errorf("demo: %w", err))
+		return operational(fmt.Errorf("demo: %w", storageHint(err)))
 	}
 	closeLog()
 	cp := l.Latest()

@@ -262,7 +262,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return nil
 	}
 	if err != nil {
-		return operational(fmt.Errorf("run: %w", err))
+		return operational(fmt.Errorf("run: %w", storageHint(err)))
 	}
 	closeLog()
 	cp := l.Latest()

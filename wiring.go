@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -100,4 +102,20 @@ func closer(l *transparency.Log) func() {
 		defer cancel()
 		l.Close(cctx)
 	}
+}
+
+// storageHint says what to do when the log's storage failed: every step
+// logged before is safe, and the same command resumes once the cause is
+// gone.
+func storageHint(err error) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, syscall.ENOSPC) || strings.Contains(msg, "no space left on device"):
+		return fmt.Errorf("the disk holding the log is full: free space there, then run the same command to resume; every step logged before is safe (%w)", err)
+	case errors.Is(err, syscall.EROFS) || strings.Contains(msg, "read-only file system"):
+		return fmt.Errorf("the log's folder is on a read-only file system: make it writable, then run the same command to resume; every step logged before is safe (%w)", err)
+	case errors.Is(err, syscall.EIO) || strings.Contains(msg, "input/output error"):
+		return fmt.Errorf("the disk holding the log failed (I/O error): copy the folder to a sound disk and resume there with the same command; every step logged before is safe (%w)", err)
+	}
+	return err
 }
