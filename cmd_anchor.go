@@ -149,7 +149,7 @@ func checkAnchors(ctx context.Context, dir string, rep *transparency.Report, rek
 	if rekorKeyPath == "" {
 		return []string{fmt.Sprintf("[WARN] anchors               %d checkpoints anchored in Rekor, not checked: give --rekor-key (Rekor's public key)", len(rep.Anchors))}, nil
 	}
-	b, err := os.ReadFile(rekorKeyPath)
+	b, err := readInput(rekorKeyPath)
 	if err != nil {
 		return nil, err
 	}

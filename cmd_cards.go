@@ -148,7 +148,7 @@ func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 // loadRoster reads a roster file: a quorum: block, as cards provision writes
 // and scripts include.
 func loadRoster(path string) (*quorum.Roster, error) {
-	rb, err := os.ReadFile(path)
+	rb, err := readInput(path)
 	if err != nil {
 		return nil, usageErr("--roster: %v", err)
 	}
@@ -316,7 +316,7 @@ type holdersFile struct {
 // loadHolders reads a holders file strictly and checks that nothing it
 // would write exists already.
 func loadHolders(path string, threshold int, out, cardsDir string) (*holdersFile, error) {
-	hb, err := os.ReadFile(path)
+	hb, err := readInput(path)
 	if err != nil {
 		return nil, usageErr("--holders: %v", err)
 	}

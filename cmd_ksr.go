@@ -85,7 +85,7 @@ func loadPolicyFile(path string) (dnssec.CheckPolicy, error) {
 	if path == "" {
 		return dnssec.DefaultPolicy(), nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := readInput(path)
 	if err != nil {
 		return dnssec.CheckPolicy{}, usageErr("policy: %v", err)
 	}

@@ -218,7 +218,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	arts := []transparency.Artefact{{Name: filepath.Base(script.Name), Data: script.Raw}}
 	fields := map[string]any{"ceremony": script.Ceremony, "zone": script.Zone, "script_sha256": script.Digest, "tool": toolVersion(), "rehearsal": *rehearsal}
 	if p != nil {
-		profileRaw, err := os.ReadFile(*profilePath)
+		profileRaw, err := readInput(*profilePath)
 		if err != nil {
 			return usageErr("--profile: %v", err)
 		}
@@ -230,7 +230,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	var policy []byte
 	if *witnessPolicy != "" {
-		if policy, err = os.ReadFile(*witnessPolicy); err != nil {
+		if policy, err = readInput(*witnessPolicy); err != nil {
 			return usageErr("--witness-policy: %v", err)
 		}
 		if _, err := transparency.ParseWitnessPolicy(policy); err != nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -79,7 +78,7 @@ func runScript(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 // file, from the current folder for a built-in script, or from roster when
 // given.
 func loadScript(nameOrFile string, roster ...string) (*ceremony.Script, error) {
-	data, err := os.ReadFile(nameOrFile)
+	data, err := readInput(nameOrFile)
 	name, dir := nameOrFile, filepath.Dir(nameOrFile)
 	if err != nil {
 		if b, berr := scripts.Get(nameOrFile); berr == nil {
@@ -91,9 +90,9 @@ func loadScript(nameOrFile string, roster ...string) (*ceremony.Script, error) {
 	}
 	return ceremony.LoadScriptWith(name, data, func(file string) ([]byte, error) {
 		if len(roster) > 0 && roster[0] != "" {
-			return os.ReadFile(roster[0])
+			return readInput(roster[0])
 		}
-		return os.ReadFile(filepath.Join(dir, file))
+		return readInput(filepath.Join(dir, file))
 	})
 }
 

@@ -64,7 +64,7 @@ func (a *cardAuth) pin(ctx context.Context, label string) ([]byte, error) {
 // set (with the PIN from the cards when auth gives a roster, otherwise from
 // KEYCEREMONY_PIN). The returned function closes the token.
 func loadProfile(ctx context.Context, path string, login bool, auth ...*cardAuth) (*ceremony.Profile, hsm.Token, func(), error) {
-	b, err := os.ReadFile(path)
+	b, err := readInput(path)
 	if err != nil {
 		return nil, nil, nil, usageErr("--profile: %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -37,7 +36,7 @@ func runSKR(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		fs.Usage()
 		return usageErr("skr verify: give one SKR file and --anchor")
 	}
-	ab, err := os.ReadFile(*anchorPath)
+	ab, err := readInput(*anchorPath)
 	if err != nil {
 		return usageErr("--anchor: %v", err)
 	}

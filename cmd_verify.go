@@ -52,14 +52,14 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	opts := transparency.VerifyOptions{Origin: *origin, Raw: *raw}
 	if *key != "" {
 		opts.VKey = *key
-		if b, err := os.ReadFile(*key); err == nil {
+		if b, err := readInput(*key); err == nil {
 			opts.VKey = strings.TrimSpace(string(b))
 		} else if !strings.Contains(*key, "+") {
 			return usageErr("verify: --key %s: neither a vkey nor a readable file", *key)
 		}
 	}
 	if *witnessPolicy != "" {
-		b, err := os.ReadFile(*witnessPolicy)
+		b, err := readInput(*witnessPolicy)
 		if err != nil {
 			return usageErr("verify: --witness-policy: %v", err)
 		}
@@ -68,7 +68,7 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 	}
 	for _, f := range cps {
-		b, err := os.ReadFile(f)
+		b, err := readInput(f)
 		if err != nil {
 			return usageErr("verify: --checkpoint %s: %v", f, err)
 		}

@@ -56,7 +56,7 @@ func runWatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	vkey := *key
 	if vkey != "" {
-		if b, err := os.ReadFile(vkey); err == nil {
+		if b, err := readInput(vkey); err == nil {
 			vkey = strings.TrimSpace(string(b))
 		} else if !strings.Contains(vkey, "+") {
 			return usageErr("watch: --key %s: neither a vkey nor a readable file", vkey)
@@ -67,7 +67,7 @@ func runWatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return usageErr("watch: %v", err)
 	}
 	if *witnessPolicy != "" {
-		b, err := os.ReadFile(*witnessPolicy)
+		b, err := readInput(*witnessPolicy)
 		if err != nil {
 			return usageErr("watch: --witness-policy: %v", err)
 		}

@@ -119,3 +119,25 @@ func storageHint(err error) error {
 	}
 	return err
 }
+
+// maxInput is the largest input file a command reads: a KSR or SKR, a
+// script, a profile, a roster, a policy, a key. Real ones are tens of KB.
+const maxInput = 1 << 20
+
+// readInput reads an input file of at most maxInput bytes; a larger one is
+// refused before it is read into memory.
+func readInput(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxInput+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxInput {
+		return nil, fmt.Errorf("%s: larger than %d bytes, which no ceremony input is; check the file", path, maxInput)
+	}
+	return b, nil
+}

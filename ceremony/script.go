@@ -71,6 +71,9 @@ var knownActions = map[string]bool{
 	ActionKSRSign: true, ActionSKRWrite: false, ActionHSMLogout: false, ActionKeyGen: true, ActionReshare: true, ActionSignIn: false, ActionZeroize: true, ActionChoose: false,
 }
 
+// MaxScriptSize is the largest script (or roster it includes) loaded.
+const MaxScriptSize = 1 << 20
+
 // Script is a ceremony script.
 type Script struct {
 	Ceremony string         `yaml:"ceremony"`
@@ -211,6 +214,9 @@ func LoadScript(name string, data []byte) (*Script, error) {
 // file (as `cards provision` writes it) in the script's folder: include
 // reads it. A nil include refuses such a script.
 func LoadScriptWith(name string, data []byte, include Include) (*Script, error) {
+	if len(data) > MaxScriptSize {
+		return nil, fmt.Errorf("%w: %s: %d bytes, more than %d; a ceremony script is a few tens of KB", ErrScript, name, len(data), MaxScriptSize)
+	}
 	var s Script
 	var probe struct {
 		Quorum yaml.Node `yaml:"quorum"`
@@ -225,6 +231,9 @@ func LoadScriptWith(name string, data []byte, include Include) (*Script, error) 
 			return nil, &ScriptError{Problems: []string{fmt.Sprintf("%s: quorum: %s: the roster file cannot be read here; give the script as a file beside it", at, file)}}
 		}
 		raw, err := include(file)
+		if len(raw) > MaxScriptSize {
+			return nil, &ScriptError{Problems: []string{fmt.Sprintf("%s: quorum: %s: %d bytes, more than %d; a roster is a few KB", at, file, len(raw), MaxScriptSize)}}
+		}
 		missing := errors.Is(err, fs.ErrNotExist)
 		if err != nil && !missing {
 			return nil, &ScriptError{Problems: []string{fmt.Sprintf("%s: quorum: %s: %v", at, file, err)}}
