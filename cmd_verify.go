@@ -50,22 +50,11 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return usageErr("verify: %s is not a log folder; give the folder that holds checkpoint and tile/", dir)
 	}
 	opts := transparency.VerifyOptions{Origin: *origin, Raw: *raw}
-	if *key != "" {
-		opts.VKey = *key
-		if b, err := readInput(*key); err == nil {
-			opts.VKey = strings.TrimSpace(string(b))
-		} else if !strings.Contains(*key, "+") {
-			return usageErr("verify: --key %s: neither a vkey nor a readable file", *key)
-		}
+	if opts.VKey, err = vkeyArg("verify", *key); err != nil {
+		return err
 	}
-	if *witnessPolicy != "" {
-		b, err := readInput(*witnessPolicy)
-		if err != nil {
-			return usageErr("verify: --witness-policy: %v", err)
-		}
-		if opts.Witnesses, err = transparency.ParseWitnessPolicy(b); err != nil {
-			return usageErr("verify: --witness-policy %s: %v", *witnessPolicy, err)
-		}
+	if opts.Witnesses, err = witnessPolicyArg("verify", *witnessPolicy); err != nil {
+		return err
 	}
 	for _, f := range cps {
 		b, err := readInput(f)
@@ -204,4 +193,34 @@ func scriptOfLog(dir string, rep *transparency.Report) (*ceremony.Script, []*tra
 		return nil, nil, err
 	}
 	return script, entries, nil
+}
+
+// vkeyArg is a --key flag: a note verifier key, or a file that holds one.
+func vkeyArg(cmd, key string) (string, error) {
+	if key == "" {
+		return "", nil
+	}
+	if b, err := readInput(key); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !strings.Contains(key, "+") {
+		return "", usageErr("%s: --key %s: neither a vkey nor a readable file", cmd, key)
+	}
+	return key, nil
+}
+
+// witnessPolicyArg is a --witness-policy flag: a tlog-policy file, or none.
+func witnessPolicyArg(cmd, path string) (*transparency.WitnessPolicy, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := readInput(path)
+	if err != nil {
+		return nil, usageErr("%s: --witness-policy: %v", cmd, err)
+	}
+	p, err := transparency.ParseWitnessPolicy(b)
+	if err != nil {
+		return nil, usageErr("%s: --witness-policy %s: %v", cmd, path, err)
+	}
+	return p, nil
 }

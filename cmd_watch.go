@@ -54,27 +54,19 @@ func runWatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		src = transparency.DirSource(where)
 	}
-	vkey := *key
-	if vkey != "" {
-		if b, err := readInput(vkey); err == nil {
-			vkey = strings.TrimSpace(string(b))
-		} else if !strings.Contains(vkey, "+") {
-			return usageErr("watch: --key %s: neither a vkey nor a readable file", vkey)
-		}
+	vkey, err := vkeyArg("watch", *key)
+	if err != nil {
+		return err
+	}
+	policy, err := witnessPolicyArg("watch", *witnessPolicy)
+	if err != nil {
+		return err
 	}
 	f, err := transparency.NewFollower(ctx, src, vkey, *origin)
 	if err != nil {
 		return usageErr("watch: %v", err)
 	}
-	if *witnessPolicy != "" {
-		b, err := readInput(*witnessPolicy)
-		if err != nil {
-			return usageErr("watch: --witness-policy: %v", err)
-		}
-		if f.Witnesses, err = transparency.ParseWitnessPolicy(b); err != nil {
-			return usageErr("watch: --witness-policy %s: %v", *witnessPolicy, err)
-		}
-	}
+	f.Witnesses = policy
 	if *plain || !isTerminal(stdout) {
 		err = ui.WatchPlain(ctx, f, stdout, *interval)
 	} else {
