@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyceremony/keyceremony/internal/logtest"
 )
 
 // appendN appends n step entries and waits for the checkpoint covering them.
@@ -26,33 +28,6 @@ func appendN(t *testing.T, l *Log, kind string, n int) {
 		last = a
 	}
 	if _, err := l.AwaitCheckpoint(ctx, last.Index); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// copyLog copies a log folder's published files (not .state) over dst,
-// replacing what dst held: a publisher pushing a new version.
-func copyLog(t *testing.T, src, dst string) {
-	t.Helper()
-	os.RemoveAll(dst)
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if rel == stateDir {
-			return fs.SkipDir
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
 		t.Fatal(err)
 	}
 }
@@ -128,7 +103,7 @@ func TestFollowAlarms(t *testing.T) {
 	a9 := open("step.done", 9)
 	served := filepath.Join(t.TempDir(), "served")
 	follow := func(dir string) *Follower {
-		copyLog(t, dir, served)
+		logtest.CopyPublished(t, dir, served)
 		f, err := NewFollower(ctx, DirSource(served), k.VKey, "")
 		if err != nil {
 			t.Fatal(err)
@@ -152,19 +127,19 @@ func TestFollowAlarms(t *testing.T) {
 	}
 	// History rewritten: a longer log whose first entries differ.
 	f := follow(a5)
-	copyLog(t, b9, served)
+	logtest.CopyPublished(t, b9, served)
 	alarm(f, CheckConsistency, "changed since checkpoint 6: history was rewritten")
 	// A split view: another log of the same size.
 	f = follow(a5)
-	copyLog(t, b5, served)
+	logtest.CopyPublished(t, b5, served)
 	alarm(f, CheckConsistency, "a split view")
 	// A shrink.
 	f = follow(a5)
-	copyLog(t, b2, served)
+	logtest.CopyPublished(t, b2, served)
 	alarm(f, CheckConsistency, "the log shrank from 6 to 3 entries")
 	// The same log grown is fine after all that.
 	f = follow(a5)
-	copyLog(t, a9, served)
+	logtest.CopyPublished(t, a9, served)
 	if _, err := f.Poll(ctx); err == nil {
 		t.Fatal("a9 is not a5 grown: its entries have other times")
 	}
@@ -174,13 +149,13 @@ func TestFollowAlarms(t *testing.T) {
 	os.WriteFile(filepath.Join(served, checkpointFile), bytes.Replace(cp, []byte("\n6\n"), []byte("\n7\n"), 1), 0o644)
 	alarm(f, CheckSignature, "")
 	other := testKey(t, "test.keyceremony.invalid/follow/rehearsal")
-	copyLog(t, a5, served)
+	logtest.CopyPublished(t, a5, served)
 	g, _ := NewFollower(ctx, DirSource(served), other.VKey, "")
 	if _, err := g.Poll(ctx); !errors.Is(err, ErrAlarm) {
 		t.Fatalf("another key: %v", err)
 	}
 	// Entries that do not give the checkpoint's root.
-	copyLog(t, a5, served)
+	logtest.CopyPublished(t, a5, served)
 	changed := 0
 	filepath.WalkDir(filepath.Join(served, "tile", "entries"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {

@@ -3,8 +3,6 @@ package ui
 import (
 	"context"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +11,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
+	"github.com/keyceremony/keyceremony/internal/logtest"
 	"github.com/keyceremony/keyceremony/transparency"
 	"github.com/muesli/termenv"
 )
@@ -46,26 +45,6 @@ func pollNow(t *testing.T, w *Watcher) {
 		t.Fatal("a poll is already running")
 	}
 	w.Update(cmd())
-}
-
-// copyFolder copies a log folder's published files over dst.
-func copyFolder(t *testing.T, src, dst string) {
-	t.Helper()
-	os.RemoveAll(dst)
-	filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if rel == ".state" {
-			return fs.SkipDir
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, _ := os.ReadFile(p)
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
 }
 
 // TestWatcherFollowsTheConsole: the viewer, reading only the log folder,
@@ -122,13 +101,13 @@ func TestWatcherAlarm(t *testing.T) {
 	typeText(t, b, "another history")
 	press(t, b, "enter", "enter", "enter", "enter")
 	served := filepath.Join(t.TempDir(), "served")
-	copyFolder(t, a.sess.Log().Dir(), served)
+	logtest.CopyPublished(t, a.sess.Log().Dir(), served)
 	w := newWatcher(t, served, 160, 45)
 	pollNow(t, w)
 	if w.Alarm() != nil {
 		t.Fatal(w.Alarm())
 	}
-	copyFolder(t, b.sess.Log().Dir(), served)
+	logtest.CopyPublished(t, b.sess.Log().Dir(), served)
 	pollNow(t, w)
 	s := screen2(w)
 	if w.Alarm() == nil || !strings.Contains(s, "!!! ALARM: consistency:") || !strings.Contains(s, "do not trust what it shows") ||
@@ -136,7 +115,7 @@ func TestWatcherAlarm(t *testing.T) {
 		t.Fatalf("no alarm for a rewritten log:\n%s", s)
 	}
 	// It stays, whatever the source serves next.
-	copyFolder(t, a.sess.Log().Dir(), served)
+	logtest.CopyPublished(t, a.sess.Log().Dir(), served)
 	pollNow(t, w)
 	if !strings.Contains(screen2(w), "!!! ALARM") {
 		t.Fatal("the alarm went away")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/internal/logtest"
 	"github.com/keyceremony/keyceremony/transparency"
 	"github.com/keyceremony/keyceremony/transparency/publish"
 )
@@ -205,7 +206,7 @@ func TestPageAlarms(t *testing.T) {
 		return l.Dir()
 	}
 	served := filepath.Join(t.TempDir(), "served")
-	copyLog(t, play(12), served)
+	logtest.CopyPublished(t, play(12), served)
 	other := play(20)
 	// Each case has its own server, so its own origin: the browser's cache
 	// of immutable bundles from one case does not answer for another.
@@ -231,14 +232,14 @@ func TestPageAlarms(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPage(t, ctx, "the first checkpoint", func(p pageState) bool { return p.Verified == 1 })
-	copyLog(t, other, served)
+	logtest.CopyPublished(t, other, served)
 	p := waitPage(t, ctx, "an alarm", func(p pageState) bool { return p.Failure != "" })
 	if !strings.HasPrefix(p.Failure, "consistency: ") || !strings.Contains(banner(), "ALARM: consistency failed") || !strings.Contains(banner(), "Do not trust") {
 		t.Fatalf("another history: %+v, banner %q", p, banner())
 	}
 	screenshot(t, ctx, "page-alarm.png")
 	// Entries changed after signing: the root does not match.
-	copyLog(t, other, served)
+	logtest.CopyPublished(t, other, served)
 	changed := false
 	filepath.WalkDir(filepath.Join(served, "tile", "entries"), func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() { // every bundle, the one the page reads among them
@@ -271,36 +272,6 @@ func TestPageAlarms(t *testing.T) {
 	}
 }
 
-// copyLog copies a log folder's published files over dst, replacing what
-// it held (dst itself stays: a server keeps it open).
-func copyLog(t *testing.T, src, dst string) {
-	t.Helper()
-	old, _ := os.ReadDir(dst)
-	for _, e := range old {
-		os.RemoveAll(filepath.Join(dst, e.Name()))
-	}
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if rel == ".state" {
-			return fs.SkipDir
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestPageOnAStaticHost: the page's files (serve --export-page) and a copy
 // of the log folder on a plain static file server, no serve: the page,
 // told where the log is (?log=), polls the checkpoint and verifies it.
@@ -316,7 +287,7 @@ func TestPageOnAStaticHost(t *testing.T) {
 	}
 	l.Close(context.Background())
 	host := t.TempDir()
-	copyLog(t, l.Dir(), filepath.Join(host, "ceremony", "log"))
+	logtest.CopyPublished(t, l.Dir(), filepath.Join(host, "ceremony", "log"))
 	for _, name := range publish.WebFiles() {
 		data, _, err := publish.WebFile(name)
 		if err != nil {
