@@ -122,23 +122,7 @@ func BenchmarkServeLoad(b *testing.B) {
 			}
 		}()
 		before := rssKB(b, pid)
-		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: pollers + 1}}
-		var ready, done sync.WaitGroup
-		views := make([]*received, streams+pollers)
-		ready.Add(streams)
-		for i := range views {
-			views[i] = &received{}
-			done.Add(1)
-			go func(i int) {
-				defer done.Done()
-				if i < streams {
-					sseViewer(ctx, client, base, views[i], &ready)
-				} else {
-					pollingViewer(ctx, client, base, 500*time.Millisecond, views[i])
-				}
-			}(i)
-		}
-		ready.Wait()
+		views, done := crowd(ctx, base, streams, pollers)
 		time.Sleep(300 * time.Millisecond)
 		after := rssKB(b, pid)
 		from := time.Now()

@@ -135,23 +135,7 @@ func TestEveryViewerGetsEveryCheckpoint(t *testing.T) {
 	base, stop := startServer(t, l.Dir())
 	defer stop()
 	ctx, cancel := context.WithCancel(context.Background())
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: pollers, MaxConnsPerHost: 0}}
-	var ready, done sync.WaitGroup
-	views := make([]*received, streams+pollers)
-	ready.Add(streams)
-	for i := range views {
-		views[i] = &received{}
-		done.Add(1)
-		go func(i int) {
-			defer done.Done()
-			if i < streams {
-				sseViewer(ctx, client, base, views[i], &ready)
-			} else {
-				pollingViewer(ctx, client, base, 500*time.Millisecond, views[i])
-			}
-		}(i)
-	}
-	ready.Wait()
+	views, done := crowd(ctx, base, streams, pollers)
 	playDemo(t, sess, l, 40*time.Millisecond)
 	final := l.Size()
 	// Everyone has until the final checkpoint reaches them, or 30 s.
@@ -192,6 +176,32 @@ func TestEveryViewerGetsEveryCheckpoint(t *testing.T) {
 		}
 	}
 	t.Logf("%d checkpoints to each of %d stream viewers; %d polling viewers reached checkpoint %d", len(union), streams, pollers, final)
+}
+
+// crowd connects streams viewers of the live stream and pollers viewers
+// polling the checkpoint every 500 ms, and returns once every stream is
+// open: the first streams views are the stream viewers'. done ends when ctx
+// does and every viewer has stopped.
+func crowd(ctx context.Context, base string, streams, pollers int) ([]*received, *sync.WaitGroup) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: pollers + 1}}
+	var ready sync.WaitGroup
+	done := &sync.WaitGroup{}
+	views := make([]*received, streams+pollers)
+	ready.Add(streams)
+	for i := range views {
+		views[i] = &received{}
+		done.Add(1)
+		go func(i int) {
+			defer done.Done()
+			if i < streams {
+				sseViewer(ctx, client, base, views[i], &ready)
+			} else {
+				pollingViewer(ctx, client, base, 500*time.Millisecond, views[i])
+			}
+		}(i)
+	}
+	ready.Wait()
+	return views, done
 }
 
 // startServer serves dir in process on loopback; stop ends the streams,
