@@ -19,36 +19,11 @@ import (
 // in for roster.yaml): each passes the checks, runs to its close, and its
 // log replays.
 func TestShippedScriptsAuto(t *testing.T) {
-	roster := string(scripts.DemoRoster())
 	for _, name := range []string{"demo", "signing", "signing-two", "keygen", "officers", "decommission", "admin"} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			raw, err := scripts.Get(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			script, err := ceremony.LoadScriptWith(name+".yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := newRig(t)
-			l, err := transparency.Open(ctx, r.dir, transparency.Options{Key: r.key, New: true,
-				OpenFields:    map[string]any{"script_sha256": script.Digest},
-				OpenArtefacts: []transparency.Artefact{{Name: script.Name, Data: script.Raw}, {Name: "roster.yaml", Data: []byte(roster)}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close(ctx)
-			demoScript, _ := DemoScript()
-			cfg, err := DemoConfig(demoScript, l, false, r.skr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg.Script = script
-			cfg.Reshare = ReshareConfig{Holders: []quorum.CardInfo{{ID: "CO8", Holder: "H"}, {ID: "CO9", Holder: "I"}, {ID: "CO10", Holder: "J"}},
-				RosterPath: filepath.Join(t.TempDir(), "roster-2.yaml"), CardsDir: filepath.Join(t.TempDir(), "cards"), WorkFactor: 10}
-			second := filepath.Join(t.TempDir(), "skr-2.xml")
-			cfg.More, cfg.MoreSKRPaths = []Input{{Name: scripts.DemoKSR2Name, Data: scripts.DemoKSR2()}}, []string{second}
+			cfg, l, r := shippedConfig(t, name)
+			script, second := cfg.Script, cfg.MoreSKRPaths[0]
 			s, err := Open(ctx, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -178,27 +153,7 @@ func newCardsOpen(t *testing.T, cfg Config, old []byte) {
 // cards open it again and the log and the token agree.
 func TestProvisionLogRefused(t *testing.T) {
 	ctx := context.Background()
-	roster := string(scripts.DemoRoster())
-	raw, _ := scripts.Get("keygen")
-	script, err := ceremony.LoadScriptWith("keygen.yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := newRig(t)
-	l, err := transparency.Open(ctx, r.dir, transparency.Options{Key: r.key, New: true,
-		OpenFields:    map[string]any{"script_sha256": script.Digest},
-		OpenArtefacts: []transparency.Artefact{{Name: script.Name, Data: script.Raw}, {Name: "roster.yaml", Data: []byte(roster)}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	demoScript, _ := DemoScript()
-	cfg, err := DemoConfig(demoScript, l, false, r.skr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Script = script
-	cfg.Reshare = ReshareConfig{Holders: []quorum.CardInfo{{ID: "CO8", Holder: "H"}, {ID: "CO9", Holder: "I"}, {ID: "CO10", Holder: "J"}},
-		RosterPath: filepath.Join(t.TempDir(), "roster-2.yaml"), CardsDir: filepath.Join(t.TempDir(), "cards"), WorkFactor: 10}
+	cfg, l, _ := shippedConfig(t, "keygen")
 	s, err := Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -221,4 +176,40 @@ func TestProvisionLogRefused(t *testing.T) {
 	if err := cfg.Token.Login(ctx, old); err != nil {
 		t.Fatalf("the old cards no longer open the token: %v", err)
 	}
+}
+
+// shippedConfig is a rehearsal of a shipped script on the demo's software
+// token and simulated cards (the demo's roster stands in for roster.yaml),
+// with three new officers for a cards.reshare step and 2010Q2 as a second
+// KSR; its log is new.
+func shippedConfig(t *testing.T, name string) (Config, *transparency.Log, *rig) {
+	t.Helper()
+	ctx := context.Background()
+	roster := string(scripts.DemoRoster())
+	raw, err := scripts.Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := ceremony.LoadScriptWith(name+".yaml", raw, func(string) ([]byte, error) { return []byte(roster), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t)
+	l, err := transparency.Open(ctx, r.dir, transparency.Options{Key: r.key, New: true,
+		OpenFields:    map[string]any{"script_sha256": script.Digest},
+		OpenArtefacts: []transparency.Artefact{{Name: script.Name, Data: script.Raw}, {Name: "roster.yaml", Data: []byte(roster)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(context.Background()) })
+	demoScript, _ := DemoScript()
+	cfg, err := DemoConfig(demoScript, l, false, r.skr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Script = script
+	cfg.Reshare = ReshareConfig{Holders: []quorum.CardInfo{{ID: "CO8", Holder: "H"}, {ID: "CO9", Holder: "I"}, {ID: "CO10", Holder: "J"}},
+		RosterPath: filepath.Join(t.TempDir(), "roster-2.yaml"), CardsDir: filepath.Join(t.TempDir(), "cards"), WorkFactor: 10}
+	cfg.More, cfg.MoreSKRPaths = []Input{{Name: scripts.DemoKSR2Name, Data: scripts.DemoKSR2()}}, []string{filepath.Join(t.TempDir(), "skr-2.xml")}
+	return cfg, l, r
 }
