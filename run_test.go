@@ -227,10 +227,7 @@ func TestRunKeyGeneration(t *testing.T) {
 	// The new card set opens the HSM; the old cards, even under the old
 	// roster, no longer do.
 	sign := func(roster, cards, typed, outFile string) (string, error) {
-		var errb bytes.Buffer
-		err := run(ctx, []string{"ksr", "sign", "dnssec/testdata/ksr-root-2010-q1-0.xml", "--profile", profile, "--now", "2009-12-25",
-			"--out", filepath.Join(dir, outFile), "--yes", "--roster", roster, "--cards", cards}, strings.NewReader(typed), io.Discard, &errb)
-		return errb.String(), err
+		return signWithCards(ctx, profile, filepath.Join(dir, outFile), roster, cards, typed)
 	}
 	if msg, err := sign(newRoster, newCards, np("CO11")+"\n"+np("CO12")+"\n"+np("CO13")+"\n", "new.xml"); err != nil {
 		t.Fatalf("the new cards do not open the HSM: %v\n%s", err, msg)
@@ -387,10 +384,7 @@ func TestRunOfficerReplacement(t *testing.T) {
 		t.Fatalf("verify: %v\n%s", err, vout.String())
 	}
 	sign := func(roster, cards, typed, outFile string) (string, error) {
-		var errb bytes.Buffer
-		err := run(ctx, []string{"ksr", "sign", "dnssec/testdata/ksr-root-2010-q1-0.xml", "--profile", profile, "--now", "2009-12-25",
-			"--out", filepath.Join(dir, outFile), "--yes", "--roster", roster, "--cards", cards}, strings.NewReader(typed), io.Discard, &errb)
-		return errb.String(), err
+		return signWithCards(ctx, profile, filepath.Join(dir, outFile), roster, cards, typed)
 	}
 	if msg, err := sign(newRoster, newCards, np("CO11")+"\n"+np("CO12")+"\n"+np("CO13")+"\n", "new.xml"); err != nil {
 		t.Fatalf("the new cards do not open the HSM: %v\n%s", err, msg)
@@ -559,4 +553,14 @@ func TestRunTwoKSRs(t *testing.T) {
 	if err := run(ctx, []string{"verify", logDir}, nil, &vout, io.Discard); err != nil || !strings.Contains(vout.String(), "18 of 18 steps done") {
 		t.Fatalf("verify: %v\n%s", err, vout.String())
 	}
+}
+
+// signWithCards signs IANA's 2010Q1 KSR with ksr sign, the HSM opened by
+// the cards of a roster whose passphrases typed holds, one per line; it
+// returns what ksr sign said on stderr.
+func signWithCards(ctx context.Context, profile, out, roster, cards, typed string) (string, error) {
+	var errb bytes.Buffer
+	err := run(ctx, []string{"ksr", "sign", "dnssec/testdata/ksr-root-2010-q1-0.xml", "--profile", profile, "--now", "2009-12-25",
+		"--out", out, "--yes", "--roster", roster, "--cards", cards}, strings.NewReader(typed), io.Discard, &errb)
+	return errb.String(), err
 }
