@@ -70,6 +70,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return operational(err)
 	}
+	cfg.ClockJumps = true
 	// The rehearsal's parts for what other scripts do: a second KSR
 	// (2010Q2) for a script that signs two quarters, and three new officers
 	// whose card files and roster go beside the log.

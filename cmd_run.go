@@ -243,7 +243,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	closeLog := closer(l)
 	defer closeLog()
-	cfg.Log, cfg.Resume = l, resume
+	cfg.Log, cfg.Resume, cfg.ClockJumps = l, resume, true
 	sess, err := session.Open(ctx, cfg)
 	if errors.Is(err, session.ErrClosed) {
 		return usageErr("run: %s holds a closed ceremony; a closed log is never reopened: verify it with keyceremony verify %s", dir, dir)

@@ -68,6 +68,10 @@ type Config struct {
 	Profile  *ceremony.Profile
 	Schema   string
 	Previous *dnssec.Document
+	// ClockJumps logs, as an exception at the current step, a wall clock
+	// that moves more than 2 s further or less than the time elapsed between
+	// two entries (the commands set it; tests with a fixed clock do not).
+	ClockJumps bool
 	// Reshare is where a cards.reshare step deals the new officers' cards.
 	Reshare ReshareConfig
 	// TextOptions cut a Knot or BIND text KSR into bundles (nil: the
@@ -94,6 +98,9 @@ type Session struct {
 	autoCards int // cards presented by AutoStep
 	plan      *Plan
 	prevSKR   *dnssec.Document // the SKR the current KSR follows, once read
+	// lastWall and lastMono are the wall clock (no monotonic reading) and
+	// the monotonic clock at the last entry, for checkClock.
+	lastWall, lastMono time.Time
 	// secret is the recovered activation secret, kept from the quorum to
 	// a cards.reshare step ahead and wiped there.
 	secret []byte
@@ -267,6 +274,11 @@ func (s *Session) append(ctx context.Context, kind string, fields map[string]any
 	if s.cfg.OnAppend != nil {
 		s.cfg.OnAppend(a, logged)
 	}
+	if s.cfg.ClockJumps {
+		if err := s.checkClock(ctx, a.Index); err != nil {
+			return err
+		}
+	}
 	// Steps that do not apply with the contingencies chosen are passed
 	// over in the log at once, and a ceremony whose last steps do not
 	// apply closes.
@@ -279,6 +291,38 @@ func (s *Session) append(ctx context.Context, kind string, fields map[string]any
 		}
 	}
 	return nil
+}
+
+// clockJump is how far the wall clock may move against the time elapsed
+// between two entries before the difference is logged.
+const clockJump = 2 * time.Second
+
+// checkClock compares how far the log's wall clock moved since the last
+// entry with the time that really elapsed (the monotonic clock), and logs a
+// jump as an exception at the current step. Entry times never go back
+// whatever the clock does (the log keeps them in order); the exception
+// says why they may not match the room's clocks.
+func (s *Session) checkClock(ctx context.Context, index uint64) error {
+	wall, mono := s.cfg.Log.Now().Round(0), time.Now()
+	lastWall, lastMono := s.lastWall, s.lastMono
+	s.lastWall, s.lastMono = wall, mono
+	if lastMono.IsZero() {
+		return nil
+	}
+	drift := wall.Sub(lastWall) - mono.Sub(lastMono)
+	if drift <= clockJump && drift >= -clockJump {
+		return nil
+	}
+	cur, ok := s.state.Current()
+	if !ok || s.state.Closed {
+		return nil
+	}
+	way := "forward"
+	if drift < 0 {
+		way, drift = "back", -drift
+	}
+	return s.append(ctx, ceremony.KindException, map[string]any{"step": cur.ID,
+		"text": fmt.Sprintf("the laptop's clock jumped %s by %s after entry %d (the time elapsed says otherwise); the log keeps entry times in order", way, drift.Round(time.Second), index)})
 }
 
 // Next says what the current step waits for, for prompts.
