@@ -117,18 +117,23 @@ func signerName(note string) string {
 func (c *Console) viewExceptions() string {
 	header := c.screenTitle("EXCEPTIONS")
 	bodyH := c.height - lipgloss.Height(header) - 1
-	lines := DeviationLines(c.state)
+	return lipgloss.JoinVertical(lipgloss.Left, header, deviationsPanel(c.st, c.state, c.width, bodyH), c.st.Help.Render("any key: back to the ceremony"))
+}
+
+// deviationsPanel is DeviationLines in w×h cells, the latest kept when they
+// do not all fit: the console and the viewer show the same.
+func deviationsPanel(sty Styles, st ceremony.State, w, h int) string {
+	lines := DeviationLines(st)
 	if len(lines) == 0 {
 		lines = []string{"No exception or deviation so far."}
 	}
-	if len(lines) > bodyH {
-		lines = append([]string{fmt.Sprintf("… %d earlier", len(lines)-bodyH+1)}, lines[len(lines)-bodyH+1:]...)
+	if len(lines) > h && h > 1 {
+		lines = append([]string{fmt.Sprintf("… %d earlier", len(lines)-h+1)}, lines[len(lines)-h+1:]...)
 	}
 	for i, l := range lines {
-		lines[i] = c.st.Text.Render(truncate(l, c.width))
+		lines[i] = sty.Text.Render(truncate(l, w))
 	}
-	body := lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(strings.Join(lines, "\n"))
-	return lipgloss.JoinVertical(lipgloss.Left, header, body, c.st.Help.Render("any key: back to the ceremony"))
+	return lipgloss.NewStyle().Height(h).MaxHeight(h).Render(strings.Join(lines, "\n"))
 }
 
 // DeviationLines are the exceptions, skips, repeats, steps not applicable,

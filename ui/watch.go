@@ -245,17 +245,7 @@ func (w *Watcher) View() string {
 	case modeExceptions:
 		header := headerView(w.st, w.state, transparency.IsRehearsal(cp.Origin), w.st.Muted.Render("· VIEWER"), w.clock, w.width)
 		bodyH := w.height - lipgloss.Height(header) - 1
-		lines := DeviationLines(w.state)
-		if len(lines) == 0 {
-			lines = []string{"No exception or deviation so far."}
-		}
-		if len(lines) > bodyH {
-			lines = lines[len(lines)-bodyH:]
-		}
-		for i, l := range lines {
-			lines[i] = w.st.Text.Render(truncate(l, w.width))
-		}
-		return lipgloss.JoinVertical(lipgloss.Left, header, lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(strings.Join(lines, "\n")), w.st.Help.Render("any key: back"))
+		return lipgloss.JoinVertical(lipgloss.Left, header, deviationsPanel(w.st, w.state, w.width, bodyH), w.st.Help.Render("any key: back"))
 	}
 	header := headerView(w.st, w.state, transparency.IsRehearsal(cp.Origin), w.st.Muted.Render("· VIEWER, read-only"), w.clock, w.width)
 	status := w.viewStatus()
