@@ -2,7 +2,9 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
 	"rsc.io/qr"
 )
@@ -37,9 +39,31 @@ func qrScale(text string, cols, rows int) int {
 	return max(0, min(cols/side, 2*rows/side))
 }
 
+// qrLast is the last code drawn: the checkpoint view is drawn again on
+// every tick while it is shown, and its note rarely changes.
+var qrLast struct {
+	sync.Mutex
+	text  string
+	scale int
+	lines []string
+}
+
 // QRLines draws text as a QR code in half blocks, scale cells per module
 // side, with its quiet zone; each string is one terminal line of equal width.
 func QRLines(text string, scale int) ([]string, error) {
+	qrLast.Lock()
+	defer qrLast.Unlock()
+	if qrLast.lines != nil && qrLast.text == text && qrLast.scale == scale {
+		return slices.Clone(qrLast.lines), nil
+	}
+	lines, err := qrDraw(text, scale)
+	if err == nil {
+		qrLast.text, qrLast.scale, qrLast.lines = text, scale, slices.Clone(lines)
+	}
+	return lines, err
+}
+
+func qrDraw(text string, scale int) ([]string, error) {
 	if scale < 1 {
 		return nil, fmt.Errorf("QR scale %d", scale)
 	}
