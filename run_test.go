@@ -197,18 +197,14 @@ func TestRunKeyGeneration(t *testing.T) {
 	for _, id := range []string{"CO11", "CO12", "CO13"} {
 		newPass = append(newPass, np(id), np(id))
 	}
+	typing := typingNew(&newPass, cards)
 	typedOnce := false
 	answer := func(prompt string) (string, bool) {
 		if typePrompt.MatchString(prompt) && !typedOnce {
 			typedOnce = true
 			return "yes", true // not exactly Yes: refused
 		}
-		if strings.HasPrefix(prompt, "  passphrase for new card") || strings.HasPrefix(prompt, "  again") {
-			p := newPass[0]
-			newPass = newPass[1:]
-			return p, true
-		}
-		return cards(prompt)
+		return typing(prompt)
 	}
 	var out bytes.Buffer
 	if err := run(ctx, args, &plainDriver{out: &out, answer: answer}, &out, io.Discard); err != nil {
@@ -361,14 +357,7 @@ func TestRunOfficerReplacement(t *testing.T) {
 	newPass := []string{np("CO11"), np("CO11"), np("CO12"), "a different one",
 		np("CO11"), np("CO11"), np("CO12"), np("CO12"), np("CO13"), np("CO13")}
 	cards := presenting([]string{"1", "5", "7"}, map[string]string{"CO1": pass(1), "CO5": pass(5), "CO7": pass(7)})
-	answer := func(prompt string) (string, bool) {
-		if strings.HasPrefix(prompt, "  passphrase for new card") || strings.HasPrefix(prompt, "  again") {
-			p := newPass[0]
-			newPass = newPass[1:]
-			return p, true
-		}
-		return cards(prompt)
-	}
+	answer := typingNew(&newPass, cards)
 	var out bytes.Buffer
 	if err := run(ctx, args, &plainDriver{out: &out, answer: answer}, &out, io.Discard); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
@@ -563,4 +552,17 @@ func signWithCards(ctx context.Context, profile, out, roster, cards, typed strin
 	err := run(ctx, []string{"ksr", "sign", "dnssec/testdata/ksr-root-2010-q1-0.xml", "--profile", profile, "--now", "2009-12-25",
 		"--out", out, "--yes", "--roster", roster, "--cards", cards}, strings.NewReader(typed), io.Discard, &errb)
 	return errb.String(), err
+}
+
+// typingNew answers the new officers' passphrase prompts from *passes, in
+// order, and every other prompt with other.
+func typingNew(passes *[]string, other func(string) (string, bool)) func(string) (string, bool) {
+	return func(prompt string) (string, bool) {
+		if strings.HasPrefix(prompt, "  passphrase for new card") || strings.HasPrefix(prompt, "  again") {
+			p := (*passes)[0]
+			*passes = (*passes)[1:]
+			return p, true
+		}
+		return other(prompt)
+	}
 }

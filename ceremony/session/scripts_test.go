@@ -82,25 +82,7 @@ func TestShippedScriptsAuto(t *testing.T) {
 // oldPIN is the PIN the demo's cards derive for cfg's token.
 func oldPIN(t *testing.T, cfg Config) []byte {
 	t.Helper()
-	c, _ := quorum.NewCollector(cfg.Script.Quorum)
-	for _, id := range []string{"CO1", "CO2", "CO3"} {
-		card, err := cfg.Cards.Read(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Present(card); err != nil {
-			t.Fatal(err)
-		}
-	}
-	secret, err := c.Recover()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pin, err := quorum.DerivePIN(secret, cfg.Token.Label())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pin
+	return cardsPIN(t, cfg.Script.Quorum, cfg.Cards, []string{"CO1", "CO2", "CO3"}, cfg.Token.Label())
 }
 
 // newCardsOpen checks that a provisioned card set (the new roster and card
@@ -121,21 +103,11 @@ func newCardsOpen(t *testing.T, cfg Config, old []byte) {
 	files := &quorum.CardFiles{Dir: cfg.Reshare.CardsDir, Passphrase: func(_ context.Context, id string) (string, error) {
 		return "rehearsal passphrase of " + id, nil
 	}}
-	c, _ := quorum.NewCollector(doc.Quorum)
+	var ids []string
 	for _, h := range cfg.Reshare.Holders {
-		card, err := files.Read(ctx, h.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Present(card); err != nil {
-			t.Fatal(err)
-		}
+		ids = append(ids, h.ID)
 	}
-	secret, err := c.Recover()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pin, _ := quorum.DerivePIN(secret, cfg.Token.Label())
+	pin := cardsPIN(t, doc.Quorum, files, ids, cfg.Token.Label())
 	if cfg.Token.LoggedIn() {
 		t.Fatal("the token is still logged in after the ceremony")
 	}
@@ -212,4 +184,31 @@ func shippedConfig(t *testing.T, name string) (Config, *transparency.Log, *rig) 
 		RosterPath: filepath.Join(t.TempDir(), "roster-2.yaml"), CardsDir: filepath.Join(t.TempDir(), "cards"), WorkFactor: 10}
 	cfg.More, cfg.MoreSKRPaths = []Input{{Name: scripts.DemoKSR2Name, Data: scripts.DemoKSR2()}}, []string{filepath.Join(t.TempDir(), "skr-2.xml")}
 	return cfg, l, r
+}
+
+// cardsPIN is the token PIN the given cards of a roster derive.
+func cardsPIN(t *testing.T, roster *quorum.Roster, cards quorum.Reader, ids []string, label string) []byte {
+	t.Helper()
+	c, err := quorum.NewCollector(roster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		card, err := cards.Read(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Present(card); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret, err := c.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin, err := quorum.DerivePIN(secret, label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pin
 }
