@@ -85,8 +85,8 @@ func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return usageErr("%s: %v", *holdersPath, err)
 	}
 	defer func() {
-		for _, c := range cards {
-			quorum.Wipe(c.Value)
+		for i := range cards {
+			quorum.CloseCard(&cards[i])
 		}
 	}()
 	// The PIN comes from the secret the cards recover, exactly as the
@@ -115,10 +115,21 @@ func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 	if *cardModule != "" {
 		for _, c := range cards {
-			if err := quorum.WriteTokenCard(ctx, *cardModule, c, passes[c.ID]); err != nil {
+			key, err := quorum.WriteTokenCard(ctx, *cardModule, c, passes[c.ID])
+			if err != nil {
 				return operational(fmt.Errorf("%w; the token still has its old PIN", err))
 			}
-			fmt.Fprintf(stdout, "card %s (%s): the card token labelled %s\n", c.ID, holderOf(roster, c.ID), c.ID)
+			// The officer's cosigning key was made on the card: the
+			// roster lists that one.
+			for i := range roster.Cards {
+				if roster.Cards[i].ID == c.ID {
+					roster.Cards[i].Key = key
+				}
+			}
+			if err := roster.Validate(); err != nil {
+				return operational(err)
+			}
+			fmt.Fprintf(stdout, "card %s (%s): the card token labelled %s, with its cosigning key made on the card\n", c.ID, holderOf(roster, c.ID), c.ID)
 		}
 	} else if err := writeCards(*cardsDir, cards, passes, *workFactor, roster, stdout); err != nil {
 		return err
@@ -402,8 +413,8 @@ func runReissue(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return usageErr("%v", err)
 	}
 	defer func() {
-		for _, c := range cards {
-			quorum.Wipe(c.Value)
+		for i := range cards {
+			quorum.CloseCard(&cards[i])
 		}
 	}()
 	if err := writeCards(*cardsDir, cards, passes, *workFactor, roster, stdout); err != nil {

@@ -324,8 +324,32 @@ func TestCardTokensProvision(t *testing.T) {
 		strings.NewReader(typed), &out, &errb); err != nil {
 		t.Fatalf("cards provision: %v\n%s", err, errb.String())
 	}
-	if !strings.Contains(out.String(), "card CO2 (Bob): the card token labelled CO2") {
+	if !strings.Contains(out.String(), "card CO2 (Bob): the card token labelled CO2, with its cosigning key made on the card") {
 		t.Fatalf("cards provision printed:\n%s", out.String())
+	}
+	// The roster lists each card's cosigning key, the one made on the card:
+	// the card signs with it, and its private half never leaves the card.
+	r, err := loadRoster(roster)
+	if err != nil || !r.HasCosignKeys() {
+		t.Fatalf("the roster lists no cosigning keys: %v", err)
+	}
+	for _, id := range []string{"CO1", "CO2", "CO3"} {
+		info, _ := r.Card(id)
+		_, pub, err := quorum.ParseCosignVKey(info.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := hsm.OpenPKCS11(module, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok.Login(ctx, []byte(pins[id]))
+		onCard, err := tok.Ed25519Public(ctx, quorum.TokenCosignKey)
+		_, extractable, never, aerr := tok.PrivateAttributes(quorum.TokenCosignKey)
+		tok.Close()
+		if err != nil || !onCard.Equal(pub) || aerr != nil || extractable || !never {
+			t.Fatalf("card %s: the roster's key is not the card's own, unexportable one (%v, %v)", id, err, aerr)
+		}
 	}
 	t.Setenv(pinEnv, "")
 	keygen := []string{"hsm", "keygen", "--profile", profile, "--label", "KSK-NEW", "--algorithm", "13", "--roster", roster, "--card-module", module}

@@ -7,7 +7,6 @@ package main
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"os"
 
@@ -27,18 +26,13 @@ func main() {
 	}
 	out, _ := yaml.Marshal(map[string]any{"quorum": roster})
 	fmt.Print(string(out))
-	type card struct {
-		ID    string `yaml:"id"`
-		Share uint64 `yaml:"share"`
-		Value string `yaml:"value"`
+	b, err := quorum.SimulatedCardsYAML(cards)
+	if err != nil {
+		panic(err)
 	}
-	var cs []card
-	for _, c := range cards {
-		cs = append(cs, card{c.ID, c.Share, base64.StdEncoding.EncodeToString(c.Value)})
-	}
-	b, _ := yaml.Marshal(map[string]any{"cards": cs})
 	header := "# Simulated crypto officer cards for the demo rehearsal: PUBLIC test material,\n" +
-		"# dealt by gen_demo_cards.go with the roster in demo.yaml. Never use them for a real ceremony.\n"
+		"# dealt by gen_demo_cards.go with the roster in demo.yaml (each with its officer's cosigning key).\n" +
+		"# Never use them for a real ceremony.\n"
 	if err := os.WriteFile("demo-cards.yaml", append([]byte(header), b...), 0o644); err != nil {
 		panic(err)
 	}

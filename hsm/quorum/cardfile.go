@@ -61,7 +61,7 @@ func WriteCardFile(path string, card Card, passphrase string, workFactor int) er
 	if workFactor > 0 {
 		r.SetWorkFactor(workFactor)
 	}
-	plain, err := cardJSON(card)
+	plain, err := cardJSON(card, true)
 	if err != nil {
 		return err
 	}
@@ -174,8 +174,14 @@ func (f *CardFiles) Inserted(context.Context) (map[string]bool, error) {
 }
 
 // cardJSON is what a card holds, in a card file or a card token.
-func cardJSON(card Card) ([]byte, error) {
-	return json.Marshal(map[string]any{"format": cardFileFormat, "id": card.ID, "share": card.Share, "value": base64.StdEncoding.EncodeToString(card.Value)})
+// A card file also holds the officer's cosigning key (its seed); a PKCS#11
+// card holds it as a key of its own that never leaves the card.
+func cardJSON(card Card, withKey bool) ([]byte, error) {
+	doc := map[string]any{"format": cardFileFormat, "id": card.ID, "share": card.Share, "value": base64.StdEncoding.EncodeToString(card.Value)}
+	if sc, ok := card.Cosigner.(*softCosigner); ok && withKey {
+		doc["key"] = base64.StdEncoding.EncodeToString(sc.seed)
+	}
+	return json.Marshal(doc)
 }
 
 // parseCard reads what a card holds; where names the file or token.
@@ -185,6 +191,7 @@ func parseCard(id, where string, plain []byte) (Card, error) {
 		ID     string `json:"id"`
 		Share  uint64 `json:"share"`
 		Value  string `json:"value"`
+		Key    string `json:"key"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(plain))
 	dec.DisallowUnknownFields()
@@ -198,5 +205,20 @@ func parseCard(id, where string, plain []byte) (Card, error) {
 	if err != nil {
 		return Card{}, fmt.Errorf("card %s: %s holds a malformed share", id, where)
 	}
-	return Card{ID: doc.ID, Share: doc.Share, Value: v}, nil
+	card := Card{ID: doc.ID, Share: doc.Share, Value: v}
+	if doc.Key != "" {
+		seed, err := base64.StdEncoding.DecodeString(doc.Key)
+		defer Wipe(seed)
+		if err != nil {
+			Wipe(v)
+			return Card{}, fmt.Errorf("card %s: %s holds a malformed cosigning key", id, where)
+		}
+		sc, err := newSoftCosigner(seed)
+		if err != nil {
+			Wipe(v)
+			return Card{}, fmt.Errorf("card %s: %s: %v", id, where, err)
+		}
+		card.Cosigner = sc
+	}
+	return card, nil
 }

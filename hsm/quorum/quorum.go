@@ -63,6 +63,10 @@ type CardInfo struct {
 	// Serial, in witnessed mode, is the card's serial number as the HSM
 	// shows it; when set, the serial typed at the ceremony must match.
 	Serial string `yaml:"serial,omitempty" json:"serial,omitempty"`
+	// Key is the officer's Ed25519 cosigning key, which the card carries:
+	// a cosignature/v1 verifier key (officer/CO1+hash+base64). With it the
+	// officers present cosign the log's checkpoints.
+	Key string `yaml:"key,omitempty" json:"key,omitempty"`
 }
 
 // Roster modes.
@@ -79,6 +83,9 @@ type Card struct {
 	ID    string
 	Share uint64
 	Value []byte // the share's scalar
+	// Cosigner is the officer's cosigning key, open until CloseCard; nil
+	// when the card carries none.
+	Cosigner Cosigner
 }
 
 // Validate checks the roster's shape: a threshold within the number of cards,
@@ -90,7 +97,10 @@ func (r *Roster) Validate() error {
 	switch r.Mode {
 	case "", ModeShares:
 	case ModeWitnessed:
-		return r.validateWitnessed()
+		if err := r.validateWitnessed(); err != nil {
+			return err
+		}
+		return r.validateKeys()
 	default:
 		return fmt.Errorf("quorum mode %q: want shares or witnessed", r.Mode)
 	}
@@ -127,7 +137,7 @@ func (r *Roster) Validate() error {
 		}
 		ids[c.ID], shares[c.Share] = true, true
 	}
-	return nil
+	return r.validateKeys()
 }
 
 // validateWitnessed checks a witnessed roster: holders and card ids, no
@@ -287,13 +297,20 @@ func deal(rnd io.Reader, secret group.Scalar, threshold int, holders []CardInfo,
 	for i, h := range holders {
 		h.Share = first + uint64(i)
 		h.Revoked = false
+		key, err := generateCosigner(rnd)
+		if err != nil {
+			return nil, nil, err
+		}
+		if h.Key, err = CosignVKey(CosignKeyName(h.ID), key.Public()); err != nil {
+			return nil, nil, err
+		}
 		r.Cards = append(r.Cards, h)
 		sh := ss.ShareWithID(grp.NewScalar().SetUint64(h.Share))
 		v, err := sh.Value.MarshalBinary()
 		if err != nil {
 			return nil, nil, err
 		}
-		cards = append(cards, Card{ID: h.ID, Share: h.Share, Value: v})
+		cards = append(cards, Card{ID: h.ID, Share: h.Share, Value: v, Cosigner: key})
 	}
 	return r, cards, r.Validate()
 }
@@ -304,6 +321,7 @@ const (
 	ReasonRevoked   = "revoked"   // enrolled, but revoked
 	ReasonDuplicate = "duplicate" // already accepted in this quorum
 	ReasonForged    = "forged"    // its share does not match the roster's commitments
+	ReasonWrongKey  = "wrong-key" // its cosigning key is not the one the roster lists
 )
 
 // ErrRejected wraps the reason a card was refused.
@@ -364,6 +382,9 @@ func (c *Collector) Present(card Card) error {
 	sh := secretsharing.Share{ID: grp.NewScalar().SetUint64(info.Share), Value: v}
 	if !secretsharing.Verify(uint(c.roster.Threshold-1), sh, c.commits) {
 		return &RejectedError{card.ID, ReasonForged}
+	}
+	if !c.roster.checkCosigner(card) {
+		return &RejectedError{card.ID, ReasonWrongKey}
 	}
 	c.accepted = append(c.accepted, sh)
 	c.ids = append(c.ids, card.ID)

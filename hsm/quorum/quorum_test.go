@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
-	"fmt"
 	"testing"
 )
 
@@ -107,12 +105,11 @@ func TestRosterValidate(t *testing.T) {
 
 func TestSimulatedReader(t *testing.T) {
 	r, cards, _ := Deal(rand.Reader, 2, holders(3))
-	var y bytes.Buffer
-	y.WriteString("cards:\n")
-	for _, c := range cards {
-		fmt.Fprintf(&y, "  - {id: %s, share: %d, value: %s}\n", c.ID, c.Share, base64.StdEncoding.EncodeToString(c.Value))
+	y, err := SimulatedCardsYAML(cards)
+	if err != nil {
+		t.Fatal(err)
 	}
-	sim, err := LoadSimulated(y.Bytes())
+	sim, err := LoadSimulated(y)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package quorum
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -35,6 +36,7 @@ func LoadSimulated(data []byte) (*Simulated, error) {
 			ID    string `yaml:"id"`
 			Share uint64 `yaml:"share"`
 			Value string `yaml:"value"`
+			Key   string `yaml:"key"` // the cosigning key's seed
 		} `yaml:"cards"`
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -48,9 +50,39 @@ func LoadSimulated(data []byte) (*Simulated, error) {
 		if err != nil {
 			return nil, fmt.Errorf("simulated card %s: %v", c.ID, err)
 		}
-		s.cards[c.ID] = Card{ID: c.ID, Share: c.Share, Value: v}
+		card := Card{ID: c.ID, Share: c.Share, Value: v}
+		if c.Key != "" {
+			seed, err := base64.StdEncoding.DecodeString(c.Key)
+			if err != nil {
+				return nil, fmt.Errorf("simulated card %s: cosigning key: %v", c.ID, err)
+			}
+			if card.Cosigner, err = newSoftCosigner(seed); err != nil {
+				return nil, fmt.Errorf("simulated card %s: %v", c.ID, err)
+			}
+		}
+		s.cards[c.ID] = card
 	}
 	return s, nil
+}
+
+// SimulatedCardsYAML writes cards as LoadSimulated reads them, cosigning
+// keys included: for rehearsal and test material only.
+func SimulatedCardsYAML(cards []Card) ([]byte, error) {
+	type card struct {
+		ID    string `yaml:"id"`
+		Share uint64 `yaml:"share"`
+		Value string `yaml:"value"`
+		Key   string `yaml:"key,omitempty"`
+	}
+	var cs []card
+	for _, c := range cards {
+		k := ""
+		if sc, ok := c.Cosigner.(*softCosigner); ok {
+			k = base64.StdEncoding.EncodeToString(sc.seed)
+		}
+		cs = append(cs, card{c.ID, c.Share, base64.StdEncoding.EncodeToString(c.Value), k})
+	}
+	return yaml.Marshal(map[string]any{"cards": cs})
 }
 
 // Read returns a copy of the simulated card.
@@ -60,6 +92,9 @@ func (s *Simulated) Read(_ context.Context, id string) (Card, error) {
 		return Card{}, fmt.Errorf("card %s: %w", id, ErrNoCard)
 	}
 	c.Value = bytes.Clone(c.Value)
+	if sc, ok := c.Cosigner.(*softCosigner); ok {
+		c.Cosigner, _ = newSoftCosigner(sc.seed)
+	}
 	return c, nil
 }
 
@@ -68,7 +103,8 @@ func (s *Simulated) Read(_ context.Context, id string) (Card, error) {
 func (s *Simulated) Forged(id string) Card {
 	c := s.cards[id]
 	v, _ := group.Ristretto255.RandomScalar(nil).MarshalBinary()
-	return Card{ID: id, Share: c.Share, Value: v}
+	key, _ := generateCosigner(rand.Reader)
+	return Card{ID: id, Share: c.Share, Value: v, Cosigner: key}
 }
 
 // SecretReader is a Reader whose cards open only with what their holder

@@ -2,6 +2,7 @@ package quorum
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"sync"
@@ -13,23 +14,54 @@ import (
 // on a PKCS#11 card (a smart card through OpenSC, or a SoftHSM token).
 const TokenCardObject = "keyceremony-card"
 
+// TokenCosignKey labels the Ed25519 key a PKCS#11 card holds for its officer
+// to cosign the ceremony log; it is made on the card and never leaves it.
+const TokenCosignKey = "keyceremony-cosign"
+
 // WriteTokenCard stores a card on the PKCS#11 token labelled with the card's
-// id, as a private data object readable only after the card's PIN.
-func WriteTokenCard(ctx context.Context, module string, card Card, pin string) error {
+// id, as a private data object readable only after the card's PIN, and makes
+// the officer's cosigning key on the card. It returns the key as the roster
+// lists it (the software key Deal made for the card is not used).
+func WriteTokenCard(ctx context.Context, module string, card Card, pin string) (string, error) {
 	tok, err := hsm.OpenPKCS11(module, card.ID)
 	if err != nil {
-		return fmt.Errorf("card %s: %w", card.ID, err)
+		return "", fmt.Errorf("card %s: %w", card.ID, err)
 	}
 	defer tok.Close()
 	if err := tok.Login(ctx, []byte(pin)); err != nil {
-		return fmt.Errorf("card %s: %w", card.ID, err)
+		return "", fmt.Errorf("card %s: %w", card.ID, err)
 	}
-	plain, err := cardJSON(card)
+	plain, err := cardJSON(card, false)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer Wipe(plain)
-	return tok.WritePrivateData(ctx, TokenCardObject, plain)
+	if err := tok.WritePrivateData(ctx, TokenCardObject, plain); err != nil {
+		return "", err
+	}
+	pub, err := tok.GenerateEd25519(ctx, TokenCosignKey)
+	if err != nil {
+		return "", fmt.Errorf("card %s: %w", card.ID, err)
+	}
+	return CosignVKey(CosignKeyName(card.ID), pub)
+}
+
+// tokenCosigner is the cosigning key inside a PKCS#11 card: the card's
+// session stays open, logged in, until Close.
+type tokenCosigner struct {
+	tok *hsm.PKCS11Token
+	pub []byte
+}
+
+func (c *tokenCosigner) Public() ed25519.PublicKey { return c.pub }
+
+func (c *tokenCosigner) SignEd25519(msg []byte) ([]byte, error) {
+	return c.tok.SignEd25519(context.Background(), TokenCosignKey, msg)
+}
+
+func (c *tokenCosigner) Close() error {
+	c.tok.Logout(context.Background())
+	return c.tok.Close()
 }
 
 // TokenCards is a Reader over PKCS#11 cards: the card of officer CO3 is the
@@ -57,7 +89,12 @@ func (r *TokenCards) Read(ctx context.Context, id string) (Card, error) {
 	if err != nil {
 		return Card{}, fmt.Errorf("card %s: %w", id, err)
 	}
-	defer tok.Close()
+	keep := false // the session stays open for the card's cosigning key
+	defer func() {
+		if !keep {
+			tok.Close()
+		}
+	}()
 	ask := r.PIN
 	if ask == nil {
 		ask = SecretFromContext
@@ -79,7 +116,11 @@ func (r *TokenCards) Read(ctx context.Context, id string) (Card, error) {
 		}
 		return Card{}, fmt.Errorf("card %s: %w", id, err)
 	}
-	defer tok.Logout(ctx)
+	defer func() {
+		if !keep {
+			tok.Logout(ctx)
+		}
+	}()
 	plain, err := tok.ReadPrivateData(ctx, TokenCardObject)
 	if err != nil {
 		return Card{}, fmt.Errorf("card %s holds no share (%v); is it a keyceremony card?", id, err)
@@ -92,6 +133,9 @@ func (r *TokenCards) Read(ctx context.Context, id string) (Card, error) {
 	r.mu.Lock()
 	delete(r.wrong, id)
 	r.mu.Unlock()
+	if pub, err := tok.Ed25519Public(ctx, TokenCosignKey); err == nil {
+		card.Cosigner, keep = &tokenCosigner{tok: tok, pub: pub}, true
+	}
 	return card, nil
 }
 

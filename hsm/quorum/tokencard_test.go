@@ -3,6 +3,7 @@ package quorum_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"strings"
@@ -30,12 +31,27 @@ func TestTokenCards(t *testing.T) {
 	}
 	delete(pins, "CO5") // CO5's card is not in a reader
 	module := hsmtest.SoftHSMTokens(t, pins)
-	for _, c := range cards[:4] {
-		if err := quorum.WriteTokenCard(ctx, module, c, pins[c.ID]); err != nil {
+	// The secret the dealt cards recover, before the roster takes the keys
+	// made on the cards.
+	c2, _ := quorum.NewCollector(roster)
+	for _, card := range cards[2:5] {
+		c2.Present(card)
+	}
+	want, _ := c2.Recover()
+	for i, c := range cards[:4] {
+		key, err := quorum.WriteTokenCard(ctx, module, c, pins[c.ID])
+		if err != nil {
 			t.Fatal(err)
 		}
+		if key == roster.Cards[i].Key {
+			t.Fatal("the card's cosigning key is the one dealt in software, not one made on the card")
+		}
+		roster.Cards[i].Key = key
 	}
-	if err := quorum.WriteTokenCard(ctx, module, cards[0], pins["CO1"]); err == nil || !strings.Contains(err.Error(), "never overwritten") {
+	if err := roster.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := quorum.WriteTokenCard(ctx, module, cards[0], pins["CO1"]); err == nil || !strings.Contains(err.Error(), "never overwritten") {
 		t.Fatalf("a card written twice: %v", err)
 	}
 	typed := map[string]string{"CO1": "0000"}
@@ -83,16 +99,36 @@ func TestTokenCards(t *testing.T) {
 		if err := c.Present(card); err != nil {
 			t.Fatal(err)
 		}
+		// The card's own key signs, inside the card, and the roster's
+		// verifier key checks it.
+		if card.Cosigner == nil {
+			t.Fatalf("card %s yields no cosigning key", id)
+		}
+		msg := []byte("cosigned by " + id)
+		sig, err := card.Cosigner.SignEd25519(msg)
+		info, _ := roster.Card(id)
+		_, pub, perr := quorum.ParseCosignVKey(info.Key)
+		if err != nil || perr != nil || !ed25519.Verify(pub, msg, sig) {
+			t.Fatalf("card %s cosigning: %v %v", id, err, perr)
+		}
+		quorum.CloseCard(&card)
 	}
+	// A card whose key is not the roster's is refused by name.
+	other := *roster
+	other.Cards = append([]quorum.CardInfo(nil), roster.Cards...)
+	other.Cards[0].Key, other.Cards[1].Key = roster.Cards[1].Key, roster.Cards[0].Key
+	typed["CO1"] = "pin-CO1"
+	card, _ := r.Read(ctx, "CO1")
+	oc, _ := quorum.NewCollector(&other)
+	var re *quorum.RejectedError
+	if err := oc.Present(card); !errors.As(err, &re) || re.Reason != quorum.ReasonWrongKey {
+		t.Fatalf("a card with another officer's key: %v", err)
+	}
+	quorum.CloseCard(&card)
 	got, err := c.Recover()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c2, _ := quorum.NewCollector(roster)
-	for _, card := range cards[2:5] {
-		c2.Present(card)
-	}
-	want, _ := c2.Recover()
 	if !bytes.Equal(got, want) {
 		t.Fatal("the token cards recover another secret")
 	}
