@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -304,4 +305,28 @@ func ReadArtefactFrom(ctx context.Context, src Source, sha string) ([]byte, erro
 		return nil, &Alarm{CheckArtefacts, fmt.Sprintf("artefact %s: the file served has SHA-256 %s", sha, got)}
 	}
 	return data, nil
+}
+
+// ArchivedCheckpoint reads checkpoints/<size> from the source, with whatever
+// cosignatures it carries, and checks that it is the log's signed
+// checkpoint of the entries verified so far: the log key's signature, the
+// origin, and the root recomputed from the first size entries. An archived
+// checkpoint that is not is an *Alarm.
+func (f *Follower) ArchivedCheckpoint(ctx context.Context, size uint64) (*Checkpoint, error) {
+	if size == 0 || size > uint64(len(f.leaves)) {
+		return nil, fmt.Errorf("checkpoint %d: %d entries verified so far", size, len(f.leaves))
+	}
+	name := path.Join(checkpointsDir, strconv.FormatUint(size, 10))
+	data, err := f.src.Read(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := OpenCheckpoint(data, f.nv, f.origin)
+	if err != nil {
+		return nil, &Alarm{Check: CheckSignature, Detail: fmt.Sprintf("%s: %v", name, err)}
+	}
+	if root, err := newTree(f.leaves[:size]).root(size); err != nil || cp.Size != size || cp.Root != root {
+		return nil, &Alarm{Check: CheckRoot, Detail: fmt.Sprintf("%s: not the root of the first %d entries verified", name, size)}
+	}
+	return cp, nil
 }

@@ -122,6 +122,8 @@ type Log struct {
 	lastTime   time.Time
 	failed     error
 	closed     bool
+	// publishOnStop: Close publishes the cosigned final checkpoint.
+	publishOnStop bool
 
 	cpMu     sync.Mutex // guards the fields below
 	latest   *Checkpoint
@@ -452,7 +454,7 @@ func (l *Log) start() error {
 		return fmt.Errorf("open log storage: %w", err)
 	}
 	opts := tessera.NewAppendOptions().
-		WithCheckpointSigner(archivingSigner{Signer: l.key.Signer, dir: l.dir}).
+		WithCheckpointSigner(archivingSigner{Signer: l.key.Signer, dir: l.dir, failed: func(err error) { l.setCheckpoint(nil, err) }}).
 		WithBatching(1, time.Millisecond).
 		WithCheckpointInterval(CheckpointInterval).
 		WithCheckpointRepublishInterval(0)
@@ -509,6 +511,9 @@ func (l *Log) archive(ctx context.Context) {
 type archivingSigner struct {
 	note.Signer
 	dir string
+	// failed reports a checkpoint that could not be archived (a full or
+	// read-only disk), so that those waiting for one learn why none comes.
+	failed func(error)
 }
 
 func (s archivingSigner) Sign(msg []byte) ([]byte, error) {
@@ -532,7 +537,11 @@ func (s archivingSigner) Sign(msg []byte) ([]byte, error) {
 		return sig, nil // archived already (a re-signing, or later cosigned)
 	}
 	if err := writeDurable(path, b.Bytes(), false); err != nil {
-		return nil, fmt.Errorf("archive checkpoint %d: %w", size, err)
+		err = fmt.Errorf("archive checkpoint %d: %w", size, err)
+		if s.failed != nil {
+			s.failed(err)
+		}
+		return nil, err
 	}
 	return sig, nil
 }
@@ -602,9 +611,22 @@ func (l *Log) Append(ctx context.Context, rec Record) (Appended, error) {
 	return a, nil
 }
 
+// checkpointStall is how long AwaitCheckpoint waits with no new checkpoint
+// before it says why none comes: Tessera retries a checkpoint it cannot
+// write (a full or read-only disk) without telling anyone.
+const checkpointStall = 10 * time.Second
+
+// ErrNoCheckpoint: entries are durable but no signed checkpoint covers them
+// and none has come for a while; the error says what the disk shows.
+var ErrNoCheckpoint = errors.New("no signed checkpoint is being published")
+
 // AwaitCheckpoint waits until a signed checkpoint covers the entry at index
 // and has been archived, and returns it.
 func (l *Log) AwaitCheckpoint(ctx context.Context, index uint64) (*Checkpoint, error) {
+	stall := max(checkpointStall, 2*l.witnessTimeout+checkpointStall)
+	timer := time.NewTimer(stall)
+	defer timer.Stop()
+	var lastSize uint64
 	for {
 		l.cpMu.Lock()
 		cp, err, wait := l.latest, l.cpError, l.cpWait
@@ -618,14 +640,36 @@ func (l *Log) AwaitCheckpoint(ctx context.Context, index uint64) (*Checkpoint, e
 		if err != nil {
 			return nil, err
 		}
+		if cp != nil && cp.Size > lastSize {
+			lastSize = cp.Size
+			timer.Reset(stall) // checkpoints still come
+		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("wait for a checkpoint covering entry %d: %w", index, ctx.Err())
 		case <-l.done:
 			return nil, fmt.Errorf("wait for a checkpoint covering entry %d: the log is closed", index)
+		case <-timer.C:
+			return nil, fmt.Errorf("wait for a checkpoint covering entry %d: %w for %s%s", index, ErrNoCheckpoint, stall, diskState(l.dir))
 		case <-wait:
 		}
 	}
+}
+
+// diskState says, when it can, why the log's folder takes no writes: full
+// (wrapping ENOSPC) or read-only (EROFS).
+func diskState(dir string) string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err == nil && st.Bavail*uint64(st.Bsize) < 256<<10 {
+		return fmt.Sprintf(": %v", syscall.ENOSPC)
+	}
+	if f, err := os.CreateTemp(dir, ".probe-*"); err != nil {
+		return fmt.Sprintf(": %v", err)
+	} else {
+		f.Close()
+		os.Remove(f.Name())
+	}
+	return ""
 }
 
 // awaitIntegrated waits until Tessera has integrated the entry at index.
@@ -718,6 +762,9 @@ func (l *Log) Close(ctx context.Context) error {
 			err = l.journal.reset()
 		}
 	}
+	// The officers' cosignatures of the final checkpoint are published
+	// with it, once Tessera is stopped and before the folder is unlocked.
+	l.publishOnStop = err == nil
 	if serr := l.stop(ctx); err == nil {
 		err = serr
 	}
@@ -741,6 +788,9 @@ func (l *Log) stop(ctx context.Context) error {
 	<-l.done
 	if l.journal != nil {
 		l.journal.close()
+	}
+	if l.publishOnStop && err == nil {
+		err = l.publishCosigned()
 	}
 	l.lock.Close()
 	return err

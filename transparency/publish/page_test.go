@@ -10,11 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/internal/logtest"
 	"github.com/keyceremony/keyceremony/transparency"
@@ -54,7 +56,8 @@ func demoLog(t testing.TB, key *transparency.Key) (*session.Session, *transparen
 	}
 	base := t.TempDir()
 	l, err := transparency.Open(ctx, filepath.Join(base, "log"), transparency.Options{Key: key, New: true,
-		OpenFields:    map[string]any{"ceremony": script.Ceremony, "zone": script.Zone, "script_sha256": script.Digest},
+		OpenFields: map[string]any{"ceremony": script.Ceremony, "zone": script.Zone, "script_sha256": script.Digest,
+			"officer_keys": ceremony.OfficerKeys(script.Quorum)},
 		OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: script.Raw}}})
 	if err != nil {
 		t.Fatal(err)
@@ -173,9 +176,25 @@ func TestPageVerifiesInTheBrowser(t *testing.T) {
 	if last.Failure != "" || last.Verified < 3 {
 		t.Fatalf("at the close: %+v (the log grew while the page watched; it verified %d checkpoints)", last, last.Verified)
 	}
-	text, err := chromedp.Run(ctx, chromedp.Text("body"))
-	if err != nil {
+	// Closing the log publishes the final checkpoint with the officers'
+	// cosignatures, which the page checks in the browser.
+	if err := l.Close(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	final := fmt.Sprintf("[ OK ] final checkpoint %d: cosigned by 3 of 3 present officers (CO1, CO2, CO3)", size)
+	var text string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !strings.Contains(text, final); time.Sleep(100 * time.Millisecond) {
+		text, err = chromedp.Run(ctx, chromedp.Text("body"))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, _ := readPage(ctx); p.Failure != "" {
+		t.Fatalf("after the close: %+v", p)
+	}
+	quorum := regexp.MustCompile(`\[ OK \] checkpoint \d+ \(quorum\): cosigned by 3 of 3 present officers \(CO1, CO2, CO3\)`)
+	if !strings.Contains(text, final) || !quorum.MatchString(text) {
+		t.Fatalf("the page does not show the officers' cosignatures:\n%s", text)
 	}
 	for _, want := range []string{fmt.Sprintf("[ OK ] checkpoint %d verified", size), "pinned by the link you opened", "REHEARSAL",
 		"Demo key-signing ceremony", "quorum reached: CO1, CO2, CO3", "CO2 REJECTED", "ksr-root-2010-q1-0.xml", "SHA-256 ba59 9094 95d5",

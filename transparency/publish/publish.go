@@ -1,6 +1,6 @@
 // Package publish serves a ceremony log folder to viewers over HTTP: the
-// folder's files read-only as C2SP tlog-tiles (the checkpoint never cached,
-// everything else immutable), a live stream of new checkpoints as
+// folder's files read-only as C2SP tlog-tiles (the checkpoints revalidated,
+// as officers' cosignatures join them; everything else immutable), a live stream of new checkpoints as
 // server-sent events, and a web page that verifies the log in the browser.
 // It never writes to the folder and serves nothing outside it.
 package publish
@@ -193,10 +193,12 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) 
 	defer f.Close()
 	h := w.Header()
 	switch {
-	case name == "checkpoint":
+	case name == "checkpoint" || strings.HasPrefix(name, "checkpoints/"):
+		// An archived checkpoint gains the officers' cosignatures after
+		// it is first served: revalidated, never cached as final.
 		h.Set("Cache-Control", "no-cache")
 		h.Set("Content-Type", "text/plain; charset=utf-8")
-	case name == "log.vkey" || strings.HasPrefix(name, "checkpoints/"):
+	case name == "log.vkey":
 		h.Set("Cache-Control", "public, max-age=31536000, immutable")
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 	default:

@@ -25,6 +25,7 @@ function fragmentParam(name) {
 const state = {
   key: null, pinned: false, cp: null, entries: [], leaves: [], parsed: [],
   verified: [], failure: null, live: "",
+  officers: null, cosigned: new Map(), // the officers' cosigning keys, and what they cosigned by size
 };
 window.keyceremony = state;
 
@@ -109,6 +110,84 @@ async function openCheckpoint(bytes, key) {
   return { origin: lines[0], size: Number(lines[1]), root, note: bytes };
 }
 
+// An officer's cosigning key, as the opening entry lists it:
+// name+hash+base64(0x04 || Ed25519 public key) (C2SP tlog-cosignature).
+async function parseCosignKey(id, vkey) {
+  const i = vkey.indexOf("+"), j = vkey.indexOf("+", i + 1);
+  if (i <= 0 || j < 0) throw new Failure("cosignatures", "officer " + id + "'s key is not a note verifier key");
+  const name = vkey.slice(0, i), hash = vkey.slice(i + 1, j);
+  const k = b64(vkey.slice(j + 1));
+  if (k.length !== 33 || k[0] !== 4) throw new Failure("cosignatures", "officer " + id + "'s key is not a cosignature/v1 Ed25519 key");
+  const h = (await sha256(concat(enc.encode(name + "\n"), k))).slice(0, 4);
+  if (hex(h) !== hash) throw new Failure("cosignatures", "officer " + id + "'s key hash does not match the key");
+  const pub = await crypto.subtle.importKey("raw", k.slice(1), { name: "Ed25519" }, false, ["verify"]);
+  return { id, name, hash: h, pub };
+}
+
+// cosignedBy checks the officers' cosignature lines of an archived
+// checkpoint (checkpoints/<size>): it must be the log's checkpoint of the
+// first size entries verified, and every line under an officer's key name
+// must verify, over "cosignature/v1\ntime T\n" and the checkpoint body.
+// It returns the officers whose cosignature verifies.
+async function cosignedBy(size) {
+  const bytes = await fetchBytes("checkpoints/" + size);
+  const cp = await openCheckpoint(bytes, state.key);
+  if (cp.size !== size || !equal(cp.root, await treeRoot(state.leaves, 0, size))) {
+    throw new Failure("cosignatures", "checkpoints/" + size + " is not the log's checkpoint of its first " + size + " entries");
+  }
+  const text = dec.decode(bytes), cut = text.lastIndexOf("\n\n"), body = enc.encode(text.slice(0, cut + 1));
+  const valid = [];
+  for (const line of text.slice(cut + 2).split("\n")) {
+    const m = /^\u2014 (\S+) (\S+)$/.exec(line);
+    if (!m || !/^officer\//.test(m[1])) continue;
+    const raw = b64(m[2]);
+    const k = state.officers.find((o) => o.name === m[1] && raw.length === 76 && equal(raw.slice(0, 4), o.hash));
+    if (!k) throw new Failure("cosignatures", "checkpoint " + size + ": a cosignature by " + m[1] + ", a key the roster does not list");
+    if (valid.includes(k.id)) throw new Failure("cosignatures", "checkpoint " + size + ": a duplicate cosignature by " + k.id);
+    const t = new DataView(raw.buffer, raw.byteOffset + 4, 8).getBigUint64(0);
+    const msg = concat(enc.encode("cosignature/v1\ntime " + t + "\n"), body);
+    if (!await crypto.subtle.verify({ name: "Ed25519" }, k.pub, raw.slice(12), msg)) {
+      throw new Failure("cosignatures", "checkpoint " + size + ": the cosignature by " + k.id + " is forged");
+    }
+    valid.push(k.id);
+  }
+  return valid;
+}
+
+// checkCosigned reads each checkpoint the entries say the officers cosigned
+// (the quorum's, and the final one once the close is logged) until every
+// officer named has cosigned it.
+async function checkCosigned() {
+  const open = state.parsed[0] || {};
+  if (!state.officers) {
+    state.officers = [];
+    for (const [id, vkey] of Object.entries(open.officer_keys || {})) state.officers.push(await parseCosignKey(id, vkey));
+  }
+  if (!state.officers.length) return;
+  for (const e of state.parsed) {
+    let c = null;
+    if (e.kind === "log.cosigned") c = { size: e.size, point: "quorum", who: e.cosigners || [], absent: [] };
+    if (e.kind === "ceremony.close" && (e.cosigners || []).length) c = { size: e.seq + 1, point: "close", who: e.cosigners, absent: e.absent || [] };
+    if (!c) continue;
+    const got = state.cosigned.get(c.size);
+    if (got && got.valid.length >= c.who.length) continue;
+    let valid;
+    try { valid = await cosignedBy(c.size); } catch (err) {
+      if (err instanceof Failure) throw err;
+      continue; // not published yet: read again with the next checkpoint
+    }
+    state.cosigned.set(c.size, Object.assign(c, { valid }));
+  }
+}
+
+// cosignSummary words a cosigned checkpoint as verify and watch do.
+function cosignSummary(c) {
+  const what = c.point === "close" ? "final checkpoint " + c.size : "checkpoint " + c.size + " (quorum)";
+  let s = what + ": cosigned by " + c.valid.length + " of " + c.who.length + " present officers (" + c.valid.join(", ") + ")";
+  if (c.absent.length) s += "; absent: " + c.absent.join(", ");
+  return s;
+}
+
 // Entry bundle paths of C2SP tlog-tiles.
 function fmtN(n) {
   let s = String(n % 1000).padStart(3, "0");
@@ -154,6 +233,9 @@ async function verifyAndShow(bytes) {
     if (cp.size === prev) {
       if (!equal(cp.root, state.cp.root)) throw new Failure("consistency", "two signed checkpoints of size " + prev + " with different roots: a split view");
       state.cp = cp;
+      // The same tree signed again: with the officers' cosignatures, at the close.
+      await checkCosigned();
+      render();
       return;
     }
   }
@@ -186,6 +268,7 @@ async function verifyAndShow(bytes) {
   }
   state.cp = cp; state.entries = entries; state.leaves = leaves; state.parsed = parsed;
   state.verified.push({ size: cp.size, root: hex(cp.root), at: new Date().toISOString().slice(11, 19) });
+  await checkCosigned();
   render();
 }
 
@@ -238,7 +321,10 @@ function describe(e) {
     case "bundle.signed": return "bundle " + e.bundle + " signed";
     case "skr.written": return "SKR written, SHA-256 " + groupHex(e.sha256);
     case "key.generated": return "KSK " + e.label + " generated: key tag " + e.key_tag + ", DS " + e.ds_sha256;
-    case "ceremony.close": return "ceremony closed";
+    case "log.cosigned": return "checkpoint " + e.size + " cosigned by the officers " + (e.cosigners || []).join(", ");
+    case "ceremony.close": return (e.cosigners || []).length || (e.absent || []).length ?
+      "ceremony closed; the final checkpoint is cosigned by " + ((e.cosigners || []).join(", ") || "none") + ((e.absent || []).length ? "; absent: " + e.absent.join(", ") : "") :
+      "ceremony closed";
   }
   return e.kind;
 }
@@ -278,6 +364,12 @@ function render() {
         cards.append(el("li", "fail", "[FAIL] " + e.card + " REJECTED: " + e.reason + " at " + time(e.time))); break;
       case "quorum.reached":
         cards.append(el("li", "ok", "quorum reached: " + (e.cards || []).join(", ") + " (" + e.threshold + " needed)")); break;
+      case "log.cosigned": case "ceremony.close": {
+        const c = state.cosigned.get(e.kind === "log.cosigned" ? e.size : e.seq + 1);
+        if (c) cards.append(el("li", "ok cosigned", "[ OK ] " + cosignSummary(c)));
+        else if (e.kind === "log.cosigned" || (e.cosigners || []).length) cards.append(el("li", "muted", "officers' cosignatures: being read"));
+        break;
+      }
     }
     if (["step.exception", "step.skipped", "step.repeated", "ceremony.aborted", "card.rejected", "hsm.login_failed", "quorum.expired"].includes(e.kind)) {
       ex.append(el("li", "warn", time(e.time) + "  " + describe(e)));

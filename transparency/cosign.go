@@ -1,0 +1,192 @@
+package transparency
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Officers cosign the log: at fixed points the crypto officers present sign
+// a checkpoint with the personal Ed25519 key their card carries, in the C2SP
+// tlog-cosignature format (cosignature/v1, with a timestamp). Each
+// cosignature is one more signature line of the checkpoint note, stored with
+// the checkpoint under checkpoints/<size>; the final one is also published
+// as the log's checkpoint when the log closes.
+
+// Ed25519Signer is a key that signs with pure Ed25519: an officer's card.
+type Ed25519Signer interface {
+	Public() ed25519.PublicKey
+	SignEd25519(msg []byte) ([]byte, error)
+}
+
+// cosigner is a note.Signer of cosignature/v1 signatures by a card's key.
+type cosigner struct {
+	v   note.Verifier // formats/note's verifier for the roster's key
+	key Ed25519Signer
+	now func() time.Time
+}
+
+// NewCosigner returns a note.Signer that cosigns checkpoints with key, under
+// the cosignature/v1 verifier key vkey the roster lists for it. now stamps
+// the cosignature (nil: time.Now). Every signature it makes is checked with
+// formats/note's cosignature/v1 verifier before it is returned, so a card
+// whose key is not the roster's, or any slip in the signed message, fails
+// at once instead of storing a cosignature no one can verify.
+func NewCosigner(vkey string, key Ed25519Signer, now func() time.Time) (note.Signer, error) {
+	v, err := fnote.NewVerifierForCosignatureV1(vkey)
+	if err != nil {
+		return nil, fmt.Errorf("cosigning key %q: %v", vkey, err)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &cosigner{v: v, key: key, now: now}, nil
+}
+
+func (c *cosigner) Name() string    { return c.v.Name() }
+func (c *cosigner) KeyHash() uint32 { return c.v.KeyHash() }
+
+// Sign signs "cosignature/v1\ntime T\n" followed by the checkpoint body, as
+// C2SP tlog-cosignature specifies, and returns T ‖ signature.
+func (c *cosigner) Sign(msg []byte) ([]byte, error) {
+	t := uint64(c.now().Unix())
+	m := append([]byte(fmt.Sprintf("cosignature/v1\ntime %d\n", t)), msg...)
+	sig, err := c.key.SignEd25519(m)
+	if err != nil {
+		return nil, err
+	}
+	out := binary.BigEndian.AppendUint64(nil, t)
+	out = append(out, sig...)
+	if !c.v.Verify(msg, out) {
+		return nil, fmt.Errorf("the cosignature by %s does not verify with the roster's key: is this the officer's own card?", c.v.Name())
+	}
+	return out, nil
+}
+
+// ErrCosignerFailed wraps a cosigner's own failure (a card pulled, a key
+// that is not the roster's), as against the log's storage failing.
+var ErrCosignerFailed = errors.New("the cosigner failed")
+
+// ErrNotArchived: no checkpoint of that size was archived.
+var ErrNotArchived = errors.New("no archived checkpoint of that size")
+
+// Cosign adds the signers' cosignatures to the archived checkpoint of the
+// given size (checkpoints/<size>), durably, and returns the names of those
+// who signed. A signer whose line is already there is not asked again. The
+// checkpoint must be the log's own; nothing is written if a signer fails
+// (the error names it, and the others' lines are not kept either).
+func (l *Log) Cosign(size uint64, signers []note.Signer) ([]string, error) {
+	path := filepath.Join(l.dir, checkpointsDir, strconv.FormatUint(size, 10))
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("cosign checkpoint %d: %w", size, ErrNotArchived)
+	}
+	if err != nil {
+		return nil, err
+	}
+	nv, err := noteVerifier(l.key.VKey)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := OpenCheckpoint(data, nv, l.origin)
+	if err != nil || cp.Size != size {
+		return nil, fmt.Errorf("cosign checkpoint %d: the archived checkpoint is not the log's (%v)", size, err)
+	}
+	body, sigs, _ := bytes.Cut(data, []byte("\n\n"))
+	body = append(body, '\n')
+	var lines []byte
+	var names []string
+	for _, s := range signers {
+		if hasSignatureLine(sigs, s.Name(), s.KeyHash()) {
+			names = append(names, s.Name())
+			continue
+		}
+		sig, err := s.Sign(body)
+		if err != nil {
+			return nil, fmt.Errorf("cosign checkpoint %d: %s: %w: %v", size, s.Name(), ErrCosignerFailed, err)
+		}
+		lines = append(lines, signatureLine(s.Name(), s.KeyHash(), sig)...)
+		names = append(names, s.Name())
+	}
+	if len(lines) == 0 {
+		return names, nil
+	}
+	out := append(bytes.Clone(data), lines...)
+	if err := writeDurable(path, out, false); err != nil {
+		return nil, fmt.Errorf("store the cosignatures of checkpoint %d: %w", size, err)
+	}
+	return names, nil
+}
+
+// signatureLine is one signed-note signature line.
+func signatureLine(name string, hash uint32, sig []byte) []byte {
+	raw := binary.BigEndian.AppendUint32(nil, hash)
+	return []byte("\u2014 " + name + " " + base64.StdEncoding.EncodeToString(append(raw, sig...)) + "\n")
+}
+
+// hasSignatureLine reports whether a note's signature block holds a line by
+// the key with that name and hash.
+func hasSignatureLine(block []byte, name string, hash uint32) bool {
+	for _, line := range strings.Split(string(block), "\n") {
+		rest, ok := strings.CutPrefix(line, "\u2014 "+name+" ")
+		if !ok {
+			continue
+		}
+		raw, err := base64.StdEncoding.DecodeString(rest)
+		if err == nil && len(raw) >= 4 && binary.BigEndian.Uint32(raw) == hash {
+			return true
+		}
+	}
+	return false
+}
+
+// publishCosigned makes the published checkpoint carry the cosignatures
+// archived with it: once the log is stopped, so that nothing else writes the
+// checkpoint file meanwhile.
+func (l *Log) publishCosigned() error {
+	pub := filepath.Join(l.dir, checkpointFile)
+	data, err := os.ReadFile(pub)
+	if err != nil {
+		return nil
+	}
+	nv, err := noteVerifier(l.key.VKey)
+	if err != nil {
+		return err
+	}
+	cp, err := OpenCheckpoint(data, nv, l.origin)
+	if err != nil {
+		return nil
+	}
+	arch, err := os.ReadFile(filepath.Join(l.dir, checkpointsDir, strconv.FormatUint(cp.Size, 10)))
+	if err != nil {
+		return nil
+	}
+	body, _, _ := bytes.Cut(data, []byte("\n\n"))
+	abody, asigs, ok := bytes.Cut(arch, []byte("\n\n"))
+	if !ok || !bytes.Equal(body, abody) {
+		return nil
+	}
+	out := bytes.Clone(data)
+	_, psigs, _ := bytes.Cut(data, []byte("\n\n"))
+	for _, line := range strings.SplitAfter(string(asigs), "\n") {
+		if line == "" || strings.Contains(string(psigs), line) {
+			continue
+		}
+		out = append(out, line...)
+	}
+	if len(out) == len(data) {
+		return nil
+	}
+	return writeDurable(pub, out, false)
+}
