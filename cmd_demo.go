@@ -143,7 +143,7 @@ func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.
 	return openLog(ctx, logSpec{dir: dir, keyPath: keyPath, resume: resume,
 		origin: "demo.keyceremony.invalid/" + time.Now().UTC().Format("20060102T150405Z") + "/rehearsal",
 		fields: map[string]any{"ceremony": name, "zone": script.Zone,
-			"script_sha256": script.Digest, "tool": toolVersion(), "rehearsal": true},
+			"script_sha256": script.Digest, "tool": toolVersion(), "rehearsal": true, "officer_keys": ceremony.OfficerKeys(script.Quorum)},
 		artefacts: arts,
 		keyName:   "rehearsal key", keyHint: "choose a new folder"})
 }

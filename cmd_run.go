@@ -216,7 +216,8 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		*origin += "/rehearsal"
 	}
 	arts := []transparency.Artefact{{Name: filepath.Base(script.Name), Data: script.Raw}}
-	fields := map[string]any{"ceremony": script.Ceremony, "zone": script.Zone, "script_sha256": script.Digest, "tool": toolVersion(), "rehearsal": *rehearsal}
+	fields := map[string]any{"ceremony": script.Ceremony, "zone": script.Zone, "script_sha256": script.Digest, "tool": toolVersion(), "rehearsal": *rehearsal,
+		"officer_keys": ceremony.OfficerKeys(script.Quorum)}
 	if p != nil {
 		profileRaw, err := readInput(*profilePath)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/keyceremony/keyceremony/ceremony"
@@ -28,10 +29,11 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	raw := fs.Bool("raw", false, "check only the Merkle and checkpoint layer (any tlog-tiles log)")
 	witnessPolicy := fs.String("witness-policy", "", "a C2SP tlog-policy file whose quorum of witnesses must have cosigned the latest checkpoint")
 	rekorKey := fs.String("rekor-key", "", "Rekor's public key (PEM): check every anchor in anchors/ offline")
+	requireCosigners := fs.Int("require-cosigners", 0, "fail unless the final checkpoint carries at least N crypto officers' valid cosignatures")
 	var cps stringList
 	fs.Var(&cps, "checkpoint", "a signed checkpoint seen elsewhere, which must be consistent with the log (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: keyceremony verify DIR [--json] [--key VKEY] [--origin O] [--checkpoint FILE]... [--witness-policy FILE] [--rekor-key FILE] [--raw]")
+		fmt.Fprintln(stderr, "usage: keyceremony verify DIR [--json] [--key VKEY] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--raw]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)
@@ -48,6 +50,12 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return usageErr("verify: %s is not a log folder; give the folder that holds checkpoint and tile/", dir)
+	}
+	if *requireCosigners < 0 {
+		return usageErr("verify: --require-cosigners %d: give a number of officers from 1", *requireCosigners)
+	}
+	if *raw && *requireCosigners > 0 {
+		return usageErr("verify: --raw checks only the Merkle layer; the officers' cosignatures need the ceremony's roster (drop --raw)")
 	}
 	opts := transparency.VerifyOptions{Origin: *origin, Raw: *raw}
 	if opts.VKey, err = vkeyArg("verify", *key); err != nil {
@@ -68,7 +76,10 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return operational(fmt.Errorf("verify %s: %w", dir, err))
 	}
 	if !opts.Raw && rep.OK {
-		checkScript(dir, rep)
+		checkScript(dir, rep, *requireCosigners)
+	}
+	if !opts.Raw && !rep.OK {
+		rewrittenAfterCosigned(dir, rep, opts.Checkpoints)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -132,7 +143,7 @@ const CheckScript = "ceremony.script"
 // checkScript replays the ceremony engine over a verified log, with the
 // script that its opening entry cites, and adds the result to the report: a
 // log can be whole and signed and still not follow its script.
-func checkScript(dir string, rep *transparency.Report) {
+func checkScript(dir string, rep *transparency.Report, requireCosigners int) {
 	add := func(ok bool, format string, args ...any) {
 		rep.Checks = append(rep.Checks, transparency.Check{ID: CheckScript, OK: ok, Detail: fmt.Sprintf(format, args...)})
 		rep.OK = rep.OK && ok
@@ -168,6 +179,83 @@ func checkScript(dir string, rep *transparency.Report) {
 	}
 	add(true, "the log follows %s (SHA-256 %s): %d of %d steps done%s, %d exceptions, %d resumes, ceremony %s",
 		script.Name, script.Digest, done, len(script.Steps()), skipped, len(st.Exceptions), st.Resumes, state)
+	cps, err := archivedCheckpoints(dir)
+	if err != nil {
+		rep.Checks = append(rep.Checks, transparency.Check{ID: ceremony.CheckCosignatures, Detail: err.Error()})
+		rep.OK = false
+		return
+	}
+	for _, f := range ceremony.VerifyCosignatures(st, cps, requireCosigners) {
+		rep.Checks = append(rep.Checks, transparency.Check{ID: ceremony.CheckCosignatures, OK: f.OK, Warn: f.Warn, Detail: f.Detail})
+		rep.OK = rep.OK && f.OK
+	}
+	// The published checkpoint's officer lines are held to the same.
+	if rep.Checkpoint != nil {
+		bodies := map[uint64][]byte{}
+		for size, cp := range cps {
+			bodies[size] = ceremony.NoteBody(cp)
+		}
+		for _, r := range ceremony.ReadCosignatures(script.Quorum, rep.Checkpoint.Note, rep.Checkpoint.Size, bodies).Rejected {
+			rep.Checks = append(rep.Checks, transparency.Check{ID: ceremony.CheckCosignatures, Detail: "the published checkpoint: " + r.String()})
+			rep.OK = false
+		}
+	}
+}
+
+// archivedCheckpoints reads checkpoints/<size>, which the log verifier has
+// checked are the log's, by size.
+func archivedCheckpoints(dir string) (map[uint64][]byte, error) {
+	out := map[uint64][]byte{}
+	ents, err := os.ReadDir(filepath.Join(dir, "checkpoints"))
+	if errors.Is(err, os.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		size, err := strconv.ParseUint(e.Name(), 10, 64)
+		if err != nil || !e.Type().IsRegular() {
+			continue
+		}
+		b, err := readInput(filepath.Join(dir, "checkpoints", e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("checkpoints/%s: %v", e.Name(), err)
+		}
+		out[size] = b
+	}
+	return out, nil
+}
+
+// rewrittenAfterCosigned names, when a log fails against a checkpoint given
+// with --checkpoint, the officers who cosigned that checkpoint: the log a
+// laptop key can re-sign, their cosignatures it cannot, so a history
+// rewritten after they signed is caught by what they signed.
+func rewrittenAfterCosigned(dir string, rep *transparency.Report, given []transparency.NamedCheckpoint) {
+	f := rep.FirstFailure()
+	if f == nil || f.ID != transparency.CheckConsistency || len(given) == 0 {
+		return
+	}
+	script, _, err := scriptOfLog(dir, rep)
+	if err != nil {
+		return
+	}
+	for _, g := range given {
+		if !strings.HasPrefix(f.Detail, g.Name+":") {
+			continue
+		}
+		_, size, _, err := transparency.ParseCheckpointBody(string(ceremony.NoteBody(g.Data)))
+		if err != nil {
+			continue
+		}
+		cc := ceremony.ReadCosignatures(script.Quorum, g.Data, size, nil)
+		if len(cc.Valid) == 0 {
+			continue
+		}
+		rep.Checks = append(rep.Checks, transparency.Check{ID: ceremony.CheckCosignatures, Detail: fmt.Sprintf(
+			"%s: checkpoint %d is cosigned by the officers %s, and this log is not consistent with it: its history was rewritten after they signed",
+			g.Name, size, strings.Join(cc.Valid, ", "))})
+	}
 }
 
 var errNoScript = ceremony.ErrNoScript

@@ -71,7 +71,15 @@ func presenting(cards []string, secrets map[string]string) func(prompt string) (
 		case secretPrompt.MatchString(prompt):
 			s, ok := secrets[secretPrompt.FindStringSubmatch(prompt)[1]]
 			return s, ok
+		case cosignPrompt.MatchString(prompt):
+			// The officers come back to cosign the final checkpoint,
+			// the next one named first.
+			return cosignPrompt.FindStringSubmatch(prompt)[1], true
 		}
 		return atTable(prompt)
 	}
 }
+
+// cosignPrompt asks for the next officer's card to cosign the final
+// checkpoint; its group is that officer's number (COn is card n).
+var cosignPrompt = regexp.MustCompile(`^  Officer's card to cosign, CO(\d+)`)

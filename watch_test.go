@@ -54,7 +54,8 @@ func TestWatchPlainOverHTTP(t *testing.T) {
 		t.Fatalf("watch: %v\n%s", err, out.String())
 	}
 	s := out.String()
-	for _, want := range []string{"Watching " + srv.URL, "[ OK ] checkpoint ", "ceremony closed", "The ceremony is closed; its final checkpoint is verified."} {
+	for _, want := range []string{"Watching " + srv.URL, "[ OK ] checkpoint ", "ceremony closed", "The ceremony is closed; its final checkpoint is verified.",
+		"(quorum): cosigned by 3 of 3 present officers (CO1, CO2, CO3)", ": cosigned by 3 of 3 present officers (CO1, CO2, CO3)\nThe ceremony is closed"} {
 		if !strings.Contains(s, want) {
 			t.Fatalf("watch printed no %q:\n%s", want, s)
 		}

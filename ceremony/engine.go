@@ -45,6 +45,7 @@ const (
 	KindChosen         = "contingency.chosen"     // which of the script's contingencies apply
 	KindNotApplicable  = "step.not_applicable"    // a step passed over because of the contingencies chosen
 	KindClose          = transparency.KindClose
+	KindCosigned       = "log.cosigned" // the officers of the quorum cosigned the checkpoint that records it
 )
 
 // ErrOutOfScript reports an entry that the script does not allow at that
@@ -111,6 +112,49 @@ type State struct {
 	// sign-in, a role missing from it is absent.
 	Participants map[string]string
 	Last         time.Time // time of the last entry
+	// Officers are the crypto officers whose cards were accepted in this
+	// ceremony, in the order of their first acceptance: those expected to
+	// cosign the final checkpoint.
+	Officers []string
+	// QuorumSize is the size of the log's checkpoint that records the
+	// current quorum (the quorum.reached entry's index + 1), for its
+	// cosignatures; QuorumCosigned is set once they are logged.
+	QuorumSize     uint64
+	QuorumCosigned bool
+	// Cosigned are the checkpoints the officers cosigned, as logged: at
+	// each quorum, and at the close.
+	Cosigned []Cosigning
+	// Present and Absent are the officers the close names as there to
+	// cosign the final checkpoint, and as gone; FinalSize is the size of
+	// the final checkpoint (the close entry's index + 1).
+	Present, Absent []string
+	FinalSize       uint64
+}
+
+// Cosigning is a checkpoint the officers cosigned, as an entry records it.
+type Cosigning struct {
+	Size      uint64
+	Point     string // "quorum" or "close"
+	Cosigners []string
+	Time      time.Time
+}
+
+// CosignExpected returns the officers expected to cosign the final
+// checkpoint: those whose card was accepted in this ceremony and carries a
+// cosigning key on the roster. A witnessed quorum's cards are the HSM's: the
+// console never reads them, so they cosign nothing.
+func (s State) CosignExpected() []string {
+	q := s.Script.Quorum
+	if q == nil || q.Witnessed() {
+		return nil
+	}
+	var out []string
+	for _, id := range s.Officers {
+		if c, ok := q.Card(id); ok && c.Key != "" {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // Deviation is a step skipped, or the abort that left steps out.
@@ -266,6 +310,8 @@ func (s State) clone() State {
 	s.Skipped = slices.Clone(s.Skipped)
 	s.Repeated = slices.Clone(s.Repeated)
 	s.Chosen = maps.Clone(s.Chosen)
+	s.Officers = slices.Clone(s.Officers)
+	s.Cosigned = slices.Clone(s.Cosigned)
 	if s.KSR != nil {
 		k := *s.KSR
 		k.Results = slices.Clone(k.Results)
@@ -370,6 +416,12 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		}
 		if d := e.Field("script_sha256"); d != s.Script.Digest {
 			return fail("opens script %s, but this script's SHA-256 is %s", d, s.Script.Digest)
+		}
+		if raw, ok := e.Fields["officer_keys"]; ok {
+			var keys map[string]string
+			if err := json.Unmarshal(raw, &keys); err != nil || !maps.Equal(keys, OfficerKeys(s.Script.Quorum)) {
+				return fail("lists officer keys that are not the roster's cosigning keys")
+			}
 		}
 		n.Opened = true
 	case KindResumed:
@@ -561,6 +613,9 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			n.PartialSince = e.Time
 		}
 		n.Accepted = append(n.Accepted, card)
+		if !slices.Contains(n.Officers, card) {
+			n.Officers = append(n.Officers, card)
+		}
 	case KindQuorumExpired:
 		if err := inQuorum(); err != nil {
 			return fail("%v", err)
@@ -591,6 +646,38 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 			return fail("names cards %v, the accepted cards are %v", cards, s.Accepted)
 		}
 		n.Quorum, n.QuorumAt = true, e.Time
+		n.QuorumSize, n.QuorumCosigned = e.Seq+1, false
+	case KindCosigned:
+		if err := onCurrent(); err != nil {
+			return fail("%v", err)
+		}
+		var size uint64
+		if raw, ok := e.Fields["size"]; ok {
+			json.Unmarshal(raw, &size)
+		}
+		who := fieldStrings(e, "cosigners")
+		switch {
+		case !s.Quorum || s.QuorumSize == 0:
+			return fail("cosignatures logged with no quorum reached")
+		case s.QuorumCosigned:
+			return fail("the quorum's checkpoint is already cosigned")
+		case e.Field("point") != "quorum":
+			return fail("cosignatures at %q; entries record only the quorum's (the close records who cosigns the final checkpoint)", e.Field("point"))
+		case size != s.QuorumSize:
+			return fail("cosigned checkpoint %d, but the one that records the quorum is %d", size, s.QuorumSize)
+		case len(who) == 0:
+			return fail("names no cosigner")
+		}
+		for i, id := range who {
+			if !slices.Contains(s.Accepted, id) {
+				return fail("%s cosigned, but the quorum's accepted cards are %v", id, s.Accepted)
+			}
+			if slices.Contains(who[:i], id) {
+				return fail("%s is named twice", id)
+			}
+		}
+		n.QuorumCosigned = true
+		n.Cosigned = append(n.Cosigned, Cosigning{Size: size, Point: "quorum", Cosigners: who, Time: e.Time})
 	case KindHSMLogin:
 		if err := onCurrent(); err != nil {
 			return fail("%v", err)
@@ -869,6 +956,24 @@ func Apply(s State, e *transparency.Entry) (State, error) {
 		}
 		if s.HSM {
 			return fail("the ceremony closes with the HSM logged in")
+		}
+		present, absent := fieldStrings(e, "cosigners"), fieldStrings(e, "absent")
+		expected := s.CosignExpected()
+		all := append(slices.Clone(present), absent...)
+		for i, id := range all {
+			if !slices.Contains(expected, id) {
+				return fail("names %s to cosign, who is not an officer of this ceremony with a cosigning key (%v)", id, expected)
+			}
+			if slices.Contains(all[:i], id) {
+				return fail("names %s twice", id)
+			}
+		}
+		if len(all) != len(expected) {
+			return fail("names %v present and %v absent; every officer of the ceremony (%v) is one or the other", present, absent, expected)
+		}
+		n.Present, n.Absent, n.FinalSize = present, absent, e.Seq+1
+		if len(present) > 0 {
+			n.Cosigned = append(n.Cosigned, Cosigning{Size: e.Seq + 1, Point: "close", Cosigners: present, Time: e.Time})
 		}
 		n.Closed = true
 	default:

@@ -59,6 +59,7 @@ func happyPath(s *Script, hook func(b *entries, st Step) bool) []*transparency.E
 				b.add(KindCardPresented, with(map[string]any{"card": c}))
 			}
 			b.add(KindQuorumReached, with(map[string]any{"cards": []string{"CO1", "CO2", "CO3"}}))
+			b.add(KindCosigned, with(map[string]any{"size": len(b.list), "point": "quorum", "cosigners": []string{"CO1", "CO2", "CO3"}}))
 		case ActionHSMLogin:
 			b.add(KindHSMLogin, f)
 		case ActionKSRLoad:
@@ -96,8 +97,18 @@ func happyPath(s *Script, hook func(b *entries, st Step) bool) []*transparency.E
 		}
 		b.add(KindStepDone, done)
 	}
-	b.add(KindClose, nil)
+	b.add(KindClose, closeFields(s, b.list))
 	return b.list
+}
+
+// closeFields names every officer of the ceremony so far as present to
+// cosign the final checkpoint, as the console does when all are there.
+func closeFields(s *Script, list []*transparency.Entry) map[string]any {
+	st, err := Replay(s, list)
+	if err != nil || len(st.CosignExpected()) == 0 {
+		return nil
+	}
+	return map[string]any{"cosigners": st.CosignExpected(), "absent": []string{}}
 }
 
 // finish writes a step's witnesses' confirmations and its step.done.

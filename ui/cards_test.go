@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -308,8 +309,24 @@ func TestConsoleSkipAndAbort(t *testing.T) {
 		t.Fatal("abort is still offered after the abort")
 	}
 	press(t, c, "enter", "enter", "enter", "enter")
-	if st := c.sess.State(); !st.Closed {
-		t.Fatalf("the aborted ceremony did not close:\n%s", screen(c))
+	// Every step is done: the officers of the quorum cosign the final
+	// checkpoint, in the quorum panel's style; CO2 has gone.
+	if s := screen(c); c.sess.State().Closed || !strings.Contains(s, "Final checkpoint · 0 of 3 officers in") ||
+		!strings.Contains(s, "[    ] 2 CO2  Bjorn Lindqvist    present your card") || !strings.Contains(s, "o an officer is absent") {
+		t.Fatalf("no final cosignature panel:\n%s", s)
+	}
+	press(t, c, "1", "o")
+	typeText(t, c, "2")
+	press(t, c, "enter")
+	if s := screen(c); !strings.Contains(s, "Final checkpoint · 1 of 3 officers in") || !strings.Contains(s, "[ OK ] 1 CO1  Amara Okafor       card in") ||
+		!strings.Contains(s, "[ -- ] 2 CO2  Bjorn Lindqvist    absent") {
+		t.Fatalf("CO1 in and CO2 absent:\n%s", s)
+	}
+	press(t, c, "3")
+	st = c.sess.State()
+	if s := screen(c); !st.Closed || !slices.Equal(st.Absent, []string{"CO2"}) || !strings.Contains(s, "cosigned by 2 of 2 present officers") ||
+		!strings.Contains(s, "[ OK ] 3 CO3  Chen Wei           cosigned") || !strings.Contains(s, "absent: CO2") {
+		t.Fatalf("the aborted ceremony did not close with its cosignatures:\n%s", s)
 	}
 }
 

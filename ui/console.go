@@ -97,6 +97,7 @@ const (
 	modeSignIn         // a participant's name, role by role
 	modeRepeatReason   // why the step just done is done again
 	modeChoose         // the contingencies that apply, by id
+	modeAbsent         // the number of an officer absent at the final cosignature
 	modeCheckpoint     // the latest signed checkpoint, full screen, as a QR code and text
 	modeExceptions     // every exception and deviation so far
 )
@@ -368,7 +369,7 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			c.mode, c.pending, c.repeating = modeNormal, "", false
 		}
 		return nil
-	case modeException, modeTyped, modeSecret, modeSerial, modeNewPass, modeSkipReason, modeAbortReason, modeAbortTyped, modeSignIn, modeRepeatReason, modeChoose:
+	case modeException, modeTyped, modeSecret, modeSerial, modeNewPass, modeSkipReason, modeAbortReason, modeAbortTyped, modeSignIn, modeRepeatReason, modeChoose, modeAbsent:
 		switch msg.Type {
 		case tea.KeyEsc:
 			c.closeInput()
@@ -378,6 +379,18 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			m := c.mode
 			text := c.input.Value() // a typed confirmation must match exactly
 			switch m {
+			case modeAbsent:
+				c.closeInput()
+				cards := c.sess.Script().Quorum.Cards
+				n := cardNumber(strings.TrimSpace(text), len(cards))
+				if n == 0 {
+					c.note, c.failed = fmt.Sprintf("%q is not a card number; nobody was recorded absent", strings.TrimSpace(text)), true
+					return nil
+				}
+				id := cards[n-1].ID
+				return c.run("recording "+id+" absent", func(ctx context.Context) (string, error) {
+					return id + " recorded absent", c.sess.MarkAbsent(ctx, id)
+				})
 			case modeChoose:
 				c.closeInput()
 				ids := strings.Fields(text)
@@ -422,6 +435,11 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			if m == modeSecret {
 				c.closeInput()
 				id := c.secretCard
+				if session.NextOf(c.state) == session.NextCosign {
+					return c.run("reading card "+id+" to cosign", func(ctx context.Context) (string, error) {
+						return "card " + id + " in to cosign", c.sess.PresentCosigner(quorum.WithSecret(ctx, text), id)
+					})
+				}
 				return c.run("reading card "+id, func(ctx context.Context) (string, error) {
 					return "card " + id + " accepted", c.sess.PresentCard(quorum.WithSecret(ctx, text), id)
 				})
@@ -487,9 +505,16 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			c.input.EchoMode = textinput.EchoNone
 			return nil
 		}
+		if session.NextOf(c.state) == session.NextCosign {
+			return c.run("reading card "+id+" to cosign", func(ctx context.Context) (string, error) {
+				return "card " + id + " in to cosign", c.sess.PresentCosigner(ctx, id)
+			})
+		}
 		return c.run("reading card "+id, func(ctx context.Context) (string, error) {
 			return "card " + id + " accepted", c.sess.PresentCard(ctx, id)
 		})
+	case key.Matches(msg, c.keys.Absent):
+		c.openInput(modeAbsent, "Number of the officer who has gone (1-9)")
 	case key.Matches(msg, c.keys.Forged):
 		return c.run("reading a card", func(ctx context.Context) (string, error) {
 			return "card accepted", c.sess.PresentForged(ctx)
@@ -639,19 +664,26 @@ func (c *Console) closeInput() {
 func (c *Console) updateKeys() {
 	idle := c.busy == "" && !c.closed && !c.opts.Auto
 	next := session.NextOf(c.state)
-	c.keys.Confirm.SetEnabled(idle && next != session.NextCards && next != session.NextCheckFailed && next != session.NextDone && next != session.NextWitness)
+	cosign := next == session.NextCosign
+	c.keys.Confirm.SetEnabled(idle && next != session.NextCards && next != session.NextCheckFailed && next != session.NextDone && next != session.NextWitness && !cosign)
+	c.keys.Absent.SetEnabled(idle && cosign)
 	c.keys.Witness.SetEnabled(idle && next == session.NextWitness)
 	if next == session.NextWitness {
 		c.keys.Witness.SetHelp("w", c.sess.NextWitnessRole()+" confirms step "+c.current().ID)
 	}
-	c.keys.Card.SetEnabled(idle && next == session.NextCards)
+	c.keys.Card.SetEnabled(idle && (next == session.NextCards || cosign))
+	c.keys.Card.SetHelp("1-7", "present card")
+	if cosign {
+		c.keys.Card.SetHelp("1-7", "card in to cosign")
+	}
 	_, simulated := c.sess.Cards().(*quorum.Simulated)
 	c.keys.Forged.SetEnabled(idle && next == session.NextCards && simulated)
-	c.keys.Exception.SetEnabled(idle && next != session.NextDone)
-	c.keys.Skip.SetEnabled(idle && next != session.NextDone && c.current().Action == "" && c.sess.SkipWitness() != "")
-	c.keys.Repeat.SetEnabled(idle && next != session.NextDone && c.state.Next > 0 && c.sess.Script().Steps()[c.state.Next-1].Action == "" &&
+	step := next != session.NextDone && !cosign // there is a step to act on
+	c.keys.Exception.SetEnabled(idle && step)
+	c.keys.Skip.SetEnabled(idle && step && c.current().Action == "" && c.sess.SkipWitness() != "")
+	c.keys.Repeat.SetEnabled(idle && step && c.state.Next > 0 && c.sess.Script().Steps()[c.state.Next-1].Action == "" &&
 		!c.state.StepBegun() && c.sess.RepeatWitness() != "")
-	c.keys.Abort.SetEnabled(idle && next != session.NextDone && c.state.Aborted == nil && !c.sess.Script().Acts[c.current().Act].Always)
+	c.keys.Abort.SetEnabled(idle && step && c.state.Aborted == nil && !c.sess.Script().Acts[c.current().Act].Always)
 	c.keys.Help.SetEnabled(true)
 	c.keys.Quit.SetEnabled(true)
 	c.keys.Checkpoint.SetEnabled(c.cp != nil)

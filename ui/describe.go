@@ -111,8 +111,22 @@ func Describe(e *transparency.Entry, script *ceremony.Script) string {
 		return fmt.Sprintf("new cards %s (%s of %d) dealt from the same secret; revoked %s", strings.Join(cards, ", "), raw(e, "threshold"), len(cards), strings.Join(revoked, ", "))
 	case ceremony.KindSKRWritten:
 		return "SKR written: " + names(e)
+	case ceremony.KindCosigned:
+		var who []string
+		json.Unmarshal(e.Fields["cosigners"], &who)
+		return fmt.Sprintf("checkpoint %s cosigned by the officers %s", raw(e, "size"), strings.Join(who, ", "))
 	case ceremony.KindClose:
-		return "ceremony closed"
+		var present, absent []string
+		json.Unmarshal(e.Fields["cosigners"], &present)
+		json.Unmarshal(e.Fields["absent"], &absent)
+		if len(present)+len(absent) == 0 {
+			return "ceremony closed"
+		}
+		s := "ceremony closed; the final checkpoint is cosigned by " + listOrNone(present)
+		if len(absent) > 0 {
+			s += "; absent: " + strings.Join(absent, ", ")
+		}
+		return s
 	}
 	return e.Kind
 }

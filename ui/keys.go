@@ -6,7 +6,7 @@ import "github.com/charmbracelet/bubbles/key"
 // are disabled, so the help line lists only the live ones.
 type keyMap struct {
 	Confirm, Card, Forged, Exception, Skip, Repeat, Abort, Help, Quit, Yes, No, Cancel, Witness key.Binding
-	Checkpoint, Exceptions                                                                      key.Binding
+	Checkpoint, Exceptions, Absent                                                              key.Binding
 }
 
 func newKeys() keyMap {
@@ -26,5 +26,6 @@ func newKeys() keyMap {
 		Witness:    key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "the witness confirms")),
 		Checkpoint: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "checkpoint QR")),
 		Exceptions: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "exceptions so far")),
+		Absent:     key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "an officer is absent")),
 	}
 }

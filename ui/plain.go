@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/keyceremony/keyceremony/ceremony"
@@ -64,8 +65,12 @@ func (p *Plain) Run(ctx context.Context) error {
 	signFailed := false
 	for s.Next() != session.NextDone {
 		st := s.State()
-		cur, _ := st.Current()
-		if cur.ID != lastStep {
+		cur, ok := st.Current()
+		if !ok && lastStep != "cosign" {
+			fmt.Fprintf(out, "\nEvery step is done. The officers of this ceremony cosign the final checkpoint: %s\n", strings.Join(s.CosignExpected(), ", "))
+			fmt.Fprintln(out, "  Each presents their card; one who has gone is recorded as absent.")
+			lastStep = "cosign"
+		} else if ok && cur.ID != lastStep {
 			p.showStep(st, cur)
 			lastStep = cur.ID
 		}
@@ -99,13 +104,26 @@ func (p *Plain) Run(ctx context.Context) error {
 		}
 		// After a failed signature the operator decides: enter signs again.
 		signFailed = err != nil && s.Next() == session.NextSign
-		p.afterAction(ctx, snap, s)
+		if err := p.afterAction(ctx, snap, s); err != nil {
+			return err
+		}
 	}
 	cp, err := l.AwaitCheckpoint(ctx, l.Size()-1)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\nThe ceremony is closed: %d entries, %d exceptions.\n", cp.Size, len(s.State().Exceptions))
+	if st := s.State(); len(st.Present)+len(st.Absent) > 0 {
+		done, failed := s.FinalCosigners()
+		fmt.Fprintf(out, "Cosigned by %d of %d present officers (%s)", len(done), len(st.Present), strings.Join(done, ", "))
+		if len(st.Absent) > 0 {
+			fmt.Fprintf(out, "; absent: %s", strings.Join(st.Absent, ", "))
+		}
+		fmt.Fprintln(out)
+		for _, f := range failed {
+			fmt.Fprintf(out, "  [FAIL] %s\n", f)
+		}
+	}
 	fmt.Fprintf(out, "Final checkpoint: size %d, root %s\n  %s\n", cp.Size, GroupHex(cp.RootHex()), RootWords(cp, 32))
 	return nil
 }
@@ -125,7 +143,7 @@ func before(st ceremony.State) snapshot {
 
 // afterAction shows what an action produced that people compare aloud, and
 // waits for the checkpoint that covers it.
-func (p *Plain) afterAction(ctx context.Context, was snapshot, s *session.Session) {
+func (p *Plain) afterAction(ctx context.Context, was snapshot, s *session.Session) error {
 	st := s.State()
 	out := p.Out
 	for _, k := range st.Keys[was.keys:] {
@@ -154,10 +172,15 @@ func (p *Plain) afterAction(ctx context.Context, was snapshot, s *session.Sessio
 		fmt.Fprintf(out, "  SKR %s\n  SHA-256 %s\n  %s\n", s.SKRPath(), GroupHex(st.SKR.SHA256), dnssec.PGPWords(mustHex(st.SKR.SHA256)))
 	}
 	if l := s.Log(); l.Size() > 0 {
-		if cp, err := l.AwaitCheckpoint(ctx, l.Size()-1); err == nil && cp.Size != was.size {
+		cp, err := l.AwaitCheckpoint(ctx, l.Size()-1)
+		if errors.Is(err, transparency.ErrNoCheckpoint) {
+			return err // the disk takes no more: stop here, every entry so far is safe
+		}
+		if err == nil && cp.Size != was.size {
 			fmt.Fprintf(out, "  [SIGN] checkpoint %d signed · root %s\n", cp.Size, RootWords(cp, 4))
 		}
 	}
+	return nil
 }
 
 func (p *Plain) showStep(st ceremony.State, cur ceremony.Step) {
@@ -211,6 +234,16 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 			fmt.Fprintf(out, "  %-14s %s\n", k.ID, k.Text)
 		}
 		fmt.Fprint(out, "  Contingencies that apply (ids separated by spaces; enter: none; x exception, q quit): ")
+	case session.NextCosign:
+		ready, absent := s.CosignReady()
+		var waiting []string
+		for _, id := range s.CosignExpected() {
+			if !slices.Contains(ready, id) && !slices.Contains(absent, id) {
+				waiting = append(waiting, id)
+			}
+		}
+		fmt.Fprintf(out, "  In: %s · absent: %s\n", listOrNone(ready), listOrNone(absent))
+		fmt.Fprintf(out, "  Officer's card to cosign, %s to come (its number on the roster; a N: officer N is absent; q quit): ", strings.Join(waiting, ", "))
 	case session.NextAction, session.NextSign:
 		fmt.Fprintf(out, "  [enter] %s · x exception · q quit: ", actionVerb(cur.Action, s.State()))
 	default:
@@ -310,6 +343,24 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 			return s.PresentCard(ctx, info.ID)
 		}
 		return fmt.Errorf("%q is not a card number", line)
+	case next == session.NextCosign:
+		absent := strings.HasPrefix(line, "a ")
+		n := cardNumber(strings.TrimSpace(strings.TrimPrefix(line, "a ")), len(s.Script().Quorum.Cards))
+		if n == 0 {
+			return fmt.Errorf("%q is not a card number", line)
+		}
+		info := s.Script().Quorum.Cards[n-1]
+		if absent {
+			return s.MarkAbsent(ctx, info.ID)
+		}
+		if sr, ok := s.Cards().(quorum.SecretReader); ok {
+			secret, err := p.secret(in, fmt.Sprintf("  %s of card %s (%s), typed by its holder", sr.SecretName(), info.ID, info.Holder))
+			if err != nil {
+				return err
+			}
+			ctx = quorum.WithSecret(ctx, secret)
+		}
+		return s.PresentCosigner(ctx, info.ID)
 	case next == session.NextTyped:
 		return s.Type(ctx, typed)
 	case next == session.NextChoose:
@@ -425,4 +476,11 @@ func StatusMark(status string) string {
 func mustHex(h string) []byte {
 	b, _ := hex.DecodeString(h)
 	return b
+}
+
+func listOrNone(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ", ")
 }

@@ -80,8 +80,15 @@ func (c *Console) viewMain(w, h int) string {
 	action := ""
 	cur, ok := st.Current()
 	if !ok {
-		b.WriteString(c.st.OK.Render("[ OK ] The ceremony is closed.") + "\n\n")
-		b.WriteString(c.st.Text.Render(fmt.Sprintf("%d steps done · %d exceptions · %d resumes", len(st.DoneAt), len(st.Exceptions), st.Resumes)) + "\n")
+		if st.Closed {
+			b.WriteString(c.st.OK.Render("[ OK ] The ceremony is closed.") + "\n\n")
+		} else {
+			b.WriteString(c.st.Title.Render("Every step is done: the officers cosign the final checkpoint.") + "\n\n")
+		}
+		b.WriteString(c.st.Text.Render(fmt.Sprintf("%d steps done · %d exceptions · %d resumes", len(st.DoneAt), len(st.Exceptions), st.Resumes)) + "\n\n")
+		if len(st.CosignExpected()) > 0 {
+			b.WriteString(c.viewCosigners(st, inner))
+		}
 	} else {
 		b.WriteString(stepHeading(c.st, st, cur, h) + "\n")
 		b.WriteString("\n" + c.st.Text.Bold(true).Width(inner).Render(cur.Text) + "\n\n")
@@ -338,8 +345,62 @@ func (c *Console) viewQuorum(st ceremony.State, w int) string {
 	}
 	if st.Quorum {
 		b.WriteString(c.st.OK.Render("[ OK ] quorum reached: "+strings.Join(st.Accepted, ", ")) + "\n")
+		if n := len(st.Cosigned); n > 0 && st.QuorumCosigned {
+			q := st.Cosigned[n-1]
+			b.WriteString(c.st.OK.Render(fmt.Sprintf("[ OK ] checkpoint %d cosigned by %s", q.Size, strings.Join(q.Cosigners, ", "))) + "\n")
+		}
 	}
 	return b.String() + "\n"
+}
+
+// viewCosigners is the final cosignature, in the quorum panel's style: each
+// officer of the ceremony, whether their card is in, they cosigned, or they
+// are recorded absent.
+func (c *Console) viewCosigners(st ceremony.State, w int) string {
+	roster := st.Script.Quorum
+	expected := st.CosignExpected()
+	ready, absentNow := c.sess.CosignReady()
+	done, failed := c.sess.FinalCosigners()
+	absent := absentNow
+	if st.Closed {
+		absent = st.Absent
+	}
+	var b strings.Builder
+	title := fmt.Sprintf("Final checkpoint · %d of %d officers in", len(ready), len(expected))
+	if st.Closed {
+		title = fmt.Sprintf("Final checkpoint %d · cosigned by %d of %d present officers", st.FinalSize, len(done), len(st.Present))
+	}
+	b.WriteString(c.st.PanelTitle.Render(title) + "\n")
+	for i, card := range roster.Cards {
+		if !contains(expected, card.ID) {
+			continue
+		}
+		state, mark := "present your card", c.st.Pending.Render("[    ]")
+		switch {
+		case contains(done, card.ID):
+			state, mark = "cosigned", c.st.OK.Render("[ OK ]")
+		case contains(absent, card.ID):
+			state, mark = "absent", c.st.Warn.Render("[ -- ]")
+		case st.Closed:
+			state, mark = "did not cosign", c.st.Fail.Render("[FAIL]")
+		case contains(ready, card.ID):
+			state, mark = "card in", c.st.OK.Render("[ OK ]")
+		case c.wrong[card.ID] > 0:
+			state = fmt.Sprintf("%d wrong %s", c.wrong[card.ID], c.secretName())
+		}
+		holderW := 18
+		if w < 66 {
+			holderW = 14
+		}
+		b.WriteString(fmt.Sprintf("%s %d %-4s %-*s %s\n", mark, i+1, card.ID, holderW, truncate(card.Holder, holderW), state))
+	}
+	for _, f := range failed {
+		b.WriteString(c.st.Fail.Render("[FAIL] "+f) + "\n")
+	}
+	if !st.Closed {
+		b.WriteString(c.st.Muted.Render("Each officer presents their card; o records one who has gone. The ceremony closes when all are in or absent.") + "\n")
+	}
+	return b.String()
 }
 
 // secretName is what a card's holder types, for the quorum panel.
@@ -451,7 +512,7 @@ func (c *Console) viewStatus() string {
 
 func (c *Console) viewHelp() string {
 	var ks []key.Binding
-	for _, k := range []key.Binding{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Forged, c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort, c.keys.Help, c.keys.Quit, c.keys.Checkpoint, c.keys.Exceptions} {
+	for _, k := range []key.Binding{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Absent, c.keys.Forged, c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort, c.keys.Help, c.keys.Quit, c.keys.Checkpoint, c.keys.Exceptions} {
 		if k.Enabled() {
 			ks = append(ks, k)
 		}
@@ -474,7 +535,7 @@ func (c *Console) overlay(screen string) string {
 			c.st.Text.Render("Every step so far is in the log, durable and signed.\nThe ceremony resumes at the current step when the\nsame command is run on the same log folder.") + "\n\n" +
 			c.st.Focus.Render("y") + c.st.Help.Render(" quit · ") + c.st.Focus.Render("n") + c.st.Help.Render(" go on")
 	} else {
-		box = c.st.PanelTitle.Render("Keys") + "\n\n" + c.help.FullHelpView([][]key.Binding{{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Forged}, {c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort}, {c.keys.Checkpoint, c.keys.Exceptions, c.keys.Help, c.keys.Quit}}) +
+		box = c.st.PanelTitle.Render("Keys") + "\n\n" + c.help.FullHelpView([][]key.Binding{{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Absent, c.keys.Forged}, {c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort}, {c.keys.Checkpoint, c.keys.Exceptions, c.keys.Help, c.keys.Quit}}) +
 			"\n\n" + c.st.Help.Render("any key to close")
 	}
 	return lipgloss.Place(c.width, c.height, lipgloss.Center, lipgloss.Center, c.st.Box.Render(box))

@@ -46,7 +46,9 @@ type Watcher struct {
 	script  *ceremony.Script
 	entries []*transparency.Entry
 	state   ceremony.State
-	recent  []logLine
+	// cosigned are the officers' cosignatures read so far, by checkpoint size.
+	cosigned map[uint64]ceremony.CosignedCheckpoint
+	recent   []logLine
 
 	// alarm is the first check that failed; it never clears.
 	alarm error
@@ -197,6 +199,9 @@ func (w *Watcher) apply(u *transparency.Update, err error) {
 		}
 		w.script = s
 	}
+	if w.script != nil && len(w.unshown) == 0 && w.state.Closed && !w.finalCosigned() {
+		w.readCosigned() // the officers cosign just after the close
+	}
 	if w.script == nil || len(w.unshown) == 0 {
 		return // an empty log, or nothing new
 	}
@@ -206,6 +211,7 @@ func (w *Watcher) apply(u *transparency.Update, err error) {
 		return
 	}
 	w.state = st
+	w.readCosigned()
 	for _, i := range w.unshown {
 		e := w.entries[i]
 		w.recent = append(w.recent, logLine{time: e.Time, index: i, text: Describe(e, w.script), kind: e.Kind})
@@ -214,6 +220,54 @@ func (w *Watcher) apply(u *transparency.Update, err error) {
 	if len(w.recent) > 50 {
 		w.recent = w.recent[len(w.recent)-50:]
 	}
+}
+
+// readCosigned reads each checkpoint the officers cosigned, as the log
+// records them, and checks their cosignatures against the roster: a line
+// that does not verify is an alarm. The final one is read again at each poll
+// until every officer present has cosigned (they sign once the close is
+// logged).
+func (w *Watcher) readCosigned() {
+	if w.cosigned == nil {
+		w.cosigned = map[uint64]ceremony.CosignedCheckpoint{}
+	}
+	for _, c := range w.state.Cosigned {
+		if got, ok := w.cosigned[c.Size]; ok && len(got.Valid) >= len(c.Cosigners) {
+			continue
+		}
+		cp, err := w.f.ArchivedCheckpoint(w.ctx, c.Size)
+		var alarm *transparency.Alarm
+		if errors.As(err, &alarm) {
+			w.alarm = alarm
+			return
+		}
+		if err != nil {
+			continue // not there yet, or the network: read again at the next poll
+		}
+		cc := ceremony.ReadCosignatures(w.script.Quorum, cp.Note, c.Size, nil)
+		if len(cc.Rejected) > 0 {
+			w.alarm = &transparency.Alarm{Check: ceremony.CheckCosignatures, Detail: fmt.Sprintf("checkpoint %d: %s", c.Size, cc.Rejected[0])}
+			return
+		}
+		w.cosigned[c.Size] = cc
+	}
+}
+
+// cosignLines words each cosigned checkpoint read so far.
+func (w *Watcher) cosignLines() []string {
+	var out []string
+	for _, c := range w.state.Cosigned {
+		cc, ok := w.cosigned[c.Size]
+		if !ok {
+			continue
+		}
+		var absent []string
+		if c.Point == "close" {
+			absent = w.state.Absent
+		}
+		out = append(out, ceremony.CosignSummary(c, cc.Valid, absent))
+	}
+	return out
 }
 
 // Alarm is the check that failed, nil while every checkpoint verified.
@@ -297,6 +351,12 @@ func (w *Watcher) viewMain(width, h int) string {
 		b.WriteString(w.st.OK.Render("[ OK ] The ceremony is closed.") + "\n\n")
 		b.WriteString(w.st.Text.Render(fmt.Sprintf("%d steps done · %d exceptions · %d resumes", len(st.DoneAt), len(st.Exceptions), st.Resumes)) + "\n")
 	}
+	if lines := w.cosignLines(); len(lines) > 0 {
+		b.WriteString("\n" + w.st.PanelTitle.Render("Officers' cosignatures") + "\n")
+		for _, l := range lines {
+			b.WriteString(w.st.OK.Render("[ OK ] "+l) + "\n")
+		}
+	}
 	head := b.String()
 	used := lipgloss.Height(lipgloss.NewStyle().Width(inner).Render(head)) // with its blank lines
 	if room := h - 2 - used - 2; room > 0 && len(w.recent) > 0 {
@@ -352,6 +412,7 @@ func WatchPlain(ctx context.Context, f *transparency.Follower, out io.Writer, in
 	}
 	fmt.Fprintf(out, "Watching %s · %s\n", f.Source(), key)
 	problem, named := "", false
+	printed, closedPolls := map[string]bool{}, 0
 	for {
 		u, err := f.Poll(ctx)
 		seen := len(w.entries)
@@ -383,9 +444,23 @@ func WatchPlain(ctx context.Context, f *transparency.Follower, out io.Writer, in
 				fmt.Fprintf(out, "  now: step %s · %s · %s\n", cur.ID, cur.Role, cur.Text)
 			}
 		}
-		if w.state.Closed {
+		for _, l := range w.cosignLines() {
+			if !printed[l] {
+				printed[l] = true
+				fmt.Fprintf(out, "[ OK ] %s\n", l)
+			}
+		}
+		if w.state.Closed && (w.finalCosigned() || closedPolls >= finalCosignPolls) {
 			fmt.Fprintln(out, "The ceremony is closed; its final checkpoint is verified.")
 			return nil
+		}
+		if w.state.Closed {
+			closedPolls++ // the officers sign the final checkpoint just after the close
+			w.readCosigned()
+			if w.alarm != nil {
+				fmt.Fprintf(out, "%s\n", w.alarm)
+				return w.alarm
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -393,6 +468,20 @@ func WatchPlain(ctx context.Context, f *transparency.Follower, out io.Writer, in
 		case <-time.After(interval):
 		}
 	}
+}
+
+// finalCosignPolls is how many polls after the close the plain viewer waits
+// for the officers' cosignatures of the final checkpoint.
+const finalCosignPolls = 20
+
+// finalCosigned reports whether every officer the close names as present
+// has cosigned the final checkpoint (true when none is to).
+func (w *Watcher) finalCosigned() bool {
+	if len(w.state.Present) == 0 {
+		return true
+	}
+	cc, ok := w.cosigned[w.state.FinalSize]
+	return ok && len(cc.Valid) >= len(w.state.Present)
 }
 
 // isNetwork reports an error reading the source that a later poll may not

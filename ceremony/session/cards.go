@@ -71,6 +71,7 @@ func (s *Session) ExpireQuorum(ctx context.Context) (bool, error) {
 		s.collector.Wipe()
 		s.collector = nil
 	}
+	s.dropCosigners()
 	return true, nil
 }
 
@@ -131,6 +132,12 @@ func (s *Session) WitnessCard(ctx context.Context, id, serial string) error {
 
 func (s *Session) present(ctx context.Context, card quorum.Card) error {
 	defer quorum.Wipe(card.Value)
+	kept := false // an accepted card's cosigning key is kept for the quorum's checkpoint
+	defer func() {
+		if !kept && card.Cosigner != nil {
+			card.Cosigner.Close()
+		}
+	}()
 	cur, _ := s.state.Current()
 	if !s.state.CollectingCards() {
 		return fmt.Errorf("no cards are collected at step %s", cur.ID)
@@ -160,6 +167,8 @@ func (s *Session) present(ctx context.Context, card quorum.Card) error {
 		s.collector.Drop(card.ID) // not logged, so not accepted: present it again
 		return err
 	}
+	kept = true
+	s.holdCosigner(card.ID, card.Cosigner)
 	if !s.collector.Reached() {
 		return nil
 	}
@@ -180,7 +189,11 @@ func (s *Session) present(ctx context.Context, card quorum.Card) error {
 	}
 	s.wipePIN()
 	s.pin = pin
-	return s.append(ctx, ceremony.KindQuorumReached, map[string]any{"step": cur.ID, "cards": s.state.Accepted, "threshold": s.cfg.Script.Quorum.Threshold})
+	if err := s.append(ctx, ceremony.KindQuorumReached, map[string]any{"step": cur.ID, "cards": s.state.Accepted, "threshold": s.cfg.Script.Quorum.Threshold}); err != nil {
+		s.dropCosigners()
+		return err
+	}
+	return s.cosignQuorum(ctx)
 }
 
 // reshareAhead reports whether a cards.reshare step, not yet done, is the

@@ -104,6 +104,13 @@ type Session struct {
 	// secret is the recovered activation secret, kept from the quorum to
 	// a cards.reshare step ahead and wiped there.
 	secret []byte
+	// held are the accepted cards' cosigning keys, until the quorum's
+	// checkpoint is cosigned, or the cards read for the final one.
+	held map[string]quorum.Cosigner
+	// absent are the officers recorded as gone at the final cosignature.
+	absent map[string]bool
+	// finalDone and finalFailed: who cosigned the final checkpoint.
+	finalDone, finalFailed []string
 }
 
 // Open starts a session on the log. On a log that already holds entries it
@@ -146,10 +153,8 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 		}
 		// A crash between the last step's done and the close: every step is
 		// in the log, and the close is what is left to write.
-		if _, more := s.state.Current(); !more && !s.state.Closed {
-			if err := s.append(ctx, ceremony.KindClose, map[string]any{"exceptions": len(s.state.Exceptions), "resumes": s.state.Resumes}); err != nil {
-				return nil, err
-			}
+		if err := s.closeCeremony(ctx); err != nil {
+			return nil, err
 		}
 	}
 	return s, nil
@@ -286,9 +291,7 @@ func (s *Session) append(ctx context.Context, kind string, fields map[string]any
 		if err := s.append(ctx, ceremony.KindNotApplicable, map[string]any{"step": cur.ID}); err != nil {
 			return err
 		}
-		if _, more := s.state.Current(); !more && !s.state.Closed {
-			return s.append(ctx, ceremony.KindClose, map[string]any{"exceptions": len(s.state.Exceptions), "resumes": s.state.Resumes})
-		}
+		return s.closeCeremony(ctx)
 	}
 	return nil
 }
@@ -340,6 +343,7 @@ const (
 	NextSignIn                  // the participants' names are typed in, role by role
 	NextWitness                 // the step's next witness confirms it, with their own key
 	NextChoose                  // the contingencies that apply are chosen
+	NextCosign                  // every step is done: the officers cosign the final checkpoint
 )
 
 // Next returns what the current step waits for.
@@ -348,6 +352,9 @@ func (s *Session) Next() Next { return NextOf(s.state) }
 // NextOf returns what the current step of a state waits for.
 func NextOf(st ceremony.State) Next {
 	cur, ok := st.Current()
+	if !ok && !st.Closed && len(st.CosignExpected()) > 0 {
+		return NextCosign
+	}
 	if !ok || st.Closed {
 		return NextDone
 	}

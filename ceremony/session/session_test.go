@@ -83,13 +83,22 @@ func TestAutoCeremony(t *testing.T) {
 	if err := l.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"card CO1 accepted", "card CO1 refused", "a forged card refused", "card CO2 accepted", "card CO3 accepted", "typed Yes"}
+	want := []string{"card CO1 accepted", "card CO1 refused", "a forged card refused", "card CO2 accepted", "card CO3 accepted", "typed Yes",
+		"card CO1 in to cosign the final checkpoint", "card CO2 in to cosign the final checkpoint",
+		"card CO3 in; the ceremony is closed and 3 officers cosigned the final checkpoint"}
 	if !slices.Equal(did, want) {
 		t.Fatalf("did %q", did)
 	}
 	st := s.State()
 	if !st.Closed || st.Signed != 9 || len(st.Cards) != 5 || st.HSM {
 		t.Fatalf("final state: closed %v signed %d cards %d", st.Closed, st.Signed, len(st.Cards))
+	}
+	// The officers cosigned the quorum's checkpoint and the final one.
+	if len(st.Cosigned) != 2 || !slices.Equal(st.Cosigned[0].Cosigners, []string{"CO1", "CO2", "CO3"}) || st.Cosigned[1].Size != st.FinalSize {
+		t.Fatalf("cosigned %+v", st.Cosigned)
+	}
+	if done, failed := s.FinalCosigners(); len(done) != 3 || len(failed) != 0 {
+		t.Fatalf("final cosigners %v, failures %v", done, failed)
 	}
 	// The SKR carries IANA's own signatures for this KSR.
 	got, _ := os.ReadFile(r.skr)

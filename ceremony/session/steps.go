@@ -18,10 +18,7 @@ func (s *Session) done(ctx context.Context, cur ceremony.Step) error {
 	if err := s.append(ctx, ceremony.KindStepDone, map[string]any{"step": cur.ID, "role": cur.Role, "witnesses": cur.Witnesses}); err != nil {
 		return err
 	}
-	if _, more := s.state.Current(); !more {
-		return s.append(ctx, ceremony.KindClose, map[string]any{"exceptions": len(s.state.Exceptions), "resumes": s.state.Resumes})
-	}
-	return nil
+	return s.closeCeremony(ctx)
 }
 
 // NextWitnessRole is the witness who confirms the current step next, or "".
@@ -151,6 +148,7 @@ func (s *Session) Abort(ctx context.Context, reason string) error {
 		s.collector.Wipe()
 		s.collector = nil
 	}
+	s.dropCosigners()
 	return nil
 }
 
