@@ -330,6 +330,9 @@ func (c *Console) viewQuorum(st ceremony.State, w int) string {
 			when = e.Time.Format("15:04:05")
 			if e.Accepted && contains(st.Accepted, card.ID) {
 				state, mark = "accepted", c.st.OK.Render("[ OK ]")
+				if n := len(st.Cosigned); st.QuorumCosigned && n > 0 && contains(st.Cosigned[n-1].Cosigners, card.ID) {
+					state = "accepted · cosigned"
+				}
 				if e.Serial != "" {
 					state = "serial " + e.Serial + " · " + e.Witness
 				}
