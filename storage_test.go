@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/keyceremony/keyceremony/internal/durable"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -91,4 +93,66 @@ func TestStorageFaults(t *testing.T) {
 		}
 		check(dir, true)
 	})
+}
+
+// TestFileFaults injects a failing disk under the signing rehearsal through
+// the fault-injecting file layer (internal/durable): an fsync of the log's
+// write-ahead journal, an fsync of an archived checkpoint, and the rename
+// that puts the SKR in place each fail once with EIO. Each time the command
+// stops with one line naming the failure and the operational exit code,
+// nothing half-written is left (no temporary file, no partial SKR), the log
+// verifies as an interrupted log holding every step logged before, and the
+// same command then resumes the ceremony to a closed log that verifies.
+func TestFileFaults(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, op, file string
+		nth            int
+		want           string
+	}{
+		{"journal fsync", durable.OpFsync, "log/.state/", 25, "the disk holding the log failed (I/O error)"},
+		{"checkpoint fsync", durable.OpFsync, "log/checkpoints/", 12, "the disk holding the log failed (I/O error)"},
+		{"SKR rename", durable.OpRename, "log-skr.xml", 1, "input/output error"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			logDir := filepath.Join(dir, "log")
+			args := []string{"demo", "--script", "signing", "--auto", "--plain", "--log", logDir}
+			durable.InjectFault(c.op, filepath.Join(dir, c.file), c.nth)
+			var out bytes.Buffer
+			err := run(ctx, args, strings.NewReader(""), &out, io.Discard)
+			durable.ClearFaults()
+			t.Logf("%s: %v", c.name, err)
+			if exitCode(err) != exitOperational || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("a failed %s: exit %d, %v\n%s", c.op, exitCode(err), err, out.String())
+			}
+			var left []string
+			filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && strings.Contains(d.Name(), ".tmp-") {
+					left = append(left, p)
+				}
+				return nil
+			})
+			if len(left) > 0 {
+				t.Fatalf("half-written files left: %v", left)
+			}
+			if _, err := os.Stat(logDir + "-skr.xml"); err == nil && c.op == durable.OpRename {
+				t.Fatal("an SKR was written although its rename failed")
+			}
+			rep, err := transparency.Verify(os.DirFS(logDir), transparency.VerifyOptions{AllowInterrupted: true})
+			if err != nil || !rep.OK || rep.Closed {
+				t.Fatalf("the interrupted log: %+v", rep.FirstFailure())
+			}
+			logged := rep.Size
+			out.Reset()
+			if err := run(ctx, args, strings.NewReader(""), &out, io.Discard); err != nil || !strings.Contains(out.String(), "resuming the ceremony") {
+				t.Fatalf("resume: %v\n%s", err, out.String())
+			}
+			var vout bytes.Buffer
+			if err := run(ctx, []string{"verify", logDir}, nil, &vout, io.Discard); err != nil || !strings.Contains(vout.String(), "ceremony closed") {
+				t.Fatalf("verify after the resume: %v\n%s", err, vout.String())
+			}
+			t.Logf("%s: stopped with %d entries logged, resumed to a closed log", c.name, logged)
+		})
+	}
 }

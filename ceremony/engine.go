@@ -129,6 +129,21 @@ type State struct {
 	// the final checkpoint (the close entry's index + 1).
 	Present, Absent []string
 	FinalSize       uint64
+	// FinalCosigned and FinalDeclined are not from the log: the console
+	// sets them as the officers present cosign the final checkpoint after
+	// the close, or one will not.
+	FinalCosigned, FinalDeclined []string
+}
+
+// FinalPending reports whether an officer the close names present has yet
+// to cosign the final checkpoint (or to be given up on).
+func (s State) FinalPending() bool {
+	for _, id := range s.Present {
+		if !slices.Contains(s.FinalCosigned, id) && !slices.Contains(s.FinalDeclined, id) {
+			return true
+		}
+	}
+	return false
 }
 
 // Cosigning is a checkpoint the officers cosigned, as an entry records it.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/keyceremony/keyceremony/internal/durable"
 	"io"
 	"os"
 	"path/filepath"
@@ -78,6 +79,9 @@ func (j *journal) append(entry []byte, leaf Hash) error {
 	rec = append(rec, entry...)
 	rec = append(rec, leaf[:]...)
 	_, err := j.f.WriteAt(rec, j.size)
+	if err == nil {
+		err = durable.Fault(durable.OpFsync, j.f.Name())
+	}
 	if err == nil {
 		err = syscall.Fdatasync(int(j.f.Fd()))
 	}

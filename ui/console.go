@@ -389,7 +389,7 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 				}
 				id := cards[n-1].ID
 				return c.run("recording "+id+" absent", func(ctx context.Context) (string, error) {
-					return id + " recorded absent", c.sess.MarkAbsent(ctx, id)
+					return id + " marked", c.sess.MarkAbsent(ctx, id)
 				})
 			case modeChoose:
 				c.closeInput()
@@ -437,7 +437,7 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 				id := c.secretCard
 				if session.NextOf(c.state) == session.NextCosign {
 					return c.run("reading card "+id+" to cosign", func(ctx context.Context) (string, error) {
-						return "card " + id + " in to cosign", c.sess.PresentCosigner(quorum.WithSecret(ctx, text), id)
+						return "card " + id + " cosigned the final checkpoint", c.sess.PresentCosigner(quorum.WithSecret(ctx, text), id)
 					})
 				}
 				return c.run("reading card "+id, func(ctx context.Context) (string, error) {
@@ -507,19 +507,28 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 		}
 		if session.NextOf(c.state) == session.NextCosign {
 			return c.run("reading card "+id+" to cosign", func(ctx context.Context) (string, error) {
-				return "card " + id + " in to cosign", c.sess.PresentCosigner(ctx, id)
+				return "card " + id + " cosigned the final checkpoint", c.sess.PresentCosigner(ctx, id)
 			})
 		}
 		return c.run("reading card "+id, func(ctx context.Context) (string, error) {
 			return "card " + id + " accepted", c.sess.PresentCard(ctx, id)
 		})
 	case key.Matches(msg, c.keys.Absent):
-		c.openInput(modeAbsent, "Number of the officer who has gone (1-9)")
+		what := "who has gone (again: is back)"
+		if c.state.Closed {
+			what = "who will not cosign"
+		}
+		c.openInput(modeAbsent, "Number of the officer "+what)
 	case key.Matches(msg, c.keys.Forged):
 		return c.run("reading a card", func(ctx context.Context) (string, error) {
 			return "card accepted", c.sess.PresentForged(ctx)
 		})
 	case key.Matches(msg, c.keys.Confirm):
+		if session.NextOf(c.state) == session.NextCosign {
+			return c.run("closing the ceremony", func(ctx context.Context) (string, error) {
+				return "ceremony closed: the officers present cosign its final checkpoint", c.sess.CloseForCosign(ctx)
+			})
+		}
 		if session.NextOf(c.state) == session.NextChoose {
 			c.openInput(modeChoose, "The ids of the contingencies that apply, separated by spaces; enter alone: none")
 			return nil
@@ -665,13 +674,18 @@ func (c *Console) updateKeys() {
 	idle := c.busy == "" && !c.closed && !c.opts.Auto
 	next := session.NextOf(c.state)
 	cosign := next == session.NextCosign
-	c.keys.Confirm.SetEnabled(idle && next != session.NextCards && next != session.NextCheckFailed && next != session.NextDone && next != session.NextWitness && !cosign)
+	rollCall := cosign && !c.state.Closed
+	c.keys.Confirm.SetEnabled(idle && next != session.NextCards && next != session.NextCheckFailed && next != session.NextDone && next != session.NextWitness && (!cosign || rollCall))
 	c.keys.Absent.SetEnabled(idle && cosign)
+	c.keys.Absent.SetHelp("o", "an officer has gone")
+	if cosign && !rollCall {
+		c.keys.Absent.SetHelp("o", "an officer will not cosign")
+	}
 	c.keys.Witness.SetEnabled(idle && next == session.NextWitness)
 	if next == session.NextWitness {
 		c.keys.Witness.SetHelp("w", c.sess.NextWitnessRole()+" confirms step "+c.current().ID)
 	}
-	c.keys.Card.SetEnabled(idle && (next == session.NextCards || cosign))
+	c.keys.Card.SetEnabled(idle && (next == session.NextCards || (cosign && !rollCall)))
 	c.keys.Card.SetHelp("1-7", "present card")
 	if cosign {
 		c.keys.Card.SetHelp("1-7", "card in to cosign")
@@ -689,6 +703,8 @@ func (c *Console) updateKeys() {
 	c.keys.Checkpoint.SetEnabled(c.cp != nil)
 	c.keys.Exceptions.SetEnabled(true)
 	switch {
+	case rollCall:
+		c.keys.Confirm.SetHelp("enter", "close the ceremony")
 	case next == session.NextTyped:
 		c.keys.Confirm.SetHelp("enter", "type the confirmation")
 	case next == session.NextConfirm:

@@ -66,9 +66,12 @@ func (p *Plain) Run(ctx context.Context) error {
 	for s.Next() != session.NextDone {
 		st := s.State()
 		cur, ok := st.Current()
-		if !ok && lastStep != "cosign" {
-			fmt.Fprintf(out, "\nEvery step is done. The officers of this ceremony cosign the final checkpoint: %s\n", strings.Join(s.CosignExpected(), ", "))
-			fmt.Fprintln(out, "  Each presents their card; one who has gone is recorded as absent.")
+		if !ok && !st.Closed && lastStep != "roll call" {
+			fmt.Fprintf(out, "\nEvery step is done. Roll call of the officers of this ceremony: %s\n", strings.Join(s.CosignExpected(), ", "))
+			fmt.Fprintln(out, "  The close names those here and those who have gone; those here then cosign the final checkpoint.")
+			lastStep = "roll call"
+		} else if st.Closed && lastStep != "cosign" {
+			fmt.Fprintf(out, "\nThe ceremony is closed. The officers present cosign the final checkpoint %d, one card at a time: %s\n", st.FinalSize, strings.Join(st.Present, ", "))
 			lastStep = "cosign"
 		} else if ok && cur.ID != lastStep {
 			p.showStep(st, cur)
@@ -114,15 +117,14 @@ func (p *Plain) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(out, "\nThe ceremony is closed: %d entries, %d exceptions.\n", cp.Size, len(s.State().Exceptions))
 	if st := s.State(); len(st.Present)+len(st.Absent) > 0 {
-		done, failed := s.FinalCosigners()
-		fmt.Fprintf(out, "Cosigned by %d of %d present officers (%s)", len(done), len(st.Present), strings.Join(done, ", "))
+		fmt.Fprintf(out, "Cosigned by %d of %d present officers (%s)", len(st.FinalCosigned), len(st.Present), strings.Join(st.FinalCosigned, ", "))
 		if len(st.Absent) > 0 {
 			fmt.Fprintf(out, "; absent: %s", strings.Join(st.Absent, ", "))
 		}
-		fmt.Fprintln(out)
-		for _, f := range failed {
-			fmt.Fprintf(out, "  [FAIL] %s\n", f)
+		if len(st.FinalDeclined) > 0 {
+			fmt.Fprintf(out, "; did not cosign: %s", strings.Join(st.FinalDeclined, ", "))
 		}
+		fmt.Fprintln(out)
 	}
 	fmt.Fprintf(out, "Final checkpoint: size %d, root %s\n  %s\n", cp.Size, GroupHex(cp.RootHex()), RootWords(cp, 32))
 	return nil
@@ -235,15 +237,26 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 		}
 		fmt.Fprint(out, "  Contingencies that apply (ids separated by spaces; enter: none; x exception, q quit): ")
 	case session.NextCosign:
-		ready, absent := s.CosignReady()
+		st := s.State()
+		if !st.Closed {
+			var here []string
+			for _, id := range s.CosignExpected() {
+				if !slices.Contains(s.Absent(), id) {
+					here = append(here, id)
+				}
+			}
+			fmt.Fprintf(out, "  Here: %s · gone: %s\n", listOrNone(here), listOrNone(s.Absent()))
+			fmt.Fprint(out, "  [enter] close the ceremony with the officers here · a N: officer N has gone (again: is back) · q quit: ")
+			break
+		}
 		var waiting []string
-		for _, id := range s.CosignExpected() {
-			if !slices.Contains(ready, id) && !slices.Contains(absent, id) {
+		for _, id := range st.Present {
+			if !slices.Contains(st.FinalCosigned, id) && !slices.Contains(st.FinalDeclined, id) {
 				waiting = append(waiting, id)
 			}
 		}
-		fmt.Fprintf(out, "  In: %s · absent: %s\n", listOrNone(ready), listOrNone(absent))
-		fmt.Fprintf(out, "  Officer's card to cosign, %s to come (its number on the roster; a N: officer N is absent; q quit): ", strings.Join(waiting, ", "))
+		fmt.Fprintf(out, "  Cosigned: %s\n", listOrNone(st.FinalCosigned))
+		fmt.Fprintf(out, "  Officer's card to cosign, %s to come (its number on the roster; a N: officer N will not cosign; q quit): ", strings.Join(waiting, ", "))
 	case session.NextAction, session.NextSign:
 		fmt.Fprintf(out, "  [enter] %s · x exception · q quit: ", actionVerb(cur.Action, s.State()))
 	default:
@@ -343,6 +356,8 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 			return s.PresentCard(ctx, info.ID)
 		}
 		return fmt.Errorf("%q is not a card number", line)
+	case next == session.NextCosign && line == "" && !s.State().Closed:
+		return s.CloseForCosign(ctx)
 	case next == session.NextCosign:
 		absent := strings.HasPrefix(line, "a ")
 		n := cardNumber(strings.TrimSpace(strings.TrimPrefix(line, "a ")), len(s.Script().Quorum.Cards))

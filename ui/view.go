@@ -83,7 +83,7 @@ func (c *Console) viewMain(w, h int) string {
 		if st.Closed {
 			b.WriteString(c.st.OK.Render("[ OK ] The ceremony is closed.") + "\n\n")
 		} else {
-			b.WriteString(c.st.Title.Render("Every step is done: the officers cosign the final checkpoint.") + "\n\n")
+			b.WriteString(c.st.Title.Render("Every step is done: the roll call of the officers, then the close.") + "\n\n")
 		}
 		b.WriteString(c.st.Text.Render(fmt.Sprintf("%d steps done · %d exceptions · %d resumes", len(st.DoneAt), len(st.Exceptions), st.Resumes)) + "\n\n")
 		if len(st.CosignExpected()) > 0 {
@@ -356,52 +356,56 @@ func (c *Console) viewQuorum(st ceremony.State, w int) string {
 	return b.String() + "\n"
 }
 
-// viewCosigners is the final cosignature, in the quorum panel's style: each
-// officer of the ceremony, whether their card is in, they cosigned, or they
-// are recorded absent.
+// viewCosigners is the close, in the quorum panel's style: first the roll
+// call of the ceremony's officers (here, or gone), then, once the close is
+// logged, each present officer's cosignature of the final checkpoint.
 func (c *Console) viewCosigners(st ceremony.State, w int) string {
 	roster := st.Script.Quorum
 	expected := st.CosignExpected()
-	ready, absentNow := c.sess.CosignReady()
-	done, failed := c.sess.FinalCosigners()
-	absent := absentNow
-	if st.Closed {
-		absent = st.Absent
-	}
 	var b strings.Builder
-	title := fmt.Sprintf("Final checkpoint · %d of %d officers in", len(ready), len(expected))
-	if st.Closed {
-		title = fmt.Sprintf("Final checkpoint %d · cosigned by %d of %d present officers", st.FinalSize, len(done), len(st.Present))
+	holderW := 18
+	if w < 66 {
+		holderW = 14
 	}
-	b.WriteString(c.st.PanelTitle.Render(title) + "\n")
-	for i, card := range roster.Cards {
-		if !contains(expected, card.ID) {
-			continue
-		}
-		state, mark := "present your card", c.st.Pending.Render("[    ]")
-		switch {
-		case contains(done, card.ID):
-			state, mark = "cosigned", c.st.OK.Render("[ OK ]")
-		case contains(absent, card.ID):
-			state, mark = "absent", c.st.Warn.Render("[ -- ]")
-		case st.Closed:
-			state, mark = "did not cosign", c.st.Fail.Render("[FAIL]")
-		case contains(ready, card.ID):
-			state, mark = "card in", c.st.OK.Render("[ OK ]")
-		case c.wrong[card.ID] > 0:
-			state = fmt.Sprintf("%d wrong %s", c.wrong[card.ID], c.secretName())
-		}
-		holderW := 18
-		if w < 66 {
-			holderW = 14
-		}
+	row := func(mark string, i int, card quorum.CardInfo, state string) {
 		b.WriteString(fmt.Sprintf("%s %d %-4s %-*s %s\n", mark, i+1, card.ID, holderW, truncate(card.Holder, holderW), state))
 	}
-	for _, f := range failed {
-		b.WriteString(c.st.Fail.Render("[FAIL] "+f) + "\n")
-	}
 	if !st.Closed {
-		b.WriteString(c.st.Muted.Render("Each officer presents their card; o records one who has gone. The ceremony closes when all are in or absent.") + "\n")
+		absent := c.sess.Absent()
+		b.WriteString(c.st.PanelTitle.Render(fmt.Sprintf("Roll call at the close · %d of %d officers here", len(expected)-len(absent), len(expected))) + "\n")
+		for i, card := range roster.Cards {
+			switch {
+			case !contains(expected, card.ID):
+			case contains(absent, card.ID):
+				row(c.st.Warn.Render("[ -- ]"), i, card, "gone")
+			default:
+				row(c.st.OK.Render("[ OK ]"), i, card, "here")
+			}
+		}
+		b.WriteString(c.st.Muted.Render("o marks an officer who has gone · enter closes the ceremony; the officers here then cosign its final checkpoint, one card at a time") + "\n")
+		return b.String()
+	}
+	b.WriteString(c.st.PanelTitle.Render(fmt.Sprintf("Final checkpoint %d · cosigned by %d of %d present officers", st.FinalSize, len(st.FinalCosigned), len(st.Present))) + "\n")
+	failures := c.sess.FinalFailures()
+	for i, card := range roster.Cards {
+		switch {
+		case !contains(expected, card.ID):
+		case contains(st.FinalCosigned, card.ID):
+			row(c.st.OK.Render("[ OK ]"), i, card, "cosigned")
+		case contains(st.Absent, card.ID):
+			row(c.st.Warn.Render("[ -- ]"), i, card, "absent")
+		case contains(st.FinalDeclined, card.ID):
+			row(c.st.Fail.Render("[FAIL]"), i, card, "will not cosign")
+		case failures[card.ID] != "":
+			row(c.st.Fail.Render("[FAIL]"), i, card, "card could not sign: present it again")
+		case c.wrong[card.ID] > 0:
+			row(c.st.Pending.Render("[    ]"), i, card, fmt.Sprintf("%d wrong %s", c.wrong[card.ID], c.secretName()))
+		default:
+			row(c.st.Pending.Render("[    ]"), i, card, "present your card")
+		}
+	}
+	if st.FinalPending() {
+		b.WriteString(c.st.Muted.Render("Each officer present presents their card and cosigns; o: an officer who will not") + "\n")
 	}
 	return b.String()
 }

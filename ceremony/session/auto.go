@@ -50,20 +50,19 @@ func (s *Session) AutoStep(ctx context.Context) (string, error) {
 	case NextChoose:
 		return "no contingency applies", s.Choose(ctx, nil)
 	case NextCosign:
-		ready, absent := s.CosignReady()
-		for _, id := range s.CosignExpected() {
-			if !contains(ready, id) && !contains(absent, id) {
+		st := s.state
+		if !st.Closed {
+			return "every officer is here: the ceremony is closed", s.CloseForCosign(ctx)
+		}
+		for _, id := range st.Present {
+			if !contains(st.FinalCosigned, id) {
 				if err := s.PresentCosigner(ctx, id); err != nil {
 					return "", err
 				}
-				if s.state.Closed {
-					done, _ := s.FinalCosigners()
-					return fmt.Sprintf("card %s in; the ceremony is closed and %d officers cosigned the final checkpoint", id, len(done)), nil
-				}
-				return fmt.Sprintf("card %s in to cosign the final checkpoint", id), nil
+				return fmt.Sprintf("card %s cosigned the final checkpoint", id), nil
 			}
 		}
-		return "", errors.New("every officer is in or absent, and the ceremony is not closed")
+		return "", errors.New("every officer present has cosigned")
 	case NextSignIn:
 		names := map[string]string{}
 		for _, r := range s.cfg.Script.Roles {

@@ -9,7 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
@@ -121,133 +124,142 @@ func (s *Session) cosignQuorum(ctx context.Context) error {
 // checkpoint, once every step is done.
 func (s *Session) CosignExpected() []string { return s.state.CosignExpected() }
 
-// CosignReady returns the officers whose card is in for the final
-// cosignature, and those recorded as absent.
-func (s *Session) CosignReady() (ready, absent []string) {
+// Absent returns the officers marked as gone at the roll call before the
+// close (once closed, the close's own list is in State().Absent).
+func (s *Session) Absent() []string {
+	var out []string
 	for _, id := range s.state.CosignExpected() {
-		switch {
-		case s.held[id] != nil:
-			ready = append(ready, id)
-		case s.absent[id]:
-			absent = append(absent, id)
+		if s.absent[id] {
+			out = append(out, id)
 		}
 	}
-	return ready, absent
+	return out
 }
 
-// FinalCosigners returns who cosigned the final checkpoint in this session,
-// and what failed.
-func (s *Session) FinalCosigners() (done, failed []string) { return s.finalDone, s.finalFailed }
+// FinalFailures says why officers' cards could not cosign the final
+// checkpoint in this session, by officer.
+func (s *Session) FinalFailures() map[string]string { return s.finalFailed }
 
-// closing reports whether every step is done and the officers' final
-// cosignature is what is left before the close.
-func (s *Session) closing() bool {
+// rollCall reports whether every step is done and the close, with its roll
+// call of the officers present, is what is left.
+func (s *Session) rollCall() bool {
 	_, more := s.state.Current()
 	return !more && !s.state.Closed && len(s.state.CosignExpected()) > 0
 }
 
 // closeCeremony closes the ceremony after its last step: at once when no
-// officer is to cosign, or else once each expected officer has presented
-// their card or been recorded absent (PresentCosigner, MarkAbsent).
+// officer is to cosign; otherwise the roll call comes first (MarkAbsent,
+// then CloseForCosign).
 func (s *Session) closeCeremony(ctx context.Context) error {
-	if _, more := s.state.Current(); more || s.state.Closed {
+	if _, more := s.state.Current(); more || s.state.Closed || s.rollCall() {
 		return nil
-	}
-	if s.closing() {
-		return nil // the officers come to cosign first
 	}
 	return s.append(ctx, ceremony.KindClose, map[string]any{"exceptions": len(s.state.Exceptions), "resumes": s.state.Resumes})
 }
 
-// PresentCosigner reads an expected officer's card for the final
-// cosignature (the holder's PIN or passphrase comes with ctx, as for the
-// quorum) and checks its key against the roster. Once every expected officer
-// is in or absent, the ceremony closes and the final checkpoint is cosigned.
+// MarkAbsent, at the roll call before the close, records that an officer of
+// the ceremony has gone: the close names them absent. After the close it
+// records that a present officer will not cosign after all (their card
+// fails, or they had to leave); nothing more can be logged then, and verify
+// reports them as present but not cosigned.
+func (s *Session) MarkAbsent(_ context.Context, id string) error {
+	st := s.state
+	switch {
+	case st.Closed && slices.Contains(st.Present, id) && !slices.Contains(st.FinalCosigned, id):
+		if !slices.Contains(st.FinalDeclined, id) {
+			s.state.FinalDeclined = append(slices.Clone(st.FinalDeclined), id)
+		}
+		return nil
+	case st.Closed:
+		return fmt.Errorf("%s is not an officer still to cosign the final checkpoint", id)
+	case !s.rollCall():
+		return errors.New("officers are recorded absent at the close, once every step is done")
+	case !slices.Contains(st.CosignExpected(), id):
+		return fmt.Errorf("%s is not one of this ceremony's officers (%v)", id, st.CosignExpected())
+	}
+	if s.absent == nil {
+		s.absent = map[string]bool{}
+	}
+	s.absent[id] = !s.absent[id] // marked again: here after all
+	return nil
+}
+
+// CloseForCosign closes the ceremony after the roll call: the close names
+// the officers present, who then cosign the final checkpoint one by one
+// (PresentCosigner), and those absent.
+func (s *Session) CloseForCosign(ctx context.Context) error {
+	if !s.rollCall() {
+		return errors.New("the ceremony closes once every step is done")
+	}
+	present, absent := []string{}, []string{}
+	for _, id := range s.state.CosignExpected() {
+		if s.absent[id] {
+			absent = append(absent, id)
+		} else {
+			present = append(present, id)
+		}
+	}
+	return s.append(ctx, ceremony.KindClose, map[string]any{"exceptions": len(s.state.Exceptions), "resumes": s.state.Resumes,
+		"cosigners": present, "absent": absent})
+}
+
+// PresentCosigner reads a present officer's card once the ceremony is
+// closed (the holder's PIN or passphrase comes with ctx, as for the quorum),
+// checks its key against the roster, and has it cosign the final checkpoint
+// there and then: one card at a time, so one reader is enough.
 func (s *Session) PresentCosigner(ctx context.Context, id string) error {
-	if !s.closing() {
-		return errors.New("the officers cosign once every step is done")
-	}
-	if !slices.Contains(s.state.CosignExpected(), id) {
-		return fmt.Errorf("card %s: not one of this ceremony's officers (%v)", id, s.state.CosignExpected())
-	}
-	if s.absent[id] {
-		return fmt.Errorf("card %s: its holder is recorded as absent", id)
-	}
-	if s.cfg.Cards == nil {
+	st := s.state
+	switch {
+	case !st.Closed:
+		return errors.New("the officers cosign the final checkpoint once the close is logged")
+	case !slices.Contains(st.Present, id):
+		return fmt.Errorf("card %s: not an officer the close names present (%v)", id, st.Present)
+	case slices.Contains(st.FinalCosigned, id):
+		return fmt.Errorf("card %s has cosigned the final checkpoint already", id)
+	case s.cfg.Cards == nil:
 		return errors.New("no card reader")
 	}
 	card, err := s.cfg.Cards.Read(ctx, id)
 	if err != nil {
 		return fmt.Errorf("read card %s: %w; present it again", id, err)
 	}
-	quorum.Wipe(card.Value) // the share is not needed to cosign
+	defer quorum.CloseCard(&card) // the share is not needed to cosign
 	if err := s.cfg.Script.Quorum.CheckCosigner(card); err != nil {
-		quorum.CloseCard(&card)
 		return err
 	}
-	s.holdCosigner(id, card.Cosigner)
-	return s.finishClose(ctx)
-}
-
-// MarkAbsent records that an expected officer has gone and will not cosign
-// the final checkpoint; the close names them.
-func (s *Session) MarkAbsent(ctx context.Context, id string) error {
-	if !s.closing() {
-		return errors.New("officers are recorded absent only at the final cosignature")
-	}
-	if !slices.Contains(s.state.CosignExpected(), id) {
-		return fmt.Errorf("%s is not one of this ceremony's officers (%v)", id, s.state.CosignExpected())
-	}
-	if c := s.held[id]; c != nil {
-		c.Close()
-		delete(s.held, id)
-	}
-	if s.absent == nil {
-		s.absent = map[string]bool{}
-	}
-	s.absent[id] = true
-	return s.finishClose(ctx)
-}
-
-// finishClose closes the ceremony once every expected officer is in or
-// absent: the close names both; then the officers present cosign the final
-// checkpoint, which the log publishes with their cosignatures when it is
-// closed.
-func (s *Session) finishClose(ctx context.Context) error {
-	expected := s.state.CosignExpected()
-	var present, absent []string
-	for _, id := range expected {
-		switch {
-		case s.held[id] != nil:
-			present = append(present, id)
-		case s.absent[id]:
-			absent = append(absent, id)
-		default:
-			return nil // still waiting for this one
-		}
-	}
-	defer s.dropCosigners()
-	if present == nil {
-		present = []string{}
-	}
-	if absent == nil {
-		absent = []string{}
-	}
-	if err := s.append(ctx, ceremony.KindClose, map[string]any{"exceptions": len(s.state.Exceptions), "resumes": s.state.Resumes,
-		"cosigners": present, "absent": absent}); err != nil {
-		return err
-	}
-	signers, who, missing := s.signersFor(present)
-	var err error
-	s.finalDone, s.finalFailed, err = s.cosign(ctx, s.state.FinalSize, signers, who)
+	info, _ := s.cfg.Script.Quorum.Card(id)
+	sg, err := transparency.NewCosigner(info.Key, card.Cosigner, s.cfg.Log.Now)
 	if err != nil {
-		return fmt.Errorf("the ceremony is closed, but its final checkpoint could not be cosigned: %w", err)
+		return err
 	}
-	for _, id := range missing {
-		s.finalFailed = append(s.finalFailed, id+": no cosigning key")
+	if _, err := s.cfg.Log.AwaitCheckpoint(ctx, st.FinalSize-1); err != nil {
+		return fmt.Errorf("cosign the final checkpoint %d: %w", st.FinalSize, err)
 	}
-	if len(s.finalFailed) > 0 {
-		return fmt.Errorf("the ceremony is closed, but not every officer present cosigned the final checkpoint %d: %v", s.state.FinalSize, s.finalFailed)
+	if _, err := s.cfg.Log.Cosign(st.FinalSize, []note.Signer{sg}); err != nil {
+		if errors.Is(err, transparency.ErrCosignerFailed) {
+			if s.finalFailed == nil {
+				s.finalFailed = map[string]string{}
+			}
+			s.finalFailed[id] = err.Error()
+		}
+		return err
 	}
+	delete(s.finalFailed, id)
+	s.state.FinalCosigned = append(slices.Clone(st.FinalCosigned), id)
 	return nil
+}
+
+// readFinalCosigned reads who has cosigned a closed ceremony's final
+// checkpoint, from checkpoints/<size>, for a console started again before
+// every officer present had.
+func (s *Session) readFinalCosigned() {
+	st := s.state
+	if !st.Closed || len(st.Present) == 0 {
+		return
+	}
+	data, err := os.ReadFile(filepath.Join(s.cfg.Log.Dir(), "checkpoints", strconv.FormatUint(st.FinalSize, 10)))
+	if err != nil {
+		return
+	}
+	s.state.FinalCosigned = ceremony.ReadCosignatures(s.cfg.Script.Quorum, data, st.FinalSize, nil).Valid
 }

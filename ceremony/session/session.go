@@ -109,8 +109,8 @@ type Session struct {
 	held map[string]quorum.Cosigner
 	// absent are the officers recorded as gone at the final cosignature.
 	absent map[string]bool
-	// finalDone and finalFailed: who cosigned the final checkpoint.
-	finalDone, finalFailed []string
+	// finalFailed: why a card could not cosign the final checkpoint.
+	finalFailed map[string]string
 }
 
 // Open starts a session on the log. On a log that already holds entries it
@@ -132,7 +132,13 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	s := &Session{cfg: cfg, state: st}
 	if st.Closed {
-		return nil, ErrClosed
+		// A console stopped after the close but before every officer
+		// present cosigned the final checkpoint: that is what is left.
+		s.readFinalCosigned()
+		if NextOf(s.state) != NextCosign {
+			return nil, ErrClosed
+		}
+		return s, nil
 	}
 	if s.state.KSR != nil {
 		data, err := os.ReadFile(filepath.Join(cfg.Log.Dir(), "artefacts", "sha256", s.state.KSR.SHA256))
@@ -353,7 +359,10 @@ func (s *Session) Next() Next { return NextOf(s.state) }
 func NextOf(st ceremony.State) Next {
 	cur, ok := st.Current()
 	if !ok && !st.Closed && len(st.CosignExpected()) > 0 {
-		return NextCosign
+		return NextCosign // the roll call before the close
+	}
+	if st.Closed && st.FinalPending() {
+		return NextCosign // the officers present cosign the final checkpoint
 	}
 	if !ok || st.Closed {
 		return NextDone

@@ -84,8 +84,8 @@ func TestAutoCeremony(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"card CO1 accepted", "card CO1 refused", "a forged card refused", "card CO2 accepted", "card CO3 accepted", "typed Yes",
-		"card CO1 in to cosign the final checkpoint", "card CO2 in to cosign the final checkpoint",
-		"card CO3 in; the ceremony is closed and 3 officers cosigned the final checkpoint"}
+		"every officer is here: the ceremony is closed", "card CO1 cosigned the final checkpoint", "card CO2 cosigned the final checkpoint",
+		"card CO3 cosigned the final checkpoint"}
 	if !slices.Equal(did, want) {
 		t.Fatalf("did %q", did)
 	}
@@ -97,8 +97,8 @@ func TestAutoCeremony(t *testing.T) {
 	if len(st.Cosigned) != 2 || !slices.Equal(st.Cosigned[0].Cosigners, []string{"CO1", "CO2", "CO3"}) || st.Cosigned[1].Size != st.FinalSize {
 		t.Fatalf("cosigned %+v", st.Cosigned)
 	}
-	if done, failed := s.FinalCosigners(); len(done) != 3 || len(failed) != 0 {
-		t.Fatalf("final cosigners %v, failures %v", done, failed)
+	if !slices.Equal(st.FinalCosigned, []string{"CO1", "CO2", "CO3"}) || len(s.FinalFailures()) != 0 {
+		t.Fatalf("final cosigners %v, failures %v", st.FinalCosigned, s.FinalFailures())
 	}
 	// The SKR carries IANA's own signatures for this KSR.
 	got, _ := os.ReadFile(r.skr)
@@ -147,6 +147,7 @@ func TestResumeEverywhere(t *testing.T) {
 			steps = stopAfter - 1
 			break
 		}
+		closed := s.State().Closed // stopped while the officers cosign the final checkpoint
 		l.Close(ctx)
 		s, l = r.open(t)
 		for s.Next() != NextDone {
@@ -154,7 +155,11 @@ func TestResumeEverywhere(t *testing.T) {
 				t.Fatalf("stop %d, after resume at %s: %v", stopAfter, stepID(s), err)
 			}
 		}
-		if st := s.State(); !st.Closed || st.Resumes != 1 || st.Signed != 9 {
+		resumes := 1
+		if closed {
+			resumes = 0 // a closed log takes no entry: the console only has the others cosign
+		}
+		if st := s.State(); !st.Closed || st.Resumes != resumes || st.Signed != 9 || len(st.FinalCosigned) != 3 {
 			t.Fatalf("stop %d: closed %v resumes %d signed %d", stopAfter, st.Closed, st.Resumes, st.Signed)
 		}
 		l.Close(ctx)
@@ -272,4 +277,75 @@ func TestRefusedPINAsksForTheCardsAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestFinalCosignResumes: the close is logged with the roll call, one
+// officer cosigns, and the console stops; started again on the closed log,
+// it logs nothing more and has the others cosign the final checkpoint. An
+// officer marked gone at the roll call is named absent; one who then will
+// not cosign is left out.
+func TestFinalCosignResumes(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	s, l := r.open(t)
+	for !(s.Next() == NextCosign && !s.State().Closed) {
+		if _, err := s.AutoStep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PresentCosigner(ctx, "CO1"); err == nil {
+		t.Fatal("a card cosigned before the close")
+	}
+	if err := s.MarkAbsent(ctx, "CO2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CloseForCosign(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := s.State()
+	if !st.Closed || !slices.Equal(st.Present, []string{"CO1", "CO3"}) || !slices.Equal(st.Absent, []string{"CO2"}) || s.Next() != NextCosign {
+		t.Fatalf("after the roll call: closed %v present %v absent %v next %v", st.Closed, st.Present, st.Absent, s.Next())
+	}
+	if err := s.PresentCosigner(ctx, "CO2"); err == nil {
+		t.Fatal("an absent officer cosigned")
+	}
+	if err := s.PresentCosigner(ctx, "CO1"); err != nil {
+		t.Fatal(err)
+	}
+	size := l.Size()
+	l.Close(ctx) // the console stops here
+	s, l = r.open(t)
+	defer l.Close(ctx)
+	if st := s.State(); s.Next() != NextCosign || !slices.Equal(st.FinalCosigned, []string{"CO1"}) {
+		t.Fatalf("started again: next %v, cosigned %v", s.Next(), st.FinalCosigned)
+	}
+	if err := s.MarkAbsent(ctx, "CO3"); err != nil || s.Next() != NextDone {
+		t.Fatalf("CO3 will not cosign: %v, next %v", err, s.Next())
+	}
+	if l.Size() != size {
+		t.Fatalf("the closed log grew from %d to %d entries", size, l.Size())
+	}
+	l.Close(ctx)
+	s, l = r.open(t)
+	if err := s.PresentCosigner(ctx, "CO3"); err != nil || s.Next() != NextDone || !slices.Equal(s.State().FinalCosigned, []string{"CO1", "CO3"}) {
+		t.Fatalf("CO3 cosigns after all: %v, cosigned %v", err, s.State().FinalCosigned)
+	}
+	l.Close(ctx)
+	if _, err := Open(ctx, mustConfig(t, r)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("a closed log with every officer's cosignature: %v", err)
+	}
+}
+
+func mustConfig(t *testing.T, r *rig) Config {
+	t.Helper()
+	l, err := transparency.Open(context.Background(), r.dir, transparency.Options{Key: r.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(context.Background()) })
+	cfg, err := DemoConfig(r.script, l, true, r.skr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -99,6 +99,10 @@ func WriteFile(path string, data []byte, perm os.FileMode, mode Mode) error {
 		f.Close()
 		return err
 	}
+	if err := Fault(OpFsync, path); err != nil {
+		f.Close()
+		return err
+	}
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return err
@@ -114,6 +118,8 @@ func WriteFile(path string, data []byte, perm os.FileMode, mode Mode) error {
 			}
 			return err
 		}
+	} else if err := Fault(OpRename, path); err != nil {
+		return err
 	} else if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
