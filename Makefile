@@ -39,7 +39,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 50x -count 5 ./ui/
 	$(GO) test -run '^$$' -bench ServeLoad -benchtime 1x -count 3 ./transparency/publish/
 
-# The KSR/SKR fuzzers minimise each new input for at most a second: the
+# The KSR/SKR and script fuzzers minimise each new input for at most a second: the
 # default minute per input (on files of tens of kilobytes) left them
 # minimising instead of fuzzing.
 fuzz:
@@ -48,7 +48,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s -fuzzminimizetime 1s -parallel 1 ./dnssec/
 	$(GO) test -run '^$$' -fuzz FuzzParseText -fuzztime 30s -fuzzminimizetime 1s -parallel 1 ./dnssec/
 	$(GO) test -run '^$$' -fuzz FuzzLoadPolicy -fuzztime 30s ./dnssec/
-	$(GO) test -run '^$$' -fuzz FuzzLoadScript -fuzztime 30s -parallel 1 ./ceremony/
+	$(GO) test -run '^$$' -fuzz FuzzLoadScript -fuzztime 30s -fuzzminimizetime 1s -parallel 1 ./ceremony/
 	$(GO) test -run '^$$' -fuzz FuzzLoadProfile -fuzztime 30s ./ceremony/
 	$(GO) test -run '^$$' -fuzz FuzzParseCard -fuzztime 30s ./hsm/quorum/
 	$(GO) test -run '^$$' -fuzz FuzzRoster -fuzztime 30s ./hsm/quorum/

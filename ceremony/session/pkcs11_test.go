@@ -7,8 +7,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/pkcs11"
 
@@ -155,5 +157,146 @@ func TestCeremonyOverPKCS11WithTokenPulled(t *testing.T) {
 	}
 	if n != 9 {
 		t.Fatalf("%d bundle.signed entries, want 9", n)
+	}
+}
+
+// demoHSM makes a SoftHSM2 token holding the demo's KSK whose PIN the demo
+// cards' secret derives, with the fault layer in front of it.
+func demoHSM(t *testing.T, label string) (*hsm.PKCS11Token, *hsm.Faults) {
+	t.Helper()
+	ctx := context.Background()
+	cards, err := quorum.LoadSimulated(scripts.DemoCards())
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := DemoScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := quorum.NewCollector(script.Quorum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, info := range script.Quorum.Cards[:script.Quorum.Threshold] {
+		card, _ := cards.Read(ctx, info.ID)
+		if err := c.Present(card); err != nil {
+			t.Fatal(err)
+		}
+	}
+	secret, err := c.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin, err := quorum.DerivePIN(secret, label)
+	quorum.Wipe(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile("../../hsm/assets/demo-ksk1.key")
+	blk, _ := pem.Decode(b)
+	ksk1, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	module := hsmtest.SoftHSM(t, label, string(pin), map[string]crypto.Signer{hsm.DemoKeyLabel: ksk1})
+	quorum.Wipe(pin)
+	tok, err := hsm.OpenPKCS11(module, label)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tok.Close() })
+	faults := hsm.NoFaults()
+	tok.InjectFaults(faults)
+	return tok, faults
+}
+
+// TestHSMFaults drives the demo ceremony on SoftHSM2 through the fault
+// layer. A wrong PIN at the final try: the token says one more locks it,
+// the refusal is logged once (hsm.login_failed), the officers present their
+// cards again, and nothing else is tried. A slow HSM (every signature
+// delayed): every bundle is signed once, in order. Both close with IANA's
+// signatures and a log that verifies, and no SKR exists before the last
+// bundle is signed.
+func TestHSMFaults(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name  string
+		fault func(f *hsm.Faults)
+	}{
+		{"wrong PIN at the final try", func(f *hsm.Faults) {
+			f.LoginError, f.TokenFlags = pkcs11.CKR_PIN_INCORRECT, pkcs11.CKF_USER_PIN_FINAL_TRY
+		}},
+		{"a slow HSM", func(f *hsm.Faults) { f.SignDelay = 150 * time.Millisecond }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tok, faults := demoHSM(t, "faulty-hsm")
+			faults.Set(c.fault)
+			r := newRig(t)
+			s, l := r.open(t)
+			defer l.Close(ctx)
+			s.cfg.Token = tok
+			var refused error
+			for s.Next() != NextDone {
+				st := s.State()
+				if st.Signed < 9 && st.KSR != nil && st.Signed > 0 {
+					if _, err := os.Stat(r.skr); err == nil {
+						t.Fatalf("an SKR exists with %d of 9 bundles signed", st.Signed)
+					}
+				}
+				_, err := s.AutoStep(ctx)
+				if err == nil {
+					continue
+				}
+				if refused != nil || !strings.Contains(err.Error(), "one more wrong PIN locks it") {
+					t.Fatalf("at %s: %v", stepID(s), err)
+				}
+				refused = err
+				if st := s.State(); st.HSM || st.Quorum || tok.LoggedIn() {
+					t.Fatalf("after the refusal: HSM %v quorum %v", st.HSM, st.Quorum)
+				}
+				faults.Set(func(f *hsm.Faults) { f.LoginError, f.TokenFlags = 0, 0 })
+			}
+			if (refused != nil) != strings.Contains(c.name, "PIN") {
+				t.Fatalf("refused: %v", refused)
+			}
+			if err := l.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := transparency.Verify(os.DirFS(r.dir), transparency.VerifyOptions{})
+			if err != nil || !rep.OK || !rep.Closed {
+				t.Fatalf("the log: %v %+v", err, rep.FirstFailure())
+			}
+			counts := map[string]int{}
+			bundle := 0
+			for _, raw := range rep.RawEntries {
+				e, _ := transparency.ParseEntry(raw)
+				counts[e.Kind]++
+				if e.Kind == ceremony.KindBundleSigned {
+					bundle++
+					if e.Field("bundle") != "" && e.Field("bundle") != strconv.Itoa(bundle) && string(e.Fields["bundle"]) != strconv.Itoa(bundle) {
+						t.Fatalf("bundle %s logged as the %d-th", e.Fields["bundle"], bundle)
+					}
+				}
+			}
+			wantFailed := 0
+			if refused != nil {
+				wantFailed = 1
+			}
+			if counts[ceremony.KindBundleSigned] != 9 || counts[ceremony.KindHSMLoginFailed] != wantFailed || counts[ceremony.KindHSMLogin] != 1 {
+				t.Fatalf("entries by kind: %v", counts)
+			}
+			got, _ := os.ReadFile(r.skr)
+			skr, err := dnssec.Parse(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden, _ := os.ReadFile("../../dnssec/testdata/skr-root-2010-q1-0.xml")
+			want, _ := dnssec.Parse(golden)
+			for i, b := range skr.Response.Bundles {
+				if b.Signatures[0].SignatureData != want.Response.Bundles[i].Signatures[0].SignatureData {
+					t.Errorf("bundle %d: signature differs from IANA's SKR", i+1)
+				}
+			}
+		})
 	}
 }
