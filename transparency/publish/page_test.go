@@ -149,7 +149,9 @@ func TestPageVerifiesInTheBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(link)); err != nil {
 		t.Fatal(err)
 	}
-	first := waitPage(t, ctx, "a first verified checkpoint", func(p pageState) bool { return p.Verified >= 1 || p.Failure != "" })
+	// The first checkpoint is read at once; the live stream is named when
+	// its first event arrives.
+	first := waitPage(t, ctx, "a first verified checkpoint from the live stream", func(p pageState) bool { return (p.Verified >= 1 && p.Live != "") || p.Failure != "" })
 	if first.Failure != "" || !first.Pinned || first.Live != "events" {
 		t.Fatalf("first checkpoint: %+v", first)
 	}
