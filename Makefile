@@ -8,6 +8,10 @@ REKOR_TOOLS ?= $(HOME)/.cache/keyceremony-tools/bin
 
 test: deps vet
 	$(GO) test ./...
+	@# Every parser's fuzz target, for a few seconds each, on top of its
+	@# seed corpus (the inputs the fuzzer finds interesting stay in Go's
+	@# fuzz cache for the next run).
+	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 vet:
 	$(GO) vet ./...
@@ -39,17 +43,15 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 50x -count 5 ./ui/
 	$(GO) test -run '^$$' -bench ServeLoad -benchtime 1x -count 3 ./transparency/publish/
 
-# The KSR/SKR and script fuzzers minimise each new input for at most a second: the
-# default minute per input (on files of tens of kilobytes) left them
-# minimising instead of fuzzing.
+# Each fuzz target runs for FUZZTIME. A new input is minimised for at most a
+# second: the default minute per input, on KSRs and scripts of kilobytes,
+# left the fuzzers minimising instead of fuzzing.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := ./transparency/:FuzzParseEntry ./transparency/:FuzzParseCheckpoint ./transparency/:FuzzWitnessPolicy \
+	./dnssec/:FuzzParse ./dnssec/:FuzzParseText ./dnssec/:FuzzLoadPolicy ./ceremony/:FuzzLoadScript ./ceremony/:FuzzLoadProfile \
+	./hsm/quorum/:FuzzParseCard ./hsm/quorum/:FuzzRoster
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseEntry -fuzztime 30s ./transparency/
-	$(GO) test -run '^$$' -fuzz FuzzParseCheckpoint -fuzztime 30s ./transparency/
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 30s -fuzzminimizetime 1s -parallel 1 ./dnssec/
-	$(GO) test -run '^$$' -fuzz FuzzParseText -fuzztime 30s -fuzzminimizetime 1s -parallel 1 ./dnssec/
-	$(GO) test -run '^$$' -fuzz FuzzLoadPolicy -fuzztime 30s ./dnssec/
-	$(GO) test -run '^$$' -fuzz FuzzLoadScript -fuzztime 30s -fuzzminimizetime 1s -parallel 1 ./ceremony/
-	$(GO) test -run '^$$' -fuzz FuzzLoadProfile -fuzztime 30s ./ceremony/
-	$(GO) test -run '^$$' -fuzz FuzzParseCard -fuzztime 30s ./hsm/quorum/
-	$(GO) test -run '^$$' -fuzz FuzzRoster -fuzztime 30s ./hsm/quorum/
-	$(GO) test -run '^$$' -fuzz FuzzWitnessPolicy -fuzztime 30s ./transparency/
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s -parallel 1 $$pkg >/tmp/keyceremony-fuzz.log 2>&1 || { cat /tmp/keyceremony-fuzz.log; exit 1; }; \
+		grep 'execs:' /tmp/keyceremony-fuzz.log | tail -n 1; done

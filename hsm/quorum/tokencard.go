@@ -74,6 +74,10 @@ type TokenCards struct {
 	// Nil takes the one passed with WithSecret.
 	PIN func(ctx context.Context, id string) (string, error)
 
+	// Faults, for tests, puts a fault layer in front of a card's token by
+	// card id: a card pulled out of its reader, a card that refuses.
+	Faults map[string]*hsm.Faults
+
 	mu    sync.Mutex
 	wrong map[string]int
 	dev   sync.Mutex // one use of the module at a time: a read, or a poll
@@ -88,6 +92,9 @@ func (r *TokenCards) Read(ctx context.Context, id string) (Card, error) {
 	}
 	if err != nil {
 		return Card{}, fmt.Errorf("card %s: %w", id, err)
+	}
+	if f := r.Faults[id]; f != nil {
+		tok.InjectFaults(f)
 	}
 	keep := false // the session stays open for the card's cosigning key
 	defer func() {
