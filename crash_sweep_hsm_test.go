@@ -133,7 +133,7 @@ func TestCrashSweepHSM(t *testing.T) {
 		stride = 1
 	}
 	announced := regexp.MustCompile(`crashed after entry (\d+), leaf ([0-9a-f]{64})`)
-	kills, resumes, lost := 0, 0, 0
+	kills, resumes := 0, 0
 	var at []int
 	for n := 2; n < total-1; n += stride {
 		at = append(at, n)
@@ -161,7 +161,6 @@ func TestCrashSweepHSM(t *testing.T) {
 			t.Fatalf("entry %d: after the resume: %+v", n, rep.FirstFailure())
 		}
 		if n >= len(rep.RawEntries) || leafHex(rep.RawEntries[n]) != m[2] {
-			lost++
 			t.Fatalf("entry %d, durable before the kill, is not in the final log as it was", n)
 		}
 		var vout bytes.Buffer
@@ -178,7 +177,8 @@ func TestCrashSweepHSM(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("crash sweep on SoftHSM2 over %d entries: %d kills, %d resumes to a closed, verifying log, %d entries lost", total, kills, resumes, lost)
+	// Any entry lost fails the sweep above: here, none was.
+	t.Logf("crash sweep on SoftHSM2 over %d entries: %d kills, %d resumes to a closed, verifying log, 0 entries lost", total, kills, resumes)
 	var vout bytes.Buffer
 	if err := run(context.Background(), []string{"verify", full}, nil, &vout, io.Discard); err != nil {
 		t.Fatalf("verify: %v\n%s", err, vout.String())

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"filippo.io/age"
 	"fmt"
 	"io"
 	"io/fs"
@@ -127,6 +129,10 @@ func TestRunCeremony(t *testing.T) {
 		secrets["share of "+id] = base64.StdEncoding.EncodeToString(c.Value)
 		secrets["share of "+id+" (hex)"] = fmt.Sprintf("%x", c.Value)
 		col.Present(c)
+		// The officer's cosigning key, as the card file holds it.
+		seed := cardFileKey(t, filepath.Join(cardsDir, id+".card"), pass(int(id[2]-'0')))
+		secrets["cosigning key of "+id] = base64.StdEncoding.EncodeToString(seed)
+		secrets["cosigning key of "+id+" (hex)"] = fmt.Sprintf("%x", seed)
 	}
 	secret, _ := col.Recover()
 	pin, _ := quorum.DerivePIN(secret, label)
@@ -565,4 +571,33 @@ func typingNew(passes *[]string, other func(string) (string, bool)) func(string)
 		}
 		return other(prompt)
 	}
+}
+
+// cardFileKey opens a card file as its holder would and returns the seed of
+// the officer's cosigning key it holds.
+func cardFileKey(t *testing.T, path, passphrase string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := age.NewScryptIdentity(passphrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := age.Decrypt(bytes.NewReader(data), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Key string `json:"key"`
+	}
+	if err := json.NewDecoder(r).Decode(&doc); err != nil || doc.Key == "" {
+		t.Fatalf("%s holds no cosigning key: %v", path, err)
+	}
+	seed, err := base64.StdEncoding.DecodeString(doc.Key)
+	if err != nil || len(seed) != 32 {
+		t.Fatalf("%s: a cosigning key of %d bytes (%v)", path, len(seed), err)
+	}
+	return seed
 }

@@ -2,6 +2,8 @@ package ui
 
 import (
 	"context"
+	"crypto"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/transparency"
 	"github.com/muesli/termenv"
 	"k8s.io/klog/v2"
@@ -320,5 +323,71 @@ func TestConsoleFlow(t *testing.T) {
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Console)
 	if !final.quit || !final.sess.State().Quorum {
 		t.Fatalf("final: quit %v quorum %v", final.quit, final.sess.State().Quorum)
+	}
+}
+
+// pullingToken is a token that is pulled out of its reader after a number
+// of signatures: every later signature fails with ErrDeviceRemoved until it
+// is put back.
+type pullingToken struct {
+	hsm.Token
+	left   int // signatures before it is pulled
+	pulled bool
+}
+
+type pullingKey struct {
+	hsm.Key
+	t *pullingToken
+}
+
+func (t *pullingToken) Key(ctx context.Context, label string) (hsm.Key, error) {
+	k, err := t.Token.Key(ctx, label)
+	if err != nil {
+		return nil, err
+	}
+	return &pullingKey{k, t}, nil
+}
+
+func (k *pullingKey) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if k.t.left == 0 {
+		k.t.pulled = true
+	}
+	if k.t.pulled {
+		return nil, fmt.Errorf("sign with %q: %w", k.Label(), hsm.ErrDeviceRemoved)
+	}
+	k.t.left--
+	return k.Key.Sign(r, digest, opts)
+}
+
+// TestConsoleTokenPulled: the HSM is pulled out while bundle 5 of 9 is being
+// signed. The screen says exactly that: 4 of 9 bundles signed, the failure
+// naming the token, and what to do; the log holds 4 bundles; no SKR exists.
+// With the token back, enter signs the rest and the ceremony goes on.
+func TestConsoleTokenPulled(t *testing.T) {
+	var tok *pullingToken
+	var skr string
+	c := newConsoleWith(t, 160, 45, func(cfg *session.Config) {
+		tok = &pullingToken{Token: cfg.Token, left: 4}
+		cfg.Token, skr = tok, cfg.SKRPath
+	})
+	press(t, c, "enter", "enter", "enter", "enter", "enter", "enter", "enter", "1", "2", "3", "enter", "enter", "enter")
+	press(t, c, "enter", "enter", "enter", "enter", "enter", "Y", "e", "s", "enter")
+	st := c.sess.State()
+	s := screen(c)
+	if st.Signed != 4 || !strings.Contains(s, "Signing ████░░░░░ 4 of 9 bundles") || !strings.Contains(s, "[FAIL] bundle #5: ") ||
+		!strings.Contains(s, "token removed; nothing was logged for it, sign again") || !strings.Contains(ansi.Strip(c.viewHelp()), "enter sign bundle 5 of 9") {
+		t.Fatalf("after the token was pulled: %d signed\n%s", st.Signed, s)
+	}
+	if _, err := os.Stat(skr); err == nil {
+		t.Fatal("an SKR exists with 4 of 9 bundles signed")
+	}
+	rep, err := transparency.Verify(os.DirFS(c.sess.Log().Dir()), transparency.VerifyOptions{AllowInterrupted: true})
+	if err != nil || !rep.OK {
+		t.Fatal(err)
+	}
+	tok.pulled, tok.left = false, -1 // back in its reader
+	press(t, c, "enter")
+	if st := c.sess.State(); st.Signed != 9 || !strings.Contains(screen(c), "Signing █████████ 9 of 9 bundles") {
+		t.Fatalf("after the token is back: %d signed\n%s", st.Signed, screen(c))
 	}
 }
