@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"github.com/keyceremony/keyceremony/transparency"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +30,32 @@ func TestNoNetwork(t *testing.T) {
 		}
 		t.Skipf("unshare -n: %v", err)
 	}
+	t.Run("the full-screen console", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		trace := filepath.Join(dir, "strace")
+		// script(1) gives the console a terminal of its own, 160×45.
+		inner := fmt.Sprintf("stty cols 160 rows 45; exec %q demo --auto --log %q", os.Args[0], filepath.Join(dir, "log"))
+		cmd := exec.Command("unshare", "-n", "strace", "-f", "-qq", "-e", "trace=socket,connect", "-e", "signal=none", "-o", trace,
+			"script", "-qec", inner, "/dev/null")
+		cmd.Env = append(os.Environ(), mainEnv+"=1", "TERM=xterm-256color")
+		cmd.Stdin = strings.NewReader("")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("the console without a network: %v\n%s", err, out)
+		}
+		rep, err := transparency.Verify(os.DirFS(filepath.Join(dir, "log")), transparency.VerifyOptions{})
+		if err != nil || !rep.OK || !rep.Closed {
+			t.Fatalf("the console's log: %v %+v", err, rep.FirstFailure())
+		}
+		calls, err := os.ReadFile(trace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := strings.TrimSpace(string(calls)); s != "" {
+			t.Fatalf("the console opened sockets:\n%s", s)
+		}
+	})
 	for _, name := range scripts.Names() {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
