@@ -44,25 +44,24 @@ func (s *Session) dropCosigners() {
 }
 
 // signersFor returns note signers for the held keys of the given officers,
-// in that order, and the officers with no key held.
-func (s *Session) signersFor(ids []string) ([]note.Signer, []string, []string) {
+// in that order, and whose they are (an officer with no key held is left
+// out).
+func (s *Session) signersFor(ids []string) ([]note.Signer, []string) {
 	var signers []note.Signer
-	var who, missing []string
+	var who []string
 	for _, id := range ids {
 		c := s.held[id]
 		info, _ := s.cfg.Script.Quorum.Card(id)
 		if c == nil || info.Key == "" {
-			missing = append(missing, id)
 			continue
 		}
 		sg, err := transparency.NewCosigner(info.Key, c, s.cfg.Log.Now)
 		if err != nil {
-			missing = append(missing, id)
 			continue
 		}
 		signers, who = append(signers, sg), append(who, id)
 	}
-	return signers, who, missing
+	return signers, who
 }
 
 // cosign has each signer cosign the checkpoint of the given size, one at a
@@ -97,7 +96,7 @@ func (s *Session) cosignQuorum(ctx context.Context) error {
 	if !st.Quorum || st.QuorumCosigned || !s.cfg.Script.Quorum.HasCosignKeys() {
 		return nil
 	}
-	signers, who, _ := s.signersFor(st.Accepted)
+	signers, who := s.signersFor(st.Accepted)
 	if len(signers) == 0 {
 		return nil
 	}

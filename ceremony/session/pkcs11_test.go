@@ -31,46 +31,8 @@ import (
 // token is back the ceremony finishes and the SKR carries IANA's signatures.
 func TestCeremonyOverPKCS11WithTokenPulled(t *testing.T) {
 	ctx := context.Background()
-	const label = "ceremony-hsm"
-	cards, err := quorum.LoadSimulated(scripts.DemoCards())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, faults := demoHSM(t, "ceremony-hsm")
 	r := newRig(t)
-	c, err := quorum.NewCollector(r.script.Quorum)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, info := range r.script.Quorum.Cards[:r.script.Quorum.Threshold] {
-		card, _ := cards.Read(ctx, info.ID)
-		if err := c.Present(card); err != nil {
-			t.Fatal(err)
-		}
-	}
-	secret, err := c.Recover()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pin, err := quorum.DerivePIN(secret, label)
-	quorum.Wipe(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile("../../hsm/assets/demo-ksk1.key")
-	blk, _ := pem.Decode(b)
-	ksk1, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	module := hsmtest.SoftHSM(t, label, string(pin), map[string]crypto.Signer{hsm.DemoKeyLabel: ksk1})
-	quorum.Wipe(pin)
-	tok, err := hsm.OpenPKCS11(module, label)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tok.Close()
-	faults := hsm.NoFaults()
-	tok.InjectFaults(faults)
 	// The PIN is locked at first: the login is refused without a try.
 	faults.Set(func(f *hsm.Faults) { f.RemoveAfterSigns = 4; f.TokenFlags = pkcs11.CKF_USER_PIN_LOCKED })
 
