@@ -1,9 +1,6 @@
 package ceremony
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"sort"
@@ -11,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/transparency"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -57,11 +55,10 @@ func (r CosignRejection) String() string {
 // them.
 func ReadCosignatures(roster *quorum.Roster, cp []byte, size uint64, others map[uint64][]byte) CosignedCheckpoint {
 	out := CosignedCheckpoint{Size: size, Times: map[string]time.Time{}}
-	i := bytes.LastIndex(cp, []byte("\n\n"))
-	if i < 0 {
+	body, lines := transparency.SplitNote(cp)
+	if body == nil {
 		return out
 	}
-	body, block := cp[:i+1], cp[i+2:]
 	seen := map[string]bool{}
 	names := map[string]bool{}
 	if roster != nil {
@@ -71,18 +68,16 @@ func ReadCosignatures(roster *quorum.Roster, cp []byte, size uint64, others map[
 			}
 		}
 	}
-	for _, line := range strings.Split(strings.TrimSuffix(string(block), "\n"), "\n") {
-		rest, ok := strings.CutPrefix(line, "\u2014 ")
-		name, b64, ok2 := strings.Cut(rest, " ")
-		if !ok || !ok2 || !(strings.HasPrefix(name, quorum.CosignKeyPrefix) || names[name]) {
+	for _, l := range lines {
+		name := l.Name
+		if !strings.HasPrefix(name, quorum.CosignKeyPrefix) && !names[name] {
 			continue
 		}
-		raw, err := base64.StdEncoding.DecodeString(b64)
-		if err != nil || len(raw) < 4 {
+		if l.Malformed {
 			out.Rejected = append(out.Rejected, CosignRejection{name, CosigForged, "the line is not base64 of a key hash and a signature"})
 			continue
 		}
-		hash, sig := binary.BigEndian.Uint32(raw), raw[4:]
+		hash, sig, b64 := l.Hash, l.Sig, l.Base64
 		card, v, known := roster.CardByCosignKey(name, hash)
 		if !known {
 			out.Rejected = append(out.Rejected, CosignRejection{fmt.Sprintf("%s+%08x", name, hash), CosigUnknown, "no card on the roster has this key"})
@@ -146,11 +141,8 @@ func OfficerKeys(r *quorum.Roster) map[string]string {
 
 // NoteBody is a signed note's text: everything before its signatures.
 func NoteBody(cp []byte) []byte {
-	i := bytes.LastIndex(cp, []byte("\n\n"))
-	if i < 0 {
-		return nil
-	}
-	return cp[:i+1]
+	body, _ := transparency.SplitNote(cp)
+	return body
 }
 
 // CosignSummary words a cosigned checkpoint the same way in verify, watch

@@ -103,12 +103,11 @@ func (l *Log) Cosign(size uint64, signers []note.Signer) ([]string, error) {
 	if err != nil || cp.Size != size {
 		return nil, fmt.Errorf("cosign checkpoint %d: the archived checkpoint is not the log's (%v)", size, err)
 	}
-	body, sigs, _ := bytes.Cut(data, []byte("\n\n"))
-	body = append(body, '\n')
+	body, _ := SplitNote(data)
 	var lines []byte
 	var names []string
 	for _, s := range signers {
-		if hasSignatureLine(sigs, s.Name(), s.KeyHash()) {
+		if hasSignatureLine(data, s.Name(), s.KeyHash()) {
 			names = append(names, s.Name())
 			continue
 		}
@@ -135,16 +134,49 @@ func signatureLine(name string, hash uint32, sig []byte) []byte {
 	return []byte("\u2014 " + name + " " + base64.StdEncoding.EncodeToString(append(raw, sig...)) + "\n")
 }
 
-// hasSignatureLine reports whether a note's signature block holds a line by
-// the key with that name and hash.
-func hasSignatureLine(block []byte, name string, hash uint32) bool {
-	for _, line := range strings.Split(string(block), "\n") {
-		rest, ok := strings.CutPrefix(line, "\u2014 "+name+" ")
-		if !ok {
+// SignatureLine is one signature line of a signed note: "— name base64",
+// the base64 holding a 4-byte key hash and the signature. Malformed is set
+// when the base64 does not decode to at least a key hash.
+type SignatureLine struct {
+	Name      string
+	Hash      uint32
+	Sig       []byte
+	Base64    string
+	Malformed bool
+}
+
+// SplitNote splits a signed note into its text (ending in a newline) and
+// its signature lines, as note.Open does: at the last blank line. Lines
+// that are not signature lines are left out.
+func SplitNote(data []byte) (text []byte, lines []SignatureLine) {
+	i := bytes.LastIndex(data, []byte("\n\n"))
+	if i < 0 {
+		return nil, nil
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(string(data[i+2:]), "\n"), "\n") {
+		rest, ok := strings.CutPrefix(line, "\u2014 ")
+		name, b64, ok2 := strings.Cut(rest, " ")
+		if !ok || !ok2 || name == "" {
 			continue
 		}
-		raw, err := base64.StdEncoding.DecodeString(rest)
-		if err == nil && len(raw) >= 4 && binary.BigEndian.Uint32(raw) == hash {
+		l := SignatureLine{Name: name, Base64: b64}
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil || len(raw) < 4 {
+			l.Malformed = true
+		} else {
+			l.Hash, l.Sig = binary.BigEndian.Uint32(raw), raw[4:]
+		}
+		lines = append(lines, l)
+	}
+	return data[:i+1], lines
+}
+
+// hasSignatureLine reports whether a signed note holds a line by the key
+// with that name and hash.
+func hasSignatureLine(data []byte, name string, hash uint32) bool {
+	_, lines := SplitNote(data)
+	for _, l := range lines {
+		if !l.Malformed && l.Name == name && l.Hash == hash {
 			return true
 		}
 	}
