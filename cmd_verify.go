@@ -185,7 +185,7 @@ func checkScript(dir string, rep *transparency.Report, requireCosigners int) {
 		rep.OK = false
 		return
 	}
-	for _, f := range ceremony.VerifyCosignatures(st, cps, requireCosigners) {
+	for _, f := range ceremony.VerifyCosignatures(st, entries, cps, requireCosigners) {
 		rep.Checks = append(rep.Checks, transparency.Check{ID: ceremony.CheckCosignatures, OK: f.OK, Warn: f.Warn, Detail: f.Detail})
 		rep.OK = rep.OK && f.OK
 	}

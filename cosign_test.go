@@ -6,12 +6,15 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/scripts"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/transparency"
@@ -129,6 +132,38 @@ func TestOfficersCosign(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a cosignature dated before its checkpoint", func(t *testing.T) {
+		// CO1's own key (the demo's simulated card) signs the quorum's
+		// checkpoint, but dated an hour before the entries it covers.
+		cards, err := quorum.LoadSimulated(scripts.DemoCards())
+		if err != nil {
+			t.Fatal(err)
+		}
+		card, _ := cards.Read(ctx, "CO1")
+		defer quorum.CloseCard(&card)
+		script, _ := session.DemoScript()
+		info, _ := script.Quorum.Card("CO1")
+		early, err := transparency.NewCosigner(info.Key, card.Cosigner, func() time.Time { return time.Now().Add(-time.Hour) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		qbody := quorumCP[:bytes.Index(quorumCP, []byte("\n\n"))+1]
+		signed, err := note.Sign(&note.Note{Text: string(qbody)}, early)
+		if err != nil {
+			t.Fatal(err)
+		}
+		earlyLine := string(signed[bytes.Index(signed, []byte("\n\n"))+2:])
+		copyDir := filepath.Join(t.TempDir(), "log")
+		if err := copyTree(dir, copyDir); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(copyDir, "checkpoints", qsize), bytes.Replace(quorumCP, []byte(lineOf(quorumCP, "CO1")), []byte(earlyLine), 1), 0o644)
+		report, code := verify(t, copyDir)
+		if code != exitOK || !regexp.MustCompile(`\[WARN\] cosignatures +checkpoint `+qsize+`: CO1's cosignature is dated \S+, before entry \d+ it covers`).MatchString(report) {
+			t.Fatalf("a back-dated cosignature: exit %d\n%s", code, report)
+		}
+	})
 
 	t.Run("watch", func(t *testing.T) {
 		// The viewer shows the same lines, and a forged cosignature is an

@@ -170,8 +170,11 @@ type CosignFinding struct {
 // VerifyCosignatures checks the officers' cosignatures of a replayed
 // ceremony: every officer line of every archived checkpoint (checkpoints
 // maps size to the stored note), every cosignature an entry records, and
-// the final checkpoint's, which must carry at least require of them.
-func VerifyCosignatures(st State, checkpoints map[uint64][]byte, require int) []CosignFinding {
+// the final checkpoint's, which must carry at least require of them. A
+// cosignature dated before the last entry its checkpoint covers (entries
+// are the log's, in order) is a warning: the laptop's clock was wrong, or
+// the line was made elsewhere.
+func VerifyCosignatures(st State, entries []*transparency.Entry, checkpoints map[uint64][]byte, require int) []CosignFinding {
 	var out []CosignFinding
 	add := func(ok, warn bool, format string, args ...any) {
 		out = append(out, CosignFinding{OK: ok, Warn: warn, Detail: fmt.Sprintf(format, args...)})
@@ -192,6 +195,17 @@ func VerifyCosignatures(st State, checkpoints map[uint64][]byte, require int) []
 		read[size] = cc
 		for _, r := range cc.Rejected {
 			add(false, false, "checkpoint %d: %s", size, r)
+		}
+		if size == 0 || size > uint64(len(entries)) {
+			continue
+		}
+		// Cosignature times are whole seconds.
+		covered := entries[size-1].Time.Truncate(time.Second)
+		for _, id := range cc.Valid {
+			if t := cc.Times[id]; t.Before(covered) {
+				add(true, true, "checkpoint %d: %s's cosignature is dated %s, before entry %d it covers (%s)", size, id,
+					t.UTC().Format(time.RFC3339), size-1, covered.UTC().Format(time.RFC3339))
+			}
 		}
 	}
 	recorded := map[uint64]bool{}

@@ -142,7 +142,7 @@ acts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range ceremony.VerifyCosignatures(final, cps, 3) {
+	for _, f := range ceremony.VerifyCosignatures(final, entries, cps, 3) {
 		if !f.OK || f.Warn {
 			t.Fatalf("verify: %s", f.Detail)
 		}
