@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,9 +72,18 @@ func TestCrashKill9(t *testing.T) {
 	acked := map[uint64]string{}
 	fromJournal := 0
 	const kills = 24
+	var size uint64 // the log's size after the last reopen
+	hooked := regexp.MustCompile(`crashed after entry (\d+), leaf ([0-9a-f]{64})`)
 	for k := 0; k < kills; k++ {
+		// The last child kills itself the moment an entry is in the
+		// journal, before Tessera has it (the crash hook): so the replay
+		// path is always tried, whatever the random kills hit.
+		last := k == kills-1
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashChildEnv+"_KEY="+skey)
+		if last {
+			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", CrashAfterEnv, size+5))
+		}
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -96,6 +107,9 @@ func TestCrashKill9(t *testing.T) {
 		}
 		// Kill at a random moment: sometimes at once, mostly mid-stream.
 		deadline := time.After(time.Duration(rng.IntN(300)) * time.Millisecond)
+		if last {
+			deadline = time.After(time.Minute) // the hook kills it first
+		}
 	read:
 		for {
 			select {
@@ -115,7 +129,14 @@ func TestCrashKill9(t *testing.T) {
 			}
 		}
 		cmd.Wait()
-		if deadline != nil {
+		if last {
+			m := hooked.FindStringSubmatch(stderr.String())
+			if m == nil {
+				t.Fatalf("the crash hook did not fire: %s", stderr.String())
+			}
+			idx, _ := strconv.ParseUint(m[1], 10, 64)
+			acked[idx] = m[2] // durable before the kill, though never acknowledged
+		} else if deadline != nil {
 			t.Fatalf("kill %d: child exited by itself: %s", k, stderr.String())
 		}
 
@@ -135,6 +156,7 @@ func TestCrashKill9(t *testing.T) {
 			t.Fatal(err)
 		}
 		rep = mustVerify(t, dir, VerifyOptions{VKey: key.VKey})
+		size = rep.Size
 		for idx, digest := range acked {
 			if idx >= rep.Size {
 				t.Fatalf("kill %d: acknowledged entry %d lost (log size %d)", k, idx, rep.Size)
