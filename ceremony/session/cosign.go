@@ -231,17 +231,16 @@ func (s *Session) PresentCosigner(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.cfg.Log.AwaitCheckpoint(ctx, st.FinalSize-1); err != nil {
-		return fmt.Errorf("cosign the final checkpoint %d: %w", st.FinalSize, err)
-	}
-	if _, err := s.cfg.Log.Cosign(st.FinalSize, []note.Signer{sg}); err != nil {
-		if errors.Is(err, transparency.ErrCosignerFailed) {
-			if s.finalFailed == nil {
-				s.finalFailed = map[string]string{}
-			}
-			s.finalFailed[id] = err.Error()
-		}
+	_, failed, err := s.cosign(ctx, st.FinalSize, []note.Signer{sg}, []string{id})
+	if err != nil {
 		return err
+	}
+	if len(failed) > 0 {
+		if s.finalFailed == nil {
+			s.finalFailed = map[string]string{}
+		}
+		s.finalFailed[id] = failed[0]
+		return errors.New(failed[0])
 	}
 	delete(s.finalFailed, id)
 	s.state.FinalCosigned = append(slices.Clone(st.FinalCosigned), id)
