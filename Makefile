@@ -47,7 +47,7 @@ bench:
 # second: the default minute per input, on KSRs and scripts of kilobytes,
 # left the fuzzers minimising instead of fuzzing.
 FUZZTIME ?= 30s
-FUZZ_TARGETS := ./transparency/:FuzzParseEntry ./transparency/:FuzzParseCheckpoint ./transparency/:FuzzWitnessPolicy \
+FUZZ_TARGETS := ./ceremony/event/:FuzzParseEntry ./transparency/:FuzzParseCheckpoint ./transparency/:FuzzWitnessPolicy \
 	./dnssec/:FuzzParse ./dnssec/:FuzzParseText ./dnssec/:FuzzLoadPolicy ./ceremony/:FuzzLoadScript ./ceremony/:FuzzLoadProfile \
 	./hsm/quorum/:FuzzParseCard ./hsm/quorum/:FuzzRoster
 fuzz:

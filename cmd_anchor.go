@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/internal/durable"
 	"github.com/keyceremony/keyceremony/transparency"
 	"github.com/keyceremony/keyceremony/transparency/anchor"
@@ -118,10 +118,10 @@ func anchorSizes(dir string, rep *transparency.Report) ([]uint64, error) {
 			actOf[st.ID] = st.Act
 		}
 		for i, e := range entries {
-			if e.Kind != ceremony.KindStepDone {
+			if e.Kind() != event.KindStepDone {
 				continue
 			}
-			id := e.Field("step")
+			id := event.StepOf(e.Event)
 			for j, st := range steps {
 				if st.ID == id && (j == len(steps)-1 || steps[j+1].Act != actOf[id]) {
 					want[covering(uint64(i)+1)] = true // the act ends with this entry

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/scripts"
@@ -142,8 +143,8 @@ func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.
 	}
 	return openLog(ctx, logSpec{dir: dir, keyPath: keyPath, resume: resume,
 		origin: "demo.keyceremony.invalid/" + time.Now().UTC().Format("20060102T150405Z") + "/rehearsal",
-		fields: map[string]any{"ceremony": name, "zone": script.Zone,
-			"script_sha256": script.Digest, "tool": toolVersion(), "rehearsal": true, "officer_keys": ceremony.OfficerKeys(script.Quorum)},
+		open: event.Open{Ceremony: name, Zone: script.Zone,
+			ScriptSHA256: script.Digest, Tool: toolVersion(), Rehearsal: true, OfficerKeys: ceremony.OfficerKeys(script.Quorum)},
 		artefacts: arts,
 		keyName:   "rehearsal key", keyHint: "choose a new folder"})
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm"
@@ -216,15 +217,15 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		*origin += "/rehearsal"
 	}
 	arts := []transparency.Artefact{{Name: filepath.Base(script.Name), Data: script.Raw}}
-	fields := map[string]any{"ceremony": script.Ceremony, "zone": script.Zone, "script_sha256": script.Digest, "tool": toolVersion(), "rehearsal": *rehearsal,
-		"officer_keys": ceremony.OfficerKeys(script.Quorum)}
+	open := event.Open{Ceremony: script.Ceremony, Zone: script.Zone, ScriptSHA256: script.Digest, Tool: toolVersion(), Rehearsal: *rehearsal,
+		OfficerKeys: ceremony.OfficerKeys(script.Quorum)}
 	if p != nil {
 		profileRaw, err := readInput(*profilePath)
 		if err != nil {
 			return usageErr("--profile: %v", err)
 		}
 		arts = append(arts, transparency.Artefact{Name: filepath.Base(*profilePath), Data: profileRaw})
-		fields["profile_sha256"], fields["token"] = dnssec.DigestOf(profileRaw).Hex(), p.Token.Label
+		open.ProfileSHA256, open.Token = dnssec.DigestOf(profileRaw).Hex(), p.Token.Label
 	}
 	if script.RosterFile != "" {
 		arts = append(arts, transparency.Artefact{Name: script.RosterFile, Data: script.RosterRaw})
@@ -238,7 +239,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			return usageErr("--witness-policy %s: %v", *witnessPolicy, err)
 		}
 	}
-	l, err := openLog(ctx, logSpec{dir: dir, keyPath: *keyPath, origin: *origin, resume: resume, fields: fields, artefacts: arts, witnessPolicy: policy})
+	l, err := openLog(ctx, logSpec{dir: dir, keyPath: *keyPath, origin: *origin, resume: resume, open: open, artefacts: arts, witnessPolicy: policy})
 	if err != nil {
 		return err
 	}
@@ -291,7 +292,7 @@ func defaultSKRPath(ksr string) string {
 type logSpec struct {
 	dir, keyPath, origin string
 	resume               bool
-	fields               map[string]any
+	open                 event.Open
 	artefacts            []transparency.Artefact
 	// keyName and keyHint word the refusal of a log whose key is missing.
 	keyName, keyHint string
@@ -330,7 +331,7 @@ func openLog(ctx context.Context, spec logSpec) (*transparency.Log, error) {
 	default:
 		return nil, usageErr("log key %s: %v", spec.keyPath, err)
 	}
-	l, err := transparency.Open(ctx, spec.dir, transparency.Options{Key: key, New: !spec.resume, OpenFields: spec.fields, OpenArtefacts: spec.artefacts,
+	l, err := transparency.Open(ctx, spec.dir, transparency.Options{Key: key, New: !spec.resume, Open: spec.open, OpenArtefacts: spec.artefacts,
 		WitnessPolicy: spec.witnessPolicy})
 	if err != nil {
 		if made {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/transparency"
 	"github.com/keyceremony/keyceremony/ui"
@@ -64,19 +65,19 @@ type transcript struct {
 	script *ceremony.Script
 	st     ceremony.State
 	rep    *transparency.Report
-	done   map[string]*transparency.Entry // step id -> its step.done entry
-	events map[string][]string            // step id -> what else the log records at it
+	done   map[string]*event.Entry // step id -> its step.done entry
+	events map[string][]string     // step id -> what else the log records at it
 }
 
-func buildTranscript(script *ceremony.Script, entries []*transparency.Entry, st ceremony.State, rep *transparency.Report) *transcript {
-	t := &transcript{script: script, st: st, rep: rep, done: map[string]*transparency.Entry{}, events: map[string][]string{}}
+func buildTranscript(script *ceremony.Script, entries []*event.Entry, st ceremony.State, rep *transparency.Report) *transcript {
+	t := &transcript{script: script, st: st, rep: rep, done: map[string]*event.Entry{}, events: map[string][]string{}}
 	for _, e := range entries {
-		step := e.Field("step")
+		step := event.StepOf(e.Event)
 		switch {
-		case e.Kind == ceremony.KindStepDone:
+		case e.Kind() == event.KindStepDone:
 			t.done[step] = e
 		case step != "":
-			line := fmt.Sprintf("%s #%d %s", e.Time.Format("15:04:05"), e.Seq, ui.Describe(e, script))
+			line := fmt.Sprintf("%s #%d %s", e.Time.Format("15:04:05"), e.Seq, event.Describe(e))
 			for _, a := range e.Artefacts {
 				d := mustHex(a.SHA256)
 				line += fmt.Sprintf(" — %s SHA-256 %s (%s)", a.Name, ui.GroupHex(a.SHA256), dnssec.PGPWords(d[:8]))

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"path/filepath"
 
+	"github.com/keyceremony/keyceremony/ceremony/audit"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/ui"
 
 	"context"
@@ -181,22 +183,22 @@ func checkScript(dir string, rep *transparency.Report, requireCosigners int) {
 		script.Name, script.Digest, done, len(script.Steps()), skipped, len(st.Exceptions), st.Resumes, state)
 	cps, err := archivedCheckpoints(dir)
 	if err != nil {
-		rep.Checks = append(rep.Checks, transparency.Check{ID: ceremony.CheckCosignatures, Detail: err.Error()})
+		rep.Checks = append(rep.Checks, transparency.Check{ID: audit.CheckCosignatures, Detail: err.Error()})
 		rep.OK = false
 		return
 	}
-	for _, f := range ceremony.VerifyCosignatures(st, entries, cps, requireCosigners) {
-		rep.Checks = append(rep.Checks, transparency.Check{ID: ceremony.CheckCosignatures, OK: f.OK, Warn: f.Warn, Detail: f.Detail})
+	for _, f := range audit.VerifyCosignatures(st, entries, cps, requireCosigners) {
+		rep.Checks = append(rep.Checks, transparency.Check{ID: audit.CheckCosignatures, OK: f.OK, Warn: f.Warn, Detail: f.Detail})
 		rep.OK = rep.OK && f.OK
 	}
 	// The published checkpoint's officer lines are held to the same.
 	if rep.Checkpoint != nil {
 		bodies := map[uint64][]byte{}
 		for size, cp := range cps {
-			bodies[size] = ceremony.NoteBody(cp)
+			bodies[size] = audit.NoteBody(cp)
 		}
-		for _, r := range ceremony.ReadCosignatures(script.Quorum, rep.Checkpoint.Note, rep.Checkpoint.Size, bodies).Rejected {
-			rep.Checks = append(rep.Checks, transparency.Check{ID: ceremony.CheckCosignatures, Detail: "the published checkpoint: " + r.String()})
+		for _, r := range audit.ReadCosignatures(script.Quorum, rep.Checkpoint.Note, rep.Checkpoint.Size, bodies).Rejected {
+			rep.Checks = append(rep.Checks, transparency.Check{ID: audit.CheckCosignatures, Detail: "the published checkpoint: " + r.String()})
 			rep.OK = false
 		}
 	}
@@ -244,15 +246,15 @@ func rewrittenAfterCosigned(dir string, rep *transparency.Report, given []transp
 		if !strings.HasPrefix(f.Detail, g.Name+":") {
 			continue
 		}
-		_, size, _, err := transparency.ParseCheckpointBody(string(ceremony.NoteBody(g.Data)))
+		_, size, _, err := transparency.ParseCheckpointBody(string(audit.NoteBody(g.Data)))
 		if err != nil {
 			continue
 		}
-		cc := ceremony.ReadCosignatures(script.Quorum, g.Data, size, nil)
+		cc := audit.ReadCosignatures(script.Quorum, g.Data, size, nil)
 		if len(cc.Valid) == 0 {
 			continue
 		}
-		rep.Checks = append(rep.Checks, transparency.Check{ID: ceremony.CheckCosignatures, Detail: fmt.Sprintf(
+		rep.Checks = append(rep.Checks, transparency.Check{ID: audit.CheckCosignatures, Detail: fmt.Sprintf(
 			"%s: checkpoint %d is cosigned by the officers %s, and this log is not consistent with it: its history was rewritten after they signed",
 			g.Name, size, strings.Join(cc.Valid, ", "))})
 	}
@@ -262,10 +264,10 @@ var errNoScript = ceremony.ErrNoScript
 
 // scriptOfLog loads the script that a verified log's opening entry cites
 // (only as an artefact the verifier checked), and parses the entries.
-func scriptOfLog(dir string, rep *transparency.Report) (*ceremony.Script, []*transparency.Entry, error) {
-	var entries []*transparency.Entry
+func scriptOfLog(dir string, rep *transparency.Report) (*ceremony.Script, []*event.Entry, error) {
+	var entries []*event.Entry
 	for _, b := range rep.RawEntries {
-		e, err := transparency.ParseEntry(b)
+		e, err := event.Parse(b)
 		if err != nil {
 			return nil, nil, err
 		}

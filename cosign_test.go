@@ -6,8 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"github.com/keyceremony/keyceremony/ceremony/session"
-	"github.com/keyceremony/keyceremony/scripts"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +13,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/scripts"
 
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/transparency"
@@ -221,24 +223,21 @@ func TestOfficersCosign(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var entries []*transparency.Entry
+		var entries []*event.Entry
 		for _, raw := range rep.RawEntries {
-			e, err := transparency.ParseEntry(raw)
+			e, err := event.Parse(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
 			entries = append(entries, e)
 		}
-		open := map[string]any{}
-		for k, v := range entries[0].Fields {
-			open[k] = v
-		}
+		open := entries[0].Event.(event.Open)
 		var arts []transparency.Artefact
 		for _, a := range entries[0].Artefacts {
 			data, _ := os.ReadFile(filepath.Join(dir, "artefacts", "sha256", a.SHA256))
 			arts = append(arts, transparency.Artefact{Name: a.Name, Data: data})
 		}
-		l, err := transparency.Open(ctx, other, transparency.Options{Key: key, New: true, OpenFields: open, OpenArtefacts: arts})
+		l, err := transparency.Open(ctx, other, transparency.Options{Key: key, New: true, Open: open, OpenArtefacts: arts})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,11 +245,7 @@ func TestOfficersCosign(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range entries[1:] {
-			fields := map[string]any{}
-			for k, v := range e.Fields {
-				fields[k] = v
-			}
-			if _, err := l.Append(ctx, transparency.Record{Kind: e.Kind, Fields: fields, Artefacts: e.Artefacts}); err != nil {
+			if _, err := l.Append(ctx, e.Event, e.Artefacts...); err != nil {
 				t.Fatal(err)
 			}
 		}

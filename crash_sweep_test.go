@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -84,7 +85,7 @@ func TestCrashSweep(t *testing.T) {
 			}
 			resumed := false
 			for _, raw := range rep.RawEntries[n+1:] {
-				if e, _ := transparency.ParseEntry(raw); e != nil && e.Kind == "ceremony.resumed" {
+				if e, _ := event.Parse(raw); e != nil && e.Kind() == event.KindResumed {
 					resumed = true
 				}
 			}

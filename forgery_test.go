@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/transparency"
@@ -35,7 +36,7 @@ func TestForgeries(t *testing.T) {
 	}
 	artefact := func(name string) string {
 		for _, raw := range rep.RawEntries {
-			e, _ := transparency.ParseEntry(raw)
+			e, _ := event.ParseHeader(raw)
 			for _, a := range e.Artefacts {
 				if strings.HasSuffix(a.Name, name) {
 					return filepath.Join("artefacts", "sha256", a.SHA256)

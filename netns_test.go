@@ -2,12 +2,13 @@ package main
 
 import (
 	"fmt"
-	"github.com/keyceremony/keyceremony/transparency"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyceremony/keyceremony/transparency"
 
 	"github.com/keyceremony/keyceremony/scripts"
 )

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/transparency"
 )
@@ -20,35 +21,35 @@ func TestVerifyScriptRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := func(step, role string, witnesses ...string) transparency.Record {
+	done := func(step, role string, witnesses ...string) event.Event {
 		if witnesses == nil {
 			witnesses = []string{}
 		}
-		return transparency.Record{Kind: "step.done", Fields: map[string]any{"step": step, "role": role, "witnesses": witnesses}}
+		return event.StepDone{Step: step, Role: role, Witnesses: witnesses}
 	}
-	witness := func(step, w string) transparency.Record {
-		return transparency.Record{Kind: "step.witnessed", Fields: map[string]any{"step": step, "witness": w}}
+	witness := func(step, w string) event.Event {
+		return event.StepWitnessed{Step: step, Witness: w}
 	}
-	opening := []transparency.Record{witness("1.1", "IW"), done("1.1", "CA", "IW"), done("1.2", "IW"),
+	opening := []event.Event{witness("1.1", "IW"), done("1.1", "CA", "IW"), done("1.2", "IW"),
 		witness("1.3", "IW"), witness("1.3", "SSC1"), done("1.3", "CA", "IW", "SSC1"), witness("1.4", "IW"), done("1.4", "CA", "IW")}
 	for name, c := range map[string]struct {
-		records []transparency.Record
+		records []event.Event
 		want    string
 	}{
-		"a step out of order": {[]transparency.Record{done("1.2", "IW")}, `entry 1 (step.done): names step "1.2", but the current step is 1.1`},
-		"no witness":          {[]transparency.Record{done("1.1", "CA", "IW")}, "entry 1 (step.done): step 1.1 is done without its witnesses' confirmation"},
-		"the HSM before the quorum": {append(append([]transparency.Record{}, opening...), witness("2.1", "IW"), done("2.1", "CA", "IW"), witness("2.2", "IW"), done("2.2", "CA", "IW"),
-			witness("2.3", "IW"), done("2.3", "CA", "IW"), transparency.Record{Kind: "hsm.login", Fields: map[string]any{"step": "3.1"}}),
+		"a step out of order": {[]event.Event{done("1.2", "IW")}, `entry 1 (step.done): names step "1.2", but the current step is 1.1`},
+		"no witness":          {[]event.Event{done("1.1", "CA", "IW")}, "entry 1 (step.done): step 1.1 is done without its witnesses' confirmation"},
+		"the HSM before the quorum": {append(append([]event.Event{}, opening...), witness("2.1", "IW"), done("2.1", "CA", "IW"), witness("2.2", "IW"), done("2.2", "CA", "IW"),
+			witness("2.3", "IW"), done("2.3", "CA", "IW"), event.HSMLogin{Step: "3.1"}),
 			"entry 15 (hsm.login): step 3.1 does not activate the HSM"},
-		"an unknown card": {append(append([]transparency.Record{}, opening...), witness("2.1", "IW"), done("2.1", "CA", "IW"), witness("2.2", "IW"), done("2.2", "CA", "IW"),
-			witness("2.3", "IW"), done("2.3", "CA", "IW"), transparency.Record{Kind: "card.presented", Fields: map[string]any{"step": "3.1", "card": "CO9"}}),
+		"an unknown card": {append(append([]event.Event{}, opening...), witness("2.1", "IW"), done("2.1", "CA", "IW"), witness("2.2", "IW"), done("2.2", "CA", "IW"),
+			witness("2.3", "IW"), done("2.3", "CA", "IW"), event.CardPresented{Step: "3.1", Card: "CO9"}),
 			"entry 15 (card.presented): card CO9 is not enrolled"},
-		"a replayed card event": {append(append([]transparency.Record{}, opening...), witness("2.1", "IW"), done("2.1", "CA", "IW"), witness("2.2", "IW"), done("2.2", "CA", "IW"),
-			witness("2.3", "IW"), done("2.3", "CA", "IW"), transparency.Record{Kind: "card.presented", Fields: map[string]any{"step": "3.1", "card": "CO1", "holder": "Amara Okafor"}},
-			transparency.Record{Kind: "card.presented", Fields: map[string]any{"step": "3.1", "card": "CO1", "holder": "Amara Okafor"}}),
+		"a replayed card event": {append(append([]event.Event{}, opening...), witness("2.1", "IW"), done("2.1", "CA", "IW"), witness("2.2", "IW"), done("2.2", "CA", "IW"),
+			witness("2.3", "IW"), done("2.3", "CA", "IW"), event.CardPresented{Step: "3.1", Card: "CO1", Holder: "Amara Okafor"},
+			event.CardPresented{Step: "3.1", Card: "CO1", Holder: "Amara Okafor"}),
 			"entry 16 (card.presented): card CO1 was already accepted"},
-		"an abort without its reason": {[]transparency.Record{{Kind: "ceremony.aborted", Fields: map[string]any{"step": "1.1"}}}, "entry 1 (ceremony.aborted): an abort needs its reason"},
-		"a skip by the actor": {append(append([]transparency.Record{}, opening[:2]...), transparency.Record{Kind: "step.skipped", Fields: map[string]any{"step": "1.2", "reason": "r", "witness": "IW"}}),
+		"an abort without its reason": {[]event.Event{event.Aborted{Step: "1.1"}}, "entry 1 (ceremony.aborted): an abort needs its reason"},
+		"a skip by the actor": {append(append([]event.Event{}, opening[:2]...), event.StepSkipped{Step: "1.2", Reason: "r", Witness: "IW"}),
 			"step 1.2 is skipped with \"IW\"'s confirmation; a declared role other than IW confirms it"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -57,7 +58,7 @@ func TestVerifyScriptRules(t *testing.T) {
 			key, _ := transparency.ParseKey(skey)
 			dir := filepath.Join(t.TempDir(), "log")
 			l, err := transparency.Open(ctx, dir, transparency.Options{Key: key, New: true,
-				OpenFields:    map[string]any{"script_sha256": script.Digest},
+				Open:          event.Open{ScriptSHA256: script.Digest},
 				OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: script.Raw}}})
 			if err != nil {
 				t.Fatal(err)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyceremony/keyceremony/transparency"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 )
 
 // TestCosignRules: the log records the quorum's cosignatures only right
@@ -24,11 +24,11 @@ func TestCosignRules(t *testing.T) {
 		t.Fatalf("cosignings %+v, present %v, final size %d", st.Cosigned, st.Present, st.FinalSize)
 	}
 	// change rewrites the happy path's entries of one kind.
-	change := func(kind string, f func(e *transparency.Entry, b *entries)) []*transparency.Entry {
+	change := func(kind string, f func(e *event.Entry, b *entries)) []*event.Entry {
 		list := happyPath(s, nil)
 		b := &entries{}
 		for _, e := range list {
-			if e.Kind == kind {
+			if e.Kind() == kind {
 				f(e, b)
 				continue
 			}
@@ -37,36 +37,36 @@ func TestCosignRules(t *testing.T) {
 		}
 		return b.list
 	}
-	set := func(e *transparency.Entry, fields map[string]any) *transparency.Entry {
+	set := func(e *event.Entry, fields map[string]any) *event.Entry {
 		b := &entries{}
-		b.add(e.Kind, fields)
+		b.add(e.Kind(), fields)
 		n := b.list[0]
 		n.Time = e.Time
 		return n
 	}
 	for name, c := range map[string]struct {
-		list []*transparency.Entry
+		list []*event.Entry
 		want string
 	}{
-		"cosigned before the quorum": {change(KindQuorumReached, func(e *transparency.Entry, b *entries) {
-			b.add(KindCosigned, map[string]any{"step": "3.1", "size": len(b.list), "point": "quorum", "cosigners": []string{"CO1"}})
+		"cosigned before the quorum": {change(event.KindQuorumReached, func(e *event.Entry, b *entries) {
+			b.add(event.KindCosigned, map[string]any{"step": "3.1", "size": len(b.list), "point": "quorum", "cosigners": []string{"CO1"}})
 		}), "cosignatures logged with no quorum reached"},
-		"another checkpoint": {change(KindCosigned, func(e *transparency.Entry, b *entries) {
-			b.add(KindCosigned, map[string]any{"step": "3.1", "size": 3, "point": "quorum", "cosigners": []string{"CO1"}})
+		"another checkpoint": {change(event.KindCosigned, func(e *event.Entry, b *entries) {
+			b.add(event.KindCosigned, map[string]any{"step": "3.1", "size": 3, "point": "quorum", "cosigners": []string{"CO1"}})
 		}), "cosigned checkpoint 3, but the one that records the quorum is"},
-		"an officer not in the quorum": {change(KindCosigned, func(e *transparency.Entry, b *entries) {
-			b.add(KindCosigned, map[string]any{"step": "3.1", "size": len(b.list), "point": "quorum", "cosigners": []string{"CO1", "CO4"}})
+		"an officer not in the quorum": {change(event.KindCosigned, func(e *event.Entry, b *entries) {
+			b.add(event.KindCosigned, map[string]any{"step": "3.1", "size": len(b.list), "point": "quorum", "cosigners": []string{"CO1", "CO4"}})
 		}), "CO4 cosigned, but the quorum's accepted cards are [CO1 CO2 CO3]"},
-		"twice": {change(KindCosigned, func(e *transparency.Entry, b *entries) {
+		"twice": {change(event.KindCosigned, func(e *event.Entry, b *entries) {
 			size := len(b.list)
-			b.add(KindCosigned, map[string]any{"step": "3.1", "size": size, "point": "quorum", "cosigners": []string{"CO1"}})
-			b.add(KindCosigned, map[string]any{"step": "3.1", "size": size, "point": "quorum", "cosigners": []string{"CO2"}})
+			b.add(event.KindCosigned, map[string]any{"step": "3.1", "size": size, "point": "quorum", "cosigners": []string{"CO1"}})
+			b.add(event.KindCosigned, map[string]any{"step": "3.1", "size": size, "point": "quorum", "cosigners": []string{"CO2"}})
 		}), "the quorum's checkpoint is already cosigned"},
-		"an officer left out at the close": {change(KindClose, func(e *transparency.Entry, b *entries) {
+		"an officer left out at the close": {change(event.KindClose, func(e *event.Entry, b *entries) {
 			b.list = append(b.list, set(e, map[string]any{"cosigners": []string{"CO1", "CO2"}, "absent": []string{}}))
 			b.list[len(b.list)-1].Seq = uint64(len(b.list) - 1)
 		}), "every officer of the ceremony ([CO1 CO2 CO3]) is one or the other"},
-		"a stranger at the close": {change(KindClose, func(e *transparency.Entry, b *entries) {
+		"a stranger at the close": {change(event.KindClose, func(e *event.Entry, b *entries) {
 			b.list = append(b.list, set(e, map[string]any{"cosigners": []string{"CO1", "CO2", "CO3"}, "absent": []string{"CO5"}}))
 			b.list[len(b.list)-1].Seq = uint64(len(b.list) - 1)
 		}), "names CO5 to cosign, who is not an officer of this ceremony"},
@@ -78,7 +78,7 @@ func TestCosignRules(t *testing.T) {
 		})
 	}
 	// An officer recorded absent is named so.
-	list := change(KindClose, func(e *transparency.Entry, b *entries) {
+	list := change(event.KindClose, func(e *event.Entry, b *entries) {
 		b.list = append(b.list, set(e, map[string]any{"cosigners": []string{"CO1", "CO3"}, "absent": []string{"CO2"}}))
 		b.list[len(b.list)-1].Seq = uint64(len(b.list) - 1)
 	})

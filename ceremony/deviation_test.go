@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/scripts"
 )
 
@@ -24,7 +25,7 @@ func TestSkipAndAbort(t *testing.T) {
 			for k, v := range f {
 				m[k] = v
 			}
-			b.add(KindStepSkipped, m)
+			b.add(event.KindStepSkipped, m)
 			return true
 		}
 	}
@@ -54,7 +55,7 @@ func TestSkipAndAbort(t *testing.T) {
 		return func(b *entries, st Step) bool {
 			if st.ID == id && !aborted {
 				aborted = true
-				b.add(KindAborted, map[string]any{"step": st.ID, "reason": "the KSR hash does not match hash#1"})
+				b.add(event.KindAborted, map[string]any{"step": st.ID, "reason": "the KSR hash does not match hash#1"})
 			}
 			return aborted && !s.Acts[st.Act].Always
 		}
@@ -70,7 +71,7 @@ func TestSkipAndAbort(t *testing.T) {
 	}
 	_, err = Replay(s, happyPath(s, func(b *entries, st Step) bool {
 		if st.ID == "2.1" {
-			b.add(KindAborted, map[string]any{"step": st.ID})
+			b.add(event.KindAborted, map[string]any{"step": st.ID})
 			return true
 		}
 		return false
@@ -126,7 +127,7 @@ func TestSignInRules(t *testing.T) {
 			if st.Action != ActionSignIn {
 				return false
 			}
-			b.add(KindSignedIn, map[string]any{"step": st.ID, "participants": names})
+			b.add(event.KindSignedIn, map[string]any{"step": st.ID, "participants": names})
 			finish(b, st)
 			return true
 		}
@@ -149,11 +150,11 @@ func TestSignInRules(t *testing.T) {
 		return func(b *entries, st Step) bool {
 			switch st.ID {
 			case "1.2":
-				b.add(KindSignedIn, map[string]any{"step": st.ID, "participants": without("SSC2")})
+				b.add(event.KindSignedIn, map[string]any{"step": st.ID, "participants": without("SSC2")})
 				finish(b, st)
 				return true
 			case "1.4", "5.2":
-				b.add(KindStepSkipped, map[string]any{"step": st.ID, "reason": "SSC2 is absent", "witness": witness})
+				b.add(event.KindStepSkipped, map[string]any{"step": st.ID, "reason": "SSC2 is absent", "witness": witness})
 				return true
 			}
 			return false
@@ -203,10 +204,12 @@ func TestZeroizeReplay(t *testing.T) {
 			return true
 		}
 	}
-	yes := func(b *entries, st Step) { b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"}) }
+	yes := func(b *entries, st Step) {
+		b.add(event.KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+	}
 	zero := func(remaining int) func(b *entries, st Step) {
 		return func(b *entries, st Step) {
-			b.add(KindZeroized, map[string]any{"step": st.ID, "destroyed": []string{"KSK1"}, "remaining": remaining})
+			b.add(event.KindZeroized, map[string]any{"step": st.ID, "destroyed": []string{"KSK1"}, "remaining": remaining})
 		}
 	}
 	for name, c := range map[string]struct {
@@ -237,10 +240,10 @@ func TestWitnessRules(t *testing.T) {
 		}
 	}
 	done := func(b *entries, st Step) {
-		b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
+		b.add(event.KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
 	}
 	witness := func(w string) func(b *entries, st Step) {
-		return func(b *entries, st Step) { b.add(KindStepWitnessed, map[string]any{"step": st.ID, "witness": w}) }
+		return func(b *entries, st Step) { b.add(event.KindStepWitnessed, map[string]any{"step": st.ID, "witness": w}) }
 	}
 	for name, c := range map[string]struct {
 		hook func(b *entries, st Step) bool
@@ -277,7 +280,7 @@ func TestRepeatRules(t *testing.T) {
 			for k, v := range f {
 				m[k] = v
 			}
-			b.add(KindStepRepeated, m)
+			b.add(event.KindStepRepeated, m)
 			// The step repeated is done again, then this one.
 			prev := s.Steps()[indexOf(s, at)-1]
 			finish(b, prev)
@@ -297,7 +300,9 @@ func TestRepeatRules(t *testing.T) {
 		"no reason":       {repeatAt("1.4", map[string]any{"repeat": "1.3", "witness": "IW"}), "needs its reason"},
 		"not its witness": {repeatAt("1.4", map[string]any{"repeat": "1.3", "reason": "r", "witness": "RZM"}), "a witness of the step confirms it"},
 		"the next begun": {repeatAt("1.4", map[string]any{"repeat": "1.3", "reason": "r", "witness": "IW"},
-			func(b *entries, st Step) { b.add(KindStepWitnessed, map[string]any{"step": st.ID, "witness": "IW"}) }), "has begun"},
+			func(b *entries, st Step) {
+				b.add(event.KindStepWitnessed, map[string]any{"step": st.ID, "witness": "IW"})
+			}), "has begun"},
 	} {
 		if _, err := Replay(s, happyPath(s, c.hook)); !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
@@ -326,12 +331,12 @@ func TestContingencies(t *testing.T) {
 	choose := func(ids []string, notApplicable ...string) func(b *entries, st Step) bool {
 		return func(b *entries, st Step) bool {
 			if st.Action == ActionChoose {
-				b.add(KindChosen, map[string]any{"step": st.ID, "chosen": ids})
+				b.add(event.KindChosen, map[string]any{"step": st.ID, "chosen": ids})
 				finish(b, st)
 				return true
 			}
 			if slices.Contains(notApplicable, st.ID) {
-				b.add(KindNotApplicable, map[string]any{"step": st.ID})
+				b.add(event.KindNotApplicable, map[string]any{"step": st.ID})
 				return true
 			}
 			return false

@@ -3,34 +3,41 @@ package ceremony
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/keyceremony/keyceremony/transparency"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 )
 
 // entries builds log entries for engine tests.
 type entries struct {
-	list []*transparency.Entry
+	list []*event.Entry
 }
 
-func (b *entries) add(kind string, fields map[string]any, arts ...transparency.ArtefactRef) {
-	e := &transparency.Entry{Seq: uint64(len(b.list)), Time: time.Date(2026, 11, 28, 14, 0, len(b.list), 0, time.UTC),
-		Kind: kind, Fields: map[string]json.RawMessage{}, Artefacts: arts}
-	for k, v := range fields {
-		e.Fields[k], _ = json.Marshal(v)
+// add appends an entry of the kind with the given fields, decoded as the
+// log decodes them.
+func (b *entries) add(kind string, fields map[string]any, arts ...event.Artefact) {
+	raw, err := json.Marshal(fields)
+	if err != nil {
+		panic(err)
 	}
-	b.list = append(b.list, e)
+	ev, err := event.Decode(kind, raw)
+	if err != nil {
+		panic(fmt.Sprintf("entry %d: %v", len(b.list), err))
+	}
+	b.list = append(b.list, &event.Entry{Seq: uint64(len(b.list)), Time: time.Date(2026, 11, 28, 14, 0, len(b.list), 0, time.UTC),
+		Event: ev, Artefacts: arts})
 }
 
 const ksrHash = "ba59909495d5ad643509ac9bc5e7cf0114c50888e9b39288475b6e191588c6ea"
 
 // happyPath writes the entries of a whole demo ceremony, calling hook (if
 // set) before each step's entries so that a test can insert or replace some.
-func happyPath(s *Script, hook func(b *entries, st Step) bool) []*transparency.Entry {
+func happyPath(s *Script, hook func(b *entries, st Step) bool) []*event.Entry {
 	b := &entries{}
-	b.add(KindOpen, map[string]any{"script_sha256": s.Digest})
+	b.add(event.KindOpen, map[string]any{"script_sha256": s.Digest})
 	for _, st := range s.Steps() {
 		if hook != nil && hook(b, st) {
 			continue
@@ -50,36 +57,36 @@ func happyPath(s *Script, hook func(b *entries, st Step) bool) []*transparency.E
 			for _, r := range s.Roles {
 				names[r.ID] = "Person " + r.ID
 			}
-			b.add(KindSignedIn, with(map[string]any{"participants": names}))
+			b.add(event.KindSignedIn, with(map[string]any{"participants": names}))
 		case ActionZeroize:
-			b.add(KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
-			b.add(KindZeroized, with(map[string]any{"token": "t", "destroyed": []string{"KSK1"}, "remaining": 0}))
+			b.add(event.KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
+			b.add(event.KindZeroized, with(map[string]any{"token": "t", "destroyed": []string{"KSK1"}, "remaining": 0}))
 		case ActionQuorum:
 			for _, c := range []string{"CO1", "CO2", "CO3"} {
-				b.add(KindCardPresented, with(map[string]any{"card": c}))
+				b.add(event.KindCardPresented, with(map[string]any{"card": c}))
 			}
-			b.add(KindQuorumReached, with(map[string]any{"cards": []string{"CO1", "CO2", "CO3"}}))
-			b.add(KindCosigned, with(map[string]any{"size": len(b.list), "point": "quorum", "cosigners": []string{"CO1", "CO2", "CO3"}}))
+			b.add(event.KindQuorumReached, with(map[string]any{"cards": []string{"CO1", "CO2", "CO3"}}))
+			b.add(event.KindCosigned, with(map[string]any{"size": len(b.list), "point": "quorum", "cosigners": []string{"CO1", "CO2", "CO3"}}))
 		case ActionHSMLogin:
-			b.add(KindHSMLogin, f)
+			b.add(event.KindHSMLogin, f)
 		case ActionKSRLoad:
-			b.add(KindKSRLoaded, with(map[string]any{"sha256": ksrHash, "bundles": 2}),
-				transparency.ArtefactRef{Name: "ksr.xml", SHA256: ksrHash, Size: 10})
+			b.add(event.KindKSRLoaded, with(map[string]any{"sha256": ksrHash, "bundles": 2}),
+				event.Artefact{Name: "ksr.xml", SHA256: ksrHash, Size: 10})
 		case ActionKSRCheck:
-			b.add(KindKSRChecked, with(map[string]any{"sha256": ksrHash, "results": []CheckResult{{ID: "KSR-DOMAIN", Status: "pass"}}}))
+			b.add(event.KindKSRChecked, with(map[string]any{"sha256": ksrHash, "results": []event.CheckResult{{ID: "KSR-DOMAIN", Status: "pass"}}}))
 		case ActionKSRSign:
-			b.add(KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
-			b.add(KindBundleSigned, with(map[string]any{"bundle": 1, "bundle_id": "b1", "sig_sha256": strings.Repeat("1", 64)}))
-			b.add(KindBundleSigned, with(map[string]any{"bundle": 2, "bundle_id": "b2", "sig_sha256": strings.Repeat("2", 64)}))
+			b.add(event.KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
+			b.add(event.KindBundleSigned, with(map[string]any{"bundle": 1, "bundle_id": "b1", "sig_sha256": strings.Repeat("1", 64)}))
+			b.add(event.KindBundleSigned, with(map[string]any{"bundle": 2, "bundle_id": "b2", "sig_sha256": strings.Repeat("2", 64)}))
 		case ActionSKRWrite:
-			b.add(KindSKRWritten, f, transparency.ArtefactRef{Name: "skr.xml", SHA256: strings.Repeat("ab", 32), Size: 10})
+			b.add(event.KindSKRWritten, f, event.Artefact{Name: "skr.xml", SHA256: strings.Repeat("ab", 32), Size: 10})
 		case ActionHSMLogout:
-			b.add(KindHSMLogout, f)
+			b.add(event.KindHSMLogout, f)
 		case ActionKeyGen:
-			b.add(KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
-			b.add(KindKeyGenerated, keyFields(st, nil))
+			b.add(event.KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
+			b.add(event.KindKeyGenerated, keyFields(st, nil))
 		case ActionReshare:
-			b.add(KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
+			b.add(event.KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
 			commitment, secret := s.Quorum.Commitments[0], ReshareSecret(st)
 			if secret == SecretNew {
 				commitment = "bmV3IHNlY3JldA=="
@@ -88,22 +95,22 @@ func happyPath(s *Script, hook func(b *entries, st Step) bool) []*transparency.E
 			for _, c := range s.Quorum.Cards {
 				old = append(old, c.ID)
 			}
-			b.add(KindCardsReshared, with(map[string]any{"threshold": 3, "cards": []string{"CO8", "CO9", "CO10"}, "revoked": old,
+			b.add(event.KindCardsReshared, with(map[string]any{"threshold": 3, "cards": []string{"CO8", "CO9", "CO10"}, "revoked": old,
 				"commitment": commitment, "roster_sha256": strings.Repeat("cd", 32), "secret": secret}),
-				transparency.ArtefactRef{Name: "roster-2.yaml", SHA256: strings.Repeat("cd", 32), Size: 10})
+				event.Artefact{Name: "roster-2.yaml", SHA256: strings.Repeat("cd", 32), Size: 10})
 		}
 		for _, w := range st.Witnesses {
-			b.add(KindStepWitnessed, map[string]any{"step": st.ID, "witness": w})
+			b.add(event.KindStepWitnessed, map[string]any{"step": st.ID, "witness": w})
 		}
-		b.add(KindStepDone, done)
+		b.add(event.KindStepDone, done)
 	}
-	b.add(KindClose, closeFields(s, b.list))
+	b.add(event.KindClose, closeFields(s, b.list))
 	return b.list
 }
 
 // closeFields names every officer of the ceremony so far as present to
 // cosign the final checkpoint, as the console does when all are there.
-func closeFields(s *Script, list []*transparency.Entry) map[string]any {
+func closeFields(s *Script, list []*event.Entry) map[string]any {
 	st, err := Replay(s, list)
 	if err != nil || len(st.CosignExpected()) == 0 {
 		return nil
@@ -114,9 +121,9 @@ func closeFields(s *Script, list []*transparency.Entry) map[string]any {
 // finish writes a step's witnesses' confirmations and its step.done.
 func finish(b *entries, st Step) {
 	for _, w := range st.Witnesses {
-		b.add(KindStepWitnessed, map[string]any{"step": st.ID, "witness": w})
+		b.add(event.KindStepWitnessed, map[string]any{"step": st.ID, "witness": w})
 	}
-	b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
+	b.add(event.KindStepDone, map[string]any{"step": st.ID, "role": st.Role, "witnesses": st.Witnesses})
 }
 
 func TestReplayHappyPath(t *testing.T) {
@@ -136,51 +143,51 @@ func TestReplayRefuses(t *testing.T) {
 		"a step skipped": func(b *entries, st Step) bool { return st.ID == "1.3" },
 		"signing before the quorum": func(b *entries, st Step) bool {
 			if st.Action == ActionQuorum {
-				b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+				b.add(event.KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
 			}
 			return false
 		},
 		"a card accepted twice": func(b *entries, st Step) bool {
 			if st.Action == ActionQuorum {
-				b.add(KindCardPresented, map[string]any{"step": st.ID, "card": "CO1"})
-				b.add(KindCardPresented, map[string]any{"step": st.ID, "card": "CO1"})
+				b.add(event.KindCardPresented, map[string]any{"step": st.ID, "card": "CO1"})
+				b.add(event.KindCardPresented, map[string]any{"step": st.ID, "card": "CO1"})
 			}
 			return false
 		},
 		"an unknown card accepted": func(b *entries, st Step) bool {
 			if st.Action == ActionQuorum {
-				b.add(KindCardPresented, map[string]any{"step": st.ID, "card": "CO9"})
+				b.add(event.KindCardPresented, map[string]any{"step": st.ID, "card": "CO9"})
 			}
 			return false
 		},
 		"the HSM used before the quorum": func(b *entries, st Step) bool {
 			if st.Action == ActionQuorum {
-				b.add(KindHSMLogin, map[string]any{"step": st.ID})
+				b.add(event.KindHSMLogin, map[string]any{"step": st.ID})
 			}
 			return false
 		},
 		"signing without the typed Yes": func(b *entries, st Step) bool {
 			if st.Action == ActionKSRSign {
-				b.add(KindBundleSigned, map[string]any{"step": st.ID, "bundle": 1})
+				b.add(event.KindBundleSigned, map[string]any{"step": st.ID, "bundle": 1})
 			}
 			return false
 		},
 		"a wrong typed confirmation": func(b *entries, st Step) bool {
 			if st.Action == ActionKSRSign {
-				b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "yes"})
+				b.add(event.KindStepConfirmed, map[string]any{"step": st.ID, "typed": "yes"})
 			}
 			return false
 		},
 		"a step confirmed before its action": func(b *entries, st Step) bool {
 			if st.Action == ActionHSMLogin {
-				b.add(KindStepDone, map[string]any{"step": st.ID})
+				b.add(event.KindStepDone, map[string]any{"step": st.ID})
 			}
 			return false
 		},
 		"an entry after the close": func(b *entries, st Step) bool { return false },
 		"a step done without its witnesses": func(b *entries, st Step) bool {
 			if st.ID == "1.1" {
-				b.add(KindStepDone, map[string]any{"step": st.ID, "role": st.Role})
+				b.add(event.KindStepDone, map[string]any{"step": st.ID, "role": st.Role})
 				return true
 			}
 			return false
@@ -188,7 +195,7 @@ func TestReplayRefuses(t *testing.T) {
 		"a fourth card in a quorum of three": func(b *entries, st Step) bool {
 			if st.Action == ActionQuorum {
 				for _, c := range []string{"CO4", "CO5", "CO6", "CO7"} {
-					b.add(KindCardPresented, map[string]any{"step": st.ID, "card": c})
+					b.add(event.KindCardPresented, map[string]any{"step": st.ID, "card": c})
 				}
 				return true
 			}
@@ -196,13 +203,13 @@ func TestReplayRefuses(t *testing.T) {
 		},
 		"a check with an unknown status": func(b *entries, st Step) bool {
 			if st.Action == ActionKSRCheck {
-				b.add(KindKSRChecked, map[string]any{"step": st.ID, "sha256": ksrHash, "results": []CheckResult{{ID: "KSR-X", Status: "FAILED"}}})
+				b.add(event.KindKSRChecked, map[string]any{"step": st.ID, "sha256": ksrHash, "results": []event.CheckResult{{ID: "KSR-X", Status: "FAILED"}}})
 			}
 			return false
 		},
 		"a login twice": func(b *entries, st Step) bool {
 			if st.Action == ActionHSMLogin {
-				b.add(KindHSMLogin, map[string]any{"step": st.ID})
+				b.add(event.KindHSMLogin, map[string]any{"step": st.ID})
 			}
 			return false
 		},
@@ -212,7 +219,7 @@ func TestReplayRefuses(t *testing.T) {
 			list := happyPath(s, hook)
 			if name == "an entry after the close" {
 				b := &entries{list: list}
-				b.add(KindStepDone, map[string]any{"step": "5.2", "role": "CA", "witnesses": []string{"IW"}})
+				b.add(event.KindStepDone, map[string]any{"step": "5.2", "role": "CA", "witnesses": []string{"IW"}})
 				list = b.list
 			}
 			_, err := Replay(s, list)
@@ -228,8 +235,8 @@ func TestRejectedCardsAndExceptions(t *testing.T) {
 	s := demoScript(t)
 	list := happyPath(s, func(b *entries, st Step) bool {
 		if st.Action == ActionQuorum {
-			b.add(KindCardRejected, map[string]any{"step": st.ID, "card": "CO4", "reason": "forged"})
-			b.add(KindException, map[string]any{"step": st.ID, "text": "CO4's card refused; CO4 steps aside"})
+			b.add(event.KindCardRejected, map[string]any{"step": st.ID, "card": "CO4", "reason": "forged"})
+			b.add(event.KindException, map[string]any{"step": st.ID, "text": "CO4's card refused; CO4 steps aside"})
 		}
 		return false
 	})

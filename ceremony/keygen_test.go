@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/scripts"
-	"github.com/keyceremony/keyceremony/transparency"
 )
 
 // IANA's test KSK1 as a DNSKEY, with its tags and DS.
@@ -31,7 +31,7 @@ func keygenScript(t *testing.T) *Script {
 
 // keygenPath writes a whole key-generation ceremony; gen writes the
 // key.generate step's entries (the confirmation and the key).
-func keygenPath(s *Script, gen func(b *entries, st Step)) []*transparency.Entry {
+func keygenPath(s *Script, gen func(b *entries, st Step)) []*event.Entry {
 	return happyPath(s, func(b *entries, st Step) bool {
 		if st.Action != ActionKeyGen {
 			return false
@@ -58,8 +58,8 @@ func keyFields(st Step, extra map[string]any) map[string]any {
 func TestKeyGenerationReplay(t *testing.T) {
 	s := keygenScript(t)
 	good := func(b *entries, st Step) {
-		b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
-		b.add(KindKeyGenerated, keyFields(st, nil))
+		b.add(event.KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+		b.add(event.KindKeyGenerated, keyFields(st, nil))
 	}
 	st, err := Replay(s, keygenPath(s, good))
 	if err != nil || !st.Closed || len(st.Keys) != 1 || st.Keys[0].RevokedTag != 5145 {
@@ -69,21 +69,21 @@ func TestKeyGenerationReplay(t *testing.T) {
 		gen  func(b *entries, st Step)
 		want string
 	}{
-		"before the typed Yes": {func(b *entries, st Step) { b.add(KindKeyGenerated, keyFields(st, nil)) }, "before the typed confirmation"},
+		"before the typed Yes": {func(b *entries, st Step) { b.add(event.KindKeyGenerated, keyFields(st, nil)) }, "before the typed confirmation"},
 		"another label": {func(b *entries, st Step) {
-			b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
-			b.add(KindKeyGenerated, keyFields(st, map[string]any{"label": "KSK-OTHER"}))
+			b.add(event.KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+			b.add(event.KindKeyGenerated, keyFields(st, map[string]any{"label": "KSK-OTHER"}))
 		}, `the script asks for "KSK-NEW"`},
 		"a tag the DNSKEY does not give": {func(b *entries, st Step) {
-			b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
-			b.add(KindKeyGenerated, keyFields(st, map[string]any{"key_tag": 20326, "key_tag_revoked": 20454}))
+			b.add(event.KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+			b.add(event.KindKeyGenerated, keyFields(st, map[string]any{"key_tag": 20326, "key_tag_revoked": 20454}))
 		}, "do not match the DNSKEY logged"},
 		"a DS the DNSKEY does not give": {func(b *entries, st Step) {
-			b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
-			b.add(KindKeyGenerated, keyFields(st, map[string]any{"ds_sha256": strings.Repeat("0", 64)}))
+			b.add(event.KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+			b.add(event.KindKeyGenerated, keyFields(st, map[string]any{"ds_sha256": strings.Repeat("0", 64)}))
 		}, "do not match the DNSKEY logged"},
 		"no key": {func(b *entries, st Step) {
-			b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+			b.add(event.KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
 		}, "witnessed before its action is done"},
 	}
 	for name, c := range bad {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/keyceremony/keyceremony/transparency"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 )
 
 // ErrNoScript: the log's opening entry cites no ceremony script.
@@ -14,11 +14,12 @@ var ErrNoScript = errors.New("the log cites no ceremony script")
 // file it names, each only as an artefact the entry cites; read returns an
 // artefact's bytes by SHA-256 (from the folder, or a published copy, which
 // must check the digest).
-func ScriptOfLog(open *transparency.Entry, read func(sha256 string) ([]byte, error)) (*Script, error) {
+func ScriptOfLog(open *event.Entry, read func(sha256 string) ([]byte, error)) (*Script, error) {
 	if open == nil {
 		return nil, ErrNoScript
 	}
-	digest := open.Field("script_sha256")
+	ev, _ := open.Event.(event.Open)
+	digest := ev.ScriptSHA256
 	if digest == "" {
 		return nil, ErrNoScript
 	}

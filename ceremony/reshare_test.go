@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/scripts"
-	"github.com/keyceremony/keyceremony/transparency"
 )
 
 func officersScript(t *testing.T) *Script {
@@ -35,8 +35,8 @@ func TestReshareReplay(t *testing.T) {
 		}
 		return m
 	}
-	roster := transparency.ArtefactRef{Name: "roster-2.yaml", SHA256: strings.Repeat("cd", 32), Size: 10}
-	path := func(gen func(b *entries, st Step)) []*transparency.Entry {
+	roster := event.Artefact{Name: "roster-2.yaml", SHA256: strings.Repeat("cd", 32), Size: 10}
+	path := func(gen func(b *entries, st Step)) []*event.Entry {
 		return happyPath(s, func(b *entries, st Step) bool {
 			if st.Action != ActionReshare {
 				return false
@@ -46,8 +46,10 @@ func TestReshareReplay(t *testing.T) {
 			return true
 		})
 	}
-	yes := func(b *entries, st Step) { b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"}) }
-	st, err := Replay(s, path(func(b *entries, st Step) { yes(b, st); b.add(KindCardsReshared, fields(st, nil), roster) }))
+	yes := func(b *entries, st Step) {
+		b.add(event.KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+	}
+	st, err := Replay(s, path(func(b *entries, st Step) { yes(b, st); b.add(event.KindCardsReshared, fields(st, nil), roster) }))
 	if err != nil || !st.Closed || st.Reshared == nil || st.Reshared.Roster.Name != "roster-2.yaml" {
 		t.Fatalf("an officer replacement: %v", err)
 	}
@@ -55,28 +57,28 @@ func TestReshareReplay(t *testing.T) {
 		gen  func(b *entries, st Step)
 		want string
 	}{
-		"before the typed Yes": {func(b *entries, st Step) { b.add(KindCardsReshared, fields(st, nil), roster) }, "before the typed confirmation"},
+		"before the typed Yes": {func(b *entries, st Step) { b.add(event.KindCardsReshared, fields(st, nil), roster) }, "before the typed confirmation"},
 		"another threshold": {func(b *entries, st Step) {
 			yes(b, st)
-			b.add(KindCardsReshared, fields(st, map[string]any{"threshold": 2}), roster)
+			b.add(event.KindCardsReshared, fields(st, map[string]any{"threshold": 2}), roster)
 		}, "threshold 2, the script asks for 3"},
 		"an old card not revoked": {func(b *entries, st Step) {
 			yes(b, st)
-			b.add(KindCardsReshared, fields(st, map[string]any{"revoked": old[1:]}), roster)
+			b.add(event.KindCardsReshared, fields(st, map[string]any{"revoked": old[1:]}), roster)
 		}, "every card of the old roster"},
 		"a new secret": {func(b *entries, st Step) {
 			yes(b, st)
-			b.add(KindCardsReshared, fields(st, map[string]any{"commitment": s.Quorum.Commitments[1]}), roster)
+			b.add(event.KindCardsReshared, fields(st, map[string]any{"commitment": s.Quorum.Commitments[1]}), roster)
 		}, "the secret changed"},
 		"an old id reused": {func(b *entries, st Step) {
 			yes(b, st)
-			b.add(KindCardsReshared, fields(st, map[string]any{"cards": []string{"CO8", "CO9", "CO1"}}), roster)
+			b.add(event.KindCardsReshared, fields(st, map[string]any{"cards": []string{"CO8", "CO9", "CO1"}}), roster)
 		}, "new card CO1 has an id of the old roster"},
 		"too few new cards": {func(b *entries, st Step) {
 			yes(b, st)
-			b.add(KindCardsReshared, fields(st, map[string]any{"cards": []string{"CO8"}}), roster)
+			b.add(event.KindCardsReshared, fields(st, map[string]any{"cards": []string{"CO8"}}), roster)
 		}, "1 new cards for a threshold of 3"},
-		"no roster cited": {func(b *entries, st Step) { yes(b, st); b.add(KindCardsReshared, fields(st, nil)) }, "new roster is cited"},
+		"no roster cited": {func(b *entries, st Step) { yes(b, st); b.add(event.KindCardsReshared, fields(st, nil)) }, "new roster is cited"},
 	} {
 		_, err := Replay(s, path(c.gen))
 		if !errors.Is(err, ErrOutOfScript) || !strings.Contains(err.Error(), c.want) {
@@ -102,23 +104,23 @@ func TestProvisionReplay(t *testing.T) {
 		return map[string]any{"step": st.ID, "threshold": 3, "cards": []string{"CO8", "CO9", "CO10"}, "revoked": old,
 			"commitment": commitment, "roster_sha256": strings.Repeat("cd", 32), "secret": secret}
 	}
-	roster := transparency.ArtefactRef{Name: "roster-2.yaml", SHA256: strings.Repeat("cd", 32), Size: 10}
+	roster := event.Artefact{Name: "roster-2.yaml", SHA256: strings.Repeat("cd", 32), Size: 10}
 	for name, c := range map[string]struct {
 		gen  func(b *entries, st Step)
 		want string
 	}{
 		"the old secret": {func(b *entries, st Step) {
-			b.add(KindCardsReshared, entry(st, s.Quorum.Commitments[0], SecretNew), roster)
+			b.add(event.KindCardsReshared, entry(st, s.Quorum.Commitments[0], SecretNew), roster)
 		}, "the secret did not change"},
 		"recorded as re-dealt": {func(b *entries, st Step) {
-			b.add(KindCardsReshared, entry(st, s.Quorum.Commitments[0], SecretSame), roster)
+			b.add(event.KindCardsReshared, entry(st, s.Quorum.Commitments[0], SecretSame), roster)
 		}, "deals the same secret; the script's step 4.3 deals the new one"},
 	} {
 		entries := happyPath(s, func(b *entries, st Step) bool {
 			if st.Action != ActionReshare {
 				return false
 			}
-			b.add(KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
+			b.add(event.KindStepConfirmed, map[string]any{"step": st.ID, "typed": "Yes"})
 			c.gen(b, st)
 			finish(b, st)
 			return true

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/scripts"
 )
 
@@ -30,7 +31,7 @@ func witnessedPath(s *Script, cards func(b *entries, st Step)) func(b *entries, 
 			return false
 		}
 		cards(b, st)
-		b.add(KindQuorumReached, map[string]any{"step": st.ID, "cards": []string{"CO1", "CO2"}})
+		b.add(event.KindQuorumReached, map[string]any{"step": st.ID, "cards": []string{"CO1", "CO2"}})
 		finish(b, st)
 		return true
 	}
@@ -44,8 +45,8 @@ func witnessedPath(s *Script, cards func(b *entries, st Step)) func(b *entries, 
 func TestWitnessedReplay(t *testing.T) {
 	s := witnessedScript(t)
 	good := func(b *entries, st Step) {
-		b.add(KindCardWitnessed, map[string]any{"step": st.ID, "card": "CO1", "serial": "S-1", "witness": "IW"})
-		b.add(KindCardWitnessed, map[string]any{"step": st.ID, "card": "CO2", "serial": "S-2", "witness": "IW"})
+		b.add(event.KindCardWitnessed, map[string]any{"step": st.ID, "card": "CO1", "serial": "S-1", "witness": "IW"})
+		b.add(event.KindCardWitnessed, map[string]any{"step": st.ID, "card": "CO2", "serial": "S-2", "witness": "IW"})
 	}
 	if st, err := Replay(s, happyPath(s, witnessedPath(s, good))); err != nil || !st.Closed {
 		t.Fatalf("a witnessed ceremony: %v", err)
@@ -55,16 +56,16 @@ func TestWitnessedReplay(t *testing.T) {
 		want  string
 	}{
 		"no serial": {func(b *entries, st Step) {
-			b.add(KindCardWitnessed, map[string]any{"step": st.ID, "card": "CO1", "witness": "IW"})
+			b.add(event.KindCardWitnessed, map[string]any{"step": st.ID, "card": "CO1", "witness": "IW"})
 		}, "needs the serial"},
 		"a serial the roster contradicts": {func(b *entries, st Step) {
-			b.add(KindCardWitnessed, map[string]any{"step": st.ID, "card": "CO2", "serial": "S-9", "witness": "IW"})
+			b.add(event.KindCardWitnessed, map[string]any{"step": st.ID, "card": "CO2", "serial": "S-9", "witness": "IW"})
 		}, "has serial S-2 on the roster"},
 		"confirmed by a non-witness": {func(b *entries, st Step) {
-			b.add(KindCardWitnessed, map[string]any{"step": st.ID, "card": "CO1", "serial": "S-1", "witness": "CA"})
+			b.add(event.KindCardWitnessed, map[string]any{"step": st.ID, "card": "CO1", "serial": "S-1", "witness": "CA"})
 		}, "does not witness step"},
 		"a card presented for its share": {func(b *entries, st Step) {
-			b.add(KindCardPresented, map[string]any{"step": st.ID, "card": "CO1"})
+			b.add(event.KindCardPresented, map[string]any{"step": st.ID, "card": "CO1"})
 		}, "the script's quorum is witnessed"},
 	}
 	for name, c := range bad {

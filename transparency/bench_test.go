@@ -1,9 +1,10 @@
 package transparency
 
 import (
+	"github.com/keyceremony/keyceremony/ceremony/event"
+
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -17,10 +18,9 @@ import (
 )
 
 // sampleRecord is a typical step entry's payload (about 250 bytes as JSON).
-func sampleRecord(i int) Record {
-	return Record{Kind: "step.done", Fields: map[string]any{
-		"step": fmt.Sprintf("%d.%d", i/10+1, i%10+1), "role": "CA", "witnesses": []string{"IW", "SA"},
-		"text": "Crypto officers present their cards and the internal witness records each card"}}
+func sampleRecord(i int) event.Event {
+	return event.StepSkipped{Step: fmt.Sprintf("%d.%d", i/10+1, i%10+1), Witness: "IW",
+		Reason: "Crypto officers present their cards and the internal witness records each card, as the script says"}
 }
 
 // BenchmarkAppend measures one append until it is durable, and until a signed
@@ -69,7 +69,7 @@ func BenchmarkAppend(b *testing.B) {
 					b.Fatal(err)
 				}
 				t1 := time.Now()
-				if _, err := f.Write(a.Entry); err != nil {
+				if _, err := f.Write(a.Data); err != nil {
 					b.Fatal(err)
 				}
 				if err := f.Sync(); err != nil {
@@ -120,12 +120,9 @@ func bulkLog(b *testing.B, n int) string {
 		for i := start; i < min(start+256, n); i++ {
 			rec := sampleRecord(i)
 			if i == 0 {
-				rec = Record{Kind: KindOpen, Fields: map[string]any{"origin": key.Signer.Name(), "log_vkey": key.VKey}}
+				rec = event.Open{Origin: key.Signer.Name(), LogVKey: key.VKey}
 			}
-			e := &Entry{Seq: uint64(i), Time: t0.Add(time.Duration(i) * time.Second), Prev: prev, Kind: rec.Kind, Fields: map[string]json.RawMessage{}}
-			for k, v := range rec.Fields {
-				e.Fields[k], _ = json.Marshal(v)
-			}
+			e := &event.Entry{Seq: uint64(i), Time: t0.Add(time.Duration(i) * time.Second), Prev: prev, Event: rec}
 			data, err := e.Marshal()
 			if err != nil {
 				b.Fatal(err)

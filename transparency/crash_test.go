@@ -1,6 +1,8 @@
 package transparency
 
 import (
+	"github.com/keyceremony/keyceremony/ceremony/event"
+
 	"bufio"
 	"context"
 	"encoding/hex"
@@ -38,7 +40,7 @@ func crashChild() {
 	}
 	fmt.Println("ready", l.Size())
 	for i := 0; ; i++ {
-		a, err := l.Append(ctx, Record{Kind: "step.done", Fields: map[string]any{"n": i, "pad": strings.Repeat("x", i%300)}})
+		a, err := l.Append(ctx, event.Exception{Step: fmt.Sprint(i), Text: strings.Repeat("x", i%300)})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "append:", err)
 			os.Exit(4)

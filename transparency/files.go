@@ -1,6 +1,8 @@
 package transparency
 
 import (
+	"github.com/keyceremony/keyceremony/ceremony/event"
+
 	"regexp"
 	"strconv"
 	"strings"
@@ -124,7 +126,7 @@ func classifyExact(p string) (fileKind, tileRef) {
 			return fileArchivedCheckpoint, tileRef{}
 		}
 	case strings.HasPrefix(p, artefactsDir+"/"):
-		if isSHA256Hex(strings.TrimPrefix(p, artefactsDir+"/")) {
+		if event.IsSHA256Hex(strings.TrimPrefix(p, artefactsDir+"/")) {
 			return fileArtefact, tileRef{}
 		}
 	case strings.HasPrefix(p, anchorsDir+"/") && strings.HasSuffix(p, ".json"):

@@ -1,6 +1,8 @@
 package transparency
 
 import (
+	"github.com/keyceremony/keyceremony/ceremony/event"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -293,7 +295,7 @@ func (f *Follower) fetch(ctx context.Context, from, size uint64) ([][]byte, erro
 
 // ReadArtefactFrom reads an artefact an entry cites, checking its digest.
 func ReadArtefactFrom(ctx context.Context, src Source, sha string) ([]byte, error) {
-	if !isSHA256Hex(sha) {
+	if !event.IsSHA256Hex(sha) {
 		return nil, fmt.Errorf("artefact %q: not a SHA-256 in hex", sha)
 	}
 	data, err := src.Read(ctx, path.Join(artefactsDir, sha))

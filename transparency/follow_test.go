@@ -1,6 +1,10 @@
 package transparency
 
 import (
+	"fmt"
+
+	"github.com/keyceremony/keyceremony/ceremony/event"
+
 	"bytes"
 	"context"
 	"errors"
@@ -15,13 +19,14 @@ import (
 	"github.com/keyceremony/keyceremony/internal/logtest"
 )
 
-// appendN appends n step entries and waits for the checkpoint covering them.
-func appendN(t *testing.T, l *Log, kind string, n int) {
+// appendN appends n entries with the given text and waits for the
+// checkpoint covering them.
+func appendN(t *testing.T, l *Log, text string, n int) {
 	t.Helper()
 	ctx := context.Background()
 	var last Appended
 	for i := 0; i < n; i++ {
-		a, err := l.Append(ctx, Record{Kind: kind, Fields: map[string]any{"n": i}})
+		a, err := l.Append(ctx, event.Exception{Step: fmt.Sprint(i), Text: text})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +72,7 @@ func TestFollowGrowingLog(t *testing.T) {
 		if err != nil || u == nil || u.Previous != 4 || len(u.New) != 300 || u.Checkpoint.Size != 304 {
 			t.Fatalf("%s: second poll: %+v, %v", f.Source(), u, err)
 		}
-		if !strings.Contains(string(u.New[299]), `"n":299`) || !strings.Contains(string(u.New[0]), `"step.witnessed"`) {
+		if !strings.Contains(string(u.New[299]), `"step":"299"`) || !strings.Contains(string(u.New[0]), `"step.witnessed"`) {
 			t.Fatalf("%s: the new entries are not the ones appended", f.Source())
 		}
 		if u, err := f.Poll(ctx); u != nil || err != nil {
@@ -89,13 +94,13 @@ func TestFollowGrowingLog(t *testing.T) {
 func TestFollowAlarms(t *testing.T) {
 	ctx := context.Background()
 	k := testKey(t, "test.keyceremony.invalid/follow/rehearsal")
-	open := func(kind string, n int) string {
+	open := func(text string, n int) string {
 		dir := filepath.Join(t.TempDir(), "log")
-		l, err := Open(ctx, dir, Options{Key: k, New: true, OpenFields: map[string]any{"script_sha256": strings.Repeat("ab", 32)}})
+		l, err := Open(ctx, dir, Options{Key: k, New: true, Open: event.Open{ScriptSHA256: strings.Repeat("ab", 32)}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		appendN(t, l, kind, n)
+		appendN(t, l, text, n)
 		l.Close(ctx)
 		return dir
 	}
@@ -160,8 +165,8 @@ func TestFollowAlarms(t *testing.T) {
 	filepath.WalkDir(filepath.Join(served, "tile", "entries"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			data, _ := os.ReadFile(p)
-			if i := bytes.Index(data, []byte(`"n":3`)); i >= 0 {
-				data[i+4] = '4' // the same length: the bundle still parses
+			if i := bytes.Index(data, []byte(`"step":"3"`)); i >= 0 {
+				data[i+8] = '4' // the same length: the bundle still parses
 				os.WriteFile(p, data, 0o644)
 				changed++
 			}

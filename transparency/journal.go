@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"github.com/keyceremony/keyceremony/internal/durable"
 	"io"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/keyceremony/keyceremony/internal/durable"
 )
 
 // journalFile is the log's write-ahead journal, in the private state folder.

@@ -1,8 +1,9 @@
 package transparency
 
 import (
+	"github.com/keyceremony/keyceremony/ceremony/event"
+
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,11 +12,11 @@ import (
 )
 
 // nextEntry builds the entry that would follow the log's last one.
-func nextEntry(t *testing.T, rep *Report, kind string) []byte {
+func nextEntry(t *testing.T, rep *Report, ev event.Event) []byte {
 	t.Helper()
 	last := rep.RawEntries[len(rep.RawEntries)-1]
-	e := &Entry{Seq: uint64(len(rep.RawEntries)), Time: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
-		Prev: PrevHash(last), Kind: kind, Fields: map[string]json.RawMessage{"step": json.RawMessage(`"9.9"`)}}
+	e := &event.Entry{Seq: uint64(len(rep.RawEntries)), Time: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+		Prev: PrevHash(last), Event: ev}
 	b, err := e.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +54,7 @@ func TestJournalReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := mustVerify(t, dir, VerifyOptions{})
-	entry := nextEntry(t, rep, "step.done")
+	entry := nextEntry(t, rep, event.NotApplicable{Step: "9.9"})
 	torn := journalRecord([]byte(`{"seq":2}`))
 	appendRecord(t, dir, append(journalRecord(entry), torn[:len(torn)-5]...))
 
@@ -83,20 +84,20 @@ func TestJournalRefusesForeignEntries(t *testing.T) {
 	ctx := context.Background()
 	cases := map[string]func(rep *Report) []byte{
 		"different logged entry": func(rep *Report) []byte {
-			e := nextEntry(t, rep, "step.done")
-			p, _ := ParseEntry(e)
+			e := nextEntry(t, rep, event.NotApplicable{Step: "9.9"})
+			p, _ := event.Parse(e)
 			p.Seq, p.Prev = 0, ""
 			b, _ := p.Marshal()
 			return b
 		},
 		"gap": func(rep *Report) []byte {
-			p, _ := ParseEntry(nextEntry(t, rep, "step.done"))
+			p, _ := event.Parse(nextEntry(t, rep, event.NotApplicable{Step: "9.9"}))
 			p.Seq++
 			b, _ := p.Marshal()
 			return b
 		},
 		"broken chain": func(rep *Report) []byte {
-			p, _ := ParseEntry(nextEntry(t, rep, "step.done"))
+			p, _ := event.Parse(nextEntry(t, rep, event.NotApplicable{Step: "9.9"}))
 			p.Prev = PrevHash([]byte("another history"))
 			b, _ := p.Marshal()
 			return b

@@ -1,16 +1,16 @@
 package transparency
 
 import (
+	"github.com/keyceremony/keyceremony/ceremony/event"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"golang.org/x/mod/sumdb/note"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/storage/posix"
@@ -53,9 +55,9 @@ type Options struct {
 	Key *Key
 	// New creates a new log when the folder is missing or empty.
 	New bool
-	// OpenFields are kind-specific fields of the ceremony.open entry that a new
-	// log starts with (script digest, roster, tool version, …).
-	OpenFields map[string]any
+	// Open is the ceremony.open entry a new log starts with (script digest,
+	// roster, tool version, …); the log sets its Origin and LogVKey.
+	Open event.Open
 	// OpenArtefacts are files that the ceremony.open entry of a new log cites
 	// (the script, the roster); they are stored before the entry is written.
 	OpenArtefacts []Artefact
@@ -77,18 +79,12 @@ type Artefact struct {
 	Data []byte
 }
 
-// Record is what a caller appends; the log adds seq, time and prev.
-type Record struct {
-	Kind      string
-	Fields    map[string]any
-	Artefacts []ArtefactRef
-}
-
 // Appended describes an entry that is on stable storage.
 type Appended struct {
 	Index uint64
-	Entry []byte
-	Leaf  Hash // RFC 6962 leaf hash; its hex is the next entry's prev
+	Data  []byte       // the entry's bytes: the Merkle leaf
+	Entry *event.Entry // the entry as written
+	Leaf  Hash         // RFC 6962 leaf hash; its hex is the next entry's prev
 	Time  time.Time
 }
 
@@ -234,13 +230,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 		if !opts.New {
 			return nil, fmt.Errorf("%s: %w: the log was created but never opened; start it as a new log", dir, ErrNoLog)
 		}
-		fields := map[string]any{"origin": l.origin, "log_vkey": opts.Key.VKey}
-		for k, v := range opts.OpenFields {
-			if _, clash := fields[k]; !clash {
-				fields[k] = v
-			}
-		}
-		var refs []ArtefactRef
+		open := opts.Open
+		open.Origin, open.LogVKey = l.origin, opts.Key.VKey
+		var refs []event.Artefact
 		for _, f := range opts.OpenArtefacts {
 			ref, err := l.StoreArtefact(f.Name, f.Data)
 			if err != nil {
@@ -248,9 +240,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 			}
 			refs = append(refs, ref)
 		}
-		a, err := l.Append(ctx, Record{Kind: KindOpen, Fields: fields, Artefacts: refs})
+		a, err := l.Append(ctx, open, refs...)
 		if err != nil {
-			return nil, fmt.Errorf("write %s entry: %w", KindOpen, err)
+			return nil, fmt.Errorf("write %s entry: %w", event.KindOpen, err)
 		}
 		if _, err := l.AwaitCheckpoint(ctx, a.Index); err != nil {
 			return nil, err
@@ -364,7 +356,7 @@ func (l *Log) replayJournal(ctx context.Context, logged [][]byte) error {
 	l.journal = j
 	all := logged
 	for _, data := range records {
-		e, err := ParseEntry(data)
+		e, err := event.ParseHeader(data)
 		if err != nil {
 			return fmt.Errorf("%s: %w: journal: %v", l.dir, ErrBrokenLog, err)
 		}
@@ -394,7 +386,7 @@ func (l *Log) replayJournal(ctx context.Context, logged [][]byte) error {
 	}
 	l.size = uint64(len(all))
 	if l.size > 0 {
-		last, err := parseEntry(all[l.size-1], false)
+		last, err := event.ParseHeader(all[l.size-1])
 		if err != nil {
 			return fmt.Errorf("%s: %w: entry %d: %v", l.dir, ErrBrokenLog, l.size-1, err)
 		}
@@ -562,7 +554,7 @@ func (l *Log) setCheckpoint(cp *Checkpoint, err error) {
 // bundles and tiles at once (and from which reopening the log after a crash
 // integrates it). A signed checkpoint that covers it follows within
 // CheckpointInterval; AwaitCheckpoint waits for it.
-func (l *Log) Append(ctx context.Context, rec Record) (Appended, error) {
+func (l *Log) Append(ctx context.Context, ev event.Event, arts ...event.Artefact) (Appended, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -580,28 +572,20 @@ func (l *Log) Append(ctx context.Context, rec Record) (Appended, error) {
 	if t.Before(l.lastTime) {
 		t = l.lastTime // entry times never go backwards
 	}
-	e := &Entry{Seq: l.size, Time: t, Prev: l.lastDigest, Kind: rec.Kind, Artefacts: rec.Artefacts,
-		Fields: make(map[string]json.RawMessage, len(rec.Fields))}
-	for k, v := range rec.Fields {
-		raw, err := json.Marshal(v)
-		if err != nil {
-			return Appended{}, fmt.Errorf("entry field %q: %w", k, err)
-		}
-		e.Fields[k] = raw
-	}
+	e := &event.Entry{Seq: l.size, Time: t, Prev: l.lastDigest, Event: ev, Artefacts: arts}
 	data, err := e.Marshal()
 	if err != nil {
 		return Appended{}, err
 	}
-	for _, a := range rec.Artefacts {
+	for _, a := range arts {
 		if _, err := os.Stat(filepath.Join(l.dir, artefactsDir, a.SHA256)); err != nil {
 			return Appended{}, fmt.Errorf("entry cites artefact %s that is not stored: %w", a.Name, err)
 		}
 	}
-	a := Appended{Index: l.size, Entry: data, Leaf: LeafHash(data), Time: t}
+	a := Appended{Index: l.size, Data: data, Entry: e, Leaf: LeafHash(data), Time: t}
 	if err := l.journal.append(data, a.Leaf); err != nil {
 		l.failed = err
-		return Appended{}, fmt.Errorf("append %s entry %d: %w", rec.Kind, l.size, err)
+		return Appended{}, fmt.Errorf("append %s entry %d: %w", ev.Kind(), l.size, err)
 	}
 	crashHook(a)
 	l.size++
@@ -694,13 +678,13 @@ func (l *Log) awaitIntegrated(ctx context.Context, index uint64) error {
 
 // StoreArtefact stores a copy of a file that an entry will cite, under
 // artefacts/sha256/<hex>, durably, and returns the reference for the entry.
-func (l *Log) StoreArtefact(name string, data []byte) (ArtefactRef, error) {
-	ref := ArtefactRef{Name: name, SHA256: SHA256Hex(data), Size: int64(len(data))}
-	if err := ref.validate(); err != nil {
-		return ArtefactRef{}, err
+func (l *Log) StoreArtefact(name string, data []byte) (event.Artefact, error) {
+	ref := event.Artefact{Name: name, SHA256: SHA256Hex(data), Size: int64(len(data))}
+	if err := ref.Validate(); err != nil {
+		return event.Artefact{}, err
 	}
 	if err := writeDurable(filepath.Join(l.dir, artefactsDir, ref.SHA256), data, true); err != nil {
-		return ArtefactRef{}, fmt.Errorf("store artefact %s: %w", name, err)
+		return event.Artefact{}, fmt.Errorf("store artefact %s: %w", name, err)
 	}
 	return ref, nil
 }
@@ -708,7 +692,7 @@ func (l *Log) StoreArtefact(name string, data []byte) (ArtefactRef, error) {
 // ReadArtefact returns the artefact stored under its SHA-256, checking the
 // digest.
 func (l *Log) ReadArtefact(sha string) ([]byte, error) {
-	if !isSHA256Hex(sha) {
+	if !event.IsSHA256Hex(sha) {
 		return nil, fmt.Errorf("artefact %q: not a SHA-256 in hex", sha)
 	}
 	data, err := os.ReadFile(filepath.Join(l.dir, artefactsDir, sha))

@@ -1,6 +1,8 @@
 package transparency
 
 import (
+	"github.com/keyceremony/keyceremony/ceremony/event"
+
 	"context"
 	"encoding/hex"
 	"errors"
@@ -44,7 +46,7 @@ func newTestLog(t testing.TB) (*Log, *Key) {
 	t.Helper()
 	k := testKey(t, "test.keyceremony.invalid/log/rehearsal")
 	l, err := Open(context.Background(), filepath.Join(t.TempDir(), "log"), Options{Key: k, New: true,
-		OpenFields: map[string]any{"script_sha256": strings.Repeat("ab", 32)}})
+		Open: event.Open{ScriptSHA256: strings.Repeat("ab", 32)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,14 +76,14 @@ func TestLogAppendCloseReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := l.Append(ctx, Record{Kind: "step.done", Fields: map[string]any{"step": "1.1", "role": "CA"}})
+	a, err := l.Append(ctx, event.StepDone{Step: "1.1", Role: "CA"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.Index != 1 {
 		t.Fatalf("index %d, want 1", a.Index)
 	}
-	b, err := l.Append(ctx, Record{Kind: "ksr.loaded", Artefacts: []ArtefactRef{art}})
+	b, err := l.Append(ctx, event.KSRLoaded{Step: "1.2", SHA256: art.SHA256}, art)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +113,7 @@ func TestLogAppendCloseReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := l2.Append(ctx, Record{Kind: KindClose})
+	c, err := l2.Append(ctx, event.Close{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +174,7 @@ func TestEntryTimesNeverGoBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(-time.Hour)
-	a, err := l.Append(ctx, Record{Kind: "step.done"})
+	a, err := l.Append(ctx, event.StepDone{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +193,7 @@ func TestArchiveMatchesPublished(t *testing.T) {
 	ctx := context.Background()
 	l, _ := newTestLog(t)
 	for i := 0; i < 3; i++ {
-		a, err := l.Append(ctx, Record{Kind: "step.done"})
+		a, err := l.Append(ctx, event.StepDone{})
 		if err != nil {
 			t.Fatal(err)
 		}

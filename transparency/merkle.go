@@ -2,6 +2,7 @@ package transparency
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -125,4 +126,19 @@ func (t *tree) consistencyProof(n, m uint64) ([]Hash, error) {
 func (t *tree) inclusionProof(i, m uint64) ([]Hash, error) {
 	p, err := tlog.ProveRecord(int64(m), int64(i), t)
 	return []Hash(p), err
+}
+
+// PrevHash is the value the following entry's prev field holds: the entry's
+// RFC 6962 leaf hash, SHA-256(0x00 || entry), in hex. It is the same hash as
+// the entry's place in the level-0 tile, so whoever holds an entry and the
+// tile before it can check the chain link without the previous entry.
+func PrevHash(entry []byte) string {
+	h := LeafHash(entry)
+	return hex.EncodeToString(h[:])
+}
+
+// SHA256Hex is the hex SHA-256 of data, as sha256sum prints it.
+func SHA256Hex(data []byte) string {
+	d := sha256.Sum256(data)
+	return hex.EncodeToString(d[:])
 }

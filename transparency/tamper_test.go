@@ -1,6 +1,8 @@
 package transparency
 
 import (
+	"github.com/keyceremony/keyceremony/ceremony/event"
+
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -28,15 +30,17 @@ func buildLog(t testing.TB, key *Key, n int, fork string) string {
 		t.Fatal(err)
 	}
 	for i := 1; i <= n; i++ {
-		rec := Record{Kind: "step.done", Fields: map[string]any{"step": fmt.Sprintf("1.%d", i), "text": "step " + fork}}
+		var rec event.Event = event.Exception{Step: fmt.Sprintf("1.%d", i), Text: "step " + fork}
+		var arts []event.Artefact
 		if i == 2 {
 			ref, err := l.StoreArtefact("ksr.xml", []byte("<KSR id=\"demo\"/>\n"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			rec.Artefacts = []ArtefactRef{ref}
+			arts = []event.Artefact{ref}
+			rec = event.KSRLoaded{Step: "1.2", SHA256: ref.SHA256}
 		}
-		a, err := l.Append(ctx, rec)
+		a, err := l.Append(ctx, rec, arts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +176,7 @@ func TestTamperStructure(t *testing.T) {
 		},
 		"a forged entry after the checkpoint": func(m fstest.MapFS) {
 			es, _ := parseBundle(m[last].Data)
-			forged := &Entry{Seq: 5, Time: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Prev: PrevHash(es[4]), Kind: KindClose}
+			forged := &event.Entry{Seq: 5, Time: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Prev: PrevHash(es[4]), Event: event.Close{}}
 			b, _ := forged.Marshal()
 			m["tile/entries/000.p/6"] = &fstest.MapFile{Data: encodeBundle(append(es, b))}
 		},

@@ -1,6 +1,8 @@
 package transparency
 
 import (
+	"github.com/keyceremony/keyceremony/ceremony/event"
+
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -95,8 +97,8 @@ type Report struct {
 	// order.
 	RawEntries [][]byte `json:"-"`
 	// Entries are RawEntries parsed (not in raw mode): their header and
-	// artefacts; ParseEntry gives an entry's other fields.
-	Entries []*Entry `json:"-"`
+	// artefacts; event.Parse gives what each records.
+	Entries []*event.Header `json:"-"`
 	// Tail are the bytes of entries stored after the checkpoint's size, which
 	// no signature covers (see VerifyOptions.AllowInterrupted).
 	Tail [][]byte `json:"-"`
@@ -147,7 +149,7 @@ type verifier struct {
 	archive   []string
 	arts      []string
 	bundleOf  map[uint64]string // entry bundle index -> the file its entries came from
-	entries   []*Entry          // every stored entry, parsed
+	entries   []*event.Header   // every stored entry, parsed
 	leaves    []Hash            // their leaf hashes
 }
 
@@ -357,9 +359,9 @@ func (v *verifier) checkpoint(nv note.Verifier) *Checkpoint {
 // Largest files the verifier reads into memory; anything larger is not a
 // well-formed part of a log folder.
 const (
-	maxSmallFile  = 64 << 10                 // checkpoint, log.vkey
-	maxTileFile   = 256 * 32                 // a full hash tile
-	maxBundleFile = 256 * (2 + MaxEntrySize) // a full entry bundle
+	maxSmallFile  = 64 << 10                       // checkpoint, log.vkey
+	maxTileFile   = 256 * 32                       // a full hash tile
+	maxBundleFile = 256 * (2 + event.MaxEntrySize) // a full entry bundle
 )
 
 // readLimited reads a file of at most limit bytes.
@@ -501,12 +503,12 @@ func (v *verifier) readBundles() ([][]byte, bool) {
 // hashAndParse computes every entry's leaf hash and, when parse is set, parses
 // it, spreading the entries over the available cores: each entry is
 // independent of the others.
-func hashAndParse(entries [][]byte, parse bool) ([]Hash, []*Entry, []error) {
+func hashAndParse(entries [][]byte, parse bool) ([]Hash, []*event.Header, []error) {
 	leaves := make([]Hash, len(entries))
-	var parsed []*Entry
+	var parsed []*event.Header
 	var errs []error
 	if parse {
-		parsed, errs = make([]*Entry, len(entries)), make([]error, len(entries))
+		parsed, errs = make([]*event.Header, len(entries)), make([]error, len(entries))
 	}
 	workers := min(runtime.GOMAXPROCS(0), 1+len(entries)/512)
 	var wg sync.WaitGroup
@@ -517,7 +519,7 @@ func hashAndParse(entries [][]byte, parse bool) ([]Hash, []*Entry, []error) {
 			for i := w; i < len(entries); i += workers {
 				leaves[i] = LeafHash(entries[i])
 				if parse {
-					parsed[i], errs[i] = parseEntry(entries[i], false)
+					parsed[i], errs[i] = event.ParseHeader(entries[i])
 				}
 			}
 		}(w)
@@ -630,7 +632,7 @@ func bundlePath(index uint64, w uint8) string { return "tile/entries/" + tileN(i
 
 // checkEntries checks every stored entry: JSON, seq, prev chain, time order and
 // the opening entry.
-func (v *verifier) checkEntries(raw [][]byte, entries []*Entry, errs []error, cp *Checkpoint) {
+func (v *verifier) checkEntries(raw [][]byte, entries []*event.Header, errs []error, cp *Checkpoint) {
 	r := v.r
 	where := func(i int) string { return v.bundleOf[uint64(i)/256] }
 	for i, err := range errs {
@@ -656,45 +658,46 @@ func (v *verifier) checkEntries(raw [][]byte, entries []*Entry, errs []error, cp
 	r.pass(CheckEntryJSON, "%d entries are well-formed JSON log entries", len(entries))
 	for i := 1; i < len(entries); i++ {
 		if entries[i].Time.Before(entries[i-1].Time) {
-			r.fail(CheckEntryTime, "entry %d (%s): time %s is before entry %d's %s", i, where(i), entries[i].Time.Format(TimeFormat), i-1, entries[i-1].Time.Format(TimeFormat))
+			r.fail(CheckEntryTime, "entry %d (%s): time %s is before entry %d's %s", i, where(i), entries[i].Time.Format(event.TimeFormat), i-1, entries[i-1].Time.Format(event.TimeFormat))
 			return
 		}
 	}
 	r.pass(CheckEntryTime, "entry times never go backwards")
 	if len(entries) == 0 {
-		r.fail(CheckOpenEntry, "%s: the log has no entries; entry 0 must be %s", checkpointFile, KindOpen)
+		r.fail(CheckOpenEntry, "%s: the log has no entries; entry 0 must be %s", checkpointFile, event.KindOpen)
 		return
 	}
-	e0, err := ParseEntry(raw[0]) // with its fields
+	if entries[0].Kind != event.KindOpen {
+		r.fail(CheckOpenEntry, "entry 0: kind %q, want %s", entries[0].Kind, event.KindOpen)
+		return
+	}
+	e0, err := event.Parse(raw[0]) // with its fields
 	if err != nil {
 		r.fail(CheckOpenEntry, "entry 0: %v", err)
 		return
 	}
-	switch {
-	case e0.Kind != KindOpen:
-		r.fail(CheckOpenEntry, "entry 0: kind %q, want %s", e0.Kind, KindOpen)
+	switch open := e0.Event.(event.Open); {
+	case open.Origin != cp.Origin:
+		r.fail(CheckOpenEntry, "entry 0: origin %q, but the checkpoint's is %q", open.Origin, cp.Origin)
 		return
-	case e0.Field("origin") != cp.Origin:
-		r.fail(CheckOpenEntry, "entry 0: origin %q, but the checkpoint's is %q", e0.Field("origin"), cp.Origin)
-		return
-	case e0.Field("log_vkey") != r.VKey:
-		r.fail(CheckOpenEntry, "entry 0: log_vkey %q is not the key that signs the checkpoints (%s)", e0.Field("log_vkey"), r.VKey)
+	case open.LogVKey != r.VKey:
+		r.fail(CheckOpenEntry, "entry 0: log_vkey %q is not the key that signs the checkpoints (%s)", open.LogVKey, r.VKey)
 		return
 	}
 	for i, e := range entries[1:] {
-		if e.Kind == KindOpen {
-			r.fail(CheckOpenEntry, "entry %d: a second %s", i+1, KindOpen)
+		if e.Kind == event.KindOpen {
+			r.fail(CheckOpenEntry, "entry %d: a second %s", i+1, event.KindOpen)
 			return
 		}
 	}
 	r.pass(CheckOpenEntry, "entry 0 opens the log with its origin and key")
 	r.Entries = entries[:cp.Size]
 	v.entries = entries
-	if cp.Size > 0 && entries[cp.Size-1].Kind == KindClose {
+	if cp.Size > 0 && entries[cp.Size-1].Kind == event.KindClose {
 		r.Closed = true
 		r.pass(CheckClosed, "entry %d closes the ceremony", cp.Size-1)
 	} else {
-		r.warn(CheckClosed, "the signed log ends at entry %d without %s: the ceremony was in progress or interrupted", int64(cp.Size)-1, KindClose)
+		r.warn(CheckClosed, "the signed log ends at entry %d without %s: the ceremony was in progress or interrupted", int64(cp.Size)-1, event.KindClose)
 	}
 }
 

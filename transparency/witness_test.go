@@ -1,6 +1,10 @@
 package transparency
 
 import (
+	"fmt"
+
+	"github.com/keyceremony/keyceremony/ceremony/event"
+
 	"context"
 	"errors"
 	"os"
@@ -25,7 +29,7 @@ func TestWitnessedLog(t *testing.T) {
 	wurl, wvkey, stopWitness := witnesstest.Start(t, "witness.keyceremony.invalid/w1", k.Signer.Name(), k.VKey)
 	policy := []byte("witness w1 " + wvkey + " " + wurl + "\nquorum w1\n")
 	dir := filepath.Join(t.TempDir(), "log")
-	l, err := Open(ctx, dir, Options{Key: k, New: true, OpenFields: map[string]any{"script_sha256": strings.Repeat("ab", 32)},
+	l, err := Open(ctx, dir, Options{Key: k, New: true, Open: event.Open{ScriptSHA256: strings.Repeat("ab", 32)},
 		WitnessPolicy: policy, WitnessTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +39,7 @@ func TestWitnessedLog(t *testing.T) {
 		t.Helper()
 		var a Appended
 		for i := 0; i < n; i++ {
-			if a, err = l.Append(ctx, Record{Kind: "step.done", Fields: map[string]any{"n": i}}); err != nil {
+			if a, err = l.Append(ctx, event.Exception{Step: fmt.Sprint(i), Text: "step"}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -29,7 +29,7 @@ func signingConsole(b *testing.B) *Console {
 		if _, err := c.sess.AutoStep(c.ctx); err != nil {
 			b.Fatal(err)
 		}
-		c.state = c.sess.State()
+		c.state = c.sess.Snapshot()
 		c.cp = c.sess.Log().Latest()
 	}
 	b.Fatal("the signing script never reached its KSR check")
@@ -84,7 +84,7 @@ func BenchmarkKeypressToFrame(b *testing.B) {
 			frame, base = frame+t1.Sub(t0), base+time.Since(t1)
 		}
 		c.busy, c.mode = "", modeNormal // w's command is never run: the next w is a keypress again
-		if session.NextOf(c.state) != session.NextWitness {
+		if c.state.Awaiting() != session.NextWitness {
 			b.Fatal("the screen moved on")
 		}
 	}

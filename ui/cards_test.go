@@ -329,9 +329,9 @@ func TestConsoleSkipAndAbort(t *testing.T) {
 		t.Fatalf("after the close:\n%s", s)
 	}
 	press(t, c, "1", "3")
-	st = c.sess.State()
-	if s := screen(c); !slices.Equal(st.FinalCosigned, []string{"CO1", "CO3"}) || !strings.Contains(s, "cosigned by 2 of 2 present officers") ||
-		!strings.Contains(s, "[ OK ] 3 CO3  Chen Wei           cosigned") || session.NextOf(st) != session.NextDone {
+	final := c.sess.Snapshot()
+	if s := screen(c); !slices.Equal(final.Final.Cosigned, []string{"CO1", "CO3"}) || !strings.Contains(s, "cosigned by 2 of 2 present officers") ||
+		!strings.Contains(s, "[ OK ] 3 CO3  Chen Wei           cosigned") || final.Awaiting() != session.NextDone {
 		t.Fatalf("the officers present did not cosign:\n%s", s)
 	}
 }

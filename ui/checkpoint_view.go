@@ -117,7 +117,7 @@ func signerName(note string) string {
 func (c *Console) viewExceptions() string {
 	header := c.screenTitle("EXCEPTIONS")
 	bodyH := c.height - lipgloss.Height(header) - 1
-	return lipgloss.JoinVertical(lipgloss.Left, header, deviationsPanel(c.st, c.state, c.width, bodyH), c.st.Help.Render("any key: back to the ceremony"))
+	return lipgloss.JoinVertical(lipgloss.Left, header, deviationsPanel(c.st, c.state.State, c.width, bodyH), c.st.Help.Render("any key: back to the ceremony"))
 }
 
 // deviationsPanel is DeviationLines in w×h cells, the latest kept when they

@@ -15,6 +15,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
@@ -70,10 +71,12 @@ type logLine struct {
 	kind  string
 }
 
-// warnKinds are the entries shown with a warning mark: the ceremony goes
-// on, but not as the script planned.
-var warnKinds = map[string]bool{ceremony.KindQuorumExpired: true, ceremony.KindStepSkipped: true, ceremony.KindStepRepeated: true,
-	ceremony.KindAborted: true, ceremony.KindNotApplicable: true, ceremony.KindException: true, ceremony.KindHSMLoginFailed: true}
+// deviation reports whether an entry of the kind is shown with a warning
+// mark: the ceremony goes on, but not as the script planned.
+func deviation(kind string) bool {
+	info, _ := event.Info(kind)
+	return info.Deviation
+}
 
 func (l logLine) String() string {
 	return fmt.Sprintf("%s  #%-3d %s", l.time.Format("15:04:05"), l.index, l.text)
@@ -132,7 +135,7 @@ type Console struct {
 	closed bool
 	// state is the session's state as of the last finished operation: the
 	// session changes it in the operation's goroutine, the screen reads this.
-	state ceremony.State
+	state session.Snapshot
 	// inserted are the cards in their readers now, for readers that can
 	// tell (nil otherwise); secretCard is the card whose secret is typed.
 	inserted   map[string]bool
@@ -169,7 +172,7 @@ type (
 		did     string
 		err     error
 		entries []logLine
-		state   ceremony.State
+		state   session.Snapshot
 	}
 	checkpointMsg struct {
 		cp  *transparency.Checkpoint
@@ -202,7 +205,7 @@ func NewConsole(ctx context.Context, s *session.Session, opts ConsoleOptions) (*
 	in.CharLimit = 500
 	in.Cursor.SetMode(cursor.CursorStatic) // no blinking on a projected screen
 	c := &Console{ctx: ctx, sess: s, opts: opts, st: newStyles(r, theme), keys: newKeys(), help: help.New(),
-		input: in, width: MinWidth, height: MinHeight, clock: opts.Now(), cp: s.Log().Latest(), state: s.State()}
+		input: in, width: MinWidth, height: MinHeight, clock: opts.Now(), cp: s.Log().Latest(), state: s.Snapshot()}
 	if st := s.State(); st.Resumes > 0 {
 		if cur, ok := st.Current(); ok {
 			c.note = fmt.Sprintf("RESUMED at step %s (resume %d): every earlier step is in the log", cur.ID, st.Resumes)
@@ -435,7 +438,7 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			if m == modeSecret {
 				c.closeInput()
 				id := c.secretCard
-				if session.NextOf(c.state) == session.NextCosign {
+				if c.state.Awaiting() == session.NextCosign {
 					return c.run("reading card "+id+" to cosign", func(ctx context.Context) (string, error) {
 						return "card " + id + " cosigned the final checkpoint", c.sess.PresentCosigner(quorum.WithSecret(ctx, text), id)
 					})
@@ -505,7 +508,7 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			c.input.EchoMode = textinput.EchoNone
 			return nil
 		}
-		if session.NextOf(c.state) == session.NextCosign {
+		if c.state.Awaiting() == session.NextCosign {
 			return c.run("reading card "+id+" to cosign", func(ctx context.Context) (string, error) {
 				return "card " + id + " cosigned the final checkpoint", c.sess.PresentCosigner(ctx, id)
 			})
@@ -524,26 +527,26 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			return "card accepted", c.sess.PresentForged(ctx)
 		})
 	case key.Matches(msg, c.keys.Confirm):
-		if session.NextOf(c.state) == session.NextCosign {
+		if c.state.Awaiting() == session.NextCosign {
 			return c.run("closing the ceremony", func(ctx context.Context) (string, error) {
 				return "ceremony closed: the officers present cosign its final checkpoint", c.sess.CloseForCosign(ctx)
 			})
 		}
-		if session.NextOf(c.state) == session.NextChoose {
+		if c.state.Awaiting() == session.NextChoose {
 			c.openInput(modeChoose, "The ids of the contingencies that apply, separated by spaces; enter alone: none")
 			return nil
 		}
-		if session.NextOf(c.state) == session.NextSignIn {
+		if c.state.Awaiting() == session.NextSignIn {
 			c.names, c.nameRole = map[string]string{}, 0
 			c.askName()
 			return nil
 		}
-		if session.NextOf(c.state) == session.NextReshare {
+		if c.state.Awaiting() == session.NextReshare {
 			c.newPass, c.newFirst = map[string]string{}, ""
 			c.askNewPass("")
 			return nil
 		}
-		if session.NextOf(c.state) == session.NextTyped {
+		if c.state.Awaiting() == session.NextTyped {
 			cur, _ := c.state.Current()
 			what := "sign every bundle"
 			switch cur.Action {
@@ -557,8 +560,8 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			c.openInput(modeTyped, fmt.Sprintf("Type %s to %s", cur.Confirm, what))
 			return nil
 		}
-		verb := actionVerb(c.current().Action, c.state)
-		if session.NextOf(c.state) == session.NextConfirm {
+		verb := actionVerb(c.current().Action, c.state.State)
+		if c.state.Awaiting() == session.NextConfirm {
 			verb = "confirming the step"
 		}
 		return c.run(verb, func(ctx context.Context) (string, error) { return "", c.sess.Confirm(ctx) })
@@ -672,7 +675,7 @@ func (c *Console) closeInput() {
 // updateKeys enables exactly the keys that do something now.
 func (c *Console) updateKeys() {
 	idle := c.busy == "" && !c.closed && !c.opts.Auto
-	next := session.NextOf(c.state)
+	next := c.state.Awaiting()
 	cosign := next == session.NextCosign
 	rollCall := cosign && !c.state.Closed
 	c.keys.Confirm.SetEnabled(idle && next != session.NextCards && next != session.NextCheckFailed && next != session.NextDone && next != session.NextWitness && (!cosign || rollCall))
@@ -710,7 +713,7 @@ func (c *Console) updateKeys() {
 	case next == session.NextConfirm:
 		c.keys.Confirm.SetHelp("enter", "confirm step "+c.current().ID)
 	default:
-		c.keys.Confirm.SetHelp("enter", actionVerb(c.current().Action, c.state))
+		c.keys.Confirm.SetHelp("enter", actionVerb(c.current().Action, c.state.State))
 	}
 }
 
@@ -724,12 +727,12 @@ func (c *Console) run(label string, op func(ctx context.Context) (string, error)
 	ctx, sess := c.ctx, c.sess
 	return func() tea.Msg {
 		var entries []logLine
-		sess.SetOnAppend(func(a transparency.Appended, e *transparency.Entry) {
-			entries = append(entries, logLine{time: e.Time, index: a.Index, text: Describe(e, sess.Script()), kind: e.Kind})
+		sess.SetOnAppend(func(a transparency.Appended) {
+			entries = append(entries, logLine{time: a.Entry.Time, index: a.Index, text: event.Describe(a.Entry), kind: a.Entry.Kind()})
 		})
 		did, err := op(ctx)
 		sess.SetOnAppend(nil)
-		return opDoneMsg{did: did, err: err, entries: entries, state: sess.State()}
+		return opDoneMsg{did: did, err: err, entries: entries, state: sess.Snapshot()}
 	}
 }
 
@@ -762,7 +765,7 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 		c.note, c.failed = msg.err.Error(), true
 	case len(msg.entries) > 0:
 		last := msg.entries[len(msg.entries)-1]
-		c.note, c.failed, c.warned = last.text, false, warnKinds[last.kind]
+		c.note, c.failed, c.warned = last.text, false, deviation(last.kind)
 	default:
 		c.note, c.failed = msg.did, false
 	}
@@ -774,7 +777,7 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 			return checkpointMsg{cp, err}
 		})
 	}
-	if session.NextOf(c.state) == session.NextDone {
+	if c.state.Awaiting() == session.NextDone {
 		c.closed = true
 		if c.opts.Auto {
 			cmds = append(cmds, tea.Tick(1500*time.Millisecond, func(time.Time) tea.Msg { return closeMsg{} }))
@@ -785,7 +788,7 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 			return tea.Quit
 		}
 		cmds = append(cmds, autoNext(250*time.Millisecond))
-	} else if msg.err == nil && session.NextOf(c.state) == session.NextSign {
+	} else if msg.err == nil && c.state.Awaiting() == session.NextSign {
 		// Once confirmed, every bundle is signed in one go, with progress.
 		cmds = append(cmds, c.run("signing the next bundle", func(ctx context.Context) (string, error) { return "", c.sess.SignNext(ctx) }))
 	}

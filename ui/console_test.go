@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/transparency"
@@ -80,7 +81,7 @@ func consoleOn(t testing.TB, dir string, w, h int, other *ceremony.Script, chang
 	_, statErr := os.Stat(dir)
 	resume := statErr == nil
 	l, err := transparency.Open(ctx, dir, transparency.Options{Key: key, New: !resume, Now: fixedClock,
-		OpenFields:    map[string]any{"script_sha256": logged.Digest},
+		Open:          event.Open{ScriptSHA256: logged.Digest},
 		OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: logged.Raw}}})
 	if err != nil {
 		t.Fatal(err)
@@ -116,9 +117,9 @@ func press(t testing.TB, c *Console, keys ...string) {
 	for _, k := range keys {
 		// A step waiting for its witnesses is confirmed by their key,
 		// w, once for each: the tests' "enter" finishes the step.
-		if k == "enter" && session.NextOf(c.state) == session.NextWitness && c.mode == modeNormal {
+		if k == "enter" && c.state.Awaiting() == session.NextWitness && c.mode == modeNormal {
 			step := c.state.Next
-			for i := 0; i < 4 && c.state.Next == step && session.NextOf(c.state) == session.NextWitness; i++ {
+			for i := 0; i < 4 && c.state.Next == step && c.state.Awaiting() == session.NextWitness; i++ {
 				_, cmd := c.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("w")})
 				drain(t, c, cmd)
 			}

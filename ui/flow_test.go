@@ -74,7 +74,7 @@ func advanceTo(t *testing.T, dir, step string) {
 		if _, err := c.sess.AutoStep(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		c.state = c.sess.State()
+		c.state = c.sess.Snapshot()
 	}
 	if c.current().ID != step {
 		t.Fatalf("the demo never reached step %s", step)
@@ -127,7 +127,7 @@ func TestFlowException(t *testing.T) {
 	f.key("e", "[EXCEPTION] step 1.1: Camera 2 off")
 	f.key("esc", "▶ STEP 1.1")
 	final := f.quit()
-	if st := final.sess.State(); len(st.Exceptions) != 1 || st.Next != 0 || session.NextOf(st) != session.NextWitness {
+	if st := final.sess.Snapshot(); len(st.Exceptions) != 1 || st.Next != 0 || st.Awaiting() != session.NextWitness {
 		t.Fatalf("after the exception: %+v", st.Exceptions)
 	}
 }

@@ -61,8 +61,8 @@ func TestConsoleEveryKeyEveryState(t *testing.T) {
 	openers := []string{"x", "s", "r", "a", "q", "ctrl+c", "?", "c", "e"}
 	states := 0
 	for {
-		where := "step " + c.current().ID + " (" + nextName(session.NextOf(c.state)) + ")"
-		if session.NextOf(c.state) == session.NextDone {
+		where := "step " + c.current().ID + " (" + nextName(c.state.Awaiting()) + ")"
+		if c.state.Awaiting() == session.NextDone {
 			where = "closed"
 		}
 		fits(t, c, where)
@@ -134,13 +134,13 @@ func TestConsoleEveryKeyEveryState(t *testing.T) {
 			c.pending, c.repeating = "", false
 		}
 		states++
-		if session.NextOf(c.state) == session.NextDone {
+		if c.state.Awaiting() == session.NextDone {
 			break
 		}
 		if _, err := c.sess.AutoStep(ctx); err != nil {
 			t.Fatalf("%s: %v", where, err)
 		}
-		c.state = c.sess.State()
+		c.state = c.sess.Snapshot()
 	}
 	if states < 40 {
 		t.Fatalf("only %d states visited", states)

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
@@ -41,8 +42,8 @@ func (p *Plain) Run(ctx context.Context) error {
 	l := s.Log()
 	out := p.Out
 	in := bufio.NewScanner(p.In)
-	s.SetOnAppend(func(a transparency.Appended, e *transparency.Entry) {
-		fmt.Fprintf(out, "  [LOG ] entry %d durable: %s\n", a.Index, Describe(e, s.Script()))
+	s.SetOnAppend(func(a transparency.Appended) {
+		fmt.Fprintf(out, "  [LOG ] entry %d durable: %s\n", a.Index, event.Describe(a.Entry))
 	})
 	defer s.SetOnAppend(nil)
 	script := s.Script()
@@ -116,13 +117,13 @@ func (p *Plain) Run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(out, "\nThe ceremony is closed: %d entries, %d exceptions.\n", cp.Size, len(s.State().Exceptions))
-	if st := s.State(); len(st.Present)+len(st.Absent) > 0 {
-		fmt.Fprintf(out, "Cosigned by %d of %d present officers (%s)", len(st.FinalCosigned), len(st.Present), strings.Join(st.FinalCosigned, ", "))
+	if st := s.Snapshot(); len(st.Present)+len(st.Absent) > 0 {
+		fmt.Fprintf(out, "Cosigned by %d of %d present officers (%s)", len(st.Final.Cosigned), len(st.Present), strings.Join(st.Final.Cosigned, ", "))
 		if len(st.Absent) > 0 {
 			fmt.Fprintf(out, "; absent: %s", strings.Join(st.Absent, ", "))
 		}
-		if len(st.FinalDeclined) > 0 {
-			fmt.Fprintf(out, "; did not cosign: %s", strings.Join(st.FinalDeclined, ", "))
+		if len(st.Final.Declined) > 0 {
+			fmt.Fprintf(out, "; did not cosign: %s", strings.Join(st.Final.Declined, ", "))
 		}
 		fmt.Fprintln(out)
 	}
@@ -237,7 +238,7 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 		}
 		fmt.Fprint(out, "  Contingencies that apply (ids separated by spaces; enter: none; x exception, q quit): ")
 	case session.NextCosign:
-		st := s.State()
+		st := s.Snapshot()
 		if !st.Closed {
 			var here []string
 			for _, id := range s.CosignExpected() {
@@ -251,11 +252,11 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step
 		}
 		var waiting []string
 		for _, id := range st.Present {
-			if !slices.Contains(st.FinalCosigned, id) && !slices.Contains(st.FinalDeclined, id) {
+			if !slices.Contains(st.Final.Cosigned, id) && !slices.Contains(st.Final.Declined, id) {
 				waiting = append(waiting, id)
 			}
 		}
-		fmt.Fprintf(out, "  Cosigned: %s\n", listOrNone(st.FinalCosigned))
+		fmt.Fprintf(out, "  Cosigned: %s\n", listOrNone(st.Final.Cosigned))
 		fmt.Fprintf(out, "  Officer's card to cosign, %s to come (its number on the roster; a N: officer N will not cosign; q quit): ", strings.Join(waiting, ", "))
 	case session.NextAction, session.NextSign:
 		fmt.Fprintf(out, "  [enter] %s · x exception · q quit: ", actionVerb(cur.Action, s.State()))

@@ -44,7 +44,7 @@ func (c *Console) View() string {
 }
 
 func (c *Console) viewHeader() string {
-	return headerView(c.st, c.state, c.opts.Rehearsal, "", c.clock, c.width)
+	return headerView(c.st, c.state.State, c.opts.Rehearsal, "", c.clock, c.width)
 }
 
 // headerView is the top of the screen: an optional banner, the ceremony,
@@ -90,9 +90,9 @@ func (c *Console) viewMain(w, h int) string {
 			b.WriteString(c.viewCosigners(st, inner))
 		}
 	} else {
-		b.WriteString(stepHeading(c.st, st, cur, h) + "\n")
+		b.WriteString(stepHeading(c.st, st.State, cur, h) + "\n")
 		b.WriteString("\n" + c.st.Text.Bold(true).Width(inner).Render(cur.Text) + "\n\n")
-		action = c.viewAction(st, cur, inner)
+		action = c.viewAction(st.State, cur, inner)
 		b.WriteString(actionHere)
 		if len(cur.Witnesses) > 0 && st.ActionDone() {
 			var marks []string
@@ -271,7 +271,7 @@ func (c *Console) viewAction(st ceremony.State, cur ceremony.Step, w int) string
 				b.WriteString(c.viewHash("DS", k.DS, w))
 			}
 		}
-		if session.NextOf(c.state) == session.NextTyped {
+		if c.state.Awaiting() == session.NextTyped {
 			b.WriteString(c.st.Warn.Render(fmt.Sprintf("Irreversible: type %s exactly to generate %s.", cur.Confirm, cur.Params["label"])) + "\n")
 		}
 	}
@@ -284,7 +284,7 @@ func (c *Console) viewAction(st ceremony.State, cur ceremony.Step, w int) string
 		done := st.Signed
 		bar := strings.Repeat("█", done) + strings.Repeat("░", st.KSR.Bundles-done)
 		b.WriteString(c.st.Text.Render(fmt.Sprintf("Signing %s %d of %d bundles", bar, done, st.KSR.Bundles)) + "\n")
-		if session.NextOf(c.state) == session.NextTyped {
+		if c.state.Awaiting() == session.NextTyped {
 			b.WriteString(c.st.Warn.Render(fmt.Sprintf("Irreversible: type %s exactly to sign.", cur.Confirm)) + "\n")
 		}
 	}
@@ -359,7 +359,7 @@ func (c *Console) viewQuorum(st ceremony.State, w int) string {
 // viewCosigners is the close, in the quorum panel's style: first the roll
 // call of the ceremony's officers (here, or gone), then, once the close is
 // logged, each present officer's cosignature of the final checkpoint.
-func (c *Console) viewCosigners(st ceremony.State, w int) string {
+func (c *Console) viewCosigners(st session.Snapshot, w int) string {
 	roster := st.Script.Quorum
 	expected := st.CosignExpected()
 	var b strings.Builder
@@ -385,16 +385,16 @@ func (c *Console) viewCosigners(st ceremony.State, w int) string {
 		b.WriteString(c.st.Muted.Render("o marks an officer who has gone · enter closes the ceremony; the officers here then cosign its final checkpoint, one card at a time") + "\n")
 		return b.String()
 	}
-	b.WriteString(c.st.PanelTitle.Render(fmt.Sprintf("Final checkpoint %d · cosigned by %d of %d present officers", st.FinalSize, len(st.FinalCosigned), len(st.Present))) + "\n")
+	b.WriteString(c.st.PanelTitle.Render(fmt.Sprintf("Final checkpoint %d · cosigned by %d of %d present officers", st.FinalSize, len(st.Final.Cosigned), len(st.Present))) + "\n")
 	failures := c.sess.FinalFailures()
 	for i, card := range roster.Cards {
 		switch {
 		case !contains(expected, card.ID):
-		case contains(st.FinalCosigned, card.ID):
+		case contains(st.Final.Cosigned, card.ID):
 			row(c.st.OK.Render("[ OK ]"), i, card, "cosigned")
 		case contains(st.Absent, card.ID):
 			row(c.st.Warn.Render("[ -- ]"), i, card, "absent")
-		case contains(st.FinalDeclined, card.ID):
+		case contains(st.Final.Declined, card.ID):
 			row(c.st.Fail.Render("[FAIL]"), i, card, "will not cosign")
 		case failures[card.ID] != "":
 			row(c.st.Fail.Render("[FAIL]"), i, card, "card could not sign: present it again")
@@ -451,7 +451,7 @@ func (c *Console) mark(status string) string {
 }
 
 // viewSteps is the step list: done, current and pending marks.
-func (c *Console) viewSteps(w, h int) string { return stepsPanel(c.st, c.state, w, h) }
+func (c *Console) viewSteps(w, h int) string { return stepsPanel(c.st, c.state.State, w, h) }
 
 // stepsPanel is the step list of a ceremony's state, in w×h cells: the
 // console and the viewer draw the same.
@@ -511,7 +511,7 @@ func (c *Console) viewStatus() string {
 		}
 	}
 	s := fmt.Sprintf("Log %d entries · durable · root %s · ", size, root) + signed
-	if q := quorumStatus(c.state); q != "" {
+	if q := quorumStatus(c.state.State); q != "" {
 		s = q + " · " + s
 	}
 	return c.st.Muted.Render(strings.Repeat("─", c.width)) + "\n" + truncateStyled(c.st.Status.Render(s), c.width)

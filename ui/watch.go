@@ -13,6 +13,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/audit"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -44,10 +46,10 @@ type Watcher struct {
 	mode   mode
 
 	script  *ceremony.Script
-	entries []*transparency.Entry
+	entries []*event.Entry
 	state   ceremony.State
 	// cosigned are the officers' cosignatures read so far, by checkpoint size.
-	cosigned map[uint64]ceremony.CosignedCheckpoint
+	cosigned map[uint64]audit.CosignedCheckpoint
 	recent   []logLine
 
 	// alarm is the first check that failed; it never clears.
@@ -173,7 +175,7 @@ func (w *Watcher) apply(u *transparency.Update, err error) {
 	w.lastRead = w.opts.Now()
 	if u != nil {
 		for i, raw := range u.New {
-			e, err := transparency.ParseEntry(raw)
+			e, err := event.Parse(raw)
 			if err != nil {
 				w.alarm = &transparency.Alarm{Check: transparency.CheckEntryJSON, Detail: fmt.Sprintf("entry %d: %v", u.Previous+uint64(i), err)}
 				return
@@ -214,7 +216,7 @@ func (w *Watcher) apply(u *transparency.Update, err error) {
 	w.readCosigned()
 	for _, i := range w.unshown {
 		e := w.entries[i]
-		w.recent = append(w.recent, logLine{time: e.Time, index: i, text: Describe(e, w.script), kind: e.Kind})
+		w.recent = append(w.recent, logLine{time: e.Time, index: i, text: event.Describe(e), kind: e.Kind()})
 	}
 	w.unshown = nil
 	if len(w.recent) > 50 {
@@ -229,7 +231,7 @@ func (w *Watcher) apply(u *transparency.Update, err error) {
 // logged).
 func (w *Watcher) readCosigned() {
 	if w.cosigned == nil {
-		w.cosigned = map[uint64]ceremony.CosignedCheckpoint{}
+		w.cosigned = map[uint64]audit.CosignedCheckpoint{}
 	}
 	for _, c := range w.state.Cosigned {
 		if got, ok := w.cosigned[c.Size]; ok && len(got.Valid) >= len(c.Cosigners) {
@@ -244,9 +246,9 @@ func (w *Watcher) readCosigned() {
 		if err != nil {
 			continue // not there yet, or the network: read again at the next poll
 		}
-		cc := ceremony.ReadCosignatures(w.script.Quorum, cp.Note, c.Size, nil)
+		cc := audit.ReadCosignatures(w.script.Quorum, cp.Note, c.Size, nil)
 		if len(cc.Rejected) > 0 {
-			w.alarm = &transparency.Alarm{Check: ceremony.CheckCosignatures, Detail: fmt.Sprintf("checkpoint %d: %s", c.Size, cc.Rejected[0])}
+			w.alarm = &transparency.Alarm{Check: audit.CheckCosignatures, Detail: fmt.Sprintf("checkpoint %d: %s", c.Size, cc.Rejected[0])}
 			return
 		}
 		w.cosigned[c.Size] = cc
@@ -265,7 +267,7 @@ func (w *Watcher) cosignLines() []string {
 		if c.Point == "close" {
 			absent = w.state.Absent
 		}
-		out = append(out, ceremony.CosignSummary(c, cc.Valid, absent))
+		out = append(out, audit.CosignSummary(c, cc.Valid, absent))
 	}
 	return out
 }
@@ -364,7 +366,7 @@ func (w *Watcher) viewMain(width, h int) string {
 		head += "\n" + w.st.PanelTitle.Render("Log") + "\n"
 		for _, r := range w.recent[len(w.recent)-n:] {
 			mark := w.st.Muted
-			if warnKinds[r.kind] {
+			if deviation(r.kind) {
 				mark = w.st.Warn
 			}
 			head += mark.Render(truncate(r.String(), inner)) + "\n"
@@ -438,7 +440,7 @@ func WatchPlain(ctx context.Context, f *transparency.Follower, out io.Writer, in
 			}
 			fmt.Fprintf(out, "[ OK ] checkpoint %d verified (%s) · root %s · %s\n", cp.Size, ext, GroupHex(cp.RootHex()), RootWords(cp, 4))
 			for i, e := range w.entries[seen:] {
-				fmt.Fprintln(out, "  "+logLine{time: e.Time, index: uint64(seen + i), text: Describe(e, w.script)}.String())
+				fmt.Fprintln(out, "  "+logLine{time: e.Time, index: uint64(seen + i), text: event.Describe(e)}.String())
 			}
 			if cur, ok := w.state.Current(); ok {
 				fmt.Fprintf(out, "  now: step %s · %s · %s\n", cur.ID, cur.Role, cur.Text)

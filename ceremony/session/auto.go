@@ -55,7 +55,7 @@ func (s *Session) AutoStep(ctx context.Context) (string, error) {
 			return "every officer is here: the ceremony is closed", s.CloseForCosign(ctx)
 		}
 		for _, id := range st.Present {
-			if !contains(st.FinalCosigned, id) {
+			if !contains(s.final.Cosigned, id) {
 				if err := s.PresentCosigner(ctx, id); err != nil {
 					return "", err
 				}

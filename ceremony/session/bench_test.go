@@ -4,9 +4,10 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
-	"github.com/keyceremony/keyceremony/dnssec"
 	"testing"
 	"time"
+
+	"github.com/keyceremony/keyceremony/dnssec"
 )
 
 // BenchmarkDemoAuto plays the whole demo ceremony unattended, as `demo

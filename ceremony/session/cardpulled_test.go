@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/audit"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/hsmtest"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
@@ -81,7 +83,7 @@ acts:
 	key, _ := transparency.ParseKey(skey)
 	dir := filepath.Join(t.TempDir(), "log")
 	l, err := transparency.Open(ctx, dir, transparency.Options{Key: key, New: true,
-		OpenFields:    map[string]any{"script_sha256": script.Digest},
+		Open:          event.Open{ScriptSHA256: script.Digest},
 		OpenArtefacts: []transparency.Artefact{{Name: "pulled.yaml", Data: raw}, {Name: "roster.yaml", Data: rb}}})
 	if err != nil {
 		t.Fatal(err)
@@ -118,8 +120,8 @@ acts:
 			t.Fatalf("at %s: %v", stepID(s), err)
 		}
 	}
-	if st := s.State(); !slices.Equal(st.FinalCosigned, []string{"CO1", "CO2", "CO3"}) {
-		t.Fatalf("final cosigners %v", st.FinalCosigned)
+	if st := s.Snapshot(); !slices.Equal(st.Final.Cosigned, []string{"CO1", "CO2", "CO3"}) {
+		t.Fatalf("final cosigners %v", st.Final.Cosigned)
 	}
 	if err := l.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -142,7 +144,7 @@ acts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range ceremony.VerifyCosignatures(final, entries, cps, 3) {
+	for _, f := range audit.VerifyCosignatures(final, entries, cps, 3) {
 		if !f.OK || f.Warn {
 			t.Fatalf("verify: %s", f.Detail)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/internal/durable"
@@ -64,7 +65,7 @@ func (s *Session) ExpireQuorum(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	cur, _ := st.Current()
-	if err := s.append(ctx, ceremony.KindQuorumExpired, map[string]any{"step": cur.ID, "cards": st.Accepted, "timeout": d.String()}); err != nil {
+	if err := s.append(ctx, event.QuorumExpired{Step: cur.ID, Cards: st.Accepted, Timeout: d.String()}); err != nil {
 		return false, err
 	}
 	if s.collector != nil {
@@ -120,14 +121,14 @@ func (s *Session) WitnessCard(ctx context.Context, id, serial string) error {
 	if _, err := s.ExpireQuorum(ctx); err != nil {
 		return err
 	}
-	if err := s.append(ctx, ceremony.KindCardWitnessed, map[string]any{"step": cur.ID, "card": id, "holder": info.Holder,
-		"serial": serial, "witness": s.Witness()}); err != nil {
+	if err := s.append(ctx, event.CardWitnessed{Step: cur.ID, Card: id, Holder: info.Holder,
+		Serial: serial, Witness: s.Witness()}); err != nil {
 		return err
 	}
 	if len(s.state.Accepted) < q.Threshold {
 		return nil
 	}
-	return s.append(ctx, ceremony.KindQuorumReached, map[string]any{"step": cur.ID, "cards": s.state.Accepted, "threshold": q.Threshold})
+	return s.append(ctx, event.QuorumReached{Step: cur.ID, Cards: s.state.Accepted, Threshold: q.Threshold})
 }
 
 func (s *Session) present(ctx context.Context, card quorum.Card) error {
@@ -158,12 +159,12 @@ func (s *Session) present(ctx context.Context, card quorum.Card) error {
 		if !errors.As(err, &re) {
 			return err
 		}
-		if lerr := s.append(ctx, ceremony.KindCardRejected, map[string]any{"step": cur.ID, "card": card.ID, "reason": re.Reason}); lerr != nil {
+		if lerr := s.append(ctx, event.CardRejected{Step: cur.ID, Card: card.ID, Reason: re.Reason}); lerr != nil {
 			return lerr
 		}
 		return err
 	}
-	if err := s.append(ctx, ceremony.KindCardPresented, map[string]any{"step": cur.ID, "card": card.ID, "holder": info.Holder}); err != nil {
+	if err := s.append(ctx, event.CardPresented{Step: cur.ID, Card: card.ID, Holder: info.Holder}); err != nil {
 		s.collector.Drop(card.ID) // not logged, so not accepted: present it again
 		return err
 	}
@@ -189,7 +190,7 @@ func (s *Session) present(ctx context.Context, card quorum.Card) error {
 	}
 	s.wipePIN()
 	s.pin = pin
-	if err := s.append(ctx, ceremony.KindQuorumReached, map[string]any{"step": cur.ID, "cards": s.state.Accepted, "threshold": s.cfg.Script.Quorum.Threshold}); err != nil {
+	if err := s.append(ctx, event.QuorumReached{Step: cur.ID, Cards: s.state.Accepted, Threshold: s.cfg.Script.Quorum.Threshold}); err != nil {
 		s.dropCosigners()
 		return err
 	}
@@ -322,9 +323,9 @@ func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) er
 		}
 		secretField = ceremony.SecretNew
 	}
-	fields := map[string]any{"step": cur.ID, "threshold": threshold, "cards": ids,
-		"revoked": revoked, "commitment": roster.Commitments[0], "roster_sha256": ref.SHA256, "secret": secretField}
-	if err := s.append(ctx, ceremony.KindCardsReshared, fields, ref); err != nil {
+	ev := event.CardsReshared{Step: cur.ID, Threshold: threshold, Cards: ids,
+		Revoked: revoked, Commitment: roster.Commitments[0], RosterSHA256: ref.SHA256, Secret: secretField}
+	if err := s.append(ctx, ev, ref); err != nil {
 		if !fresh {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -19,7 +20,7 @@ func TestClockJumps(t *testing.T) {
 	var offset time.Duration
 	clock := func() time.Time { return time.Now().Add(offset) }
 	l, err := transparency.Open(ctx, r.dir, transparency.Options{Key: r.key, New: true, Now: clock,
-		OpenFields:    map[string]any{"script_sha256": r.script.Digest},
+		Open:          event.Open{ScriptSHA256: r.script.Digest},
 		OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: r.script.Raw}}})
 	if err != nil {
 		t.Fatal(err)

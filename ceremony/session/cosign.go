@@ -14,7 +14,8 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/audit"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/transparency"
 	"golang.org/x/mod/sumdb/note"
@@ -106,13 +107,13 @@ func (s *Session) cosignQuorum(ctx context.Context) error {
 	}
 	cur, _ := st.Current()
 	if len(done) > 0 {
-		if err := s.append(ctx, ceremony.KindCosigned, map[string]any{"step": cur.ID, "size": st.QuorumSize, "point": "quorum", "cosigners": done}); err != nil {
+		if err := s.append(ctx, event.Cosigned{Step: cur.ID, Size: st.QuorumSize, Point: "quorum", Cosigners: done}); err != nil {
 			return err
 		}
 	}
 	for _, f := range failed {
-		if err := s.append(ctx, ceremony.KindException, map[string]any{"step": cur.ID,
-			"text": "an officer's card could not cosign the quorum's checkpoint: " + f}); err != nil {
+		if err := s.append(ctx, event.Exception{Step: cur.ID,
+			Text: "an officer's card could not cosign the quorum's checkpoint: " + f}); err != nil {
 			return err
 		}
 	}
@@ -137,7 +138,7 @@ func (s *Session) Absent() []string {
 
 // FinalFailures says why officers' cards could not cosign the final
 // checkpoint in this session, by officer.
-func (s *Session) FinalFailures() map[string]string { return s.finalFailed }
+func (s *Session) FinalFailures() map[string]string { return s.final.Failed }
 
 // rollCall reports whether every step is done and the close, with its roll
 // call of the officers present, is what is left.
@@ -153,7 +154,7 @@ func (s *Session) closeCeremony(ctx context.Context) error {
 	if _, more := s.state.Current(); more || s.state.Closed || s.rollCall() {
 		return nil
 	}
-	return s.append(ctx, ceremony.KindClose, map[string]any{"exceptions": len(s.state.Exceptions), "resumes": s.state.Resumes})
+	return s.append(ctx, event.Close{Exceptions: len(s.state.Exceptions), Resumes: s.state.Resumes})
 }
 
 // MarkAbsent, at the roll call before the close, records that an officer of
@@ -164,9 +165,9 @@ func (s *Session) closeCeremony(ctx context.Context) error {
 func (s *Session) MarkAbsent(_ context.Context, id string) error {
 	st := s.state
 	switch {
-	case st.Closed && slices.Contains(st.Present, id) && !slices.Contains(st.FinalCosigned, id):
-		if !slices.Contains(st.FinalDeclined, id) {
-			s.state.FinalDeclined = append(slices.Clone(st.FinalDeclined), id)
+	case st.Closed && slices.Contains(st.Present, id) && !slices.Contains(s.final.Cosigned, id):
+		if !slices.Contains(s.final.Declined, id) {
+			s.final.Declined = append(s.final.Declined, id)
 		}
 		return nil
 	case st.Closed:
@@ -198,8 +199,8 @@ func (s *Session) CloseForCosign(ctx context.Context) error {
 			present = append(present, id)
 		}
 	}
-	return s.append(ctx, ceremony.KindClose, map[string]any{"exceptions": len(s.state.Exceptions), "resumes": s.state.Resumes,
-		"cosigners": present, "absent": absent})
+	return s.append(ctx, event.Close{Exceptions: len(s.state.Exceptions), Resumes: s.state.Resumes,
+		Cosigners: present, Absent: absent})
 }
 
 // PresentCosigner reads a present officer's card once the ceremony is
@@ -213,7 +214,7 @@ func (s *Session) PresentCosigner(ctx context.Context, id string) error {
 		return errors.New("the officers cosign the final checkpoint once the close is logged")
 	case !slices.Contains(st.Present, id):
 		return fmt.Errorf("card %s: not an officer the close names present (%v)", id, st.Present)
-	case slices.Contains(st.FinalCosigned, id):
+	case slices.Contains(s.final.Cosigned, id):
 		return fmt.Errorf("card %s has cosigned the final checkpoint already", id)
 	case s.cfg.Cards == nil:
 		return errors.New("no card reader")
@@ -236,14 +237,14 @@ func (s *Session) PresentCosigner(ctx context.Context, id string) error {
 		return err
 	}
 	if len(failed) > 0 {
-		if s.finalFailed == nil {
-			s.finalFailed = map[string]string{}
+		if s.final.Failed == nil {
+			s.final.Failed = map[string]string{}
 		}
-		s.finalFailed[id] = failed[0]
+		s.final.Failed[id] = failed[0]
 		return errors.New(failed[0])
 	}
-	delete(s.finalFailed, id)
-	s.state.FinalCosigned = append(slices.Clone(st.FinalCosigned), id)
+	delete(s.final.Failed, id)
+	s.final.Cosigned = append(s.final.Cosigned, id)
 	return nil
 }
 
@@ -259,5 +260,5 @@ func (s *Session) readFinalCosigned() {
 	if err != nil {
 		return
 	}
-	s.state.FinalCosigned = ceremony.ReadCosignatures(s.cfg.Script.Quorum, data, st.FinalSize, nil).Valid
+	s.final.Cosigned = audit.ReadCosignatures(s.cfg.Script.Quorum, data, st.FinalSize, nil).Valid
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/scripts"
 	"github.com/keyceremony/keyceremony/transparency"
 )
@@ -45,7 +46,7 @@ func TestPartialQuorumExpires(t *testing.T) {
 	}
 	r := newRig(t)
 	l, err := transparency.Open(ctx, r.dir, transparency.Options{Key: r.key, New: true, Now: clock,
-		OpenFields:    map[string]any{"script_sha256": script.Digest},
+		Open:          event.Open{ScriptSHA256: script.Digest},
 		OpenArtefacts: []transparency.Artefact{{Name: "demo-timeout.yaml", Data: script.Raw}}})
 	if err != nil {
 		t.Fatal(err)
@@ -99,14 +100,14 @@ func TestPartialQuorumExpires(t *testing.T) {
 	if err != nil || !rep.OK {
 		t.Fatalf("the log does not verify: %v", err)
 	}
-	var entries []*transparency.Entry
+	var entries []*event.Entry
 	expired := -1
 	for i, raw := range rep.RawEntries {
-		e, err := transparency.ParseEntry(raw)
+		e, err := event.Parse(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e.Kind == ceremony.KindQuorumExpired {
+		if e.Kind() == event.KindQuorumExpired {
 			expired = i
 		}
 		entries = append(entries, e)
@@ -118,7 +119,7 @@ func TestPartialQuorumExpires(t *testing.T) {
 		t.Fatalf("the log does not replay against its script: %v", err)
 	}
 	// Without the expiry entry, CO3 joins a partial quorum 16 minutes old.
-	cut := append(append([]*transparency.Entry{}, entries[:expired]...), entries[expired+1:]...)
+	cut := append(append([]*event.Entry{}, entries[:expired]...), entries[expired+1:]...)
 	if _, err := ceremony.Replay(script, cut); err == nil {
 		t.Fatal("a card accepted after the timeout replays")
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
@@ -29,15 +30,12 @@ func (s *Session) TokenInfo() (hsm.TokenInfo, bool) {
 
 func (s *Session) login(ctx context.Context, cur ceremony.Step) error {
 	tok := s.cfg.Token
-	fields := map[string]any{"step": cur.ID, "token": tok.Label()}
+	ev := event.HSMLogin{Step: cur.ID, Token: tok.Label()}
 	if info, ok := s.TokenInfo(); ok {
 		if info.PINLocked {
 			return fmt.Errorf("token %q: its user PIN is locked; nothing was tried: the security officer unlocks it (C_InitPIN), then activate again", tok.Label())
 		}
-		fields["serial"] = strings.TrimSpace(info.Serial)
-		if f := info.Flags(); len(f) > 0 {
-			fields["flags"] = f
-		}
+		ev.Serial, ev.Flags = strings.TrimSpace(info.Serial), info.Flags()
 	}
 	witnessed := s.cfg.Script.Quorum.Witnessed()
 	if !tok.LoggedIn() {
@@ -49,7 +47,7 @@ func (s *Session) login(ctx context.Context, cur ceremony.Step) error {
 				// The cards' secret does not open this token: the PIN is
 				// useless, and the officers present their cards again.
 				s.wipePIN()
-				if lerr := s.append(ctx, ceremony.KindHSMLoginFailed, map[string]any{"step": cur.ID, "token": tok.Label(), "reason": "PIN incorrect"}); lerr != nil {
+				if lerr := s.append(ctx, event.HSMLoginFailed{Step: cur.ID, Token: tok.Label(), Reason: "PIN incorrect"}); lerr != nil {
 					return lerr
 				}
 			}
@@ -61,7 +59,7 @@ func (s *Session) login(ctx context.Context, cur ceremony.Step) error {
 	}
 	// The PIN is kept until the login is in the log, so that a failed append
 	// can be retried.
-	if err := s.append(ctx, ceremony.KindHSMLogin, fields); err != nil {
+	if err := s.append(ctx, ev); err != nil {
 		return err
 	}
 	s.wipePIN()
@@ -103,13 +101,13 @@ func (s *Session) generate(ctx context.Context, cur ceremony.Step) error {
 	}
 	tag, revoked := dnssec.KeyTags(dk)
 	ds := dnssec.DS(dk)
-	fields := map[string]any{"step": cur.ID, "label": spec.Label, "algorithm": spec.Algorithm, "key_tag": tag,
-		"key_tag_revoked": revoked, "ds_sha256": strings.ToLower(ds.Digest), "dnskey": dk.String()}
+	ev := event.KeyGenerated{Step: cur.ID, Label: spec.Label, Algorithm: int(spec.Algorithm), KeyTag: int(tag),
+		KeyTagRevoked: int(revoked), DSSHA256: strings.ToLower(ds.Digest), DNSKEY: dk.String()}
 	if pa, ok := s.cfg.Token.(interface {
 		PrivateAttributes(label string) (sensitive, extractable, neverExtractable bool, err error)
 	}); ok {
 		if sensitive, extractable, _, err := pa.PrivateAttributes(spec.Label); err == nil {
-			fields["sensitive"], fields["extractable"] = sensitive, extractable
+			ev.Sensitive, ev.Extractable = &sensitive, &extractable
 		}
 	}
 	ref, err := s.cfg.Log.StoreArtefact(spec.Label+".ds", []byte(dk.String()+"\n"+ds.String()+"\n"))
@@ -125,7 +123,7 @@ func (s *Session) generate(ctx context.Context, cur ceremony.Step) error {
 	if err != nil {
 		return err
 	}
-	return s.append(ctx, ceremony.KindKeyGenerated, fields, ref, aref)
+	return s.append(ctx, ev, ref, aref)
 }
 
 // zeroize destroys every key in the token, reads the token back to show it
@@ -150,9 +148,8 @@ func (s *Session) zeroize(ctx context.Context, cur ceremony.Step) error {
 	if destroyed == nil {
 		destroyed = []string{}
 	}
-	fields := map[string]any{"step": cur.ID, "token": s.cfg.Token.Label(), "destroyed": destroyed, "remaining": remaining}
 	if remaining > 0 {
 		return fmt.Errorf("token %q still holds %d keys after zeroizing; zeroize again, or use its own tools and record an exception", s.cfg.Token.Label(), remaining)
 	}
-	return s.append(ctx, ceremony.KindZeroized, fields)
+	return s.append(ctx, event.Zeroized{Step: cur.ID, Token: s.cfg.Token.Label(), Destroyed: destroyed, Remaining: remaining})
 }

@@ -7,14 +7,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/pkcs11"
 
-	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/hsmtest"
@@ -83,22 +82,22 @@ func TestCeremonyOverPKCS11WithTokenPulled(t *testing.T) {
 	}
 	n := 0
 	for _, e := range rep.Entries {
-		if e.Kind == ceremony.KindBundleSigned {
+		if e.Kind == event.KindBundleSigned {
 			n++
 		}
-		if e.Kind == ceremony.KindHSMLoginFailed {
+		if e.Kind == event.KindHSMLoginFailed {
 			t.Fatal("the locked token's refusal was logged as a failed login: nothing was tried")
 		}
 	}
 	logins := 0
 	for _, raw := range rep.RawEntries {
-		e, err := transparency.ParseEntry(raw)
+		e, err := event.Parse(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e.Kind == ceremony.KindHSMLogin {
+		if e.Kind() == event.KindHSMLogin {
 			logins++
-			if e.Field("serial") == "" || !strings.Contains(string(e.Fields["flags"]), "PIN count low") {
+			if ev := e.Event.(event.HSMLogin); ev.Serial == "" || !strings.Contains(strings.Join(ev.Flags, ","), "PIN count low") {
 				t.Fatalf("hsm.login records no serial or flags: %s", raw)
 			}
 		}
@@ -220,12 +219,12 @@ func TestHSMFaults(t *testing.T) {
 			counts := map[string]int{}
 			bundle := 0
 			for _, raw := range rep.RawEntries {
-				e, _ := transparency.ParseEntry(raw)
-				counts[e.Kind]++
-				if e.Kind == ceremony.KindBundleSigned {
+				e, _ := event.Parse(raw)
+				counts[e.Kind()]++
+				if ev, ok := e.Event.(event.BundleSigned); ok {
 					bundle++
-					if e.Field("bundle") != "" && e.Field("bundle") != strconv.Itoa(bundle) && string(e.Fields["bundle"]) != strconv.Itoa(bundle) {
-						t.Fatalf("bundle %s logged as the %d-th", e.Fields["bundle"], bundle)
+					if ev.Bundle != bundle {
+						t.Fatalf("bundle %d logged as the %d-th", ev.Bundle, bundle)
 					}
 				}
 			}
@@ -233,7 +232,7 @@ func TestHSMFaults(t *testing.T) {
 			if refused != nil {
 				wantFailed = 1
 			}
-			if counts[ceremony.KindBundleSigned] != 9 || counts[ceremony.KindHSMLoginFailed] != wantFailed || counts[ceremony.KindHSMLogin] != 1 {
+			if counts[event.KindBundleSigned] != 9 || counts[event.KindHSMLoginFailed] != wantFailed || counts[event.KindHSMLogin] != 1 {
 				t.Fatalf("entries by kind: %v", counts)
 			}
 			ianaSignatures(t, r.skr)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/scripts"
 	"github.com/keyceremony/keyceremony/transparency"
@@ -168,7 +169,7 @@ func shippedConfig(t *testing.T, name string) (Config, *transparency.Log, *rig) 
 	}
 	r := newRig(t)
 	l, err := transparency.Open(ctx, r.dir, transparency.Options{Key: r.key, New: true,
-		OpenFields:    map[string]any{"script_sha256": script.Digest},
+		Open:          event.Open{ScriptSHA256: script.Digest},
 		OpenArtefacts: []transparency.Artefact{{Name: script.Name, Data: script.Raw}, {Name: "roster.yaml", Data: []byte(roster)}}})
 	if err != nil {
 		t.Fatal(err)

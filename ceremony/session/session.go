@@ -12,14 +12,16 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/internal/durable"
 
 	"github.com/keyceremony/keyceremony/ceremony"
@@ -82,7 +84,7 @@ type Config struct {
 	// loaded, and the one loaded is logged with it.
 	KSRHash1 string
 	// OnAppend, if set, is called after each entry is durable and applied.
-	OnAppend func(a transparency.Appended, e *transparency.Entry)
+	OnAppend func(a transparency.Appended)
 }
 
 // Session is a ceremony in progress. It is not safe for concurrent use: the
@@ -109,8 +111,43 @@ type Session struct {
 	held map[string]quorum.Cosigner
 	// absent are the officers recorded as gone at the final cosignature.
 	absent map[string]bool
-	// finalFailed: why a card could not cosign the final checkpoint.
-	finalFailed map[string]string
+	// final is who has cosigned the final checkpoint, and who will not.
+	final Final
+}
+
+// Final is how the officers present at the close stand with the final
+// checkpoint: its cosignatures are in the checkpoint, not in an entry, and
+// nothing is logged after the close.
+type Final struct {
+	Cosigned []string // their cosignatures are stored, in the order made
+	Declined []string // recorded here as not cosigning; verify reports them
+	// Failed says why a card could not cosign, by officer, until it does.
+	Failed map[string]string
+}
+
+// Snapshot is the ceremony as the session holds it at one moment, for
+// people to see: the log's state and the final cosignatures. Nothing in it
+// changes after it is taken.
+type Snapshot struct {
+	ceremony.State
+	Final Final
+}
+
+// Snapshot returns the ceremony as it stands now.
+func (s *Session) Snapshot() Snapshot {
+	return Snapshot{State: s.state, Final: Final{Cosigned: slices.Clone(s.final.Cosigned), Declined: slices.Clone(s.final.Declined),
+		Failed: maps.Clone(s.final.Failed)}}
+}
+
+// FinalPending reports whether an officer the close names present has yet
+// to cosign the final checkpoint (or to be given up on).
+func (sn Snapshot) FinalPending() bool {
+	for _, id := range sn.Present {
+		if !slices.Contains(sn.Final.Cosigned, id) && !slices.Contains(sn.Final.Declined, id) {
+			return true
+		}
+	}
+	return false
 }
 
 // Open starts a session on the log. On a log that already holds entries it
@@ -135,7 +172,7 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 		// A console stopped after the close but before every officer
 		// present cosigned the final checkpoint: that is what is left.
 		s.readFinalCosigned()
-		if NextOf(s.state) != NextCosign {
+		if s.Next() != NextCosign {
 			return nil, ErrClosed
 		}
 		return s, nil
@@ -154,7 +191,7 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 		if cur, ok := st.Current(); ok {
 			at = cur.ID
 		}
-		if err := s.append(ctx, ceremony.KindResumed, map[string]any{"at_step": at}); err != nil {
+		if err := s.append(ctx, event.Resumed{AtStep: at}); err != nil {
 			return nil, err
 		}
 		// A crash between the last step's done and the close: every step is
@@ -194,7 +231,7 @@ func NeedsOf(script *ceremony.Script) Needs {
 }
 
 // readEntries reads the entries of an open log from its folder, verified.
-func readEntries(dir string) ([]*transparency.Entry, error) {
+func readEntries(dir string) ([]*event.Entry, error) {
 	rep, err := transparency.Verify(os.DirFS(dir), transparency.VerifyOptions{})
 	if err != nil {
 		return nil, err
@@ -202,9 +239,9 @@ func readEntries(dir string) ([]*transparency.Entry, error) {
 	if f := rep.FirstFailure(); f != nil {
 		return nil, fmt.Errorf("%s: %s: %s", dir, f.ID, f.Detail)
 	}
-	out := make([]*transparency.Entry, 0, len(rep.RawEntries))
+	out := make([]*event.Entry, 0, len(rep.RawEntries))
 	for _, raw := range rep.RawEntries {
-		e, err := transparency.ParseEntry(raw)
+		e, err := event.Parse(raw)
 		if err != nil {
 			return nil, err
 		}
@@ -217,7 +254,7 @@ func readEntries(dir string) ([]*transparency.Entry, error) {
 var ErrClosed = errors.New("the ceremony in this log is closed")
 
 // SetOnAppend sets the function called after each entry is durable.
-func (s *Session) SetOnAppend(f func(a transparency.Appended, e *transparency.Entry)) {
+func (s *Session) SetOnAppend(f func(a transparency.Appended)) {
 	s.cfg.OnAppend = f
 }
 
@@ -260,30 +297,26 @@ func (s *Session) Last() *transparency.Appended { return s.last }
 
 // append checks an entry against the engine, appends it (returning once it is
 // durable) and applies it: nothing is logged that the script does not allow.
-func (s *Session) append(ctx context.Context, kind string, fields map[string]any, arts ...transparency.ArtefactRef) error {
-	e := &transparency.Entry{Seq: s.cfg.Log.Size(), Time: s.cfg.Log.Now().UTC().Truncate(time.Millisecond), Kind: kind, Artefacts: arts}
-	var err error
-	if e.Fields, err = rawFields(fields); err != nil {
-		return err
-	}
+func (s *Session) append(ctx context.Context, ev event.Event, arts ...event.Artefact) error {
+	e := &event.Entry{Seq: s.cfg.Log.Size(), Time: s.cfg.Log.Now().UTC().Truncate(time.Millisecond), Event: ev, Artefacts: arts}
 	if _, err := ceremony.Apply(s.state, e); err != nil {
 		return err
 	}
-	a, err := s.cfg.Log.Append(ctx, transparency.Record{Kind: kind, Fields: fields, Artefacts: arts})
+	a, err := s.cfg.Log.Append(ctx, ev, arts...)
 	if err != nil {
-		return fmt.Errorf("log %s: %w", kind, err)
+		return fmt.Errorf("log %s: %w", ev.Kind(), err)
 	}
-	logged, err := transparency.ParseEntry(a.Entry)
-	if err != nil {
+	// The state follows the bytes logged, read back as any reader will.
+	if a.Entry, err = event.Parse(a.Data); err != nil {
 		return err
 	}
-	next, err := ceremony.Apply(s.state, logged)
+	next, err := ceremony.Apply(s.state, a.Entry)
 	if err != nil {
 		return err // cannot happen: checked above
 	}
 	s.state, s.last = next, &a
 	if s.cfg.OnAppend != nil {
-		s.cfg.OnAppend(a, logged)
+		s.cfg.OnAppend(a)
 	}
 	if s.cfg.ClockJumps {
 		if err := s.checkClock(ctx, a.Index); err != nil {
@@ -294,7 +327,7 @@ func (s *Session) append(ctx context.Context, kind string, fields map[string]any
 	// over in the log at once, and a ceremony whose last steps do not
 	// apply closes.
 	if cur, ok := s.state.Current(); ok && !s.state.Closed && !cur.Applies(s.state.Chosen) {
-		if err := s.append(ctx, ceremony.KindNotApplicable, map[string]any{"step": cur.ID}); err != nil {
+		if err := s.append(ctx, event.NotApplicable{Step: cur.ID}); err != nil {
 			return err
 		}
 		return s.closeCeremony(ctx)
@@ -330,8 +363,8 @@ func (s *Session) checkClock(ctx context.Context, index uint64) error {
 	if drift < 0 {
 		way, drift = "back", -drift
 	}
-	return s.append(ctx, ceremony.KindException, map[string]any{"step": cur.ID,
-		"text": fmt.Sprintf("the laptop's clock jumped %s by %s after entry %d (the time elapsed says otherwise); the log keeps entry times in order", way, drift.Round(time.Second), index)})
+	return s.append(ctx, event.Exception{Step: cur.ID,
+		Text: fmt.Sprintf("the laptop's clock jumped %s by %s after entry %d (the time elapsed says otherwise); the log keeps entry times in order", way, drift.Round(time.Second), index)})
 }
 
 // Next says what the current step waits for, for prompts.
@@ -353,10 +386,10 @@ const (
 )
 
 // Next returns what the current step waits for.
-func (s *Session) Next() Next { return NextOf(s.state) }
+func (s *Session) Next() Next { return s.Snapshot().Awaiting() }
 
-// NextOf returns what the current step of a state waits for.
-func NextOf(st ceremony.State) Next {
+// Awaiting returns what the ceremony waits for.
+func (st Snapshot) Awaiting() Next {
 	cur, ok := st.Current()
 	if !ok && !st.Closed && len(st.CosignExpected()) > 0 {
 		return NextCosign // the roll call before the close
@@ -456,7 +489,7 @@ func (s *Session) Confirm(ctx context.Context) error {
 		if err := s.cfg.Token.Logout(ctx); err != nil {
 			return fmt.Errorf("log out of token %q: %w; try again", s.cfg.Token.Label(), err)
 		}
-		return s.append(ctx, ceremony.KindHSMLogout, map[string]any{"step": cur.ID, "token": s.cfg.Token.Label()})
+		return s.append(ctx, event.HSMLogout{Step: cur.ID, Token: s.cfg.Token.Label()})
 	}
 	return fmt.Errorf("step %s: nothing to do", cur.ID)
 }
@@ -494,11 +527,9 @@ func (s *Session) loadKSR(ctx context.Context, cur ceremony.Step) error {
 	if err != nil {
 		return err
 	}
-	fields := map[string]any{"step": cur.ID, "sha256": ref.SHA256, "ksr_id": doc.ID, "bundles": len(doc.Bundles()), "domain": doc.Domain}
-	if s.cfg.KSRHash1 != "" {
-		fields["expected_sha256"] = strings.ToLower(s.cfg.KSRHash1)
-	}
-	if err := s.append(ctx, ceremony.KindKSRLoaded, fields, ref); err != nil {
+	ev := event.KSRLoaded{Step: cur.ID, SHA256: ref.SHA256, KSRID: doc.ID, Bundles: len(doc.Bundles()), Domain: doc.Domain,
+		ExpectedSHA256: strings.ToLower(s.cfg.KSRHash1)}
+	if err := s.append(ctx, ev, ref); err != nil {
 		return err
 	}
 	s.ksr, s.signed, s.plan, s.prevSKR = doc, nil, nil, nil
@@ -520,16 +551,14 @@ func (s *Session) checkKSR(ctx context.Context, cur ceremony.Step) error {
 		}
 		s.plan = plan
 	}
-	var logged []ceremony.CheckResult
+	ev := event.KSRChecked{Step: cur.ID, SHA256: s.state.KSR.SHA256, CheckTime: now.UTC().Format(time.RFC3339)}
 	for _, r := range results {
-		logged = append(logged, ceremony.CheckResult{ID: r.ID, Status: r.Status, Detail: r.Detail})
+		ev.Results = append(ev.Results, event.CheckResult{ID: r.ID, Status: r.Status, Detail: r.Detail})
 	}
-	fields := map[string]any{"step": cur.ID, "sha256": s.state.KSR.SHA256,
-		"check_time": now.UTC().Format(time.RFC3339), "results": logged}
 	if prev != nil {
-		fields["previous_skr"] = prev.ID
+		ev.PreviousSKR = prev.ID
 	}
-	return s.append(ctx, ceremony.KindKSRChecked, fields)
+	return s.append(ctx, ev)
 }
 
 // previous is the SKR the current KSR follows: for the first KSR the one
@@ -615,9 +644,9 @@ func (s *Session) SignNext(ctx context.Context) error {
 		return fmt.Errorf("bundle #%d: %w; nothing was logged for it, sign again", i+1, err)
 	}
 	rb := s.ksr.Request.Bundles[i]
-	if err := s.append(ctx, ceremony.KindBundleSigned, map[string]any{"step": cur.ID, "bundle": i + 1, "bundle_id": rb.ID,
-		"key_tag": b.Signatures[0].KeyTag, "inception": rb.Inception.Format(time.RFC3339), "expiration": rb.Expiration.Format(time.RFC3339),
-		"sig_sha256": sigDigest(b)}); err != nil {
+	if err := s.append(ctx, event.BundleSigned{Step: cur.ID, Bundle: i + 1, BundleID: rb.ID,
+		KeyTag: int(b.Signatures[0].KeyTag), Inception: rb.Inception.Format(time.RFC3339), Expiration: rb.Expiration.Format(time.RFC3339),
+		SigSHA256: sigDigest(b)}); err != nil {
 		return err
 	}
 	s.signed = append(s.signed, b)
@@ -688,7 +717,7 @@ func (s *Session) writeSKR(ctx context.Context, cur ceremony.Step) error {
 	if err := durable.WriteFile(skrPath, data, 0o644, durable.Same); err != nil {
 		return fmt.Errorf("write the SKR to %s: %w; try again", skrPath, err)
 	}
-	return s.append(ctx, ceremony.KindSKRWritten, map[string]any{"step": cur.ID, "sha256": ref.SHA256, "path": skrPath}, ref)
+	return s.append(ctx, event.SKRWritten{Step: cur.ID, SHA256: ref.SHA256, Path: skrPath}, ref)
 }
 
 // resign signs again, in memory, bundles logged before a restart, and
@@ -722,16 +751,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func rawFields(fields map[string]any) (map[string]json.RawMessage, error) {
-	out := make(map[string]json.RawMessage, len(fields))
-	for k, v := range fields {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("entry field %q: %w", k, err)
-		}
-		out[k] = b
-	}
-	return out, nil
 }

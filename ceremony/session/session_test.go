@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/keyceremony/keyceremony/hsm"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/hsm"
 
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/dnssec"
@@ -48,7 +50,7 @@ func (r *rig) open(t testing.TB) (*Session, *transparency.Log) {
 	ctx := context.Background()
 	_, statErr := os.Stat(r.dir)
 	l, err := transparency.Open(ctx, r.dir, transparency.Options{Key: r.key, New: statErr != nil,
-		OpenFields:    map[string]any{"script_sha256": r.script.Digest},
+		Open:          event.Open{ScriptSHA256: r.script.Digest},
 		OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: r.script.Raw}}})
 	if err != nil {
 		t.Fatal(err)
@@ -97,8 +99,8 @@ func TestAutoCeremony(t *testing.T) {
 	if len(st.Cosigned) != 2 || !slices.Equal(st.Cosigned[0].Cosigners, []string{"CO1", "CO2", "CO3"}) || st.Cosigned[1].Size != st.FinalSize {
 		t.Fatalf("cosigned %+v", st.Cosigned)
 	}
-	if !slices.Equal(st.FinalCosigned, []string{"CO1", "CO2", "CO3"}) || len(s.FinalFailures()) != 0 {
-		t.Fatalf("final cosigners %v, failures %v", st.FinalCosigned, s.FinalFailures())
+	if !slices.Equal(s.Snapshot().Final.Cosigned, []string{"CO1", "CO2", "CO3"}) || len(s.FinalFailures()) != 0 {
+		t.Fatalf("final cosigners %v, failures %v", s.Snapshot().Final.Cosigned, s.FinalFailures())
 	}
 	// The SKR carries IANA's own signatures for this KSR.
 	got, _ := os.ReadFile(r.skr)
@@ -159,7 +161,7 @@ func TestResumeEverywhere(t *testing.T) {
 		if closed {
 			resumes = 0 // a closed log takes no entry: the console only has the others cosign
 		}
-		if st := s.State(); !st.Closed || st.Resumes != resumes || st.Signed != 9 || len(st.FinalCosigned) != 3 {
+		if st := s.Snapshot(); !st.Closed || st.Resumes != resumes || st.Signed != 9 || len(st.Final.Cosigned) != 3 {
 			t.Fatalf("stop %d: closed %v resumes %d signed %d", stopAfter, st.Closed, st.Resumes, st.Signed)
 		}
 		l.Close(ctx)
@@ -316,8 +318,8 @@ func TestFinalCosignResumes(t *testing.T) {
 	l.Close(ctx) // the console stops here
 	s, l = r.open(t)
 	defer l.Close(ctx)
-	if st := s.State(); s.Next() != NextCosign || !slices.Equal(st.FinalCosigned, []string{"CO1"}) {
-		t.Fatalf("started again: next %v, cosigned %v", s.Next(), st.FinalCosigned)
+	if st := s.Snapshot(); s.Next() != NextCosign || !slices.Equal(st.Final.Cosigned, []string{"CO1"}) {
+		t.Fatalf("started again: next %v, cosigned %v", s.Next(), st.Final.Cosigned)
 	}
 	if err := s.MarkAbsent(ctx, "CO3"); err != nil || s.Next() != NextDone {
 		t.Fatalf("CO3 will not cosign: %v, next %v", err, s.Next())
@@ -327,8 +329,8 @@ func TestFinalCosignResumes(t *testing.T) {
 	}
 	l.Close(ctx)
 	s, l = r.open(t)
-	if err := s.PresentCosigner(ctx, "CO3"); err != nil || s.Next() != NextDone || !slices.Equal(s.State().FinalCosigned, []string{"CO1", "CO3"}) {
-		t.Fatalf("CO3 cosigns after all: %v, cosigned %v", err, s.State().FinalCosigned)
+	if err := s.PresentCosigner(ctx, "CO3"); err != nil || s.Next() != NextDone || !slices.Equal(s.Snapshot().Final.Cosigned, []string{"CO1", "CO3"}) {
+		t.Fatalf("CO3 cosigns after all: %v, cosigned %v", err, s.Snapshot().Final.Cosigned)
 	}
 	l.Close(ctx)
 	if _, err := Open(ctx, mustConfig(t, r)); !errors.Is(err, ErrClosed) {

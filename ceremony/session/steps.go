@@ -10,12 +10,13 @@ import (
 	"strings"
 
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 )
 
 // done records the current step as done, and closes the ceremony after the
 // last step.
 func (s *Session) done(ctx context.Context, cur ceremony.Step) error {
-	if err := s.append(ctx, ceremony.KindStepDone, map[string]any{"step": cur.ID, "role": cur.Role, "witnesses": cur.Witnesses}); err != nil {
+	if err := s.append(ctx, event.StepDone{Step: cur.ID, Role: cur.Role, Witnesses: cur.Witnesses}); err != nil {
 		return err
 	}
 	return s.closeCeremony(ctx)
@@ -42,7 +43,7 @@ func (s *Session) WitnessStep(ctx context.Context) error {
 	if _, ok := s.state.Participants[w]; s.state.Participants != nil && !ok {
 		return fmt.Errorf("step %s needs %s, who did not sign in: skip it, or abort", cur.ID, w)
 	}
-	if err := s.append(ctx, ceremony.KindStepWitnessed, map[string]any{"step": cur.ID, "witness": w}); err != nil {
+	if err := s.append(ctx, event.StepWitnessed{Step: cur.ID, Witness: w}); err != nil {
 		return err
 	}
 	if s.Next() == NextConfirm {
@@ -74,7 +75,7 @@ func (s *Session) SignIn(ctx context.Context, names map[string]string) error {
 			absent = append(absent, r.ID)
 		}
 	}
-	return s.append(ctx, ceremony.KindSignedIn, map[string]any{"step": cur.ID, "participants": present, "absent": absent})
+	return s.append(ctx, event.SignedIn{Step: cur.ID, Participants: present, Absent: absent})
 }
 
 // SkipWitness is the role that confirms skipping the current step: its
@@ -116,7 +117,7 @@ func (s *Session) Skip(ctx context.Context, reason string) error {
 	case s.SkipWitness() == "":
 		return fmt.Errorf("step %s has no witness to confirm a skip", cur.ID)
 	}
-	return s.append(ctx, ceremony.KindStepSkipped, map[string]any{"step": cur.ID, "reason": strings.TrimSpace(reason), "witness": s.SkipWitness()})
+	return s.append(ctx, event.StepSkipped{Step: cur.ID, Reason: strings.TrimSpace(reason), Witness: s.SkipWitness()})
 }
 
 // Abort ends the ceremony's work: every step up to the acts that always run
@@ -139,7 +140,7 @@ func (s *Session) Abort(ctx context.Context, reason string) error {
 			return fmt.Errorf("log out of token %q before aborting: %w; try again", s.cfg.Token.Label(), err)
 		}
 	}
-	if err := s.append(ctx, ceremony.KindAborted, map[string]any{"step": cur.ID, "reason": strings.TrimSpace(reason)}); err != nil {
+	if err := s.append(ctx, event.Aborted{Step: cur.ID, Reason: strings.TrimSpace(reason)}); err != nil {
 		return err
 	}
 	s.wipePIN()
@@ -158,7 +159,7 @@ func (s *Session) Exception(ctx context.Context, text string) error {
 	if !ok {
 		return errors.New("every step is done")
 	}
-	return s.append(ctx, ceremony.KindException, map[string]any{"step": cur.ID, "text": text})
+	return s.append(ctx, event.Exception{Step: cur.ID, Text: text})
 }
 
 // Type is the operator's typed confirmation of an irreversible action. A
@@ -171,7 +172,7 @@ func (s *Session) Type(ctx context.Context, typed string) error {
 	if typed != cur.Confirm {
 		return fmt.Errorf("typed %q; type %s exactly to go on", typed, cur.Confirm)
 	}
-	return s.append(ctx, ceremony.KindStepConfirmed, map[string]any{"step": cur.ID, "typed": typed})
+	return s.append(ctx, event.StepConfirmed{Step: cur.ID, Typed: typed})
 }
 
 // RepeatWitness is the role that confirms repeating the step just done.
@@ -200,7 +201,7 @@ func (s *Session) Repeat(ctx context.Context, reason string) error {
 	if prev.Action != "" {
 		return fmt.Errorf("step %s has an action (%s) and cannot be repeated: record an exception", prev.ID, prev.Action)
 	}
-	return s.append(ctx, ceremony.KindStepRepeated, map[string]any{"step": cur.ID, "repeat": prev.ID, "reason": strings.TrimSpace(reason), "witness": s.RepeatWitness()})
+	return s.append(ctx, event.StepRepeated{Step: cur.ID, Repeat: prev.ID, Reason: strings.TrimSpace(reason), Witness: s.RepeatWitness()})
 }
 
 // Contingencies are the situations the script plans for.
@@ -224,5 +225,5 @@ func (s *Session) Choose(ctx context.Context, ids []string) error {
 		}
 		chosen = append(chosen, id)
 	}
-	return s.append(ctx, ceremony.KindChosen, map[string]any{"step": cur.ID, "chosen": chosen})
+	return s.append(ctx, event.ContingencyChosen{Step: cur.ID, Chosen: chosen})
 }

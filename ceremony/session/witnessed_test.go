@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/scripts"
 	"github.com/keyceremony/keyceremony/transparency"
@@ -42,7 +43,7 @@ func TestWitnessedQuorum(t *testing.T) {
 	script := witnessedDemo(t)
 	r := newRig(t)
 	l, err := transparency.Open(ctx, r.dir, transparency.Options{Key: r.key, New: true,
-		OpenFields:    map[string]any{"script_sha256": script.Digest},
+		Open:          event.Open{ScriptSHA256: script.Digest},
 		OpenArtefacts: []transparency.Artefact{{Name: script.Name, Data: script.Raw}}})
 	if err != nil {
 		t.Fatal(err)
@@ -117,10 +118,10 @@ func TestWitnessedQuorum(t *testing.T) {
 	}
 	witnessed := 0
 	for _, e := range entries {
-		if e.Kind == ceremony.KindCardWitnessed {
+		if e.Kind() == event.KindCardWitnessed {
 			witnessed++
-			if e.Field("witness") != "IW" || e.Field("serial") == "" {
-				t.Fatalf("a witnessed card without its witness or serial: %v", e.Fields)
+			if ev := e.Event.(event.CardWitnessed); ev.Witness != "IW" || ev.Serial == "" {
+				t.Fatalf("a witnessed card without its witness or serial: %+v", ev)
 			}
 		}
 	}
@@ -167,10 +168,12 @@ func TestKSRHash1(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := entries[len(entries)-1]
-	if last.Kind != ceremony.KindKSRLoaded || last.Field("expected_sha256") != strings.ToLower(s.cfg.KSRHash1) {
-		t.Fatalf("the loaded KSR's entry: %s %v", last.Kind, last.Fields)
+	loaded, ok := last.Event.(event.KSRLoaded)
+	if !ok || loaded.ExpectedSHA256 != strings.ToLower(s.cfg.KSRHash1) {
+		t.Fatalf("the loaded KSR's entry: %s %+v", last.Kind(), last.Event)
 	}
-	last.Fields["expected_sha256"] = []byte(`"` + strings.Repeat("cd", 32) + `"`)
+	loaded.ExpectedSHA256 = strings.Repeat("cd", 32)
+	last.Event = loaded
 	if _, err := ceremony.Replay(r.script, entries); err == nil || !strings.Contains(err.Error(), "but hash#1 is cdcd") {
 		t.Fatalf("a log whose KSR is not its hash#1: %v", err)
 	}

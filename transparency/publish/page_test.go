@@ -1,6 +1,8 @@
 package publish_test
 
 import (
+	"github.com/keyceremony/keyceremony/ceremony/event"
+
 	"context"
 	"fmt"
 	"io/fs"
@@ -56,8 +58,8 @@ func demoLog(t testing.TB, key *transparency.Key) (*session.Session, *transparen
 	}
 	base := t.TempDir()
 	l, err := transparency.Open(ctx, filepath.Join(base, "log"), transparency.Options{Key: key, New: true,
-		OpenFields: map[string]any{"ceremony": script.Ceremony, "zone": script.Zone, "script_sha256": script.Digest,
-			"officer_keys": ceremony.OfficerKeys(script.Quorum)},
+		Open: event.Open{Ceremony: script.Ceremony, Zone: script.Zone, ScriptSHA256: script.Digest,
+			OfficerKeys: ceremony.OfficerKeys(script.Quorum)},
 		OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: script.Raw}}})
 	if err != nil {
 		t.Fatal(err)

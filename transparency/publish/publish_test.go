@@ -1,6 +1,8 @@
 package publish_test
 
 import (
+	"github.com/keyceremony/keyceremony/ceremony/event"
+
 	"bufio"
 	"context"
 	"io"
@@ -29,7 +31,7 @@ func newLog(t *testing.T) (*transparency.Log, *transparency.Key) {
 	}
 	k, _ := transparency.ParseKey(skey)
 	l, err := transparency.Open(ctx, filepath.Join(t.TempDir(), "log"), transparency.Options{Key: k, New: true,
-		OpenFields: map[string]any{"script_sha256": strings.Repeat("ab", 32)}})
+		Open: event.Open{ScriptSHA256: strings.Repeat("ab", 32)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +47,7 @@ func grow(t *testing.T, l *transparency.Log, n int) {
 	var a transparency.Appended
 	for i := 0; i < n; i++ {
 		var err error
-		if a, err = l.Append(ctx, transparency.Record{Kind: "step.done", Fields: map[string]any{"step": "1.1", "role": "CA"}}); err != nil {
+		if a, err = l.Append(ctx, event.StepDone{Step: "1.1", Role: "CA"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,0 +1,329 @@
+package event
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden vectors in testdata/vectors")
+
+var (
+	t0   = time.Date(2026, 11, 28, 14, 0, 5, 123_000_000, time.UTC)
+	prev = "2b0d46a1ac8b7d1e8f5b6d1c7e0a59f7c3e4b1a2d5f60718293a4b5c6d7e8f90"
+	yes  = true
+	no   = false
+)
+
+func sha(c string) string { return strings.Repeat(c, 64) }
+
+// examples holds an entry of every kind, with values as a ceremony writes
+// them. Their encodings are the golden vectors in testdata/vectors, and
+// their descriptions testdata/vectors/describe.golden.
+var examples = []*Entry{
+	{Seq: 0, Event: Open{Origin: "demo.keyceremony.invalid/20261128T140000Z/rehearsal", LogVKey: "demo.keyceremony.invalid/20261128T140000Z/rehearsal+8f7e1a2b+AcmVo5pXo2K1nZ9U6A8F1sCq0mXbUq8V9iFz1Xy0q2Zk",
+		Ceremony: "Demo key-signing ceremony (rehearsal)", Zone: ".", ScriptSHA256: sha("d"), Tool: "keyceremony (devel)", Rehearsal: true,
+		OfficerKeys: map[string]string{"CO1": "officer/CO1+0120a71a+BHcqexample"}},
+		Artefacts: []Artefact{{Name: "demo.yaml", SHA256: sha("d"), Size: 4210}}},
+	{Event: Resumed{AtStep: "3.4"}},
+	{Event: SignedIn{Step: "1.2", Participants: map[string]string{"CA": "Kim Davies", "IW": "Ana Silva"}, Absent: []string{"SA"}}},
+	{Event: ContingencyChosen{Step: "1.3", Chosen: []string{"backup-hsm"}}},
+	{Event: ContingencyChosen{Step: "1.3", Chosen: []string{}}},
+	{Event: StepWitnessed{Step: "1.1", Witness: "IW"}},
+	{Event: StepConfirmed{Step: "3.6", Typed: "Yes"}},
+	{Event: StepDone{Step: "1.1", Role: "CA", Witnesses: []string{"IW"}}},
+	{Event: StepDone{Step: "2.2", Role: "SA"}},
+	{Event: Exception{Step: "2.1", Text: "Camera 2 off for 40 s; the IW kept the room's log"}},
+	{Event: StepSkipped{Step: "2.3", Reason: "the printer is out of toner", Witness: "IW"}},
+	{Event: StepRepeated{Step: "2.4", Repeat: "2.3", Reason: "the hash was read too fast", Witness: "IW"}},
+	{Event: NotApplicable{Step: "4.2"}},
+	{Event: Aborted{Step: "3.2", Reason: "the HSM's tamper seal is broken"}},
+	{Event: CardPresented{Step: "3.1", Card: "CO1", Holder: "Amara Okafor"}},
+	{Event: CardRejected{Step: "3.1", Card: "CO2", Reason: "forged"}},
+	{Event: CardWitnessed{Step: "3.1", Card: "CO1", Holder: "Alice", Serial: "KP-0001", Witness: "IW"}},
+	{Event: QuorumReached{Step: "3.1", Cards: []string{"CO1", "CO2", "CO3"}, Threshold: 3}},
+	{Event: QuorumExpired{Step: "3.1", Cards: []string{"CO1"}, Timeout: "10m0s"}},
+	{Event: Cosigned{Step: "3.1", Size: 21, Point: "quorum", Cosigners: []string{"CO1", "CO2", "CO3"}}},
+	{Event: HSMLogin{Step: "3.2", Token: "keyceremony-demo", Serial: "5a3c1e77", Flags: []string{"user PIN count low"}}},
+	{Event: HSMLoginFailed{Step: "3.2", Token: "keyceremony-demo", Reason: "PIN incorrect"}},
+	{Event: HSMLogout{Step: "4.1", Token: "keyceremony-demo"}},
+	{Event: KeyGenerated{Step: "3.3", Label: "Klajeyz", Algorithm: 8, KeyTag: 20326, KeyTagRevoked: 20454, DSSHA256: sha("e"),
+		DNSKEY: ". 172800 IN DNSKEY 257 3 8 AwEAAaz/tAm8yTn4Mfeh", Sensitive: &yes, Extractable: &no},
+		Artefacts: []Artefact{{Name: "Klajeyz.ds", SHA256: sha("1"), Size: 512}, {Name: "Klajeyz-anchor.xml", SHA256: sha("2"), Size: 700}}},
+	{Event: CardsReshared{Step: "3.3", Threshold: 2, Cards: []string{"CO8", "CO9", "CO10"}, Revoked: []string{"CO1", "CO2"}, Commitment: sha("3"),
+		RosterSHA256: sha("4"), Secret: "same"}, Artefacts: []Artefact{{Name: "roster-2.yaml", SHA256: sha("4"), Size: 1024}}},
+	{Event: CardsReshared{Step: "3.3", Threshold: 2, Cards: []string{"CO8", "CO9"}, Revoked: []string{"CO1"}, Commitment: sha("5"),
+		RosterSHA256: sha("6"), Secret: "new"}, Artefacts: []Artefact{{Name: "roster-2.yaml", SHA256: sha("6"), Size: 1024}}},
+	{Event: Zeroized{Step: "3.4", Token: "keyceremony-demo", Destroyed: []string{"Kjqmt7v", "Klajeyz"}, Remaining: 0}},
+	{Event: KSRLoaded{Step: "3.3", SHA256: sha("b"), KSRID: "8b2eb5e1-4a0b-4eb5-9cd7-64a0b3d3c2a6", Bundles: 9, Domain: ".", ExpectedSHA256: sha("b")},
+		Artefacts: []Artefact{{Name: "ksr-root-2010-q1-0.xml", SHA256: sha("b"), Size: 29123}}},
+	{Event: KSRChecked{Step: "3.4", SHA256: sha("b"), CheckTime: "2009-12-25T00:00:00Z", Results: []CheckResult{
+		{ID: "KSR-BUNDLE-POP", Status: "pass"}, {ID: "KSR-POLICY-SIG-VALIDITY", Status: "warn", Detail: "bundle #9 signatures run 15 days"}}}},
+	{Event: KSRChecked{Step: "3.4", SHA256: sha("b"), CheckTime: "2009-12-25T00:00:00Z", PreviousSKR: "skr-root-2009-q4-2", Results: []CheckResult{
+		{ID: "KSR-BUNDLE-POP", Status: "pass"}, {ID: "KSR-DOMAIN", Status: "fail", Detail: "the KSR is for example., the profile for ."}}}},
+	{Event: KSRChecked{Step: "3.4", SHA256: sha("b"), CheckTime: "2009-12-25T00:00:00Z", Results: []CheckResult{{ID: "KSR-BUNDLE-POP", Status: "pass"}}}},
+	{Event: BundleSigned{Step: "3.6", Bundle: 1, BundleID: "a6b8d5e4-6b1b-44b4-8b2c-0d1c4f0a8c11", KeyTag: 19036, Inception: "2010-01-01T00:00:00Z",
+		Expiration: "2010-01-15T23:59:59Z", SigSHA256: sha("c")}},
+	{Event: SKRWritten{Step: "3.7", SHA256: sha("f"), Path: "/media/transfer/skr-root-2010-q1-0.xml"},
+		Artefacts: []Artefact{{Name: "skr-root-2010-q1-0.xml", SHA256: sha("f"), Size: 40211}}},
+	{Event: Close{Exceptions: 1, Resumes: 0}},
+	{Event: Close{Exceptions: 0, Resumes: 1, Cosigners: []string{"CO1", "CO3"}, Absent: []string{"CO2"}}},
+	{Event: Close{Exceptions: 0, Resumes: 0, Cosigners: []string{"CO1", "CO2", "CO3"}}},
+}
+
+func init() {
+	for i, e := range examples {
+		e.Seq = uint64(i)
+		e.Time = t0.Add(time.Duration(i) * time.Second)
+		if i > 0 {
+			e.Prev = prev
+		}
+	}
+}
+
+// vectorName is the golden file of examples[i].
+func vectorName(i int, e *Entry) string {
+	return filepath.Join("testdata", "vectors", strings.ReplaceAll(e.Kind(), ".", "-")+"-"+string(rune('a'+countBefore(i, e.Kind())))+".json")
+}
+
+func countBefore(i int, kind string) int {
+	n := 0
+	for _, e := range examples[:i] {
+		if e.Kind() == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// TestVectors: every kind has an example; each marshals to its golden bytes
+// and parses back to the same value, and is described as the golden file
+// says.
+func TestVectors(t *testing.T) {
+	covered := map[string]bool{}
+	var described strings.Builder
+	for i, e := range examples {
+		covered[e.Kind()] = true
+		b, err := e.Marshal()
+		if err != nil {
+			t.Fatalf("%s: %v", e.Kind(), err)
+		}
+		name := vectorName(i, e)
+		if *update {
+			os.MkdirAll(filepath.Dir(name), 0o755)
+			if err := os.WriteFile(name, append(b, '\n'), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatalf("%s: %v (run go test -update)", e.Kind(), err)
+		}
+		if !bytes.Equal(append(b, '\n'), want) {
+			t.Errorf("%s: marshal\n got %s\nwant %s", name, b, want)
+		}
+		p, err := Parse(bytes.TrimSuffix(want, []byte("\n")))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(p, e) {
+			t.Errorf("%s: parsed\n %#v\nwant %#v", name, p, e)
+		}
+		described.WriteString(e.Kind() + ": " + Describe(p) + "\n")
+	}
+	for _, k := range Kinds {
+		if !covered[k.Kind] {
+			t.Errorf("kind %s has no example vector", k.Kind)
+		}
+		if len(k.Describe) == 0 || len(k.Describe[len(k.Describe)-1].If) != 0 {
+			t.Errorf("kind %s: its last description must have no condition", k.Kind)
+		}
+	}
+	golden := filepath.Join("testdata", "vectors", "describe.golden")
+	if *update {
+		os.WriteFile(golden, []byte(described.String()), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if described.String() != string(want) {
+		t.Errorf("descriptions:\n%s\nwant:\n%s", described.String(), want)
+	}
+}
+
+// TestEntryMarshalParse: an entry's JSON is the exact Merkle leaf: header
+// first, then the fields and artefacts sorted by name; it parses back to the
+// same entry.
+func TestEntryMarshalParse(t *testing.T) {
+	e := &Entry{Seq: 3, Time: time.Date(2026, 11, 28, 1, 2, 3, 456789000, time.UTC), Prev: strings.Repeat("0a", 32),
+		Event:     KSRLoaded{Step: "4.1", SHA256: strings.Repeat("1f", 32), KSRID: "q1", Bundles: 9, Domain: "."},
+		Artefacts: []Artefact{{Name: "ksr.xml", SHA256: strings.Repeat("1f", 32), Size: 9}}}
+	b, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"seq":3,"time":"2026-11-28T01:02:03.456Z","prev":"` + strings.Repeat("0a", 32) +
+		`","kind":"ksr.loaded","artefacts":[{"name":"ksr.xml","sha256":"` + strings.Repeat("1f", 32) +
+		`","size":9}],"bundles":9,"domain":".","ksr_id":"q1","sha256":"` + strings.Repeat("1f", 32) + `","step":"4.1"}`
+	if string(b) != want {
+		t.Fatalf("marshal:\n got %s\nwant %s", b, want)
+	}
+	p, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := p.Marshal()
+	if err != nil || !bytes.Equal(b, b2) {
+		t.Fatalf("round trip: %s, %v", b2, err)
+	}
+	if ev, ok := p.Event.(KSRLoaded); !ok || ev.Step != "4.1" {
+		t.Fatalf("event = %#v", p.Event)
+	}
+	h, err := ParseHeader(b)
+	if err != nil || h.Seq != 3 || h.Kind != "ksr.loaded" || len(h.Artefacts) != 1 || h.Prev != e.Prev || !h.Time.Equal(e.Time.Truncate(time.Millisecond)) {
+		t.Fatalf("header %+v, %v", h, err)
+	}
+}
+
+func TestParseEntryRejects(t *testing.T) {
+	prev := strings.Repeat("ab", 32)
+	head := `{"seq":1,"time":"2026-11-28T01:02:03.000Z","prev":"` + prev + `","kind":"step.exception"`
+	cases := map[string]string{
+		"not json":          `hello`,
+		"array":             `[1]`,
+		"missing kind":      `{"seq":1,"time":"2026-11-28T01:02:03.000Z","prev":"` + prev + `"}`,
+		"header order":      `{"time":"2026-11-28T01:02:03.000Z","seq":1,"prev":"` + prev + `","kind":"a"}`,
+		"duplicate field":   head + `,"step":"1","step":"2"}`,
+		"duplicate header":  head + `,"seq":2}`,
+		"negative seq":      `{"seq":-1,"time":"2026-11-28T01:02:03.000Z","prev":"","kind":"a"}`,
+		"fractional seq":    `{"seq":1.5,"time":"2026-11-28T01:02:03.000Z","prev":"` + prev + `","kind":"a"}`,
+		"exponent seq":      `{"seq":1e2,"time":"2026-11-28T01:02:03.000Z","prev":"` + prev + `","kind":"a"}`,
+		"leading zero seq":  `{"seq":01,"time":"2026-11-28T01:02:03.000Z","prev":"` + prev + `","kind":"a"}`,
+		"local time":        `{"seq":1,"time":"2026-11-28T01:02:03+01:00","prev":"` + prev + `","kind":"a"}`,
+		"impossible date":   `{"seq":1,"time":"2026-02-30T01:02:03Z","prev":"` + prev + `","kind":"a"}`,
+		"short prev":        `{"seq":1,"time":"2026-11-28T01:02:03Z","prev":"abcd","kind":"a"}`,
+		"prev on entry 0":   `{"seq":0,"time":"2026-11-28T01:02:03Z","prev":"` + prev + `","kind":"a"}`,
+		"upper kind":        `{"seq":0,"time":"2026-11-28T01:02:03Z","prev":"","kind":"Step"}`,
+		"trailing data":     head + `} {}`,
+		"bad field name":    head + `,"Step":"1"}`,
+		"bad artefact hash": head + `,"artefacts":[{"name":"a","sha256":"zz","size":1}]}`,
+		"artefact path":     head + `,"artefacts":[{"name":"../a","sha256":"` + prev + `","size":1}]}`,
+		"artefact extra":    head + `,"artefacts":[{"name":"a","sha256":"` + prev + `","size":1,"x":1}]}`,
+		"invalid utf-8":     head + `,"text":"` + "\xff" + `"}`,
+		"too large":         head + `,"text":"` + strings.Repeat("x", MaxEntrySize) + `"}`,
+		"nested duplicate":  head + `,"roster":{"co1":"alice","co1":"mallory"}}`,
+		"escaped duplicate": head + `,"roster":{"co1":"alice","co\u0031":"mallory"}}`,
+		"artefact case":     head + `,"artefacts":[{"name":"a","SHA256":"` + prev + `","size":1}]}`,
+		"artefact dup":      head + `,"artefacts":[{"name":"a","sha256":"` + prev + `","sha256":"` + prev + `","size":1}]}`,
+		// What the kind's type refuses.
+		"unknown field":  head + `,"step":"1.1","text":"t","colour":"red"}`,
+		"wrong type":     head + `,"step":1.1,"text":"t"}`,
+		"number too big": `{"seq":1,"time":"2026-11-28T01:02:03.000Z","prev":"` + prev + `","kind":"bundle.signed","bundle":1e99999}`,
+		"list for text":  head + `,"step":"1.1","text":["t"]}`,
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Parse([]byte(in)); !errors.Is(err, ErrEntry) {
+				t.Fatalf("err = %v, want ErrEntry", err)
+			}
+		})
+	}
+	unknown := `{"seq":1,"time":"2026-11-28T01:02:03.000Z","prev":"` + prev + `","kind":"step.teleported","step":"1.1"}`
+	if _, err := Parse([]byte(unknown)); !errors.Is(err, ErrUnknownKind) {
+		t.Fatalf("unknown kind: err = %v, want ErrUnknownKind", err)
+	}
+	if _, err := ParseHeader([]byte(unknown)); err != nil {
+		t.Fatalf("the header of an entry of an unknown kind: %v", err)
+	}
+}
+
+func TestMarshalRejects(t *testing.T) {
+	base := Entry{Seq: 1, Time: time.Now(), Prev: strings.Repeat("ab", 32)}
+	big := base
+	big.Event = Exception{Step: "1.1", Text: strings.Repeat("x", MaxEntrySize)}
+	none := base
+	badPrev := base
+	badPrev.Event, badPrev.Prev = Exception{Step: "1.1", Text: "t"}, "abc"
+	badArt := base
+	badArt.Event, badArt.Artefacts = Exception{Step: "1.1", Text: "t"}, []Artefact{{Name: "../x", SHA256: strings.Repeat("ab", 32)}}
+	for name, e := range map[string]Entry{"too large": big, "no event": none, "bad prev": badPrev, "bad artefact": badArt} {
+		if _, err := e.Marshal(); !errors.Is(err, ErrEntry) {
+			t.Errorf("%s: err = %v, want ErrEntry", name, err)
+		}
+	}
+}
+
+// TestKindTypes: each kind's type is named by its Kind, and decodes only
+// into itself.
+func TestKindTypes(t *testing.T) {
+	for _, k := range Kinds {
+		info, ok := Info(k.Kind)
+		if !ok || info.Kind != k.Kind || info.decode == nil {
+			t.Fatalf("Info(%q) = %+v, %v", k.Kind, info, ok)
+		}
+		ev, err := info.decode([]byte(`{}`))
+		if err != nil || ev.Kind() != k.Kind {
+			t.Fatalf("%s decodes {} into %#v, %v", k.Kind, ev, err)
+		}
+	}
+}
+
+func FuzzParseEntry(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/vectors/*.json")
+	for _, s := range seeds {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(bytes.TrimSuffix(b, []byte("\n")))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := Parse(data)
+		if err != nil {
+			return
+		}
+		if _, err := ParseHeader(data); err != nil {
+			t.Fatalf("Parse takes what ParseHeader refuses: %v", err)
+		}
+		b, err := e.Marshal()
+		if err != nil {
+			t.Fatalf("parsed entry does not marshal: %v", err)
+		}
+		e2, err := Parse(b)
+		if err != nil {
+			t.Fatalf("marshalled entry does not parse: %v\n%s", err, b)
+		}
+		b2, err := e2.Marshal()
+		if err != nil || !bytes.Equal(b, b2) {
+			t.Fatalf("marshal is not stable:\n%s\n%s", b, b2)
+		}
+		if e3, err := Parse(b2); err != nil || !reflect.DeepEqual(e2, e3) {
+			t.Fatalf("parse, marshal, parse changed the entry:\n%#v\n%#v", e2, e3)
+		}
+		Describe(e)
+	})
+}
+
+// TestStepOf: StepOf reads the step field of every kind that has one.
+func TestStepOf(t *testing.T) {
+	for _, e := range examples {
+		f, ok := reflect.TypeOf(e.Event).FieldByName("Step")
+		want := ""
+		if ok && f.Tag.Get("json") == "step" {
+			want = reflect.ValueOf(e.Event).FieldByName("Step").String()
+			if want == "" {
+				t.Fatalf("%s: the example has no step", e.Kind())
+			}
+		}
+		if got := StepOf(e.Event); got != want {
+			t.Errorf("StepOf(%s) = %q, want %q", e.Kind(), got, want)
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package event
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// KindInfo is what the log knows of one kind of entry: how to decode it,
+// how to describe it to people, and whether it marks a deviation from the
+// script. The console, the line-by-line mode, the viewer, the transcript
+// and the web page all describe entries from this table.
+type KindInfo struct {
+	Kind string
+	// Describe are the ways an entry of the kind is described in one line,
+	// tried in order (see Variant).
+	Describe []Variant
+	// Deviation: the ceremony goes on, but not as the script planned
+	// (shown with a warning mark).
+	Deviation bool
+	decode    func(fields []byte) (Event, error)
+}
+
+// def is the table row of kind type T.
+func def[T Event](deviation bool, describe ...Variant) KindInfo {
+	var zero T
+	return KindInfo{Kind: zero.Kind(), Describe: describe, Deviation: deviation, decode: func(fields []byte) (Event, error) {
+		var v T
+		if err := strictUnmarshal(fields, &v); err != nil {
+			return nil, err
+		}
+		return v, nil
+	}}
+}
+
+// v is a variant: its text, shown when every condition holds.
+func v(text string, conditions ...string) Variant { return Variant{If: conditions, Text: text} }
+
+// Kinds is every kind of entry, in the order a ceremony usually writes them.
+var Kinds = []KindInfo{
+	def[Open](false, v("log opened: {ceremony}")),
+	def[Resumed](false, v("ceremony resumed at step {at_step}")),
+	def[SignedIn](false,
+		v("{participants|count} participants signed in; absent: {absent|join}", "absent"),
+		v("{participants|count} participants signed in")),
+	def[ContingencyChosen](false,
+		v("contingencies chosen: {chosen|join}", "chosen"),
+		v("contingencies chosen: none applies")),
+	def[StepWitnessed](false, v("{witness} confirms step {step}")),
+	def[StepConfirmed](false, v("step {step} confirmed: {typed|quote} typed")),
+	def[StepDone](false, v("step {step} done")),
+	def[Exception](true, v("EXCEPTION at step {step}: {text}")),
+	def[StepSkipped](true, v("step {step} SKIPPED, confirmed by {witness}: {reason}")),
+	def[StepRepeated](true, v("step {repeat} REPEATED, confirmed by {witness}: {reason}")),
+	def[NotApplicable](true, v("step {step} does not apply with the contingencies chosen")),
+	def[Aborted](true, v("ceremony ABORTED at step {step}: {reason}")),
+	def[CardPresented](false, v("card {card} ({holder}) accepted")),
+	def[CardRejected](false, v("card {card} REJECTED: {reason}")),
+	def[CardWitnessed](false, v("card {card} ({holder}) accepted by the HSM, serial {serial}, confirmed by {witness}")),
+	def[QuorumReached](false, v("quorum reached: {cards|join}")),
+	def[QuorumExpired](true, v("partial quorum EXPIRED after {timeout}: {cards|join} present again")),
+	def[Cosigned](false, v("checkpoint {size} cosigned by the officers {cosigners|join}")),
+	def[HSMLogin](false, v("HSM logged in (token {token})")),
+	def[HSMLoginFailed](true, v("HSM login REFUSED (token {token}): {reason}")),
+	def[HSMLogout](false, v("HSM logged out (token {token})")),
+	def[KeyGenerated](false, v("KSK {label} generated: algorithm {algorithm}, key tag {key_tag} ({key_tag_revoked} with REVOKE), DS {ds_sha256}")),
+	def[CardsReshared](false,
+		v("new card set {cards|join} ({threshold} of {cards|count}) with a new secret; the HSM's PIN changed; revoked {revoked|join}", "secret==new"),
+		v("new cards {cards|join} ({threshold} of {cards|count}) dealt from the same secret; revoked {revoked|join}")),
+	def[Zeroized](false, v("HSM {token} ZEROIZED: {destroyed|count} keys destroyed ({destroyed|join}), none left")),
+	def[KSRLoaded](false, v("KSR loaded: {artefacts|names}, {bundles} bundles")),
+	def[KSRChecked](false,
+		v("KSR checked: {results|where:status:fail|count} of {results|count} checks FAILED", "results|where:status:fail"),
+		v("KSR checked: {results|count} checks passed, {results|where:status:warn|count} of them with a warning", "results|where:status:warn"),
+		v("KSR checked: {results|count} checks passed")),
+	def[BundleSigned](false, v("bundle {bundle} signed (key {key_tag}, {inception} to {expiration})")),
+	def[SKRWritten](false, v("SKR written: {artefacts|names}")),
+	def[Close](false,
+		v("ceremony closed; the final checkpoint is cosigned by {cosigners|none}; absent: {absent|join}", "absent"),
+		v("ceremony closed; the final checkpoint is cosigned by {cosigners|none}", "cosigners"),
+		v("ceremony closed")),
+}
+
+// byKind finds a kind's row.
+var byKind = func() map[string]*KindInfo {
+	m := make(map[string]*KindInfo, len(Kinds))
+	for i := range Kinds {
+		k := &Kinds[i]
+		if _, dup := m[k.Kind]; dup {
+			panic("event: kind " + k.Kind + " defined twice")
+		}
+		m[k.Kind] = k
+	}
+	return m
+}()
+
+// Info returns the table row of a kind.
+func Info(kind string) (KindInfo, bool) {
+	k, ok := byKind[kind]
+	if !ok {
+		return KindInfo{}, false
+	}
+	return *k, true
+}
+
+// DescriptionsJSON is the description table as the web page reads it:
+// {"kind": [{"if": [...], "text": "..."}, ...], ...}.
+func DescriptionsJSON() []byte {
+	m := make(map[string][]Variant, len(Kinds))
+	for _, k := range Kinds {
+		m[k.Kind] = k.Describe
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		panic(fmt.Sprintf("event: the description table does not marshal: %v", err))
+	}
+	return b
+}
+
+// Decode reads what an entry of a kind records from its fields, given as
+// one JSON object, as strictly as Parse does.
+func Decode(kind string, fields []byte) (Event, error) {
+	k, ok := byKind[kind]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
+	}
+	ev, err := k.decode(fields)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrEntry, kind, err)
+	}
+	return ev, nil
+}
