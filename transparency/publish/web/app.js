@@ -297,36 +297,53 @@ function el(tag, cls, text) {
 }
 const time = (t) => (t || "").slice(11, 19);
 
+// describe says in a line what an entry records, in the words of the
+// console: DESCRIPTIONS (describe.js) is generated from the log format's
+// own table, and these are its rules (ceremony/event's Variant).
 function describe(e) {
-  switch (e.kind) {
-    case "ceremony.open": return "log opened: " + (e.ceremony || "") + (e.zone ? " (zone " + e.zone + ")" : "");
-    case "ceremony.resumed": return "console restarted, resumed at step " + (e.at_step || "");
-    case "step.done": return "step " + e.step + " done by " + e.role + ((e.witnesses || []).length ? ", witnessed by " + e.witnesses.join(", ") : "");
-    case "step.witnessed": return e.witness + " confirms step " + e.step;
-    case "step.confirmed": return "step " + e.step + ": " + JSON.stringify(e.typed) + " typed";
-    case "step.exception": return "EXCEPTION at step " + e.step + ": " + e.text;
-    case "step.skipped": return "step " + e.step + " SKIPPED: " + e.reason + " (" + e.witness + " confirmed)";
-    case "step.repeated": return "step " + e.repeat + " REPEATED: " + e.reason + " (" + e.witness + " confirmed)";
-    case "ceremony.aborted": return "ceremony ABORTED at step " + e.step + ": " + e.reason;
-    case "card.presented": return "card " + e.card + " (" + e.holder + ") accepted";
-    case "card.rejected": return "card " + e.card + " REJECTED: " + e.reason;
-    case "card.witnessed": return "card " + e.card + " (" + e.holder + ") accepted by the HSM, serial " + e.serial + ", " + e.witness + " confirmed";
-    case "quorum.reached": return "quorum reached: " + (e.cards || []).join(", ");
-    case "quorum.expired": return "partial quorum expired";
-    case "hsm.login": return "HSM logged in (token " + e.token + ")";
-    case "hsm.logout": return "HSM logged out";
-    case "hsm.login_failed": return "HSM login REFUSED: " + e.reason;
-    case "ksr.loaded": return "KSR loaded: " + e.bundles + " bundles, SHA-256 " + groupHex(e.sha256);
-    case "ksr.checked": return "KSR checked: " + (e.results || []).filter((r) => r.status === "fail").length + " of " + (e.results || []).length + " checks failed";
-    case "bundle.signed": return "bundle " + e.bundle + " signed";
-    case "skr.written": return "SKR written, SHA-256 " + groupHex(e.sha256);
-    case "key.generated": return "KSK " + e.label + " generated: key tag " + e.key_tag + ", DS " + e.ds_sha256;
-    case "log.cosigned": return "checkpoint " + e.size + " cosigned by the officers " + (e.cosigners || []).join(", ");
-    case "ceremony.close": return (e.cosigners || []).length || (e.absent || []).length ?
-      "ceremony closed; the final checkpoint is cosigned by " + ((e.cosigners || []).join(", ") || "none") + ((e.absent || []).length ? "; absent: " + e.absent.join(", ") : "") :
-      "ceremony closed";
+  for (const v of DESCRIPTIONS[e.kind] || []) {
+    if ((v.if || []).every((c) => holds(c, e))) return v.text.replace(/\{([^}]*)\}/g, (_, x) => text(evalExpr(x, e)));
   }
   return e.kind;
+}
+function holds(cond, e) {
+  const not = cond.startsWith("!");
+  if (not) cond = cond.slice(1);
+  const eq = cond.indexOf("==");
+  const ok = eq >= 0 ? text(evalExpr(cond.slice(0, eq), e)) === cond.slice(eq + 2) : truthy(evalExpr(cond, e));
+  return ok !== not;
+}
+function evalExpr(expr, e) {
+  const parts = expr.split("|");
+  let val = e[parts[0]];
+  for (const f of parts.slice(1)) {
+    const [name, ...args] = f.split(":");
+    const list = Array.isArray(val) ? val : [];
+    switch (name) {
+      case "join": val = list.map(text).join(", "); break;
+      case "none": val = list.map(text).join(", ") || "none"; break;
+      case "count": val = val && typeof val === "object" && !Array.isArray(val) ? Object.keys(val).length : list.length; break;
+      case "names": val = list.filter((x) => x && typeof x === "object").map((x) => x.name); break;
+      case "where": val = list.filter((x) => x && typeof x === "object" && text(x[args[0]]) === args.slice(1).join(":")); break;
+      case "quote": val = JSON.stringify(text(val)); break;
+      default: val = undefined;
+    }
+  }
+  return val;
+}
+function text(v) {
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  if (Array.isArray(v)) return v.map(text).join(", ");
+  return "";
+}
+function truthy(v) {
+  if (typeof v === "string") return v !== "";
+  if (typeof v === "number") return v !== 0;
+  if (typeof v === "boolean") return v;
+  if (Array.isArray(v)) return v.length > 0;
+  if (v && typeof v === "object") return Object.keys(v).length > 0;
+  return false;
 }
 
 function render() {
