@@ -90,7 +90,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	} else {
 		fmt.Fprintf(stdout, "REHEARSAL · new log %s\n", dir)
 	}
-	err = play(ctx, sess, playOptions{plain: *plain, auto: *auto, rehearsal: true, theme: *theme}, stdin, stdout)
+	final, err := play(ctx, sess, playOptions{plain: *plain, auto: *auto, rehearsal: true, theme: *theme}, stdin, stdout)
 	if errors.Is(err, ui.ErrQuit) {
 		again := ""
 		if *scriptName != "demo" {
@@ -106,7 +106,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	cp := l.Latest()
 	fmt.Fprintf(stdout, "\nLog folder: %s\n", dir)
 	if session.NeedsOf(script).KSRs > 0 {
-		fmt.Fprintf(stdout, "SKR: %s\n", sess.SKRPath())
+		fmt.Fprintf(stdout, "SKR: %s\n", final.SKRPath)
 	}
 	fmt.Fprintf(stdout, "Final checkpoint: size %d, root %s\nVerify it with: keyceremony verify %s\n", cp.Size, ui.GroupHex(cp.RootHex()), dir)
 	return nil

@@ -258,7 +258,7 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	} else {
 		fmt.Fprintf(stdout, "new log %s · origin %s · key %s\n", dir, l.Origin(), *keyPath)
 	}
-	err = play(ctx, sess, playOptions{plain: *plain, rehearsal: *rehearsal, theme: *theme}, stdin, stdout)
+	final, err := play(ctx, sess, playOptions{plain: *plain, rehearsal: *rehearsal, theme: *theme}, stdin, stdout)
 	if errors.Is(err, ui.ErrQuit) {
 		fmt.Fprintf(stdout, "\nStopped before the end. The log is safe; the same command resumes at the next step:\n  keyceremony %s\n", strings.Join(append([]string{"run"}, args...), " "))
 		return nil
@@ -269,8 +269,8 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	closeLog()
 	cp := l.Latest()
 	fmt.Fprintf(stdout, "\nLog folder: %s\n", dir)
-	if sess.State().SKR != nil {
-		fmt.Fprintf(stdout, "SKR: %s\n", sess.SKRPath())
+	if final.SKR != nil {
+		fmt.Fprintf(stdout, "SKR: %s\n", final.SKRPath)
 	}
 	fmt.Fprintf(stdout, "Final checkpoint: size %d, root %s\nVerify it with: keyceremony verify %s\n", cp.Size, ui.GroupHex(cp.RootHex()), dir)
 	return nil

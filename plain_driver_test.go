@@ -33,7 +33,7 @@ func (d *plainDriver) Read(p []byte) (int, error) {
 }
 
 var (
-	typePrompt   = regexp.MustCompile(`^  Type (\S+) to go on`)
+	typePrompt   = regexp.MustCompile(`^  Type (\S+) to `)
 	secretPrompt = regexp.MustCompile(`^  (?:passphrase|card PIN) of card (\S+) \(`)
 )
 

@@ -324,7 +324,7 @@ func TestRunWitnessed(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{
-		"Card the HSM accepted (1-3, x exception, q quit): ",
+		"Card the HSM accepted (1-3, x exception, a abort, q quit): ",
 		"IW: the HSM accepted card CO1 (Alice), serial KP-0001? [y/N]: ",
 		"card CO1 (Alice) accepted by the HSM, serial KP-0001, confirmed by IW",
 		"Not confirmed: nothing recorded.",
@@ -362,14 +362,14 @@ func TestRunOfficerReplacement(t *testing.T) {
 	// The new officers type their passphrases twice; CO12 mistypes the
 	// second time once.
 	newPass := []string{np("CO11"), np("CO11"), np("CO12"), "a different one",
-		np("CO11"), np("CO11"), np("CO12"), np("CO12"), np("CO13"), np("CO13")}
+		np("CO12"), np("CO12"), np("CO13"), np("CO13")}
 	cards := presenting([]string{"1", "5", "7"}, map[string]string{"CO1": pass(1), "CO5": pass(5), "CO7": pass(7)})
 	answer := typingNew(&newPass, cards)
 	var out bytes.Buffer
 	if err := run(ctx, args, &plainDriver{out: &out, answer: answer}, &out, io.Discard); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"card CO12: the two typings differ; start again", "new cards CO11, CO12, CO13 (3 of 3) dealt from the same secret; revoked CO1, CO2, CO3, CO4, CO5, CO6, CO7",
+	for _, want := range []string{"card CO12: the two typings differ; type it again", "new cards CO11, CO12, CO13 (3 of 3) dealt from the same secret; revoked CO1, CO2, CO3, CO4, CO5, CO6, CO7",
 		"New roster roster-2.yaml · SHA-256 ", "The ceremony is closed: "} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("run lacks %q:\n%s", want, out.String())

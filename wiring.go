@@ -76,13 +76,22 @@ type playOptions struct {
 }
 
 // play runs a ceremony's session to its end or until the operator quits
-// (ui.ErrQuit). On a terminal, line-by-line prompts read passphrases and
-// PINs without echo.
-func play(ctx context.Context, sess *session.Session, o playOptions, stdin io.Reader, stdout io.Writer) error {
+// (ui.ErrQuit), and returns the ceremony as it was left. The session is
+// owned by a Driver meanwhile: the console and the prompts see snapshots.
+// On a terminal, line-by-line prompts read passphrases and PINs without
+// echo.
+func play(ctx context.Context, sess *session.Session, o playOptions, stdin io.Reader, stdout io.Writer) (session.Snapshot, error) {
+	d := session.NewDriver(sess)
+	err := playWith(ctx, d, o, stdin, stdout)
+	d.Close()
+	return d.Snapshot(), err
+}
+
+func playWith(ctx context.Context, d *session.Driver, o playOptions, stdin io.Reader, stdout io.Writer) error {
 	if !o.plain && isTerminal(stdout) {
-		return ui.RunConsole(ctx, sess, ui.ConsoleOptions{In: stdin, Out: stdout, Auto: o.auto, Theme: o.theme, Rehearsal: o.rehearsal})
+		return ui.RunConsole(ctx, d, ui.ConsoleOptions{In: stdin, Out: stdout, Auto: o.auto, Theme: o.theme, Rehearsal: o.rehearsal})
 	}
-	pl := &ui.Plain{Session: sess, In: stdin, Out: stdout, Auto: o.auto}
+	pl := &ui.Plain{Driver: d, In: stdin, Out: stdout, Auto: o.auto}
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		pl.ReadSecret = func(prompt string) (string, error) {
 			fmt.Fprintf(stdout, "%s: ", prompt)

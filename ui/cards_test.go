@@ -52,9 +52,9 @@ func TestConsoleCardFiles(t *testing.T) {
 		t.Fatal("the forged-card key is live with real card files")
 	}
 
-	before := c.sess.Log().Size()
+	before := c.drv.Log().Size()
 	press(t, c, "1")
-	if c.mode != modeSecret || !strings.Contains(screen(c), "The holder types the passphrase of card CO1 (Amara Okafor), then enter.") {
+	if mode(c) != "secret" || !strings.Contains(screen(c), "The holder types the passphrase of card CO1 (Amara Okafor), then enter.") {
 		t.Fatalf("card 1 opens no passphrase field:\n%s", screen(c))
 	}
 	typeText(t, c, "wrong guess 1234")
@@ -68,7 +68,7 @@ func TestConsoleCardFiles(t *testing.T) {
 			t.Fatalf("after a wrong passphrase, no %q in\n%s", want, s)
 		}
 	}
-	if c.sess.Log().Size() != before {
+	if c.drv.Log().Size() != before {
 		t.Fatal("a mistyped passphrase was logged as a card")
 	}
 	for _, id := range []string{"CO1", "CO2"} {
@@ -76,7 +76,7 @@ func TestConsoleCardFiles(t *testing.T) {
 		typeText(t, c, pass[id])
 		press(t, c, "enter")
 	}
-	if st := c.sess.State(); len(st.Accepted) != 2 {
+	if st := c.drv.Snapshot(); len(st.Accepted) != 2 {
 		t.Fatalf("accepted %v after CO1 and CO2\n%s", st.Accepted, screen(c))
 	}
 	// CO3's medium is taken out: the panel follows on the next poll.
@@ -85,11 +85,11 @@ func TestConsoleCardFiles(t *testing.T) {
 	if s := screen(c); !strings.Contains(s, "3 CO3  Chen Wei           not inserted") {
 		t.Fatalf("a removed card still shows as inserted:\n%s", s)
 	}
-	before = c.sess.Log().Size()
+	before = c.drv.Log().Size()
 	press(t, c, "4")
 	press(t, c, "esc") // the holder changes their mind: nothing is read
-	if c.mode != modeNormal || c.sess.Log().Size() != before {
-		t.Fatalf("esc in the passphrase field: mode %d, log size %d", c.mode, c.sess.Log().Size())
+	if mode(c) != "" || c.drv.Log().Size() != before {
+		t.Fatalf("esc in the passphrase field: mode %q, log size %d", mode(c), c.drv.Log().Size())
 	}
 	press(t, c, "4")
 	typeText(t, c, pass["CO4"])
@@ -102,7 +102,7 @@ func TestConsoleCardFiles(t *testing.T) {
 // signInAll answers the sign-in with a name for every role.
 func signInAll(t *testing.T, c *Console) {
 	t.Helper()
-	for _, r := range c.sess.Script().Roles {
+	for _, r := range c.state.Script.Roles {
 		typeText(t, c, "Person "+r.ID)
 		press(t, c, "enter")
 	}
@@ -136,12 +136,12 @@ func TestConsoleWitnessedQuorum(t *testing.T) {
 	press(t, c, "1")
 	typeText(t, c, "KP-1")
 	press(t, c, "enter")
-	if s := screen(c); c.mode != modeWitnessConfirm || !strings.Contains(s, "IW: the HSM accepted card CO1 (Amara Okafor), serial KP-1?") {
+	if s := screen(c); mode(c) != "witness" || !strings.Contains(s, "IW: the HSM accepted card CO1 (Amara Okafor), serial KP-1?") {
 		t.Fatalf("no witness confirmation:\n%s", s)
 	}
-	size := c.sess.Log().Size()
+	size := c.drv.Log().Size()
 	press(t, c, "esc")
-	if c.sess.Log().Size() != size {
+	if c.drv.Log().Size() != size {
 		t.Fatal("a card was recorded without the witness's confirmation")
 	}
 	press(t, c, "1")
@@ -189,7 +189,7 @@ func TestConsoleReshare(t *testing.T) {
 		t.Fatalf("the reshare step:\n%s", s)
 	}
 	press(t, c, "enter")
-	if s := screen(c); c.mode != modeNewPass || !strings.Contains(s, "The new officer types the passphrase for new card CO8 (Hana), then enter.") {
+	if s := screen(c); mode(c) != "newpass" || !strings.Contains(s, "The new officer types the passphrase for new card CO8 (Hana), then enter.") {
 		t.Fatalf("no passphrase field for CO8:\n%s", s)
 	}
 	for _, p := range []string{"hana's passphrase", "hana's passphrase", "ivo's passphrase", "not the same"} {
@@ -232,10 +232,10 @@ func TestConsoleQuorumExpiresOnTick(t *testing.T) {
 	if s := screen(c); !strings.Contains(s, "Crypto officers 1 of 3") {
 		t.Fatalf("after CO1:\n%s", s)
 	}
-	size := c.sess.Log().Size()
+	size := c.drv.Log().Size()
 	clockOffset = 30 * time.Second
 	drain(t, c, c.onTick())
-	if c.sess.Log().Size() != size {
+	if c.drv.Log().Size() != size {
 		t.Fatal("the quorum expired before its timeout")
 	}
 	clockOffset = 2 * time.Minute
@@ -263,17 +263,17 @@ func TestConsoleSkipAndAbort(t *testing.T) {
 		t.Fatalf("after the repeat:\n%s", s)
 	}
 	press(t, c, "enter", "enter", "s")
-	if c.mode != modeSkipReason {
-		t.Fatalf("s at step 1.3 opens no reason field (mode %d)", c.mode)
+	if mode(c) != "skip" {
+		t.Fatalf("s at step 1.3 opens no reason field (mode %q)", mode(c))
 	}
 	typeText(t, c, "safe 1 jammed; the equipment came from safe 2")
 	press(t, c, "enter")
 	if s := screen(c); !strings.Contains(s, "IW: skip step 1.3 because safe 1 jammed; the equipment came from safe 2?") {
 		t.Fatalf("no witness confirmation for the skip:\n%s", s)
 	}
-	size := c.sess.Log().Size()
+	size := c.drv.Log().Size()
 	press(t, c, "esc")
-	if c.sess.Log().Size() != size {
+	if c.drv.Log().Size() != size {
 		t.Fatal("a skip was logged without the witness")
 	}
 	press(t, c, "s")
@@ -284,7 +284,7 @@ func TestConsoleSkipAndAbort(t *testing.T) {
 	}
 	// Through the quorum and the login, then abort at the KSR.
 	press(t, c, "enter", "enter", "enter", "enter", "1", "2", "3", "enter", "enter", "enter")
-	if !c.sess.State().HSM {
+	if !c.drv.Snapshot().HSM {
 		t.Fatal("the HSM is not logged in before the abort")
 	}
 	press(t, c, "a")
@@ -292,7 +292,7 @@ func TestConsoleSkipAndAbort(t *testing.T) {
 	press(t, c, "enter")
 	typeText(t, c, "abort")
 	press(t, c, "enter")
-	if c.sess.State().Aborted != nil || !strings.Contains(screen(c), `typed "abort"; nothing was aborted`) {
+	if c.drv.Snapshot().Aborted != nil || !strings.Contains(screen(c), `typed "abort"; nothing was aborted`) {
 		t.Fatalf("a mistyped ABORT aborted:\n%s", screen(c))
 	}
 	press(t, c, "a")
@@ -300,11 +300,11 @@ func TestConsoleSkipAndAbort(t *testing.T) {
 	press(t, c, "enter")
 	typeText(t, c, "ABORT")
 	press(t, c, "enter")
-	st := c.sess.State()
+	st := c.drv.Snapshot()
 	if st.Aborted == nil || st.HSM || !strings.Contains(screen(c), "ABORTED at step 3.3") || !strings.Contains(screen(c), "▶ STEP 4.1") {
 		t.Fatalf("after the abort (HSM %v):\n%s", st.HSM, screen(c))
 	}
-	c.updateKeys()
+	c.refreshKeys()
 	if c.keys.Abort.Enabled() {
 		t.Fatal("abort is still offered after the abort")
 	}
@@ -312,24 +312,24 @@ func TestConsoleSkipAndAbort(t *testing.T) {
 	// Every step is done: the roll call of the quorum's officers, in the
 	// quorum panel's style; CO2 has gone. Then the close, and the officers
 	// present cosign the final checkpoint one card at a time.
-	if s := screen(c); c.sess.State().Closed || !strings.Contains(s, "Roll call at the close · 3 of 3 officers here") ||
+	if s := screen(c); c.drv.Snapshot().Closed || !strings.Contains(s, "Roll call at the close · 3 of 3 officers here") ||
 		!strings.Contains(s, "[ OK ] 2 CO2  Bjorn Lindqvist    here") || !strings.Contains(s, "o an officer has gone") || !strings.Contains(s, "enter close the ceremony") {
 		t.Fatalf("no roll call:\n%s", s)
 	}
 	press(t, c, "o")
 	typeText(t, c, "2")
 	press(t, c, "enter")
-	if s := screen(c); c.sess.State().Closed || !strings.Contains(s, "Roll call at the close · 2 of 3 officers here") || !strings.Contains(s, "[ -- ] 2 CO2  Bjorn Lindqvist    gone") {
+	if s := screen(c); c.drv.Snapshot().Closed || !strings.Contains(s, "Roll call at the close · 2 of 3 officers here") || !strings.Contains(s, "[ -- ] 2 CO2  Bjorn Lindqvist    gone") {
 		t.Fatalf("CO2 gone:\n%s", s)
 	}
 	press(t, c, "enter")
-	st = c.sess.State()
+	st = c.drv.Snapshot()
 	if s := screen(c); !st.Closed || !slices.Equal(st.Absent, []string{"CO2"}) || !strings.Contains(s, "cosigned by 0 of 2 present officers") ||
 		!strings.Contains(s, "[    ] 1 CO1  Amara Okafor       present your card") || !strings.Contains(s, "[ -- ] 2 CO2  Bjorn Lindqvist    absent") {
 		t.Fatalf("after the close:\n%s", s)
 	}
 	press(t, c, "1", "3")
-	final := c.sess.Snapshot()
+	final := c.drv.Snapshot()
 	if s := screen(c); !slices.Equal(final.Final.Cosigned, []string{"CO1", "CO3"}) || !strings.Contains(s, "cosigned by 2 of 2 present officers") ||
 		!strings.Contains(s, "[ OK ] 3 CO3  Chen Wei           cosigned") || final.Awaiting() != session.NextDone {
 		t.Fatalf("the officers present did not cosign:\n%s", s)
@@ -348,7 +348,7 @@ func TestConsoleSignIn(t *testing.T) {
 	}
 	c := newConsoleScript(t, 160, 45, script, nil)
 	press(t, c, "enter", "enter")
-	if c.mode != modeSignIn || !strings.Contains(screen(c), "Name of the Ceremony Administrator (CA), or enter if absent") {
+	if mode(c) != "signin" || !strings.Contains(screen(c), "Name of the Ceremony Administrator (CA), or enter if absent") {
 		t.Fatalf("no sign-in field:\n%s", screen(c))
 	}
 	for _, r := range script.Roles {
@@ -386,8 +386,8 @@ func TestConsoleContingency(t *testing.T) {
 		t.Fatalf("the choice step:\n%s", s)
 	}
 	press(t, c, "enter")
-	if c.mode != modeChoose {
-		t.Fatalf("enter at the choice opens no field (mode %d)", c.mode)
+	if mode(c) != "choose" {
+		t.Fatalf("enter at the choice opens no field (mode %q)", mode(c))
 	}
 	typeText(t, c, "no-new-staff")
 	press(t, c, "enter")

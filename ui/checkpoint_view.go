@@ -13,35 +13,38 @@ import (
 // checkpointTextWidth is the width of the text beside the QR code.
 const checkpointTextWidth = 60
 
-// viewCheckpoint is the latest signed checkpoint on its own: a QR code of
+// checkpointPage is the latest signed checkpoint on its own: a QR code of
 // the whole signed note, as large as the screen allows, and its text
-// beside it, for the room to read aloud and the stream to carry.
-func (c *Console) viewCheckpoint() string {
-	header := c.screenTitle("CHECKPOINT")
+// beside it, for the room to read aloud and the stream to carry. Any key
+// gives the screen back.
+type checkpointPage struct{ w, h int }
+
+func (p checkpointPage) View(f frame) string {
+	header := f.screenTitle("CHECKPOINT", p.w)
 	foot := "any key: back to the ceremony"
-	if !c.splashUntil.IsZero() {
-		foot = fmt.Sprintf("act %s · back to the ceremony by itself in %d s, or any key", c.actDone(), max(1, int(c.splashUntil.Sub(c.clock).Seconds()+0.999)))
+	if !f.splashUntil.IsZero() {
+		foot = fmt.Sprintf("act %s · back to the ceremony by itself in %d s, or any key", f.actDone(), max(1, int(f.splashUntil.Sub(f.clock).Seconds()+0.999)))
 	}
-	bodyH := c.height - lipgloss.Height(header) - 1
-	body := CheckpointPanel(c.st, c.cp, c.sess.Log().Size(), c.state.Script.Digest, c.width, bodyH)
-	return lipgloss.JoinVertical(lipgloss.Left, header, lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(body), c.st.Help.Render(foot))
+	bodyH := p.h - lipgloss.Height(header) - 1
+	body := CheckpointPanel(f.sty, f.cp, f.st.LogSize, f.st.Script.Digest, p.w, bodyH)
+	return lipgloss.JoinVertical(lipgloss.Left, header, lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(body), f.sty.Help.Render(foot))
 }
 
 // actDone names the act that just ended, for the splash's footer.
-func (c *Console) actDone() string {
-	if cur, ok := c.state.Current(); ok && cur.Act > 0 {
-		return fmt.Sprintf("%d of %d done", cur.Act, len(c.state.Script.Acts))
+func (f frame) actDone() string {
+	if cur, ok := f.st.Current(); ok && cur.Act > 0 {
+		return fmt.Sprintf("%d of %d done", cur.Act, len(f.st.Script.Acts))
 	}
 	return "done"
 }
 
 // screenTitle is the first line of a full-screen view: a banner, the
 // ceremony, the clock, and a rule.
-func (c *Console) screenTitle(banner string) string {
-	left := c.st.Banner.Render(banner) + " " + c.st.Header.Render(c.state.Script.Ceremony)
-	clock := c.st.Clock.Render(c.clock.UTC().Format("2006-01-02 15:04:05 UTC"))
-	gap := max(1, c.width-lipgloss.Width(left)-lipgloss.Width(clock))
-	return lipgloss.JoinVertical(lipgloss.Left, left+strings.Repeat(" ", gap)+clock, c.st.Muted.Render(strings.Repeat("─", c.width)))
+func (f frame) screenTitle(banner string, w int) string {
+	left := f.sty.Banner.Render(banner) + " " + f.sty.Header.Render(f.st.Script.Ceremony)
+	clock := f.sty.Clock.Render(f.clock.UTC().Format("2006-01-02 15:04:05 UTC"))
+	gap := max(1, w-lipgloss.Width(left)-lipgloss.Width(clock))
+	return lipgloss.JoinVertical(lipgloss.Left, left+strings.Repeat(" ", gap)+clock, f.sty.Muted.Render(strings.Repeat("─", w)))
 }
 
 // CheckpointPanel draws a signed checkpoint in w×h cells: its QR code
@@ -112,12 +115,15 @@ func signerName(note string) string {
 	return f[1]
 }
 
-// viewExceptions lists every exception and deviation so far, with its
-// time and step, as the witness reads them at the close.
-func (c *Console) viewExceptions() string {
-	header := c.screenTitle("EXCEPTIONS")
-	bodyH := c.height - lipgloss.Height(header) - 1
-	return lipgloss.JoinVertical(lipgloss.Left, header, deviationsPanel(c.st, c.state.State, c.width, bodyH), c.st.Help.Render("any key: back to the ceremony"))
+// exceptionsPage lists every exception and deviation so far, with its
+// time and step, as the witness reads them at the close. Any key gives the
+// screen back.
+type exceptionsPage struct{ w, h int }
+
+func (p exceptionsPage) View(f frame) string {
+	header := f.screenTitle("EXCEPTIONS", p.w)
+	bodyH := p.h - lipgloss.Height(header) - 1
+	return lipgloss.JoinVertical(lipgloss.Left, header, deviationsPanel(f.sty, f.st.State, p.w, bodyH), f.sty.Help.Render("any key: back to the ceremony"))
 }
 
 // deviationsPanel is DeviationLines in w×h cells, the latest kept when they

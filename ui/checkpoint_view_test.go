@@ -49,9 +49,9 @@ func TestConsoleCheckpointQR(t *testing.T) {
 	for _, size := range []struct{ w, h, scale int }{{160, 45, 1}, {240, 67, 2}} {
 		c := newConsole(t, size.w, size.h)
 		press(t, c, "enter", "enter", "enter")
-		next, logged := c.state.Next, c.sess.Log().Size()
+		next, logged := c.state.Next, c.drv.Log().Size()
 		press(t, c, "c")
-		if c.mode != modeCheckpoint {
+		if mode(c) != "checkpoint" {
 			t.Fatal("c does not show the checkpoint")
 		}
 		s := screen(c)
@@ -78,7 +78,7 @@ func TestConsoleCheckpointQR(t *testing.T) {
 			t.Fatalf("%d lines on a %d-line terminal", len(lines), size.h)
 		}
 		press(t, c, "w")
-		if c.mode != modeNormal || c.state.Next != next || c.sess.Log().Size() != logged {
+		if mode(c) != "" || c.state.Next != next || c.drv.Log().Size() != logged {
 			t.Fatal("the key that closed the checkpoint did something else")
 		}
 	}
@@ -102,11 +102,11 @@ func TestConsoleActSplash(t *testing.T) {
 	c := newConsole(t, 160, 45)
 	c.opts.Splash = 5 * time.Second
 	press(t, c, "enter", "enter", "enter")
-	if c.mode != modeNormal {
+	if mode(c) != "" {
 		t.Fatal("a splash inside an act")
 	}
 	press(t, c, "enter") // step 1.4 done: act 1 is over
-	if c.mode != modeCheckpoint || c.splashUntil.IsZero() {
+	if mode(c) != "checkpoint" || c.splashUntil.IsZero() {
 		t.Fatal("no checkpoint at the end of act 1")
 	}
 	s := screen(c)
@@ -117,17 +117,17 @@ func TestConsoleActSplash(t *testing.T) {
 	clockOffset += 6 * time.Second
 	defer func() { clockOffset = 0 }()
 	c.Update(tickMsg(fixedClock()))
-	if c.mode != modeNormal {
+	if mode(c) != "" {
 		t.Fatal("the splash does not end by itself")
 	}
 	// The next act's end, closed by a key this time.
 	press(t, c, "enter", "enter", "enter")
-	if c.mode != modeCheckpoint {
+	if mode(c) != "checkpoint" {
 		t.Fatal("no checkpoint at the end of act 2")
 	}
 	next := c.state.Next
 	c.Update(tea.KeyMsg{Type: tea.KeyEnter})
-	if c.mode != modeNormal || c.state.Next != next {
+	if mode(c) != "" || c.state.Next != next {
 		t.Fatal("enter during the splash did more than close it")
 	}
 }
@@ -137,7 +137,7 @@ func TestConsoleActSplash(t *testing.T) {
 func TestConsoleExceptionsView(t *testing.T) {
 	c := newConsole(t, 160, 45)
 	press(t, c, "e")
-	if c.mode != modeExceptions || !strings.Contains(screen(c), "No exception or deviation so far.") {
+	if mode(c) != "exceptions" || !strings.Contains(screen(c), "No exception or deviation so far.") {
 		t.Fatalf("e with none:\n%s", screen(c))
 	}
 	press(t, c, "esc")

@@ -99,10 +99,12 @@ func consoleOn(t testing.TB, dir string, w, h int, other *ceremony.Script, chang
 	if err != nil {
 		t.Fatal(err)
 	}
+	d := session.NewDriver(s)
+	t.Cleanup(d.Close) // before the log's close: the owner stops first
 	r := lipgloss.NewRenderer(io.Discard)
 	r.SetColorProfile(termenv.Ascii)
 	// No splash at act boundaries unless a test asks for it.
-	c, err := NewConsole(ctx, s, ConsoleOptions{Out: io.Discard, Theme: "dark", Rehearsal: true, Now: fixedClock, Renderer: r, Splash: -1})
+	c, err := NewConsole(ctx, d, ConsoleOptions{Out: io.Discard, Theme: "dark", Rehearsal: true, Now: fixedClock, Renderer: r, Splash: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +119,7 @@ func press(t testing.TB, c *Console, keys ...string) {
 	for _, k := range keys {
 		// A step waiting for its witnesses is confirmed by their key,
 		// w, once for each: the tests' "enter" finishes the step.
-		if k == "enter" && c.state.Awaiting() == session.NextWitness && c.mode == modeNormal {
+		if k == "enter" && c.state.Awaiting() == session.NextWitness && mode(c) == "" {
 			step := c.state.Next
 			for i := 0; i < 4 && c.state.Next == step && c.state.Awaiting() == session.NextWitness; i++ {
 				_, cmd := c.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("w")})
@@ -160,12 +162,52 @@ func drain(t testing.TB, c *Console, cmd tea.Cmd) {
 
 func screen(c *Console) string { return ansi.Strip(c.View()) }
 
+// mode names what the console asks or shows besides the ceremony: "" for
+// nothing, the page (quit, help, checkpoint, exceptions), or the question
+// of the dialog open (a card's secret, a witness's confirmation, …).
+func mode(c *Console) string {
+	switch c.page {
+	case pageQuit:
+		return "quit"
+	case pageHelp:
+		return "help"
+	case pageCheckpoint:
+		return "checkpoint"
+	case pageExceptions:
+		return "exceptions"
+	}
+	if c.dialog == nil {
+		return ""
+	}
+	a, k := c.dialog.ask, c.dialog.it.Key
+	switch {
+	case a.Witness != "":
+		return "witness"
+	case a.Secret && k == session.KeyCard:
+		return "secret"
+	case a.Secret:
+		return "newpass"
+	case k == session.KeyConfirm:
+		return map[string]string{"Confirm by typing: ": "typed", "Sign-in: ": "signin", "Contingencies: ": "choose"}[a.Label]
+	}
+	return map[string]string{session.KeyException: "exception", session.KeySkip: "skip", session.KeyRepeat: "repeat", session.KeyAbort: "abort",
+		session.KeyAbsent: "absent", session.KeyCard: "serial"}[k]
+}
+
+// autoStep has the session do what the unattended rehearsal does next, and
+// shows the ceremony as it left it.
+func autoStep(c *Console) error {
+	res := c.drv.Do(context.Background(), session.AutoStep{})
+	c.adopt(res)
+	return res.Err
+}
+
 func TestConsoleThroughTheQuorum(t *testing.T) {
 	c := newConsole(t, 160, 45)
 	if s := screen(c); !strings.Contains(s, "▶ STEP 1.1") || !strings.Contains(s, "REHEARSAL") {
 		t.Fatalf("first screen:\n%s", s)
 	}
-	c.updateKeys()
+	c.refreshKeys()
 	if c.keys.Confirm.Enabled() || !c.keys.Witness.Enabled() || c.keys.Card.Enabled() {
 		t.Fatal("at step 1.1, the witness's w must be live, and neither enter nor the card keys")
 	}
@@ -173,7 +215,7 @@ func TestConsoleThroughTheQuorum(t *testing.T) {
 		t.Fatalf("step 1.1 does not ask the IW to confirm:\n%s", s)
 	}
 	press(t, c, "1") // a card key does nothing outside the quorum
-	if c.sess.Log().Size() != 1 {
+	if c.drv.Log().Size() != 1 {
 		t.Fatal("a card key logged something outside the quorum step")
 	}
 	press(t, c, "enter", "enter", "enter", "enter", "enter", "enter", "enter")
@@ -200,7 +242,7 @@ func TestConsoleThroughTheQuorum(t *testing.T) {
 		t.Fatalf("quorum not shown as reached:\n%s", s)
 	}
 	press(t, c, "enter")
-	if st := c.sess.State(); !st.Quorum || st.Next != 8 {
+	if st := c.drv.Snapshot(); !st.Quorum || st.Next != 8 {
 		t.Fatalf("after the quorum: quorum %v, next %d", st.Quorum, st.Next)
 	}
 }
@@ -221,15 +263,15 @@ func TestConsoleSigning(t *testing.T) {
 		t.Fatalf("check results not shown:\n%s", s)
 	}
 	press(t, c, "enter", "enter")
-	if c.mode != modeTyped {
+	if mode(c) != "typed" {
 		t.Fatal("enter on the signing step does not ask for the typed confirmation")
 	}
 	press(t, c, "y", "e", "s", "enter")
-	if c.sess.State().Signed != 0 || !strings.Contains(screen(c), `typed "yes"; type Yes exactly`) {
+	if c.drv.Snapshot().Signed != 0 || !strings.Contains(screen(c), `typed "yes"; type Yes exactly`) {
 		t.Fatalf("lower-case yes was accepted:\n%s", screen(c))
 	}
 	press(t, c, "enter", "Y", "e", "s", "enter")
-	if st := c.sess.State(); st.Signed != 9 {
+	if st := c.drv.Snapshot(); st.Signed != 9 {
 		t.Fatalf("after Yes, %d bundles signed, want all 9", st.Signed)
 	}
 	if s = screen(c); !strings.Contains(s, "Signing █████████ 9 of 9 bundles") {
@@ -240,21 +282,21 @@ func TestConsoleSigning(t *testing.T) {
 func TestConsoleExceptionAndQuit(t *testing.T) {
 	c := newConsole(t, 160, 45)
 	press(t, c, "x")
-	if c.mode != modeException {
+	if mode(c) != "exception" {
 		t.Fatal("x does not open the exception field")
 	}
 	press(t, c, "C", "a", "m", "e", "r", "a", " ", "2", " ", "o", "f", "f", "enter")
-	st := c.sess.State()
+	st := c.drv.Snapshot()
 	if len(st.Exceptions) != 1 || st.Exceptions[0].Text != "Camera 2 off" || st.Next != 0 {
 		t.Fatalf("exceptions %+v, next %d", st.Exceptions, st.Next)
 	}
 	press(t, c, "q")
 	s := screen(c)
-	if c.mode != modeQuit || !strings.Contains(s, "Quit the console?") || !strings.Contains(s, "resumes at the current step") {
+	if mode(c) != "quit" || !strings.Contains(s, "Quit the console?") || !strings.Contains(s, "resumes at the current step") {
 		t.Fatalf("q does not ask first:\n%s", s)
 	}
 	press(t, c, "n")
-	if c.mode != modeNormal || c.quit {
+	if mode(c) != "" || c.quit {
 		t.Fatal("n does not go back")
 	}
 	press(t, c, "q", "y")
@@ -322,8 +364,8 @@ func TestConsoleFlow(t *testing.T) {
 	tm.Type("q")
 	tm.Type("y")
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Console)
-	if !final.quit || !final.sess.State().Quorum {
-		t.Fatalf("final: quit %v quorum %v", final.quit, final.sess.State().Quorum)
+	if !final.quit || !final.drv.Snapshot().Quorum {
+		t.Fatalf("final: quit %v quorum %v", final.quit, final.drv.Snapshot().Quorum)
 	}
 }
 
@@ -373,7 +415,7 @@ func TestConsoleTokenPulled(t *testing.T) {
 	})
 	press(t, c, "enter", "enter", "enter", "enter", "enter", "enter", "enter", "1", "2", "3", "enter", "enter", "enter")
 	press(t, c, "enter", "enter", "enter", "enter", "enter", "Y", "e", "s", "enter")
-	st := c.sess.State()
+	st := c.drv.Snapshot()
 	s := screen(c)
 	if st.Signed != 4 || !strings.Contains(s, "Signing ████░░░░░ 4 of 9 bundles") || !strings.Contains(s, "[FAIL] bundle #5: ") ||
 		!strings.Contains(s, "token removed; nothing was logged for it, sign again") || !strings.Contains(ansi.Strip(c.viewHelp()), "enter sign bundle 5 of 9") {
@@ -382,13 +424,13 @@ func TestConsoleTokenPulled(t *testing.T) {
 	if _, err := os.Stat(skr); err == nil {
 		t.Fatal("an SKR exists with 4 of 9 bundles signed")
 	}
-	rep, err := transparency.Verify(os.DirFS(c.sess.Log().Dir()), transparency.VerifyOptions{AllowInterrupted: true})
+	rep, err := transparency.Verify(os.DirFS(c.drv.Log().Dir()), transparency.VerifyOptions{AllowInterrupted: true})
 	if err != nil || !rep.OK {
 		t.Fatal(err)
 	}
 	tok.pulled, tok.left = false, -1 // back in its reader
 	press(t, c, "enter")
-	if st := c.sess.State(); st.Signed != 9 || !strings.Contains(screen(c), "Signing █████████ 9 of 9 bundles") {
+	if st := c.drv.Snapshot(); st.Signed != 9 || !strings.Contains(screen(c), "Signing █████████ 9 of 9 bundles") {
 		t.Fatalf("after the token is back: %d signed\n%s", st.Signed, screen(c))
 	}
 }

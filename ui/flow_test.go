@@ -71,15 +71,14 @@ func advanceTo(t *testing.T, dir, step string) {
 	t.Helper()
 	c := consoleOn(t, dir, 160, 45, nil, nil)
 	for i := 0; i < 300 && c.current().ID != step; i++ {
-		if _, err := c.sess.AutoStep(context.Background()); err != nil {
+		if err := autoStep(c); err != nil {
 			t.Fatal(err)
 		}
-		c.state = c.sess.Snapshot()
 	}
 	if c.current().ID != step {
 		t.Fatalf("the demo never reached step %s", step)
 	}
-	c.sess.Log().Close(context.Background())
+	c.drv.Log().Close(context.Background())
 }
 
 // TestFlowKSRConfirmation: resumed before the KSR is loaded, the console
@@ -103,11 +102,11 @@ func TestFlowKSRConfirmation(t *testing.T) {
 	f.key("w", "RZM confirms: w")
 	f.key("w", "▶ STEP 3.4")
 	final := f.quit()
-	st := final.sess.State()
+	st := final.drv.Snapshot()
 	if !final.quit || st.KSR == nil || !st.KSR.Confirmed || final.current().ID != "3.4" {
 		t.Fatalf("after the flow: quit %v, KSR %+v, at %s", final.quit, st.KSR, final.current().ID)
 	}
-	final.sess.Log().Close(context.Background())
+	final.drv.Log().Close(context.Background())
 	g := startFlow(t, consoleOn(t, dir, 160, 45, nil, nil))
 	g.wait("RESUMED at step 3.4")
 	g.quit()
@@ -127,7 +126,7 @@ func TestFlowException(t *testing.T) {
 	f.key("e", "[EXCEPTION] step 1.1: Camera 2 off")
 	f.key("esc", "▶ STEP 1.1")
 	final := f.quit()
-	if st := final.sess.Snapshot(); len(st.Exceptions) != 1 || st.Next != 0 || st.Awaiting() != session.NextWitness {
+	if st := final.drv.Snapshot(); len(st.Exceptions) != 1 || st.Next != 0 || st.Awaiting() != session.NextWitness {
 		t.Fatalf("after the exception: %+v", st.Exceptions)
 	}
 }

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -54,7 +53,6 @@ func fits(t *testing.T, c *Console, where string) {
 // dialog or view left with esc (or any key) leaves the log and the step as
 // they were; and every screen fits the terminal.
 func TestConsoleEveryKeyEveryState(t *testing.T) {
-	ctx := context.Background()
 	c := newConsole(t, MinWidth, MinHeight)
 	all := []string{"enter", "w", "1", "2", "7", "9", "f", "x", "s", "r", "a", "?", "q", "c", "e", "y", "n", "esc", "ctrl+c", "tab", "z", "Z", " "}
 	// Keys that open something that esc closes, and the views any key closes.
@@ -66,15 +64,15 @@ func TestConsoleEveryKeyEveryState(t *testing.T) {
 			where = "closed"
 		}
 		fits(t, c, where)
-		next, size := c.state.Next, c.sess.Log().Size()
+		next, size := c.state.Next, c.drv.Log().Size()
 		unchanged := func(after string) {
 			t.Helper()
-			if c.sess.Log().Size() != size || c.sess.State().Next != next {
-				t.Fatalf("%s: %s changed the log (%d → %d entries)", where, after, size, c.sess.Log().Size())
+			if c.drv.Log().Size() != size || c.drv.Snapshot().Next != next {
+				t.Fatalf("%s: %s changed the log (%d → %d entries)", where, after, size, c.drv.Log().Size())
 			}
 		}
 		// Disabled keys do nothing.
-		c.updateKeys()
+		c.refreshKeys()
 		for _, k := range all {
 			m := keyMsg(k)
 			enabled := false
@@ -87,17 +85,17 @@ func TestConsoleEveryKeyEveryState(t *testing.T) {
 			}
 			send(t, c, k)
 			unchanged("disabled key " + k)
-			if c.mode != modeNormal {
-				t.Fatalf("%s: disabled key %q opened mode %d", where, k, c.mode)
+			if mode(c) != "" {
+				t.Fatalf("%s: disabled key %q opened mode %q", where, k, mode(c))
 			}
 		}
 		// Each dialog or view: every key in it, then out with esc.
 		for _, o := range openers {
 			send(t, c, o)
-			if c.mode == modeNormal {
+			if mode(c) == "" {
 				continue // not open here
 			}
-			opened := c.mode
+			opened := mode(c)
 			fits(t, c, where+" after "+o)
 			for _, k := range all {
 				if k == "enter" || k == "y" || k == "esc" || k == "n" {
@@ -106,41 +104,39 @@ func TestConsoleEveryKeyEveryState(t *testing.T) {
 				send(t, c, k)
 				unchanged(o + " then " + k)
 				fits(t, c, where+" after "+o+" "+k)
-				if k == "ctrl+c" && opened != modeQuit {
+				if k == "ctrl+c" && opened != "quit" {
 					// The quit question, and n goes back to the dialog.
-					if c.mode != modeQuit {
-						t.Fatalf("%s: ctrl+c in mode %d does not ask to quit", where, opened)
+					if mode(c) != "quit" {
+						t.Fatalf("%s: ctrl+c in mode %q does not ask to quit", where, opened)
 					}
 					send(t, c, "n")
-					if c.mode != opened {
-						t.Fatalf("%s: n after ctrl+c goes to mode %d, not back to %d", where, c.mode, opened)
+					if mode(c) != opened {
+						t.Fatalf("%s: n after ctrl+c goes to mode %q, not back to %q", where, mode(c), opened)
 					}
 					continue
 				}
-				if c.mode == modeNormal {
+				if mode(c) == "" {
 					break // a view any key closes
 				}
-				if c.mode != opened && !(opened == modeQuit || opened == modeHelp) {
-					t.Fatalf("%s: %q in mode %d went to mode %d", where, k, opened, c.mode)
+				if mode(c) != opened && !(opened == "quit" || opened == "help") {
+					t.Fatalf("%s: %q in mode %q went to mode %q", where, k, opened, mode(c))
 				}
 			}
-			if c.mode != modeNormal {
+			if mode(c) != "" {
 				send(t, c, "esc")
 			}
-			if c.mode != modeNormal {
-				t.Fatalf("%s: esc does not leave mode %d (opened by %q)", where, c.mode, o)
+			if mode(c) != "" {
+				t.Fatalf("%s: esc does not leave mode %q (opened by %q)", where, mode(c), o)
 			}
 			unchanged(o + " then esc")
-			c.pending, c.repeating = "", false
 		}
 		states++
 		if c.state.Awaiting() == session.NextDone {
 			break
 		}
-		if _, err := c.sess.AutoStep(ctx); err != nil {
+		if err := autoStep(c); err != nil {
 			t.Fatalf("%s: %v", where, err)
 		}
-		c.state = c.sess.Snapshot()
 	}
 	if states < 40 {
 		t.Fatalf("only %d states visited", states)

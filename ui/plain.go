@@ -24,13 +24,15 @@ var ErrQuit = errors.New("quit before the end of the ceremony")
 
 // Plain runs a ceremony as line-by-line prompts: no box drawing, no
 // animation, every step, prompt and result on its own line, for screen
-// readers, transcripts and terminals that are not a TTY. With auto set it
-// plays the ceremony unattended.
+// readers, transcripts and terminals that are not a TTY. It asks what the
+// interaction model says the ceremony waits for, and offers the other live
+// keys, as the console does. With auto set it plays the ceremony
+// unattended.
 type Plain struct {
-	Session *session.Session
-	In      io.Reader
-	Out     io.Writer
-	Auto    bool
+	Driver *session.Driver
+	In     io.Reader
+	Out    io.Writer
+	Auto   bool
 	// ReadSecret asks a card's holder for its passphrase or PIN without
 	// echo (a terminal); nil reads the next line of In.
 	ReadSecret func(prompt string) (string, error)
@@ -38,77 +40,88 @@ type Plain struct {
 
 // Run plays the ceremony to its end or until the operator quits.
 func (p *Plain) Run(ctx context.Context) error {
-	s := p.Session
-	l := s.Log()
+	d := p.Driver
+	l := d.Log()
 	out := p.Out
 	in := bufio.NewScanner(p.In)
-	s.SetOnAppend(func(a transparency.Appended) {
-		fmt.Fprintf(out, "  [LOG ] entry %d durable: %s\n", a.Index, event.Describe(a.Entry))
-	})
-	defer s.SetOnAppend(nil)
-	script := s.Script()
+	st := d.Snapshot()
+	script := st.Script
 	fmt.Fprintf(out, "%s · zone %s\n", script.Ceremony, script.Zone)
 	fmt.Fprintf(out, "Script %s SHA-256 %s\n  %s\n", script.Name, GroupHex(script.Digest), dnssec.PGPWords(mustHex(script.Digest)[:8]))
 	if cp := l.Latest(); cp != nil {
 		fmt.Fprintf(out, "Log %s · origin %s · size %d · root %s\n", l.Dir(), l.Origin(), cp.Size, RootWords(cp, 4))
 	}
-	if st := s.State(); st.Resumes > 0 {
+	if st.Resumes > 0 {
 		at := "the end"
 		if cur, ok := st.Current(); ok {
 			at = "step " + cur.ID
 		}
-		fmt.Fprintf(out, "Resumed at %s (resume %d): the log holds %d entries.\n", at, st.Resumes, l.Size())
+		fmt.Fprintf(out, "Resumed at %s (resume %d): the log holds %d entries.\n", at, st.Resumes, st.LogSize)
 		if st.NeedActivation || (!st.Quorum && !st.HSMUsed && len(st.Cards) > 0) {
 			fmt.Fprintln(out, "The activation secret is never stored: the crypto officers present their cards again.")
 		}
 	}
 	lastStep := ""
-	signFailed := false
-	for s.Next() != session.NextDone {
-		st := s.State()
+	stopped := false // the ceremony went on by itself and failed: the operator decides
+	for st.Awaiting() != session.NextDone {
 		cur, ok := st.Current()
-		if !ok && !st.Closed && lastStep != "roll call" {
-			fmt.Fprintf(out, "\nEvery step is done. Roll call of the officers of this ceremony: %s\n", strings.Join(s.CosignExpected(), ", "))
+		switch {
+		case !ok && !st.Closed && lastStep != "roll call":
+			fmt.Fprintf(out, "\nEvery step is done. Roll call of the officers of this ceremony: %s\n", strings.Join(st.CosignExpected(), ", "))
 			fmt.Fprintln(out, "  The close names those here and those who have gone; those here then cosign the final checkpoint.")
 			lastStep = "roll call"
-		} else if st.Closed && lastStep != "cosign" {
+		case st.Closed && lastStep != "cosign":
 			fmt.Fprintf(out, "\nThe ceremony is closed. The officers present cosign the final checkpoint %d, one card at a time: %s\n", st.FinalSize, strings.Join(st.Present, ", "))
 			lastStep = "cosign"
-		} else if ok && cur.ID != lastStep {
+		case ok && cur.ID != lastStep:
+			if cur.Action == ceremony.ActionHSMLogin || st.NeedActivation {
+				st = d.Do(ctx, session.Poll{}).Snap // the HSM's flags, shown before its login
+			}
 			p.showStep(st, cur)
 			lastStep = cur.ID
 		}
-		snap := before(st)
+		before := st
 		if cp := l.Latest(); cp != nil {
-			snap.size = cp.Size
+			before.LogSize = cp.Size
 		}
+		var res session.Result
 		var err error
-		if !p.Auto && s.Next() == session.NextSign && !signFailed {
+		switch {
+		case !p.Auto && st.Continues() && !stopped:
 			// Once confirmed, every bundle is signed in one go.
-			if err = s.SignNext(ctx); err == nil {
-				fmt.Fprintf(out, "  signed bundle %d of %d\n", s.State().Signed, s.State().KSR.Bundles)
+			res = d.Do(ctx, session.Confirm{What: "signing the next bundle"})
+			p.logged(res)
+			if res.Err == nil {
+				fmt.Fprintf(out, "  signed bundle %d of %d\n", res.Snap.Signed, res.Snap.KSR.Bundles)
 			}
-		} else if p.Auto {
-			var did string
-			did, err = s.AutoStep(ctx)
-			if did != "" {
-				fmt.Fprintf(out, "  > %s\n", did)
+		case p.Auto:
+			res = d.Do(ctx, session.AutoStep{})
+			p.logged(res)
+			if res.Did != "" {
+				fmt.Fprintf(out, "  > %s\n", res.Did)
 			}
-		} else {
-			err = p.prompt(ctx, in, cur)
+		default:
+			res, err = p.prompt(ctx, in, st)
+			if errors.Is(err, ErrQuit) {
+				return err
+			}
+			p.logged(res)
 		}
-		if errors.Is(err, ErrQuit) {
-			return err
+		if err == nil {
+			err = res.Err
 		}
 		if err != nil && !errors.Is(err, quorum.ErrRejected) {
 			fmt.Fprintf(out, "  [FAIL] %v\n", err)
-			if p.Auto {
+			if p.Auto || errors.Is(err, session.ErrDriverClosed) {
 				return err
 			}
 		}
+		if res.Seq > 0 {
+			st = res.Snap
+		}
 		// After a failed signature the operator decides: enter signs again.
-		signFailed = err != nil && s.Next() == session.NextSign
-		if err := p.afterAction(ctx, snap, s); err != nil {
+		stopped = err != nil && st.Continues()
+		if err := p.afterAction(ctx, before, st); err != nil {
 			return err
 		}
 	}
@@ -116,8 +129,8 @@ func (p *Plain) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nThe ceremony is closed: %d entries, %d exceptions.\n", cp.Size, len(s.State().Exceptions))
-	if st := s.Snapshot(); len(st.Present)+len(st.Absent) > 0 {
+	fmt.Fprintf(out, "\nThe ceremony is closed: %d entries, %d exceptions.\n", cp.Size, len(st.Exceptions))
+	if len(st.Present)+len(st.Absent) > 0 {
 		fmt.Fprintf(out, "Cosigned by %d of %d present officers (%s)", len(st.Final.Cosigned), len(st.Present), strings.Join(st.Final.Cosigned, ", "))
 		if len(st.Absent) > 0 {
 			fmt.Fprintf(out, "; absent: %s", strings.Join(st.Absent, ", "))
@@ -131,62 +144,56 @@ func (p *Plain) Run(ctx context.Context) error {
 	return nil
 }
 
-type snapshot struct {
-	keys     int
-	reshared bool
-	ksr      bool
-	checked  bool
-	skr      bool
-	size     uint64
-}
-
-func before(st ceremony.State) snapshot {
-	return snapshot{keys: len(st.Keys), reshared: st.Reshared != nil, ksr: st.KSR != nil, checked: st.KSR != nil && st.KSR.Checked, skr: st.SKR != nil}
+// logged writes each entry an operation logged: durable, before anything
+// else is said of it.
+func (p *Plain) logged(res session.Result) {
+	for _, e := range res.Logged {
+		fmt.Fprintf(p.Out, "  [LOG ] entry %d durable: %s\n", e.Seq, event.Describe(e))
+	}
 }
 
 // afterAction shows what an action produced that people compare aloud, and
 // waits for the checkpoint that covers it.
-func (p *Plain) afterAction(ctx context.Context, was snapshot, s *session.Session) error {
-	st := s.State()
+func (p *Plain) afterAction(ctx context.Context, was, st session.Snapshot) error {
 	out := p.Out
-	for _, k := range st.Keys[was.keys:] {
+	for _, k := range st.Keys[len(was.Keys):] {
 		fmt.Fprintf(out, "  KSK %s · algorithm %d · key tag %d (%d with REVOKE)\n", k.Label, k.Algorithm, k.KeyTag, k.RevokedTag)
 		fmt.Fprintf(out, "  DS SHA-256 %s\n  %s\n", GroupHex(k.DS), dnssec.PGPWords(mustHex(k.DS)))
 		fmt.Fprintln(out, "  Read the key tag and the DS aloud; the witnesses note them.")
 	}
-	if r := st.Reshared; !was.reshared && r != nil {
+	if r := st.Reshared; was.Reshared == nil && r != nil {
 		fmt.Fprintf(out, "  New roster %s · SHA-256 %s\n  %s\n", r.Roster.Name, GroupHex(r.Roster.SHA256), dnssec.PGPWords(mustHex(r.Roster.SHA256)))
 		fmt.Fprintf(out, "  Revoked: %s. The old cards open nothing under the new roster.\n", strings.Join(r.Revoked, ", "))
 		if r.NewSecret {
 			fmt.Fprintln(out, "  The HSM's PIN changed: only the new cards open it from now on.")
 		}
 	}
-	if !was.ksr && st.KSR != nil {
+	if was.KSR == nil && st.KSR != nil {
 		fmt.Fprintf(out, "  KSR %s · id %s · %d bundles\n", st.KSR.Name, st.KSR.ID, st.KSR.Bundles)
 		fmt.Fprintf(out, "  SHA-256 %s\n  %s\n", GroupHex(st.KSR.SHA256), dnssec.PGPWords(mustHex(st.KSR.SHA256)))
 		fmt.Fprintln(out, "  Compare the hash with the one received out of band, then confirm.")
 	}
-	if !was.checked && st.KSR != nil && st.KSR.Checked {
+	if !(was.KSR != nil && was.KSR.Checked) && st.KSR != nil && st.KSR.Checked {
 		for _, r := range st.KSR.Results {
 			fmt.Fprintf(out, "  %s %-26s %s\n", StatusMark(r.Status), r.ID, r.Detail)
 		}
 	}
-	if !was.skr && st.SKR != nil {
-		fmt.Fprintf(out, "  SKR %s\n  SHA-256 %s\n  %s\n", s.SKRPath(), GroupHex(st.SKR.SHA256), dnssec.PGPWords(mustHex(st.SKR.SHA256)))
+	if was.SKR == nil && st.SKR != nil {
+		fmt.Fprintf(out, "  SKR %s\n  SHA-256 %s\n  %s\n", st.SKRPath, GroupHex(st.SKR.SHA256), dnssec.PGPWords(mustHex(st.SKR.SHA256)))
 	}
-	if l := s.Log(); l.Size() > 0 {
+	if l := p.Driver.Log(); l.Size() > 0 {
 		cp, err := l.AwaitCheckpoint(ctx, l.Size()-1)
 		if errors.Is(err, transparency.ErrNoCheckpoint) {
 			return err // the disk takes no more: stop here, every entry so far is safe
 		}
-		if err == nil && cp.Size != was.size {
+		if err == nil && cp.Size != was.LogSize {
 			fmt.Fprintf(out, "  [SIGN] checkpoint %d signed · root %s\n", cp.Size, RootWords(cp, 4))
 		}
 	}
 	return nil
 }
 
-func (p *Plain) showStep(st ceremony.State, cur ceremony.Step) {
+func (p *Plain) showStep(st session.Snapshot, cur ceremony.Step) {
 	script := st.Script
 	out := p.Out
 	if len(st.DoneAt) == 0 || script.Steps()[st.Next-1].Act != cur.Act {
@@ -197,228 +204,148 @@ func (p *Plain) showStep(st ceremony.State, cur ceremony.Step) {
 		fmt.Fprintf(out, " · witnessed by %s", strings.Join(cur.Witnesses, ", "))
 	}
 	fmt.Fprintf(out, "\n  %s\n", cur.Text)
-	if cur.Action == ceremony.ActionHSMLogin || st.NeedActivation {
-		if t, ok := p.Session.TokenInfo(); ok {
-			fmt.Fprintf(out, "  HSM %s · %s %s · serial %s\n", t.Label, strings.TrimSpace(t.Manufacturer), strings.TrimSpace(t.Model), strings.TrimSpace(t.Serial))
-			if f := t.Flags(); len(f) > 0 {
-				fmt.Fprintf(out, "  [WARN] %s\n", strings.ToUpper(strings.Join(f, " · ")))
-			}
+	if t := st.Token; t != nil && (cur.Action == ceremony.ActionHSMLogin || st.NeedActivation) {
+		fmt.Fprintf(out, "  HSM %s · %s %s · serial %s\n", t.Label, strings.TrimSpace(t.Manufacturer), strings.TrimSpace(t.Model), strings.TrimSpace(t.Serial))
+		if f := t.Flags(); len(f) > 0 {
+			fmt.Fprintf(out, "  [WARN] %s\n", strings.ToUpper(strings.Join(f, " · ")))
 		}
 	}
 }
 
-func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, cur ceremony.Step) error {
-	s := p.Session
+// prompt asks, on one line, what the ceremony waits for, offering the
+// other live keys; then it asks what the interaction chosen asks, and
+// has its operation done. A result with no Seq did nothing.
+func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, st session.Snapshot) (session.Result, error) {
 	out := p.Out
-	next := s.Next()
-	switch next {
-	case session.NextCards:
-		n := len(s.Script().Quorum.Cards)
-		switch _, sim := s.Cards().(*quorum.Simulated); {
-		case s.Script().Quorum.Witnessed():
-			fmt.Fprintf(out, "  Card the HSM accepted (1-%d, x exception, q quit): ", n)
-		case sim:
-			fmt.Fprintf(out, "  Card (1-%d for CO1..CO%d, f forged, x exception, q quit): ", n, n)
-		default:
-			fmt.Fprintf(out, "  Card (1-%d, x exception, q quit): ", n)
-		}
-	case session.NextTyped:
-		fmt.Fprintf(out, "  Type %s to go on (x exception, q quit): ", cur.Confirm)
-	case session.NextCheckFailed:
-		fmt.Fprint(out, "  The KSR failed its checks. x exception, q quit: ")
-	case session.NextReshare:
-		fmt.Fprintf(out, "  [enter] the new officers type their passphrases · x exception · q quit: ")
-	case session.NextSignIn:
-		fmt.Fprintf(out, "  [enter] sign the participants in, role by role · x exception · q quit: ")
-	case session.NextWitness:
-		fmt.Fprintf(out, "  [w] %s confirms step %s · x exception · q quit: ", s.NextWitnessRole(), cur.ID)
+	its := st.Interactions()
+	main, hasMain := st.Main()
+	switch st.Awaiting() {
 	case session.NextChoose:
-		for _, k := range s.Contingencies() {
+		for _, k := range st.Script.Contingencies {
 			fmt.Fprintf(out, "  %-14s %s\n", k.ID, k.Text)
 		}
-		fmt.Fprint(out, "  Contingencies that apply (ids separated by spaces; enter: none; x exception, q quit): ")
 	case session.NextCosign:
-		st := s.Snapshot()
 		if !st.Closed {
 			var here []string
-			for _, id := range s.CosignExpected() {
-				if !slices.Contains(s.Absent(), id) {
+			for _, id := range st.CosignExpected() {
+				if !slices.Contains(st.Gone, id) {
 					here = append(here, id)
 				}
 			}
-			fmt.Fprintf(out, "  Here: %s · gone: %s\n", listOrNone(here), listOrNone(s.Absent()))
-			fmt.Fprint(out, "  [enter] close the ceremony with the officers here · a N: officer N has gone (again: is back) · q quit: ")
-			break
+			fmt.Fprintf(out, "  Here: %s · gone: %s\n", listOrNone(here), listOrNone(st.Gone))
+		} else {
+			fmt.Fprintf(out, "  Cosigned: %s\n", listOrNone(st.Final.Cosigned))
 		}
-		var waiting []string
-		for _, id := range st.Present {
-			if !slices.Contains(st.Final.Cosigned, id) && !slices.Contains(st.Final.Declined, id) {
-				waiting = append(waiting, id)
-			}
-		}
-		fmt.Fprintf(out, "  Cosigned: %s\n", listOrNone(st.Final.Cosigned))
-		fmt.Fprintf(out, "  Officer's card to cosign, %s to come (its number on the roster; a N: officer N will not cosign; q quit): ", strings.Join(waiting, ", "))
-	case session.NextAction, session.NextSign:
-		fmt.Fprintf(out, "  [enter] %s · x exception · q quit: ", actionVerb(cur.Action, s.State()))
-	default:
-		keys := " · x exception"
-		if cur.Action == "" {
-			keys += " · s skip"
-		}
-		if !s.Script().Acts[cur.Act].Always && s.State().Aborted == nil {
-			keys += " · a abort"
-		}
-		fmt.Fprintf(out, "  [enter] confirm the step%s · q quit: ", keys)
 	}
+	var lead string
+	var opts []string
+	switch {
+	case hasMain && main.Inline:
+		first := main.Next(nil).Ask
+		lead = first.Prompt
+		if first.Choices != "" {
+			opts = append(opts, first.Choices)
+		}
+	case hasMain:
+		lead = "[" + main.Key + "] " + main.Prompt
+	default:
+		lead = "The ceremony waits"
+	}
+	for _, it := range its {
+		if !it.Main {
+			opts = append(opts, it.Key+" "+it.Help)
+		}
+	}
+	opts = append(opts, "q quit")
+	fmt.Fprintf(out, "  %s (%s): ", lead, strings.Join(opts, ", "))
 	if !in.Scan() {
-		return ErrQuit
+		return session.Result{}, ErrQuit
 	}
 	typed := in.Text() // a typed confirmation must match exactly
 	line := strings.TrimSpace(typed)
-	switch {
-	case line == "q":
+	if line == "q" {
 		fmt.Fprint(out, "  Quit? The log is safe; running the same command on the same folder resumes here. [y/N]: ")
 		if in.Scan() && strings.TrimSpace(in.Text()) == "y" {
-			return ErrQuit
+			return session.Result{}, ErrQuit
 		}
-		return nil
-	case line == "x":
-		fmt.Fprint(out, "  Exception (what happened, what was done): ")
-		if !in.Scan() || strings.TrimSpace(in.Text()) == "" {
-			return nil
-		}
-		return s.Exception(ctx, strings.TrimSpace(in.Text()))
-	case line == "s" && cur.Action == "":
-		fmt.Fprintf(out, "  Skip step %s, because: ", cur.ID)
-		if !in.Scan() || strings.TrimSpace(in.Text()) == "" {
-			return nil
-		}
-		reason := strings.TrimSpace(in.Text())
-		fmt.Fprintf(out, "  %s: skip step %s because %s? [y/N]: ", s.SkipWitness(), cur.ID, reason)
-		if !in.Scan() || strings.TrimSpace(in.Text()) != "y" {
-			fmt.Fprintln(out, "  Not confirmed: the step stays open.")
-			return nil
-		}
-		return s.Skip(ctx, reason)
-	case line == "r" && s.State().Next > 0:
-		prev := s.Script().Steps()[s.State().Next-1]
-		fmt.Fprintf(out, "  Repeat step %s, because: ", prev.ID)
-		if !in.Scan() || strings.TrimSpace(in.Text()) == "" {
-			return nil
-		}
-		reason := strings.TrimSpace(in.Text())
-		fmt.Fprintf(out, "  %s: repeat step %s because %s? [y/N]: ", s.RepeatWitness(), prev.ID, reason)
-		if !in.Scan() || strings.TrimSpace(in.Text()) != "y" {
-			fmt.Fprintln(out, "  Not confirmed: nothing is repeated.")
-			return nil
-		}
-		return s.Repeat(ctx, reason)
-	case line == "a":
-		fmt.Fprint(out, "  Abort the ceremony, because: ")
-		if !in.Scan() || strings.TrimSpace(in.Text()) == "" {
-			return nil
-		}
-		reason := strings.TrimSpace(in.Text())
-		fmt.Fprint(out, "  Type ABORT to go straight to securing the equipment and closing: ")
-		if !in.Scan() || in.Text() != "ABORT" {
-			fmt.Fprintln(out, "  Not aborted.")
-			return nil
-		}
-		return s.Abort(ctx, reason)
-	case next == session.NextCards:
-		if line == "f" {
-			return s.PresentForged(ctx)
-		}
-		if n := cardNumber(line, len(s.Script().Quorum.Cards)); n > 0 {
-			info := s.Script().Quorum.Cards[n-1]
-			if s.Script().Quorum.Witnessed() {
-				fmt.Fprintf(out, "  Serial of card %s (%s) as the HSM shows it: ", info.ID, info.Holder)
-				if !in.Scan() {
-					return ErrQuit
-				}
-				serial := strings.TrimSpace(in.Text())
-				fmt.Fprintf(out, "  %s: the HSM accepted card %s (%s), serial %s? [y/N]: ", s.Witness(), info.ID, info.Holder, serial)
-				if !in.Scan() {
-					return ErrQuit
-				}
-				if strings.TrimSpace(in.Text()) != "y" {
-					fmt.Fprintln(out, "  Not confirmed: nothing recorded.")
-					return nil
-				}
-				return s.WitnessCard(ctx, info.ID, serial)
-			}
-			if sr, ok := s.Cards().(quorum.SecretReader); ok {
-				secret, err := p.secret(in, fmt.Sprintf("  %s of card %s (%s), typed by its holder", sr.SecretName(), info.ID, info.Holder))
-				if err != nil {
-					return err
-				}
-				ctx = quorum.WithSecret(ctx, secret)
-			}
-			return s.PresentCard(ctx, info.ID)
-		}
-		return fmt.Errorf("%q is not a card number", line)
-	case next == session.NextCosign && line == "" && !s.State().Closed:
-		return s.CloseForCosign(ctx)
-	case next == session.NextCosign:
-		absent := strings.HasPrefix(line, "a ")
-		n := cardNumber(strings.TrimSpace(strings.TrimPrefix(line, "a ")), len(s.Script().Quorum.Cards))
-		if n == 0 {
-			return fmt.Errorf("%q is not a card number", line)
-		}
-		info := s.Script().Quorum.Cards[n-1]
-		if absent {
-			return s.MarkAbsent(ctx, info.ID)
-		}
-		if sr, ok := s.Cards().(quorum.SecretReader); ok {
-			secret, err := p.secret(in, fmt.Sprintf("  %s of card %s (%s), typed by its holder", sr.SecretName(), info.ID, info.Holder))
-			if err != nil {
-				return err
-			}
-			ctx = quorum.WithSecret(ctx, secret)
-		}
-		return s.PresentCosigner(ctx, info.ID)
-	case next == session.NextTyped:
-		return s.Type(ctx, typed)
-	case next == session.NextChoose:
-		return s.Choose(ctx, strings.Fields(line))
-	case next == session.NextWitness && line == "w":
-		return s.WitnessStep(ctx)
-	case next == session.NextWitness:
-		return fmt.Errorf("%q: %s confirms step %s with w", line, s.NextWitnessRole(), cur.ID)
-	case next == session.NextSignIn && line == "":
-		names := map[string]string{}
-		for _, r := range s.Script().Roles {
-			fmt.Fprintf(out, "  Name of the %s (%s), or enter if absent: ", r.Title, r.ID)
-			if !in.Scan() {
-				return ErrQuit
-			}
-			names[r.ID] = strings.TrimSpace(in.Text())
-		}
-		return s.SignIn(ctx, names)
-	case next == session.NextReshare && line == "":
-		passes := map[string]string{}
-		for _, h := range s.NewHolders() {
-			var typed [2]string
-			for i, prompt := range []string{"passphrase for new card %s (%s), typed by its holder", "again"} {
-				if i == 0 {
-					prompt = fmt.Sprintf(prompt, h.ID, h.Holder)
-				}
-				v, err := p.secret(in, "  "+prompt)
-				if err != nil {
-					return err
-				}
-				typed[i] = v
-			}
-			if typed[0] != typed[1] {
-				return fmt.Errorf("card %s: the two typings differ; start again", h.ID)
-			}
-			passes[h.ID] = typed[0]
-		}
-		return s.Reshare(ctx, passes)
-	case line == "":
-		return s.Confirm(ctx)
+		return session.Result{}, nil
 	}
-	return fmt.Errorf("%q: press enter, x or q", line)
+	for _, it := range its {
+		if it.Key == session.KeyConfirm || it.Key == session.KeyCard {
+			continue
+		}
+		if line == it.Key {
+			return p.play(ctx, in, it, nil)
+		}
+		if arg, ok := strings.CutPrefix(line, it.Key+" "); ok {
+			return p.play(ctx, in, it, []string{strings.TrimSpace(arg)})
+		}
+	}
+	switch {
+	case hasMain && main.Inline:
+		return p.play(ctx, in, main, []string{typed})
+	case hasMain && main.Key == session.KeyConfirm && line == "":
+		return p.play(ctx, in, main, nil)
+	}
+	keys := []string{}
+	if hasMain && !main.Inline {
+		keys = append(keys, main.Key)
+	}
+	for _, it := range its {
+		if !it.Main {
+			keys = append(keys, it.Key)
+		}
+	}
+	return session.Result{}, fmt.Errorf("%q: answer with %s or q", line, strings.Join(keys, ", "))
+}
+
+// play asks what an interaction asks, line by line, after the answers
+// given, and has its operation done.
+func (p *Plain) play(ctx context.Context, in *bufio.Scanner, it session.Interaction, answers []string) (session.Result, error) {
+	out := p.Out
+	for {
+		r := it.Next(answers)
+		if r.Problem != "" {
+			fmt.Fprintf(out, "  %s\n", r.Problem)
+		}
+		if r.Op != nil {
+			return p.Driver.Do(ctx, r.Op), nil
+		}
+		if r.Ask == nil {
+			return session.Result{}, nil
+		}
+		if r.Retry > 0 {
+			answers = answers[:max(0, len(answers)-r.Retry)]
+		}
+		a := r.Ask
+		var ans string
+		switch {
+		case a.Witness != "":
+			fmt.Fprintf(out, "  %s [y/N]: ", a.Prompt)
+			if !in.Scan() {
+				return session.Result{}, ErrQuit
+			}
+			if strings.TrimSpace(in.Text()) == "y" {
+				ans = session.Yes
+			}
+		case a.Secret:
+			v, err := p.secret(in, "  "+a.Prompt+", typed by its holder")
+			if err != nil {
+				return session.Result{}, err
+			}
+			ans = v
+		default:
+			fmt.Fprintf(out, "  %s: ", a.Prompt)
+			if !in.Scan() {
+				return session.Result{}, ErrQuit
+			}
+			ans = in.Text()
+			if !a.Exact {
+				ans = strings.TrimSpace(ans)
+			}
+		}
+		answers = append(answers, ans)
+	}
 }
 
 // secret asks for a passphrase or PIN: without echo on a terminal
@@ -433,49 +360,6 @@ func (p *Plain) secret(in *bufio.Scanner, prompt string) (string, error) {
 	}
 	fmt.Fprintln(p.Out)
 	return strings.TrimRight(in.Text(), "\r"), nil
-}
-
-func cardNumber(s string, n int) int {
-	var v int
-	if _, err := fmt.Sscan(s, &v); err != nil || v < 1 || v > n || fmt.Sprint(v) != s {
-		return 0
-	}
-	return v
-}
-
-// actionVerb names what enter does in a step with an action.
-func actionVerb(action string, st ceremony.State) string {
-	if st.NeedActivation {
-		return "activate the HSM again"
-	}
-	switch action {
-	case ceremony.ActionHSMLogin:
-		return "log in to the HSM"
-	case ceremony.ActionKSRLoad:
-		return "load the KSR"
-	case ceremony.ActionKSRCheck:
-		return "check the KSR"
-	case ceremony.ActionKSRSign:
-		if st.KSR != nil {
-			return fmt.Sprintf("sign bundle %d of %d", st.Signed+1, st.KSR.Bundles)
-		}
-		return "sign"
-	case ceremony.ActionSKRWrite:
-		return "write the SKR"
-	case ceremony.ActionHSMLogout:
-		return "log out of the HSM"
-	case ceremony.ActionKeyGen:
-		return "generate the KSK"
-	case ceremony.ActionReshare:
-		return "deal the new cards"
-	case ceremony.ActionSignIn:
-		return "sign the participants in"
-	case ceremony.ActionZeroize:
-		return "zeroize the HSM"
-	case ceremony.ActionChoose:
-		return "choose the contingencies that apply"
-	}
-	return "confirm the step"
 }
 
 // StatusMark is a check status as a word in brackets.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/transparency"
 
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/lipgloss"
@@ -20,31 +21,69 @@ func (c *Console) View() string {
 	if c.width < MinWidth || c.height < MinHeight {
 		return fmt.Sprintf("terminal too small: need %d×%d, have %d×%d", MinWidth, MinHeight, c.width, c.height)
 	}
-	c.updateKeys()
-	switch c.mode {
-	case modeCheckpoint:
-		return c.viewCheckpoint()
-	case modeExceptions:
-		return c.viewExceptions()
+	f := c.frame()
+	switch c.page {
+	case pageCheckpoint:
+		return checkpointPage{c.width, c.height}.View(f)
+	case pageExceptions:
+		return exceptionsPage{c.width, c.height}.View(f)
 	}
-	header := c.viewHeader()
-	status := c.viewStatus()
+	// The components' sizes, from the measured sizes of the fixed lines.
+	header := headerBar{c.width}.View(f)
+	status := statusBar{c.width}.View(f)
 	helpLine := c.viewHelp()
 	bodyH := c.height - lipgloss.Height(header) - lipgloss.Height(status) - lipgloss.Height(helpLine)
 	rightW := max(34, c.width*3/10)
 	leftW := c.width - rightW
-	left := c.viewMain(leftW, bodyH)
-	right := c.viewSteps(rightW, bodyH)
+	left := stepPanel{leftW, bodyH}.View(f)
+	right := stepList{rightW, bodyH}.View(f)
 	body := lipgloss.JoinHorizontal(lipgloss.Top, left, right)
 	screen := lipgloss.JoinVertical(lipgloss.Left, header, body, status, helpLine)
-	if c.mode == modeQuit || c.mode == modeHelp {
+	if c.page == pageQuit || c.page == pageHelp {
 		return c.overlay(screen)
 	}
 	return screen
 }
 
-func (c *Console) viewHeader() string {
-	return headerView(c.st, c.state.State, c.opts.Rehearsal, "", c.clock, c.width)
+// frame is the model as one drawing of the console sees it: the root
+// builds it, and each component draws its part of the screen from it, in
+// the size the root gives it.
+type frame struct {
+	sty       Styles
+	st        session.Snapshot
+	clock     time.Time
+	rehearsal bool
+	busy      string // what is running
+	note      string // what the last action did
+	failed    bool
+	warned    bool
+	dialog    *dialog // the question asked, if any
+	recent    []logLine
+	wrong     map[string]int // each card's mistyped secrets
+	cp        *transparency.Checkpoint
+	// splashUntil is when an act's checkpoint gives the screen back.
+	splashUntil time.Time
+}
+
+func (c *Console) frame() frame {
+	return frame{sty: c.st, st: c.state, clock: c.clock, rehearsal: c.opts.Rehearsal, busy: c.busy, note: c.note, failed: c.failed, warned: c.warned,
+		dialog: c.dialog, recent: c.recent, wrong: c.wrong, cp: c.cp, splashUntil: c.splashUntil}
+}
+
+// answers are what has been typed so far into the dialog of the
+// interaction started by the key, if it is the one in progress.
+func (f frame) answers(key string) []string {
+	if f.dialog == nil || f.dialog.it.Key != key {
+		return nil
+	}
+	return f.dialog.answers
+}
+
+// headerBar is the console's top lines.
+type headerBar struct{ w int }
+
+func (h headerBar) View(f frame) string {
+	return headerView(f.sty, f.st.State, f.rehearsal, "", f.clock, h.w)
 }
 
 // headerView is the top of the screen: an optional banner, the ceremony,
@@ -72,87 +111,61 @@ func headerView(sty Styles, st ceremony.State, rehearsal bool, extra string, clo
 	return lipgloss.JoinVertical(lipgloss.Left, line1, line2, sty.Muted.Render(strings.Repeat("─", width)))
 }
 
-// viewMain is the current step, large, and what its action shows.
-func (c *Console) viewMain(w, h int) string {
-	st := c.state
+// stepPanel is the current step, large, what its action shows, the
+// witnesses' marks, the result of the last action, the question asked and
+// the recent log.
+type stepPanel struct{ w, h int }
+
+func (p stepPanel) View(f frame) string {
+	w, h := p.w, p.h
+	st := f.st
 	inner := w - 4
 	var b strings.Builder
 	action := ""
 	cur, ok := st.Current()
 	if !ok {
 		if st.Closed {
-			b.WriteString(c.st.OK.Render("[ OK ] The ceremony is closed.") + "\n\n")
+			b.WriteString(f.sty.OK.Render("[ OK ] The ceremony is closed.") + "\n\n")
 		} else {
-			b.WriteString(c.st.Title.Render("Every step is done: the roll call of the officers, then the close.") + "\n\n")
+			b.WriteString(f.sty.Title.Render("Every step is done: the roll call of the officers, then the close.") + "\n\n")
 		}
-		b.WriteString(c.st.Text.Render(fmt.Sprintf("%d steps done · %d exceptions · %d resumes", len(st.DoneAt), len(st.Exceptions), st.Resumes)) + "\n\n")
+		b.WriteString(f.sty.Text.Render(fmt.Sprintf("%d steps done · %d exceptions · %d resumes", len(st.DoneAt), len(st.Exceptions), st.Resumes)) + "\n\n")
 		if len(st.CosignExpected()) > 0 {
-			b.WriteString(c.viewCosigners(st, inner))
+			b.WriteString(quorumPanel{inner}.cosigners(f))
 		}
 	} else {
-		b.WriteString(stepHeading(c.st, st.State, cur, h) + "\n")
-		b.WriteString("\n" + c.st.Text.Bold(true).Width(inner).Render(cur.Text) + "\n\n")
-		action = c.viewAction(st.State, cur, inner)
+		b.WriteString(stepHeading(f.sty, st.State, cur, h) + "\n")
+		b.WriteString("\n" + f.sty.Text.Bold(true).Width(inner).Render(cur.Text) + "\n\n")
+		action = p.action(f, cur, inner)
 		b.WriteString(actionHere)
 		if len(cur.Witnesses) > 0 && st.ActionDone() {
 			var marks []string
 			for i, w := range cur.Witnesses {
 				if i < len(st.Witnessed) {
-					marks = append(marks, c.st.OK.Render("[ OK ] "+w+" confirmed"))
-				} else if i == len(st.Witnessed) {
-					marks = append(marks, c.st.Focus.Render("▶ "+w+" confirms: w"))
+					marks = append(marks, f.sty.OK.Render("[ OK ] "+w+" confirmed"))
+				} else if i == len(st.Witnessed) && f.dialog == nil {
+					marks = append(marks, f.sty.Focus.Render("▶ "+w+" confirms: w"))
 				} else {
-					marks = append(marks, c.st.Pending.Render("[    ] "+w))
+					marks = append(marks, f.sty.Pending.Render("[    ] "+w))
 				}
 			}
 			b.WriteString(strings.Join(marks, "   ") + "\n")
 		}
 	}
-	if c.busy != "" {
-		b.WriteString("\n" + c.st.Warn.Render("[WAIT] "+c.busy+" …") + "\n")
-	} else if c.note != "" {
-		mark := c.st.OK.Render("[ OK ] ")
+	if f.busy != "" {
+		b.WriteString("\n" + f.sty.Warn.Render("[WAIT] "+f.busy+" …") + "\n")
+	} else if f.note != "" {
+		mark := f.sty.OK.Render("[ OK ] ")
 		switch {
-		case c.failed:
-			mark = c.st.Fail.Render("[FAIL] ")
-		case c.warned:
-			mark = c.st.Warn.Render("[WARN] ")
+		case f.failed:
+			mark = f.sty.Fail.Render("[FAIL] ")
+		case f.warned:
+			mark = f.sty.Warn.Render("[WARN] ")
 		}
-		b.WriteString("\n" + mark + c.st.Text.Render(c.note) + "\n")
+		b.WriteString("\n" + mark + f.sty.Text.Render(f.note) + "\n")
 	}
-	switch c.mode {
-	case modeException, modeTyped, modeSkipReason, modeAbortReason, modeAbortTyped, modeSignIn, modeRepeatReason, modeChoose:
-		label := map[mode]string{modeException: "Exception: ", modeTyped: "Confirm by typing: ", modeSkipReason: "Skip, because: ",
-			modeAbortReason: "ABORT, because: ", modeAbortTyped: "Confirm by typing: ", modeSignIn: "Sign-in: ", modeRepeatReason: "Repeat, because: ",
-			modeChoose: "Contingencies: "}[c.mode]
-		b.WriteString("\n" + c.st.Input.Render(label) + c.input.View() + "\n" + c.st.Muted.Render("enter to record · esc to cancel") + "\n")
-	case modeSerial:
-		b.WriteString("\n" + c.st.Input.Render(c.input.Placeholder+": ") + c.input.View() + "\n" + c.st.Muted.Render("enter, then the witness confirms · esc to cancel") + "\n")
-	case modeWitnessConfirm:
-		if c.pending != "" && c.repeating {
-			who := c.sess.RepeatWitness()
-			prev := st.Script.Steps()[st.Next-1]
-			b.WriteString("\n" + c.st.Warn.Render(fmt.Sprintf("%s: repeat step %s because %s?", who, prev.ID, c.pending)) + "\n" +
-				c.st.Focus.Render("w") + c.st.Help.Render(fmt.Sprintf(" %s confirms · esc: not so", who)) + "\n")
-			break
-		}
-		if c.pending != "" {
-			who := c.sess.SkipWitness()
-			b.WriteString("\n" + c.st.Warn.Render(fmt.Sprintf("%s: skip step %s because %s?", who, cur.ID, c.pending)) + "\n" +
-				c.st.Focus.Render("w") + c.st.Help.Render(fmt.Sprintf(" %s confirms · esc: not so", who)) + "\n")
-			break
-		}
-		who := c.sess.Witness()
-		info, _ := c.sess.Script().Quorum.Card(c.secretCard)
-		b.WriteString("\n" + c.st.Warn.Render(fmt.Sprintf("%s: the HSM accepted card %s (%s), serial %s?", who, c.secretCard, info.Holder, c.serial)) + "\n" +
-			c.st.Focus.Render("w") + c.st.Help.Render(fmt.Sprintf(" %s confirms · esc: not so", who)) + "\n")
-	case modeNewPass:
-		b.WriteString("\n" + c.st.Input.Render("The new officer types the "+c.input.Placeholder+", then enter.") + "\n" +
-			c.st.Muted.Render("nothing typed is shown · esc to cancel every new card") + "\n")
-	case modeSecret:
-		// Nothing typed is drawn, not even its length: the screen is filmed.
-		b.WriteString("\n" + c.st.Input.Render("The holder types the "+c.input.Placeholder+", then enter.") + "\n" +
-			c.st.Muted.Render("nothing typed is shown · esc to cancel") + "\n")
+	if f.dialog != nil {
+		b.WriteString(f.dialog.View(f.sty))
 	}
 	// What the step is and what the witness and the operator do next are
 	// always shown whole; the action's panel gets the room left, and is
@@ -166,14 +179,22 @@ func (c *Console) viewMain(w, h int) string {
 	body := head + action + tail
 	// Recent log entries fill what is left.
 	lines := lipgloss.Height(wrap(strings.TrimRight(body, "\n"))) + 1
-	if room := h - lines - 4; room > 2 && len(c.recent) > 0 {
-		n := min(room-1, len(c.recent))
-		body += "\n" + c.st.PanelTitle.Render("Log") + "\n"
-		for _, r := range c.recent[len(c.recent)-n:] {
-			body += c.st.Muted.Render(truncate(r.String(), inner)) + "\n"
-		}
+	if room := h - lines - 4; room > 2 && len(f.recent) > 0 {
+		body += logPanel{inner, room}.View(f)
 	}
-	return c.st.Box.Width(w - 2).Height(h - 2).Render(clip(wrap(strings.TrimRight(body, "\n")), h-2))
+	return f.sty.Box.Width(w - 2).Height(h - 2).Render(clip(wrap(strings.TrimRight(body, "\n")), h-2))
+}
+
+// logPanel is the latest entries, as many as its height holds.
+type logPanel struct{ w, h int }
+
+func (p logPanel) View(f frame) string {
+	n := min(p.h-1, len(f.recent))
+	s := "\n" + f.sty.PanelTitle.Render("Log") + "\n"
+	for _, r := range f.recent[len(f.recent)-n:] {
+		s += f.sty.Muted.Render(truncate(r.String(), p.w)) + "\n"
+	}
+	return s
 }
 
 // actionHere marks where the action's panel goes in the step's panel.
@@ -191,42 +212,44 @@ func clip(s string, n int) string {
 	return strings.Join(lines[:n-1], "\n") + "\n" + fmt.Sprintf("… %d more lines: enlarge the terminal to see them", more)
 }
 
-// viewAction shows what the step's action needs people to see.
-func (c *Console) viewAction(st ceremony.State, cur ceremony.Step, w int) string {
+// action shows what the step's action needs people to see.
+func (p stepPanel) action(f frame, cur ceremony.Step, w int) string {
+	st := f.st
 	var b strings.Builder
 	if st.CollectingCards() || cur.Action == ceremony.ActionQuorum {
-		b.WriteString(c.viewQuorum(st, w))
+		b.WriteString(quorumPanel{w}.View(f))
 	}
-	if t := c.token; t != nil && (cur.Action == ceremony.ActionHSMLogin || st.NeedActivation) && !st.HSM {
+	if t := st.Token; t != nil && (cur.Action == ceremony.ActionHSMLogin || st.NeedActivation) && !st.HSM {
 		line := fmt.Sprintf("HSM %s · %s %s · serial %s", t.Label, strings.TrimSpace(t.Manufacturer), strings.TrimSpace(t.Model), strings.TrimSpace(t.Serial))
-		b.WriteString(c.st.Text.Render(truncate(line, w)) + "\n")
-		if f := t.Flags(); len(f) > 0 {
-			b.WriteString(c.st.Warn.Render("[WARN] "+strings.ToUpper(strings.Join(f, " · "))) + "\n")
+		b.WriteString(f.sty.Text.Render(truncate(line, w)) + "\n")
+		if flags := t.Flags(); len(flags) > 0 {
+			b.WriteString(f.sty.Warn.Render("[WARN] "+strings.ToUpper(strings.Join(flags, " · "))) + "\n")
 		}
 		b.WriteString("\n")
 	}
 	if e := cur.Expect; e != nil {
-		b.WriteString(c.viewHash("Expected "+e.Name+" (known in advance)", e.SHA256, w))
+		b.WriteString(f.hash("Expected "+e.Name+" (known in advance)", e.SHA256, w))
 	}
 	switch cur.Action {
 	case ceremony.ActionKSRLoad, ceremony.ActionKSRCheck, ceremony.ActionKSRSign, ceremony.ActionSKRWrite:
 		if st.KSR != nil {
-			b.WriteString(c.viewKSR(st, w))
+			b.WriteString(f.ksr(w))
 		}
 	}
 	if cur.Action == ceremony.ActionChoose {
-		b.WriteString(c.st.PanelTitle.Render("Contingencies") + "\n")
+		b.WriteString(f.sty.PanelTitle.Render("Contingencies") + "\n")
 		for _, k := range st.Script.Contingencies {
 			mark := "[    ]"
 			if st.Chosen[k.ID] {
 				mark = "[ ON ]"
 			}
-			b.WriteString(c.st.Text.Render(truncate(fmt.Sprintf("%s %-14s %s", mark, k.ID, k.Text), w)) + "\n")
+			b.WriteString(f.sty.Text.Render(truncate(fmt.Sprintf("%s %-14s %s", mark, k.ID, k.Text), w)) + "\n")
 		}
 		b.WriteString("\n")
 	}
 	if cur.Action == ceremony.ActionSignIn {
-		b.WriteString(c.st.PanelTitle.Render("Participants") + "\n")
+		typed := f.answers(session.KeyConfirm) // the names typed so far
+		b.WriteString(f.sty.PanelTitle.Render("Participants") + "\n")
 		for i, r := range st.Script.Roles {
 			name := "—"
 			switch {
@@ -234,77 +257,84 @@ func (c *Console) viewAction(st ceremony.State, cur ceremony.Step, w int) string
 				name = st.Participants[r.ID]
 			case st.Participants != nil:
 				name = "absent"
-			case c.names != nil && c.names[r.ID] != "":
-				name = c.names[r.ID]
-			case c.names != nil && i < c.nameRole:
+			case i < len(typed) && strings.TrimSpace(typed[i]) != "":
+				name = strings.TrimSpace(typed[i])
+			case i < len(typed):
 				name = "absent"
 			}
-			b.WriteString(c.st.Text.Render(fmt.Sprintf("  %-5s %-36s %s", r.ID, truncate(r.Title, 36), truncate(name, 30))) + "\n")
+			b.WriteString(f.sty.Text.Render(fmt.Sprintf("  %-5s %-36s %s", r.ID, truncate(r.Title, 36), truncate(name, 30))) + "\n")
 		}
 		b.WriteString("\n")
 	}
 	if cur.Action == ceremony.ActionReshare && !st.CollectingCards() {
-		b.WriteString(c.st.PanelTitle.Render("New crypto officers · "+cur.Params["threshold"]+" of "+fmt.Sprint(len(c.sess.NewHolders()))) + "\n")
-		for _, h := range c.sess.NewHolders() {
+		holders := st.Setup.NewHolders
+		typed := f.answers(session.KeyConfirm) // each new passphrase, twice
+		b.WriteString(f.sty.PanelTitle.Render("New crypto officers · "+cur.Params["threshold"]+" of "+fmt.Sprint(len(holders))) + "\n")
+		for i, h := range holders {
 			state := "waiting"
-			if _, ok := c.newPass[h.ID]; ok {
+			if len(typed) >= 2*(i+1) {
 				state = "passphrase set"
 			}
 			if st.Reshared != nil {
 				state = "card written"
 			}
-			b.WriteString(c.st.Text.Render(fmt.Sprintf("  %-4s %-20s %s", h.ID, truncate(h.Holder, 20), state)) + "\n")
+			b.WriteString(f.sty.Text.Render(fmt.Sprintf("  %-4s %-20s %s", h.ID, truncate(h.Holder, 20), state)) + "\n")
 		}
 		if r := st.Reshared; r != nil {
-			b.WriteString(c.st.OK.Render("[ OK ] revoked: "+strings.Join(r.Revoked, ", ")) + "\n")
+			b.WriteString(f.sty.OK.Render("[ OK ] revoked: "+strings.Join(r.Revoked, ", ")) + "\n")
 			if r.NewSecret {
-				b.WriteString(c.st.OK.Render("[ OK ] the HSM's PIN changed: only the new cards open it") + "\n")
+				b.WriteString(f.sty.OK.Render("[ OK ] the HSM's PIN changed: only the new cards open it") + "\n")
 			}
-			b.WriteString(c.viewHash("New roster "+r.Roster.Name, r.Roster.SHA256, w))
+			b.WriteString(f.hash("New roster "+r.Roster.Name, r.Roster.SHA256, w))
 		}
 		b.WriteString("\n")
 	}
 	if cur.Action == ceremony.ActionKeyGen {
 		for _, k := range st.Keys {
 			if k.Step == cur.ID {
-				b.WriteString(c.st.OK.Render(fmt.Sprintf("KSK %s · algorithm %d · key tag %d (%d with REVOKE)", k.Label, k.Algorithm, k.KeyTag, k.RevokedTag)) + "\n")
-				b.WriteString(c.viewHash("DS", k.DS, w))
+				b.WriteString(f.sty.OK.Render(fmt.Sprintf("KSK %s · algorithm %d · key tag %d (%d with REVOKE)", k.Label, k.Algorithm, k.KeyTag, k.RevokedTag)) + "\n")
+				b.WriteString(f.hash("DS", k.DS, w))
 			}
 		}
-		if c.state.Awaiting() == session.NextTyped {
-			b.WriteString(c.st.Warn.Render(fmt.Sprintf("Irreversible: type %s exactly to generate %s.", cur.Confirm, cur.Params["label"])) + "\n")
+		if f.st.Awaiting() == session.NextTyped {
+			b.WriteString(f.sty.Warn.Render(fmt.Sprintf("Irreversible: type %s exactly to generate %s.", cur.Confirm, cur.Params["label"])) + "\n")
 		}
 	}
 	if cur.Action == ceremony.ActionKSRCheck && st.KSR != nil && st.KSR.Checked {
 		for _, r := range st.KSR.Results {
-			b.WriteString(c.mark(r.Status) + " " + c.st.Text.Render(truncate(r.ID+"  "+r.Detail, w-8)) + "\n")
+			b.WriteString(f.mark(r.Status) + " " + f.sty.Text.Render(truncate(r.ID+"  "+r.Detail, w-8)) + "\n")
 		}
 	}
 	if cur.Action == ceremony.ActionKSRSign && st.KSR != nil {
 		done := st.Signed
 		bar := strings.Repeat("█", done) + strings.Repeat("░", st.KSR.Bundles-done)
-		b.WriteString(c.st.Text.Render(fmt.Sprintf("Signing %s %d of %d bundles", bar, done, st.KSR.Bundles)) + "\n")
-		if c.state.Awaiting() == session.NextTyped {
-			b.WriteString(c.st.Warn.Render(fmt.Sprintf("Irreversible: type %s exactly to sign.", cur.Confirm)) + "\n")
+		b.WriteString(f.sty.Text.Render(fmt.Sprintf("Signing %s %d of %d bundles", bar, done, st.KSR.Bundles)) + "\n")
+		if f.st.Awaiting() == session.NextTyped {
+			b.WriteString(f.sty.Warn.Render(fmt.Sprintf("Irreversible: type %s exactly to sign.", cur.Confirm)) + "\n")
 		}
 	}
 	if cur.Action == ceremony.ActionSKRWrite && st.SKR != nil || (st.SKR != nil && cur.Action == ceremony.ActionHSMLogout) {
-		b.WriteString(c.viewHash("SKR "+st.SKR.Name, st.SKR.SHA256, w))
+		b.WriteString(f.hash("SKR "+st.SKR.Name, st.SKR.SHA256, w))
 	}
 	if st.NeedActivation {
-		b.WriteString(c.st.Warn.Render("The console restarted: the HSM must be activated again before it is used.") + "\n")
+		b.WriteString(f.sty.Warn.Render("The console restarted: the HSM must be activated again before it is used.") + "\n")
 	}
 	return b.String()
 }
 
-func (c *Console) viewQuorum(st ceremony.State, w int) string {
+// quorumPanel is the crypto officers' cards: the quorum filling up, and
+// at the close the roll call and the final cosignatures.
+type quorumPanel struct{ w int }
+
+func (q quorumPanel) View(f frame) string {
+	st, w := f.st, q.w
 	roster := st.Script.Quorum
 	var b strings.Builder
 	title := fmt.Sprintf("Crypto officers %d of %d · %d enrolled", len(st.Accepted), roster.Threshold, len(roster.Cards))
 	if roster.Witnessed() {
-		title += " · the HSM checks the cards; " + c.sess.Witness() + " confirms each"
+		title += " · the HSM checks the cards; " + st.CardWitness() + " confirms each"
 	}
-	b.WriteString(c.st.PanelTitle.Render(title) + "\n")
+	b.WriteString(f.sty.PanelTitle.Render(title) + "\n")
 	last := map[string]ceremony.CardEvent{}
 	for _, e := range st.Cards {
 		if prev, ok := last[e.Card]; !ok || !prev.Accepted || e.Accepted {
@@ -312,24 +342,24 @@ func (c *Console) viewQuorum(st ceremony.State, w int) string {
 		}
 	}
 	for i, card := range roster.Cards {
-		state, mark := "waiting", c.st.Pending.Render("[    ]")
+		state, mark := "waiting", f.sty.Pending.Render("[    ]")
 		switch {
 		case card.Revoked:
 			state = "revoked"
-		case c.wrong[card.ID] > 0 && c.inserted != nil && !c.inserted[card.ID]:
-			state = fmt.Sprintf("not inserted · %d wrong", c.wrong[card.ID])
-		case c.wrong[card.ID] > 0:
-			state = fmt.Sprintf("%d wrong %s", c.wrong[card.ID], c.secretName())
-		case c.inserted != nil && c.inserted[card.ID]:
+		case f.wrong[card.ID] > 0 && st.Inserted != nil && !st.Inserted[card.ID]:
+			state = fmt.Sprintf("not inserted · %d wrong", f.wrong[card.ID])
+		case f.wrong[card.ID] > 0:
+			state = fmt.Sprintf("%d wrong %s", f.wrong[card.ID], f.secretName())
+		case st.Inserted != nil && st.Inserted[card.ID]:
 			state = "card inserted"
-		case c.inserted != nil:
+		case st.Inserted != nil:
 			state = "not inserted"
 		}
 		when := ""
 		if e, ok := last[card.ID]; ok {
 			when = e.Time.Format("15:04:05")
 			if e.Accepted && contains(st.Accepted, card.ID) {
-				state, mark = "accepted", c.st.OK.Render("[ OK ]")
+				state, mark = "accepted", f.sty.OK.Render("[ OK ]")
 				if n := len(st.Cosigned); st.QuorumCosigned && n > 0 && contains(st.Cosigned[n-1].Cosigners, card.ID) {
 					state = "accepted · cosigned"
 				}
@@ -337,20 +367,20 @@ func (c *Console) viewQuorum(st ceremony.State, w int) string {
 					state = "serial " + e.Serial + " · " + e.Witness
 				}
 			} else if !e.Accepted {
-				state, mark = "REJECTED: "+e.Reason, c.st.Fail.Render("[FAIL]")
+				state, mark = "REJECTED: "+e.Reason, f.sty.Fail.Render("[FAIL]")
 			}
 		}
 		holderW, stateW := 18, 22
 		if w < 66 {
 			holderW, stateW = 14, 20
 		}
-		b.WriteString(fmt.Sprintf("%s %d %-4s %-*s %-*s %s\n", mark, i+1, card.ID, holderW, truncate(card.Holder, holderW), stateW, truncate(state, stateW), c.st.Muted.Render(when)))
+		b.WriteString(fmt.Sprintf("%s %d %-4s %-*s %-*s %s\n", mark, i+1, card.ID, holderW, truncate(card.Holder, holderW), stateW, truncate(state, stateW), f.sty.Muted.Render(when)))
 	}
 	if st.Quorum {
-		b.WriteString(c.st.OK.Render("[ OK ] quorum reached: "+strings.Join(st.Accepted, ", ")) + "\n")
+		b.WriteString(f.sty.OK.Render("[ OK ] quorum reached: "+strings.Join(st.Accepted, ", ")) + "\n")
 		if n := len(st.Cosigned); n > 0 && st.QuorumCosigned {
 			q := st.Cosigned[n-1]
-			b.WriteString(c.st.OK.Render(fmt.Sprintf("[ OK ] checkpoint %d cosigned by %s", q.Size, strings.Join(q.Cosigners, ", "))) + "\n")
+			b.WriteString(f.sty.OK.Render(fmt.Sprintf("[ OK ] checkpoint %d cosigned by %s", q.Size, strings.Join(q.Cosigners, ", "))) + "\n")
 		}
 	}
 	return b.String() + "\n"
@@ -359,7 +389,8 @@ func (c *Console) viewQuorum(st ceremony.State, w int) string {
 // viewCosigners is the close, in the quorum panel's style: first the roll
 // call of the ceremony's officers (here, or gone), then, once the close is
 // logged, each present officer's cosignature of the final checkpoint.
-func (c *Console) viewCosigners(st session.Snapshot, w int) string {
+func (q quorumPanel) cosigners(f frame) string {
+	st, w := f.st, q.w
 	roster := st.Script.Quorum
 	expected := st.CosignExpected()
 	var b strings.Builder
@@ -371,64 +402,64 @@ func (c *Console) viewCosigners(st session.Snapshot, w int) string {
 		b.WriteString(fmt.Sprintf("%s %d %-4s %-*s %s\n", mark, i+1, card.ID, holderW, truncate(card.Holder, holderW), state))
 	}
 	if !st.Closed {
-		absent := c.sess.Absent()
-		b.WriteString(c.st.PanelTitle.Render(fmt.Sprintf("Roll call at the close · %d of %d officers here", len(expected)-len(absent), len(expected))) + "\n")
+		absent := st.Gone
+		b.WriteString(f.sty.PanelTitle.Render(fmt.Sprintf("Roll call at the close · %d of %d officers here", len(expected)-len(absent), len(expected))) + "\n")
 		for i, card := range roster.Cards {
 			switch {
 			case !contains(expected, card.ID):
 			case contains(absent, card.ID):
-				row(c.st.Warn.Render("[ -- ]"), i, card, "gone")
+				row(f.sty.Warn.Render("[ -- ]"), i, card, "gone")
 			default:
-				row(c.st.OK.Render("[ OK ]"), i, card, "here")
+				row(f.sty.OK.Render("[ OK ]"), i, card, "here")
 			}
 		}
-		b.WriteString(c.st.Muted.Render("o marks an officer who has gone · enter closes the ceremony; the officers here then cosign its final checkpoint, one card at a time") + "\n")
+		b.WriteString(f.sty.Muted.Render("o marks an officer who has gone · enter closes the ceremony; the officers here then cosign its final checkpoint, one card at a time") + "\n")
 		return b.String()
 	}
-	b.WriteString(c.st.PanelTitle.Render(fmt.Sprintf("Final checkpoint %d · cosigned by %d of %d present officers", st.FinalSize, len(st.Final.Cosigned), len(st.Present))) + "\n")
-	failures := c.sess.FinalFailures()
+	b.WriteString(f.sty.PanelTitle.Render(fmt.Sprintf("Final checkpoint %d · cosigned by %d of %d present officers", st.FinalSize, len(st.Final.Cosigned), len(st.Present))) + "\n")
+	failures := st.Final.Failed
 	for i, card := range roster.Cards {
 		switch {
 		case !contains(expected, card.ID):
 		case contains(st.Final.Cosigned, card.ID):
-			row(c.st.OK.Render("[ OK ]"), i, card, "cosigned")
+			row(f.sty.OK.Render("[ OK ]"), i, card, "cosigned")
 		case contains(st.Absent, card.ID):
-			row(c.st.Warn.Render("[ -- ]"), i, card, "absent")
+			row(f.sty.Warn.Render("[ -- ]"), i, card, "absent")
 		case contains(st.Final.Declined, card.ID):
-			row(c.st.Fail.Render("[FAIL]"), i, card, "will not cosign")
+			row(f.sty.Fail.Render("[FAIL]"), i, card, "will not cosign")
 		case failures[card.ID] != "":
-			row(c.st.Fail.Render("[FAIL]"), i, card, "card could not sign: present it again")
-		case c.wrong[card.ID] > 0:
-			row(c.st.Pending.Render("[    ]"), i, card, fmt.Sprintf("%d wrong %s", c.wrong[card.ID], c.secretName()))
+			row(f.sty.Fail.Render("[FAIL]"), i, card, "card could not sign: present it again")
+		case f.wrong[card.ID] > 0:
+			row(f.sty.Pending.Render("[    ]"), i, card, fmt.Sprintf("%d wrong %s", f.wrong[card.ID], f.secretName()))
 		default:
-			row(c.st.Pending.Render("[    ]"), i, card, "present your card")
+			row(f.sty.Pending.Render("[    ]"), i, card, "present your card")
 		}
 	}
 	if st.FinalPending() {
-		b.WriteString(c.st.Muted.Render("Each officer present presents their card and cosigns; o: an officer who will not") + "\n")
+		b.WriteString(f.sty.Muted.Render("Each officer present presents their card and cosigns; o: an officer who will not") + "\n")
 	}
 	return b.String()
 }
 
 // secretName is what a card's holder types, for the quorum panel.
-func (c *Console) secretName() string {
-	if sr, ok := c.sess.Cards().(quorum.SecretReader); ok {
-		return sr.SecretName()
+func (f frame) secretName() string {
+	if n := f.st.Setup.SecretName; n != "" {
+		return n
 	}
 	return "PIN"
 }
 
-func (c *Console) viewKSR(st ceremony.State, w int) string {
-	k := st.KSR
-	s := c.viewHash(fmt.Sprintf("KSR %s · %d bundles", k.Name, k.Bundles), k.SHA256, w)
+func (f frame) ksr(w int) string {
+	k := f.st.KSR
+	s := f.hash(fmt.Sprintf("KSR %s · %d bundles", k.Name, k.Bundles), k.SHA256, w)
 	if !k.Confirmed {
-		s += c.st.Warn.Render("Compare this hash with the one received out of band, then confirm.") + "\n"
+		s += f.sty.Warn.Render("Compare this hash with the one received out of band, then confirm.") + "\n"
 	}
 	return s
 }
 
-func (c *Console) viewHash(title, hexHash string, w int) string {
-	return viewHashWith(c.st, title, hexHash, w)
+func (f frame) hash(title, hexHash string, w int) string {
+	return viewHashWith(f.sty, title, hexHash, w)
 }
 
 // viewHashWith shows a hash people compare aloud: hex in groups of four
@@ -440,18 +471,20 @@ func viewHashWith(sty Styles, title, hexHash string, w int) string {
 		sty.Focus.Width(w).Render(words) + "\n\n"
 }
 
-func (c *Console) mark(status string) string {
+func (f frame) mark(status string) string {
 	switch status {
 	case dnssec.Pass:
-		return c.st.OK.Render("[PASS]")
+		return f.sty.OK.Render("[PASS]")
 	case dnssec.Warn:
-		return c.st.Warn.Render("[WARN]")
+		return f.sty.Warn.Render("[WARN]")
 	}
-	return c.st.Fail.Render("[FAIL]")
+	return f.sty.Fail.Render("[FAIL]")
 }
 
-// viewSteps is the step list: done, current and pending marks.
-func (c *Console) viewSteps(w, h int) string { return stepsPanel(c.st, c.state.State, w, h) }
+// stepList is the step list: done, current and pending marks.
+type stepList struct{ w, h int }
+
+func (l stepList) View(f frame) string { return stepsPanel(f.sty, f.st.State, l.w, l.h) }
 
 // stepsPanel is the step list of a ceremony's state, in w×h cells: the
 // console and the viewer draw the same.
@@ -499,45 +532,52 @@ func stepsPanel(sty Styles, st ceremony.State, w, h int) string {
 	return sty.Panel.Width(w - 2).Height(h - 2).Render(strings.Join(lines, "\n"))
 }
 
-func (c *Console) viewStatus() string {
-	l := c.sess.Log()
-	size := l.Size()
-	signed := c.st.Warn.Render("checkpoint pending")
+// statusBar is the quorum, the HSM and the log in a line.
+type statusBar struct{ w int }
+
+func (b statusBar) View(f frame) string {
+	size := f.st.LogSize
+	signed := f.sty.Warn.Render("checkpoint pending")
 	root := "—"
-	if c.cp != nil {
-		root = RootWords(c.cp, 4)
-		if c.cp.Size >= size {
-			signed = c.st.OK.Render(fmt.Sprintf("checkpoint %d signed", c.cp.Size))
+	if f.cp != nil {
+		root = RootWords(f.cp, 4)
+		if f.cp.Size >= size {
+			signed = f.sty.OK.Render(fmt.Sprintf("checkpoint %d signed", f.cp.Size))
 		}
 	}
 	s := fmt.Sprintf("Log %d entries · durable · root %s · ", size, root) + signed
-	if q := quorumStatus(c.state.State); q != "" {
+	if q := quorumStatus(f.st.State); q != "" {
 		s = q + " · " + s
 	}
-	return c.st.Muted.Render(strings.Repeat("─", c.width)) + "\n" + truncateStyled(c.st.Status.Render(s), c.width)
+	return f.sty.Muted.Render(strings.Repeat("─", b.w)) + "\n" + truncateStyled(f.sty.Status.Render(s), b.w)
 }
 
 func (c *Console) viewHelp() string {
-	var ks []key.Binding
-	for _, k := range []key.Binding{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Absent, c.keys.Forged, c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort, c.keys.Help, c.keys.Quit, c.keys.Checkpoint, c.keys.Exceptions} {
-		if k.Enabled() {
-			ks = append(ks, k)
-		}
-	}
 	if c.opts.Auto {
 		return c.st.Help.Render("AUTO · the rehearsal plays itself · c checkpoint QR · ? help · q quit")
 	}
-	c.help.Width = c.width
-	return truncateStyled(c.help.ShortHelpView(ks), c.width)
+	var ks []key.Binding
+	if c.dialog != nil {
+		ks = c.dialog.ShortHelp() // what answers the question asked
+	} else {
+		for _, k := range []key.Binding{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Absent, c.keys.Forged, c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort, c.keys.Help, c.keys.Quit, c.keys.Checkpoint, c.keys.Exceptions} {
+			if k.Enabled() {
+				ks = append(ks, k)
+			}
+		}
+	}
+	h := c.help
+	h.Width = c.width
+	return truncateStyled(h.ShortHelpView(ks), c.width)
 }
 
 func (c *Console) overlay(screen string) string {
 	var box string
-	if c.mode == modeQuit && c.closed {
+	if c.page == pageQuit && c.closed {
 		box = c.st.PanelTitle.Render("Leave the console?") + "\n\n" +
 			c.st.Text.Render("The ceremony is closed and its log complete.") + "\n\n" +
 			c.st.Focus.Render("y") + c.st.Help.Render(" leave · ") + c.st.Focus.Render("n") + c.st.Help.Render(" stay")
-	} else if c.mode == modeQuit {
+	} else if c.page == pageQuit {
 		box = c.st.Fail.Render("Quit the console?") + "\n\n" +
 			c.st.Text.Render("Every step so far is in the log, durable and signed.\nThe ceremony resumes at the current step when the\nsame command is run on the same log folder.") + "\n\n" +
 			c.st.Focus.Render("y") + c.st.Help.Render(" quit · ") + c.st.Focus.Render("n") + c.st.Help.Render(" go on")

@@ -43,7 +43,7 @@ type Watcher struct {
 	width  int
 	height int
 	clock  time.Time
-	mode   mode
+	page   page
 
 	script  *ceremony.Script
 	entries []*event.Entry
@@ -141,16 +141,16 @@ func (w *Watcher) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		w.apply(msg.u, msg.err)
 	case tea.KeyMsg:
 		switch {
-		case w.mode != modeNormal:
-			w.mode = modeNormal
+		case w.page != pageCeremony:
+			w.page = pageCeremony
 		case msg.String() == "q" || msg.Type == tea.KeyCtrlC:
 			// Read-only: quitting loses nothing, so nothing is asked.
 			w.quit = true
 			return w, tea.Quit
 		case msg.String() == "c" && w.f.Checkpoint() != nil:
-			w.mode = modeCheckpoint
+			w.page = pageCheckpoint
 		case msg.String() == "e" && w.script != nil:
-			w.mode = modeExceptions
+			w.page = pageExceptions
 		}
 	}
 	return w, nil
@@ -292,13 +292,13 @@ func (w *Watcher) View() string {
 		return strings.Join(lines, "\n")
 	}
 	cp := w.f.Checkpoint()
-	switch w.mode {
-	case modeCheckpoint:
+	switch w.page {
+	case pageCheckpoint:
 		header := headerView(w.st, w.state, transparency.IsRehearsal(cp.Origin), w.st.Muted.Render("· VIEWER"), w.clock, w.width)
 		bodyH := w.height - lipgloss.Height(header) - 1
 		body := CheckpointPanel(w.st, cp, cp.Size, w.script.Digest, w.width, bodyH)
 		return lipgloss.JoinVertical(lipgloss.Left, header, lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(body), w.st.Help.Render("any key: back"))
-	case modeExceptions:
+	case pageExceptions:
 		header := headerView(w.st, w.state, transparency.IsRehearsal(cp.Origin), w.st.Muted.Render("· VIEWER"), w.clock, w.width)
 		bodyH := w.height - lipgloss.Height(header) - 1
 		return lipgloss.JoinVertical(lipgloss.Left, header, deviationsPanel(w.st, w.state, w.width, bodyH), w.st.Help.Render("any key: back"))

@@ -54,7 +54,7 @@ func pollNow(t *testing.T, w *Watcher) {
 func TestWatcherFollowsTheConsole(t *testing.T) {
 	c := newConsole(t, 160, 45)
 	press(t, c, "enter", "enter", "enter")
-	w := newWatcher(t, c.sess.Log().Dir(), 160, 45)
+	w := newWatcher(t, c.drv.Log().Dir(), 160, 45)
 	pollNow(t, w)
 	s := screen2(w)
 	for _, want := range []string{"VIEWER, read-only", "▶ STEP 1.4", "[ OK ] 1.3", "checkpoint 7 verified", "Quorum 0 of 3"} {
@@ -71,7 +71,7 @@ func TestWatcherFollowsTheConsole(t *testing.T) {
 		}
 	}
 	// The folder's name changes with each run; the rest of the screen not.
-	norm := strings.Replace(s, c.sess.Log().Dir(), "LOGDIR", 1)
+	norm := strings.Replace(s, c.drv.Log().Dir(), "LOGDIR", 1)
 	lines := strings.Split(norm, "\n")
 	for i := range lines {
 		lines[i] = strings.TrimRight(lines[i], " ")
@@ -101,13 +101,13 @@ func TestWatcherAlarm(t *testing.T) {
 	typeText(t, b, "another history")
 	press(t, b, "enter", "enter", "enter", "enter")
 	served := filepath.Join(t.TempDir(), "served")
-	logtest.CopyPublished(t, a.sess.Log().Dir(), served)
+	logtest.CopyPublished(t, a.drv.Log().Dir(), served)
 	w := newWatcher(t, served, 160, 45)
 	pollNow(t, w)
 	if w.Alarm() != nil {
 		t.Fatal(w.Alarm())
 	}
-	logtest.CopyPublished(t, b.sess.Log().Dir(), served)
+	logtest.CopyPublished(t, b.drv.Log().Dir(), served)
 	pollNow(t, w)
 	s := screen2(w)
 	if w.Alarm() == nil || !strings.Contains(s, "!!! ALARM: consistency:") || !strings.Contains(s, "do not trust what it shows") ||
@@ -115,7 +115,7 @@ func TestWatcherAlarm(t *testing.T) {
 		t.Fatalf("no alarm for a rewritten log:\n%s", s)
 	}
 	// It stays, whatever the source serves next.
-	logtest.CopyPublished(t, a.sess.Log().Dir(), served)
+	logtest.CopyPublished(t, a.drv.Log().Dir(), served)
 	pollNow(t, w)
 	if !strings.Contains(screen2(w), "!!! ALARM") {
 		t.Fatal("the alarm went away")
@@ -129,7 +129,7 @@ func screen2(w *Watcher) string { return ansi.Strip(w.View()) }
 func TestWatcherLongAlarm(t *testing.T) {
 	c := newConsole(t, 100, 30)
 	press(t, c, "enter")
-	w := newWatcher(t, c.sess.Log().Dir(), MinWidth, MinHeight)
+	w := newWatcher(t, c.drv.Log().Dir(), MinWidth, MinHeight)
 	pollNow(t, w)
 	w.alarm = &transparency.Alarm{Check: transparency.CheckSignature, Detail: strings.Repeat("\\u2014 evil ", 500)}
 	lines := strings.Split(w.View(), "\n")

@@ -4,101 +4,130 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 )
 
+// autoPlayer is the unattended rehearsal's progress: how many cards it has
+// presented.
+type autoPlayer struct{ cards int }
+
 // AutoStep does the next thing an unattended rehearsal does, and says what
-// it did. In a quorum it presents, in turn, the first officer's card, the same
-// card again, a forged card, and then the other officers' cards, so that every
-// kind of refusal happens on every run; it types the confirmation exactly.
-// A refused card is not an error here: refusing it is the point.
+// it did. It answers what the ceremony waits for (its main interaction)
+// with each question's rehearsal answer. In a quorum it presents, in turn,
+// the first officer's card, the same card again, a forged card, and then
+// the other officers' cards, so that every kind of refusal happens on
+// every run. A refused card is not an error here: refusing it is the point.
 func (s *Session) AutoStep(ctx context.Context) (string, error) {
-	switch s.Next() {
+	st := s.view()
+	next := st.Awaiting()
+	switch next {
 	case NextDone:
 		return "", errors.New("the ceremony is closed")
-	case NextCards:
-		id, forged := s.autoCard()
-		var err error
-		if forged {
-			err = s.PresentForged(ctx)
-			id = "forged"
-		} else {
-			err = s.PresentCard(ctx, id)
-		}
-		if err != nil && !errors.Is(err, quorum.ErrRejected) {
-			return "", err
-		}
-		if err != nil {
-			return fmt.Sprintf("%s refused", cardLabel(id)), nil
-		}
-		return fmt.Sprintf("%s accepted", cardLabel(id)), nil
-	case NextTyped:
-		cur, _ := s.state.Current()
-		return "typed " + cur.Confirm, s.Type(ctx, cur.Confirm)
 	case NextCheckFailed:
 		return "", errors.New("the KSR failed its checks: an unattended rehearsal stops here")
-	case NextReshare:
-		passes := map[string]string{}
-		for _, h := range s.cfg.Reshare.Holders {
-			passes[h.ID] = "rehearsal passphrase of " + h.ID
-		}
-		return "dealt the new cards", s.Reshare(ctx, passes)
-	case NextWitness:
-		w := s.NextWitnessRole()
-		return w + " confirms", s.WitnessStep(ctx)
-	case NextChoose:
-		return "no contingency applies", s.Choose(ctx, nil)
-	case NextCosign:
-		st := s.state
-		if !st.Closed {
-			return "every officer is here: the ceremony is closed", s.CloseForCosign(ctx)
-		}
-		for _, id := range st.Present {
-			if !contains(s.final.Cosigned, id) {
-				if err := s.PresentCosigner(ctx, id); err != nil {
-					return "", err
-				}
-				return fmt.Sprintf("card %s cosigned the final checkpoint", id), nil
-			}
-		}
-		return "", errors.New("every officer present has cosigned")
-	case NextSignIn:
-		names := map[string]string{}
-		for _, r := range s.cfg.Script.Roles {
-			names[r.ID] = "Rehearsal " + r.Title
-			if c, ok := s.cfg.Script.Quorum.Card(r.ID); ok {
-				names[r.ID] = c.Holder
-			}
-		}
-		return "signed everyone in", s.SignIn(ctx, names)
 	}
-	return "", s.Confirm(ctx)
+	main, ok := st.Main()
+	if !ok {
+		return "", fmt.Errorf("the rehearsal has nothing to answer at step %s", st.CurrentStep().ID)
+	}
+	var first []string
+	did := ""
+	switch {
+	case next == NextCards:
+		id, forged := s.auto.card(st)
+		if forged {
+			err := s.PresentForged(ctx)
+			if err == nil {
+				return "a forged card accepted", nil
+			}
+			if errors.Is(err, quorum.ErrRejected) {
+				return "a forged card refused", nil
+			}
+			return "", err
+		}
+		first, did = []string{cardNumber(st, id)}, "card "+id+" accepted"
+	case next == NextCosign && st.Closed:
+		for _, id := range st.Present {
+			if !contains(st.Final.Cosigned, id) {
+				first, did = []string{cardNumber(st, id)}, "card "+id+" cosigned the final checkpoint"
+				break
+			}
+		}
+		if first == nil {
+			return "", errors.New("every officer present has cosigned")
+		}
+	case next == NextCosign:
+		did = "every officer is here: the ceremony is closed"
+	case next == NextTyped:
+		did = "typed " + st.CurrentStep().Confirm
+	case next == NextReshare:
+		did = "dealt the new cards"
+	case next == NextWitness:
+		did = st.NextWitnessRole() + " confirms"
+	case next == NextChoose:
+		did = "no contingency applies"
+	case next == NextSignIn:
+		did = "signed everyone in"
+	}
+	o, err := Answer(main, first)
+	if err != nil {
+		return "", err
+	}
+	if _, err := o.run(ctx, s); err != nil {
+		var re *quorum.RejectedError
+		if next == NextCards && errors.As(err, &re) {
+			return "card " + re.Card + " refused", nil
+		}
+		return "", err
+	}
+	return did, nil
 }
 
-// autoCard picks the next card of the unattended quorum: CO1, CO1 again, a
-// forged one, then the remaining officers in roster order.
-func (s *Session) autoCard() (id string, forged bool) {
-	roster := s.cfg.Script.Quorum
-	n := s.autoCards
-	s.autoCards++
-	switch n {
-	case 0, 1:
+// Answer plays an interaction through with each question's rehearsal
+// answer, after the answers given, and returns the operation it sends.
+func Answer(i Interaction, answers []string) (Op, error) {
+	for n := 0; n < 100; n++ {
+		r := i.Next(answers)
+		switch {
+		case r.Op != nil:
+			return r.Op, nil
+		case r.Problem != "" || r.Ask == nil:
+			return nil, fmt.Errorf("the rehearsal's answers to %q were not taken: %s", i.Help, r.Problem)
+		}
+		answers = append(answers, r.Ask.Auto)
+	}
+	return nil, fmt.Errorf("%q asks without end", i.Help)
+}
+
+// card picks the next card of the unattended quorum: CO1, CO1 again, a
+// forged one (among simulated cards), then the remaining officers in
+// roster order.
+func (a *autoPlayer) card(st Snapshot) (id string, forged bool) {
+	roster := st.Script.Quorum
+	n := a.cards
+	a.cards++
+	switch {
+	case n < 2:
 		return roster.Cards[0].ID, false // the second time it is refused as a duplicate
-	case 2:
+	case n == 2 && st.Setup.Simulated:
 		return roster.Cards[0].ID, true
 	}
 	for _, c := range roster.Cards {
-		if !contains(s.state.Accepted, c.ID) && !c.Revoked {
+		if !contains(st.Accepted, c.ID) && !c.Revoked {
 			return c.ID, false
 		}
 	}
 	return roster.Cards[0].ID, false
 }
 
-func cardLabel(id string) string {
-	if id == "forged" {
-		return "a forged card"
+// cardNumber is a card's number on the roster, as people type it.
+func cardNumber(st Snapshot, id string) string {
+	for i, c := range st.Script.Quorum.Cards {
+		if c.ID == id {
+			return strconv.Itoa(i + 1)
+		}
 	}
-	return "card " + id
+	return ""
 }

@@ -77,14 +77,8 @@ func (s *Session) ExpireQuorum(ctx context.Context) (bool, error) {
 }
 
 // Witness returns the role that confirms cards in the current step of a
-// witnessed quorum: the step's first witness who signed in.
-func (s *Session) Witness() string {
-	cur, _ := s.state.Current()
-	if len(cur.Witnesses) == 0 {
-		return ""
-	}
-	return s.confirmingWitness(cur)
-}
+// witnessed quorum.
+func (s *Session) Witness() string { return s.view().CardWitness() }
 
 // WitnessCard records, in witnessed mode, a card the HSM accepted: its id,
 // its serial as the operator typed it from the HSM's display, and the

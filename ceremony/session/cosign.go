@@ -126,15 +126,7 @@ func (s *Session) CosignExpected() []string { return s.state.CosignExpected() }
 
 // Absent returns the officers marked as gone at the roll call before the
 // close (once closed, the close's own list is in State().Absent).
-func (s *Session) Absent() []string {
-	var out []string
-	for _, id := range s.state.CosignExpected() {
-		if s.absent[id] {
-			out = append(out, id)
-		}
-	}
-	return out
-}
+func (s *Session) Absent() []string { return s.view().Gone }
 
 // FinalFailures says why officers' cards could not cosign the final
 // checkpoint in this session, by officer.

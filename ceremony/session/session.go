@@ -14,10 +14,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -97,7 +95,6 @@ type Session struct {
 	ksr       *dnssec.Document
 	signed    []dnssec.Bundle
 	last      *transparency.Appended
-	autoCards int // cards presented by AutoStep
 	plan      *Plan
 	prevSKR   *dnssec.Document // the SKR the current KSR follows, once read
 	// lastWall and lastMono are the wall clock (no monotonic reading) and
@@ -113,41 +110,12 @@ type Session struct {
 	absent map[string]bool
 	// final is who has cosigned the final checkpoint, and who will not.
 	final Final
-}
-
-// Final is how the officers present at the close stand with the final
-// checkpoint: its cosignatures are in the checkpoint, not in an entry, and
-// nothing is logged after the close.
-type Final struct {
-	Cosigned []string // their cosignatures are stored, in the order made
-	Declined []string // recorded here as not cosigning; verify reports them
-	// Failed says why a card could not cosign, by officer, until it does.
-	Failed map[string]string
-}
-
-// Snapshot is the ceremony as the session holds it at one moment, for
-// people to see: the log's state and the final cosignatures. Nothing in it
-// changes after it is taken.
-type Snapshot struct {
-	ceremony.State
-	Final Final
-}
-
-// Snapshot returns the ceremony as it stands now.
-func (s *Session) Snapshot() Snapshot {
-	return Snapshot{State: s.state, Final: Final{Cosigned: slices.Clone(s.final.Cosigned), Declined: slices.Clone(s.final.Declined),
-		Failed: maps.Clone(s.final.Failed)}}
-}
-
-// FinalPending reports whether an officer the close names present has yet
-// to cosign the final checkpoint (or to be given up on).
-func (sn Snapshot) FinalPending() bool {
-	for _, id := range sn.Present {
-		if !slices.Contains(sn.Final.Cosigned, id) && !slices.Contains(sn.Final.Declined, id) {
-			return true
-		}
-	}
-	return false
+	// inserted and token are what the devices said when last polled.
+	inserted map[string]bool
+	token    *hsm.TokenInfo
+	setup    *Setup
+	// auto is the unattended rehearsal's own progress.
+	auto autoPlayer
 }
 
 // Open starts a session on the log. On a log that already holds entries it
@@ -167,7 +135,11 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replay the log: %w", err)
 	}
-	s := &Session{cfg: cfg, state: st}
+	s := &Session{cfg: cfg, state: st, setup: &Setup{NewHolders: cfg.Reshare.Holders}}
+	if sr, ok := cfg.Cards.(quorum.SecretReader); ok {
+		s.setup.SecretName = sr.SecretName()
+	}
+	_, s.setup.Simulated = cfg.Cards.(*quorum.Simulated)
 	if st.Closed {
 		// A console stopped after the close but before every officer
 		// present cosigned the final checkpoint: that is what is left.
@@ -365,80 +337,6 @@ func (s *Session) checkClock(ctx context.Context, index uint64) error {
 	}
 	return s.append(ctx, event.Exception{Step: cur.ID,
 		Text: fmt.Sprintf("the laptop's clock jumped %s by %s after entry %d (the time elapsed says otherwise); the log keeps entry times in order", way, drift.Round(time.Second), index)})
-}
-
-// Next says what the current step waits for, for prompts.
-type Next int
-
-const (
-	NextConfirm     Next = iota // the operator confirms the step (enter)
-	NextAction                  // the operator starts the step's action (enter)
-	NextCards                   // crypto officers present cards
-	NextTyped                   // the operator types the confirmation
-	NextSign                    // bundles remain to sign
-	NextCheckFailed             // the KSR failed its checks: record an exception
-	NextDone                    // every step is done and the ceremony closed
-	NextReshare                 // the new officers type their cards' passphrases
-	NextSignIn                  // the participants' names are typed in, role by role
-	NextWitness                 // the step's next witness confirms it, with their own key
-	NextChoose                  // the contingencies that apply are chosen
-	NextCosign                  // every step is done: the officers cosign the final checkpoint
-)
-
-// Next returns what the current step waits for.
-func (s *Session) Next() Next { return s.Snapshot().Awaiting() }
-
-// Awaiting returns what the ceremony waits for.
-func (st Snapshot) Awaiting() Next {
-	cur, ok := st.Current()
-	if !ok && !st.Closed && len(st.CosignExpected()) > 0 {
-		return NextCosign // the roll call before the close
-	}
-	if st.Closed && st.FinalPending() {
-		return NextCosign // the officers present cosign the final checkpoint
-	}
-	if !ok || st.Closed {
-		return NextDone
-	}
-	switch {
-	case st.CollectingCards():
-		return NextCards
-	case st.NeedActivation:
-		return NextAction
-	case st.ActionDone() && len(st.Witnessed) < len(cur.Witnesses):
-		return NextWitness
-	case st.ActionDone():
-		return NextConfirm
-	}
-	switch cur.Action {
-	case ceremony.ActionKSRCheck:
-		if st.KSR != nil && st.KSR.Checked && !st.KSR.ChecksOK {
-			return NextCheckFailed
-		}
-	case ceremony.ActionKSRSign:
-		if cur.Confirm != "" && !st.Confirmed {
-			return NextTyped
-		}
-		return NextSign
-	case ceremony.ActionKeyGen:
-		if cur.Confirm != "" && !st.Confirmed {
-			return NextTyped
-		}
-	case ceremony.ActionReshare:
-		if cur.Confirm != "" && !st.Confirmed {
-			return NextTyped
-		}
-		return NextReshare
-	case ceremony.ActionSignIn:
-		return NextSignIn
-	case ceremony.ActionZeroize:
-		if cur.Confirm != "" && !st.Confirmed {
-			return NextTyped
-		}
-	case ceremony.ActionChoose:
-		return NextChoose
-	}
-	return NextAction
 }
 
 // Confirm is the operator's enter key: it starts the current step's action

@@ -23,13 +23,7 @@ func (s *Session) done(ctx context.Context, cur ceremony.Step) error {
 }
 
 // NextWitnessRole is the witness who confirms the current step next, or "".
-func (s *Session) NextWitnessRole() string {
-	cur, ok := s.state.Current()
-	if !ok || len(s.state.Witnessed) >= len(cur.Witnesses) {
-		return ""
-	}
-	return cur.Witnesses[len(s.state.Witnessed)]
-}
+func (s *Session) NextWitnessRole() string { return s.view().NextWitnessRole() }
 
 // WitnessStep is a witness's own key: the step's next witness confirms it;
 // after the last one the step is done (a step's witnesses confirm it in the
@@ -78,30 +72,8 @@ func (s *Session) SignIn(ctx context.Context, names map[string]string) error {
 	return s.append(ctx, event.SignedIn{Step: cur.ID, Participants: present, Absent: absent})
 }
 
-// SkipWitness is the role that confirms skipping the current step: its
-// first witness who signed in, or else the IW.
-func (s *Session) SkipWitness() string {
-	cur, _ := s.state.Current()
-	return s.confirmingWitness(cur)
-}
-
-// confirmingWitness is who confirms a deviation at a step: its first
-// witness who signed in, or else the IW (not when the IW acts in it).
-func (s *Session) confirmingWitness(st ceremony.Step) string {
-	present := func(r string) bool {
-		_, ok := s.state.Participants[r]
-		return s.state.Participants == nil || ok
-	}
-	for _, w := range st.Witnesses {
-		if present(w) {
-			return w
-		}
-	}
-	if len(st.Witnesses) == 0 && s.cfg.Script.HasRole("IW") && st.Role != "IW" && present("IW") {
-		return "IW"
-	}
-	return ""
-}
+// SkipWitness is the role that confirms skipping the current step.
+func (s *Session) SkipWitness() string { return s.view().SkipWitness() }
 
 // Skip passes over the current step, which has no action, with the reason
 // and the confirmation of SkipWitness (the caller asks for it).
@@ -176,12 +148,7 @@ func (s *Session) Type(ctx context.Context, typed string) error {
 }
 
 // RepeatWitness is the role that confirms repeating the step just done.
-func (s *Session) RepeatWitness() string {
-	if s.state.Next == 0 {
-		return ""
-	}
-	return s.confirmingWitness(s.cfg.Script.Steps()[s.state.Next-1])
-}
+func (s *Session) RepeatWitness() string { return s.view().RepeatWitness() }
 
 // Repeat does the step just done again (one without an action), with the
 // reason and the confirmation of RepeatWitness (the caller asks for it).
