@@ -1,5 +1,5 @@
 # make test installs what the tests need (Debian packages, as root or through
-# sudo), then vets and tests everything.
+# sudo), then vets and tests everything under the race detector.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GO ?= go
 REKOR_TOOLS ?= $(HOME)/.cache/keyceremony-tools/bin
@@ -7,7 +7,7 @@ REKOR_TOOLS ?= $(HOME)/.cache/keyceremony-tools/bin
 .PHONY: test deps vet bench fuzz
 
 test: deps vet
-	$(GO) test ./...
+	$(GO) test -race ./...
 	@# Every parser's fuzz target, for a few seconds each, on top of its
 	@# seed corpus (the inputs the fuzzer finds interesting stay in Go's
 	@# fuzz cache for the next run).
