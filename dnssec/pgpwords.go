@@ -93,3 +93,15 @@ var pgpOdd = [256]string{
 // PGPWordLists returns the two word lists (for bytes at even offsets, and
 // at odd ones), for a viewer that shows hashes as words by itself.
 func PGPWordLists() (even, odd [256]string) { return pgpEven, pgpOdd }
+
+// GroupHex writes hex in groups of four, the way people read it aloud.
+func GroupHex(h string) string {
+	var b strings.Builder
+	for i := 0; i < len(h); i += 4 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(h[i:min(i+4, len(h))])
+	}
+	return b.String()
+}

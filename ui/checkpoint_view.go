@@ -69,7 +69,7 @@ func CheckpointPanel(st Styles, cp *transparency.Checkpoint, logSize uint64, scr
 		add(st.Warn.Render(fmt.Sprintf("[WAIT] covers %d of %d entries; the next is being signed", cp.Size, logSize)))
 	}
 	add("", st.Muted.Render("Root (SHA-256)"))
-	groups := strings.Fields(GroupHex(cp.RootHex()))
+	groups := strings.Fields(dnssec.GroupHex(cp.RootHex()))
 	for i := 0; i < len(groups); i += 8 {
 		add(st.Focus.Render(strings.Join(groups[i:min(i+8, len(groups))], " ")))
 	}
@@ -79,7 +79,7 @@ func CheckpointPanel(st Styles, cp *transparency.Checkpoint, logSize uint64, scr
 	}
 	if scriptDigest != "" {
 		add("", st.Muted.Render("Script SHA-256"))
-		sg := strings.Fields(GroupHex(scriptDigest))
+		sg := strings.Fields(dnssec.GroupHex(scriptDigest))
 		for i := 0; i < len(sg); i += 8 {
 			add(st.Text.Render(strings.Join(sg[i:min(i+8, len(sg))], " ")))
 		}

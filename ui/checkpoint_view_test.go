@@ -7,6 +7,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/golden"
+	"github.com/keyceremony/keyceremony/dnssec"
 )
 
 // qrFromScreen cuts the QR code out of a checkpoint screen: it starts with
@@ -69,7 +70,7 @@ func TestConsoleCheckpointQR(t *testing.T) {
 		if text != string(c.cp.Note) {
 			t.Fatalf("the QR code holds %q, the checkpoint is %q", text, c.cp.Note)
 		}
-		for _, want := range []string{"CHECKPOINT", "Signed checkpoint of the ceremony log", GroupHex(c.cp.RootHex())[:39], "[ OK ] covers every entry so far", "ui-test.keyceremony.invalid/rehearsal"} {
+		for _, want := range []string{"CHECKPOINT", "Signed checkpoint of the ceremony log", dnssec.GroupHex(c.cp.RootHex())[:39], "[ OK ] covers every entry so far", "ui-test.keyceremony.invalid/rehearsal"} {
 			if !strings.Contains(s, want) {
 				t.Fatalf("checkpoint screen lacks %q:\n%s", want, s)
 			}

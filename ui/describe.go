@@ -4,23 +4,9 @@
 package ui
 
 import (
-	"strings"
-
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/transparency"
 )
-
-// GroupHex writes hex in groups of four, the way people read it aloud.
-func GroupHex(h string) string {
-	var b strings.Builder
-	for i := 0; i < len(h); i += 4 {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(h[i:min(i+4, len(h))])
-	}
-	return b.String()
-}
 
 // RootWords is the first words of a checkpoint's root in the PGP word list:
 // enough to compare aloud with what viewers see.

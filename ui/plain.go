@@ -47,7 +47,7 @@ func (p *Plain) Run(ctx context.Context) error {
 	st := d.Snapshot()
 	script := st.Script
 	fmt.Fprintf(out, "%s · zone %s\n", script.Ceremony, script.Zone)
-	fmt.Fprintf(out, "Script %s SHA-256 %s\n  %s\n", script.Name, GroupHex(script.Digest), dnssec.PGPWords(mustHex(script.Digest)[:8]))
+	fmt.Fprintf(out, "Script %s SHA-256 %s\n  %s\n", script.Name, dnssec.GroupHex(script.Digest), dnssec.PGPWords(mustHex(script.Digest)[:8]))
 	if cp := l.Latest(); cp != nil {
 		fmt.Fprintf(out, "Log %s · origin %s · size %d · root %s\n", l.Dir(), l.Origin(), cp.Size, RootWords(cp, 4))
 	}
@@ -140,7 +140,7 @@ func (p *Plain) Run(ctx context.Context) error {
 		}
 		fmt.Fprintln(out)
 	}
-	fmt.Fprintf(out, "Final checkpoint: size %d, root %s\n  %s\n", cp.Size, GroupHex(cp.RootHex()), RootWords(cp, 32))
+	fmt.Fprintf(out, "Final checkpoint: size %d, root %s\n  %s\n", cp.Size, dnssec.GroupHex(cp.RootHex()), RootWords(cp, 32))
 	return nil
 }
 
@@ -158,11 +158,11 @@ func (p *Plain) afterAction(ctx context.Context, was, st session.Snapshot) error
 	out := p.Out
 	for _, k := range st.Keys[len(was.Keys):] {
 		fmt.Fprintf(out, "  KSK %s · algorithm %d · key tag %d (%d with REVOKE)\n", k.Label, k.Algorithm, k.KeyTag, k.RevokedTag)
-		fmt.Fprintf(out, "  DS SHA-256 %s\n  %s\n", GroupHex(k.DS), dnssec.PGPWords(mustHex(k.DS)))
+		fmt.Fprintf(out, "  DS SHA-256 %s\n  %s\n", dnssec.GroupHex(k.DS), dnssec.PGPWords(mustHex(k.DS)))
 		fmt.Fprintln(out, "  Read the key tag and the DS aloud; the witnesses note them.")
 	}
 	if r := st.Reshared; was.Reshared == nil && r != nil {
-		fmt.Fprintf(out, "  New roster %s · SHA-256 %s\n  %s\n", r.Roster.Name, GroupHex(r.Roster.SHA256), dnssec.PGPWords(mustHex(r.Roster.SHA256)))
+		fmt.Fprintf(out, "  New roster %s · SHA-256 %s\n  %s\n", r.Roster.Name, dnssec.GroupHex(r.Roster.SHA256), dnssec.PGPWords(mustHex(r.Roster.SHA256)))
 		fmt.Fprintf(out, "  Revoked: %s. The old cards open nothing under the new roster.\n", strings.Join(r.Revoked, ", "))
 		if r.NewSecret {
 			fmt.Fprintln(out, "  The HSM's PIN changed: only the new cards open it from now on.")
@@ -170,7 +170,7 @@ func (p *Plain) afterAction(ctx context.Context, was, st session.Snapshot) error
 	}
 	if was.KSR == nil && st.KSR != nil {
 		fmt.Fprintf(out, "  KSR %s · id %s · %d bundles\n", st.KSR.Name, st.KSR.ID, st.KSR.Bundles)
-		fmt.Fprintf(out, "  SHA-256 %s\n  %s\n", GroupHex(st.KSR.SHA256), dnssec.PGPWords(mustHex(st.KSR.SHA256)))
+		fmt.Fprintf(out, "  SHA-256 %s\n  %s\n", dnssec.GroupHex(st.KSR.SHA256), dnssec.PGPWords(mustHex(st.KSR.SHA256)))
 		fmt.Fprintln(out, "  Compare the hash with the one received out of band, then confirm.")
 	}
 	if !(was.KSR != nil && was.KSR.Checked) && st.KSR != nil && st.KSR.Checked {
@@ -179,7 +179,7 @@ func (p *Plain) afterAction(ctx context.Context, was, st session.Snapshot) error
 		}
 	}
 	if was.SKR == nil && st.SKR != nil {
-		fmt.Fprintf(out, "  SKR %s\n  SHA-256 %s\n  %s\n", st.SKRPath, GroupHex(st.SKR.SHA256), dnssec.PGPWords(mustHex(st.SKR.SHA256)))
+		fmt.Fprintf(out, "  SKR %s\n  SHA-256 %s\n  %s\n", st.SKRPath, dnssec.GroupHex(st.SKR.SHA256), dnssec.PGPWords(mustHex(st.SKR.SHA256)))
 	}
 	if l := p.Driver.Log(); l.Size() > 0 {
 		cp, err := l.AwaitCheckpoint(ctx, l.Size()-1)

@@ -467,7 +467,7 @@ func (f frame) hash(title, hexHash string, w int) string {
 func viewHashWith(sty Styles, title, hexHash string, w int) string {
 	words := dnssec.PGPWords(mustHex(hexHash))
 	return sty.PanelTitle.Render(title) + "\n" +
-		sty.Text.Render("SHA-256 "+GroupHex(hexHash)) + "\n" +
+		sty.Text.Render("SHA-256 "+dnssec.GroupHex(hexHash)) + "\n" +
 		sty.Focus.Width(w).Render(words) + "\n\n"
 }
 

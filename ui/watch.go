@@ -15,6 +15,7 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/audit"
 	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -382,7 +383,7 @@ func (w *Watcher) viewStatus() string {
 	if w.alarm != nil {
 		mark = w.st.Fail.Render("[FAIL] ALARM")
 	}
-	key := "log key " + GroupHex(transparency.KeyFingerprint(w.f.VKey))
+	key := "log key " + dnssec.GroupHex(transparency.KeyFingerprint(w.f.VKey))
 	if !w.f.Pinned {
 		key += " (from the log: compare with the one announced)"
 	}
@@ -408,7 +409,7 @@ func WatchPlain(ctx context.Context, f *transparency.Follower, out io.Writer, in
 	if err != nil {
 		return err
 	}
-	key := "log key " + GroupHex(transparency.KeyFingerprint(f.VKey))
+	key := "log key " + dnssec.GroupHex(transparency.KeyFingerprint(f.VKey))
 	if !f.Pinned {
 		key += " (read from the log: compare it with the one announced)"
 	}
@@ -431,14 +432,14 @@ func WatchPlain(ctx context.Context, f *transparency.Follower, out io.Writer, in
 		if u != nil && w.script != nil {
 			if !named {
 				named = true
-				fmt.Fprintf(out, "%s · script %s (SHA-256 %s)\n", w.script.Ceremony, w.script.Name, GroupHex(w.script.Digest))
+				fmt.Fprintf(out, "%s · script %s (SHA-256 %s)\n", w.script.Ceremony, w.script.Name, dnssec.GroupHex(w.script.Digest))
 			}
 			cp := u.Checkpoint
 			ext := "the first one seen"
 			if u.Previous > 0 {
 				ext = fmt.Sprintf("extends checkpoint %d", u.Previous)
 			}
-			fmt.Fprintf(out, "[ OK ] checkpoint %d verified (%s) · root %s · %s\n", cp.Size, ext, GroupHex(cp.RootHex()), RootWords(cp, 4))
+			fmt.Fprintf(out, "[ OK ] checkpoint %d verified (%s) · root %s · %s\n", cp.Size, ext, dnssec.GroupHex(cp.RootHex()), RootWords(cp, 4))
 			for i, e := range w.entries[seen:] {
 				fmt.Fprintln(out, "  "+logLine{time: e.Time, index: uint64(seen + i), text: event.Describe(e)}.String())
 			}

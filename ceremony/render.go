@@ -1,0 +1,183 @@
+package ceremony
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/keyceremony/keyceremony/dnssec"
+)
+
+// printed is a script as its printable copy shows it, worded once for both
+// formats.
+type printed struct {
+	*Script
+	DigestGroups, DigestWords string
+	Cards                     []printedCard
+	Acts                      []printedAct
+}
+
+type printedCard struct{ ID, Holder, State string }
+
+type printedAct struct {
+	N     int
+	Title string
+	Steps []printedStep
+}
+
+type printedStep struct {
+	Step
+	Action, Confirm, When, Unless string // what the paper adds to the step's text
+	WitnessedBy                   string
+}
+
+func newPrinted(s *Script) printed {
+	d, _ := hex.DecodeString(s.Digest)
+	p := printed{Script: s, DigestGroups: dnssec.GroupHex(s.Digest), DigestWords: dnssec.PGPWords(d)}
+	if q := s.Quorum; q != nil {
+		for _, c := range q.Cards {
+			state := "enrolled"
+			if c.Revoked {
+				state = "revoked"
+			}
+			p.Cards = append(p.Cards, printedCard{c.ID, c.Holder, state})
+		}
+	}
+	for i, a := range s.Acts {
+		title := a.Title
+		if a.Always {
+			title += " (runs even if the ceremony is aborted)"
+		}
+		pa := printedAct{N: i + 1, Title: title}
+		for _, st := range a.Steps {
+			ps := printedStep{Step: st, When: st.When, Unless: st.Unless, Confirm: st.Confirm, WitnessedBy: strings.Join(st.Witnesses, ", ")}
+			if st.Action != "" {
+				ps.Action = st.Action + stepDetails(st)
+			}
+			pa.Steps = append(pa.Steps, ps)
+		}
+		p.Acts = append(p.Acts, pa)
+	}
+	return p
+}
+
+// stepDetails are a step's parameters and expected hash, for the paper.
+func stepDetails(st Step) string {
+	var parts []string
+	keys := make([]string, 0, len(st.Params))
+	for k := range st.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = append(parts, k+" "+st.Params[k])
+	}
+	if st.Expect != nil {
+		parts = append(parts, "hash#1 "+dnssec.GroupHex(strings.ToLower(st.Expect.SHA256)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, ", ")
+}
+
+// RenderMarkdown writes the script for its participants, in Markdown: the
+// script's hash to compare, the roles and the cards, every step with a
+// column for the witness's initials, and the exceptions and sign-off
+// tables.
+func RenderMarkdown(w io.Writer, s *Script) error {
+	p := newPrinted(s)
+	var b bytes.Buffer
+	cell := func(t string) string { return strings.ReplaceAll(t, "|", "\\|") }
+	fmt.Fprintf(&b, "# %s\n\nZone `%s` · script `%s`\n\nSHA-256 `%s`\n\n%s\n\n", s.Ceremony, s.Zone, s.Name, p.DigestGroups, p.DigestWords)
+	fmt.Fprintf(&b, "## Participants\n\n| role | title | name | signature |\n|---|---|---|---|\n")
+	for _, r := range s.Roles {
+		fmt.Fprintf(&b, "| %s | %s | | |\n", r.ID, r.Title)
+	}
+	if len(s.Contingencies) > 0 {
+		fmt.Fprintf(&b, "\n## Contingencies\n\n| id | situation | applies (initials) |\n|---|---|---|\n")
+		for _, c := range s.Contingencies {
+			fmt.Fprintf(&b, "| %s | %s | |\n", c.ID, cell(c.Text))
+		}
+	}
+	switch q := s.Quorum; {
+	case s.RosterMissing:
+		fmt.Fprintf(&b, "\n## Crypto officers' cards\n\nThe roster `%s`, read when the ceremony runs; the log keeps a copy.\n", s.RosterFile)
+	case q != nil:
+		mode := "Each card is checked against the roster's commitments when it is presented"
+		if q.Witnessed() {
+			mode = "The HSM checks each card; a witness confirms each one it accepts"
+		}
+		fmt.Fprintf(&b, "\n## Crypto officers' cards: %d of %d\n\n%s.\n\n| card | holder | state | bag number | initials |\n|---|---|---|---|---|\n", q.Threshold, len(q.Cards), mode)
+		for _, c := range p.Cards {
+			fmt.Fprintf(&b, "| %s | %s | %s | | |\n", c.ID, cell(c.Holder), c.State)
+		}
+	}
+	for _, a := range p.Acts {
+		fmt.Fprintf(&b, "\n## Act %d: %s\n\n| step | role | text | witnessed by | time (UTC) | IW initials |\n|---|---|---|---|---|---|\n", a.N, a.Title)
+		for _, st := range a.Steps {
+			text := st.Text
+			if st.Action != "" {
+				text += fmt.Sprintf(" *(action: %s)*", st.Action)
+			}
+			if st.Confirm != "" {
+				text += fmt.Sprintf(" **Type `%s` to confirm.**", st.Confirm)
+			}
+			if st.When != "" {
+				text += fmt.Sprintf(" *(only if %s applies)*", st.When)
+			}
+			if st.Unless != "" {
+				text += fmt.Sprintf(" *(passed over if %s applies)*", st.Unless)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | | |\n", st.ID, st.Role, cell(text), st.WitnessedBy)
+		}
+	}
+	fmt.Fprintf(&b, "\n## Exceptions\n\n| step | time (UTC) | what was expected | what happened instead | actions and decisions |\n|---|---|---|---|---|\n| | | | | |\n")
+	fmt.Fprintf(&b, "\n## Sign-off\n\nBy signing, each participant attests that this script, with the exceptions above, records the ceremony as it was carried out.\n\n| role | name | signature | date and time (UTC) |\n|---|---|---|---|\n")
+	for _, r := range s.Roles {
+		fmt.Fprintf(&b, "| %s | | | |\n", r.ID)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// RenderHTML writes the script for its participants as one HTML page,
+// with the same content as RenderMarkdown.
+func RenderHTML(w io.Writer, s *Script) error {
+	return scriptHTML.Execute(w, newPrinted(s))
+}
+
+var scriptHTML = template.Must(template.New("script").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Ceremony}}</title>
+<style>body{font-family:sans-serif;max-width:60em;margin:auto}table{border-collapse:collapse;width:100%}td,th{border:1px solid #444;padding:.3em;vertical-align:top}code{font-size:1.1em}</style></head><body>
+<h1>{{.Ceremony}}</h1>
+<p>Zone <code>{{.Zone}}</code> · script <code>{{.Name}}</code></p>
+<p>SHA-256 <code>{{.DigestGroups}}</code><br>{{.DigestWords}}</p>
+<h2>Participants</h2>
+<table><tr><th>role</th><th>title</th><th>name</th><th>signature</th></tr>
+{{range .Roles}}<tr><td>{{.ID}}</td><td>{{.Title}}</td><td></td><td></td></tr>
+{{end}}</table>
+{{if .Quorum}}<h2>Crypto officers' cards: {{.Quorum.Threshold}} of {{len .Cards}}</h2>
+<table><tr><th>card</th><th>holder</th><th>state</th><th>bag number</th><th>initials</th></tr>
+{{range .Cards}}<tr><td>{{.ID}}</td><td>{{.Holder}}</td><td>{{.State}}</td><td></td><td></td></tr>
+{{end}}</table>
+{{else if .RosterMissing}}<h2>Crypto officers' cards</h2>
+<p>The roster <code>{{.RosterFile}}</code>, read when the ceremony runs; the log keeps a copy.</p>
+{{end}}{{range .Acts}}<h2>Act {{.N}}: {{.Title}}</h2>
+<table><tr><th>step</th><th>role</th><th>text</th><th>witnessed by</th><th>time (UTC)</th><th>IW initials</th></tr>
+{{range .Steps}}<tr><td>{{.ID}}</td><td>{{.Role}}</td><td>{{.Text}}{{with .Action}} <em>(action: {{.}})</em>{{end}}{{with .Confirm}} <strong>Type <code>{{.}}</code> to confirm.</strong>{{end}}{{with .When}} <em>(only if {{.}} applies)</em>{{end}}{{with .Unless}} <em>(passed over if {{.}} applies)</em>{{end}}</td><td>{{.WitnessedBy}}</td><td></td><td></td></tr>
+{{end}}</table>
+{{end}}<h2>Exceptions</h2>
+<table><tr><th>step</th><th>time (UTC)</th><th>what was expected</th><th>what happened instead</th><th>actions and decisions</th></tr>
+<tr><td>&nbsp;</td><td></td><td></td><td></td><td></td></tr></table>
+<h2>Sign-off</h2>
+<p>By signing, each participant attests that this script, with the exceptions above, records the ceremony as it was carried out.</p>
+<table><tr><th>role</th><th>name</th><th>signature</th><th>date and time (UTC)</th></tr>
+{{range .Roles}}<tr><td>{{.ID}}</td><td></td><td></td><td></td></tr>
+{{end}}</table>
+</body></html>
+`))

@@ -1,0 +1,452 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/term"
+	"gopkg.in/yaml.v3"
+
+	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/internal/durable"
+)
+
+// runCards provisions crypto officers' cards: a new activation secret, split
+// with Feldman VSS, one passphrase-encrypted card file per holder, the roster
+// for the script, and the token's user PIN set to the value derived from the
+// secret. Nobody sees the secret or the PIN.
+func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "reissue" {
+		return runReissue(ctx, args[1:], stdin, stdout, stderr)
+	}
+	if len(args) == 0 || args[0] != "provision" {
+		return usageErr("cards: give a subcommand: provision --profile FILE --threshold N --holders FILE --out ROSTER --cards-dir DIR, or reissue")
+	}
+	fs := flag.NewFlagSet("cards provision", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	profilePath := fs.String("profile", "", "the profile naming the token (pkcs11 backend; its current user PIN in KEYCEREMONY_PIN)")
+	threshold := fs.Int("threshold", 0, "how many cards activate the token (required)")
+	holdersPath := fs.String("holders", "", "YAML: holders: [{id: CO1, holder: Name}, …] (required)")
+	out := fs.String("out", "", "where to write the roster, a quorum: block for the script (required; never overwritten)")
+	cardsDir := fs.String("cards-dir", "", "where to write the card files <id>.card (one per holder's medium)")
+	cardModule := fs.String("card-module", "", "or write each card to the PKCS#11 card token labelled with its id, after its PIN")
+	workFactor := fs.Int("scrypt-work-factor", 0, "scrypt log2 N for the card files (default 18)")
+	pos, err := parseFlags(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || *profilePath == "" || *threshold == 0 || *holdersPath == "" || *out == "" || (*cardsDir == "") == (*cardModule == "") {
+		return usageErr("usage: keyceremony cards provision --profile FILE --threshold N --holders FILE --out ROSTER (--cards-dir DIR | --card-module LIB)")
+	}
+	if *workFactor < 0 || *workFactor > 22 {
+		return usageErr("--scrypt-work-factor %d: want 1 to 22", *workFactor)
+	}
+	doc, err := loadHolders(*holdersPath, *threshold, *out, *cardsDir)
+	if err != nil {
+		return err
+	}
+	_, tok, closeTok, err := loadProfile(ctx, *profilePath, true)
+	if err != nil {
+		return err
+	}
+	defer closeTok()
+	pt, ok := tok.(*hsm.PKCS11Token)
+	if !ok {
+		return usageErr("%s: cards activate a pkcs11 token; this profile's token is software", *profilePath)
+	}
+
+	// Every passphrase first: a mistyped one stops before anything is written.
+	ask := passphraseReader(stdin, stderr)
+	passes := map[string]string{}
+	for _, h := range doc.Holders {
+		what := "passphrase for card"
+		if *cardModule != "" {
+			what = "PIN of card"
+		}
+		p, err := ask(fmt.Sprintf("%s %s (%s)", what, h.ID, h.Holder))
+		if err != nil {
+			return usageErr("card %s: %v", h.ID, err)
+		}
+		passes[h.ID] = p
+	}
+
+	roster, cards, err := quorum.Deal(rand.Reader, *threshold, doc.Holders)
+	if err != nil {
+		return usageErr("%s: %v", *holdersPath, err)
+	}
+	defer func() {
+		for i := range cards {
+			quorum.CloseCard(&cards[i])
+		}
+	}()
+	// The PIN comes from the secret the cards recover, exactly as the
+	// console will derive it.
+	col, err := quorum.NewCollector(roster)
+	if err != nil {
+		return operational(err)
+	}
+	for _, c := range cards[:*threshold] {
+		cc := c
+		cc.Value = append([]byte(nil), c.Value...)
+		if err := col.Present(cc); err != nil {
+			return operational(err)
+		}
+	}
+	secret, err := col.Recover()
+	if err != nil {
+		return operational(err)
+	}
+	pin, err := quorum.DerivePIN(secret, tok.Label())
+	quorum.Wipe(secret)
+	if err != nil {
+		return operational(err)
+	}
+	defer quorum.Wipe(pin)
+
+	if *cardModule != "" {
+		for _, c := range cards {
+			key, err := quorum.WriteTokenCard(ctx, *cardModule, c, passes[c.ID])
+			if err != nil {
+				return operational(fmt.Errorf("%w; the token still has its old PIN", err))
+			}
+			// The officer's cosigning key was made on the card: the
+			// roster lists that one.
+			for i := range roster.Cards {
+				if roster.Cards[i].ID == c.ID {
+					roster.Cards[i].Key = key
+				}
+			}
+			if err := roster.Validate(); err != nil {
+				return operational(err)
+			}
+			fmt.Fprintf(stdout, "card %s (%s): the card token labelled %s, with its cosigning key made on the card\n", c.ID, holderOf(roster, c.ID), c.ID)
+		}
+	} else if err := writeCards(*cardsDir, cards, passes, *workFactor, roster, stdout); err != nil {
+		return err
+	}
+	rb, err := yaml.Marshal(map[string]any{"quorum": roster})
+	if err != nil {
+		return operational(err)
+	}
+	if err := durable.WriteFile(*out, rb, 0o644, durable.New); err != nil {
+		return operational(err)
+	}
+	fmt.Fprintf(stdout, "roster: %s (%d of %d)\n", *out, *threshold, len(cards))
+	// Last, the token: only once the cards and the roster are safely on disk.
+	if err := pt.SetPIN(ctx, []byte(os.Getenv(pinEnv)), pin); err != nil {
+		return operational(fmt.Errorf("%w; the card files and roster are written but the token still has its old PIN: remove them and run again", err))
+	}
+	if err := pt.Logout(ctx); err != nil {
+		return operational(err)
+	}
+	if err := pt.Login(ctx, pin); err != nil {
+		return operational(fmt.Errorf("the new PIN does not open the token: %w", err))
+	}
+	fmt.Fprintf(stdout, "token %q: user PIN set to the value derived from the cards; %d of them open it now\n", tok.Label(), *threshold)
+	return nil
+}
+
+// loadRoster reads a roster file: a quorum: block, as cards provision writes
+// and scripts include.
+func loadRoster(path string) (*quorum.Roster, error) {
+	rb, err := readInput(path)
+	if err != nil {
+		return nil, usageErr("--roster: %v", err)
+	}
+	var doc struct {
+		Quorum *quorum.Roster `yaml:"quorum"`
+	}
+	if err := yaml.Unmarshal(rb, &doc); err != nil || doc.Quorum == nil {
+		return nil, usageErr("%s: not a roster (a quorum: block): %v", path, err)
+	}
+	if err := doc.Quorum.Validate(); err != nil {
+		return nil, usageErr("%s: %v", path, err)
+	}
+	return doc.Quorum, nil
+}
+
+// cardSource says where the crypto officers' cards are: a folder of card
+// files, or PKCS#11 card tokens labelled with the card ids.
+type cardSource struct {
+	dir, module string
+}
+
+// reader is the quorum Reader for the source; ask prompts the holder for the
+// card's passphrase or PIN. With a nil ask the secret comes with each read
+// (quorum.WithSecret): the console asks for it.
+func (c cardSource) reader(roster *quorum.Roster, ask func(string) (string, error)) quorum.Reader {
+	if ask == nil {
+		if c.module != "" {
+			return &quorum.TokenCards{Module: c.module}
+		}
+		return &quorum.CardFiles{Dir: c.dir}
+	}
+	if c.module != "" {
+		return &quorum.TokenCards{Module: c.module, PIN: func(_ context.Context, id string) (string, error) {
+			return ask(fmt.Sprintf("PIN of card %s (%s)", id, holderOf(roster, id)))
+		}}
+	}
+	return &quorum.CardFiles{Dir: c.dir, Passphrase: func(_ context.Context, id string) (string, error) {
+		return ask(fmt.Sprintf("passphrase for card %s (%s)", id, holderOf(roster, id)))
+	}}
+}
+
+func (c cardSource) String() string {
+	if c.module != "" {
+		return "the card readers"
+	}
+	return c.dir
+}
+
+// collectSecret asks the holders of the roster's cards that are present
+// for their passphrases or PINs, in the roster's order, until the threshold
+// is reached, and recovers the activation secret. Refused cards are named
+// and skipped. The caller wipes the secret.
+func collectSecret(ctx context.Context, roster *quorum.Roster, src cardSource, ask func(string) (string, error), stderr io.Writer) ([]byte, error) {
+	col, err := quorum.NewCollector(roster)
+	if err != nil {
+		return nil, usageErr("roster: %v", err)
+	}
+	files := src.reader(roster, ask)
+	for _, info := range roster.Cards {
+		if col.Reached() {
+			break
+		}
+		if src.dir != "" {
+			if _, err := os.Stat(filepath.Join(src.dir, info.ID+quorum.CardFileExt)); err != nil {
+				continue
+			}
+		}
+		if info.Revoked {
+			if src.dir != "" {
+				fmt.Fprintf(stderr, "card %s (%s) rejected: revoked on this roster\n", info.ID, info.Holder)
+			}
+			continue
+		}
+		card, err := files.Read(ctx, info.ID)
+		if errors.Is(err, errNoPassphrase) {
+			break
+		}
+		if errors.Is(err, quorum.ErrNoCard) {
+			continue // not here: another officer's card may be
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "card %s refused: %v\n", info.ID, err)
+			continue
+		}
+		err = col.Present(card)
+		quorum.Wipe(card.Value)
+		if err != nil {
+			fmt.Fprintf(stderr, "%v\n", err)
+			continue
+		}
+		fmt.Fprintf(stderr, "card %s (%s) accepted: %d of %d\n", info.ID, info.Holder, len(col.Accepted()), roster.Threshold)
+	}
+	if !col.Reached() {
+		n := len(col.Accepted())
+		col.Wipe()
+		return nil, usageErr("%s: %d of %d cards accepted; the token stays closed", src, n, roster.Threshold)
+	}
+	secret, err := col.Recover()
+	if err != nil {
+		return nil, operational(err)
+	}
+	return secret, nil
+}
+
+// errNoPassphrase: standard input has no more passphrases.
+var errNoPassphrase = errors.New("no passphrase on standard input (one line per card, in the roster's order)")
+
+func holderOf(r *quorum.Roster, id string) string {
+	if c, ok := r.Card(id); ok {
+		return c.Holder
+	}
+	return ""
+}
+
+// passphraseReader asks for passphrases: without echo, twice, on a
+// terminal; one per line otherwise (scripts and tests).
+func passphraseReader(stdin io.Reader, stderr io.Writer) func(prompt string) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return func(prompt string) (string, error) {
+			for {
+				fmt.Fprintf(stderr, "%s: ", prompt)
+				a, err := term.ReadPassword(int(f.Fd()))
+				fmt.Fprintln(stderr)
+				if err != nil {
+					return "", err
+				}
+				fmt.Fprintf(stderr, "again: ")
+				b, err := term.ReadPassword(int(f.Fd()))
+				fmt.Fprintln(stderr)
+				if err != nil {
+					return "", err
+				}
+				if !bytes.Equal(a, b) {
+					fmt.Fprintln(stderr, "the two differ; once more")
+					continue
+				}
+				if len(a) < 8 {
+					fmt.Fprintln(stderr, "at least 8 characters; once more")
+					continue
+				}
+				return string(a), nil
+			}
+		}
+	}
+	var sc *bufio.Scanner
+	if stdin != nil {
+		sc = bufio.NewScanner(stdin)
+	}
+	return func(prompt string) (string, error) {
+		if sc == nil || !sc.Scan() {
+			return "", errNoPassphrase
+		}
+		p := strings.TrimRight(sc.Text(), "\r")
+		if len(p) < 8 {
+			return "", errors.New("a passphrase needs at least 8 characters")
+		}
+		return p, nil
+	}
+}
+
+type holdersFile struct {
+	Holders []quorum.CardInfo `yaml:"holders"`
+}
+
+// loadHolders reads a holders file strictly and checks that nothing it
+// would write exists already.
+func loadHolders(path string, threshold int, out, cardsDir string) (*holdersFile, error) {
+	hb, err := readInput(path)
+	if err != nil {
+		return nil, usageErr("--holders: %v", err)
+	}
+	var doc holdersFile
+	dec := yaml.NewDecoder(bytes.NewReader(hb))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		return nil, usageErr("%s: %v", path, err)
+	}
+	if len(doc.Holders) == 0 {
+		return nil, usageErr("%s: no holders: listed", path)
+	}
+	if threshold < 2 || threshold > len(doc.Holders) {
+		return nil, usageErr("--threshold %d with %d holders: want 2 to %d", threshold, len(doc.Holders), len(doc.Holders))
+	}
+	if _, err := os.Stat(out); err == nil {
+		return nil, usageErr("%s exists; a roster is never overwritten", out)
+	}
+	for _, h := range doc.Holders {
+		if cardsDir == "" {
+			break
+		}
+		if _, err := os.Stat(filepath.Join(cardsDir, h.ID+quorum.CardFileExt)); err == nil {
+			return nil, usageErr("%s exists; a card file is never overwritten", filepath.Join(cardsDir, h.ID+quorum.CardFileExt))
+		}
+	}
+	return &doc, nil
+}
+
+// runReissue replaces the crypto officers: a quorum of the old cards
+// recovers the secret, which is dealt to new holders; the new roster revokes
+// every old card. The token's PIN does not change, so the token is not
+// touched.
+func runReissue(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("cards reissue", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	oldRoster := fs.String("roster", "", "the current roster (required)")
+	oldCards := fs.String("cards", "", "the folder of the current card files (required)")
+	threshold := fs.Int("threshold", 0, "how many new cards open the token (required)")
+	holdersPath := fs.String("holders", "", "the new holders, with ids the old roster does not use (required)")
+	out := fs.String("out", "", "where to write the new roster (required; never overwritten)")
+	cardsDir := fs.String("cards-dir", "", "where to write the new card files (required)")
+	workFactor := fs.Int("scrypt-work-factor", 0, "scrypt log2 N for the card files (default 18)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || *oldRoster == "" || *oldCards == "" || *threshold == 0 || *holdersPath == "" || *out == "" || *cardsDir == "" {
+		return usageErr("usage: keyceremony cards reissue --roster OLD --cards DIR --threshold N --holders FILE --out NEW --cards-dir NEWDIR")
+	}
+	if *workFactor < 0 || *workFactor > 22 {
+		return usageErr("--scrypt-work-factor %d: want 1 to 22", *workFactor)
+	}
+	old, err := loadRoster(*oldRoster)
+	if err != nil {
+		return err
+	}
+	doc, err := loadHolders(*holdersPath, *threshold, *out, *cardsDir)
+	if err != nil {
+		return err
+	}
+	for _, h := range doc.Holders {
+		if _, ok := old.Card(h.ID); ok {
+			return usageErr("%s: card id %s is on the old roster; give each new card a new id", *holdersPath, h.ID)
+		}
+	}
+	ask := passphraseReader(stdin, stderr)
+	secret, err := collectSecret(ctx, old, cardSource{dir: *oldCards}, ask, stderr)
+	if err != nil {
+		return err
+	}
+	defer quorum.Wipe(secret)
+	passes := map[string]string{}
+	for _, h := range doc.Holders {
+		p, err := ask(fmt.Sprintf("passphrase for new card %s (%s)", h.ID, h.Holder))
+		if err != nil {
+			return usageErr("card %s: %v", h.ID, err)
+		}
+		passes[h.ID] = p
+	}
+	roster, cards, err := quorum.Reshare(rand.Reader, secret, old, *threshold, doc.Holders)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	defer func() {
+		for i := range cards {
+			quorum.CloseCard(&cards[i])
+		}
+	}()
+	if err := writeCards(*cardsDir, cards, passes, *workFactor, roster, stdout); err != nil {
+		return err
+	}
+	rb, err := yaml.Marshal(map[string]any{"quorum": roster})
+	if err != nil {
+		return operational(err)
+	}
+	if err := durable.WriteFile(*out, rb, 0o644, durable.New); err != nil {
+		return operational(err)
+	}
+	var revoked []string
+	for _, c := range old.Cards {
+		revoked = append(revoked, c.ID)
+	}
+	fmt.Fprintf(stdout, "roster: %s (%d of %d); revoked: %s\n", *out, *threshold, len(cards), strings.Join(revoked, " "))
+	fmt.Fprintln(stdout, "the activation secret and the token's PIN are unchanged: both rosters' first commitment is "+roster.Commitments[0])
+	return nil
+}
+
+// writeCards writes one card file per card.
+func writeCards(dir string, cards []quorum.Card, passes map[string]string, workFactor int, roster *quorum.Roster, stdout io.Writer) error {
+	if err := durable.MkdirPrivate(dir); err != nil {
+		return operational(err)
+	}
+	for _, c := range cards {
+		path := filepath.Join(dir, c.ID+quorum.CardFileExt)
+		if err := quorum.WriteCardFile(path, c, passes[c.ID], workFactor); err != nil {
+			return operational(fmt.Errorf("%s: %w", path, err))
+		}
+		fmt.Fprintf(stdout, "card %s (%s): %s\n", c.ID, holderOf(roster, c.ID), path)
+	}
+	return nil
+}

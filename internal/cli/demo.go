@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/scripts"
+	"github.com/keyceremony/keyceremony/transparency"
+	"github.com/keyceremony/keyceremony/ui"
+)
+
+func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	logDir := fs.String("log", "", "the log folder: a new one, or one holding an unfinished demo to resume (default: a new folder under the system's temporary directory)")
+	auto := fs.Bool("auto", false, "play the whole ceremony unattended and exit at the end")
+	plain := fs.Bool("plain", false, "line-by-line prompts instead of the full-screen console (also when stdout is not a terminal)")
+	theme := fs.String("theme", "dark", "colours of the console: dark, light or mono")
+	scriptName := fs.String("script", "demo", "the built-in script to rehearse ("+strings.Join(scripts.Names(), ", ")+") on the demo's software token and simulated cards")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageErr("demo: unexpected argument %q", pos[0])
+	}
+	if !ui.ValidTheme(*theme) {
+		return usageErr("demo: --theme %q: use dark, light or mono", *theme)
+	}
+	if *logDir == "" {
+		base, err := os.MkdirTemp("", "keyceremony-demo-")
+		if err != nil {
+			return operational(fmt.Errorf("demo: %w", err))
+		}
+		*logDir = filepath.Join(base, "log")
+	}
+	dir, err := filepath.Abs(*logDir)
+	if err != nil {
+		return operational(err)
+	}
+	script, err := rehearsalScript(*scriptName)
+	if err != nil {
+		return err
+	}
+	existing, _ := os.ReadDir(dir)
+	resume := len(existing) > 0
+	restore, err := quietLibraries(dir)
+	if err != nil {
+		return operational(err)
+	}
+	defer restore()
+
+	l, err := openDemoLog(ctx, dir, resume, script)
+	if err != nil {
+		return err
+	}
+	closeLog := closer(l)
+	defer closeLog()
+	cfg, err := session.DemoConfig(script, l, resume, dir+"-skr.xml")
+	if err != nil {
+		return operational(err)
+	}
+	cfg.ClockJumps = true
+	// The rehearsal's parts for what other scripts do: a second KSR
+	// (2010Q2) for a script that signs two quarters, and three new officers
+	// whose card files and roster go beside the log.
+	cfg.More, cfg.MoreSKRPaths = []session.Input{{Name: scripts.DemoKSR2Name, Data: scripts.DemoKSR2()}}, []string{dir + "-skr-2.xml"}
+	cfg.Reshare = session.ReshareConfig{Holders: []quorum.CardInfo{{ID: "CO8", Holder: "Officer H"}, {ID: "CO9", Holder: "Officer I"}, {ID: "CO10", Holder: "Officer J"}},
+		RosterPath: dir + "-roster-2.yaml", CardsDir: dir + "-cards-2", WorkFactor: 12}
+	sess, err := session.Open(ctx, cfg)
+	if errors.Is(err, session.ErrClosed) {
+		return usageErr("demo: %s holds a closed ceremony; a closed log is never reopened: verify it with keyceremony verify %s, or start a new demo", dir, dir)
+	}
+	if err != nil {
+		return badInput(fmt.Errorf("demo: %s: %w", dir, err))
+	}
+	if resume {
+		fmt.Fprintf(stdout, "REHEARSAL · resuming the ceremony logged in %s\n", dir)
+	} else {
+		fmt.Fprintf(stdout, "REHEARSAL · new log %s\n", dir)
+	}
+	final, err := play(ctx, sess, playOptions{plain: *plain, auto: *auto, rehearsal: true, theme: *theme}, stdin, stdout)
+	if errors.Is(err, ui.ErrQuit) {
+		again := ""
+		if *scriptName != "demo" {
+			again = " --script " + *scriptName
+		}
+		fmt.Fprintf(stdout, "\nStopped before the end. The log is safe; resume with:\n  keyceremony demo%s --log %s\n", again, dir)
+		return nil
+	}
+	if err != nil {
+		return operational(fmt.Errorf("demo: %w", storageHint(err)))
+	}
+	closeLog()
+	cp := l.Latest()
+	fmt.Fprintf(stdout, "\nLog folder: %s\n", dir)
+	if session.NeedsOf(script).KSRs > 0 {
+		fmt.Fprintf(stdout, "SKR: %s\n", final.SKRPath)
+	}
+	fmt.Fprintf(stdout, "Final checkpoint: size %d, root %s\nVerify it with: keyceremony verify %s\n", cp.Size, dnssec.GroupHex(cp.RootHex()), dir)
+	return nil
+}
+
+// rehearsalScript loads a built-in script for the demo; one that names
+// roster.yaml gets the demo's roster, whose simulated cards the demo holds.
+func rehearsalScript(name string) (*ceremony.Script, error) {
+	raw, err := scripts.Get(name)
+	if err != nil {
+		return nil, usageErr("demo: --script %q: built in are %s; rehearse a script of your own with keyceremony run --rehearsal", name, strings.Join(scripts.Names(), ", "))
+	}
+	script, err := ceremony.LoadScriptWith(strings.TrimSuffix(name, ".yaml")+".yaml", raw, func(string) ([]byte, error) { return scripts.DemoRoster(), nil })
+	if err != nil {
+		return nil, operational(err)
+	}
+	return script, nil
+}
+
+// openDemoLog opens the demo's log in dir: a new one with a new rehearsal key
+// (kept beside the folder, never in it), or an existing one to resume.
+func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.Script) (*transparency.Log, error) {
+	keyPath := dir + ".key"
+	name := script.Ceremony
+	if !strings.Contains(name, "rehearsal") {
+		name += " (rehearsal)"
+	}
+	arts := []transparency.Artefact{{Name: script.Name, Data: script.Raw}}
+	if script.RosterFile != "" {
+		arts = append(arts, transparency.Artefact{Name: script.RosterFile, Data: script.RosterRaw})
+	}
+	if !resume {
+		os.Remove(keyPath) // a key left by a start that never created the log
+	}
+	return openLog(ctx, logSpec{dir: dir, keyPath: keyPath, resume: resume,
+		origin: "demo.keyceremony.invalid/" + time.Now().UTC().Format("20060102T150405Z") + "/rehearsal",
+		open: event.Open{Ceremony: name, Zone: script.Zone,
+			ScriptSHA256: script.Digest, Tool: toolVersion(), Rehearsal: true, OfficerKeys: ceremony.OfficerKeys(script.Quorum)},
+		artefacts: arts,
+		keyName:   "rehearsal key", keyHint: "choose a new folder"})
+}

@@ -1,0 +1,216 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm/hsmtest"
+)
+
+// keymgr finds Knot's keymgr: a test skips without it, and fails under CI,
+// where make test installs it.
+func keymgr(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"keymgr", "/usr/sbin/keymgr"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("Knot's keymgr is not installed (make test installs the knot package)")
+	}
+	t.Skip("Knot's keymgr is not installed: apt-get install knot, or run make test")
+	return ""
+}
+
+// TestKnotOfflineKSK is Knot DNS's offline-KSK flow with keyceremony as the
+// KSK side: Knot's keymgr pregenerates ZSKs and writes a KSR,
+// `keyceremony ksr check` and `ksr sign` answer it with a P-256 KSK from the
+// profile, and keymgr's import-skr, which verifies every signature, takes
+// the SKR; the same SKR with one signature byte changed is refused. Then a
+// whole ceremony (`run`, the quarterly script for example.com, the KSK in
+// SoftHSM, two officers' cards) signs the same KSR, and Knot takes that SKR
+// too.
+func TestKnotOfflineKSK(t *testing.T) {
+	km := keymgr(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "zsk.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`database:
+  kasp-db: %[1]s/kasp
+template:
+  - id: default
+    storage: %[1]s
+policy:
+  - id: offline
+    manual: on
+    offline-ksk: on
+    algorithm: ecdsap256sha256
+    dnskey-ttl: 3600
+    zone-max-ttl: 3600
+    zsk-lifetime: 30d
+zone:
+  - domain: example.com.
+    dnssec-signing: on
+    dnssec-policy: offline
+`, dir)), 0o644)
+	keymgrRun := func(args ...string) (string, error) {
+		cmd := exec.Command(km, append([]string{"-c", conf, "example.com."}, args...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := keymgrRun("pregenerate", "+60d"); err != nil {
+		t.Fatalf("keymgr pregenerate: %v\n%s", err, out)
+	}
+	ksr, err := exec.Command(km, "-c", conf, "example.com.", "generate-ksr", "+0", "+60d").Output()
+	if err != nil {
+		t.Fatalf("keymgr generate-ksr: %v", err)
+	}
+	ksrPath := filepath.Join(dir, "ksr.txt")
+	os.WriteFile(ksrPath, ksr, 0o644)
+
+	// The KSK side: a P-256 key in the profile's software token.
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	os.WriteFile(filepath.Join(dir, "ksk.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	dk, _ := dnssec.NewDNSKEY("example.com.", priv.Public(), dnssec.FlagZone|dnssec.FlagSEP, 3600)
+	os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte("domains: [example.com.]\napproved_algorithms: [13]\n"), 0o644)
+	profile := filepath.Join(dir, "profile.yaml")
+	os.WriteFile(profile, []byte(fmt.Sprintf(`zone: example.com.
+token:
+  backend: software
+  label: ksk-side
+  keys:
+    KSK-EX: ksk.pem
+ksks:
+  - {label: KSK-EX, key_tag: %d, ds_sha256: %s, valid_from: 2020-01-01T00:00:00Z}
+ttl: 3600
+policy: policy.yaml
+schemas:
+  normal:
+    - {publish: [KSK-EX], sign: [KSK-EX]}
+default_schema: normal
+ksk_policy:
+  publish_safety: PT0S
+  retire_safety: PT0S
+  max_signature_validity: P21D
+  min_signature_validity: P7D
+  max_validity_overlap: P14D
+  min_validity_overlap: PT1H
+  algorithm: 13
+  ec_size: 256
+`, dk.KeyTag(), strings.ToLower(dnssec.DS(dk).Digest))), 0o644)
+
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"ksr", "check", ksrPath, "--policy", filepath.Join(dir, "policy.yaml")}, nil, &out, io.Discard); err != nil {
+		t.Fatalf("ksr check of Knot's KSR: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "KSR-BUNDLE-POP") || !strings.Contains(out.String(), "no proof of possession") {
+		t.Fatalf("ksr check printed:\n%s", out.String())
+	}
+	skrPath := filepath.Join(dir, "skr.txt")
+	out.Reset()
+	if err := run(ctx, []string{"ksr", "sign", ksrPath, "--profile", profile, "--out", skrPath, "--yes"}, nil, &out, io.Discard); err != nil {
+		t.Fatalf("ksr sign of Knot's KSR: %v\n%s", err, out.String())
+	}
+	skr, _ := os.ReadFile(skrPath)
+	if !bytes.HasPrefix(skr, []byte(";; SignedKeyResponse 1.0 ")) {
+		t.Fatalf("the SKR is not in Knot's format:\n%s", skr)
+	}
+	// A changed signature byte: keymgr refuses the SKR.
+	doc, err := dnssec.ParseAny(skr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := doc.Response.Bundles[0].Signatures[0].SignatureData
+	bad := strings.Replace(string(skr), sig, flipBase64(sig), 1)
+	os.WriteFile(filepath.Join(dir, "bad.txt"), []byte(bad), 0o644)
+	if out, err := keymgrRun("import-skr", filepath.Join(dir, "bad.txt")); err == nil {
+		t.Fatalf("keymgr import-skr took an SKR with a broken signature:\n%s", out)
+	}
+	if out, err := keymgrRun("import-skr", skrPath); err != nil {
+		t.Fatalf("keymgr import-skr refused keyceremony's SKR: %v\n%s", err, out)
+	}
+
+	// The same KSR in a ceremony: the quarterly script for example.com, the
+	// KSK in a SoftHSM token whose PIN two of three officers' cards give.
+	module := hsmtest.SoftHSM(t, "knot-ksk", "initial-pin-0", map[string]crypto.Signer{"KSK-EX": priv})
+	text, _ := os.ReadFile(profile)
+	hsmProfile := filepath.Join(dir, "hsm.yaml")
+	os.WriteFile(hsmProfile, bytes.Replace(text, []byte("  backend: software\n  label: ksk-side\n  keys:\n    KSK-EX: ksk.pem\n"),
+		[]byte("  backend: pkcs11\n  module: "+module+"\n  label: knot-ksk\n"), 1), 0o644)
+	os.WriteFile(filepath.Join(dir, "holders.yaml"), []byte("holders:\n  - {id: CO1, holder: Ana}\n  - {id: CO2, holder: Ben}\n  - {id: CO3, holder: Cy}\n"), 0o644)
+	t.Setenv(pinEnv, "initial-pin-0")
+	if err := run(ctx, []string{"cards", "provision", "--profile", hsmProfile, "--threshold", "2", "--holders", filepath.Join(dir, "holders.yaml"),
+		"--out", filepath.Join(dir, "roster.yaml"), "--cards-dir", filepath.Join(dir, "cards"), "--scrypt-work-factor", "10"},
+		strings.NewReader("passphrase one\npassphrase two\npassphrase three\n"), io.Discard, io.Discard); err != nil {
+		t.Fatalf("cards provision: %v", err)
+	}
+	t.Setenv(pinEnv, "")
+	script, _ := os.ReadFile(filepath.Join("..", "..", "scripts", "signing.yaml"))
+	os.WriteFile(filepath.Join(dir, "signing.yaml"), bytes.Replace(script, []byte(`zone: "."`), []byte(`zone: example.com.`), 1), 0o644)
+	consoleSKR := filepath.Join(dir, "skr-ceremony.txt")
+	out.Reset()
+	answer := presenting([]string{"1", "3"}, map[string]string{"CO1": "passphrase one", "CO3": "passphrase three"})
+	if err := run(ctx, []string{"run", "--script", filepath.Join(dir, "signing.yaml"), "--profile", hsmProfile, "--log", filepath.Join(dir, "log"),
+		"--ksr", ksrPath, "--skr", consoleSKR, "--cards", filepath.Join(dir, "cards"), "--plain"}, &plainDriver{out: &out, answer: answer}, &out, io.Discard); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "signed bundle 13 of 13") || !strings.Contains(out.String(), "The ceremony is closed: ") {
+		t.Fatalf("the ceremony on Knot's KSR:\n%s", out.String())
+	}
+	if out, err := keymgrRun("import-skr", consoleSKR); err != nil {
+		t.Fatalf("keymgr import-skr refused the ceremony's SKR: %v\n%s", err, out)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"verify", filepath.Join(dir, "log")}, nil, &out, io.Discard); err != nil {
+		t.Fatalf("verify: %v\n%s", err, out.String())
+	}
+}
+
+// flipBase64 changes one character in the middle of a base64 string.
+func flipBase64(s string) string {
+	b := []byte(s)
+	i := len(b) / 2
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
+}
+
+// TestSKRVerifyKnot: `skr verify` checks an SKR Knot's keymgr signed
+// against its KSR and the KSK's DNSKEY as anchor, and catches a changed
+// signature byte (exit 1).
+func TestSKRVerifyKnot(t *testing.T) {
+	ctx := context.Background()
+	knot := filepath.Join("..", "..", "dnssec", "testdata", "knot")
+	args := []string{"skr", "verify", filepath.Join(knot, "skr-example.com.txt"), "--ksr", filepath.Join(knot, "ksr-example.com.txt"),
+		"--anchor", filepath.Join(knot, "anchor-example.com.txt")}
+	var out bytes.Buffer
+	if err := run(ctx, args, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "[PASS] SKR-MATCH") {
+		t.Fatalf("skr verify of Knot's SKR: %v\n%s", err, out.String())
+	}
+	skr, _ := os.ReadFile(filepath.Join(knot, "skr-example.com.txt"))
+	bad := filepath.Join(t.TempDir(), "skr.txt")
+	os.WriteFile(bad, bytes.Replace(skr, []byte("HVM13ftnKz6o86gfFZ7r"), []byte("HVM13ftnKz6o86gfFZ7s"), 1), 0o644)
+	args[2] = bad
+	if err := run(ctx, args, nil, io.Discard, io.Discard); exitCode(err) != exitBadInput {
+		t.Fatalf("a changed signature: %v (exit %d)", err, exitCode(err))
+	}
+}

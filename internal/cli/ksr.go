@@ -1,0 +1,318 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/internal/durable"
+	"github.com/keyceremony/keyceremony/ui"
+)
+
+func runKSR(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageErr("ksr: give a subcommand: check or sign")
+	}
+	switch args[0] {
+	case "check":
+		return runKSRCheck(args[1:], stdout, stderr)
+	case "sign":
+		return runKSRSign(ctx, args[1:], stdin, stdout, stderr)
+	}
+	return usageErr("ksr: unknown subcommand %q (want check or sign)", args[0])
+}
+
+// readDocument reads a KSR or SKR file, refusing one over the size limit
+// before reading it whole.
+// readKSR reads a file that must be a KSR; flag names the option it came
+// from ("" for the argument), for the message.
+func readKSR(path, flag string, opts ...*dnssec.TextOptions) ([]byte, *dnssec.Document, error) {
+	data, doc, err := readDocument(path, opts...)
+	if err == nil && doc.Request == nil {
+		if flag != "" {
+			return nil, nil, usageErr("%s %s is an SKR, not a KSR", flag, path)
+		}
+		return nil, nil, badInput(fmt.Errorf("%s is an SKR, not a KSR; verify it with keyceremony skr verify", path))
+	}
+	return data, doc, err
+}
+
+// readSKR reads a file that must be an SKR, as readKSR.
+func readSKR(path, flag string) ([]byte, *dnssec.Document, error) {
+	data, doc, err := readDocument(path)
+	if err == nil && doc.Response == nil {
+		if flag != "" {
+			return nil, nil, usageErr("%s %s is a KSR, not an SKR", flag, path)
+		}
+		return nil, nil, badInput(fmt.Errorf("%s is a KSR, not an SKR; check it with keyceremony ksr check", path))
+	}
+	return data, doc, err
+}
+
+func readDocument(path string, opts ...*dnssec.TextOptions) ([]byte, *dnssec.Document, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, usageErr("%s: %v", path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, dnssec.MaxDocumentSize+1))
+	if err != nil {
+		return nil, nil, operational(fmt.Errorf("%s: %w", path, err))
+	}
+	if len(data) > dnssec.MaxDocumentSize {
+		return nil, nil, badInput(fmt.Errorf("%s: more than %d bytes; a KSR or SKR is never that large", path, dnssec.MaxDocumentSize))
+	}
+	var o *dnssec.TextOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	doc, err := dnssec.ParseAny(data, o)
+	if err != nil {
+		return nil, nil, badInput(fmt.Errorf("%s: %w; ask its sender for a well-formed one", path, err))
+	}
+	return data, doc, nil
+}
+
+// loadPolicyFile reads a request policy file; "" means IANA's defaults.
+func loadPolicyFile(path string) (dnssec.CheckPolicy, error) {
+	if path == "" {
+		return dnssec.DefaultPolicy(), nil
+	}
+	b, err := readInput(path)
+	if err != nil {
+		return dnssec.CheckPolicy{}, usageErr("policy: %v", err)
+	}
+	p, err := dnssec.LoadPolicy(path, b)
+	if err != nil {
+		return dnssec.CheckPolicy{}, usageErr("%v", err)
+	}
+	return p, nil
+}
+
+// parseNow reads --now: RFC 3339, or a date (midnight UTC).
+func parseNow(s string) (time.Time, error) {
+	if s == "" {
+		return time.Now().UTC(), nil
+	}
+	for _, layout := range []string{time.RFC3339, time.DateOnly, "2006-01-02T15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, usageErr("--now %q: give a date (2017-02-01) or an RFC 3339 time", s)
+}
+
+type ksrReport struct {
+	File    string          `json:"file"`
+	SHA256  string          `json:"sha256"`
+	Words   string          `json:"words"`
+	ID      string          `json:"id"`
+	Domain  string          `json:"domain"`
+	Serial  string          `json:"serial"`
+	Now     string          `json:"now"`
+	Bundles []bundleRow     `json:"bundles"`
+	Results []dnssec.Result `json:"results"`
+	OK      bool            `json:"ok"`
+}
+
+type bundleRow struct {
+	N          int      `json:"n"`
+	ID         string   `json:"id"`
+	Inception  string   `json:"inception"`
+	Expiration string   `json:"expiration"`
+	KeyTags    []uint16 `json:"key_tags"`
+}
+
+func runKSRCheck(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ksr check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	prevPath := fs.String("previous-skr", "", "the last SKR this signer produced, for the chain checks")
+	policyPath := fs.String("policy", "", "a policy file (YAML) changing IANA's defaults")
+	nowFlag := fs.String("now", "", "check as of this time (date or RFC 3339); default: now")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: keyceremony ksr check KSR [--previous-skr SKR] [--policy FILE] [--now TIME] [--json]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return usageErr("ksr check: give exactly one KSR file")
+	}
+	now, err := parseNow(*nowFlag)
+	if err != nil {
+		return err
+	}
+	policy, err := loadPolicyFile(*policyPath)
+	if err != nil {
+		return err
+	}
+	var prev *dnssec.Document
+	if *prevPath != "" {
+		if _, prev, err = readSKR(*prevPath, "--previous-skr"); err != nil {
+			return err
+		}
+	}
+	data, doc, err := readKSR(pos[0], "")
+	if err != nil {
+		return err
+	}
+	d := dnssec.DigestOf(data)
+	rep := ksrReport{File: filepath.Base(pos[0]), SHA256: d.Hex(), Words: d.Words(), ID: doc.ID, Domain: doc.Domain,
+		Serial: doc.Serial, Now: now.Format(time.RFC3339)}
+	for i, b := range doc.Request.Bundles {
+		row := bundleRow{N: i + 1, ID: b.ID, Inception: b.Inception.Format(time.DateTime), Expiration: b.Expiration.Format(time.DateTime)}
+		for _, k := range b.Keys {
+			row.KeyTags = append(row.KeyTags, k.KeyTag)
+		}
+		rep.Bundles = append(rep.Bundles, row)
+	}
+	rep.Results = dnssec.CheckKSR(doc, policy, now, prev)
+	rep.OK = dnssec.Passed(rep.Results)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		printKSRReport(stdout, rep)
+	}
+	if !rep.OK {
+		for _, r := range rep.Results {
+			if r.Status == dnssec.Fail {
+				return badInput(fmt.Errorf("ksr check %s: %s: %s", pos[0], r.ID, r.Detail))
+			}
+		}
+	}
+	return nil
+}
+
+func printKSRReport(w io.Writer, rep ksrReport) {
+	fmt.Fprintf(w, "KSR      %s\nSHA-256  %s\n         %s\n", rep.File, dnssec.GroupHex(rep.SHA256), rep.Words)
+	fmt.Fprintf(w, "id %s · domain %s · serial %s · %d bundles · checked as of %s\n\n", rep.ID, rep.Domain, rep.Serial, len(rep.Bundles), rep.Now)
+	fmt.Fprintf(w, "%3s  %-36s  %-19s  %-19s  %s\n", "#", "bundle id", "inception (UTC)", "expiration (UTC)", "key tags")
+	for _, b := range rep.Bundles {
+		tags := make([]string, len(b.KeyTags))
+		for i, t := range b.KeyTags {
+			tags[i] = strconv.Itoa(int(t))
+		}
+		fmt.Fprintf(w, "%3d  %-36s  %-19s  %-19s  %s\n", b.N, b.ID, b.Inception, b.Expiration, strings.Join(tags, " "))
+	}
+	fmt.Fprintln(w)
+	fails, warns := 0, 0
+	for _, r := range rep.Results {
+		mark := ui.StatusMark(r.Status)
+		switch r.Status {
+		case dnssec.Fail:
+			fails++
+		case dnssec.Warn:
+			warns++
+		}
+		fmt.Fprintf(w, "%s %-27s %s\n", mark, r.ID, r.Detail)
+	}
+	fmt.Fprintln(w)
+	if fails == 0 {
+		fmt.Fprintf(w, "PASSED: %d checks, %d warnings\n", len(rep.Results), warns)
+	} else {
+		fmt.Fprintf(w, "FAILED: %d of %d checks\n", fails, len(rep.Results))
+	}
+}
+
+func runKSRSign(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("ksr sign", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	profilePath := fs.String("profile", "", "the profile: token, KSK inventory, schemas, KSK policy (required)")
+	out := fs.String("out", "", "where to write the SKR; an existing file is never overwritten (required)")
+	prevPath := fs.String("previous-skr", "", "the last SKR, for the chain and safety checks")
+	schema := fs.String("schema", "", "the signing schema (default: the profile's)")
+	nowFlag := fs.String("now", "", "check and sign as of this time (default: now)")
+	yes := fs.Bool("yes", false, "sign without asking: the confirmation the console asks for")
+	auth := &cardAuth{stdin: stdin, stderr: stderr}
+	auth.flags(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: keyceremony ksr sign KSR --profile FILE --out SKR [--previous-skr SKR] [--schema NAME] [--now TIME] [--roster FILE --cards DIR] --yes")
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *profilePath == "" || *out == "" {
+		fs.Usage()
+		return usageErr("ksr sign: give one KSR, --profile and --out")
+	}
+	if !*yes {
+		return usageErr("ksr sign: signing is irreversible; add --yes to sign without the console's confirmation")
+	}
+	if _, err := os.Stat(*out); err == nil {
+		return usageErr("ksr sign: %s exists; an SKR is never overwritten", *out)
+	}
+	now, err := parseNow(*nowFlag)
+	if err != nil {
+		return err
+	}
+	p, tok, closeTok, err := loadProfile(ctx, *profilePath, true, auth)
+	if err != nil {
+		return err
+	}
+	defer closeTok()
+	policy, err := profilePolicy(p, *profilePath)
+	if err != nil {
+		return err
+	}
+	var prev *dnssec.Document
+	if *prevPath != "" {
+		if _, prev, err = readSKR(*prevPath, "--previous-skr"); err != nil {
+			return err
+		}
+	}
+	data, ksr, err := readKSR(pos[0], "", p.TextOptions())
+	if err != nil {
+		return err
+	}
+	d := dnssec.DigestOf(data)
+	fmt.Fprintf(stdout, "KSR      %s\nSHA-256  %s\n         %s\n\n", filepath.Base(pos[0]), dnssec.GroupHex(d.Hex()), d.Words())
+	skr, results, err := session.SignKSR(ctx, session.SignRequest{Profile: p, Token: tok, KSR: ksr, Previous: prev, Schema: *schema,
+		Policy: policy, Now: now, Progress: func(done, total int) { fmt.Fprintf(stdout, "signed bundle %d of %d\n", done, total) }})
+	for _, r := range results {
+		if r.Status != dnssec.Pass {
+			fmt.Fprintf(stdout, "%s %-27s %s\n", ui.StatusMark(r.Status), r.ID, r.Detail)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, session.ErrRefused) {
+			for _, r := range results {
+				if r.Status == dnssec.Fail {
+					return badInput(fmt.Errorf("ksr sign %s: %s: %s; nothing was written", pos[0], r.ID, r.Detail))
+				}
+			}
+			return badInput(fmt.Errorf("ksr sign %s: %v; nothing was written", pos[0], err))
+		}
+		if errors.Is(err, session.ErrConfig) {
+			return usageErr("ksr sign %s: %v; nothing was written", pos[0], err)
+		}
+		return operational(fmt.Errorf("ksr sign %s: %w; nothing was written", pos[0], err))
+	}
+	outData, err := skr.Marshal()
+	if err != nil {
+		return operational(err)
+	}
+	if err := durable.WriteFile(*out, outData, 0o644, durable.New); err != nil {
+		return operational(fmt.Errorf("ksr sign: write %s: %w", *out, err))
+	}
+	sd := dnssec.DigestOf(outData)
+	fmt.Fprintf(stdout, "\n%d checks passed. SKR written: %s\nSHA-256  %s\n         %s\n", len(results), *out, dnssec.GroupHex(sd.Hex()), sd.Words())
+	return nil
+}

@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+)
+
+// pinEnv is where non-interactive commands (ksr sign, anchor export, hsm
+// inventory) take a PKCS#11 token's PIN from: automation and tests. In a
+// ceremony the console derives the PIN from the crypto officers' cards.
+const pinEnv = "KEYCEREMONY_PIN"
+
+// cardAuth, when its fields are set, activates a PKCS#11 token with the
+// crypto officers' cards (card files, or PKCS#11 cards) instead of
+// KEYCEREMONY_PIN.
+type cardAuth struct {
+	roster string
+	src    cardSource
+	stdin  io.Reader
+	stderr io.Writer
+}
+
+func (a *cardAuth) flags(fs *flag.FlagSet) {
+	fs.StringVar(&a.roster, "roster", "", "activate the token with the crypto officers' cards: the roster (a quorum: block) they were dealt for")
+	fs.StringVar(&a.src.dir, "cards", "", "the folder of card files <id>.card (with --roster)")
+	fs.StringVar(&a.src.module, "card-module", "", "or the PKCS#11 library of the card readers: card CO1 is the token labelled CO1 (with --roster)")
+}
+
+// pin asks the holders of the cards found in the folder for their
+// passphrases, one card after another, until the roster's threshold is
+// reached, and derives the token's PIN. Refused cards are named and skipped.
+func (a *cardAuth) pin(ctx context.Context, label string) ([]byte, error) {
+	roster, err := loadRoster(a.roster)
+	if err != nil {
+		return nil, err
+	}
+	if (a.src.dir == "") == (a.src.module == "") {
+		return nil, usageErr("--roster needs --cards DIR or --card-module LIB")
+	}
+	secret, err := collectSecret(ctx, roster, a.src, passphraseReader(a.stdin, a.stderr), a.stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer quorum.Wipe(secret)
+	return quorum.DerivePIN(secret, label)
+}
+
+// loadProfile reads a profile and opens its token, logged in when login is
+// set (with the PIN from the cards when auth gives a roster, otherwise from
+// KEYCEREMONY_PIN). The returned function closes the token.
+func loadProfile(ctx context.Context, path string, login bool, auth ...*cardAuth) (*ceremony.Profile, hsm.Token, func(), error) {
+	b, err := readInput(path)
+	if err != nil {
+		return nil, nil, nil, usageErr("--profile: %v", err)
+	}
+	p, err := ceremony.LoadProfile(path, b)
+	if err != nil {
+		return nil, nil, nil, usageErr("%v", err)
+	}
+	switch p.Token.Backend {
+	case "software":
+		files := map[string]string{}
+		for label, f := range p.Token.Keys {
+			if !filepath.IsAbs(f) {
+				f = filepath.Join(filepath.Dir(path), f)
+			}
+			files[label] = f
+		}
+		tok, err := hsm.LoadSoftToken(p.Token.Label, files)
+		if err != nil {
+			return nil, nil, nil, usageErr("%s: %v", path, err)
+		}
+		if err := tok.Login(ctx, nil); err != nil {
+			return nil, nil, nil, operational(err)
+		}
+		return p, tok, func() {}, nil
+	case "pkcs11":
+		tok, err := hsm.OpenPKCS11Serial(p.Token.Module, p.Token.Label, p.Token.Serial)
+		if err != nil {
+			if errors.Is(err, hsm.ErrTokenNotFound) {
+				return nil, nil, nil, usageErr("%s: %v", path, err)
+			}
+			return nil, nil, nil, operational(fmt.Errorf("%s: %w", path, err))
+		}
+		if login {
+			var pin []byte
+			if len(auth) > 0 && auth[0] != nil && auth[0].roster != "" {
+				if pin, err = auth[0].pin(ctx, p.Token.Label); err != nil {
+					tok.Close()
+					return nil, nil, nil, err
+				}
+				defer quorum.Wipe(pin)
+			} else {
+				pin = []byte(os.Getenv(pinEnv))
+			}
+			if len(pin) == 0 {
+				tok.Close()
+				return nil, nil, nil, usageErr("%s: token %q needs its PIN: give --roster and --cards (the officers' card files), or set %s", path, p.Token.Label, pinEnv)
+			}
+			if err := tok.Login(ctx, pin); err != nil {
+				tok.Close()
+				if errors.Is(err, hsm.ErrPINIncorrect) {
+					hint := "check " + pinEnv
+					if len(auth) > 0 && auth[0] != nil && auth[0].roster != "" {
+						hint = "these cards were not dealt for this token"
+					}
+					err = fmt.Errorf("%s: %w; %s (the token locks itself after a few wrong PINs)", path, err, hint)
+				}
+				return nil, nil, nil, operational(err)
+			}
+		}
+		return p, tok, func() { tok.Close() }, nil
+	}
+	return nil, nil, nil, usageErr("%s: unknown backend %q", path, p.Token.Backend)
+}
+
+// profilePolicy reads the request policy file a profile names (relative to
+// the profile); none means IANA's defaults.
+func profilePolicy(p *ceremony.Profile, profilePath string) (dnssec.CheckPolicy, error) {
+	pp := p.Policy
+	if pp != "" && !filepath.IsAbs(pp) {
+		pp = filepath.Join(filepath.Dir(profilePath), pp)
+	}
+	return loadPolicyFile(pp)
+}

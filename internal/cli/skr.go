@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/ui"
+)
+
+func runSKR(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "verify" {
+		return usageErr("skr: give a subcommand: verify")
+	}
+	fs := flag.NewFlagSet("skr verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	ksrPath := fs.String("ksr", "", "the KSR this SKR answers")
+	anchorPath := fs.String("anchor", "", "trust anchors: root-anchors.xml, or DNSKEY/DS records (required)")
+	policyPath := fs.String("policy", "", "a policy file (YAML); its num_bundles is the response policy's")
+	nowFlag := fs.String("now", "", "also say whether the SKR is still in force at this time")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: keyceremony skr verify SKR [--ksr KSR] --anchor FILE [--now TIME] [--json]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *anchorPath == "" {
+		fs.Usage()
+		return usageErr("skr verify: give one SKR file and --anchor")
+	}
+	ab, err := readInput(*anchorPath)
+	if err != nil {
+		return usageErr("--anchor: %v", err)
+	}
+	anchors, err := dnssec.ParseAnchors(ab)
+	if err != nil {
+		return badInput(fmt.Errorf("%s: %w", *anchorPath, err))
+	}
+	policy, err := loadPolicyFile(*policyPath)
+	if err != nil {
+		return err
+	}
+	var now time.Time
+	if *nowFlag != "" {
+		if now, err = parseNow(*nowFlag); err != nil {
+			return err
+		}
+	}
+	var ksr *dnssec.Document
+	if *ksrPath != "" {
+		if _, ksr, err = readKSR(*ksrPath, "--ksr"); err != nil {
+			return err
+		}
+	}
+	data, skr, err := readDocument(pos[0])
+	if err != nil {
+		return err
+	}
+	d := dnssec.DigestOf(data)
+	results := dnssec.VerifySKR(skr, anchors, ksr, policy, now)
+	ok := dnssec.Passed(results)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(map[string]any{"file": filepath.Base(pos[0]), "sha256": d.Hex(), "words": d.Words(), "id": skr.ID, "ok": ok, "results": results})
+	} else {
+		fmt.Fprintf(stdout, "SKR      %s\nSHA-256  %s\n         %s\n\n", filepath.Base(pos[0]), dnssec.GroupHex(d.Hex()), d.Words())
+		for _, r := range results {
+			fmt.Fprintf(stdout, "%s %-20s %s\n", ui.StatusMark(r.Status), r.ID, r.Detail)
+		}
+		if ok {
+			fmt.Fprintln(stdout, "\nVERIFIED")
+		} else {
+			fmt.Fprintln(stdout, "\nNOT VERIFIED")
+		}
+	}
+	for _, r := range results {
+		if r.Status == dnssec.Fail {
+			return badInput(fmt.Errorf("skr verify %s: %s: %s", pos[0], r.ID, r.Detail))
+		}
+	}
+	return nil
+}
