@@ -2,6 +2,7 @@ package transparency
 
 import (
 	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/internal/durable"
 
 	"context"
 	"crypto/sha256"
@@ -138,7 +139,7 @@ func bulkLog(b *testing.B, n int) string {
 		}
 		if cp, err := reader.ReadCheckpoint(ctx); err == nil {
 			if _, size, _, err := ParseCheckpointBody(strings.SplitN(string(cp), "\n\n", 2)[0] + "\n"); err == nil && size > 0 {
-				writeDurable(filepath.Join(dir, checkpointsDir, fmt.Sprint(size)), cp, true)
+				writeDurable(durable.Disk{}, filepath.Join(dir, checkpointsDir, fmt.Sprint(size)), cp, true)
 			}
 		}
 	}

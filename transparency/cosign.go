@@ -122,7 +122,7 @@ func (l *Log) Cosign(size uint64, signers []note.Signer) ([]string, error) {
 		return names, nil
 	}
 	out := append(bytes.Clone(data), lines...)
-	if err := writeDurable(path, out, false); err != nil {
+	if err := writeDurable(l.disk, path, out, false); err != nil {
 		return nil, fmt.Errorf("store the cosignatures of checkpoint %d: %w", size, err)
 	}
 	return names, nil
@@ -220,5 +220,5 @@ func (l *Log) publishCosigned() error {
 	if len(out) == len(data) {
 		return nil
 	}
-	return writeDurable(pub, out, false)
+	return writeDurable(l.disk, pub, out, false)
 }

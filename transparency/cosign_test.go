@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyceremony/keyceremony/internal/durable"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -152,7 +153,7 @@ func BenchmarkCosign(b *testing.B) {
 		}
 		opNs += time.Since(t0).Nanoseconds()
 		t1 := time.Now()
-		if err := writeDurable(base, cp.Note, false); err != nil {
+		if err := writeDurable(durable.Disk{}, base, cp.Note, false); err != nil {
 			b.Fatal(err)
 		}
 		baseNs += time.Since(t1).Nanoseconds()

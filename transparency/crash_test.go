@@ -2,6 +2,7 @@ package transparency
 
 import (
 	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/internal/logtest"
 
 	"bufio"
 	"context"
@@ -33,7 +34,11 @@ func crashChild() {
 	}
 	ctx := context.Background()
 	_, statErr := os.Stat(filepath.Join(dir, vkeyFile))
-	l, err := Open(ctx, dir, Options{Key: key, New: statErr != nil})
+	opts := Options{Key: key, New: statErr != nil}
+	if crash := logtest.CrashAfterFromEnv(); crash != nil {
+		opts.AfterDurable = func(a Appended) { crash(a.Index, a.Leaf) }
+	}
+	l, err := Open(ctx, dir, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		os.Exit(3)
@@ -84,7 +89,7 @@ func TestCrashKill9(t *testing.T) {
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashChildEnv+"_KEY="+skey)
 		if last {
-			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", CrashAfterEnv, size+5))
+			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", logtest.CrashAfterEnv, size+5))
 		}
 		out, err := cmd.StdoutPipe()
 		if err != nil {

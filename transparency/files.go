@@ -26,12 +26,12 @@ func syncDir(dir string) error { return durable.SyncDir(dir) }
 
 func mkdirDurable(dir string) error { return durable.MkdirAll(dir) }
 
-func writeDurable(path string, data []byte, exclusive bool) error {
+func writeDurable(d durable.Disk, path string, data []byte, exclusive bool) error {
 	mode := durable.Replace
 	if exclusive {
 		mode = durable.Same
 	}
-	return durable.WriteFile(path, data, 0o644, mode)
+	return d.WriteFile(path, data, 0o644, mode)
 }
 
 // fileKind classifies a path (slash-separated, relative to the log folder).

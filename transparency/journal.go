@@ -27,11 +27,13 @@ const journalFile = "journal"
 type journal struct {
 	f    *os.File
 	size int64
+	// faults, in tests, fail chosen syncs.
+	faults *durable.Faults
 }
 
 // openJournal opens (or creates) the journal and returns the entries of its
 // intact records.
-func openJournal(dir string) (*journal, [][]byte, error) {
+func openJournal(dir string, faults *durable.Faults) (*journal, [][]byte, error) {
 	path := filepath.Join(dir, stateDir, journalFile)
 	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
@@ -50,7 +52,7 @@ func openJournal(dir string) (*journal, [][]byte, error) {
 		return nil, nil, fmt.Errorf("read journal: %w", err)
 	}
 	entries, valid := parseJournal(data)
-	return &journal{f: f, size: int64(valid)}, entries, nil
+	return &journal{f: f, size: int64(valid), faults: faults}, entries, nil
 }
 
 // parseJournal returns the entries of the intact records at the start of data
@@ -81,7 +83,7 @@ func (j *journal) append(entry []byte, leaf Hash) error {
 	rec = append(rec, leaf[:]...)
 	_, err := j.f.WriteAt(rec, j.size)
 	if err == nil {
-		err = durable.Fault(durable.OpFsync, j.f.Name())
+		err = j.faults.Check(durable.OpFsync, j.f.Name())
 	}
 	if err == nil {
 		err = syscall.Fdatasync(int(j.f.Fd()))

@@ -2,6 +2,7 @@ package transparency
 
 import (
 	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/internal/durable"
 
 	"bytes"
 	"context"
@@ -71,6 +72,13 @@ type Options struct {
 	WitnessPolicy []byte
 	// WitnessTimeout bounds the wait for the witnesses; 0 means 5 s.
 	WitnessTimeout time.Duration
+	// Disk is where the log's files are written; its zero value is the
+	// machine's. Tests inject failing fsyncs and renames through it.
+	Disk durable.Disk
+	// AfterDurable, if set, is called with each entry the moment it is
+	// durable, before Append returns or anything else happens: for tests
+	// that crash the process there. It MUST NOT call the log.
+	AfterDurable func(Appended)
 }
 
 // Artefact is a file to store beside the log and cite from an entry.
@@ -107,6 +115,9 @@ type Log struct {
 	lock     *os.File
 	journal  *journal
 	done     chan struct{} // closed when the archiver has stopped
+	disk     durable.Disk
+	// afterDurable is Options.AfterDurable.
+	afterDurable func(Appended)
 
 	pending   chan pendingEntry // journaled entries for the integrator, in order
 	integDone chan struct{}     // closed when the integrator has stopped
@@ -142,7 +153,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 	if opts.Key == nil {
 		return nil, errors.New("open log: no checkpoint key")
 	}
-	l := &Log{dir: dir, key: opts.Key, origin: opts.Key.Signer.Name(), now: opts.Now, cpWait: make(chan struct{}), witnessTimeout: opts.WitnessTimeout}
+	l := &Log{dir: dir, key: opts.Key, origin: opts.Key.Signer.Name(), now: opts.Now, cpWait: make(chan struct{}), witnessTimeout: opts.WitnessTimeout,
+		disk: opts.Disk, afterDurable: opts.AfterDurable}
 	if opts.WitnessPolicy != nil {
 		g, err := tessera.NewWitnessGroupFromPolicy(opts.WitnessPolicy)
 		if err != nil {
@@ -195,7 +207,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 		if rep, err = l.check(); err != nil {
 			return nil, err
 		}
-	} else if err := writeDurable(filepath.Join(dir, vkeyFile), []byte(opts.Key.VKey+"\n"), true); err != nil {
+	} else if err := writeDurable(opts.Disk, filepath.Join(dir, vkeyFile), []byte(opts.Key.VKey+"\n"), true); err != nil {
 		return nil, fmt.Errorf("%s: %w: %s holds another log's key", dir, ErrNotLog, vkeyFile)
 	}
 	if err := l.start(); err != nil {
@@ -349,7 +361,7 @@ func (l *Log) check() (*Report, error) {
 // already holds must match, the others are checked and integrated in order.
 // Then the journal is emptied. logged are the entries Tessera holds.
 func (l *Log) replayJournal(ctx context.Context, logged [][]byte) error {
-	j, records, err := openJournal(l.dir)
+	j, records, err := openJournal(l.dir, l.disk.Faults)
 	if err != nil {
 		return err
 	}
@@ -446,7 +458,7 @@ func (l *Log) start() error {
 		return fmt.Errorf("open log storage: %w", err)
 	}
 	opts := tessera.NewAppendOptions().
-		WithCheckpointSigner(archivingSigner{Signer: l.key.Signer, dir: l.dir, failed: func(err error) { l.setCheckpoint(nil, err) }}).
+		WithCheckpointSigner(archivingSigner{Signer: l.key.Signer, dir: l.dir, disk: l.disk, failed: func(err error) { l.setCheckpoint(nil, err) }}).
 		WithBatching(1, time.Millisecond).
 		WithCheckpointInterval(CheckpointInterval).
 		WithCheckpointRepublishInterval(0)
@@ -502,7 +514,8 @@ func (l *Log) archive(ctx context.Context) {
 // checkpoint is archived before it is published, and none is ever missed.
 type archivingSigner struct {
 	note.Signer
-	dir string
+	dir  string
+	disk durable.Disk
 	// failed reports a checkpoint that could not be archived (a full or
 	// read-only disk), so that those waiting for one learn why none comes.
 	failed func(error)
@@ -528,7 +541,7 @@ func (s archivingSigner) Sign(msg []byte) ([]byte, error) {
 	if old, err := os.ReadFile(path); err == nil && bytes.HasPrefix(old, append(bytes.Clone(msg), '\n')) {
 		return sig, nil // archived already (a re-signing, or later cosigned)
 	}
-	if err := writeDurable(path, b.Bytes(), false); err != nil {
+	if err := writeDurable(s.disk, path, b.Bytes(), false); err != nil {
 		err = fmt.Errorf("archive checkpoint %d: %w", size, err)
 		if s.failed != nil {
 			s.failed(err)
@@ -587,7 +600,9 @@ func (l *Log) Append(ctx context.Context, ev event.Event, arts ...event.Artefact
 		l.failed = err
 		return Appended{}, fmt.Errorf("append %s entry %d: %w", ev.Kind(), l.size, err)
 	}
-	crashHook(a)
+	if l.afterDurable != nil {
+		l.afterDurable(a)
+	}
 	l.size++
 	l.lastDigest, l.lastTime = hex.EncodeToString(a.Leaf[:]), t
 	// The entry is durable: the integrator must get it, in order, whatever ctx says.
@@ -683,7 +698,7 @@ func (l *Log) StoreArtefact(name string, data []byte) (event.Artefact, error) {
 	if err := ref.Validate(); err != nil {
 		return event.Artefact{}, err
 	}
-	if err := writeDurable(filepath.Join(l.dir, artefactsDir, ref.SHA256), data, true); err != nil {
+	if err := writeDurable(l.disk, filepath.Join(l.dir, artefactsDir, ref.SHA256), data, true); err != nil {
 		return event.Artefact{}, fmt.Errorf("store artefact %s: %w", name, err)
 	}
 	return ref, nil

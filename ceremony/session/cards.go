@@ -296,7 +296,7 @@ func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) er
 		}
 		ids = append(ids, c.ID)
 	}
-	if err := durable.WriteFile(rc.RosterPath, rb, 0o644, durable.New); err != nil {
+	if err := s.cfg.Disk.WriteFile(rc.RosterPath, rb, 0o644, durable.New); err != nil {
 		return fmt.Errorf("write the new roster: %w; nothing was logged: remove the new card files and deal again", err)
 	}
 	for _, c := range old.Cards {

@@ -83,6 +83,9 @@ type Config struct {
 	KSRHash1 string
 	// OnAppend, if set, is called after each entry is durable and applied.
 	OnAppend func(a transparency.Appended)
+	// Disk is where the SKR and a new roster are written; its zero value
+	// is the machine's. Tests inject failing fsyncs and renames through it.
+	Disk durable.Disk
 }
 
 // Session is a ceremony in progress. It is not safe for concurrent use: the
@@ -612,7 +615,7 @@ func (s *Session) writeSKR(ctx context.Context, cur ceremony.Step) error {
 	if err != nil {
 		return err
 	}
-	if err := durable.WriteFile(skrPath, data, 0o644, durable.Same); err != nil {
+	if err := s.cfg.Disk.WriteFile(skrPath, data, 0o644, durable.Same); err != nil {
 		return fmt.Errorf("write the SKR to %s: %w; try again", skrPath, err)
 	}
 	return s.append(ctx, event.SKRWritten{Step: cur.ID, SHA256: ref.SHA256, Path: skrPath}, ref)

@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/keyceremony/keyceremony/internal/durable"
+	"github.com/keyceremony/keyceremony/transparency"
 )
 
 // Exit codes of the command contract.
@@ -57,13 +60,26 @@ type command struct {
 	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
 }
 
-func commands() []command {
+// hooks are what tests inject into the commands that write a log; the
+// command itself runs with none.
+type hooks struct {
+	// disk fails chosen fsyncs and renames of the log, the SKR and rosters.
+	disk durable.Disk
+	// afterDurable is called with each entry the moment it is durable.
+	afterDurable func(transparency.Appended)
+}
+
+func commands(h hooks) []command {
 	return []command{
-		{"demo", "rehearsal on embedded defaults: writes and verifies a sample rehearsal log", runDemo},
+		{"demo", "rehearsal on embedded defaults: writes and verifies a sample rehearsal log", func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+			return runDemo(ctx, h, args, stdin, stdout, stderr)
+		}},
 		{"verify", "verify a log folder offline: signature, tiles, root, hash chain, artefacts, consistency", runVerify},
 		{"serve", "publish a log folder read-only over HTTP: tiles, checkpoint, live events and a page that verifies in the browser", runServe},
 		{"watch", "follow a ceremony live from its log folder or URL, read-only, verifying every checkpoint", runWatch},
-		{"run", "a ceremony on the profile's HSM with the officers' cards: the console, or --plain prompts; resumes a log", runCeremony},
+		{"run", "a ceremony on the profile's HSM with the officers' cards: the console, or --plain prompts; resumes a log", func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+			return runCeremony(ctx, h, args, stdin, stdout, stderr)
+		}},
 		{"transcript", "the annotated script built from a verified log: each step's time and entry, cards, hashes, exceptions", runTranscript},
 		{"anchor", "export trust anchors and DS records (anchor export; anchor rekor: not built yet)", runAnchor},
 		{"ksr", "check a key signing request against IANA's policy checks (ksr check), or sign it (ksr sign)", runKSR},
@@ -87,6 +103,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 
 // run is the whole program: it parses the subcommand and runs it.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return runWith(ctx, hooks{}, args, stdin, stdout, stderr)
+}
+
+// runWith is run with what a test injects.
+func runWith(ctx context.Context, h hooks, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	noCoreDumps()
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		printUsage(stdout)
@@ -95,7 +116,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return nil
 	}
-	for _, c := range commands() {
+	for _, c := range commands(h) {
 		if c.name != args[0] {
 			continue
 		}
@@ -114,7 +135,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: keyceremony COMMAND [arguments]")
 	fmt.Fprintln(w)
-	for _, c := range commands() {
+	for _, c := range commands(hooks{}) {
 		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 }

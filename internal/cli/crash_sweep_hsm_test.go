@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyceremony/keyceremony/internal/logtest"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -103,7 +104,7 @@ func TestCrashSweepHSM(t *testing.T) {
 			"--ksr", ksr, "--skr", logDir+"-skr.xml", "--cards", cardsDir, "--now", "2009-12-25", "--plain", "--rehearsal")
 		cmd.Env = append(os.Environ(), mainEnv+"=1")
 		if crashAt >= 0 {
-			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", transparency.CrashAfterEnv, crashAt))
+			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", logtest.CrashAfterEnv, crashAt))
 		}
 		return cmd
 	}

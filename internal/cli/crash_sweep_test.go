@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/internal/logtest"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -55,7 +56,7 @@ func TestCrashSweep(t *testing.T) {
 			t.Parallel()
 			dir := filepath.Join(t.TempDir(), "log")
 			cmd := exec.Command(os.Args[0], "demo", "--script", "signing", "--auto", "--plain", "--log", dir)
-			cmd.Env = append(os.Environ(), mainEnv+"=1", fmt.Sprintf("%s=%d", transparency.CrashAfterEnv, n))
+			cmd.Env = append(os.Environ(), mainEnv+"=1", fmt.Sprintf("%s=%d", logtest.CrashAfterEnv, n))
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			cmd.Stdin = strings.NewReader("")

@@ -21,7 +21,7 @@ import (
 	"github.com/keyceremony/keyceremony/ui"
 )
 
-func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	logDir := fs.String("log", "", "the log folder: a new one, or one holding an unfinished demo to resume (default: a new folder under the system's temporary directory)")
@@ -62,7 +62,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	defer restore()
 
-	l, err := openDemoLog(ctx, dir, resume, script)
+	l, err := openDemoLog(ctx, dir, resume, script, h)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return operational(err)
 	}
-	cfg.ClockJumps = true
+	cfg.ClockJumps, cfg.Disk = true, h.disk
 	// The rehearsal's parts for what other scripts do: a second KSR
 	// (2010Q2) for a script that signs two quarters, and three new officers
 	// whose card files and roster go beside the log.
@@ -129,7 +129,7 @@ func rehearsalScript(name string) (*ceremony.Script, error) {
 
 // openDemoLog opens the demo's log in dir: a new one with a new rehearsal key
 // (kept beside the folder, never in it), or an existing one to resume.
-func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.Script) (*transparency.Log, error) {
+func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.Script, h hooks) (*transparency.Log, error) {
 	keyPath := dir + ".key"
 	name := script.Ceremony
 	if !strings.Contains(name, "rehearsal") {
@@ -147,5 +147,5 @@ func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.
 		open: event.Open{Ceremony: name, Zone: script.Zone,
 			ScriptSHA256: script.Digest, Tool: toolVersion(), Rehearsal: true, OfficerKeys: ceremony.OfficerKeys(script.Quorum)},
 		artefacts: arts,
-		keyName:   "rehearsal key", keyHint: "choose a new folder"})
+		keyName:   "rehearsal key", keyHint: "choose a new folder", hooks: h})
 }

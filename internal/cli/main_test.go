@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/keyceremony/keyceremony/internal/logtest"
+	"github.com/keyceremony/keyceremony/transparency"
 	"github.com/rogpeppe/go-internal/testscript"
 	"k8s.io/klog/v2"
 )
@@ -26,7 +28,12 @@ func TestMain(m *testing.M) {
 	klog.LogToStderr(false)
 	klog.SetOutput(io.Discard)
 	if os.Getenv(mainEnv) != "" {
-		err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		// The command, and the crash a test asks of it.
+		var h hooks
+		if crash := logtest.CrashAfterFromEnv(); crash != nil {
+			h.afterDurable = func(a transparency.Appended) { crash(a.Index, a.Leaf) }
+		}
+		err := runWith(context.Background(), h, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 		if err != nil {
 			os.Stderr.WriteString("keyceremony: " + err.Error() + "\n")
 		}

@@ -24,7 +24,7 @@ import (
 // runCeremony is `keyceremony run`: a signing ceremony on the profile's HSM,
 // activated by the crypto officers' cards, in the console or line by line.
 // A log folder that holds an unfinished ceremony resumes it.
-func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	scriptArg := fs.String("script", "", "the ceremony script: a file, or a built-in script by name (required)")
@@ -239,13 +239,13 @@ func runCeremony(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			return usageErr("--witness-policy %s: %v", *witnessPolicy, err)
 		}
 	}
-	l, err := openLog(ctx, logSpec{dir: dir, keyPath: *keyPath, origin: *origin, resume: resume, open: open, artefacts: arts, witnessPolicy: policy})
+	l, err := openLog(ctx, logSpec{dir: dir, keyPath: *keyPath, origin: *origin, resume: resume, open: open, artefacts: arts, witnessPolicy: policy, hooks: h})
 	if err != nil {
 		return err
 	}
 	closeLog := closer(l)
 	defer closeLog()
-	cfg.Log, cfg.Resume, cfg.ClockJumps = l, resume, true
+	cfg.Log, cfg.Resume, cfg.ClockJumps, cfg.Disk = l, resume, true, h.disk
 	sess, err := session.Open(ctx, cfg)
 	if errors.Is(err, session.ErrClosed) {
 		return usageErr("run: %s holds a closed ceremony; a closed log is never reopened: verify it with keyceremony verify %s", dir, dir)
@@ -299,6 +299,8 @@ type logSpec struct {
 	// witnessPolicy, when set, is the tlog-policy whose witnesses cosign
 	// each checkpoint.
 	witnessPolicy []byte
+	// hooks are what a test injects.
+	hooks hooks
 }
 
 // openLog opens a ceremony's log. A new log uses the key file when it exists
@@ -332,7 +334,7 @@ func openLog(ctx context.Context, spec logSpec) (*transparency.Log, error) {
 		return nil, usageErr("log key %s: %v", spec.keyPath, err)
 	}
 	l, err := transparency.Open(ctx, spec.dir, transparency.Options{Key: key, New: !spec.resume, Open: spec.open, OpenArtefacts: spec.artefacts,
-		WitnessPolicy: spec.witnessPolicy})
+		WitnessPolicy: spec.witnessPolicy, Disk: spec.hooks.disk, AfterDurable: spec.hooks.afterDurable})
 	if err != nil {
 		if made {
 			os.Remove(spec.keyPath)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/keyceremony/keyceremony/internal/durable"
+	"github.com/keyceremony/keyceremony/internal/logtest"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -75,7 +76,7 @@ func TestStorageFaults(t *testing.T) {
 	t.Run("read-only", func(t *testing.T) {
 		dir := smallDisk(t, "16m")
 		cmd := exec.Command(os.Args[0], "demo", "--script", "signing", "--auto", "--plain", "--log", filepath.Join(dir, "log"))
-		cmd.Env = append(os.Environ(), mainEnv+"=1", fmt.Sprintf("%s=%d", transparency.CrashAfterEnv, 30))
+		cmd.Env = append(os.Environ(), mainEnv+"=1", fmt.Sprintf("%s=%d", logtest.CrashAfterEnv, 30))
 		cmd.Stdin = strings.NewReader("")
 		cmd.Run() // killed after entry 30
 		if out, err := exec.Command("mount", "-o", "remount,ro", dir).CombinedOutput(); err != nil {
@@ -118,10 +119,10 @@ func TestFileFaults(t *testing.T) {
 			dir := t.TempDir()
 			logDir := filepath.Join(dir, "log")
 			args := []string{"demo", "--script", "signing", "--auto", "--plain", "--log", logDir}
-			durable.InjectFault(c.op, filepath.Join(dir, c.file), c.nth)
+			faults := &durable.Faults{}
+			faults.Inject(c.op, filepath.Join(dir, c.file), c.nth)
 			var out bytes.Buffer
-			err := run(ctx, args, strings.NewReader(""), &out, io.Discard)
-			durable.ClearFaults()
+			err := runWith(ctx, hooks{disk: durable.Disk{Faults: faults}}, args, strings.NewReader(""), &out, io.Discard)
 			t.Logf("%s: %v", c.name, err)
 			if exitCode(err) != exitOperational || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("a failed %s: exit %d, %v\n%s", c.op, exitCode(err), err, out.String())

@@ -71,8 +71,19 @@ func MkdirPrivate(dir string) error {
 	return os.Chmod(dir, 0o700)
 }
 
+// Disk writes files durably. Its zero value is the machine's own disk; a
+// test sets Faults to make chosen writes fail.
+type Disk struct {
+	Faults *Faults
+}
+
 // WriteFile writes data to path durably, with the given permissions.
 func WriteFile(path string, data []byte, perm os.FileMode, mode Mode) error {
+	return Disk{}.WriteFile(path, data, perm, mode)
+}
+
+// WriteFile writes data to path durably, with the given permissions.
+func (d Disk) WriteFile(path string, data []byte, perm os.FileMode, mode Mode) error {
 	dir := filepath.Dir(path)
 	if err := MkdirAll(dir); err != nil {
 		return err
@@ -99,7 +110,7 @@ func WriteFile(path string, data []byte, perm os.FileMode, mode Mode) error {
 		f.Close()
 		return err
 	}
-	if err := Fault(OpFsync, path); err != nil {
+	if err := d.Faults.Check(OpFsync, path); err != nil {
 		f.Close()
 		return err
 	}
@@ -118,7 +129,7 @@ func WriteFile(path string, data []byte, perm os.FileMode, mode Mode) error {
 			}
 			return err
 		}
-	} else if err := Fault(OpRename, path); err != nil {
+	} else if err := d.Faults.Check(OpRename, path); err != nil {
 		return err
 	} else if err := os.Rename(tmp, path); err != nil {
 		return err

@@ -7,11 +7,14 @@ import (
 	"syscall"
 )
 
-// A fault-injecting layer for the storage campaign: a test makes the nth
-// fsync or rename of a path that contains a given string fail with an I/O
-// error (EIO), as a failing disk or controller does, and checks that nothing
-// half-written is left and the ceremony resumes. Nothing is injected unless
-// a test asks.
+// Faults make chosen fsyncs and renames fail with an I/O error (EIO), as a
+// failing disk or controller does: a test gives them to a Disk and checks
+// that nothing half-written is left and the ceremony resumes. The product
+// never makes one: a nil *Faults injects nothing.
+type Faults struct {
+	mu   sync.Mutex
+	list []*fault
+}
 
 // Operations that can be made to fail.
 const (
@@ -24,36 +27,28 @@ type fault struct {
 	nth, seen int
 }
 
-var faults struct {
-	mu   sync.Mutex
-	list []*fault
+// Inject makes the nth (from 1) op on a path containing match fail with
+// EIO, once.
+func (f *Faults) Inject(op, match string, nth int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.list = append(f.list, &fault{op: op, match: match, nth: nth})
 }
 
-// InjectFault makes the nth (from 1) op on a path containing match fail
-// with EIO, once. For tests only.
-func InjectFault(op, match string, nth int) {
-	faults.mu.Lock()
-	defer faults.mu.Unlock()
-	faults.list = append(faults.list, &fault{op: op, match: match, nth: nth})
-}
-
-// ClearFaults removes every injected fault.
-func ClearFaults() {
-	faults.mu.Lock()
-	defer faults.mu.Unlock()
-	faults.list = nil
-}
-
-// Fault returns the injected failure due for op on path, or nil.
-func Fault(op, path string) error {
-	faults.mu.Lock()
-	defer faults.mu.Unlock()
-	for _, f := range faults.list {
-		if f.op != op || !strings.Contains(path, f.match) {
+// Check returns the failure due for op on path, or nil. A nil *Faults
+// returns nil.
+func (f *Faults) Check(op, path string) error {
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, ft := range f.list {
+		if ft.op != op || !strings.Contains(path, ft.match) {
 			continue
 		}
-		f.seen++
-		if f.seen == f.nth {
+		ft.seen++
+		if ft.seen == ft.nth {
 			return &os.PathError{Op: op, Path: path, Err: syscall.EIO}
 		}
 	}
