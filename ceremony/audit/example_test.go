@@ -3,8 +3,8 @@ package audit_test
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"os"
+	"strings"
 
 	"github.com/keyceremony/keyceremony/ceremony/audit"
 	"github.com/keyceremony/keyceremony/transparency"
