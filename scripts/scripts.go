@@ -69,3 +69,13 @@ func DemoRoster() []byte {
 	block, _, _ := strings.Cut(rest, "\nacts:")
 	return []byte("quorum:\n" + block + "\n")
 }
+
+// DemoProfileName is the demo's profile.
+const DemoProfileName = "demo-profile.yaml"
+
+// DemoProfile returns the demo's profile: its software token, KSK
+// inventory, schema and policies. Its policy file is DemoPolicy.
+func DemoProfile() []byte {
+	b, _ := fs.ReadFile(files, DemoProfileName)
+	return b
+}

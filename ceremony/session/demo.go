@@ -28,9 +28,10 @@ func DemoScript() (*ceremony.Script, error) {
 var demoCheckTime = time.Date(2009, 12, 25, 0, 0, 0, 0, time.UTC)
 
 // DemoConfig is the rehearsal on embedded defaults: the demo script, its
-// seven simulated cards, the software token with IANA's test KSK1, and
-// IANA's 2010Q1 pre-production KSR, checked as of 2009-12-25 under the
-// demo's policy file (scripts/demo-policy.yaml).
+// seven simulated cards, the software token with IANA's test KSK1 and its
+// profile (scripts/demo-profile.yaml: the inventory, the schema, the
+// policies), and IANA's 2010Q1 pre-production KSR, checked as of
+// 2009-12-25. It signs as a ceremony does: through the profile.
 func DemoConfig(script *ceremony.Script, log *transparency.Log, resume bool, skrPath string) (Config, error) {
 	cards, err := quorum.LoadSimulated(scripts.DemoCards())
 	if err != nil {
@@ -46,21 +47,18 @@ func DemoConfig(script *ceremony.Script, log *transparency.Log, resume bool, skr
 	if err != nil {
 		return Config{}, err
 	}
-	policy, err := dnssec.LoadPolicy("demo-policy.yaml", scripts.DemoPolicy())
+	profile, err := ceremony.LoadProfile(scripts.DemoProfileName, scripts.DemoProfile())
 	if err != nil {
 		return Config{}, err
 	}
-	day := 24 * time.Hour
+	policy, err := dnssec.LoadPolicy(profile.Policy, scripts.DemoPolicy())
+	if err != nil {
+		return Config{}, err
+	}
 	return Config{
-		Script: script, Log: log, Resume: resume, Token: token, KeyLabel: hsm.DemoKeyLabel, Cards: cards,
+		Script: script, Log: log, Resume: resume, Token: token, Cards: cards, Profile: profile,
 		KSR:     Input{Name: scripts.DemoKSRName, Data: scripts.DemoKSR()},
-		SKRPath: skrPath, Policy: policy, CheckTime: demoCheckTime, TTL: 172800,
-		KSKPolicy: dnssec.Policy{
-			PublishSafety: dnssec.Duration{Text: "PT0S"}, RetireSafety: dnssec.Duration{Text: "P28D", D: 28 * day},
-			MaxSignatureValidity: dnssec.Duration{Text: "P20D", D: 20 * day}, MinSignatureValidity: dnssec.Duration{Text: "P15D", D: 15 * day},
-			MaxValidityOverlap: dnssec.Duration{Text: "P10D", D: 10 * day}, MinValidityOverlap: dnssec.Duration{Text: "P5D", D: 5 * day},
-			Algorithms: []dnssec.Algorithm{{Algorithm: 8, RSA: &dnssec.RSAParams{Size: 2048, Exponent: 3}}},
-		},
+		SKRPath: skrPath, Policy: policy, CheckTime: demoCheckTime,
 	}, nil
 }
 

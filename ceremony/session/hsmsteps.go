@@ -91,9 +91,9 @@ func (s *Session) generate(ctx context.Context, cur ceremony.Step) error {
 	if err != nil {
 		return fmt.Errorf("generate %s: %w; nothing was logged, try again", spec.Label, err)
 	}
-	ttl := s.cfg.TTL
-	if ttl == 0 {
-		ttl = 172800
+	ttl := uint32(172800)
+	if s.cfg.Profile != nil {
+		ttl = s.cfg.Profile.TTL
 	}
 	dk, err := dnssec.NewDNSKEY(s.cfg.Script.Zone, k.Public(), dnssec.FlagZone|dnssec.FlagSEP, ttl)
 	if err != nil {

@@ -43,10 +43,8 @@ type Config struct {
 	// ceremony resumes.
 	Resume bool
 	Token  hsm.Token
-	// KeyLabel names the KSK on the token; it is also its identifier in the SKR.
-	KeyLabel string
-	Cards    quorum.Reader
-	KSR      Input
+	Cards  quorum.Reader
+	KSR    Input
 	// More are the further KSRs, and MoreSKRPaths where their SKRs go, of
 	// a script that answers more than one, in the order it loads them.
 	More         []Input
@@ -57,14 +55,11 @@ type Config struct {
 	// (zero: the clock). Historical KSRs need an earlier one.
 	Policy    dnssec.CheckPolicy
 	CheckTime time.Time
-	KSKPolicy dnssec.Policy
-	TTL       uint32
-	// Profile, when set, makes the session sign as `ksr sign` does: the
-	// profile's schema (Schema, "" for its default) and KSK inventory, the
-	// signer-side checks logged with the KSR's, and the previous SKR
-	// (Previous, optional) for the chain and safety checks. KSKPolicy and
-	// TTL then come from the profile. Without it every bundle is signed
-	// with the key labelled KeyLabel (the demo).
+	// Profile says how a KSR is signed, as `ksr sign` does, in a rehearsal
+	// as in a ceremony: the profile's schema (Schema, "" for its default)
+	// and KSK inventory, the signer-side checks logged with the KSR's, its
+	// TTL and KSK policy, and the previous SKR (Previous, optional) for the
+	// chain and safety checks. A script that signs needs one.
 	Profile  *ceremony.Profile
 	Schema   string
 	Previous *dnssec.Document
@@ -503,15 +498,11 @@ func (s *Session) signRequest() SignRequest {
 		Schema: s.cfg.Schema, Policy: s.cfg.Policy, Now: s.checkTime()}
 }
 
-// signBundle signs bundle i: as the profile's schema says, or with the one
-// KSK of the demo.
+// signBundle signs bundle i as the profile's schema says: the rehearsal
+// and a ceremony sign through the same functions as ksr sign.
 func (s *Session) signBundle(ctx context.Context, i int) (dnssec.Bundle, error) {
 	if s.cfg.Profile == nil {
-		ksk, err := s.ksk(ctx)
-		if err != nil {
-			return dnssec.Bundle{}, err
-		}
-		return dnssec.SignBundle(s.ksr, i, ksk, s.cfg.TTL)
+		return dnssec.Bundle{}, errors.New("the script signs a KSR, but no profile says how: give --profile")
 	}
 	if s.plan == nil { // resumed after the checks were logged
 		plan, res, err := PlanSigning(ctx, s.signRequest())
@@ -554,18 +545,6 @@ func (s *Session) SignNext(ctx context.Context) error {
 	return nil
 }
 
-func (s *Session) ksk(ctx context.Context) (dnssec.KSK, error) {
-	k, err := s.cfg.Token.Key(ctx, s.cfg.KeyLabel)
-	if err != nil {
-		return dnssec.KSK{}, err
-	}
-	dk, err := dnssec.NewDNSKEY(s.ksr.Domain, k.Public(), dnssec.FlagZone|dnssec.FlagSEP, s.cfg.TTL)
-	if err != nil {
-		return dnssec.KSK{}, err
-	}
-	return dnssec.KSK{Identifier: s.cfg.KeyLabel, DNSKEY: dk, Signer: k}, nil
-}
-
 // sigDigest is the SHA-256 of a bundle's signatures, one after another.
 func sigDigest(b dnssec.Bundle) string {
 	h := sha256.New()
@@ -582,16 +561,10 @@ func (s *Session) writeSKR(ctx context.Context, cur ceremony.Step) error {
 	}
 	// Its timestamp is the last signature's, from the log: written again after
 	// a restart, the SKR is the same file.
-	var skr *dnssec.Document
-	if s.cfg.Profile == nil {
-		skr = dnssec.NewResponse(s.ksr, s.signed, dnssec.SignOptions{TTL: s.cfg.TTL, KSKPolicy: s.cfg.KSKPolicy, Now: s.state.SignedAt})
-	} else {
-		var results []dnssec.Result
-		skr, results = FinishSKR(s.signRequest(), s.plan, s.signed, s.state.SignedAt)
-		for _, r := range results {
-			if r.Status == dnssec.Fail {
-				return fmt.Errorf("the SKR fails %s: %s; nothing was written: record an exception", r.ID, r.Detail)
-			}
+	skr, results := FinishSKR(s.signRequest(), s.plan, s.signed, s.state.SignedAt)
+	for _, r := range results {
+		if r.Status == dnssec.Fail {
+			return fmt.Errorf("the SKR fails %s: %s; nothing was written: record an exception", r.ID, r.Detail)
 		}
 	}
 	data, err := skr.Marshal()

@@ -113,8 +113,8 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 		if script.Zone != "" && !strings.EqualFold(strings.TrimSuffix(script.Zone, ".")+".", strings.TrimSuffix(p.Zone, ".")+".") {
 			return usageErr("run: the script is for zone %q, the profile for %q", script.Zone, p.Zone)
 		}
-		cfg.Profile, cfg.Token, cfg.TTL, cfg.TextOptions = p, tok, p.TTL, p.TextOptions()
-		if cfg.KSKPolicy, err = p.ResponsePolicy(); err != nil {
+		cfg.Profile, cfg.Token, cfg.TextOptions = p, tok, p.TextOptions()
+		if _, err = p.ResponsePolicy(); err != nil {
 			return usageErr("%s: %v", *profilePath, err)
 		}
 		if cfg.Policy, err = profilePolicy(p, *profilePath); err != nil {
