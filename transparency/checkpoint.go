@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -111,21 +110,17 @@ func KeyFingerprint(vkey string) string {
 // one line by the log's key (note.Open checks only the first of them).
 func canonicalSignatures(data []byte, v note.Verifier) error {
 	byLog := 0
-	i := bytes.LastIndex(data, []byte("\n\n"))
-	if i < 0 {
+	text, lines := SplitNote(data)
+	if text == nil {
 		return fmt.Errorf("%w: no signature block", ErrCheckpoint)
 	}
-	for _, line := range strings.Split(strings.TrimSuffix(string(data[i+2:]), "\n"), "\n") {
-		rest, ok := strings.CutPrefix(line, "\u2014 ")
-		name, sig, ok2 := strings.Cut(rest, " ")
-		if !ok || !ok2 || name == "" {
-			return fmt.Errorf("%w: malformed signature line %q", ErrCheckpoint, line)
-		}
-		raw, err := base64.StdEncoding.Strict().DecodeString(sig)
-		if err != nil {
-			return fmt.Errorf("%w: signature by %s is not canonical base64", ErrCheckpoint, name)
-		}
-		if name == v.Name() && len(raw) >= 4 && binary.BigEndian.Uint32(raw) == v.KeyHash() {
+	for _, l := range lines {
+		switch {
+		case l.Name == "":
+			return fmt.Errorf("%w: malformed signature line %q", ErrCheckpoint, l.Base64)
+		case !l.Canonical:
+			return fmt.Errorf("%w: signature by %s is not canonical base64", ErrCheckpoint, l.Name)
+		case !l.Malformed && l.Name == v.Name() && l.Hash == v.KeyHash():
 			byLog++
 		}
 	}

@@ -135,19 +135,23 @@ func signatureLine(name string, hash uint32, sig []byte) []byte {
 }
 
 // SignatureLine is one signature line of a signed note: "— name base64",
-// the base64 holding a 4-byte key hash and the signature. Malformed is set
-// when the base64 does not decode to at least a key hash.
+// the base64 holding a 4-byte key hash and the signature. A line that is
+// not of that form has no Name and keeps its text in Base64. Malformed is
+// set when the base64 does not decode to at least a key hash; Canonical
+// when it is base64 in its one canonical form.
 type SignatureLine struct {
 	Name      string
 	Hash      uint32
 	Sig       []byte
 	Base64    string
 	Malformed bool
+	Canonical bool
 }
 
 // SplitNote splits a signed note into its text (ending in a newline) and
-// its signature lines, as note.Open does: at the last blank line. Lines
-// that are not signature lines are left out.
+// its signature lines, as note.Open does: at the last blank line. It is the
+// one parser of signature lines, for the log's checkpoints and the
+// officers' cosignatures; signatureLine is the one formatter.
 func SplitNote(data []byte) (text []byte, lines []SignatureLine) {
 	i := bytes.LastIndex(data, []byte("\n\n"))
 	if i < 0 {
@@ -157,10 +161,15 @@ func SplitNote(data []byte) (text []byte, lines []SignatureLine) {
 		rest, ok := strings.CutPrefix(line, "\u2014 ")
 		name, b64, ok2 := strings.Cut(rest, " ")
 		if !ok || !ok2 || name == "" {
+			lines = append(lines, SignatureLine{Base64: line, Malformed: true})
 			continue
 		}
 		l := SignatureLine{Name: name, Base64: b64}
-		raw, err := base64.StdEncoding.DecodeString(b64)
+		raw, err := base64.StdEncoding.Strict().DecodeString(b64)
+		l.Canonical = err == nil
+		if err != nil {
+			raw, err = base64.StdEncoding.DecodeString(b64)
+		}
 		if err != nil || len(raw) < 4 {
 			l.Malformed = true
 		} else {

@@ -2,6 +2,7 @@ package transparency
 
 import (
 	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/transparency-dev/tessera/api/layout"
 
 	"regexp"
 	"strconv"
@@ -57,33 +58,16 @@ type tileRef struct {
 	partial uint8 // 0 for a full tile
 }
 
-var (
-	tileNRE    = regexp.MustCompile(`^(?:x[0-9]{3}/)*[0-9]{3}(?:\.p/([1-9][0-9]{0,2}))?$`)
-	sizeNameRE = regexp.MustCompile(`^(0|[1-9][0-9]{0,18})$`)
-)
+var sizeNameRE = regexp.MustCompile(`^(0|[1-9][0-9]{0,18})$`)
 
-// parseTileN parses the N part of a tlog-tiles path ("x001/x234/067[.p/W]").
+// parseTileN parses the N part of a tlog-tiles path ("x001/x234/067[.p/W]"),
+// in its canonical spelling only.
 func parseTileN(s string) (index uint64, partial uint8, ok bool) {
-	m := tileNRE.FindStringSubmatch(s)
-	if m == nil {
+	i, w, err := layout.ParseTileIndexPartial(s)
+	if err != nil || layout.NWithSuffix(0, i, w) != s {
 		return 0, 0, false
 	}
-	if m[1] != "" {
-		w, _ := strconv.Atoi(m[1])
-		if w >= 256 {
-			return 0, 0, false
-		}
-		partial = uint8(w)
-		s = strings.TrimSuffix(s, ".p/"+m[1])
-	}
-	for _, part := range strings.Split(s, "/") {
-		d, _ := strconv.ParseUint(strings.TrimPrefix(part, "x"), 10, 64)
-		if index > (1<<63)/1000 {
-			return 0, 0, false
-		}
-		index = index*1000 + d
-	}
-	return index, partial, true
+	return i, w, true
 }
 
 // classify tells what a file in a log folder is.
@@ -109,7 +93,7 @@ func classifyExact(p string) (fileKind, tileRef) {
 		return fileState, tileRef{}
 	case strings.HasPrefix(p, "tile/entries/"):
 		n := strings.TrimPrefix(p, "tile/entries/")
-		if i, w, ok := parseTileN(n); ok && tileN(i, w) == n {
+		if i, w, ok := parseTileN(n); ok {
 			return fileBundle, tileRef{index: i, partial: w}
 		}
 	case strings.HasPrefix(p, "tile/"):
@@ -117,7 +101,7 @@ func classifyExact(p string) (fileKind, tileRef) {
 		l, n, found := strings.Cut(rest, "/")
 		if found && sizeNameRE.MatchString(l) {
 			level, _ := strconv.ParseUint(l, 10, 64)
-			if i, w, ok := parseTileN(n); ok && level < 8 && tileN(i, w) == n {
+			if i, w, ok := parseTileN(n); ok && level < 8 {
 				return fileTile, tileRef{level: level, index: i, partial: w}
 			}
 		}

@@ -7,8 +7,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -533,10 +531,8 @@ func (s archivingSigner) Sign(msg []byte) ([]byte, error) {
 	// The note exactly as note.Sign writes it for a single signer.
 	var b bytes.Buffer
 	b.Write(msg)
-	b.WriteString("\n\u2014 " + s.Name() + " ")
-	line := binary.BigEndian.AppendUint32(nil, s.KeyHash())
-	b.WriteString(base64.StdEncoding.EncodeToString(append(line, sig...)))
 	b.WriteString("\n")
+	b.Write(signatureLine(s.Name(), s.KeyHash(), sig))
 	path := filepath.Join(s.dir, checkpointsDir, strconv.FormatUint(size, 10))
 	if old, err := os.ReadFile(path); err == nil && bytes.HasPrefix(old, append(bytes.Clone(msg), '\n')) {
 		return sig, nil // archived already (a re-signing, or later cosigned)

@@ -2,10 +2,11 @@ package transparency
 
 import (
 	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/transparency-dev/tessera/api"
+	"github.com/transparency-dev/tessera/api/layout"
 
 	"bytes"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -419,19 +420,11 @@ func (v *verifier) newestSigned(nv note.Verifier, published *Checkpoint) *Checkp
 
 // parseBundle splits a tlog-tiles entry bundle into entries.
 func parseBundle(data []byte) ([][]byte, error) {
-	var out [][]byte
-	for len(data) > 0 {
-		if len(data) < 2 {
-			return nil, errors.New("dangling byte at the end")
-		}
-		n := int(binary.BigEndian.Uint16(data))
-		if len(data) < 2+n {
-			return nil, fmt.Errorf("entry %d claims %d bytes, only %d remain", len(out), n, len(data)-2)
-		}
-		out = append(out, data[2:2+n])
-		data = data[2+n:]
+	var b api.EntryBundle
+	if err := b.UnmarshalText(data); err != nil {
+		return nil, err
 	}
-	return out, nil
+	return b.Entries, nil
 }
 
 // readBundles reads every entry bundle, checks that each holds as many entries
@@ -588,11 +581,11 @@ func (v *verifier) checkTiles(t *tree, size uint64) {
 				}
 			}
 			if !v.hasTile(level, i, w) {
-				r.fail(CheckTiles, "%s: missing; a client reading the tree of size %d needs it", tilePath(level, i, w), size)
+				r.fail(CheckTiles, "%s: missing; a client reading the tree of size %d needs it", layout.TilePath(level, i, w), size)
 				return
 			}
 			if level == 0 && !v.hasBundle(i, w) {
-				r.fail(CheckBundles, "%s: missing; a client reading the tree of size %d needs it", bundlePath(i, w), size)
+				r.fail(CheckBundles, "%s: missing; a client reading the tree of size %d needs it", layout.EntriesPath(i, w), size)
 				return
 			}
 		}
@@ -602,33 +595,16 @@ func (v *verifier) checkTiles(t *tree, size uint64) {
 }
 
 func (v *verifier) hasTile(level, index uint64, w uint8) bool {
-	_, ok := v.tiles[tilePath(level, index, w)]
-	_, full := v.tiles[tilePath(level, index, 0)]
+	_, ok := v.tiles[layout.TilePath(level, index, w)]
+	_, full := v.tiles[layout.TilePath(level, index, 0)]
 	return ok || full
 }
 
 func (v *verifier) hasBundle(index uint64, w uint8) bool {
-	_, ok := v.bundles[bundlePath(index, w)]
-	_, full := v.bundles[bundlePath(index, 0)]
+	_, ok := v.bundles[layout.EntriesPath(index, w)]
+	_, full := v.bundles[layout.EntriesPath(index, 0)]
 	return ok || full
 }
-
-func tileN(n uint64, w uint8) string {
-	s := fmt.Sprintf("%03d", n%1000)
-	for n /= 1000; n > 0; n /= 1000 {
-		s = fmt.Sprintf("x%03d/%s", n%1000, s)
-	}
-	if w > 0 {
-		s += ".p/" + strconv.Itoa(int(w))
-	}
-	return s
-}
-
-func tilePath(level, index uint64, w uint8) string {
-	return fmt.Sprintf("tile/%d/%s", level, tileN(index, w))
-}
-
-func bundlePath(index uint64, w uint8) string { return "tile/entries/" + tileN(index, w) }
 
 // checkEntries checks every stored entry: JSON, seq, prev chain, time order and
 // the opening entry.

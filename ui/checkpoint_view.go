@@ -104,15 +104,11 @@ func CheckpointPanel(st Styles, cp *transparency.Checkpoint, logSize uint64, scr
 
 // signerName is the key name on a signed note's first signature line.
 func signerName(note string) string {
-	_, sigs, ok := strings.Cut(note, "\n\n")
-	if !ok {
+	_, lines := transparency.SplitNote([]byte(note))
+	if len(lines) == 0 {
 		return ""
 	}
-	f := strings.Fields(sigs)
-	if len(f) < 3 || f[0] != "—" {
-		return ""
-	}
-	return f[1]
+	return lines[0].Name
 }
 
 // exceptionsPage lists every exception and deviation so far, with its
