@@ -40,6 +40,8 @@ bench:
 	$(GO) test -run '^$$' -bench 'CheckAndSign|2018' -benchtime 20x -count 3 ./dnssec/
 	$(GO) test -run '^$$' -bench SoftToken -benchtime 20x -count 3 ./ceremony/session/
 	$(GO) test -run '^$$' -bench DemoAuto -benchtime 3x -count 3 ./ceremony/session/
+	$(GO) test -run '^$$' -bench DriverDo -benchtime 2000x -count 5 ./ceremony/session/
+	$(GO) test -run '^$$' -bench 'BenchmarkParse$$' -count 5 ./ceremony/event/
 	$(GO) test -run '^$$' -bench . -benchtime 50x -count 5 ./ui/
 	$(GO) test -run '^$$' -bench ServeLoad -benchtime 1x -count 3 ./transparency/publish/
 

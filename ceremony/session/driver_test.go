@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestDriverOwnsTheSession plays a whole rehearsal through a Driver while
@@ -88,4 +89,35 @@ func TestDriverClose(t *testing.T) {
 	if st := d.Snapshot(); st.LogSize != s.cfg.Log.Size() || st.Next != s.state.Next {
 		t.Fatalf("the snapshot after Close is not the ceremony as left: %d entries, step %d", st.LogSize, st.Next)
 	}
+}
+
+// BenchmarkDriverDo times one operation through the Driver (a Poll: the
+// request to the owner's goroutine, the operation, the snapshot and the
+// answer) against the same operation called directly on the session in the
+// same iterations: the price of one owner.
+func BenchmarkDriverDo(b *testing.B) {
+	ctx := context.Background()
+	r := newRig(b)
+	s, _ := r.open(b)
+	d := NewDriver(s)
+	var viaDriver, direct int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if res := d.Do(ctx, Poll{}); res.Err != nil {
+			b.Fatal(res.Err)
+		}
+		t1 := time.Now()
+		viaDriver += t1.Sub(t0).Nanoseconds()
+	}
+	d.Close()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		s.poll(ctx)
+		_ = s.Snapshot()
+		direct += time.Since(t0).Nanoseconds()
+	}
+	b.ReportMetric(float64(viaDriver)/float64(b.N)/1e3, "µs/op")
+	b.ReportMetric(float64(direct)/float64(b.N)/1e3, "direct-µs/op")
+	b.ReportMetric(float64(viaDriver)/float64(direct), "×direct")
 }
