@@ -2,9 +2,7 @@ package publish_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,17 +37,7 @@ func TestPageDescribesAsTheConsole(t *testing.T) {
 	skey, _, _ := transparency.GenerateKey("page-test.keyceremony.invalid/rehearsal")
 	key, _ := transparency.ParseKey(skey)
 	_, l := demoLog(t, key)
-	s, err := publish.New(l.Dir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	sctx, stop := context.WithCancel(context.Background())
-	defer stop() // before srv.Close: the event streams end with Run
-	go s.Run(sctx)
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(servePage(t, l.Dir())+"/")); err != nil {
 		t.Fatal(err)
 	}
 	vectors, _ := filepath.Glob(filepath.Join("..", "..", "ceremony", "event", "testdata", "vectors", "*.json"))

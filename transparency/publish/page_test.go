@@ -125,6 +125,25 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Logf("screenshot: %s", p)
 }
 
+// servePage serves a log folder, with its live stream, on loopback until
+// the test ends, and returns the server's URL.
+func servePage(t *testing.T, dir string) string {
+	t.Helper()
+	s, err := publish.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	sctx, stop := context.WithCancel(context.Background())
+	go s.Run(sctx)
+	t.Cleanup(func() {
+		stop() // before srv.Close: the event streams end with Run
+		srv.Close()
+		s.Close()
+	})
+	return srv.URL
+}
+
 // TestPageVerifiesInTheBrowser opens the page in headless Chromium while a
 // demo ceremony is played into the log it serves: the page, with the log
 // key pinned in its link, verifies each checkpoint the server pushes
@@ -137,17 +156,7 @@ func TestPageVerifiesInTheBrowser(t *testing.T) {
 	skey, _, _ := transparency.GenerateKey("page-test.keyceremony.invalid/rehearsal")
 	key, _ := transparency.ParseKey(skey)
 	sess, l := demoLog(t, key)
-	s, err := publish.New(l.Dir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	sctx, stop := context.WithCancel(context.Background())
-	defer stop() // before srv.Close: the event streams end with Run
-	go s.Run(sctx)
-	link := srv.URL + "/#key=" + url.QueryEscape(key.VKey)
+	link := servePage(t, l.Dir()) + "/#key=" + url.QueryEscape(key.VKey)
 	if err := chromedp.Do(ctx, chromedp.Navigate(link)); err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +196,7 @@ func TestPageVerifiesInTheBrowser(t *testing.T) {
 	}
 	final := fmt.Sprintf("[ OK ] final checkpoint %d: cosigned by 3 of 3 present officers (CO1, CO2, CO3)", size)
 	var text string
+	var err error
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !strings.Contains(text, final); time.Sleep(100 * time.Millisecond) {
 		text, err = chromedp.Run(ctx, chromedp.Text("body"))
 		if err != nil {
