@@ -41,7 +41,7 @@ func TestConsoleCardFiles(t *testing.T) {
 	}
 	c := newConsoleWith(t, 160, 45, func(cfg *session.Config) { cfg.Cards = &quorum.CardFiles{Dir: dir} })
 	press(t, c, "enter", "enter", "enter", "enter", "enter", "enter", "enter")
-	drain(t, c, c.pollCards())
+	drain(t, c, c.poll())
 	s := screen(c)
 	for _, want := range []string{"1 CO1  Amara Okafor       card inserted", "5 CO5  Emeka Obi          not inserted"} {
 		if !strings.Contains(s, want) {
@@ -81,7 +81,7 @@ func TestConsoleCardFiles(t *testing.T) {
 	}
 	// CO3's medium is taken out: the panel follows on the next poll.
 	os.Remove(filepath.Join(dir, "CO3"+quorum.CardFileExt))
-	drain(t, c, c.pollCards())
+	drain(t, c, c.poll())
 	if s := screen(c); !strings.Contains(s, "3 CO3  Chen Wei           not inserted") {
 		t.Fatalf("a removed card still shows as inserted:\n%s", s)
 	}

@@ -266,9 +266,6 @@ func (c *Console) poll() tea.Cmd {
 	}
 }
 
-// pollCards is poll, by the name of what the quorum panel shows from it.
-func (c *Console) pollCards() tea.Cmd { return c.poll() }
-
 func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 	if msg.Type == tea.KeyCtrlC {
 		if c.page != pageQuit {
@@ -450,7 +447,4 @@ func (c *Console) autoStep() tea.Cmd {
 	return c.run(session.AutoStep{})
 }
 
-func (c *Console) current() ceremony.Step {
-	cur, _ := c.state.Current()
-	return cur
-}
+func (c *Console) current() ceremony.Step { return c.state.CurrentStep() }

@@ -80,9 +80,9 @@ func (p *Plain) Run(ctx context.Context) error {
 			p.showStep(st, cur)
 			lastStep = cur.ID
 		}
-		before := st
+		before, signed := st, uint64(0) // signed: the checkpoint's size before the action
 		if cp := l.Latest(); cp != nil {
-			before.LogSize = cp.Size
+			signed = cp.Size
 		}
 		var res session.Result
 		var err error
@@ -121,7 +121,7 @@ func (p *Plain) Run(ctx context.Context) error {
 		}
 		// After a failed signature the operator decides: enter signs again.
 		stopped = err != nil && st.Continues()
-		if err := p.afterAction(ctx, before, st); err != nil {
+		if err := p.afterAction(ctx, before, st, signed); err != nil {
 			return err
 		}
 	}
@@ -153,8 +153,9 @@ func (p *Plain) logged(res session.Result) {
 }
 
 // afterAction shows what an action produced that people compare aloud, and
-// waits for the checkpoint that covers it.
-func (p *Plain) afterAction(ctx context.Context, was, st session.Snapshot) error {
+// waits for the checkpoint that covers it; signed is the size of the
+// checkpoint before the action.
+func (p *Plain) afterAction(ctx context.Context, was, st session.Snapshot, signed uint64) error {
 	out := p.Out
 	for _, k := range st.Keys[len(was.Keys):] {
 		fmt.Fprintf(out, "  KSK %s · algorithm %d · key tag %d (%d with REVOKE)\n", k.Label, k.Algorithm, k.KeyTag, k.RevokedTag)
@@ -186,7 +187,7 @@ func (p *Plain) afterAction(ctx context.Context, was, st session.Snapshot) error
 		if errors.Is(err, transparency.ErrNoCheckpoint) {
 			return err // the disk takes no more: stop here, every entry so far is safe
 		}
-		if err == nil && cp.Size != was.LogSize {
+		if err == nil && cp.Size != signed {
 			fmt.Fprintf(out, "  [SIGN] checkpoint %d signed · root %s\n", cp.Size, RootWords(cp, 4))
 		}
 	}

@@ -207,9 +207,6 @@ func (s *Session) wipeSecret() {
 	s.secret = nil
 }
 
-// NewHolders are the officers a cards.reshare step deals new cards to.
-func (s *Session) NewHolders() []quorum.CardInfo { return s.cfg.Reshare.Holders }
-
 // Reshare deals the secret the old cards recovered to the new officers,
 // each card file sealed with the passphrase its holder typed; writes the
 // new roster, which revokes every old card; and logs it. With secret: same

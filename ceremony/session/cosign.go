@@ -124,10 +124,6 @@ func (s *Session) cosignQuorum(ctx context.Context) error {
 // checkpoint, once every step is done.
 func (s *Session) CosignExpected() []string { return s.state.CosignExpected() }
 
-// Absent returns the officers marked as gone at the roll call before the
-// close (once closed, the close's own list is in State().Absent).
-func (s *Session) Absent() []string { return s.view().Gone }
-
 // FinalFailures says why officers' cards could not cosign the final
 // checkpoint in this session, by officer.
 func (s *Session) FinalFailures() map[string]string { return s.final.Failed }

@@ -223,17 +223,6 @@ func readEntries(dir string) ([]*event.Entry, error) {
 // ErrClosed: the log holds a closed ceremony; nothing more can be done in it.
 var ErrClosed = errors.New("the ceremony in this log is closed")
 
-// SetOnAppend sets the function called after each entry is durable.
-func (s *Session) SetOnAppend(f func(a transparency.Appended)) {
-	s.cfg.OnAppend = f
-}
-
-// KSR returns the loaded KSR, if any.
-func (s *Session) KSR() *dnssec.Document { return s.ksr }
-
-// Cards is the reader of the crypto officers' cards.
-func (s *Session) Cards() quorum.Reader { return s.cfg.Cards }
-
 // SKRPath is where the SKR is written.
 func (s *Session) SKRPath() string {
 	_, path := s.ksrInput(len(s.state.Answered))
@@ -253,17 +242,11 @@ func (s *Session) ksrInput(i int) (Input, string) {
 	return s.cfg.More[i-1], path
 }
 
-// Script returns the ceremony script.
-func (s *Session) Script() *ceremony.Script { return s.cfg.Script }
-
 // Log returns the ceremony's log.
 func (s *Session) Log() *transparency.Log { return s.cfg.Log }
 
 // State returns the ceremony's state as the log says it is.
 func (s *Session) State() ceremony.State { return s.state }
-
-// Last returns the latest entry appended by this session.
-func (s *Session) Last() *transparency.Appended { return s.last }
 
 // append checks an entry against the engine, appends it (returning once it is
 // durable) and applies it: nothing is logged that the script does not allow.

@@ -217,7 +217,7 @@ func (st Snapshot) confirmingWitness(step ceremony.Step) string {
 	return ""
 }
 
-// Current is the step to do next (a zero Step when every step is done).
+// CurrentStep is the step to do next (a zero Step when every step is done).
 func (st Snapshot) CurrentStep() ceremony.Step {
 	cur, _ := st.Current()
 	return cur

@@ -171,9 +171,6 @@ func (s *Session) Repeat(ctx context.Context, reason string) error {
 	return s.append(ctx, event.StepRepeated{Step: cur.ID, Repeat: prev.ID, Reason: strings.TrimSpace(reason), Witness: s.RepeatWitness()})
 }
 
-// Contingencies are the situations the script plans for.
-func (s *Session) Contingencies() []ceremony.Contingency { return s.cfg.Script.Contingencies }
-
 // Choose records which of the script's contingencies apply (none is a
 // choice); the steps tied to them run or are passed over accordingly.
 func (s *Session) Choose(ctx context.Context, ids []string) error {
