@@ -244,20 +244,18 @@ func LoadScriptWith(name string, data []byte, include Include) (*Script, error) 
 		if err := dec.Decode(&sf); err != nil {
 			return nil, &ScriptError{Problems: yamlProblems(name, err)}
 		}
-		var roster struct {
-			Quorum *quorum.Roster `yaml:"quorum"`
-		}
+		var roster *quorum.Roster
 		if !missing {
-			dec = yaml.NewDecoder(bytes.NewReader(raw))
-			dec.KnownFields(true)
-			if err := dec.Decode(&roster); err != nil {
+			r, err := quorum.ParseRosterFile(raw)
+			switch {
+			case errors.Is(err, quorum.ErrNotRoster):
+				return nil, &ScriptError{Problems: []string{fmt.Sprintf("%s: %v", file, err)}}
+			case err != nil:
 				return nil, &ScriptError{Problems: yamlProblems(file, err)}
 			}
-			if roster.Quorum == nil {
-				return nil, &ScriptError{Problems: []string{fmt.Sprintf("%s: not a roster: it has no quorum: block", file)}}
-			}
+			roster = r
 		}
-		s = Script{Ceremony: sf.Ceremony, Zone: sf.Zone, Roles: sf.Roles, Quorum: roster.Quorum, Contingencies: sf.Contingencies, Acts: sf.Acts,
+		s = Script{Ceremony: sf.Ceremony, Zone: sf.Zone, Roles: sf.Roles, Quorum: roster, Contingencies: sf.Contingencies, Acts: sf.Acts,
 			RosterFile: file, RosterRaw: bytes.Clone(raw), RosterMissing: missing}
 	} else {
 		dec := yaml.NewDecoder(bytes.NewReader(data))

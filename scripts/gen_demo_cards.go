@@ -11,7 +11,6 @@ import (
 	"os"
 
 	"github.com/keyceremony/keyceremony/hsm/quorum"
-	"gopkg.in/yaml.v3"
 )
 
 func main() {
@@ -24,7 +23,10 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	out, _ := yaml.Marshal(map[string]any{"quorum": roster})
+	out, err := quorum.MarshalRosterFile(roster)
+	if err != nil {
+		panic(err)
+	}
 	fmt.Print(string(out))
 	b, err := quorum.SimulatedCardsYAML(cards)
 	if err != nil {

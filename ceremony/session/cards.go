@@ -19,7 +19,6 @@ import (
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/internal/durable"
-	"gopkg.in/yaml.v3"
 )
 
 // PresentCard reads an officer's card and checks it against the roster; a
@@ -275,22 +274,18 @@ func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) er
 		roster, cards = r, c
 		defer wipeCards(cards)
 	}
-	rb, err := yaml.Marshal(map[string]any{"quorum": roster})
+	rb, err := quorum.MarshalRosterFile(roster)
 	if err != nil {
 		return err
 	}
 	if _, err := os.Stat(rc.RosterPath); err == nil {
 		return fmt.Errorf("%s exists; a roster is never overwritten: move it and deal again", rc.RosterPath)
 	}
-	if err := durable.MkdirPrivate(rc.CardsDir); err != nil {
-		return err
+	if _, err := quorum.WriteCardFiles(rc.CardsDir, cards, passphrases, rc.WorkFactor); err != nil {
+		return fmt.Errorf("%w; nothing was logged: remove the new card files and deal again", err)
 	}
 	var ids, revoked []string
 	for _, c := range cards {
-		path := filepath.Join(rc.CardsDir, c.ID+quorum.CardFileExt)
-		if err := quorum.WriteCardFile(path, c, passphrases[c.ID], rc.WorkFactor); err != nil {
-			return fmt.Errorf("%s: %w; nothing was logged: remove the new card files and deal again", path, err)
-		}
 		ids = append(ids, c.ID)
 	}
 	if err := s.cfg.Disk.WriteFile(rc.RosterPath, rb, 0o644, durable.New); err != nil {

@@ -66,27 +66,17 @@ func DemoConfig(script *ceremony.Script, log *transparency.Log, resume bool, skr
 // secret the simulated cards share, so the demo works only through a quorum;
 // the token keeps only the PIN's SHA-256.
 func demoToken(roster *quorum.Roster, cards *quorum.Simulated) (*hsm.SoftToken, error) {
-	c, err := quorum.NewCollector(roster)
-	if err != nil {
-		return nil, err
-	}
+	var dealt []quorum.Card
 	for _, id := range roster.Cards[:roster.Threshold] {
 		card, err := cards.Read(context.Background(), id.ID)
 		if err != nil {
 			return nil, err
 		}
-		if err := c.Present(card); err != nil {
-			return nil, fmt.Errorf("demo cards do not match the demo roster: %w", err)
-		}
+		dealt = append(dealt, card)
 	}
-	secret, err := c.Recover()
+	pin, err := quorum.RecoverPIN(roster, dealt, hsm.DemoTokenLabel)
 	if err != nil {
-		return nil, err
-	}
-	pin, err := quorum.DerivePIN(secret, hsm.DemoTokenLabel)
-	quorum.Wipe(secret)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("demo cards do not match the demo roster: %w", err)
 	}
 	digest := sha256.Sum256(pin)
 	quorum.Wipe(pin)

@@ -91,23 +91,7 @@ func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}()
 	// The PIN comes from the secret the cards recover, exactly as the
 	// console will derive it.
-	col, err := quorum.NewCollector(roster)
-	if err != nil {
-		return operational(err)
-	}
-	for _, c := range cards[:*threshold] {
-		cc := c
-		cc.Value = append([]byte(nil), c.Value...)
-		if err := col.Present(cc); err != nil {
-			return operational(err)
-		}
-	}
-	secret, err := col.Recover()
-	if err != nil {
-		return operational(err)
-	}
-	pin, err := quorum.DerivePIN(secret, tok.Label())
-	quorum.Wipe(secret)
+	pin, err := quorum.RecoverPIN(roster, cards, tok.Label())
 	if err != nil {
 		return operational(err)
 	}
@@ -134,7 +118,7 @@ func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	} else if err := writeCards(*cardsDir, cards, passes, *workFactor, roster, stdout); err != nil {
 		return err
 	}
-	rb, err := yaml.Marshal(map[string]any{"quorum": roster})
+	rb, err := quorum.MarshalRosterFile(roster)
 	if err != nil {
 		return operational(err)
 	}
@@ -163,16 +147,14 @@ func loadRoster(path string) (*quorum.Roster, error) {
 	if err != nil {
 		return nil, usageErr("--roster: %v", err)
 	}
-	var doc struct {
-		Quorum *quorum.Roster `yaml:"quorum"`
-	}
-	if err := yaml.Unmarshal(rb, &doc); err != nil || doc.Quorum == nil {
+	r, err := quorum.ParseRosterFile(rb)
+	if err != nil {
 		return nil, usageErr("%s: not a roster (a quorum: block): %v", path, err)
 	}
-	if err := doc.Quorum.Validate(); err != nil {
+	if err := r.Validate(); err != nil {
 		return nil, usageErr("%s: %v", path, err)
 	}
-	return doc.Quorum, nil
+	return r, nil
 }
 
 // cardSource says where the crypto officers' cards are: a folder of card
@@ -420,7 +402,7 @@ func runReissue(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err := writeCards(*cardsDir, cards, passes, *workFactor, roster, stdout); err != nil {
 		return err
 	}
-	rb, err := yaml.Marshal(map[string]any{"quorum": roster})
+	rb, err := quorum.MarshalRosterFile(roster)
 	if err != nil {
 		return operational(err)
 	}
@@ -436,17 +418,14 @@ func runReissue(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	return nil
 }
 
-// writeCards writes one card file per card.
+// writeCards writes one card file per card, and says where.
 func writeCards(dir string, cards []quorum.Card, passes map[string]string, workFactor int, roster *quorum.Roster, stdout io.Writer) error {
-	if err := durable.MkdirPrivate(dir); err != nil {
-		return operational(err)
+	paths, err := quorum.WriteCardFiles(dir, cards, passes, workFactor)
+	for i, p := range paths {
+		fmt.Fprintf(stdout, "card %s (%s): %s\n", cards[i].ID, holderOf(roster, cards[i].ID), p)
 	}
-	for _, c := range cards {
-		path := filepath.Join(dir, c.ID+quorum.CardFileExt)
-		if err := quorum.WriteCardFile(path, c, passes[c.ID], workFactor); err != nil {
-			return operational(fmt.Errorf("%s: %w", path, err))
-		}
-		fmt.Fprintf(stdout, "card %s (%s): %s\n", c.ID, holderOf(roster, c.ID), path)
+	if err != nil {
+		return operational(err)
 	}
 	return nil
 }
