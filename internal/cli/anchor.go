@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -28,14 +27,9 @@ import (
 // runAnchorRekor anchors a verified log's checkpoints in Rekor: the
 // opening, each act boundary and the final one, each an anchors/<size>.json.
 func runAnchorRekor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("anchor rekor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("anchor rekor", "usage: keyceremony anchor rekor DIR --url URL --key FILE", stderr)
 	url := fs.String("url", "", "the Rekor v1 server (required)")
 	keyPath := fs.String("key", "", "the ECDSA P-256 anchoring key (PEM); made there when it does not exist (required)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: keyceremony anchor rekor DIR --url URL --key FILE")
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -199,8 +193,7 @@ func runAnchor(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if args[0] != "export" {
 		return usageErr("anchor: unknown subcommand %q: export or rekor", args[0])
 	}
-	fs := flag.NewFlagSet("anchor export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("anchor export", "", stderr)
 	profilePath := fs.String("profile", "", "the profile whose KSK inventory to export (required)")
 	outDir := fs.String("out", "", "write root-anchors.xml and ds.txt into this folder instead of printing them")
 	id := fs.String("id", "", "the TrustAnchor id attribute (default: derived from the inventory)")

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,8 +31,7 @@ func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if len(args) == 0 || args[0] != "provision" {
 		return usageErr("cards: give a subcommand: provision --profile FILE --threshold N --holders FILE --out ROSTER --cards-dir DIR, or reissue")
 	}
-	fs := flag.NewFlagSet("cards provision", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("cards provision", "", stderr)
 	profilePath := fs.String("profile", "", "the profile naming the token (pkcs11 backend; its current user PIN in KEYCEREMONY_PIN)")
 	threshold := fs.Int("threshold", 0, "how many cards activate the token (required)")
 	holdersPath := fs.String("holders", "", "YAML: holders: [{id: CO1, holder: Name}, …] (required)")
@@ -344,8 +342,7 @@ func loadHolders(path string, threshold int, out, cardsDir string) (*holdersFile
 // every old card. The token's PIN does not change, so the token is not
 // touched.
 func runReissue(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("cards reissue", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("cards reissue", "", stderr)
 	oldRoster := fs.String("roster", "", "the current roster (required)")
 	oldCards := fs.String("cards", "", "the folder of the current card files (required)")
 	threshold := fs.Int("threshold", 0, "how many new cards open the token (required)")

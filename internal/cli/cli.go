@@ -140,6 +140,20 @@ func printUsage(w io.Writer) {
 	}
 }
 
+// newFlags is a command's flag set: errors and help go to stderr, and help
+// starts with the usage line when there is one.
+func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if usage != "" {
+		fs.Usage = func() {
+			fmt.Fprintln(stderr, usage)
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
 // parseFlags parses flags that may come before or after positional arguments.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,8 +21,7 @@ import (
 )
 
 func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("demo", "", stderr)
 	logDir := fs.String("log", "", "the log folder: a new one, or one holding an unfinished demo to resume (default: a new folder under the system's temporary directory)")
 	auto := fs.Bool("auto", false, "play the whole ceremony unattended and exit at the end")
 	plain := fs.Bool("plain", false, "line-by-line prompts instead of the full-screen console (also when stdout is not a terminal)")

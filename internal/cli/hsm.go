@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -21,8 +20,7 @@ func runHSM(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if len(args) == 0 || args[0] != "inventory" {
 		return usageErr("hsm: give a subcommand: inventory --profile FILE, or keygen --profile FILE --label LABEL")
 	}
-	fs := flag.NewFlagSet("hsm inventory", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("hsm inventory", "", stderr)
 	profilePath := fs.String("profile", "", "the profile naming the token (required)")
 	pos, err := parseFlags(fs, args[1:])
 	if err != nil {
@@ -97,8 +95,7 @@ func runHSM(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 // the inventory and the trust anchor need: the DNSKEY, its key tag with and
 // without the REVOKE bit, and its DS.
 func runKeygen(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("hsm keygen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("hsm keygen", "", stderr)
 	profilePath := fs.String("profile", "", "the profile naming the token (required; pkcs11 backend)")
 	label := fs.String("label", "", "the new key's label (required; never an existing one)")
 	alg := fs.Uint("algorithm", 8, "DNSSEC algorithm: 8 (RSA/SHA-256) or 13 (ECDSA P-256/SHA-256)")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -134,16 +133,11 @@ type bundleRow struct {
 }
 
 func runKSRCheck(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ksr check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("ksr check", "usage: keyceremony ksr check KSR [--previous-skr SKR] [--policy FILE] [--now TIME] [--json]", stderr)
 	prevPath := fs.String("previous-skr", "", "the last SKR this signer produced, for the chain checks")
 	policyPath := fs.String("policy", "", "a policy file (YAML) changing IANA's defaults")
 	nowFlag := fs.String("now", "", "check as of this time (date or RFC 3339); default: now")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: keyceremony ksr check KSR [--previous-skr SKR] [--policy FILE] [--now TIME] [--json]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -231,8 +225,7 @@ func printKSRReport(w io.Writer, rep ksrReport) {
 }
 
 func runKSRSign(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("ksr sign", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("ksr sign", "usage: keyceremony ksr sign KSR --profile FILE --out SKR [--previous-skr SKR] [--schema NAME] [--now TIME] [--roster FILE --cards DIR] --yes", stderr)
 	profilePath := fs.String("profile", "", "the profile: token, KSK inventory, schemas, KSK policy (required)")
 	out := fs.String("out", "", "where to write the SKR; an existing file is never overwritten (required)")
 	prevPath := fs.String("previous-skr", "", "the last SKR, for the chain and safety checks")
@@ -241,10 +234,6 @@ func runKSRSign(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	yes := fs.Bool("yes", false, "sign without asking: the confirmation the console asks for")
 	auth := &cardAuth{stdin: stdin, stderr: stderr}
 	auth.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: keyceremony ksr sign KSR --profile FILE --out SKR [--previous-skr SKR] [--schema NAME] [--now TIME] [--roster FILE --cards DIR] --yes")
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

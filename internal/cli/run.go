@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,8 +24,7 @@ import (
 // activated by the crypto officers' cards, in the console or line by line.
 // A log folder that holds an unfinished ceremony resumes it.
 func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("run", "usage: keyceremony run --script FILE|NAME --profile FILE --log DIR --ksr KSR (--cards DIR | --card-module LIB) [--previous-skr SKR] [--skr OUT] [--plain]", stderr)
 	scriptArg := fs.String("script", "", "the ceremony script: a file, or a built-in script by name (required)")
 	profilePath := fs.String("profile", "", "the profile: HSM, KSK inventory, schemas, policies (required)")
 	var ksrPaths, skrPaths stringList
@@ -51,10 +49,6 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	workFactor := fs.Int("scrypt-work-factor", 0, "cards.reshare: scrypt log2 N of the new card files (default 18)")
 	plain := fs.Bool("plain", false, "line-by-line prompts instead of the full-screen console (also when stdout is not a terminal)")
 	theme := fs.String("theme", "dark", "colours of the console: dark, light or mono")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: keyceremony run --script FILE|NAME --profile FILE --log DIR --ksr KSR (--cards DIR | --card-module LIB) [--previous-skr SKR] [--skr OUT] [--plain]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

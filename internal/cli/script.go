@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -43,8 +42,7 @@ func runScript(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		return nil
 	case "render":
-		fs := flag.NewFlagSet("script render", flag.ContinueOnError)
-		fs.SetOutput(stderr)
+		fs := newFlags("script render", "", stderr)
 		format := fs.String("format", "md", "md or html")
 		pos, err := parseFlags(fs, args[1:])
 		if err != nil {

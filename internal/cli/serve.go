@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -19,16 +18,11 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("serve", "usage: keyceremony serve --log DIR [--addr 127.0.0.1:8080] [--public]\n       keyceremony serve --export-page OUT", stderr)
 	logDir := fs.String("log", "", "the log folder to publish (read-only)")
 	addr := fs.String("addr", "127.0.0.1:8080", "where to listen")
 	public := fs.Bool("public", false, "allow an address that is not loopback (a LAN or the internet)")
 	export := fs.String("export-page", "", "write the web page's files into this folder (for a static host) and exit")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: keyceremony serve --log DIR [--addr 127.0.0.1:8080] [--public]\n       keyceremony serve --export-page OUT")
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -17,17 +16,12 @@ func runSKR(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if len(args) == 0 || args[0] != "verify" {
 		return usageErr("skr: give a subcommand: verify")
 	}
-	fs := flag.NewFlagSet("skr verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("skr verify", "usage: keyceremony skr verify SKR [--ksr KSR] --anchor FILE [--now TIME] [--json]", stderr)
 	ksrPath := fs.String("ksr", "", "the KSR this SKR answers")
 	anchorPath := fs.String("anchor", "", "trust anchors: root-anchors.xml, or DNSKEY/DS records (required)")
 	policyPath := fs.String("policy", "", "a policy file (YAML); its num_bundles is the response policy's")
 	nowFlag := fs.String("now", "", "also say whether the SKR is still in force at this time")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: keyceremony skr verify SKR [--ksr KSR] --anchor FILE [--now TIME] [--json]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args[1:])
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,8 +15,7 @@ import (
 // exception, the artefacts' hashes and the final checkpoint. It is built only
 // from a log that verifies.
 func runTranscript(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("transcript", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("transcript", "", stderr)
 	format := fs.String("format", "md", "md or html")
 	pos, err := parseFlags(fs, args)
 	if err != nil {

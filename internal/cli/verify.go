@@ -6,7 +6,6 @@ import (
 
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,8 +15,7 @@ import (
 )
 
 func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("verify", "usage: keyceremony verify DIR [--json] [--key VKEY] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--raw]", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	key := fs.String("key", "", "the log's verifier key (vkey text, or a file holding it); default: the folder's log.vkey")
 	origin := fs.String("origin", "", "the expected origin line; default: the key's name")
@@ -27,10 +25,6 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	requireCosigners := fs.Int("require-cosigners", 0, "fail unless the final checkpoint carries at least N crypto officers' valid cosignatures")
 	var cps stringList
 	fs.Var(&cps, "checkpoint", "a signed checkpoint seen elsewhere, which must be consistent with the log (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: keyceremony verify DIR [--json] [--key VKEY] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--raw]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

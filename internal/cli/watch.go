@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,18 +14,13 @@ import (
 )
 
 func runWatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("watch", "usage: keyceremony watch DIR|URL [--key VKEY] [--origin O] [--witness-policy FILE] [--interval D] [--plain] [--theme dark|light|mono]", stderr)
 	key := fs.String("key", "", "the log key announced at the ceremony (vkey text, or a file holding it); default: the log's own log.vkey, shown for comparison")
 	origin := fs.String("origin", "", "the expected origin line; default: the key's name")
 	interval := fs.Duration("interval", 2*time.Second, "how often to read the checkpoint")
 	plain := fs.Bool("plain", false, "a line per checkpoint and entry instead of the full screen (also when stdout is not a terminal); ends when the ceremony closes")
 	theme := fs.String("theme", "dark", "colours of the screen: dark, light or mono")
 	witnessPolicy := fs.String("witness-policy", "", "a C2SP tlog-policy file whose quorum of witnesses must have cosigned every checkpoint shown")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: keyceremony watch DIR|URL [--key VKEY] [--origin O] [--witness-policy FILE] [--interval D] [--plain] [--theme dark|light|mono]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
