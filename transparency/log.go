@@ -135,6 +135,11 @@ type Log struct {
 	cpWait   chan struct{} // closed and replaced when anything below changes
 	cpError  error
 	integErr error  // Tessera refused or failed an entry: reopen the log
+	// archErr: a checkpoint could not be archived (a failed write or fsync,
+	// a full or read-only disk). It stays: a disk that failed once is not
+	// trusted with more of the ceremony until the log is reopened, even if
+	// Tessera's next try at that checkpoint succeeds.
+	archErr error
 	integ    uint64 // entries integrated by Tessera
 }
 
@@ -456,7 +461,7 @@ func (l *Log) start() error {
 		return fmt.Errorf("open log storage: %w", err)
 	}
 	opts := tessera.NewAppendOptions().
-		WithCheckpointSigner(archivingSigner{Signer: l.key.Signer, dir: l.dir, disk: l.disk, failed: func(err error) { l.setCheckpoint(nil, err) }}).
+		WithCheckpointSigner(archivingSigner{Signer: l.key.Signer, dir: l.dir, disk: l.disk, failed: l.archiveFailed}).
 		WithBatching(1, time.Millisecond).
 		WithCheckpointInterval(CheckpointInterval).
 		WithCheckpointRepublishInterval(0)
@@ -547,6 +552,16 @@ func (s archivingSigner) Sign(msg []byte) ([]byte, error) {
 	return sig, nil
 }
 
+// archiveFailed records a checkpoint that could not be archived; see archErr.
+func (l *Log) archiveFailed(err error) {
+	l.cpMu.Lock()
+	if l.archErr == nil {
+		l.archErr = err
+	}
+	l.cpMu.Unlock()
+	l.setCheckpoint(nil, err)
+}
+
 func (l *Log) setCheckpoint(cp *Checkpoint, err error) {
 	l.cpMu.Lock()
 	defer l.cpMu.Unlock()
@@ -625,10 +640,16 @@ func (l *Log) AwaitCheckpoint(ctx context.Context, index uint64) (*Checkpoint, e
 	for {
 		l.cpMu.Lock()
 		cp, err, wait := l.latest, l.cpError, l.cpWait
+		sticky := l.archErr != nil // fail-stop, even if a later try archived one
 		if l.integErr != nil {
-			err = fmt.Errorf("%w: %v", ErrLogFailed, l.integErr)
+			err, sticky = fmt.Errorf("%w: %v", ErrLogFailed, l.integErr), true
+		} else if sticky {
+			err = l.archErr
 		}
 		l.cpMu.Unlock()
+		if sticky {
+			return nil, err
+		}
 		if cp != nil && cp.Size > index {
 			return cp, nil
 		}

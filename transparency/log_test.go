@@ -2,6 +2,7 @@ package transparency
 
 import (
 	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/internal/durable"
 
 	"context"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -214,6 +216,43 @@ func TestArchiveMatchesPublished(t *testing.T) {
 	}
 	if _, err := l.AwaitCheckpoint(ctx, 10); err == nil {
 		t.Fatal("AwaitCheckpoint on a closed log returned no error")
+	}
+}
+
+// TestArchiveFailureStops: a checkpoint whose archive could not be synced
+// stops the log's checkpoints for good (until the log is reopened), even
+// though Tessera's next try at it succeeds: AwaitCheckpoint reports the
+// failure after the retried checkpoint is published, every time.
+func TestArchiveFailureStops(t *testing.T) {
+	ctx := context.Background()
+	k := testKey(t, "test.keyceremony.invalid/log/rehearsal")
+	dir := filepath.Join(t.TempDir(), "log")
+	faults := &durable.Faults{}
+	faults.Inject(durable.OpFsync, filepath.Join(dir, "checkpoints"), 2)
+	l, err := Open(ctx, dir, Options{Key: k, New: true, Disk: durable.Disk{Faults: faults},
+		Open: event.Open{ScriptSHA256: strings.Repeat("ab", 32)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(ctx)
+	var a Appended
+	for i := 0; i < 4; i++ {
+		if a, err = l.Append(ctx, event.StepDone{}); err != nil {
+			break
+		}
+		if _, err = l.AwaitCheckpoint(ctx, a.Index); err != nil {
+			break
+		}
+	}
+	if err == nil || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("a failed checkpoint fsync: %v", err)
+	}
+	// Wait until the retried checkpoint is archived and published.
+	for l.Latest() == nil || l.Latest().Size <= a.Index {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := l.AwaitCheckpoint(ctx, a.Index); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("after the retried checkpoint: %v", err)
 	}
 }
 
