@@ -134,13 +134,13 @@ type Log struct {
 	latest   *Checkpoint
 	cpWait   chan struct{} // closed and replaced when anything below changes
 	cpError  error
-	integErr error  // Tessera refused or failed an entry: reopen the log
+	integErr error // Tessera refused or failed an entry: reopen the log
 	// archErr: a checkpoint could not be archived (a failed write or fsync,
 	// a full or read-only disk). It stays: a disk that failed once is not
 	// trusted with more of the ceremony until the log is reopened, even if
 	// Tessera's next try at that checkpoint succeeds.
 	archErr error
-	integ    uint64 // entries integrated by Tessera
+	integ   uint64 // entries integrated by Tessera
 }
 
 type pendingEntry struct {
