@@ -273,6 +273,9 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 		}
 		return nil
 	}
+	if !c.fits() && c.page != pageQuit {
+		return nil // nothing on screen answers a key: it waits (see tooSmallView)
+	}
 	switch c.page {
 	case pageQuit:
 		switch {
@@ -439,6 +442,10 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 func (c *Console) autoStep() tea.Cmd {
 	if c.closed || c.page == pageQuit {
 		return nil
+	}
+	if !c.fits() {
+		// The rehearsal, like the keys, waits for a screen that shows it.
+		return autoNext(250 * time.Millisecond)
 	}
 	if c.page == pageCheckpoint && !c.splashUntil.IsZero() {
 		// The rehearsal waits while the act's checkpoint is shown.

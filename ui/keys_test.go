@@ -147,3 +147,60 @@ func nextName(n session.Next) string {
 	return map[session.Next]string{session.NextWitness: "witness", session.NextCards: "cards", session.NextTyped: "typed",
 		session.NextDone: "done", session.NextConfirm: "confirm"}[n]
 }
+
+// TestConsoleTooSmallKeysWait: a console that does not fit its terminal
+// shows no step, so no key acts. The demo is walked to its close; at every
+// step, with nothing open and with each kind of prompt open (a dialog
+// opened at full size), the terminal shrinks below the minimum and every
+// key is sent, the ones that would answer or confirm included: nothing is
+// logged, no step moves, and the screen says that keys wait. Grown back,
+// the prompt is there as it was.
+func TestConsoleTooSmallKeysWait(t *testing.T) {
+	c := newConsole(t, MinWidth, MinHeight)
+	all := []string{"enter", "w", "1", "2", "3", "7", "f", "o", "x", "s", "r", "a", "?", "c", "e", "y", "n", "esc", "tab", "z", " "}
+	// What opens each kind of prompt; keys that act at once come last.
+	openers := [][]string{{}, {"o"}, {"f"}, {"x"}, {"s"}, {"s", "n", "o", "enter"}, {"r"}, {"a"}, {"enter"}, {"1"}, {"2"}, {"3"}}
+	prompts := map[string]bool{}
+	for {
+		where := "step " + c.current().ID + " (" + nextName(c.state.Awaiting()) + ")"
+		for _, o := range openers {
+			for _, k := range o {
+				send(t, c, k)
+			}
+			opened := mode(c)
+			if len(o) > 0 && opened == "" {
+				continue // nothing opened; a key that acted at once is the flows' business
+			}
+			prompts[opened] = true
+			next, size := c.state.Next, c.drv.Log().Size()
+			c.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+			for _, k := range all {
+				send(t, c, k)
+				if c.drv.Log().Size() != size || c.drv.Snapshot().Next != next {
+					t.Fatalf("%s, %q open, too small: %q logged (%d → %d entries)", where, opened, k, size, c.drv.Log().Size())
+				}
+				if s := screen(c); !strings.Contains(s, "Keys wait until the console fits") {
+					t.Fatalf("%s, too small, after %q:\n%s", where, k, s)
+				}
+			}
+			c.Update(tea.WindowSizeMsg{Width: MinWidth, Height: MinHeight})
+			if mode(c) != opened {
+				t.Fatalf("%s: %q open before the shrink, %q after", where, opened, mode(c))
+			}
+			for mode(c) != "" {
+				send(t, c, "esc")
+			}
+		}
+		if c.state.Awaiting() == session.NextDone {
+			break
+		}
+		if err := autoStep(c); err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+	}
+	for _, p := range []string{"", "witness", "exception", "skip", "repeat", "abort", "typed", "absent"} {
+		if !prompts[p] {
+			t.Errorf("prompt %q never shrunk under", p)
+		}
+	}
+}

@@ -18,8 +18,8 @@ import (
 
 // View draws the console from the model alone: no I/O, no clock.
 func (c *Console) View() string {
-	if c.width < MinWidth || c.height < MinHeight {
-		return fmt.Sprintf("terminal too small: need %d×%d, have %d×%d", MinWidth, MinHeight, c.width, c.height)
+	if !c.fits() {
+		return c.tooSmallView()
 	}
 	f := c.frame()
 	switch c.page {
@@ -43,6 +43,28 @@ func (c *Console) View() string {
 		return c.overlay(screen)
 	}
 	return screen
+}
+
+// fits reports whether the console has the room to show the ceremony. A
+// console that does not fit shows no step, so no key that answers one acts.
+func (c *Console) fits() bool { return c.width >= MinWidth && c.height >= MinHeight }
+
+// tooSmallView is the screen of a terminal too small for the console: what
+// is missing, that keys wait, and the quit question when it is asked.
+func (c *Console) tooSmallView() string {
+	lines := []string{
+		fmt.Sprintf("terminal too small: need %d×%d, have %d×%d", MinWidth, MinHeight, c.width, c.height),
+		"Keys wait until the console fits: nothing is done or logged.",
+	}
+	if c.page == pageQuit {
+		lines = append(lines, "Quit the console? y quit · n go on")
+	} else {
+		lines = append(lines, "ctrl+c asks to quit.")
+	}
+	for i, l := range lines {
+		lines[i] = truncate(l, max(c.width, 1))
+	}
+	return strings.Join(lines[:min(len(lines), max(c.height, 1))], "\n")
 }
 
 // frame is the model as one drawing of the console sees it: the root
