@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/internal/words"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -62,7 +63,7 @@ func CheckpointPanel(st Styles, cp *transparency.Checkpoint, logSize uint64, scr
 	add := func(s ...string) { info = append(info, s...) }
 	add(st.PanelTitle.Render("Signed checkpoint of the ceremony log"), "")
 	add(st.Muted.Render("Origin"), st.Text.Width(textW).Render(cp.Origin))
-	add(st.Muted.Render("Size"), st.Text.Render(fmt.Sprintf("%d entries", cp.Size)))
+	add(st.Muted.Render("Size"), st.Text.Render(words.Counts(cp.Size, "entry", "entries")))
 	if cp.Size >= logSize {
 		add(st.OK.Render("[ OK ] covers every entry so far"))
 	} else {

@@ -313,6 +313,10 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 	}
 	it, first, ok := c.interactionFor(msg)
 	if !ok {
+		if main, has := c.state.Main(); has && msg.Type == tea.KeyEnter && main.Key != session.KeyConfirm && len(c.live()) > 0 {
+			// Enter is not the answer now: say what is.
+			c.note, c.failed, c.warned = fmt.Sprintf("enter does nothing here: %s (%s)", main.Prompt, keyName(main.Key)), false, true
+		}
 		return nil
 	}
 	d, end := openDialog(it, first, c.width)
@@ -452,6 +456,14 @@ func (c *Console) autoStep() tea.Cmd {
 		return autoNext(max(c.splashUntil.Sub(c.opts.Now()), 100*time.Millisecond))
 	}
 	return c.run(session.AutoStep{})
+}
+
+// keyName is how the console names an interaction's key.
+func keyName(k string) string {
+	if k == session.KeyCard {
+		return "the card's number"
+	}
+	return "key " + k
 }
 
 func (c *Console) current() ceremony.Step { return c.state.CurrentStep() }

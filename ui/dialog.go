@@ -72,12 +72,20 @@ func (d *dialog) advance() dialogEnd {
 	d.input.Focus()
 	d.keys = dialogKeys{
 		Enter:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "record")),
-		Witness: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", d.ask.Witness+" confirms")),
+		Witness: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", d.witnessHelp())),
 		Cancel:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 	}
 	d.keys.Enter.SetEnabled(d.ask.Witness == "")
 	d.keys.Witness.SetEnabled(d.ask.Witness != "")
 	return dialogEnd{note: r.Problem, failed: r.Problem != ""}
+}
+
+// witnessHelp is what the witness's key does in this dialog.
+func (d *dialog) witnessHelp() string {
+	if d.ask.Confirms != "" {
+		return d.ask.Witness + " confirms " + d.ask.Confirms
+	}
+	return d.ask.Witness + " confirms"
 }
 
 // answer takes the answer to the question asked.
@@ -128,7 +136,7 @@ func (d *dialog) View(sty Styles) string {
 	a := d.ask
 	switch {
 	case a.Witness != "":
-		return "\n" + sty.Warn.Render(a.Prompt) + "\n" + sty.Focus.Render("w") + sty.Help.Render(" "+a.Witness+" confirms · esc: not so") + "\n"
+		return "\n" + sty.Warn.Render(a.Prompt) + "\n" + sty.Focus.Render("w") + sty.Help.Render(" "+d.witnessHelp()+" · esc: not so") + "\n"
 	case a.Secret:
 		return "\n" + sty.Input.Render(a.Label) + "\n" + sty.Muted.Render(a.Hint) + "\n"
 	}

@@ -204,3 +204,35 @@ func TestConsoleTooSmallKeysWait(t *testing.T) {
 		}
 	}
 }
+
+// TestConsolePromptsSayWhatKeysDo: enter at a witnessed step says who must
+// confirm and with which key, logging nothing; in a skip's confirmation the
+// witness's key and the footer name the skip, not the step; the footer
+// lists every key that works, wrapping rather than cutting one off.
+func TestConsolePromptsSayWhatKeysDo(t *testing.T) {
+	c := newConsole(t, MinWidth, MinHeight)
+	size := c.drv.Log().Size()
+	send(t, c, "enter")
+	if s := screen(c); !strings.Contains(s, "enter does nothing here: IW confirms step 1.1 (key w)") || c.drv.Log().Size() != size {
+		t.Fatalf("enter at a witnessed step:\n%s", s)
+	}
+	for _, k := range []string{"s", "n", "o"} {
+		send(t, c, k)
+	}
+	send(t, c, "enter")
+	s := screen(c)
+	if !strings.Contains(s, "w IW confirms the skip of step 1.1 · esc: not so") || !strings.Contains(s, "w IW confirms the skip of step 1.1 • esc cancel") {
+		t.Fatalf("a skip's confirmation:\n%s", s)
+	}
+	if strings.Contains(s, "▶ IW confirms") {
+		t.Fatalf("the step's own confirmation is offered during the skip's:\n%s", s)
+	}
+	send(t, c, "esc")
+	c.refreshKeys()
+	s = screen(c)
+	for _, k := range []string{"w IW confirms step 1.1", "x exception", "s skip step", "a abort", "? help", "q quit", "c checkpoint QR", "e exceptions so far"} {
+		if !strings.Contains(s, k) {
+			t.Errorf("the footer lacks %q:\n%s", k, s)
+		}
+	}
+}

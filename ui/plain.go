@@ -15,6 +15,7 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/internal/words"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -56,7 +57,7 @@ func (p *Plain) Run(ctx context.Context) error {
 		if cur, ok := st.Current(); ok {
 			at = "step " + cur.ID
 		}
-		fmt.Fprintf(out, "Resumed at %s (resume %d): the log holds %d entries.\n", at, st.Resumes, st.LogSize)
+		fmt.Fprintf(out, "Resumed at %s (resume %d): the log holds %s.\n", at, st.Resumes, words.Counts(st.LogSize, "entry", "entries"))
 		if st.NeedActivation || (!st.Quorum && !st.HSMUsed && len(st.Cards) > 0) {
 			fmt.Fprintln(out, "The activation secret is never stored: the crypto officers present their cards again.")
 		}
@@ -129,7 +130,7 @@ func (p *Plain) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nThe ceremony is closed: %d entries, %d exceptions.\n", cp.Size, len(st.Exceptions))
+	fmt.Fprintf(out, "\nThe ceremony is closed: %s, %s.\n", words.Counts(cp.Size, "entry", "entries"), words.Count(len(st.Exceptions), "exception", "exceptions"))
 	if len(st.Present)+len(st.Absent) > 0 {
 		fmt.Fprintf(out, "Cosigned by %d of %d present officers (%s)", len(st.Final.Cosigned), len(st.Present), strings.Join(st.Final.Cosigned, ", "))
 		if len(st.Absent) > 0 {

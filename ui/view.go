@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/internal/words"
 	"github.com/keyceremony/keyceremony/transparency"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -151,7 +152,7 @@ func (p stepPanel) View(f frame) string {
 		} else {
 			b.WriteString(f.sty.Title.Render("Every step is done: the roll call of the officers, then the close.") + "\n\n")
 		}
-		b.WriteString(f.sty.Text.Render(fmt.Sprintf("%d steps done · %d exceptions · %d resumes", len(st.DoneAt), len(st.Exceptions), st.Resumes)) + "\n\n")
+		b.WriteString(f.sty.Text.Render(words.Count(len(st.DoneAt), "step", "steps")+" done · "+words.Count(len(st.Exceptions), "exception", "exceptions")+" · "+words.Count(st.Resumes, "resume", "resumes")) + "\n\n")
 		if len(st.CosignExpected()) > 0 {
 			b.WriteString(quorumPanel{inner}.cosigners(f))
 		}
@@ -541,7 +542,7 @@ func stepsPanel(sty Styles, st ceremony.State, w, h int) string {
 		lines = append(lines, truncateStyled(line, w-4))
 	}
 	if n := len(st.Exceptions); n > 0 {
-		lines = append(lines, "", sty.Warn.Render(fmt.Sprintf("%d exceptions recorded", n)))
+		lines = append(lines, "", sty.Warn.Render(words.Count(n, "exception", "exceptions")+" recorded"))
 	}
 	if st.Aborted != nil {
 		lines = append(lines, sty.Fail.Render("ABORTED at step "+st.Aborted.Step))
@@ -559,19 +560,63 @@ type statusBar struct{ w int }
 
 func (b statusBar) View(f frame) string {
 	size := f.st.LogSize
-	signed := f.sty.Warn.Render("checkpoint pending")
+	signed := statusPart{f.sty.Warn.Render("checkpoint pending"), prioCheckpoint}
 	root := "—"
 	if f.cp != nil {
 		root = RootWords(f.cp, 4)
 		if f.cp.Size >= size {
-			signed = f.sty.OK.Render(fmt.Sprintf("checkpoint %d signed", f.cp.Size))
+			signed.text = f.sty.OK.Render(fmt.Sprintf("checkpoint %d signed", f.cp.Size))
 		}
 	}
-	s := fmt.Sprintf("Log %d entries · durable · root %s · ", size, root) + signed
-	if q := quorumStatus(f.st.State); q != "" {
-		s = q + " · " + s
+	parts := quorumParts(f.sty, f.st.State)
+	parts = append(parts,
+		statusPart{f.sty.Status.Render("Log " + words.Counts(size, "entry", "entries")), prioLog},
+		statusPart{f.sty.Status.Render("durable"), prioDetail},
+		statusPart{f.sty.Status.Render("root " + root), prioRoot},
+		signed)
+	return f.sty.Muted.Render(strings.Repeat("─", b.w)) + "\n" + fitParts(f.sty.Status.Render(" · "), parts, b.w)
+}
+
+// A statusPart is one piece of a status line, and how long it stays when
+// the line is short of room: the lowest priority goes first.
+type statusPart struct {
+	text string // styled
+	prio int
+}
+
+// The status line's priorities: the checkpoint's state is the last to go.
+const (
+	prioDetail = iota
+	prioRoot
+	prioLog
+	prioQuorum
+	prioHSM
+	prioKey
+	prioCheckpoint
+)
+
+// fitParts joins the parts with sep, dropping the lowest priorities (the
+// later first among equals) until the line fits w cells: never a part cut
+// in the middle. A single part too wide for w is cut with an ellipsis.
+func fitParts(sep string, parts []statusPart, w int) string {
+	keep := append([]statusPart(nil), parts...)
+	for {
+		texts := make([]string, len(keep))
+		for i, p := range keep {
+			texts[i] = p.text
+		}
+		line := strings.Join(texts, sep)
+		if lipgloss.Width(line) <= w || len(keep) == 1 {
+			return truncateStyled(line, w)
+		}
+		drop := len(keep) - 1
+		for i := len(keep) - 1; i >= 0; i-- {
+			if keep[i].prio < keep[drop].prio {
+				drop = i
+			}
+		}
+		keep = append(keep[:drop], keep[drop+1:]...)
 	}
-	return f.sty.Muted.Render(strings.Repeat("─", b.w)) + "\n" + truncateStyled(f.sty.Status.Render(s), b.w)
 }
 
 func (c *Console) viewHelp() string {
@@ -588,9 +633,32 @@ func (c *Console) viewHelp() string {
 			}
 		}
 	}
-	h := c.help
-	h.Width = c.width
-	return truncateStyled(h.ShortHelpView(ks), c.width)
+	return keysLine(c.st, ks, c.width)
+}
+
+// keysLine lists the keys, each with what it does now, on as many lines as
+// they need: a key that works is never cut from the list.
+func keysLine(sty Styles, ks []key.Binding, w int) string {
+	sep := sty.Help.Render(" • ")
+	var lines []string
+	line := ""
+	for _, k := range ks {
+		item := sty.Focus.Render(k.Help().Key) + sty.Help.Render(" "+k.Help().Desc)
+		switch {
+		case line == "":
+			line = item
+		case lipgloss.Width(line)+lipgloss.Width(sep)+lipgloss.Width(item) <= w:
+			line += sep + item
+		default:
+			lines = append(lines, line)
+			line = item
+		}
+	}
+	lines = append(lines, line)
+	for i, l := range lines {
+		lines[i] = truncateStyled(l, w)
+	}
+	return strings.Join(lines, "\n")
 }
 
 func (c *Console) overlay(screen string) string {
@@ -633,24 +701,22 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// quorumStatus is the quorum's progress and the HSM's state in a few
-// words, for the status line: "" for a script without a quorum.
-func quorumStatus(st ceremony.State) string {
+// quorumParts is the quorum's progress and the HSM's state, for the
+// status line: none for a script without a quorum.
+func quorumParts(sty Styles, st ceremony.State) []statusPart {
 	q := st.Script.Quorum
 	if q == nil {
-		return ""
+		return nil
 	}
-	var s string
-	switch {
-	case st.Quorum:
-		s = fmt.Sprintf("Quorum %d of %d reached", q.Threshold, q.Threshold)
-	default:
-		s = fmt.Sprintf("Quorum %d of %d", len(st.Accepted), q.Threshold)
+	quorum := fmt.Sprintf("Quorum %d of %d", len(st.Accepted), q.Threshold)
+	if st.Quorum {
+		quorum = fmt.Sprintf("Quorum %d of %d reached", q.Threshold, q.Threshold)
 	}
+	hsm := "HSM inactive"
 	if st.HSM {
-		return s + " · HSM ACTIVE"
+		hsm = "HSM ACTIVE"
 	}
-	return s + " · HSM inactive"
+	return []statusPart{{sty.Status.Render(quorum), prioQuorum}, {sty.Status.Render(hsm), prioHSM}}
 }
 
 // bigStepRows is the panel height from which the step's number is drawn in

@@ -16,6 +16,7 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony/audit"
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/internal/words"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -352,7 +353,7 @@ func (w *Watcher) viewMain(width, h int) string {
 		}
 	} else {
 		b.WriteString(w.st.OK.Render("[ OK ] The ceremony is closed.") + "\n\n")
-		b.WriteString(w.st.Text.Render(fmt.Sprintf("%d steps done · %d exceptions · %d resumes", len(st.DoneAt), len(st.Exceptions), st.Resumes)) + "\n")
+		b.WriteString(w.st.Text.Render(words.Count(len(st.DoneAt), "step", "steps")+" done · "+words.Count(len(st.Exceptions), "exception", "exceptions")+" · "+words.Count(st.Resumes, "resume", "resumes")) + "\n")
 	}
 	if lines := w.cosignLines(); len(lines) > 0 {
 		b.WriteString("\n" + w.st.PanelTitle.Render("Officers' cosignatures") + "\n")
@@ -383,14 +384,15 @@ func (w *Watcher) viewStatus() string {
 	if w.alarm != nil {
 		mark = w.st.Fail.Render("[FAIL] ALARM")
 	}
-	key := "log key " + dnssec.GroupHex(transparency.KeyFingerprint(w.f.VKey))
+	// Whether the key was pinned or read from the log is never dropped.
+	key := statusPart{w.st.Status.Render("log key pinned"), prioKey}
 	if !w.f.Pinned {
-		key += " (from the log: compare with the one announced)"
+		key.text = w.st.Warn.Render("log key read from the log: compare it with the one announced")
 	}
-	s := fmt.Sprintf(" · root %s · %s", RootWords(cp, 4), key)
-	if q := quorumStatus(w.state); q != "" {
-		s = " · " + q + s
-	}
+	parts := []statusPart{{mark, prioCheckpoint}}
+	parts = append(parts, quorumParts(w.st, w.state)...)
+	parts = append(parts, statusPart{w.st.Status.Render("root " + RootWords(cp, 4)), prioRoot}, key,
+		statusPart{w.st.Status.Render(dnssec.GroupHex(transparency.KeyFingerprint(w.f.VKey))), prioDetail})
 	line2 := "source " + w.f.Source().String()
 	if !w.lastRead.IsZero() {
 		line2 += " · last read " + w.lastRead.UTC().Format("15:04:05") + " UTC"
@@ -398,7 +400,7 @@ func (w *Watcher) viewStatus() string {
 	if w.problem != "" {
 		line2 += " · " + w.st.Warn.Render("[WAIT] "+w.problem+"; retrying")
 	}
-	return w.st.Muted.Render(strings.Repeat("─", w.width)) + "\n" + truncateStyled(mark+w.st.Status.Render(s), w.width) + "\n" + truncateStyled(w.st.Muted.Render(line2), w.width)
+	return w.st.Muted.Render(strings.Repeat("─", w.width)) + "\n" + fitParts(w.st.Status.Render(" · "), parts, w.width) + "\n" + truncateStyled(w.st.Muted.Render(line2), w.width)
 }
 
 // WatchPlain is the viewer for screen readers and transcripts: a line for

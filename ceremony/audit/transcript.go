@@ -11,6 +11,7 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/internal/words"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -131,8 +132,8 @@ func (t *Transcript) stateLine() string {
 	if a := st.Aborted; a != nil {
 		state = fmt.Sprintf("ABORTED at step %s (%s), %s", a.Step, a.Reason, state)
 	}
-	return fmt.Sprintf("%s: %d of %d steps done, %d passed over, %d exceptions, %d resumes", state,
-		len(st.DoneAt)-len(st.Skipped), len(t.c.Script.Steps()), len(st.Skipped), len(st.Exceptions), st.Resumes)
+	return fmt.Sprintf("%s: %d of %d steps done, %d passed over, %s, %s", state,
+		len(st.DoneAt)-len(st.Skipped), len(t.c.Script.Steps()), len(st.Skipped), words.Count(len(st.Exceptions), "exception", "exceptions"), words.Count(st.Resumes, "resume", "resumes"))
 }
 
 // Markdown writes the transcript as Markdown.

@@ -65,6 +65,9 @@ type Ask struct {
 	// do not.
 	Witness  string
 	Declined string
+	// Confirms is what the witness's key confirms, in a few words, for the
+	// key's help: "the skip of step 2.2".
+	Confirms string
 	// Auto is what the unattended rehearsal answers.
 	Auto string
 }
@@ -125,7 +128,8 @@ func (st Snapshot) Interactions() []Interaction {
 		add(Interaction{Key: KeySkip, Help: "skip step", next: deviation(
 			Ask{Label: "Skip, because: ", Prompt: "Why step " + cur.ID + " is skipped", Hint: "enter, then the witness confirms · esc to cancel"},
 			func(why string) Ask {
-				return Ask{Witness: w, Prompt: fmt.Sprintf("%s: skip step %s because %s?", w, cur.ID, why), Declined: "Not confirmed: the step stays open.", Auto: Yes}
+				return Ask{Witness: w, Prompt: fmt.Sprintf("%s: skip step %s because %s?", w, cur.ID, why), Declined: "Not confirmed: the step stays open.", Auto: Yes,
+					Confirms: "the skip of step " + cur.ID}
 			}, func(why string) Op { return Skip{Reason: why} })})
 	}
 	if w := st.RepeatWitness(); st.Next > 0 && w != "" && !st.StepBegun() {
@@ -133,7 +137,8 @@ func (st Snapshot) Interactions() []Interaction {
 			add(Interaction{Key: KeyRepeat, Help: "repeat last step", next: deviation(
 				Ask{Label: "Repeat, because: ", Prompt: "Why step " + prev.ID + ", just done, is done again", Hint: "enter, then the witness confirms · esc to cancel"},
 				func(why string) Ask {
-					return Ask{Witness: w, Prompt: fmt.Sprintf("%s: repeat step %s because %s?", w, prev.ID, why), Declined: "Not confirmed: nothing is repeated.", Auto: Yes}
+					return Ask{Witness: w, Prompt: fmt.Sprintf("%s: repeat step %s because %s?", w, prev.ID, why), Declined: "Not confirmed: nothing is repeated.", Auto: Yes,
+					Confirms: "the repeat of step " + prev.ID}
 				}, func(why string) Op { return Repeat{Reason: why} })})
 		}
 	}
@@ -320,7 +325,7 @@ func witnessCard(st Snapshot, info quorum.CardInfo, a []string) Reply {
 	if len(a) == 1 {
 		w := st.CardWitness()
 		return Reply{Ask: &Ask{Witness: w, Prompt: fmt.Sprintf("%s: the HSM accepted card %s (%s), serial %s?", w, info.ID, info.Holder, serial),
-			Declined: "Not confirmed: nothing recorded.", Auto: Yes}}
+			Declined: "Not confirmed: nothing recorded.", Auto: Yes, Confirms: "card " + info.ID + "'s serial"}}
 	}
 	if a[1] != Yes {
 		return Reply{Problem: "Not confirmed: nothing recorded."}

@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/keyceremony/keyceremony/ceremony/audit"
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/internal/words"
 
 	"context"
 	"encoding/json"
@@ -113,7 +114,7 @@ func printReport(w io.Writer, dir string, rep *transparency.Report) {
 	}
 	fmt.Fprintln(w)
 	if rep.OK {
-		fmt.Fprintf(w, "VERIFIED: %d entries, root %s\n", rep.Size, dnssec.GroupHex(fmt.Sprintf("%x", rep.Root)))
+		fmt.Fprintf(w, "VERIFIED: %s, root %s\n", words.Counts(rep.Size, "entry", "entries"), dnssec.GroupHex(fmt.Sprintf("%x", rep.Root)))
 	} else {
 		fmt.Fprintln(w, "NOT VERIFIED")
 	}
