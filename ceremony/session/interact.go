@@ -138,7 +138,7 @@ func (st Snapshot) Interactions() []Interaction {
 				Ask{Label: "Repeat, because: ", Prompt: "Why step " + prev.ID + ", just done, is done again", Hint: "enter, then the witness confirms · esc to cancel"},
 				func(why string) Ask {
 					return Ask{Witness: w, Prompt: fmt.Sprintf("%s: repeat step %s because %s?", w, prev.ID, why), Declined: "Not confirmed: nothing is repeated.", Auto: Yes,
-					Confirms: "the repeat of step " + prev.ID}
+						Confirms: "the repeat of step " + prev.ID}
 				}, func(why string) Op { return Repeat{Reason: why} })})
 		}
 	}
