@@ -34,9 +34,8 @@ func runAnchorRekor(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || *url == "" || *keyPath == "" {
-		fs.Usage()
-		return usageErr("anchor rekor: give the log folder, --url and --key")
+	if err := requireArgs("anchor rekor", pos, "log folder", req{"--url", *url}, req{"--key", *keyPath}); err != nil {
+		return err
 	}
 	dir := pos[0]
 	rep, err := transparency.Verify(os.DirFS(dir), transparency.VerifyOptions{})
@@ -183,26 +182,17 @@ func checkAnchors(ctx context.Context, dir string, rep *transparency.Report, rek
 	return lines, nil
 }
 
-func runAnchor(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageErr("anchor: give a subcommand: export (trust anchors and DS records) or rekor (anchor checkpoints in Rekor)")
-	}
-	if args[0] == "rekor" {
-		return runAnchorRekor(ctx, args[1:], stdout, stderr)
-	}
-	if args[0] != "export" {
-		return usageErr("anchor: unknown subcommand %q: export or rekor", args[0])
-	}
-	fs := newFlags("anchor export", "", stderr)
+func runAnchorExport(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("anchor export", "usage: keyceremony anchor export --profile FILE [--out DIR]", stderr)
 	profilePath := fs.String("profile", "", "the profile whose KSK inventory to export (required)")
 	outDir := fs.String("out", "", "write root-anchors.xml and ds.txt into this folder instead of printing them")
 	id := fs.String("id", "", "the TrustAnchor id attribute (default: derived from the inventory)")
-	pos, err := parseFlags(fs, args[1:])
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 0 || *profilePath == "" {
-		return usageErr("usage: keyceremony anchor export --profile FILE [--out DIR]")
+	if err := requireArgs("anchor export", pos, "", req{"--profile", *profilePath}); err != nil {
+		return err
 	}
 	p, tok, closeTok, err := loadProfile(ctx, *profilePath, false)
 	if err != nil {

@@ -24,13 +24,7 @@ import (
 // with Feldman VSS, one passphrase-encrypted card file per holder, the roster
 // for the script, and the token's user PIN set to the value derived from the
 // secret. Nobody sees the secret or the PIN.
-func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "reissue" {
-		return runReissue(ctx, args[1:], stdin, stdout, stderr)
-	}
-	if len(args) == 0 || args[0] != "provision" {
-		return usageErr("cards: give a subcommand: provision --profile FILE --threshold N --holders FILE --out ROSTER --cards-dir DIR, or reissue")
-	}
+func runCardsProvision(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("cards provision", "", stderr)
 	profilePath := fs.String("profile", "", "the profile naming the token (pkcs11 backend; its current user PIN in KEYCEREMONY_PIN)")
 	threshold := fs.Int("threshold", 0, "how many cards activate the token (required)")
@@ -39,12 +33,15 @@ func runCards(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	cardsDir := fs.String("cards-dir", "", "where to write the card files <id>.card (one per holder's medium)")
 	cardModule := fs.String("card-module", "", "or write each card to the PKCS#11 card token labelled with its id, after its PIN")
 	workFactor := fs.Int("scrypt-work-factor", 0, "scrypt log2 N for the card files (default 18)")
-	pos, err := parseFlags(fs, args[1:])
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 0 || *profilePath == "" || *threshold == 0 || *holdersPath == "" || *out == "" || (*cardsDir == "") == (*cardModule == "") {
-		return usageErr("usage: keyceremony cards provision --profile FILE --threshold N --holders FILE --out ROSTER (--cards-dir DIR | --card-module LIB)")
+	if err := requireArgs("cards provision", pos, "", req{"--profile", *profilePath}, req{"--threshold", nonZero(*threshold)}, req{"--holders", *holdersPath}, req{"--out", *out}); err != nil {
+		return err
+	}
+	if (*cardsDir == "") == (*cardModule == "") {
+		return usageErr("cards provision: give one of --cards-dir and --card-module")
 	}
 	if *workFactor < 0 || *workFactor > 22 {
 		return usageErr("--scrypt-work-factor %d: want 1 to 22", *workFactor)
@@ -354,8 +351,9 @@ func runReissue(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
-	if len(pos) != 0 || *oldRoster == "" || *oldCards == "" || *threshold == 0 || *holdersPath == "" || *out == "" || *cardsDir == "" {
-		return usageErr("usage: keyceremony cards reissue --roster OLD --cards DIR --threshold N --holders FILE --out NEW --cards-dir NEWDIR")
+	if err := requireArgs("cards reissue", pos, "", req{"--roster", *oldRoster}, req{"--cards", *oldCards}, req{"--threshold", nonZero(*threshold)},
+		req{"--holders", *holdersPath}, req{"--out", *out}, req{"--cards-dir", *cardsDir}); err != nil {
+		return err
 	}
 	if *workFactor < 0 || *workFactor > 22 {
 		return usageErr("--scrypt-work-factor %d: want 1 to 22", *workFactor)

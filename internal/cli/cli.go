@@ -9,6 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/keyceremony/keyceremony/internal/durable"
@@ -54,10 +58,16 @@ func exitCode(err error) int {
 // errHelpShown ends a command whose flags asked for help.
 var errHelpShown = errors.New("help shown")
 
+// A command is one of keyceremony's commands, or a group of subcommands
+// (ksr check, ksr sign, …). Its usage line (after "keyceremony") and its
+// summary are the ones the top-level help prints and README's command
+// table repeats: TestREADMECommands fails when they drift apart.
 type command struct {
 	name    string
+	usage   string // the synopsis, without "keyceremony "; "" for a group
 	summary string
 	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
+	subs    []command // a group's subcommands
 }
 
 // hooks are what tests inject into the commands that write a log; the
@@ -71,22 +81,62 @@ type hooks struct {
 
 func commands(h hooks) []command {
 	return []command{
-		{"demo", "rehearsal on embedded defaults: writes and verifies a sample rehearsal log", func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-			return runDemo(ctx, h, args, stdin, stdout, stderr)
+		{name: "demo", usage: "demo [--script NAME] [--log DIR] [--auto] [--plain] [--theme dark|light|mono]",
+			summary: "a whole rehearsal ceremony on embedded defaults; writes and verifies its log",
+			run: func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+				return runDemo(ctx, h, args, stdin, stdout, stderr)
+			}},
+		{name: "serve", usage: "serve --log DIR [--addr 127.0.0.1:8080] [--public]",
+			summary: "publish a log folder read-only over HTTP, with a page that verifies it in the browser", run: runServe},
+		{name: "watch", usage: "watch DIR|URL [--key VKEY] [--origin O] [--witness-policy FILE] [--interval D] [--plain] [--theme T]",
+			summary: "follow a ceremony live, read-only, verifying every checkpoint", run: runWatch},
+		{name: "verify", usage: "verify DIR [--json] [--key VKEY] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--raw]",
+			summary: "verify a log folder offline: signatures, tiles, root, hash chain, artefacts, the script followed", run: runVerify},
+		{name: "run", usage: "run --script FILE|NAME --profile FILE --log DIR --ksr KSR... (--cards DIR | --card-module LIB) [--roster FILE] [--previous-skr SKR] [--skr OUT] [--schema NAME] [--now TIME] [--log-key FILE] [--origin O] [--witness-policy FILE] [--rehearsal] [--plain]",
+			summary: "a ceremony on the profile's HSM with the officers' cards; resumes a log",
+			run: func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+				return runCeremony(ctx, h, args, stdin, stdout, stderr)
+			}},
+		{name: "transcript", usage: "transcript DIR [--format md|html]",
+			summary: "the annotated script built from a verified log", run: runTranscript},
+		{name: "anchor", summary: "trust anchors and DS records; checkpoints anchored in Rekor", subs: []command{
+			{name: "rekor", usage: "anchor rekor DIR --url URL --key FILE",
+				summary: "anchor a verified log's checkpoints in Rekor v1", run: func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+					return runAnchorRekor(ctx, args, stdout, stderr)
+				}},
+			{name: "export", usage: "anchor export --profile FILE [--out DIR]",
+				summary: "the profile's KSK inventory as a trust anchor file and DS records", run: runAnchorExport},
 		}},
-		{"verify", "verify a log folder offline: signature, tiles, root, hash chain, artefacts, consistency", runVerify},
-		{"serve", "publish a log folder read-only over HTTP: tiles, checkpoint, live events and a page that verifies in the browser", runServe},
-		{"watch", "follow a ceremony live from its log folder or URL, read-only, verifying every checkpoint", runWatch},
-		{"run", "a ceremony on the profile's HSM with the officers' cards: the console, or --plain prompts; resumes a log", func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-			return runCeremony(ctx, h, args, stdin, stdout, stderr)
+		{name: "ksr", summary: "key signing requests: check and sign", subs: []command{
+			{name: "check", usage: "ksr check KSR [--previous-skr SKR] [--policy FILE] [--now TIME] [--json]",
+				summary: "check a KSR against IANA's policy checks", run: func(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+					return runKSRCheck(args, stdout, stderr)
+				}},
+			{name: "sign", usage: "ksr sign KSR --profile FILE --out SKR [--previous-skr SKR] [--schema NAME] [--now TIME] [--roster FILE --cards DIR] --yes",
+				summary: "sign a KSR as IANA's signer does, outside a ceremony", run: runKSRSign},
 		}},
-		{"transcript", "the annotated script built from a verified log: each step's time and entry, cards, hashes, exceptions", runTranscript},
-		{"anchor", "export trust anchors and DS records (anchor export; anchor rekor: not built yet)", runAnchor},
-		{"ksr", "check a key signing request against IANA's policy checks (ksr check), or sign it (ksr sign)", runKSR},
-		{"skr", "verify a signed key response against trust anchors (skr verify)", runSKR},
-		{"script", "validate a ceremony script strictly (script check), or print it for the participants (script render)", runScript},
-		{"cards", "crypto officer cards: card files, roster, token PIN (cards provision); new officers (cards reissue)", runCards},
-		{"hsm", "the profile's token: its keys with key tags and DS (hsm inventory); a new KSK (hsm keygen)", runHSM},
+		{name: "skr", summary: "signed key responses", subs: []command{
+			{name: "verify", usage: "skr verify SKR [--ksr KSR] --anchor FILE [--now TIME] [--json]",
+				summary: "verify an SKR against trust anchors and its KSR", run: runSKRVerify},
+		}},
+		{name: "script", summary: "ceremony scripts", subs: []command{
+			{name: "check", usage: "script check FILE",
+				summary: "validate a ceremony script strictly", run: runScriptCheck},
+			{name: "render", usage: "script render NAME|FILE [--format md|html]",
+				summary: "print a script for the participants", run: runScriptRender},
+		}},
+		{name: "cards", summary: "crypto officer cards", subs: []command{
+			{name: "provision", usage: "cards provision --profile FILE --threshold N --holders FILE --out ROSTER (--cards-dir DIR | --card-module LIB)",
+				summary: "a new activation secret dealt to one card per holder, the roster, the token's PIN", run: runCardsProvision},
+			{name: "reissue", usage: "cards reissue --roster OLD --cards DIR --threshold N --holders FILE --out NEW --cards-dir NEWDIR",
+				summary: "new officers' cards from a quorum of the old ones", run: runReissue},
+		}},
+		{name: "hsm", summary: "the profile's token", subs: []command{
+			{name: "keygen", usage: "hsm keygen --profile FILE --label LABEL [--algorithm 8|13] [--bits N]",
+				summary: "generate a KSK in the token", run: runKeygen},
+			{name: "inventory", usage: "hsm inventory --profile FILE",
+				summary: "the token and every key on it, against the KSK inventory", run: runHSMInventory},
+		}},
 	}
 }
 
@@ -120,10 +170,7 @@ func runWith(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 		if c.name != args[0] {
 			continue
 		}
-		if c.run == nil {
-			return usageErr("%s is not built yet; see README.md for what works today", c.name)
-		}
-		err := c.run(ctx, args[1:], stdin, stdout, stderr)
+		err := c.dispatch(ctx, args[1:], stdin, stdout, stderr)
 		if errors.Is(err, errHelpShown) {
 			return nil
 		}
@@ -132,11 +179,54 @@ func runWith(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	return usageErr("unknown command %q; run keyceremony help", args[0])
 }
 
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: keyceremony COMMAND [arguments]")
-	fmt.Fprintln(w)
+// dispatch runs a command, or a group's subcommand: a group asked for help,
+// or given none, lists its subcommands.
+func (c command) dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if c.subs == nil {
+		return c.run(ctx, args, stdin, stdout, stderr)
+	}
+	var names []string
+	for _, sub := range c.subs {
+		names = append(names, sub.name)
+	}
+	if len(args) == 0 {
+		return usageErr("%s: give a subcommand: %s; see keyceremony %s --help", c.name, strings.Join(names, " or "), c.name)
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintf(stdout, "keyceremony %s: %s\n\n", c.name, c.summary)
+		for _, sub := range c.subs {
+			fmt.Fprintf(stdout, "  keyceremony %s\n      %s\n", sub.usage, sub.summary)
+		}
+		return nil
+	}
+	for _, sub := range c.subs {
+		if sub.name == args[0] {
+			return sub.run(ctx, args[1:], stdin, stdout, stderr)
+		}
+	}
+	return usageErr("%s: unknown subcommand %q: %s", c.name, args[0], strings.Join(names, " or "))
+}
+
+// usages are every command's usage line and summary, subcommands in their
+// group's place: the top-level help and README's table list them.
+func usages() [][2]string {
+	var out [][2]string
 	for _, c := range commands(hooks{}) {
-		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
+		if c.subs == nil {
+			out = append(out, [2]string{c.usage, c.summary})
+		}
+		for _, sub := range c.subs {
+			out = append(out, [2]string{sub.usage, sub.summary})
+		}
+	}
+	return out
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: keyceremony COMMAND [arguments]; keyceremony COMMAND --help says more")
+	fmt.Fprintln(w)
+	for _, u := range usages() {
+		fmt.Fprintf(w, "  keyceremony %s\n      %s\n", u[0], u[1])
 	}
 }
 
@@ -174,6 +264,87 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// logFolderArg checks a log folder named on the command line: it exists and
+// is a folder; a folder that is not a log but holds one (the demo's parent
+// folder, where log/ sits beside log-skr.xml) is refused with the log
+// folder's name. Whatever else is wrong with a folder is verify's to say.
+func logFolderArg(cmd, dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return usageErr("%s: %s: no such folder; give the log folder (it holds checkpoint, log.vkey and tile/)", cmd, dir)
+	case err != nil:
+		return usageErr("%s: %s: %v", cmd, dir, errors.Unwrap(err))
+	case !fi.IsDir():
+		return usageErr("%s: %s is a file, not a log folder; give the folder that holds checkpoint, log.vkey and tile/", cmd, dir)
+	}
+	if isLogFolder(dir) {
+		return nil
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return usageErr("%s: %s: %v", cmd, dir, errors.Unwrap(err))
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(1000) // a bounded look
+	var inside []string
+	for _, n := range names {
+		if p := filepath.Join(dir, n); !strings.HasPrefix(n, ".") && isLogFolder(p) {
+			inside = append(inside, p)
+		}
+	}
+	slices.Sort(inside)
+	switch len(inside) {
+	case 0:
+		return nil
+	case 1:
+		return usageErr("%s: %s is not a log folder, but holds one: %s", cmd, dir, inside[0])
+	}
+	return usageErr("%s: %s is not a log folder, but holds %d: %s", cmd, dir, len(inside), strings.Join(inside, ", "))
+}
+
+// isLogFolder reports whether dir looks like a log folder: a folder with a
+// checkpoint or a log.vkey.
+func isLogFolder(dir string) bool {
+	for _, n := range []string{"checkpoint", "log.vkey"} {
+		if fi, err := os.Stat(filepath.Join(dir, n)); err == nil && fi.Mode().IsRegular() {
+			return true
+		}
+	}
+	return false
+}
+
+// req is a required flag and the value given for it.
+type req struct{ flag, value string }
+
+// requireArgs checks a command's arguments: exactly one positional argument
+// named what (none when what is ""), and each required flag given. What is
+// missing is said in one line that names it.
+func requireArgs(cmd string, pos []string, what string, flags ...req) error {
+	switch {
+	case what != "" && len(pos) == 0:
+		return usageErr("%s: missing the %s; see keyceremony %s --help", cmd, what, cmd)
+	case what != "" && len(pos) > 1:
+		return usageErr("%s: one %s, not %d arguments (%q …)", cmd, what, len(pos), pos[1])
+	case what == "" && len(pos) > 0:
+		return usageErr("%s: unexpected argument %q; see keyceremony %s --help", cmd, pos[0], cmd)
+	}
+	for _, f := range flags {
+		if f.value == "" {
+			return usageErr("%s: missing %s; see keyceremony %s --help", cmd, f.flag, cmd)
+		}
+	}
+	return nil
+}
+
+// nonZero is a required number flag's value as requireArgs takes it.
+func nonZero(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprint(n)
 }
 
 // stringList is a repeatable string flag.

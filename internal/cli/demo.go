@@ -54,16 +54,14 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	}
 	existing, _ := os.ReadDir(dir)
 	resume := len(existing) > 0
-	restore, err := quietLibraries(dir)
-	if err != nil {
-		return operational(err)
-	}
+	restore, attach := quietLibraries()
 	defer restore()
 
 	l, err := openDemoLog(ctx, dir, resume, script, h)
 	if err != nil {
 		return err
 	}
+	attach(dir)
 	closeLog := closer(l)
 	defer closeLog()
 	cfg, err := session.DemoConfig(script, l, resume, dir+"-skr.xml")

@@ -13,21 +13,15 @@ import (
 
 // runHSM lists the profile's token and its keys: labels, key tags with and
 // without the REVOKE bit, DS digests, and whether each matches the inventory.
-func runHSM(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "keygen" {
-		return runKeygen(ctx, args[1:], stdin, stdout, stderr)
-	}
-	if len(args) == 0 || args[0] != "inventory" {
-		return usageErr("hsm: give a subcommand: inventory --profile FILE, or keygen --profile FILE --label LABEL")
-	}
-	fs := newFlags("hsm inventory", "", stderr)
+func runHSMInventory(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("hsm inventory", "usage: keyceremony hsm inventory --profile FILE", stderr)
 	profilePath := fs.String("profile", "", "the profile naming the token (required)")
-	pos, err := parseFlags(fs, args[1:])
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 0 || *profilePath == "" {
-		return usageErr("usage: keyceremony hsm inventory --profile FILE")
+	if err := requireArgs("hsm inventory", pos, "", req{"--profile", *profilePath}); err != nil {
+		return err
 	}
 	p, tok, closeTok, err := loadProfile(ctx, *profilePath, false)
 	if err != nil {
@@ -106,8 +100,8 @@ func runKeygen(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return err
 	}
-	if len(pos) != 0 || *profilePath == "" || *label == "" {
-		return usageErr("usage: keyceremony hsm keygen --profile FILE --label LABEL [--algorithm 8|13] [--bits N]")
+	if err := requireArgs("hsm keygen", pos, "", req{"--profile", *profilePath}, req{"--label", *label}); err != nil {
+		return err
 	}
 	if *alg != 8 && *alg != 13 {
 		return usageErr("--algorithm %d: want 8 (RSA/SHA-256) or 13 (ECDSA P-256)", *alg)

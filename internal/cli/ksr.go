@@ -18,21 +18,6 @@ import (
 	"github.com/keyceremony/keyceremony/ui"
 )
 
-func runKSR(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageErr("ksr: give a subcommand: check or sign")
-	}
-	switch args[0] {
-	case "check":
-		return runKSRCheck(args[1:], stdout, stderr)
-	case "sign":
-		return runKSRSign(ctx, args[1:], stdin, stdout, stderr)
-	}
-	return usageErr("ksr: unknown subcommand %q (want check or sign)", args[0])
-}
-
-// readDocument reads a KSR or SKR file, refusing one over the size limit
-// before reading it whole.
 // readKSR reads a file that must be a KSR; flag names the option it came
 // from ("" for the argument), for the message.
 func readKSR(path, flag string, opts ...*dnssec.TextOptions) ([]byte, *dnssec.Document, error) {
@@ -58,6 +43,8 @@ func readSKR(path, flag string) ([]byte, *dnssec.Document, error) {
 	return data, doc, err
 }
 
+// readDocument reads a KSR or SKR file, refusing one over the size limit
+// before reading it whole.
 func readDocument(path string, opts ...*dnssec.TextOptions) ([]byte, *dnssec.Document, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -142,9 +129,8 @@ func runKSRCheck(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return usageErr("ksr check: give exactly one KSR file")
+	if err := requireArgs("ksr check", pos, "KSR file"); err != nil {
+		return err
 	}
 	now, err := parseNow(*nowFlag)
 	if err != nil {
@@ -238,9 +224,8 @@ func runKSRSign(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || *profilePath == "" || *out == "" {
-		fs.Usage()
-		return usageErr("ksr sign: give one KSR, --profile and --out")
+	if err := requireArgs("ksr sign", pos, "KSR file", req{"--profile", *profilePath}, req{"--out", *out}); err != nil {
+		return err
 	}
 	if !*yes {
 		return usageErr("ksr sign: signing is irreversible; add --yes to sign without the console's confirmation")

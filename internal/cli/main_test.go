@@ -198,7 +198,7 @@ func TestDemoKilledAndResumed(t *testing.T) {
 			if err := run(context.Background(), []string{"verify", dir}, nil, &stdout, io.Discard); err != nil {
 				t.Fatalf("verify after resume: %v\n%s", err, stdout.String())
 			}
-			if !strings.Contains(stdout.String(), "18 of 18 steps done") || !strings.Contains(stdout.String(), "1 resumes, ceremony closed") {
+			if !strings.Contains(stdout.String(), "18 of 18 steps done") || !strings.Contains(stdout.String(), "1 resume, ceremony closed") {
 				t.Fatalf("verify:\n%s", stdout.String())
 			}
 		})

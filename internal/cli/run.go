@@ -56,9 +56,8 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	if len(pos) != 0 {
 		return usageErr("run: unexpected argument %q", pos[0])
 	}
-	if *scriptArg == "" || *logDir == "" {
-		fs.Usage()
-		return usageErr("run: give --script and --log (and --profile for a ceremony with an HSM)")
+	if err := requireArgs("run", nil, "", req{"--script", *scriptArg}, req{"--log", *logDir}); err != nil {
+		return err
 	}
 	if !ui.ValidTheme(*theme) {
 		return usageErr("run: --theme %q: use dark, light or mono", *theme)
@@ -192,10 +191,7 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 		cfg.Cards = src.reader(script.Quorum, nil)
 	}
 
-	restore, err := quietLibraries(dir)
-	if err != nil {
-		return operational(err)
-	}
+	restore, attach := quietLibraries()
 	defer restore()
 	if *keyPath == "" {
 		*keyPath = dir + ".key"
@@ -237,6 +233,7 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	if err != nil {
 		return err
 	}
+	attach(dir)
 	closeLog := closer(l)
 	defer closeLog()
 	cfg.Log, cfg.Resume, cfg.ClockJumps, cfg.Disk = l, resume, true, h.disk

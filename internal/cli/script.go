@@ -13,58 +13,61 @@ import (
 	"github.com/keyceremony/keyceremony/scripts"
 )
 
-func runScript(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageErr("script: give a subcommand: check FILE, or render NAME|FILE")
+func runScriptCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("script check", "usage: keyceremony script check FILE", stderr)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
 	}
-	switch args[0] {
-	case "check":
-		if len(args) != 2 {
-			return usageErr("usage: keyceremony script check FILE")
-		}
-		s, err := loadScript(args[1])
-		if err != nil {
-			var se *ceremony.ScriptError
-			if errors.As(err, &se) {
-				for _, p := range se.Problems {
-					fmt.Fprintln(stdout, p)
-				}
-				return badInput(fmt.Errorf("%s: %d problems; the first: %s", args[1], len(se.Problems), se.Problems[0]))
-			}
-			return err
-		}
-		fmt.Fprintf(stdout, "%s: valid · %s · %d acts, %d steps · SHA-256 %s\n", args[1], s.Ceremony, len(s.Acts), len(s.Steps()), dnssec.GroupHex(s.Digest))
-		switch {
-		case s.RosterMissing:
-			fmt.Fprintf(stdout, "the quorum is the roster %s, not found here: its cards are checked when the ceremony runs\n", s.RosterFile)
-		case s.RosterFile != "":
-			fmt.Fprintf(stdout, "the quorum is the roster %s: %d of %d cards\n", s.RosterFile, s.Quorum.Threshold, len(s.Quorum.Cards))
-		}
-		return nil
-	case "render":
-		fs := newFlags("script render", "", stderr)
-		format := fs.String("format", "md", "md or html")
-		pos, err := parseFlags(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		if len(pos) != 1 || (*format != "md" && *format != "html") {
-			return usageErr("usage: keyceremony script render NAME|FILE [--format md|html]")
-		}
-		s, err := loadScript(pos[0])
-		if err != nil {
-			var se *ceremony.ScriptError
-			if errors.As(err, &se) {
-				return badInput(err)
-			}
-			return err
-		}
-		if *format == "html" {
-			return ceremony.RenderHTML(stdout, s)
-		}
-		return ceremony.RenderMarkdown(stdout, s)
+	if err := requireArgs("script check", pos, "script file"); err != nil {
+		return err
 	}
-	return usageErr("script: unknown subcommand %q (want check or render)", args[0])
+	s, err := loadScript(pos[0])
+	if err != nil {
+		var se *ceremony.ScriptError
+		if errors.As(err, &se) {
+			for _, p := range se.Problems {
+				fmt.Fprintln(stdout, p)
+			}
+			return badInput(fmt.Errorf("%s: %d problems; the first: %s", pos[0], len(se.Problems), se.Problems[0]))
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: valid · %s · %d acts, %d steps · SHA-256 %s\n", pos[0], s.Ceremony, len(s.Acts), len(s.Steps()), dnssec.GroupHex(s.Digest))
+	switch {
+	case s.RosterMissing:
+		fmt.Fprintf(stdout, "the quorum is the roster %s, not found here: its cards are checked when the ceremony runs\n", s.RosterFile)
+	case s.RosterFile != "":
+		fmt.Fprintf(stdout, "the quorum is the roster %s: %d of %d cards\n", s.RosterFile, s.Quorum.Threshold, len(s.Quorum.Cards))
+	}
+	return nil
+}
+
+func runScriptRender(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("script render", "usage: keyceremony script render NAME|FILE [--format md|html]", stderr)
+	format := fs.String("format", "md", "md or html")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := requireArgs("script render", pos, "script name or file"); err != nil {
+		return err
+	}
+	if *format != "md" && *format != "html" {
+		return usageErr("script render: --format is md or html, not %q", *format)
+	}
+	s, err := loadScript(pos[0])
+	if err != nil {
+		var se *ceremony.ScriptError
+		if errors.As(err, &se) {
+			return badInput(err)
+		}
+		return err
+	}
+	if *format == "html" {
+		return ceremony.RenderHTML(stdout, s)
+	}
+	return ceremony.RenderMarkdown(stdout, s)
 }
 
 // loadScript reads a script file, or a built-in script by name. A roster

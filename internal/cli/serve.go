@@ -33,9 +33,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if *export != "" {
 		return exportPage(*export, stdout)
 	}
-	if *logDir == "" {
-		fs.Usage()
-		return usageErr("serve: give the log folder with --log")
+	if err := requireArgs("serve", nil, "", req{"--log", *logDir}); err != nil {
+		return err
 	}
 	host, _, err := net.SplitHostPort(*addr)
 	if err != nil {
@@ -43,6 +42,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	if ip := net.ParseIP(host); !*public && (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
 		return usageErr("serve: --addr %s is not a loopback address; give --public to publish beyond this machine", *addr)
+	}
+	if err := logFolderArg("serve --log", *logDir); err != nil {
+		return err
 	}
 	srv, err := publish.New(*logDir)
 	if err != nil {

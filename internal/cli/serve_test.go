@@ -20,7 +20,7 @@ func TestServeRefusals(t *testing.T) {
 	}{
 		{[]string{"serve", "--log", t.TempDir(), "--addr", "0.0.0.0:0"}, "not a loopback address; give --public"},
 		{[]string{"serve", "--log", t.TempDir(), "--addr", "127.0.0.1:0"}, "not a log folder"},
-		{[]string{"serve"}, "give the log folder with --log"},
+		{[]string{"serve"}, "serve: missing --log"},
 	} {
 		err := run(ctx, c.args, nil, io.Discard, io.Discard)
 		if exitCode(err) != exitUsage || !strings.Contains(err.Error(), c.want) {

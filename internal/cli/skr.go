@@ -12,23 +12,19 @@ import (
 	"github.com/keyceremony/keyceremony/ui"
 )
 
-func runSKR(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "verify" {
-		return usageErr("skr: give a subcommand: verify")
-	}
+func runSKRVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("skr verify", "usage: keyceremony skr verify SKR [--ksr KSR] --anchor FILE [--now TIME] [--json]", stderr)
 	ksrPath := fs.String("ksr", "", "the KSR this SKR answers")
 	anchorPath := fs.String("anchor", "", "trust anchors: root-anchors.xml, or DNSKEY/DS records (required)")
 	policyPath := fs.String("policy", "", "a policy file (YAML); its num_bundles is the response policy's")
 	nowFlag := fs.String("now", "", "also say whether the SKR is still in force at this time")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	pos, err := parseFlags(fs, args[1:])
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || *anchorPath == "" {
-		fs.Usage()
-		return usageErr("skr verify: give one SKR file and --anchor")
+	if err := requireArgs("skr verify", pos, "SKR file", req{"--anchor", *anchorPath}); err != nil {
+		return err
 	}
 	ab, err := readInput(*anchorPath)
 	if err != nil {

@@ -21,8 +21,11 @@ func runTranscript(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || (*format != "md" && *format != "html") {
-		return usageErr("usage: keyceremony transcript DIR [--format md|html]")
+	if err := requireArgs("transcript", pos, "log folder"); err != nil {
+		return err
+	}
+	if *format != "md" && *format != "html" {
+		return usageErr("transcript: --format is md or html, not %q", *format)
 	}
 	dir := pos[0]
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {

@@ -30,16 +30,15 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return usageErr("verify: give exactly one log folder")
+	if err := requireArgs("verify", pos, "log folder"); err != nil {
+		return err
 	}
 	dir := pos[0]
 	if strings.HasPrefix(dir, "http://") || strings.HasPrefix(dir, "https://") {
 		return usageErr("verify: verifying a URL is not built yet; copy the folder and verify the copy")
 	}
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return usageErr("verify: %s is not a log folder; give the folder that holds checkpoint and tile/", dir)
+	if err := logFolderArg("verify", dir); err != nil {
+		return err
 	}
 	if *requireCosigners < 0 {
 		return usageErr("verify: --require-cosigners %d: give a number of officers from 1", *requireCosigners)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -25,9 +24,8 @@ func runWatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return usageErr("watch: give exactly one log folder or URL")
+	if err := requireArgs("watch", pos, "log folder or URL"); err != nil {
+		return err
 	}
 	if !ui.ValidTheme(*theme) {
 		return usageErr("watch: --theme %q: use dark, light or mono", *theme)
@@ -43,8 +41,8 @@ func runWatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		src = hs
 	} else {
-		if fi, err := os.Stat(where); err != nil || !fi.IsDir() {
-			return usageErr("watch: %s is not a log folder; give the folder that holds checkpoint and tile/, or its URL", where)
+		if err := logFolderArg("watch", where); err != nil {
+			return err
 		}
 		src = transparency.DirSource(where)
 	}

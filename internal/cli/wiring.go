@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,19 +23,13 @@ import (
 	"k8s.io/klog/v2"
 )
 
-// quietLibraries sends the diagnostics of the log library (klog, slog) to a
-// file in the log's private .state folder, never to the terminal.
-func quietLibraries(logDir string) (restore func(), err error) {
-	var w io.Writer = io.Discard
-	var f *os.File
-	if logDir != "" {
-		if err := os.MkdirAll(filepath.Join(logDir, ".state"), 0o755); err == nil {
-			f, err = os.OpenFile(filepath.Join(logDir, ".state", "diagnostics.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-			if err == nil {
-				w = f
-			}
-		}
-	}
+// quietLibraries sends the diagnostics of the log library (klog, slog)
+// away from the terminal: held in memory (bounded) until attach puts them,
+// and all that follow, in the log's private .state folder. A command calls
+// attach only once the folder is accepted as its log: a folder refused is
+// left untouched.
+func quietLibraries() (restore func(), attach func(logDir string)) {
+	w := &diagnostics{}
 	klog.LogToStderr(false)
 	klog.SetOutput(w)
 	prev := slog.Default()
@@ -43,10 +38,54 @@ func quietLibraries(logDir string) (restore func(), err error) {
 		klog.Flush()
 		slog.SetDefault(prev)
 		klog.SetOutput(io.Discard)
-		if f != nil {
-			f.Close()
-		}
-	}, nil
+		w.close()
+	}, w.attach
+}
+
+// diagnostics is where the libraries' diagnostics go: a bounded buffer,
+// then a file.
+type diagnostics struct {
+	mu  sync.Mutex
+	buf []byte
+	f   *os.File
+}
+
+const maxHeldDiagnostics = 64 << 10
+
+func (d *diagnostics) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.f != nil {
+		return d.f.Write(p)
+	}
+	if len(d.buf)+len(p) <= maxHeldDiagnostics {
+		d.buf = append(d.buf, p...)
+	}
+	return len(p), nil
+}
+
+func (d *diagnostics) attach(logDir string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.f != nil || os.MkdirAll(filepath.Join(logDir, ".state"), 0o755) != nil {
+		return
+	}
+	f, err := os.OpenFile(filepath.Join(logDir, ".state", "diagnostics.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	f.Write(d.buf)
+	d.f, d.buf = f, nil
+}
+
+func (d *diagnostics) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.f != nil {
+		d.f.Close()
+		d.f = nil
+	}
+	d.buf = nil
 }
 
 // openErr maps the log's refusals to exit codes and one line of advice.
