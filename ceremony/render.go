@@ -19,6 +19,12 @@ type printed struct {
 	DigestGroups, DigestWords string
 	Cards                     []printedCard
 	Acts                      []printedAct
+	Close                     []printedClose
+}
+
+type printedClose struct {
+	N    int
+	Text string
 }
 
 type printedCard struct{ ID, Holder, State string }
@@ -32,6 +38,7 @@ type printedAct struct {
 type printedStep struct {
 	Step
 	Action, Confirm, When, Unless string // what the paper adds to the step's text
+	Shows                         string // what the screen shows to read aloud
 	WitnessedBy                   string
 }
 
@@ -54,7 +61,7 @@ func newPrinted(s *Script) printed {
 		}
 		pa := printedAct{N: i + 1, Title: title}
 		for _, st := range a.Steps {
-			ps := printedStep{Step: st, When: st.When, Unless: st.Unless, Confirm: st.Confirm, WitnessedBy: strings.Join(st.Witnesses, ", ")}
+			ps := printedStep{Step: st, When: st.When, Unless: st.Unless, Confirm: st.Confirm, WitnessedBy: strings.Join(st.Witnesses, ", "), Shows: showsText(st)}
 			if st.Action != "" {
 				ps.Action = st.Action + stepDetails(st)
 			}
@@ -62,7 +69,41 @@ func newPrinted(s *Script) printed {
 		}
 		p.Acts = append(p.Acts, pa)
 	}
+	for i, c := range CloseSequence(s) {
+		p.Close = append(p.Close, printedClose{i + 1, c})
+	}
 	return p
+}
+
+// CloseSequence is what happens after the script's last step, in order,
+// as the printed script and the console say it: the roll call and the
+// officers' cosignatures (for a script with a quorum), the final checkpoint
+// read aloud, then the script's after_close lines. The log ends with the
+// close; what follows it is on paper and on the stream.
+func CloseSequence(s *Script) []string {
+	var out []string
+	if s.Quorum != nil {
+		out = append(out,
+			"Roll call: the CA names each crypto officer who presented a card; one who has gone is marked absent.",
+			"The CA closes the ceremony: the log's last entry. Each officer here presents their card once more to cosign the final checkpoint.")
+	} else {
+		out = append(out, "The CA closes the ceremony: the log's last entry.")
+	}
+	read := "The CA reads the final checkpoint aloud from the screen: its size and its root in hex and words"
+	if s.Quorum != nil {
+		read += ", and the officers who cosigned it"
+	}
+	out = append(out, read+".")
+	return append(out, s.AfterClose...)
+}
+
+// showsText says what a step's screen shows, for the paper.
+func showsText(st Step) string {
+	var parts []string
+	for _, s := range st.Show {
+		parts = append(parts, map[string]string{ShowLogKey: "the log key's fingerprint", ShowFirstCheckpoint: "the first checkpoint"}[s])
+	}
+	return strings.Join(parts, " and ")
 }
 
 // stepDetails are a step's parameters and expected hash, for the paper.
@@ -127,6 +168,9 @@ func RenderMarkdown(w io.Writer, s *Script) error {
 			if st.Confirm != "" {
 				text += fmt.Sprintf(" **Type `%s` to confirm.**", st.Confirm)
 			}
+			if st.Shows != "" {
+				text += fmt.Sprintf(" *(the screen shows %s)*", st.Shows)
+			}
 			if st.When != "" {
 				text += fmt.Sprintf(" *(only if %s applies)*", st.When)
 			}
@@ -135,6 +179,10 @@ func RenderMarkdown(w io.Writer, s *Script) error {
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | | |\n", st.ID, st.Role, cell(text), st.WitnessedBy)
 		}
+	}
+	fmt.Fprintf(&b, "\n## The close\n\nAfter the last step; nothing after the close is logged.\n\n| | what happens | time (UTC) | IW initials |\n|---|---|---|---|\n")
+	for _, c := range p.Close {
+		fmt.Fprintf(&b, "| %d | %s | | |\n", c.N, cell(c.Text))
 	}
 	fmt.Fprintf(&b, "\n## Exceptions\n\n| step | time (UTC) | what was expected | what happened instead | actions and decisions |\n|---|---|---|---|---|\n| | | | | |\n")
 	fmt.Fprintf(&b, "\n## Sign-off\n\nBy signing, each participant attests that this script, with the exceptions above, records the ceremony as it was carried out.\n\n| role | name | signature | date and time (UTC) |\n|---|---|---|---|\n")
@@ -169,9 +217,14 @@ var scriptHTML = template.Must(template.New("script").Parse(`<!doctype html>
 <p>The roster <code>{{.RosterFile}}</code>, read when the ceremony runs; the log keeps a copy.</p>
 {{end}}{{range .Acts}}<h2>Act {{.N}}: {{.Title}}</h2>
 <table><tr><th>step</th><th>role</th><th>text</th><th>witnessed by</th><th>time (UTC)</th><th>IW initials</th></tr>
-{{range .Steps}}<tr><td>{{.ID}}</td><td>{{.Role}}</td><td>{{.Text}}{{with .Action}} <em>(action: {{.}})</em>{{end}}{{with .Confirm}} <strong>Type <code>{{.}}</code> to confirm.</strong>{{end}}{{with .When}} <em>(only if {{.}} applies)</em>{{end}}{{with .Unless}} <em>(passed over if {{.}} applies)</em>{{end}}</td><td>{{.WitnessedBy}}</td><td></td><td></td></tr>
+{{range .Steps}}<tr><td>{{.ID}}</td><td>{{.Role}}</td><td>{{.Text}}{{with .Action}} <em>(action: {{.}})</em>{{end}}{{with .Confirm}} <strong>Type <code>{{.}}</code> to confirm.</strong>{{end}}{{with .Shows}} <em>(the screen shows {{.}})</em>{{end}}{{with .When}} <em>(only if {{.}} applies)</em>{{end}}{{with .Unless}} <em>(passed over if {{.}} applies)</em>{{end}}</td><td>{{.WitnessedBy}}</td><td></td><td></td></tr>
 {{end}}</table>
-{{end}}<h2>Exceptions</h2>
+{{end}}<h2>The close</h2>
+<p>After the last step; nothing after the close is logged.</p>
+<table><tr><th></th><th>what happens</th><th>time (UTC)</th><th>IW initials</th></tr>
+{{range .Close}}<tr><td>{{.N}}</td><td>{{.Text}}</td><td></td><td></td></tr>
+{{end}}</table>
+<h2>Exceptions</h2>
 <table><tr><th>step</th><th>time (UTC)</th><th>what was expected</th><th>what happened instead</th><th>actions and decisions</th></tr>
 <tr><td>&nbsp;</td><td></td><td></td><td></td><td></td></tr></table>
 <h2>Sign-off</h2>

@@ -40,6 +40,24 @@ const (
 	ActionChoose    = "contingency.choose"  // record which of the script's contingencies apply
 )
 
+// What a step can show for people to read aloud (a step's show:).
+const (
+	ShowLogKey          = "log-key"          // the log key's fingerprint, hex and words
+	ShowFirstCheckpoint = "first-checkpoint" // the first checkpoint: size and root, hex and words
+)
+
+var knownShows = map[string]bool{ShowLogKey: true, ShowFirstCheckpoint: true}
+
+// Shows reports whether the step shows what.
+func (st Step) Shows(what string) bool {
+	for _, s := range st.Show {
+		if s == what {
+			return true
+		}
+	}
+	return false
+}
+
 // ksrActions answer one KSR, in this order; a script may answer several
 // KSRs, each with the four in turn.
 var ksrActions = map[string]bool{ActionKSRLoad: true, ActionKSRCheck: true, ActionKSRSign: true, ActionSKRWrite: true}
@@ -85,6 +103,10 @@ type Script struct {
 	// when: or unless: one of them run or are passed over accordingly.
 	Contingencies []Contingency `yaml:"contingencies"`
 	Acts          []Act         `yaml:"acts"`
+	// AfterClose is what people do once the officers have cosigned the
+	// final checkpoint (sealing the cards, stopping the stream): said on
+	// the screen and printed, never logged, for the log ends at the close.
+	AfterClose []string `yaml:"after_close"`
 
 	// Name is where the script came from (a file name), for messages.
 	Name string `yaml:"-"`
@@ -114,6 +136,7 @@ type scriptWithRosterFile struct {
 	Quorum        string        `yaml:"quorum"`
 	Contingencies []Contingency `yaml:"contingencies"`
 	Acts          []Act         `yaml:"acts"`
+	AfterClose    []string      `yaml:"after_close"`
 }
 
 var rosterFileRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*\.ya?ml$`)
@@ -154,6 +177,9 @@ type Step struct {
 	// advance: for ksr.load, the KSR's SHA-256 that the zone operator sent
 	// out of band (IANA's hash#1).
 	Expect *Expect `yaml:"expect"`
+	// Show names what the screen shows at the step for people to read
+	// aloud: ShowLogKey, ShowFirstCheckpoint.
+	Show []string `yaml:"show"`
 
 	Act  int `yaml:"-"` // index of the act
 	Line int `yaml:"-"` // line in the script file
@@ -255,7 +281,7 @@ func LoadScriptWith(name string, data []byte, include Include) (*Script, error) 
 			}
 			roster = r
 		}
-		s = Script{Ceremony: sf.Ceremony, Zone: sf.Zone, Roles: sf.Roles, Quorum: roster, Contingencies: sf.Contingencies, Acts: sf.Acts,
+		s = Script{Ceremony: sf.Ceremony, Zone: sf.Zone, Roles: sf.Roles, Quorum: roster, Contingencies: sf.Contingencies, Acts: sf.Acts, AfterClose: sf.AfterClose,
 			RosterFile: file, RosterRaw: bytes.Clone(raw), RosterMissing: missing}
 	} else {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -384,6 +410,11 @@ func (s *Script) validate() []string {
 	if len(s.Acts) == 0 {
 		add(1, "the script has no acts")
 	}
+	for i, t := range s.AfterClose {
+		if strings.TrimSpace(t) == "" {
+			add(1, "after_close: line %d is empty", i+1)
+		}
+	}
 	seen := map[string]int{}
 	first := map[string]Step{} // first step of each action
 	var keygens, provisions []Step
@@ -445,6 +476,11 @@ func (s *Script) validate() []string {
 			for k := range st.Params {
 				if !actionParams[st.Action][k] {
 					add(st.Line, "step %s: action %q takes no parameter %q", st.ID, st.Action, k)
+				}
+			}
+			for _, sh := range st.Show {
+				if !knownShows[sh] {
+					add(st.Line, "step %s: show: %q is not something the screen shows; use %s or %s", st.ID, sh, ShowLogKey, ShowFirstCheckpoint)
 				}
 			}
 			if st.Expect != nil {

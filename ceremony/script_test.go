@@ -62,6 +62,8 @@ func TestScriptProblems(t *testing.T) {
 		{"wrong act", `id: "1.1"`, `test.yaml:9: step 2.1 is in act 1`},
 		{"no confirmation", "witnesses: [IW]", `test.yaml:9: step 1.1: action ksr.sign is irreversible and needs a typed confirmation`},
 		{"sign before quorum", "witnesses: [IW]", `step 1.1 (ksr.sign) needs a ksr.check step before it`},
+		{"unknown show", "witnesses: [IW]", `test.yaml:9: step 1.1: show: "the-moon" is not something the screen shows`},
+		{"empty after_close", "", `after_close: line 2 is empty`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -79,6 +81,10 @@ func TestScriptProblems(t *testing.T) {
 				src = strings.Replace(src, `id: "1.1"`, `id: "one"`, 1)
 			case "wrong act":
 				src = strings.Replace(src, `id: "1.1"`, `id: "2.1"`, 1)
+			case "unknown show":
+				src = strings.Replace(src, "witnesses: [IW]", "witnesses: [IW]\n        show: [log-key, the-moon]", 1)
+			case "empty after_close":
+				src += "after_close:\n  - Stop the stream.\n  - \"\"\n"
 			case "no confirmation", "sign before quorum":
 				src = strings.Replace(src, "witnesses: [IW]", "witnesses: [IW]\n        action: ksr.sign", 1)
 			}

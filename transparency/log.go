@@ -754,6 +754,24 @@ func (l *Log) Size() uint64 {
 	return l.size
 }
 
+// VKey returns the verifier key of the log's checkpoints (log.vkey).
+func (l *Log) VKey() string { return l.key.VKey }
+
+// Archived returns the signed checkpoint archived for a size
+// (checkpoints/<size>), with every signature it carries: the log's, and
+// once they have cosigned, the officers'. Only the log's is checked here.
+func (l *Log) Archived(size uint64) (*Checkpoint, error) {
+	data, err := readLimited(os.DirFS(l.dir), checkpointsDir+"/"+strconv.FormatUint(size, 10), 64<<10)
+	if err != nil {
+		return nil, err
+	}
+	nv, err := noteVerifier(l.key.VKey)
+	if err != nil {
+		return nil, err
+	}
+	return OpenCheckpoint(data, nv, l.origin)
+}
+
 // Origin returns the log's origin line.
 func (l *Log) Origin() string { return l.origin }
 

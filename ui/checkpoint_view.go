@@ -27,8 +27,18 @@ func (p checkpointPage) View(f frame) string {
 		foot = fmt.Sprintf("act %s · back to the ceremony by itself in %d s, or any key", f.actDone(), max(1, int(f.splashUntil.Sub(f.clock).Seconds()+0.999)))
 	}
 	bodyH := p.h - lipgloss.Height(header) - 1
-	body := CheckpointPanel(f.sty, f.cp, f.st.LogSize, f.st.Script.Digest, p.w, bodyH)
+	body := CheckpointPanel(f.sty, f.shownCheckpoint(), f.st.LogSize, f.st.Script.Digest, p.w, bodyH)
 	return lipgloss.JoinVertical(lipgloss.Left, header, lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(body), f.sty.Help.Render(foot))
+}
+
+// shownCheckpoint is the checkpoint the view shows: the latest, or once
+// the ceremony is closed its final one as archived, with the officers'
+// cosignatures made so far.
+func (f frame) shownCheckpoint() *transparency.Checkpoint {
+	if f.final != nil && f.st.Closed && f.final.Size == f.st.FinalSize {
+		return f.final
+	}
+	return f.cp
 }
 
 // actDone names the act that just ended, for the splash's footer.
@@ -75,8 +85,11 @@ func CheckpointPanel(st Styles, cp *transparency.Checkpoint, logSize uint64, scr
 		add(st.Focus.Render(strings.Join(groups[i:min(i+8, len(groups))], " ")))
 	}
 	add(st.Text.Width(textW).Render(dnssec.PGPWords(cp.Root[:])))
-	if name := signerName(note); name != "" {
-		add("", st.Muted.Render("Signed by"), st.Text.Width(textW).Render(name))
+	if names := signerNames(note); len(names) > 0 {
+		add("", st.Muted.Render("Signed by"), st.Text.Width(textW).Render(names[0]))
+		if len(names) > 1 {
+			add(st.Muted.Render("Cosigned by"), st.Text.Width(textW).Render(strings.Join(names[1:], ", ")))
+		}
 	}
 	if scriptDigest != "" {
 		add("", st.Muted.Render("Script SHA-256"))
@@ -103,13 +116,15 @@ func CheckpointPanel(st Styles, cp *transparency.Checkpoint, logSize uint64, scr
 	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Join(lines, "\n"), "  ", text)
 }
 
-// signerName is the key name on a signed note's first signature line.
-func signerName(note string) string {
+// signerNames are the key names on a signed note's signature lines: the
+// log's first, then its cosigners'.
+func signerNames(note string) []string {
 	_, lines := transparency.SplitNote([]byte(note))
-	if len(lines) == 0 {
-		return ""
+	var names []string
+	for _, l := range lines {
+		names = append(names, l.Name)
 	}
-	return lines[0].Name
+	return names
 }
 
 // exceptionsPage lists every exception and deviation so far, with its

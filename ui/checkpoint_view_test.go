@@ -1,13 +1,16 @@
 package ui
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/golden"
+	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/transparency"
 )
 
 // qrFromScreen cuts the QR code out of a checkpoint screen: it starts with
@@ -157,5 +160,59 @@ func TestConsoleExceptionsView(t *testing.T) {
 	}
 	if strings.Index(s, "[EXCEPTION]") > strings.Index(s, "[SKIPPED]") {
 		t.Fatal("not in time order")
+	}
+}
+
+// TestConsoleReadAloud: what the script has read aloud is on the screen at
+// its step. At 2.3 (show: log-key, first-checkpoint) the log key's
+// fingerprint and the first checkpoint's root, in hex and words; after the
+// close, the final checkpoint with the officers who cosigned it, what the
+// script says comes after the close, and a QR code that decodes to the
+// archived note with every officer's signature line.
+func TestConsoleReadAloud(t *testing.T) {
+	c := newConsole(t, 240, 67)
+	for c.current().ID != "2.3" {
+		if err := autoStep(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drain(t, c, c.awaitCheckpoint())
+	first, err := c.drv.Log().Archived(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := transparency.KeyFingerprint(c.drv.Log().VKey())
+	s := screen(c)
+	for _, want := range []string{"Log key fingerprint", dnssec.GroupHex(fp)[:39], strings.Fields(dnssec.PGPWords(mustHex(fp)))[0],
+		"First checkpoint · size 1", "root " + dnssec.GroupHex(first.RootHex())[:34], strings.Fields(dnssec.PGPWords(first.Root[:]))[0]} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("step 2.3 lacks %q:\n%s", want, s)
+		}
+	}
+	for c.state.Awaiting() != session.NextDone {
+		if err := autoStep(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drain(t, c, c.awaitCheckpoint())
+	final, err := c.drv.Log().Archived(c.state.FinalSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = screen(c)
+	for _, want := range []string{fmt.Sprintf("Final checkpoint · size %d · read it aloud", c.state.FinalSize), "root " + dnssec.GroupHex(final.RootHex())[:34],
+		"Cosigned by officer/CO1, officer/CO2, officer/CO3", "After the close (not logged)", "seal their cards"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("the close lacks %q:\n%s", want, s)
+		}
+	}
+	press(t, c, "c")
+	qr := qrFromScreen(t, screen(c))
+	text, err := decodeHalfBlocks(t, qr)
+	if err != nil {
+		t.Fatalf("the final QR code does not decode: %v", err)
+	}
+	if text != string(final.Note) || strings.Count(text, "\n— ") != 4 {
+		t.Fatalf("the final QR code holds:\n%s\nthe archived final checkpoint is:\n%s", text, final.Note)
 	}
 }

@@ -119,7 +119,11 @@ type Console struct {
 	warned bool   // the note is a deviation from the script
 	recent []logLine
 	cp     *transparency.Checkpoint
-	quit   bool
+	// logKey is the log key's fingerprint; first and final are the first
+	// checkpoint and the final one (with its cosignatures), once read.
+	logKey       string
+	first, final *transparency.Checkpoint
+	quit         bool
 	fatal  error
 	closed bool
 	// wrong counts each card's mistyped passphrases or PINs, as shown.
@@ -139,8 +143,8 @@ type (
 	opDoneMsg     struct{ res session.Result }
 	polledMsg     struct{ res session.Result }
 	checkpointMsg struct {
-		cp  *transparency.Checkpoint
-		err error
+		cp, first, final *transparency.Checkpoint
+		err              error
 	}
 	tickMsg  time.Time
 	autoMsg  struct{}
@@ -164,7 +168,8 @@ func NewConsole(ctx context.Context, d *session.Driver, opts ConsoleOptions) (*C
 		r = rendererFor(opts.Out)
 	}
 	c := &Console{ctx: ctx, drv: d, opts: opts, st: newStyles(r, theme), keys: newKeys(), help: help.New(),
-		width: MinWidth, height: MinHeight, clock: opts.Now(), cp: d.Log().Latest(), state: d.Snapshot()}
+		width: MinWidth, height: MinHeight, clock: opts.Now(), cp: d.Log().Latest(), state: d.Snapshot(),
+		logKey: transparency.KeyFingerprint(d.Log().VKey())}
 	if st := c.state; st.Resumes > 0 {
 		if cur, ok := st.Current(); ok {
 			c.note = fmt.Sprintf("RESUMED at step %s (resume %d): every earlier step is in the log", cur.ID, st.Resumes)
@@ -177,7 +182,7 @@ func NewConsole(ctx context.Context, d *session.Driver, opts ConsoleOptions) (*C
 }
 
 func (c *Console) Init() tea.Cmd {
-	cmds := []tea.Cmd{tick(), c.poll()}
+	cmds := []tea.Cmd{tick(), c.poll(), c.awaitCheckpoint()}
 	if c.opts.Auto {
 		cmds = append(cmds, autoNext(0))
 	}
@@ -210,6 +215,12 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case checkpointMsg:
 		if msg.err == nil {
 			c.cp = msg.cp
+			if msg.first != nil {
+				c.first = msg.first
+			}
+			if msg.final != nil {
+				c.final = msg.final
+			}
 		}
 	case autoMsg:
 		cmd = c.autoStep()
@@ -416,14 +427,7 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 	default:
 		c.note, c.failed = res.Did, false
 	}
-	var cmds []tea.Cmd
-	if size := c.state.LogSize; size > 0 {
-		ctx, l := c.ctx, c.drv.Log()
-		cmds = append(cmds, func() tea.Msg {
-			cp, err := l.AwaitCheckpoint(ctx, size-1)
-			return checkpointMsg{cp, err}
-		})
-	}
+	cmds := []tea.Cmd{c.awaitCheckpoint()}
 	switch {
 	case c.state.Awaiting() == session.NextDone:
 		c.closed = true
@@ -441,6 +445,32 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 		cmds = append(cmds, c.run(session.Confirm{What: "signing the next bundle"}))
 	}
 	return tea.Batch(cmds...)
+}
+
+// awaitCheckpoint waits, in a command, for the checkpoint that covers the
+// whole log as shown; it reads the first checkpoint too until it has it,
+// and after the close the final one as archived, with its cosignatures.
+func (c *Console) awaitCheckpoint() tea.Cmd {
+	size := c.state.LogSize
+	if size == 0 {
+		return nil
+	}
+	ctx, l := c.ctx, c.drv.Log()
+	needFirst, final := c.first == nil, uint64(0)
+	if c.state.Closed {
+		final = c.state.FinalSize
+	}
+	return func() tea.Msg {
+		m := checkpointMsg{}
+		m.cp, m.err = l.AwaitCheckpoint(ctx, size-1)
+		if m.err == nil && needFirst {
+			m.first, _ = l.Archived(1)
+		}
+		if m.err == nil && final > 0 {
+			m.final, _ = l.Archived(final)
+		}
+		return m
+	}
 }
 
 func (c *Console) autoStep() tea.Cmd {

@@ -84,13 +84,19 @@ type frame struct {
 	recent    []logLine
 	wrong     map[string]int // each card's mistyped secrets
 	cp        *transparency.Checkpoint
+	// logKey is the log key's fingerprint (hex); first and final are the
+	// first checkpoint and, after the close, the final one with its
+	// cosignatures, once read.
+	logKey       string
+	first, final *transparency.Checkpoint
 	// splashUntil is when an act's checkpoint gives the screen back.
 	splashUntil time.Time
 }
 
 func (c *Console) frame() frame {
 	return frame{sty: c.st, st: c.state, clock: c.clock, rehearsal: c.opts.Rehearsal, busy: c.busy, note: c.note, failed: c.failed, warned: c.warned,
-		dialog: c.dialog, recent: c.recent, wrong: c.wrong, cp: c.cp, splashUntil: c.splashUntil}
+		dialog: c.dialog, recent: c.recent, wrong: c.wrong, cp: c.cp, splashUntil: c.splashUntil,
+		logKey: c.logKey, first: c.first, final: c.final}
 }
 
 // answers are what has been typed so far into the dialog of the
@@ -156,6 +162,7 @@ func (p stepPanel) View(f frame) string {
 		if len(st.CosignExpected()) > 0 {
 			b.WriteString(quorumPanel{inner}.cosigners(f))
 		}
+		b.WriteString(f.closeReadout(inner))
 	} else {
 		b.WriteString(stepHeading(f.sty, st.State, cur, h) + "\n")
 		b.WriteString("\n" + f.sty.Text.Bold(true).Width(inner).Render(cur.Text) + "\n\n")
@@ -249,6 +256,16 @@ func (p stepPanel) action(f frame, cur ceremony.Step, w int) string {
 			b.WriteString(f.sty.Warn.Render("[WARN] "+strings.ToUpper(strings.Join(flags, " · "))) + "\n")
 		}
 		b.WriteString("\n")
+	}
+	if cur.Shows(ceremony.ShowLogKey) {
+		b.WriteString(viewDigest(f.sty, "Log key fingerprint (SHA-256 of log.vkey)", "", f.logKey, w))
+	}
+	if cur.Shows(ceremony.ShowFirstCheckpoint) {
+		if cp := f.first; cp != nil {
+			b.WriteString(viewDigest(f.sty, fmt.Sprintf("First checkpoint · size %d", cp.Size), "root ", cp.RootHex(), w))
+		} else {
+			b.WriteString(f.sty.Warn.Render("[WAIT] the first checkpoint is being signed") + "\n\n")
+		}
 	}
 	if e := cur.Expect; e != nil {
 		b.WriteString(f.hash("Expected "+e.Name+" (known in advance)", e.SHA256, w))
@@ -464,6 +481,32 @@ func (q quorumPanel) cosigners(f frame) string {
 	return b.String()
 }
 
+// closeReadout is what the close has people read and do: the final
+// checkpoint (size, root in hex and words, its cosigners), and once every
+// officer here has cosigned, what the script says comes after the close.
+func (f frame) closeReadout(w int) string {
+	st := f.st
+	if !st.Closed {
+		return ""
+	}
+	var b strings.Builder
+	if cp := f.shownCheckpoint(); cp != nil && cp.Size == st.FinalSize {
+		b.WriteString("\n" + viewDigest(f.sty, fmt.Sprintf("Final checkpoint · size %d · read it aloud", cp.Size), "root ", cp.RootHex(), w))
+		if names := signerNames(string(cp.Note)); len(names) > 1 {
+			b.WriteString(f.sty.Text.Width(w).Render("Cosigned by "+strings.Join(names[1:], ", ")) + "\n")
+		}
+	} else {
+		b.WriteString("\n" + f.sty.Warn.Render("[WAIT] the final checkpoint is being signed") + "\n")
+	}
+	if after := st.Script.AfterClose; len(after) > 0 && !st.FinalPending() {
+		b.WriteString("\n" + f.sty.PanelTitle.Render("After the close (not logged)") + "\n")
+		for _, a := range after {
+			b.WriteString(f.sty.Text.Width(w).Render("▶ "+a) + "\n")
+		}
+	}
+	return b.String()
+}
+
 // secretName is what a card's holder types, for the quorum panel.
 func (f frame) secretName() string {
 	if n := f.st.Setup.SecretName; n != "" {
@@ -488,9 +531,14 @@ func (f frame) hash(title, hexHash string, w int) string {
 // viewHashWith shows a hash people compare aloud: hex in groups of four
 // and PGP words.
 func viewHashWith(sty Styles, title, hexHash string, w int) string {
+	return viewDigest(sty, title, "SHA-256 ", hexHash, w)
+}
+
+// viewDigest is viewHashWith with its own label before the hex.
+func viewDigest(sty Styles, title, label, hexHash string, w int) string {
 	words := dnssec.PGPWords(mustHex(hexHash))
 	return sty.PanelTitle.Render(title) + "\n" +
-		sty.Text.Render("SHA-256 "+dnssec.GroupHex(hexHash)) + "\n" +
+		sty.Text.Width(w).Render(label+dnssec.GroupHex(hexHash)) + "\n" +
 		sty.Focus.Width(w).Render(words) + "\n\n"
 }
 

@@ -75,8 +75,8 @@ var Kinds = []KindInfo{
 	def[BundleSigned](false, v("bundle {bundle} signed (key {key_tag}, {inception} to {expiration})")),
 	def[SKRWritten](false, v("SKR written: {artefacts|names}")),
 	def[Close](false,
-		v("ceremony closed; the final checkpoint is cosigned by {cosigners|none}; absent: {absent|join}", "absent"),
-		v("ceremony closed; the final checkpoint is cosigned by {cosigners|none}", "cosigners"),
+		v("ceremony closed; the officers here to cosign its final checkpoint: {cosigners|none}; absent: {absent|join}", "absent"),
+		v("ceremony closed; the officers here to cosign its final checkpoint: {cosigners|none}", "cosigners"),
 		v("ceremony closed")),
 }
 

@@ -43,13 +43,13 @@ const DESCRIPTIONS = {
       "if": [
         "absent"
       ],
-      "text": "ceremony closed; the final checkpoint is cosigned by {cosigners|none}; absent: {absent|join}"
+      "text": "ceremony closed; the officers here to cosign its final checkpoint: {cosigners|none}; absent: {absent|join}"
     },
     {
       "if": [
         "cosigners"
       ],
-      "text": "ceremony closed; the final checkpoint is cosigned by {cosigners|none}"
+      "text": "ceremony closed; the officers here to cosign its final checkpoint: {cosigners|none}"
     },
     {
       "text": "ceremony closed"
