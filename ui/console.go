@@ -124,8 +124,8 @@ type Console struct {
 	logKey       string
 	first, final *transparency.Checkpoint
 	quit         bool
-	fatal  error
-	closed bool
+	fatal        error
+	closed       bool
 	// wrong counts each card's mistyped passphrases or PINs, as shown.
 	wrong map[string]int
 	// dialog is the interaction in progress, nil when none is.
