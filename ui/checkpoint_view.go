@@ -41,12 +41,24 @@ func (f frame) shownCheckpoint() *transparency.Checkpoint {
 	return f.cp
 }
 
-// actDone names the act that just ended, for the splash's footer.
+// actDone names the act that just ended, for the splash's footer: done,
+// or aborted when the abort ended it (the acts it passed over are not
+// done either).
 func (f frame) actDone() string {
-	if cur, ok := f.st.Current(); ok && cur.Act > 0 {
-		return fmt.Sprintf("%d of %d done", cur.Act, len(f.st.Script.Acts))
+	cur, ok := f.st.Current()
+	if !ok || cur.Act == 0 {
+		return "done"
 	}
-	return "done"
+	acts, steps := len(f.st.Script.Acts), f.st.Script.Steps()
+	begun := f.st.Next == 0 || steps[f.st.Next-1].Act != cur.Act // cur opens its act
+	if a := f.st.Aborted; a != nil && begun {
+		for _, s := range steps {
+			if s.ID == a.Step && s.Act < cur.Act {
+				return fmt.Sprintf("%d of %d aborted at step %s", s.Act+1, acts, a.Step)
+			}
+		}
+	}
+	return fmt.Sprintf("%d of %d done", cur.Act, acts)
 }
 
 // screenTitle is the first line of a full-screen view: a banner, the

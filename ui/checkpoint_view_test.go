@@ -134,6 +134,15 @@ func TestConsoleActSplash(t *testing.T) {
 	if mode(c) != "" || c.state.Next != next {
 		t.Fatal("enter during the splash did more than close it")
 	}
+	// An abort in act 3 ends it, undone: the splash says so.
+	press(t, c, "a")
+	typeText(t, c, "the HSM does not start")
+	press(t, c, "enter")
+	typeText(t, c, "ABORT")
+	press(t, c, "enter")
+	if s := screen(c); mode(c) != "checkpoint" || !strings.Contains(s, "act 3 of 5 aborted at step 3.1") || strings.Contains(s, "act 3 of 5 done") {
+		t.Fatalf("the splash after an abort:\n%s", s)
+	}
 }
 
 // TestConsoleExceptionsView: e lists every exception and deviation so far,
