@@ -1,8 +1,10 @@
 package ui
 
 import (
+	"fmt"
 	"image"
 	"io"
+	"math"
 
 	"image/color"
 	"strings"
@@ -129,4 +131,51 @@ func mustTheme(t *testing.T, name string) Theme {
 		t.Fatal(name)
 	}
 	return th
+}
+
+// TestThemeContrast computes, from each theme's colours, the WCAG contrast
+// ratio of every colour that draws text against the background the theme
+// is for, and of the QR code's modules: each at least 4.5:1.
+func TestThemeContrast(t *testing.T) {
+	for _, name := range []string{"dark", "light"} {
+		th := mustTheme(t, name)
+		bg := string(th.Background)
+		for role, c := range map[string]lipgloss.TerminalColor{"text": th.Text, "muted": th.Muted, "focus": th.Focus, "ok": th.OK,
+			"warn": th.Warn, "fail": th.Fail, "banner": th.Banner} {
+			col, ok := c.(lipgloss.Color)
+			if !ok {
+				t.Fatalf("%s: %s is not a colour", name, role)
+			}
+			if r := contrast(t, string(col), bg); r < 4.5 {
+				t.Errorf("%s theme: %s %s on %s: contrast %.2f:1, want at least 4.5:1", name, role, col, bg, r)
+			}
+		}
+		if r := contrast(t, string(th.QRLight.(lipgloss.Color)), string(th.QRDark.(lipgloss.Color))); r < 4.5 {
+			t.Errorf("%s theme: QR modules: contrast %.2f:1", name, r)
+		}
+	}
+	if mono := mustTheme(t, "mono"); mono.Text != (lipgloss.NoColor{}) {
+		t.Error("the mono theme has a colour")
+	}
+}
+
+// contrast is the WCAG 2 contrast ratio of two #rrggbb colours.
+func contrast(t *testing.T, a, b string) float64 {
+	t.Helper()
+	lum := func(h string) float64 {
+		var r, g, bl uint8
+		if _, err := fmt.Sscanf(h, "#%02x%02x%02x", &r, &g, &bl); err != nil {
+			t.Fatalf("colour %q: %v", h, err)
+		}
+		f := func(c uint8) float64 {
+			v := float64(c) / 255
+			if v <= 0.03928 {
+				return v / 12.92
+			}
+			return math.Pow((v+0.055)/1.055, 2.4)
+		}
+		return 0.2126*f(r) + 0.7152*f(g) + 0.0722*f(bl)
+	}
+	la, lb := lum(a), lum(b)
+	return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
 }

@@ -25,11 +25,15 @@ func noColor(r *lipgloss.Renderer, getenv func(string) string) {
 	}
 }
 
-// Theme maps the console's semantic roles to the 16 ANSI colours, so the
-// projector, the stream encoder and the terminal's own palette decide the
-// exact shades. Every state also carries a word or a glyph: colour is never
-// the only signal.
+// Theme maps the console's semantic roles to colours, each chosen for a
+// contrast ratio of at least 4.5:1 (WCAG AA) against the background the
+// theme is for, so that a projector or a stream encoder that washes colours
+// out still leaves them readable (TestThemeContrast computes the ratios).
+// A terminal with fewer colours shows the nearest it has. Every state also
+// carries a word or a glyph: colour is never the only signal.
 type Theme struct {
+	// Background is the terminal background the theme is made for.
+	Background                                 lipgloss.Color
 	Text, Muted, Focus, OK, Warn, Fail, Banner lipgloss.TerminalColor
 	// QRLight and QRDark draw a QR code's light and dark modules.
 	QRLight, QRDark lipgloss.TerminalColor
@@ -45,13 +49,13 @@ func ValidTheme(name string) bool {
 func themeNamed(name string) (Theme, bool) {
 	switch name {
 	case "dark", "":
-		return Theme{Text: lipgloss.Color("15"), Muted: lipgloss.Color("7"), Focus: lipgloss.Color("14"),
-			OK: lipgloss.Color("10"), Warn: lipgloss.Color("11"), Fail: lipgloss.Color("9"), Banner: lipgloss.Color("11"),
-			QRLight: lipgloss.Color("15"), QRDark: lipgloss.Color("0")}, true
+		return Theme{Background: "#000000", Text: lipgloss.Color("#ffffff"), Muted: lipgloss.Color("#b8b8b8"), Focus: lipgloss.Color("#5fd7ff"),
+			OK: lipgloss.Color("#5fd75f"), Warn: lipgloss.Color("#ffd75f"), Fail: lipgloss.Color("#ff7070"), Banner: lipgloss.Color("#ffd75f"),
+			QRLight: lipgloss.Color("#ffffff"), QRDark: lipgloss.Color("#000000")}, true
 	case "light":
-		return Theme{Text: lipgloss.Color("0"), Muted: lipgloss.Color("8"), Focus: lipgloss.Color("4"),
-			OK: lipgloss.Color("2"), Warn: lipgloss.Color("3"), Fail: lipgloss.Color("1"), Banner: lipgloss.Color("1"),
-			QRLight: lipgloss.Color("15"), QRDark: lipgloss.Color("0")}, true
+		return Theme{Background: "#ffffff", Text: lipgloss.Color("#000000"), Muted: lipgloss.Color("#555555"), Focus: lipgloss.Color("#0040a0"),
+			OK: lipgloss.Color("#006b1e"), Warn: lipgloss.Color("#7a4a00"), Fail: lipgloss.Color("#b00020"), Banner: lipgloss.Color("#b00020"),
+			QRLight: lipgloss.Color("#ffffff"), QRDark: lipgloss.Color("#000000")}, true
 	case "mono":
 		n := lipgloss.NoColor{}
 		// The QR code is drawn in the terminal's own foreground: light on a
