@@ -34,6 +34,8 @@ func Apply(s State, e *event.Entry) (State, error) {
 		return fail(errors.New("the ceremony is not opened yet"))
 	case s.Closed:
 		return fail(errors.New("the ceremony is closed"))
+	case !s.StoppedAt.IsZero() && e.Kind() != event.KindResumed:
+		return fail(errors.New("the console is stopped: only a resume comes next"))
 	case !ok:
 		return fail(errors.New("unknown entry kind"))
 	}
@@ -82,6 +84,7 @@ func on[T event.Event](f func(a *applying, ev T) error) rule {
 var rules = map[string]rule{
 	event.KindOpen:           on(applyOpen),
 	event.KindResumed:        on(applyResumed),
+	event.KindStopped:        on(applyStopped),
 	event.KindException:      on(applyException),
 	event.KindChosen:         on(applyChosen),
 	event.KindNotApplicable:  on(applyNotApplicable),
@@ -172,16 +175,44 @@ func applyOpen(a *applying, ev event.Open) error {
 	return nil
 }
 
-func applyResumed(a *applying, _ event.Resumed) error {
+func applyResumed(a *applying, ev event.Resumed) error {
 	// Token sessions and the recovered secret never survive a restart:
 	// the officers present their cards again before the HSM is used.
 	s, n := a.s, a.n
+	stopped := !s.StoppedAt.IsZero()
+	switch {
+	case ev.Unclean && stopped:
+		return errors.New("says the console stopped unlogged, but its stop is logged")
+	case ev.HSMLost && (!ev.Unclean || !s.HSM):
+		return errors.New("says an HSM session was lost, but the log has no active HSM session then")
+	case len(ev.CardsLost) > 0 && (!ev.Unclean || !slices.Equal(ev.CardsLost, s.Accepted)):
+		return fmt.Errorf("says the cards %v were lost, but the log holds %v then", ev.CardsLost, s.Accepted)
+	}
+	n.StoppedAt = time.Time{}
 	n.Resumes++
 	n.HSM = false
 	n.NeedActivation = (s.HSM || s.NeedActivation) && s.needsHSMAhead()
 	if !s.HSMUsed || s.HSM || s.NeedActivation {
 		n.Quorum, n.Accepted = false, nil
 	}
+	return nil
+}
+
+func applyStopped(a *applying, ev event.Stopped) error {
+	s, n := a.s, a.n
+	if !s.StoppedAt.IsZero() {
+		return errors.New("the console is stopped already; a resume comes first")
+	}
+	if ev.HSMLoggedOut != s.HSM {
+		if s.HSM {
+			return errors.New("the console stopped with the HSM active and did not log it out")
+		}
+		return errors.New("says the HSM was logged out, but it was not active")
+	}
+	n.Stops++
+	n.StoppedAt = a.e.Time
+	n.HSM = false
+	n.NeedActivation = (s.HSM || s.NeedActivation) && s.needsHSMAhead()
 	return nil
 }
 

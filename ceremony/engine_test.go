@@ -137,6 +137,22 @@ func TestReplayHappyPath(t *testing.T) {
 	}
 }
 
+// TestReplayStopAndResume: a logged stop, then a resume, goes on.
+func TestReplayStopAndResume(t *testing.T) {
+	s := demoScript(t)
+	list := happyPath(s, func(b *entries, st Step) bool {
+		if st.ID == "1.2" {
+			b.add(event.KindStopped, map[string]any{"at_step": st.ID})
+			b.add(event.KindResumed, map[string]any{"at_step": st.ID})
+		}
+		return false
+	})
+	st, err := Replay(s, list)
+	if err != nil || st.Stops != 1 || st.Resumes != 1 || !st.StoppedAt.IsZero() || !st.Closed {
+		t.Fatalf("stop and resume: %v, %d stops, %d resumes", err, st.Stops, st.Resumes)
+	}
+}
+
 func TestReplayRefuses(t *testing.T) {
 	s := demoScript(t)
 	cases := map[string]func(b *entries, st Step) bool{
@@ -204,6 +220,37 @@ func TestReplayRefuses(t *testing.T) {
 		"a check with an unknown status": func(b *entries, st Step) bool {
 			if st.Action == ActionKSRCheck {
 				b.add(event.KindKSRChecked, map[string]any{"step": st.ID, "sha256": ksrHash, "results": []event.CheckResult{{ID: "KSR-X", Status: "FAILED"}}})
+			}
+			return false
+		},
+		"a stop with the HSM active that does not log it out": func(b *entries, st Step) bool {
+			if st.Action == ActionKSRLoad {
+				b.add(event.KindStopped, map[string]any{"at_step": st.ID})
+			}
+			return false
+		},
+		"a stop saying the HSM was logged out when it was not active": func(b *entries, st Step) bool {
+			if st.ID == "1.2" {
+				b.add(event.KindStopped, map[string]any{"at_step": st.ID, "hsm_logged_out": true})
+			}
+			return false
+		},
+		"a step after a stop, with no resume": func(b *entries, st Step) bool {
+			if st.ID == "1.2" {
+				b.add(event.KindStopped, map[string]any{"at_step": st.ID})
+			}
+			return false
+		},
+		"a resume claiming an unlogged stop after a logged one": func(b *entries, st Step) bool {
+			if st.ID == "1.2" {
+				b.add(event.KindStopped, map[string]any{"at_step": st.ID})
+				b.add(event.KindResumed, map[string]any{"at_step": st.ID, "unclean": true})
+			}
+			return false
+		},
+		"a resume claiming a lost HSM session that was not active": func(b *entries, st Step) bool {
+			if st.ID == "1.2" {
+				b.add(event.KindResumed, map[string]any{"at_step": st.ID, "unclean": true, "hsm_lost": true})
 			}
 			return false
 		},

@@ -17,6 +17,10 @@ type State struct {
 	Opened  bool
 	Closed  bool
 	Resumes int
+	// Stops counts the console's logged stops; StoppedAt is when the last
+	// one was logged, zero once it resumed (or if it never stopped).
+	Stops     int
+	StoppedAt time.Time
 	// Next is the index (in Script.Steps()) of the step to do next.
 	Next int
 	// DoneAt holds when each done step was done, by index.

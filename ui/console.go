@@ -292,7 +292,7 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 		switch {
 		case key.Matches(msg, c.keys.Yes):
 			c.quit = true
-			return tea.Quit
+			return c.stop()
 		case key.Matches(msg, c.keys.No):
 			// Back to where the question interrupted: a dialog keeps what
 			// was typed in it.
@@ -445,6 +445,21 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 		cmds = append(cmds, c.run(session.Confirm{What: "signing the next bundle"}))
 	}
 	return tea.Batch(cmds...)
+}
+
+// stop logs the stop (an active HSM logged out first), unless the ceremony
+// is closed, and quits once it is logged. A stop that cannot be logged
+// still quits: the next resume then says the console stopped unlogged.
+func (c *Console) stop() tea.Cmd {
+	if c.closed {
+		return tea.Quit
+	}
+	c.busy = session.Stop{}.Busy()
+	ctx, d := c.ctx, c.drv
+	return func() tea.Msg {
+		d.Do(ctx, session.Stop{})
+		return closeMsg{}
+	}
 }
 
 // awaitCheckpoint waits, in a command, for the checkpoint that covers the

@@ -303,6 +303,36 @@ func TestConsoleExceptionAndQuit(t *testing.T) {
 	if !c.quit {
 		t.Fatal("q, y does not quit")
 	}
+	// The quit is a fact in the log: the stop, at the step where it came.
+	if st := c.drv.Snapshot(); st.Stops != 1 || st.StoppedAt.IsZero() {
+		t.Fatalf("q, y logged no stop: %d stops", st.Stops)
+	}
+}
+
+// TestConsoleQuitLogsTheHSMOut: quitting with the HSM active logs it out
+// and the stop; the console resumed on the same log asks the officers'
+// cards again before the HSM is used, and says it resumed.
+func TestConsoleQuitLogsTheHSMOut(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	c := consoleOn(t, dir, 160, 45, nil, nil)
+	for !c.state.HSM {
+		if err := autoStep(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := c.current().ID
+	press(t, c, "q", "y")
+	st := c.drv.Snapshot()
+	if st.HSM || st.Stops != 1 {
+		t.Fatalf("quit with the HSM active: HSM %v, %d stops", st.HSM, st.Stops)
+	}
+	c.drv.Close()
+	c.drv.Log().Close(context.Background())
+	r := consoleOn(t, dir, 160, 45, nil, nil)
+	s := screen(r)
+	if !r.state.NeedActivation || !strings.Contains(s, "RESUMED at step "+at) {
+		t.Fatalf("resumed after a stop with the HSM active:\n%s", s)
+	}
 }
 
 func TestConsoleTooSmall(t *testing.T) {

@@ -268,6 +268,11 @@ func (p *Plain) prompt(ctx context.Context, in *bufio.Scanner, st session.Snapsh
 	if line == "q" {
 		fmt.Fprint(out, "  Quit? The log is safe; running the same command on the same folder resumes here. [y/N]: ")
 		if in.Scan() && strings.TrimSpace(in.Text()) == "y" {
+			if res := p.Driver.Do(ctx, session.Stop{}); res.Err != nil {
+				fmt.Fprintf(out, "  The stop could not be logged: %v\n", res.Err)
+			} else {
+				p.logged(res)
+			}
 			return session.Result{}, ErrQuit
 		}
 		return session.Result{}, nil

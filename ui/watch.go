@@ -342,6 +342,9 @@ func (w *Watcher) viewMain(width, h int) string {
 	st := w.state
 	inner := width - 4
 	var b strings.Builder
+	if t := st.StoppedAt; !t.IsZero() {
+		b.WriteString(w.st.Warn.Render("[STOP] console stopped since "+t.UTC().Format("15:04:05")+" UTC: nothing happens until it resumes") + "\n\n")
+	}
 	if cur, ok := st.Current(); ok {
 		b.WriteString(stepHeading(w.st, st, cur, h) + "\n")
 		b.WriteString("\n" + w.st.Text.Bold(true).Width(inner).Render(cur.Text) + "\n\n")

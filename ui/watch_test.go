@@ -145,3 +145,21 @@ func TestWatcherLongAlarm(t *testing.T) {
 		t.Fatal("the alarm is not shown")
 	}
 }
+
+// TestWatcherSaysTheConsoleStopped: once the operator quits, the viewer
+// says since when the console is stopped, and the HSM is shown inactive.
+func TestWatcherSaysTheConsoleStopped(t *testing.T) {
+	c := newConsole(t, 160, 45)
+	press(t, c, "enter", "enter", "enter", "q", "y")
+	if _, err := c.drv.Log().AwaitCheckpoint(context.Background(), c.drv.Log().Size()-1); err != nil {
+		t.Fatal(err)
+	}
+	w := newWatcher(t, c.drv.Log().Dir(), 160, 45)
+	pollNow(t, w)
+	s := screen2(w)
+	for _, want := range []string{"[STOP] console stopped since 14:00:00 UTC", "console STOPPED at step 1.4", "HSM inactive"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("the viewer lacks %q after a stop:\n%s", want, s)
+		}
+	}
+}

@@ -26,7 +26,7 @@ func ExampleVerify() {
 	}
 	fmt.Println(rep.OK, rep.Size, rep.Closed)
 	// Output:
-	// the log follows admin.yaml (SHA-256 6f0ac7b19eb0613168b593533b7c11bde7fbb4e6bcaf5400772d56148b2f8c96): 11 of 11 steps done, 0 exceptions, 0 resumes, ceremony closed
+	// the log follows admin.yaml (SHA-256 6f0ac7b19eb0613168b593533b7c11bde7fbb4e6bcaf5400772d56148b2f8c96): 11 of 11 steps done, 0 exceptions, 0 stops, 0 resumes, ceremony closed
 	// true 29 true
 }
 

@@ -26,6 +26,8 @@ type Transcript struct {
 	// records at each step, in words.
 	done   map[string]*event.Entry
 	events map[string][]string
+	// stops are the console's stops and resumes, in words, in order.
+	stops []string
 }
 
 // NewTranscript builds the transcript of a ceremony read from a log that
@@ -34,6 +36,15 @@ func NewTranscript(c *Ceremony, rep *transparency.Report) *Transcript {
 	t := &Transcript{c: c, rep: rep, done: map[string]*event.Entry{}, events: map[string][]string{}}
 	for _, e := range c.Entries {
 		step := event.StepOf(e.Event)
+		switch ev := e.Event.(type) {
+		case event.Stopped:
+			step = ev.AtStep
+		case event.Resumed:
+			step = ev.AtStep
+		}
+		if k := e.Kind(); k == event.KindStopped || k == event.KindResumed {
+			t.stops = append(t.stops, fmt.Sprintf("%s UTC, entry #%d: %s", e.Time.Format("2006-01-02 15:04:05"), e.Seq, event.Describe(e)))
+		}
 		switch {
 		case e.Kind() == event.KindStepDone:
 			t.done[step] = e
@@ -106,6 +117,7 @@ func (t *Transcript) view() view {
 	for _, e := range st.Exceptions {
 		v.Exceptions = append(v.Exceptions, fmt.Sprintf("step %s, %s UTC: %s", e.Step, e.Time.Format("2006-01-02 15:04:05"), e.Text))
 	}
+	v.Deviations = append(v.Deviations, t.stops...)
 	for _, d := range st.Repeated {
 		v.Deviations = append(v.Deviations, fmt.Sprintf("step %s repeated, %s UTC, confirmed by %s: %s", d.Step, d.Time.Format("2006-01-02 15:04:05"), d.Witness, d.Reason))
 	}
@@ -132,8 +144,9 @@ func (t *Transcript) stateLine() string {
 	if a := st.Aborted; a != nil {
 		state = fmt.Sprintf("ABORTED at step %s (%s), %s", a.Step, a.Reason, state)
 	}
-	return fmt.Sprintf("%s: %d of %d steps done, %d passed over, %s, %s", state,
-		len(st.DoneAt)-len(st.Skipped), len(t.c.Script.Steps()), len(st.Skipped), words.Count(len(st.Exceptions), "exception", "exceptions"), words.Count(st.Resumes, "resume", "resumes"))
+	return fmt.Sprintf("%s: %d of %d steps done, %d passed over, %s, %s, %s", state,
+		len(st.DoneAt)-len(st.Skipped), len(t.c.Script.Steps()), len(st.Skipped), words.Count(len(st.Exceptions), "exception", "exceptions"),
+		words.Count(st.Stops, "stop", "stops"), words.Count(st.Resumes, "resume", "resumes"))
 }
 
 // Markdown writes the transcript as Markdown.

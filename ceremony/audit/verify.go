@@ -151,8 +151,9 @@ func checkScript(fsys fs.FS, rep *transparency.Report, requireCosigners int) {
 	if len(st.Skipped) > 0 {
 		skipped = fmt.Sprintf(" (%d more passed over)", len(st.Skipped))
 	}
-	add(true, "the log follows %s (SHA-256 %s): %d of %d steps done%s, %s, %s, ceremony %s",
-		script.Name, script.Digest, done, len(script.Steps()), skipped, words.Count(len(st.Exceptions), "exception", "exceptions"), words.Count(st.Resumes, "resume", "resumes"), state)
+	add(true, "the log follows %s (SHA-256 %s): %d of %d steps done%s, %s, %s, %s, ceremony %s",
+		script.Name, script.Digest, done, len(script.Steps()), skipped, words.Count(len(st.Exceptions), "exception", "exceptions"),
+		words.Count(st.Stops, "stop", "stops"), words.Count(st.Resumes, "resume", "resumes"), state)
 	cps, err := archivedCheckpoints(fsys)
 	if err != nil {
 		rep.Checks = append(rep.Checks, transparency.Check{ID: CheckCosignatures, Detail: err.Error()})

@@ -13,6 +13,7 @@ type Event interface {
 const (
 	KindOpen           = "ceremony.open"
 	KindResumed        = "ceremony.resumed"
+	KindStopped        = "ceremony.stopped"
 	KindSignedIn       = "participants.signed_in"
 	KindChosen         = "contingency.chosen"
 	KindStepWitnessed  = "step.witnessed"
@@ -58,9 +59,26 @@ type Open struct {
 	Token         string            `json:"token,omitempty"`
 }
 
-// Resumed: the console started again on an unfinished log.
+// Resumed: the console started again on an unfinished log. After a stop
+// that was not logged (a crash, a power cut), it records what the log
+// says was held then and is gone now: an active HSM session, the cards of a
+// quorum. The officers present their cards again to re-establish them.
 type Resumed struct {
 	AtStep string `json:"at_step"` // the step it resumes at, or "end"
+	// Unclean: no stop entry came before; the console stopped unlogged.
+	Unclean bool `json:"unclean,omitempty"`
+	// HSMLost: the HSM was active when the console stopped unlogged.
+	HSMLost bool `json:"hsm_lost,omitempty"`
+	// CardsLost are the cards a quorum held then, to present again.
+	CardsLost []string `json:"cards_lost,omitempty"`
+}
+
+// Stopped: the console was stopped on purpose (quit) before the close, at
+// a step. An HSM active then was logged out first (HSMLoggedOut); the same
+// command resumes the ceremony.
+type Stopped struct {
+	AtStep       string `json:"at_step"` // the current step, or "end"
+	HSMLoggedOut bool   `json:"hsm_logged_out,omitempty"`
 }
 
 // SignedIn records who is present, by role; a role left out is absent.
@@ -293,6 +311,7 @@ type Close struct {
 
 func (Open) Kind() string              { return KindOpen }
 func (Resumed) Kind() string           { return KindResumed }
+func (Stopped) Kind() string           { return KindStopped }
 func (SignedIn) Kind() string          { return KindSignedIn }
 func (ContingencyChosen) Kind() string { return KindChosen }
 func (StepWitnessed) Kind() string     { return KindStepWitnessed }
@@ -323,6 +342,7 @@ func (Close) Kind() string             { return KindClose }
 
 func (Open) isEvent()              {}
 func (Resumed) isEvent()           {}
+func (Stopped) isEvent()           {}
 func (SignedIn) isEvent()          {}
 func (ContingencyChosen) isEvent() {}
 func (StepWitnessed) isEvent()     {}

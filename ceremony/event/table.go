@@ -38,7 +38,15 @@ func v(text string, conditions ...string) Variant { return Variant{If: condition
 // Kinds is every kind of entry, in the order a ceremony usually writes them.
 var Kinds = []KindInfo{
 	def[Open](false, v("log opened: {ceremony}")),
-	def[Resumed](false, v("ceremony resumed at step {at_step}")),
+	def[Resumed](false,
+		v("ceremony resumed at step {at_step} after an unlogged stop: the HSM's session and the cards {cards_lost|join} are gone; the officers present their cards again", "hsm_lost", "cards_lost"),
+		v("ceremony resumed at step {at_step} after an unlogged stop: the HSM's session is gone; the officers present their cards again", "hsm_lost"),
+		v("ceremony resumed at step {at_step} after an unlogged stop: the cards {cards_lost|join} are gone; the officers present them again", "cards_lost"),
+		v("ceremony resumed at step {at_step} after an unlogged stop", "unclean"),
+		v("ceremony resumed at step {at_step}")),
+	def[Stopped](true,
+		v("console STOPPED at step {at_step}; the HSM was logged out first", "hsm_logged_out"),
+		v("console STOPPED at step {at_step}")),
 	def[SignedIn](false,
 		v("{participants|count} participants signed in; absent: {absent|join}", "absent"),
 		v("{participants|count} participants signed in")),

@@ -63,7 +63,15 @@ type (
 	Poll struct{}
 	// AutoStep is what the unattended rehearsal does next.
 	AutoStep struct{}
+	// Stop is the operator quitting before the close: an active HSM is
+	// logged out, and the stop is logged.
+	Stop struct{}
 )
+
+func (Stop) Busy() string { return "stopping the console" }
+func (Stop) run(ctx context.Context, s *Session) (string, error) {
+	return "the console is stopped", s.Stop(ctx)
+}
 
 func (o Confirm) Busy() string {
 	if o.What == "" {

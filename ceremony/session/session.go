@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -161,7 +162,15 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 		if cur, ok := st.Current(); ok {
 			at = cur.ID
 		}
-		if err := s.append(ctx, event.Resumed{AtStep: at}); err != nil {
+		r := event.Resumed{AtStep: at}
+		if st.StoppedAt.IsZero() {
+			// No stop was logged: say what the log held then and is gone.
+			r.Unclean, r.HSMLost = true, st.HSM
+			if len(st.Accepted) > 0 && (!st.HSMUsed || st.HSM || st.NeedActivation) {
+				r.CardsLost = slices.Clone(st.Accepted)
+			}
+		}
+		if err := s.append(ctx, r); err != nil {
 			return nil, err
 		}
 		// A crash between the last step's done and the close: every step is
@@ -365,8 +374,11 @@ func (s *Session) Confirm(ctx context.Context) error {
 	case ceremony.ActionZeroize:
 		return s.zeroize(ctx, cur)
 	case ceremony.ActionHSMLogout:
-		if err := s.cfg.Token.Logout(ctx); err != nil {
-			return fmt.Errorf("log out of token %q: %w; try again", s.cfg.Token.Label(), err)
+		// A stop or a restart logged it out already: the step records it.
+		if s.state.HSM {
+			if err := s.cfg.Token.Logout(ctx); err != nil {
+				return fmt.Errorf("log out of token %q: %w; try again", s.cfg.Token.Label(), err)
+			}
 		}
 		return s.append(ctx, event.HSMLogout{Step: cur.ID, Token: s.cfg.Token.Label()})
 	}
@@ -608,4 +620,24 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Stop logs the operator's quitting before the close: an active HSM is
+// logged out first, and the entry says so. A closed ceremony, or one not
+// yet opened, logs nothing.
+func (s *Session) Stop(ctx context.Context) error {
+	st := s.state
+	if st.Closed || !st.Opened || !st.StoppedAt.IsZero() {
+		return nil
+	}
+	at := "end"
+	if cur, ok := st.Current(); ok {
+		at = cur.ID
+	}
+	if st.HSM {
+		if err := s.cfg.Token.Logout(ctx); err != nil {
+			return fmt.Errorf("log out of token %q before stopping: %w; try again", s.cfg.Token.Label(), err)
+		}
+	}
+	return s.append(ctx, event.Stopped{AtStep: at, HSMLoggedOut: st.HSM})
 }

@@ -429,7 +429,7 @@ func TestRunAdministrative(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"| SA | System Administrator (new staff member) | Participant SA |", "- step 3.2 skipped, ", "confirmed by IW: the SA's access badge is not ready",
-		"- Ceremony closed: 10 of 11 steps done, 1 passed over, 0 exceptions, 0 resumes"} {
+		"- Ceremony closed: 10 of 11 steps done, 1 passed over, 0 exceptions, 0 stops, 0 resumes"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("the transcript lacks %q:\n%s", want, out.String())
 		}

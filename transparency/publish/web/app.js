@@ -366,12 +366,15 @@ function render() {
   const ex = $("exceptions"); ex.innerHTML = "";
   const arts = $("artefacts"); arts.innerHTML = "";
   const log = $("log"); log.innerHTML = "";
-  let last = null;
+  let last = null, stopped = null;
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 8; // the reader was following the newest
   for (const e of es) {
     log.append(el("li", "", time(e.time) + "  " + describe(e)));
     switch (e.kind) {
       case "step.witnessed": step(e.step).witnessed.push(e.witness); break;
       case "step.done": Object.assign(step(e.step), { role: e.role, done: time(e.time) }); last = e; break;
+      case "ceremony.stopped": stopped = e; break;
+      case "ceremony.resumed": stopped = null; break;
       case "step.skipped": Object.assign(step(e.step), { mark: "skipped", done: time(e.time) }); break;
       case "step.not_applicable": Object.assign(step(e.step), { mark: "not applicable", done: time(e.time) }); break;
       case "step.repeated": step(e.repeat).mark = "repeated"; break;
@@ -388,7 +391,7 @@ function render() {
         break;
       }
     }
-    if (["step.exception", "step.skipped", "step.repeated", "ceremony.aborted", "card.rejected", "hsm.login_failed", "quorum.expired"].includes(e.kind)) {
+    if (["step.exception", "step.skipped", "step.repeated", "ceremony.aborted", "card.rejected", "hsm.login_failed", "quorum.expired", "ceremony.stopped"].includes(e.kind)) {
       ex.append(el("li", "warn", time(e.time) + "  " + describe(e)));
     }
     for (const a of e.artefacts || []) {
@@ -408,7 +411,9 @@ function render() {
   }
   const closed = es.length && es[es.length - 1].kind === "ceremony.close";
   $("now").textContent = closed ? "The ceremony is closed; its final checkpoint is verified." :
+    stopped ? "Console stopped since " + time(stopped.time) + " UTC, at step " + stopped.at_step + (stopped.hsm_logged_out ? "; the HSM was logged out first." : ".") :
     last ? "Last: step " + last.step + " done at " + time(last.time) + " UTC by " + last.role + "." : "The ceremony has begun.";
+  if (atBottom || !state.logScrolled) { log.scrollTop = log.scrollHeight; state.logScrolled = true; } // the newest entries in view
   const cps = $("checkpoints"); cps.innerHTML = "";
   for (const v of state.verified) {
     const li = el("li");

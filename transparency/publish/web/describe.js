@@ -62,7 +62,43 @@ const DESCRIPTIONS = {
   ],
   "ceremony.resumed": [
     {
+      "if": [
+        "hsm_lost",
+        "cards_lost"
+      ],
+      "text": "ceremony resumed at step {at_step} after an unlogged stop: the HSM's session and the cards {cards_lost|join} are gone; the officers present their cards again"
+    },
+    {
+      "if": [
+        "hsm_lost"
+      ],
+      "text": "ceremony resumed at step {at_step} after an unlogged stop: the HSM's session is gone; the officers present their cards again"
+    },
+    {
+      "if": [
+        "cards_lost"
+      ],
+      "text": "ceremony resumed at step {at_step} after an unlogged stop: the cards {cards_lost|join} are gone; the officers present them again"
+    },
+    {
+      "if": [
+        "unclean"
+      ],
+      "text": "ceremony resumed at step {at_step} after an unlogged stop"
+    },
+    {
       "text": "ceremony resumed at step {at_step}"
+    }
+  ],
+  "ceremony.stopped": [
+    {
+      "if": [
+        "hsm_logged_out"
+      ],
+      "text": "console STOPPED at step {at_step}; the HSM was logged out first"
+    },
+    {
+      "text": "console STOPPED at step {at_step}"
     }
   ],
   "contingency.chosen": [
