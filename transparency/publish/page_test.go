@@ -344,3 +344,42 @@ func TestPageOnAStaticHost(t *testing.T) {
 		t.Fatalf("on a static host: %+v", p)
 	}
 }
+
+// TestPageSaysTheConsoleStopped: a ceremony stopped by its operator is
+// shown as such ("Console stopped since …"), and the page's log box shows
+// the newest entries, not the oldest.
+func TestPageSaysTheConsoleStopped(t *testing.T) {
+	ctx := browser(t)
+	skey, _, _ := transparency.GenerateKey("page-test.keyceremony.invalid/rehearsal")
+	key, _ := transparency.ParseKey(skey)
+	sess, l := demoLog(t, key)
+	for i := 0; i < 40 && !sess.State().HSM; i++ {
+		if _, err := sess.AutoStep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sess.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AwaitCheckpoint(context.Background(), l.Size()-1); err != nil {
+		t.Fatal(err)
+	}
+	size := int(l.Size())
+	if err := chromedp.Do(ctx, chromedp.Navigate(servePage(t, l.Dir())+"/#key="+url.QueryEscape(key.VKey))); err != nil {
+		t.Fatal(err)
+	}
+	if p := waitPage(t, ctx, fmt.Sprintf("checkpoint %d", size), func(p pageState) bool { return p.Size == size || p.Failure != "" }); p.Failure != "" {
+		t.Fatalf("%+v", p)
+	}
+	now, err := chromedp.Run(ctx, chromedp.Text("#now"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(now, "Console stopped since") || !strings.Contains(now, "the HSM was logged out first") {
+		t.Fatalf("the page's Now: %q", now)
+	}
+	atEnd, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const l = document.getElementById("log"); return l.scrollHeight > l.clientHeight && l.scrollHeight - l.scrollTop - l.clientHeight < 8; })()`))
+	if err != nil || !atEnd {
+		t.Fatalf("the log box does not show the newest entries (%v)", err)
+	}
+}
