@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/miekg/dns"
 )
 
@@ -160,6 +161,14 @@ func (a *applying) passed() {
 	a.n.Confirmed, a.n.Witnessed = false, nil
 }
 
+// QuorumThreshold is a script's quorum threshold, or 0 without a quorum.
+func QuorumThreshold(s *Script) int {
+	if s.Quorum == nil {
+		return 0
+	}
+	return s.Quorum.Threshold
+}
+
 func applyOpen(a *applying, ev event.Open) error {
 	s := a.s
 	if s.Opened {
@@ -167,6 +176,9 @@ func applyOpen(a *applying, ev event.Open) error {
 	}
 	if ev.ScriptSHA256 != s.Script.Digest {
 		return fmt.Errorf("opens script %s, but this script's SHA-256 is %s", ev.ScriptSHA256, s.Script.Digest)
+	}
+	if t := ev.QuorumThreshold; t != 0 && (s.Script.Quorum == nil || t != s.Script.Quorum.Threshold) {
+		return fmt.Errorf("says %d officers' cards are needed, but the script's quorum says otherwise", t)
 	}
 	if ev.OfficerKeys != nil && !maps.Equal(ev.OfficerKeys, OfficerKeys(s.Script.Quorum)) {
 		return errors.New("lists officer keys that are not the roster's cosigning keys")
@@ -224,6 +236,7 @@ func applyException(a *applying, ev event.Exception) error {
 		return errors.New("an exception needs its text")
 	}
 	a.n.Exceptions = append(a.n.Exceptions, Exception{Step: a.cur.ID, Text: ev.Text, Time: a.e.Time})
+	a.n.Forged = ""
 	return nil
 }
 
@@ -329,6 +342,7 @@ func applyConfirmed(a *applying, ev event.StepConfirmed) error {
 }
 
 func applyDone(a *applying, ev event.StepDone) error {
+	a.n.Forged = ""
 	if err := a.onCurrent(ev.Step); err != nil {
 		return err
 	}
@@ -366,7 +380,14 @@ func applyCardRejected(a *applying, ev event.CardRejected) error {
 	if ev.Reason == "" {
 		return errors.New("a rejected card needs its reason")
 	}
-	a.n.Cards = append(a.n.Cards, CardEvent{Card: ev.Card, Time: a.e.Time, Reason: ev.Reason})
+	ce := CardEvent{Card: ev.Card, Time: a.e.Time, Reason: ev.Reason}
+	if info, ok := a.s.Script.Quorum.Card(ev.Card); ok {
+		ce.Holder = info.Holder // the name the card bears
+	}
+	a.n.Cards = append(a.n.Cards, ce)
+	if ev.Reason == quorum.ReasonForged {
+		a.n.Forged = ev.Card
+	}
 	return nil
 }
 

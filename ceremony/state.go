@@ -35,10 +35,13 @@ type State struct {
 	// PartialSince is when the first card of the current partial quorum
 	// was accepted.
 	PartialSince time.Time
-	Quorum       bool // the threshold was reached
-	QuorumAt     time.Time
-	HSM          bool // the token is logged in
-	HSMUsed      bool // it was logged in at some point
+	// Forged is a card refused as forged whose exception is still to be
+	// recorded: a security event the ceremony stops for.
+	Forged   string
+	Quorum   bool // the threshold was reached
+	QuorumAt time.Time
+	HSM      bool // the token is logged in
+	HSMUsed  bool // it was logged in at some point
 	// NeedActivation: a restart logged the HSM out mid-ceremony; the cards
 	// are presented again and the HSM logged in before it is used.
 	NeedActivation bool

@@ -237,9 +237,26 @@ func TestConsoleThroughTheQuorum(t *testing.T) {
 			t.Fatalf("after CO1, CO1, forged: no %q in\n%s", want, s)
 		}
 	}
+	// A forged card is a security event: the console asks for an
+	// exception naming it, and takes no card until it is recorded.
+	c.refreshKeys()
+	if s = screen(c); !strings.Contains(ansi.Strip(c.viewHelp()), "x record the forged card") || c.keys.Card.Enabled() {
+		t.Fatalf("after a forged card, the exception is not asked for:\n%s", s)
+	}
+	size := c.drv.Log().Size()
+	press(t, c, "2")
+	if c.drv.Log().Size() != size {
+		t.Fatal("a card was taken before the forged card's exception")
+	}
+	press(t, c, "x")
+	if s = screen(c); !strings.Contains(s, "Exception, forged card CO2:") {
+		t.Fatalf("the exception field does not name the forged card:\n%s", s)
+	}
+	typeText(t, c, "a card bearing CO2's name failed the roster's commitments; CO2 holds the real one")
+	press(t, c, "enter")
 	press(t, c, "2", "3")
-	if s = screen(c); !strings.Contains(s, "[ OK ] quorum reached: CO1, CO2, CO3") {
-		t.Fatalf("quorum not shown as reached:\n%s", s)
+	if s = screen(c); !strings.Contains(s, "[ OK ] quorum reached: CO1, CO2, CO3") || !strings.Contains(s, "[ OK ] 2 CO2  Bjorn Lindqvist    accepted after FORGED") {
+		t.Fatalf("quorum not shown as reached, or CO2's row forgot its forged card:\n%s", s)
 	}
 	press(t, c, "enter")
 	if st := c.drv.Snapshot(); !st.Quorum || st.Next != 8 {
@@ -385,8 +402,12 @@ func TestConsoleFlow(t *testing.T) {
 	}
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return strings.Contains(string(b), "Crypto officers 0 of 3") },
 		teatest.WithDuration(10*time.Second))
-	for _, k := range []string{"1", "f", "2", "3"} {
-		tm.Type(k)
+	for _, k := range []string{"1", "f", "x", "forged CO2 refused", "enter", "2", "3"} {
+		if k == "enter" {
+			tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+		} else {
+			tm.Type(k)
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return strings.Contains(string(b), "quorum reached: CO1, CO2, CO3") },

@@ -159,7 +159,7 @@ func TestConsoleTooSmallKeysWait(t *testing.T) {
 	c := newConsole(t, MinWidth, MinHeight)
 	all := []string{"enter", "w", "1", "2", "3", "7", "f", "o", "x", "s", "r", "a", "?", "c", "e", "y", "n", "esc", "tab", "z", " "}
 	// What opens each kind of prompt; keys that act at once come last.
-	openers := [][]string{{}, {"o"}, {"f"}, {"x"}, {"s"}, {"s", "n", "o", "enter"}, {"r"}, {"a"}, {"enter"}, {"1"}, {"2"}, {"3"}}
+	openers := [][]string{{}, {"o"}, {"x"}, {"s"}, {"s", "n", "o", "enter"}, {"r"}, {"a"}, {"enter"}, {"1"}, {"2"}, {"3"}}
 	prompts := map[string]bool{}
 	for {
 		where := "step " + c.current().ID + " (" + nextName(c.state.Awaiting()) + ")"

@@ -376,9 +376,13 @@ func (q quorumPanel) View(f frame) string {
 	}
 	b.WriteString(f.sty.PanelTitle.Render(title) + "\n")
 	last := map[string]ceremony.CardEvent{}
+	refused := map[string]string{} // each card's refusals, kept in its row
 	for _, e := range st.Cards {
 		if prev, ok := last[e.Card]; !ok || !prev.Accepted || e.Accepted {
 			last[e.Card] = e
+		}
+		if !e.Accepted {
+			refused[e.Card] = strings.ToUpper(e.Reason)
 		}
 	}
 	for i, card := range roster.Cards {
@@ -406,15 +410,27 @@ func (q quorumPanel) View(f frame) string {
 				if e.Serial != "" {
 					state = "serial " + e.Serial + " · " + e.Witness
 				}
+				if r := refused[card.ID]; r != "" && e.Serial == "" {
+					state = "accepted after " + r // the refusal stays in the row
+					mark = f.sty.Warn.Render("[ OK ]")
+				}
 			} else if !e.Accepted {
 				state, mark = "REJECTED: "+e.Reason, f.sty.Fail.Render("[FAIL]")
+			} else {
+				// Accepted once, no longer held (a restart, an expired
+				// quorum): its holder presents it again.
+				state, when = "present it again", ""
 			}
 		}
-		holderW, stateW := 18, 22
+		holderW := 18
 		if w < 66 {
-			holderW, stateW = 14, 20
+			holderW = 14
 		}
+		stateW := max(20, w-24-holderW) // what the row's fixed parts leave
 		b.WriteString(fmt.Sprintf("%s %d %-4s %-*s %-*s %s\n", mark, i+1, card.ID, holderW, truncate(card.Holder, holderW), stateW, truncate(state, stateW), f.sty.Muted.Render(when)))
+	}
+	if main, ok := st.Main(); ok && st.Forged != "" {
+		b.WriteString(f.sty.Fail.Width(w).Render("[STOP] "+main.Prompt+" (x)") + "\n")
 	}
 	if st.Quorum {
 		b.WriteString(f.sty.OK.Render("[ OK ] quorum reached: "+strings.Join(st.Accepted, ", ")) + "\n")

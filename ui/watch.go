@@ -15,6 +15,7 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/audit"
 	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/internal/words"
 	"github.com/keyceremony/keyceremony/transparency"
@@ -350,6 +351,11 @@ func (w *Watcher) viewMain(width, h int) string {
 		b.WriteString("\n" + w.st.Text.Bold(true).Width(inner).Render(cur.Text) + "\n\n")
 		if len(st.Witnessed) > 0 {
 			b.WriteString(w.st.OK.Render("[ OK ] "+strings.Join(st.Witnessed, ", ")+" confirmed") + "\n")
+		}
+		if st.Script.Quorum != nil && (st.CollectingCards() || cur.Action == ceremony.ActionQuorum) {
+			// The cards as the console shows them, from the log alone.
+			f := frame{sty: w.st, st: session.Snapshot{State: st, Setup: &session.Setup{}}, clock: w.clock}
+			b.WriteString("\n" + quorumPanel{inner}.View(f))
 		}
 		if k := st.KSR; k != nil && (cur.Action == ceremony.ActionKSRLoad || cur.Action == ceremony.ActionKSRCheck || cur.Action == ceremony.ActionKSRSign || cur.Action == ceremony.ActionSKRWrite) {
 			b.WriteString(viewHashWith(w.st, fmt.Sprintf("KSR %s · %d bundles", k.Name, k.Bundles), k.SHA256, inner))

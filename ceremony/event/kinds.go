@@ -56,6 +56,9 @@ type Open struct {
 	Rehearsal     bool              `json:"rehearsal,omitempty"`
 	OfficerKeys   map[string]string `json:"officer_keys,omitempty"` // card id → cosignature/v1 verifier key
 	ProfileSHA256 string            `json:"profile_sha256,omitempty"`
+	// QuorumThreshold is how many officers' cards activate the HSM, for
+	// viewers from the opening on.
+	QuorumThreshold int `json:"quorum_threshold,omitempty"`
 	Token         string            `json:"token,omitempty"`
 }
 

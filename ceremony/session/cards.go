@@ -90,6 +90,9 @@ func (s *Session) WitnessCard(ctx context.Context, id, serial string) error {
 		return errors.New("this quorum holds shares: present the card, it is checked against the roster")
 	}
 	cur, _ := s.state.Current()
+	if f := s.state.Forged; f != "" {
+		return fmt.Errorf("a forged card bearing %s's name was refused: record an exception (x) before any other card", f)
+	}
 	if !s.state.CollectingCards() {
 		return fmt.Errorf("no cards are collected at step %s", cur.ID)
 	}
@@ -133,6 +136,9 @@ func (s *Session) present(ctx context.Context, card quorum.Card) error {
 		}
 	}()
 	cur, _ := s.state.Current()
+	if f := s.state.Forged; f != "" {
+		return fmt.Errorf("a forged card bearing %s's name was refused: record an exception (x) before any other card", f)
+	}
 	if !s.state.CollectingCards() {
 		return fmt.Errorf("no cards are collected at step %s", cur.ID)
 	}

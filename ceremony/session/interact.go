@@ -98,7 +98,7 @@ func (st Snapshot) Interactions() []Interaction {
 	cur, _ := st.Current()
 	var out []Interaction
 	add := func(i Interaction) { out = append(out, i) }
-	if next != NextCards && next != NextCheckFailed && next != NextDone && next != NextWitness && (!cosign || rollCall) {
+	if next != NextCards && next != NextCheckFailed && next != NextForged && next != NextDone && next != NextWitness && (!cosign || rollCall) {
 		add(st.confirm(next, rollCall))
 	}
 	if next == NextWitness {
@@ -122,6 +122,18 @@ func (st Snapshot) Interactions() []Interaction {
 		func(t string) Op { return RecordException{Text: t} })}
 	if next == NextCheckFailed {
 		x.Main, x.Prompt = true, "the KSR failed its checks: record an exception and stop the signing"
+	}
+	if next == NextForged {
+		// A security event: nothing goes on until it is recorded.
+		holder := ""
+		if c, ok := st.Script.Quorum.Card(st.Forged); ok {
+			holder = " (" + c.Holder + ")"
+		}
+		what := "a FORGED card bearing " + st.Forged + holder + "'s name was refused"
+		x.Main, x.Help, x.Prompt = true, "record the forged card", what+": record an exception before any other card"
+		x.next = text(Ask{Label: "Exception, forged card " + st.Forged + ": ", Prompt: what + ": what happened, and what was done",
+			Hint: "enter to record · esc to cancel", Auto: "Rehearsal: " + what + " as planned; the officer presents the real card"},
+			func(t string) Op { return RecordException{Text: t} })
 	}
 	add(x)
 	if w := st.SkipWitness(); cur.Action == "" && w != "" {

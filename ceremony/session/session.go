@@ -350,6 +350,8 @@ func (s *Session) Confirm(ctx context.Context) error {
 		return fmt.Errorf("step %s: type %q to confirm", cur.ID, cur.Confirm)
 	case NextSign:
 		return s.SignNext(ctx)
+	case NextForged:
+		return fmt.Errorf("step %s: a forged card bearing %s's name was refused; record an exception (x) first", cur.ID, s.state.Forged)
 	case NextCheckFailed:
 		return fmt.Errorf("step %s: the KSR failed its checks; record an exception (x) and stop the signing", cur.ID)
 	case NextReshare:

@@ -110,6 +110,7 @@ const (
 	NextWitness                 // the step's next witness confirms it, with their own key
 	NextChoose                  // the contingencies that apply are chosen
 	NextCosign                  // every step is done: the officers cosign the final checkpoint
+	NextForged                  // a forged card was refused: record an exception first
 )
 
 // Awaiting returns what the ceremony waits for.
@@ -125,6 +126,8 @@ func (st Snapshot) Awaiting() Next {
 		return NextDone
 	}
 	switch {
+	case st.Forged != "":
+		return NextForged
 	case st.CollectingCards():
 		return NextCards
 	case st.NeedActivation:

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/keyceremony/keyceremony/ceremony"
@@ -114,5 +115,48 @@ func TestUncleanResumeSaysWhatWasLost(t *testing.T) {
 	}
 	if d := event.Describe(entries[len(entries)-1]); d != "ceremony resumed at step 3.2 after an unlogged stop: the HSM's session and the cards CO1, CO2, CO3 are gone; the officers present their cards again" {
 		t.Fatalf("described as %q", d)
+	}
+}
+
+// TestForgedCardIsASecurityEvent: a card refused as forged stops the
+// quorum until an exception is recorded: no card is taken meanwhile, the
+// exception is what the ceremony waits for, and the refused card keeps
+// the name it bore.
+func TestForgedCardIsASecurityEvent(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t)
+	s, l := r.open(t)
+	defer l.Close(ctx)
+	for s.Next() != NextCards {
+		if _, err := s.AutoStep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PresentForged(ctx); err == nil {
+		t.Fatal("a forged card accepted")
+	}
+	if s.Next() != NextForged {
+		t.Fatalf("after a forged card the ceremony waits for %v", s.Next())
+	}
+	main, ok := s.Snapshot().Main()
+	if !ok || main.Key != KeyException || !strings.Contains(main.Prompt, "FORGED card bearing CO1 (Amara Okafor)'s name") {
+		t.Fatalf("the ceremony asks for %+v", main)
+	}
+	size := l.Size()
+	if err := s.PresentCard(ctx, "CO1"); err == nil || l.Size() != size {
+		t.Fatalf("a card taken before the exception: %v", err)
+	}
+	cards := s.State().Cards
+	if last := cards[len(cards)-1]; last.Accepted || last.Holder != "Amara Okafor" {
+		t.Fatalf("the refused card is listed as %+v", last)
+	}
+	if err := s.Exception(ctx, "a card bearing CO1's name failed the roster's commitments"); err != nil {
+		t.Fatal(err)
+	}
+	if s.Next() != NextCards {
+		t.Fatalf("after the exception the ceremony waits for %v", s.Next())
+	}
+	if err := s.PresentCard(ctx, "CO1"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -141,7 +141,8 @@ func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.
 	return openLog(ctx, logSpec{dir: dir, keyPath: keyPath, resume: resume,
 		origin: "demo.keyceremony.invalid/" + time.Now().UTC().Format("20060102T150405Z") + "/rehearsal",
 		open: event.Open{Ceremony: name, Zone: script.Zone,
-			ScriptSHA256: script.Digest, Tool: toolVersion(), Rehearsal: true, OfficerKeys: ceremony.OfficerKeys(script.Quorum)},
+			ScriptSHA256: script.Digest, Tool: toolVersion(), Rehearsal: true, OfficerKeys: ceremony.OfficerKeys(script.Quorum),
+			QuorumThreshold: ceremony.QuorumThreshold(script)},
 		artefacts: arts,
 		keyName:   "rehearsal key", keyHint: "choose a new folder", hooks: h})
 }

@@ -208,7 +208,7 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	}
 	arts := []transparency.Artefact{{Name: filepath.Base(script.Name), Data: script.Raw}}
 	open := event.Open{Ceremony: script.Ceremony, Zone: script.Zone, ScriptSHA256: script.Digest, Tool: toolVersion(), Rehearsal: *rehearsal,
-		OfficerKeys: ceremony.OfficerKeys(script.Quorum)}
+		OfficerKeys: ceremony.OfficerKeys(script.Quorum), QuorumThreshold: ceremony.QuorumThreshold(script)}
 	if p != nil {
 		profileRaw, err := readInput(*profilePath)
 		if err != nil {

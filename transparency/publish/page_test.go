@@ -59,7 +59,7 @@ func demoLog(t testing.TB, key *transparency.Key) (*session.Session, *transparen
 	base := t.TempDir()
 	l, err := transparency.Open(ctx, filepath.Join(base, "log"), transparency.Options{Key: key, New: true,
 		Open: event.Open{Ceremony: script.Ceremony, Zone: script.Zone, ScriptSHA256: script.Digest,
-			OfficerKeys: ceremony.OfficerKeys(script.Quorum)},
+			OfficerKeys: ceremony.OfficerKeys(script.Quorum), QuorumThreshold: ceremony.QuorumThreshold(script)},
 		OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: script.Raw}}})
 	if err != nil {
 		t.Fatal(err)
@@ -377,6 +377,9 @@ func TestPageSaysTheConsoleStopped(t *testing.T) {
 	}
 	if !strings.Contains(now, "Console stopped since") || !strings.Contains(now, "the HSM was logged out first") {
 		t.Fatalf("the page's Now: %q", now)
+	}
+	if cards, _ := chromedp.Run(ctx, chromedp.Text("#cards")); !strings.Contains(cards, "quorum: 3 officers' cards needed, reached") {
+		t.Fatalf("the page's cards do not give the quorum's threshold: %q", cards)
 	}
 	atEnd, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const l = document.getElementById("log"); return l.scrollHeight > l.clientHeight && l.scrollHeight - l.scrollTop - l.clientHeight < 8; })()`))
 	if err != nil || !atEnd {

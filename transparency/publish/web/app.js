@@ -400,6 +400,17 @@ function render() {
       arts.append(li);
     }
   }
+  if (open.quorum_threshold) {
+    // The threshold from the opening on, and how far the quorum is.
+    let held = 0;
+    for (const e of es) {
+      if (e.kind === "card.presented" || e.kind === "card.witnessed") held++;
+      if (e.kind === "quorum.reached" || e.kind === "quorum.expired" || e.kind === "ceremony.resumed" || e.kind === "ceremony.stopped" || e.kind === "hsm.login_failed") held = 0;
+    }
+    const reached = es.some((e) => e.kind === "quorum.reached");
+    cards.prepend(el("li", reached ? "ok" : "", reached ? "quorum: " + open.quorum_threshold + " officers' cards needed, reached" :
+      "quorum: " + held + " of " + open.quorum_threshold + " officers' cards needed so far"));
+  }
   if (!ex.children.length) ex.append(el("li", "muted", "none so far"));
   if (!arts.children.length) arts.append(el("li", "muted", "none yet"));
   const tb = $("steps"); tb.innerHTML = "";
