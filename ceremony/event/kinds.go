@@ -58,8 +58,8 @@ type Open struct {
 	ProfileSHA256 string            `json:"profile_sha256,omitempty"`
 	// QuorumThreshold is how many officers' cards activate the HSM, for
 	// viewers from the opening on.
-	QuorumThreshold int `json:"quorum_threshold,omitempty"`
-	Token         string            `json:"token,omitempty"`
+	QuorumThreshold int    `json:"quorum_threshold,omitempty"`
+	Token           string `json:"token,omitempty"`
 }
 
 // Resumed: the console started again on an unfinished log. After a stop
