@@ -87,6 +87,7 @@ const (
 	pageHelp            // every key, over the ceremony
 	pageCheckpoint      // the latest signed checkpoint, as a QR code and text
 	pageExceptions      // every exception and deviation so far
+	pageDetails         // the step's action panel whole, full screen
 )
 
 // actSplash is how long the checkpoint is shown on its own when an act
@@ -299,7 +300,7 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 			c.page = c.quitFrom
 		}
 		return nil
-	case pageHelp, pageCheckpoint, pageExceptions:
+	case pageHelp, pageCheckpoint, pageExceptions, pageDetails:
 		// Any key gives the screen back; it does nothing else.
 		c.page, c.splashUntil = pageCeremony, time.Time{}
 		return nil
@@ -320,6 +321,9 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 		return nil
 	case key.Matches(msg, c.keys.Exceptions):
 		c.page = pageExceptions
+		return nil
+	case key.Matches(msg, c.keys.Details) && c.keys.Details.Enabled():
+		c.page = pageDetails
 		return nil
 	}
 	it, first, ok := c.interactionFor(msg)

@@ -175,6 +175,8 @@ func mode(c *Console) string {
 		return "checkpoint"
 	case pageExceptions:
 		return "exceptions"
+	case pageDetails:
+		return "details"
 	}
 	if c.dialog == nil {
 		return ""

@@ -13,7 +13,7 @@ import (
 // disabled, so the help line lists only the live ones.
 type keyMap struct {
 	Confirm, Card, Forged, Exception, Skip, Repeat, Abort, Help, Quit, Yes, No, Cancel, Witness key.Binding
-	Checkpoint, Exceptions, Absent                                                              key.Binding
+	Checkpoint, Exceptions, Absent, Details                                                     key.Binding
 	// byInteraction finds the binding of an interaction's key.
 	byInteraction map[string]*key.Binding
 }
@@ -36,6 +36,7 @@ func newKeys() keyMap {
 		Checkpoint: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "checkpoint QR")),
 		Exceptions: key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "exceptions so far")),
 		Absent:     key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "an officer is absent")),
+		Details:    key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "the step's details")),
 	}
 	return k
 }
@@ -70,4 +71,5 @@ func (c *Console) refreshKeys() {
 	k.Quit.SetEnabled(true)
 	k.Checkpoint.SetEnabled(c.cp != nil)
 	k.Exceptions.SetEnabled(true)
+	k.Details.SetEnabled(c.details() != "")
 }

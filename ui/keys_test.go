@@ -7,7 +7,9 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/dnssec"
 )
 
 // keyMsg is the message a key sends.
@@ -54,9 +56,9 @@ func fits(t *testing.T, c *Console, where string) {
 // they were; and every screen fits the terminal.
 func TestConsoleEveryKeyEveryState(t *testing.T) {
 	c := newConsole(t, MinWidth, MinHeight)
-	all := []string{"enter", "w", "1", "2", "7", "9", "f", "x", "s", "r", "a", "?", "q", "c", "e", "y", "n", "esc", "ctrl+c", "tab", "z", "Z", " "}
+	all := []string{"enter", "w", "1", "2", "7", "9", "f", "x", "s", "r", "a", "?", "q", "c", "e", "d", "y", "n", "esc", "ctrl+c", "tab", "z", "Z", " "}
 	// Keys that open something that esc closes, and the views any key closes.
-	openers := []string{"x", "s", "r", "a", "q", "ctrl+c", "?", "c", "e"}
+	openers := []string{"x", "s", "r", "a", "q", "ctrl+c", "?", "c", "e", "d"}
 	states := 0
 	for {
 		where := "step " + c.current().ID + " (" + nextName(c.state.Awaiting()) + ")"
@@ -77,7 +79,7 @@ func TestConsoleEveryKeyEveryState(t *testing.T) {
 			m := keyMsg(k)
 			enabled := false
 			for _, b := range []key.Binding{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Forged, c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort,
-				c.keys.Help, c.keys.Quit, c.keys.Checkpoint, c.keys.Exceptions} {
+				c.keys.Help, c.keys.Quit, c.keys.Checkpoint, c.keys.Exceptions, c.keys.Details} {
 				enabled = enabled || (b.Enabled() && key.Matches(m, b))
 			}
 			if enabled || contains(openers, k) {
@@ -233,6 +235,49 @@ func TestConsolePromptsSayWhatKeysDo(t *testing.T) {
 	for _, k := range []string{"w IW confirms step 1.1", "x exception", "s skip step", "a abort", "? help", "q quit", "c checkpoint QR", "e exceptions so far"} {
 		if !strings.Contains(s, k) {
 			t.Errorf("the footer lacks %q:\n%s", k, s)
+		}
+	}
+}
+
+// TestConsoleKSRWarningsReadWhole: while the IW is asked to confirm the
+// KSR's checks, every warning is on the screen whole, wrapped and never
+// cut, at 100×30 and at 160×45.
+func TestConsoleKSRWarningsReadWhole(t *testing.T) {
+	for _, size := range []struct{ w, h int }{{100, 30}, {160, 45}} {
+		c := newConsole(t, size.w, size.h)
+		for !(c.current().Action == ceremony.ActionKSRCheck && c.state.Awaiting() == session.NextWitness) {
+			if err := autoStep(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		leftW := size.w - max(34, size.w*3/10)
+		var left []string
+		for _, l := range strings.Split(screen(c), "\n") {
+			r := []rune(l)
+			left = append(left, strings.Trim(string(r[:min(len(r), leftW)]), "│ "))
+		}
+		panel := strings.Join(strings.Fields(strings.Join(left, "")), "") // wrapped anywhere, even at a hyphen
+		if strings.Contains(panel, "moreline") {
+			// Clipped: d shows the step's details whole, full screen.
+			c.refreshKeys()
+			press(t, c, "d")
+			if mode(c) != "details" {
+				t.Fatalf("%d×%d: the clipped checks, and d does not show them", size.w, size.h)
+			}
+			panel = strings.Join(strings.Fields(screen(c)), "")
+		}
+		warned := 0
+		for _, r := range c.state.KSR.Results {
+			if r.Status != dnssec.Warn {
+				continue
+			}
+			warned++
+			if want := strings.Join(strings.Fields("[WARN] "+r.ID+" "+r.Detail), ""); !strings.Contains(panel, want) {
+				t.Errorf("%d×%d: the warning is not whole on the screen: %q\n%s", size.w, size.h, want, screen(c))
+			}
+		}
+		if warned == 0 {
+			t.Fatal("the demo's KSR has no warning to show")
 		}
 	}
 }

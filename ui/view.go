@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
 )
@@ -28,6 +29,8 @@ func (c *Console) View() string {
 		return checkpointPage{c.width, c.height}.View(f)
 	case pageExceptions:
 		return exceptionsPage{c.width, c.height}.View(f)
+	case pageDetails:
+		return detailsPage{c.width, c.height}.View(f)
 	}
 	// The components' sizes, from the measured sizes of the fixed lines.
 	header := headerBar{c.width}.View(f)
@@ -215,6 +218,33 @@ func (p stepPanel) View(f frame) string {
 	return f.sty.Box.Width(w - 2).Height(h - 2).Render(clip(wrap(strings.TrimRight(body, "\n")), h-2))
 }
 
+// details is the current step's action panel as the step panel draws it
+// before it is clipped to its room: "" when the step has none.
+func (c *Console) details() string {
+	cur, ok := c.state.Current()
+	if !ok {
+		return ""
+	}
+	return strings.TrimSpace(stepPanel{c.width, c.height}.action(c.frame(), cur, c.width-4))
+}
+
+// detailsPage is the current step's action panel whole, full screen: what
+// a small terminal clips (the KSR's checks, long hashes). Any key gives
+// the screen back.
+type detailsPage struct{ w, h int }
+
+func (p detailsPage) View(f frame) string {
+	cur, _ := f.st.Current()
+	header := f.screenTitle("DETAILS", p.w)
+	bodyH := p.h - lipgloss.Height(header) - 1
+	body := f.sty.Title.Render("Step "+cur.ID+": "+cur.Text) + "\n\n" + stepPanel{p.w, p.h}.action(f, cur, p.w-2)
+	lines := strings.Split(lipgloss.NewStyle().Width(p.w-2).Render(strings.TrimRight(body, "\n")), "\n")
+	if len(lines) > bodyH && bodyH > 1 {
+		lines = append(lines[:bodyH-1], fmt.Sprintf("… %d more lines: enlarge the terminal to see them", len(lines)-bodyH+1))
+	}
+	return lipgloss.JoinVertical(lipgloss.Left, header, lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(strings.Join(lines, "\n")), f.sty.Help.Render("any key: back to the ceremony"))
+}
+
 // logPanel is the latest entries, as many as its height holds.
 type logPanel struct{ w, h int }
 
@@ -239,7 +269,7 @@ func clip(s string, n int) string {
 		return s
 	}
 	more := len(lines) - n + 1
-	return strings.Join(lines[:n-1], "\n") + "\n" + fmt.Sprintf("… %d more lines: enlarge the terminal to see them", more)
+	return strings.Join(lines[:n-1], "\n") + "\n" + fmt.Sprintf("… %d more lines: d shows them all, or enlarge the terminal", more)
 }
 
 // action shows what the step's action needs people to see.
@@ -272,7 +302,9 @@ func (p stepPanel) action(f frame, cur ceremony.Step, w int) string {
 	}
 	switch cur.Action {
 	case ceremony.ActionKSRLoad, ceremony.ActionKSRCheck, ceremony.ActionKSRSign, ceremony.ActionSKRWrite:
-		if st.KSR != nil {
+		// The checks' step on a small screen gives the hash's room (it was
+		// compared when the KSR was loaded) to the checks the IW reads.
+		if st.KSR != nil && (cur.Action != ceremony.ActionKSRCheck || !st.KSR.Checked || p.h >= bigStepRows) {
 			b.WriteString(f.ksr(w))
 		}
 	}
@@ -341,9 +373,7 @@ func (p stepPanel) action(f frame, cur ceremony.Step, w int) string {
 		}
 	}
 	if cur.Action == ceremony.ActionKSRCheck && st.KSR != nil && st.KSR.Checked {
-		for _, r := range st.KSR.Results {
-			b.WriteString(f.mark(r.Status) + " " + f.sty.Text.Render(truncate(r.ID+"  "+r.Detail, w-8)) + "\n")
-		}
+		b.WriteString(f.checkResults(w, p.h))
 	}
 	if cur.Action == ceremony.ActionKSRSign && st.KSR != nil {
 		done := st.Signed
@@ -358,6 +388,37 @@ func (p stepPanel) action(f frame, cur ceremony.Step, w int) string {
 	}
 	if st.NeedActivation {
 		b.WriteString(f.sty.Warn.Render("The console restarted: the HSM must be activated again before it is used.") + "\n")
+	}
+	return b.String()
+}
+
+// checkResults lists the KSR's checks: failures and warnings first, each
+// whole (wrapped, never cut), for the witness confirms having read them;
+// then the checks that passed, each on its line when the panel is tall
+// enough, else named together.
+func (f frame) checkResults(w, h int) string {
+	var b strings.Builder
+	var passed []string
+	line := func(r event.CheckResult) {
+		text := lipgloss.NewStyle().Width(w - 7).Render(r.ID + "  " + r.Detail)
+		text = strings.ReplaceAll(text, "\n", "\n       ") // a hanging indent under the mark
+		b.WriteString(f.mark(r.Status) + " " + f.sty.Text.Render(text) + "\n")
+	}
+	for _, r := range f.st.KSR.Results {
+		if r.Status == dnssec.Pass {
+			passed = append(passed, r.ID)
+			continue
+		}
+		line(r)
+	}
+	if h >= bigStepRows {
+		for _, r := range f.st.KSR.Results {
+			if r.Status == dnssec.Pass {
+				line(r)
+			}
+		}
+	} else if len(passed) > 0 {
+		b.WriteString(f.mark(dnssec.Pass) + " " + f.sty.Text.Width(w-7).Render(fmt.Sprintf("%s passed: %s", words.Count(len(passed), "other check", "other checks"), strings.Join(passed, ", "))) + "\n")
 	}
 	return b.String()
 }
@@ -691,7 +752,7 @@ func (c *Console) viewHelp() string {
 	if c.dialog != nil {
 		ks = c.dialog.ShortHelp() // what answers the question asked
 	} else {
-		for _, k := range []key.Binding{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Absent, c.keys.Forged, c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort, c.keys.Help, c.keys.Quit, c.keys.Checkpoint, c.keys.Exceptions} {
+		for _, k := range []key.Binding{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Absent, c.keys.Forged, c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort, c.keys.Details, c.keys.Help, c.keys.Quit, c.keys.Checkpoint, c.keys.Exceptions} {
 			if k.Enabled() {
 				ks = append(ks, k)
 			}
