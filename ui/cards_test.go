@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -397,5 +398,38 @@ func TestConsoleContingency(t *testing.T) {
 	press(t, c, "enter", "enter", "enter", "enter", "enter")
 	if s := screen(c); !strings.Contains(s, "[ NA ] 3.1") || !strings.Contains(s, "[ NA ] 3.2") || !strings.Contains(s, "▶ STEP 4.1") {
 		t.Fatalf("the induction is not passed over:\n%s", s)
+	}
+}
+
+// TestConsoleResumedShowsTheTruth: a console resumed (here after an
+// unlogged stop in the middle of the quorum) shows the checkpoint on disk
+// as covering the log once it is read, not "pending"; the cards the
+// restart lost say to present them again, with no stale time; and the
+// resume's entry says what was lost.
+func TestConsoleResumedShowsTheTruth(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "log")
+	c := consoleOn(t, dir, 160, 45, nil, nil)
+	for len(c.state.Accepted) < 2 {
+		if err := autoStep(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := append([]string(nil), c.state.Accepted...)
+	c.drv.Close()
+	c.drv.Log().Close(context.Background()) // no stop logged: as a crash leaves it
+	r := consoleOn(t, dir, 160, 45, nil, nil)
+	drain(t, r, r.awaitCheckpoint())
+	s := screen(r)
+	if strings.Contains(s, "checkpoint pending") || !strings.Contains(s, fmt.Sprintf("checkpoint %d signed", r.state.LogSize)) {
+		t.Fatalf("the resumed console does not show its checkpoint:\n%s", s)
+	}
+	for _, id := range held {
+		row := regexp.MustCompile(`\[    \] \d ` + id + ` .*present it again\s+│`)
+		if !row.MatchString(s) {
+			t.Fatalf("card %s, lost by the restart, does not say to present it again:\n%s", id, s)
+		}
+	}
+	if !strings.Contains(s, "after an unlogged stop") {
+		t.Fatalf("the resume's entry is not on the screen:\n%s", s)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -174,6 +175,10 @@ func NewConsole(ctx context.Context, d *session.Driver, opts ConsoleOptions) (*C
 	if st := c.state; st.Resumes > 0 {
 		if cur, ok := st.Current(); ok {
 			c.note = fmt.Sprintf("RESUMED at step %s (resume %d): every earlier step is in the log", cur.ID, st.Resumes)
+			if i := strings.Index(st.Resumed, "an unlogged stop"); i >= 0 {
+				c.note = fmt.Sprintf("RESUMED at step %s (resume %d) after %s", cur.ID, st.Resumes, st.Resumed[i:])
+				c.warned = true
+			}
 		}
 	}
 	c.help.Styles.ShortKey = c.st.Focus

@@ -58,6 +58,9 @@ func (p *Plain) Run(ctx context.Context) error {
 			at = "step " + cur.ID
 		}
 		fmt.Fprintf(out, "Resumed at %s (resume %d): the log holds %s.\n", at, st.Resumes, words.Counts(st.LogSize, "entry", "entries"))
+		if strings.Contains(st.Resumed, "unlogged") {
+			fmt.Fprintf(out, "The console stopped without logging it: %s.\n", st.Resumed)
+		}
 		if st.NeedActivation || (!st.Quorum && !st.HSMUsed && len(st.Cards) > 0) {
 			fmt.Fprintln(out, "The activation secret is never stored: the crypto officers present their cards again.")
 		}

@@ -89,6 +89,7 @@ type Config struct {
 type Session struct {
 	cfg       Config
 	state     ceremony.State
+	resumed   string // the resume logged at the opening, in words
 	collector *quorum.Collector
 	pin       []byte // derived at the quorum, wiped at the HSM login
 	ksr       *dnssec.Document
@@ -170,6 +171,7 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 				r.CardsLost = slices.Clone(st.Accepted)
 			}
 		}
+		s.resumed = event.Describe(&event.Entry{Event: r})
 		if err := s.append(ctx, r); err != nil {
 			return nil, err
 		}

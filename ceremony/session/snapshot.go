@@ -33,6 +33,9 @@ type Snapshot struct {
 	SKRPath string
 	// Setup is what the session was given.
 	Setup *Setup
+	// Resumed says, in words, the resume this session logged when it
+	// opened: where, and what an unlogged stop lost; "" for a new log.
+	Resumed string
 }
 
 // Setup is what a session is given and keeps for its life.
@@ -80,7 +83,7 @@ func (s *Session) view() Snapshot {
 		}
 	}
 	return Snapshot{State: s.state, Final: s.final, Gone: gone, LogSize: s.cfg.Log.Size(), Inserted: s.inserted, Token: s.token,
-		SKRPath: s.SKRPath(), Setup: s.setup}
+		SKRPath: s.SKRPath(), Setup: s.setup, Resumed: s.resumed}
 }
 
 // FinalPending reports whether an officer the close names present has yet
