@@ -139,6 +139,9 @@ type Console struct {
 	// splashUntil is when the checkpoint shown at an act boundary gives
 	// the screen back; zero when the checkpoint view was asked for.
 	splashUntil time.Time
+	// detailsAt and detailsHas cache whether the step has details (d).
+	detailsAt  detailsAt
+	detailsHas bool
 }
 
 type (

@@ -71,5 +71,5 @@ func (c *Console) refreshKeys() {
 	k.Quit.SetEnabled(true)
 	k.Checkpoint.SetEnabled(c.cp != nil)
 	k.Exceptions.SetEnabled(true)
-	k.Details.SetEnabled(c.details() != "")
+	k.Details.SetEnabled(c.hasDetails())
 }

@@ -228,6 +228,23 @@ func (c *Console) details() string {
 	return strings.TrimSpace(stepPanel{c.width, c.height}.action(c.frame(), cur, c.width-4))
 }
 
+// hasDetails is whether the current step has an action panel for d to
+// show; drawn once for each new state or size, not on every key.
+func (c *Console) hasDetails() bool {
+	at := detailsAt{c.seq, c.width, c.height, c.state.Next}
+	if c.detailsAt != at {
+		c.detailsAt, c.detailsHas = at, c.details() != ""
+	}
+	return c.detailsHas
+}
+
+// detailsAt is what hasDetails's answer was drawn for.
+type detailsAt struct {
+	seq           uint64
+	width, height int
+	next          int
+}
+
 // detailsPage is the current step's action panel whole, full screen: what
 // a small terminal clips (the KSR's checks, long hashes). Any key gives
 // the screen back.
@@ -400,8 +417,10 @@ func (f frame) checkResults(w, h int) string {
 	var b strings.Builder
 	var passed []string
 	line := func(r event.CheckResult) {
-		text := lipgloss.NewStyle().Width(w - 7).Render(r.ID + "  " + r.Detail)
-		text = strings.ReplaceAll(text, "\n", "\n       ") // a hanging indent under the mark
+		text := r.ID + "  " + r.Detail
+		if ansi.StringWidth(text) > w-7 {
+			text = strings.ReplaceAll(ansi.Wrap(text, w-7, "-"), "\n", "\n       ") // a hanging indent under the mark
+		}
 		b.WriteString(f.mark(r.Status) + " " + f.sty.Text.Render(text) + "\n")
 	}
 	for _, r := range f.st.KSR.Results {
