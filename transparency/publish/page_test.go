@@ -381,6 +381,15 @@ func TestPageSaysTheConsoleStopped(t *testing.T) {
 	if cards, _ := chromedp.Run(ctx, chromedp.Text("#cards")); !strings.Contains(cards, "quorum: 3 officers' cards needed, reached") {
 		t.Fatalf("the page's cards do not give the quorum's threshold: %q", cards)
 	}
+	// The steps with their text, read from the script the log cites.
+	var stepsText string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(stepsText, "Three crypto officers in turn present their cards"); time.Sleep(100 * time.Millisecond) {
+		stepsText, _ = chromedp.Run(ctx, chromedp.Text("#steps"))
+	}
+	if !strings.Contains(stepsText, "Three crypto officers in turn present their cards") || !strings.Contains(stepsText, "NOW") {
+		t.Fatalf("the page's steps lack their text or the current step:\n%s", stepsText)
+	}
+	screenshot(t, ctx, "page-stopped.png")
 	atEnd, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const l = document.getElementById("log"); return l.scrollHeight > l.clientHeight && l.scrollHeight - l.scrollTop - l.clientHeight < 8; })()`))
 	if err != nil || !atEnd {
 		t.Fatalf("the log box does not show the newest entries (%v)", err)

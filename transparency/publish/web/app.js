@@ -270,6 +270,33 @@ async function verifyAndShow(bytes) {
   state.verified.push({ size: cp.size, root: hex(cp.root), at: new Date().toISOString().slice(11, 19) });
   await checkCosigned();
   render();
+  if (!state.steps) readScript(); // once: the script is an immutable artefact
+}
+
+// readScript reads the script the opening entry cites, from the log's
+// artefacts, checks it is the one whose SHA-256 the entry logged, and
+// takes each step's id and text (one line each, as the shipped scripts
+// write them), so the page can say what the current step is. A script
+// written otherwise leaves the steps without their text.
+async function readScript() {
+  state.steps = new Map();
+  const open = state.parsed[0] || {};
+  const art = (open.artefacts || []).find((a) => a.sha256 === open.script_sha256);
+  if (!art || !/^[0-9a-f]{64}$/.test(art.sha256) || art.size > (1 << 20)) return;
+  try {
+    const data = await fetchBytes("artefacts/sha256/" + art.sha256);
+    if (data.length > (1 << 20) || hex(await sha256(data)) !== open.script_sha256) return;
+    let id = null;
+    for (const line of dec.decode(data).split("\n")) {
+      const m = line.match(/^\s*-\s+id:\s*"?([0-9]+\.[0-9]+)"?\s*$/);
+      if (m) { id = m[1]; state.steps.set(id, ""); continue; }
+      const t = line.match(/^\s+text:\s*(.+?)\s*$/);
+      if (t && id && state.steps.get(id) === "" && !/^[>|]/.test(t[1])) {
+        state.steps.set(id, t[1].replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1").slice(0, 1000));
+      }
+    }
+    render();
+  } catch (e) { /* the steps stay without their text */ }
 }
 
 function alarm(e) {
@@ -414,15 +441,28 @@ function render() {
   if (!ex.children.length) ex.append(el("li", "muted", "none so far"));
   if (!arts.children.length) arts.append(el("li", "muted", "none yet"));
   const tb = $("steps"); tb.innerHTML = "";
+  const texts = state.steps || new Map();
+  for (const id of texts.keys()) step(id); // every step of the script, in its order
+  // The current step: the first not done. After an abort the steps it
+  // passed over are not in the log: none is named until the next is done.
+  let current = null;
+  const abortedAt = es.findIndex((e) => e.kind === "ceremony.aborted");
+  const lastDone = es.findLastIndex((e) => e.kind === "step.done");
+  if (abortedAt < 0 || lastDone > abortedAt) {
+    for (const s of [...texts.keys()].map((id) => steps.get(id))) {
+      if (!s.done && !current) current = s;
+    }
+  }
   for (const s of steps.values()) {
-    const tr = el("tr");
-    tr.append(el("td", "", s.id), el("td", "", s.role || ""), el("td", "", s.witnessed.join(", ")), el("td", "", s.done || "—"),
-      el("td", s.mark ? "warn" : (s.done ? "ok" : ""), s.mark ? s.mark.toUpperCase() : (s.done ? "done" : "open")));
+    const tr = el("tr", s === current ? "current" : "");
+    tr.append(el("td", "", s.id), el("td", "", texts.get(s.id) || ""), el("td", "", s.role || ""), el("td", "", s.witnessed.join(", ")), el("td", "", s.done || "—"),
+      el("td", s.mark ? "warn" : (s.done ? "ok" : ""), s.mark ? s.mark.toUpperCase() : (s.done ? "done" : (s === current ? "NOW" : "open"))));
     tb.append(tr);
   }
   const closed = es.length && es[es.length - 1].kind === "ceremony.close";
   $("now").textContent = closed ? "The ceremony is closed; its final checkpoint is verified." :
     stopped ? "Console stopped since " + time(stopped.time) + " UTC, at step " + stopped.at_step + (stopped.hsm_logged_out ? "; the HSM was logged out first." : ".") :
+    current && texts.get(current.id) ? "Step " + current.id + ": " + texts.get(current.id) + (last ? " (step " + last.step + " done at " + time(last.time) + " UTC)" : "") :
     last ? "Last: step " + last.step + " done at " + time(last.time) + " UTC by " + last.role + "." : "The ceremony has begun.";
   if (atBottom || !state.logScrolled) { log.scrollTop = log.scrollHeight; state.logScrolled = true; } // the newest entries in view
   const cps = $("checkpoints"); cps.innerHTML = "";
