@@ -381,7 +381,11 @@ func applyCardRejected(a *applying, ev event.CardRejected) error {
 		return errors.New("a rejected card needs its reason")
 	}
 	ce := CardEvent{Card: ev.Card, Time: a.e.Time, Reason: ev.Reason}
-	if info, ok := a.s.Script.Quorum.Card(ev.Card); ok {
+	info, known := a.s.Script.Quorum.Card(ev.Card)
+	if ev.Holder != "" && (!known || ev.Holder != info.Holder) {
+		return fmt.Errorf("card %s is named %q, but the roster names it %q", ev.Card, ev.Holder, info.Holder)
+	}
+	if known {
 		ce.Holder = info.Holder // the name the card bears
 	}
 	a.n.Cards = append(a.n.Cards, ce)

@@ -234,7 +234,7 @@ func TestConsoleThroughTheQuorum(t *testing.T) {
 	}
 	press(t, c, "1", "1", "f")
 	s = screen(c)
-	for _, want := range []string{"[ OK ] 1 CO1  Amara Okafor", "[FAIL] 2 CO2  Bjorn Lindqvist    REJECTED: forged", "[FAIL] card CO2 REJECTED: forged", "Crypto officers 1 of 3"} {
+	for _, want := range []string{"[ OK ] 1 CO1  Amara Okafor", "[FAIL] 2 CO2  Bjorn Lindqvist    REJECTED: forged", "[FAIL] card CO2 (Bjorn Lindqvist) REJECTED: forged", "Crypto officers 1 of 3"} {
 		if !strings.Contains(s, want) {
 			t.Fatalf("after CO1, CO1, forged: no %q in\n%s", want, s)
 		}

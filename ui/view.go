@@ -502,10 +502,7 @@ func (q quorumPanel) View(f frame) string {
 				state, when = "present it again", ""
 			}
 		}
-		holderW := 18
-		if w < 66 {
-			holderW = 14
-		}
+		holderW := 18                   // a holder's name whole at every size
 		stateW := max(20, w-24-holderW) // what the row's fixed parts leave
 		b.WriteString(fmt.Sprintf("%s %d %-4s %-*s %-*s %s\n", mark, i+1, card.ID, holderW, truncate(card.Holder, holderW), stateW, truncate(state, stateW), f.sty.Muted.Render(when)))
 	}
@@ -526,14 +523,11 @@ func (q quorumPanel) View(f frame) string {
 // call of the ceremony's officers (here, or gone), then, once the close is
 // logged, each present officer's cosignature of the final checkpoint.
 func (q quorumPanel) cosigners(f frame) string {
-	st, w := f.st, q.w
+	st := f.st
 	roster := st.Script.Quorum
 	expected := st.CosignExpected()
 	var b strings.Builder
-	holderW := 18
-	if w < 66 {
-		holderW = 14
-	}
+	holderW := 18 // a holder's name whole at every size
 	row := func(mark string, i int, card quorum.CardInfo, state string) {
 		b.WriteString(fmt.Sprintf("%s %d %-4s %-*s %s\n", mark, i+1, card.ID, holderW, truncate(card.Holder, holderW), state))
 	}

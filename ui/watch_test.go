@@ -65,7 +65,7 @@ func TestWatcherFollowsTheConsole(t *testing.T) {
 	press(t, c, "enter", "enter", "enter", "enter", "1", "f")
 	pollNow(t, w)
 	s = screen2(w)
-	for _, want := range []string{"▶ STEP 3.1", "card CO2 REJECTED: forged", "Quorum 1 of 3", "checkpoint 17 verified"} {
+	for _, want := range []string{"▶ STEP 3.1", "card CO2 (Bjorn Lindqvist) REJECTED: forged", "Quorum 1 of 3", "checkpoint 17 verified"} {
 		if !strings.Contains(s, want) {
 			t.Fatalf("viewer lacks %q after the console went on:\n%s", want, s)
 		}

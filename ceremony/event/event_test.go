@@ -32,10 +32,6 @@ var examples = []*Entry{
 		OfficerKeys: map[string]string{"CO1": "officer/CO1+0120a71a+BHcqexample"}},
 		Artefacts: []Artefact{{Name: "demo.yaml", SHA256: sha("d"), Size: 4210}}},
 	{Event: Resumed{AtStep: "3.4"}},
-	{Event: Resumed{AtStep: "3.5", Unclean: true, HSMLost: true, CardsLost: []string{"CO1", "CO2", "CO3"}}},
-	{Event: Resumed{AtStep: "2.1", Unclean: true}},
-	{Event: Stopped{AtStep: "3.5", HSMLoggedOut: true}},
-	{Event: Stopped{AtStep: "2.1"}},
 	{Event: SignedIn{Step: "1.2", Participants: map[string]string{"CA": "Kim Davies", "IW": "Ana Silva"}, Absent: []string{"SA"}}},
 	{Event: ContingencyChosen{Step: "1.3", Chosen: []string{"backup-hsm"}}},
 	{Event: ContingencyChosen{Step: "1.3", Chosen: []string{}}},
@@ -79,6 +75,12 @@ var examples = []*Entry{
 	{Event: Close{Exceptions: 1, Resumes: 0}},
 	{Event: Close{Exceptions: 0, Resumes: 1, Cosigners: []string{"CO1", "CO3"}, Absent: []string{"CO2"}}},
 	{Event: Close{Exceptions: 0, Resumes: 0, Cosigners: []string{"CO1", "CO2", "CO3"}}},
+	// Added after the first vectors: at the end, so that theirs stay.
+	{Event: Resumed{AtStep: "3.5", Unclean: true, HSMLost: true, CardsLost: []string{"CO1", "CO2", "CO3"}}},
+	{Event: Resumed{AtStep: "2.1", Unclean: true}},
+	{Event: Stopped{AtStep: "3.5", HSMLoggedOut: true}},
+	{Event: Stopped{AtStep: "2.1"}},
+	{Event: CardRejected{Step: "3.1", Card: "CO2", Reason: "forged", Holder: "Bjorn Lindqvist"}},
 }
 
 func init() {

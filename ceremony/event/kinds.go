@@ -164,6 +164,9 @@ type CardRejected struct {
 	Step   string `json:"step"`
 	Card   string `json:"card"`
 	Reason string `json:"reason"`
+	// Holder is the name the roster gives the card's id: the officer a
+	// forged or refused card claimed to be.
+	Holder string `json:"holder,omitempty"`
 }
 
 // CardWitnessed: in a witnessed quorum, the HSM accepted a card and a

@@ -158,7 +158,11 @@ func (s *Session) present(ctx context.Context, card quorum.Card) error {
 		if !errors.As(err, &re) {
 			return err
 		}
-		if lerr := s.append(ctx, event.CardRejected{Step: cur.ID, Card: card.ID, Reason: re.Reason}); lerr != nil {
+		rejected := event.CardRejected{Step: cur.ID, Card: card.ID, Reason: re.Reason}
+		if info, ok := s.cfg.Script.Quorum.Card(card.ID); ok {
+			rejected.Holder = info.Holder
+		}
+		if lerr := s.append(ctx, rejected); lerr != nil {
 			return lerr
 		}
 		return err

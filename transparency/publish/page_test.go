@@ -211,7 +211,7 @@ func TestPageVerifiesInTheBrowser(t *testing.T) {
 		t.Fatalf("the page does not show the officers' cosignatures:\n%s", text)
 	}
 	for _, want := range []string{fmt.Sprintf("[ OK ] checkpoint %d verified", size), "pinned by the link you opened", "REHEARSAL",
-		"Demo key-signing ceremony", "quorum reached: CO1, CO2, CO3", "CO2 REJECTED", "ksr-root-2010-q1-0.xml", "SHA-256 ba59 9094 95d5",
+		"Demo key-signing ceremony", "quorum reached: CO1, CO2, CO3", "CO2 (Bjorn Lindqvist) REJECTED", "ksr-root-2010-q1-0.xml", "SHA-256 ba59 9094 95d5",
 		"shadow examine peachy molecule", "The ceremony is closed; its final checkpoint is verified.", "verified size " + fmt.Sprint(size)} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("the page lacks %q:\n%s", want, text)

@@ -408,7 +408,7 @@ function render() {
       case "card.presented": case "card.witnessed":
         cards.append(el("li", "", "[ OK ] " + e.card + " (" + e.holder + ") accepted at " + time(e.time))); break;
       case "card.rejected":
-        cards.append(el("li", "fail", "[FAIL] " + e.card + " REJECTED: " + e.reason + " at " + time(e.time))); break;
+        cards.append(el("li", "fail", "[FAIL] " + e.card + (e.holder ? " (" + e.holder + ")" : "") + " REJECTED: " + e.reason + " at " + time(e.time))); break;
       case "quorum.reached":
         cards.append(el("li", "ok", "quorum reached: " + (e.cards || []).join(", ") + " (" + e.threshold + " needed)")); break;
       case "log.cosigned": case "ceremony.close": {

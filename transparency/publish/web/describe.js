@@ -14,6 +14,12 @@ const DESCRIPTIONS = {
   ],
   "card.rejected": [
     {
+      "if": [
+        "holder"
+      ],
+      "text": "card {card} ({holder}) REJECTED: {reason}"
+    },
+    {
       "text": "card {card} REJECTED: {reason}"
     }
   ],
