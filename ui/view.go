@@ -161,7 +161,7 @@ func (p stepPanel) View(f frame) string {
 		} else {
 			b.WriteString(f.sty.Title.Render("Every step is done: the roll call of the officers, then the close.") + "\n\n")
 		}
-		b.WriteString(f.sty.Text.Render(words.Count(len(st.DoneAt), "step", "steps")+" done · "+words.Count(len(st.Exceptions), "exception", "exceptions")+" · "+words.Count(st.Resumes, "resume", "resumes")) + "\n\n")
+		b.WriteString(f.sty.Text.Render(tally(st.State)) + "\n\n")
 		if len(st.CosignExpected()) > 0 {
 			b.WriteString(quorumPanel{inner}.cosigners(f))
 		}
@@ -569,6 +569,13 @@ func (q quorumPanel) cosigners(f frame) string {
 		b.WriteString(f.sty.Muted.Render("Each officer present presents their card and cosigns; o: an officer who will not") + "\n")
 	}
 	return b.String()
+}
+
+// tally is a ceremony's steps done, exceptions, stops and resumes, in
+// words, as the console and the viewer say them at the close.
+func tally(st ceremony.State) string {
+	return words.Count(len(st.DoneAt), "step", "steps") + " done · " + words.Count(len(st.Exceptions), "exception", "exceptions") +
+		" · " + words.Count(st.Stops, "stop", "stops") + " · " + words.Count(st.Resumes, "resume", "resumes")
 }
 
 // closeReadout is what the close has people read and do: the final

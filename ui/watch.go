@@ -17,7 +17,6 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
-	"github.com/keyceremony/keyceremony/internal/words"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -362,7 +361,7 @@ func (w *Watcher) viewMain(width, h int) string {
 		}
 	} else {
 		b.WriteString(w.st.OK.Render("[ OK ] The ceremony is closed.") + "\n\n")
-		b.WriteString(w.st.Text.Render(words.Count(len(st.DoneAt), "step", "steps")+" done · "+words.Count(len(st.Exceptions), "exception", "exceptions")+" · "+words.Count(st.Resumes, "resume", "resumes")) + "\n")
+		b.WriteString(w.st.Text.Render(tally(st)) + "\n")
 	}
 	if lines := w.cosignLines(); len(lines) > 0 {
 		b.WriteString("\n" + w.st.PanelTitle.Render("Officers' cosignatures") + "\n")
