@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/internal/safetext"
 	"github.com/keyceremony/keyceremony/internal/words"
 	"github.com/keyceremony/keyceremony/transparency"
 )
@@ -175,7 +176,8 @@ func DeviationLines(st ceremony.State) []string {
 		line string
 	}
 	var items []item
-	add := func(t string, line string) { items = append(items, item{t, line}) }
+	// What the log says (texts typed at the prompts, reasons) is shown escaped.
+	add := func(t string, line string) { items = append(items, item{t, safetext.Printable(line)}) }
 	for _, e := range st.Exceptions {
 		add(e.Time.UTC().Format("15:04:05"), fmt.Sprintf("%s  [EXCEPTION] step %s: %s", e.Time.UTC().Format("15:04:05"), e.Step, e.Text))
 	}

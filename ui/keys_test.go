@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -278,6 +279,29 @@ func TestConsoleKSRWarningsReadWhole(t *testing.T) {
 		}
 		if warned == 0 {
 			t.Fatal("the demo's KSR has no warning to show")
+		}
+	}
+}
+
+// TestConsoleShowsLogTextEscaped: text the log holds (here an exception
+// carrying terminal escapes and a bidi override) reaches the screen
+// escaped, on the ceremony's page and in the exceptions view.
+func TestConsoleShowsLogTextEscaped(t *testing.T) {
+	c := newConsole(t, 160, 45)
+	hostile := "\x1b[2J\x1b]0;owned\x07 cleared; \u202eevil"
+	res := c.drv.Do(context.Background(), session.RecordException{Text: hostile})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	_, cmd := c.Update(opDoneMsg{res})
+	drain(t, c, cmd)
+	for _, page := range []string{"", "e"} {
+		if page != "" {
+			send(t, c, page)
+		}
+		v := c.View() // the Ascii profile: any escape on it came from the text
+		if strings.ContainsAny(v, "\x1b\x07\u202e") || !strings.Contains(v, `\x1b[2J\x1b]0;owned\x07 cleared; \u202eevil`) {
+			t.Fatalf("page %q shows the log's text unescaped:\n%q", page, v)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/internal/safetext"
 	"github.com/keyceremony/keyceremony/internal/words"
 	"github.com/keyceremony/keyceremony/transparency"
 
@@ -343,7 +344,7 @@ func (p stepPanel) action(f frame, cur ceremony.Step, w int) string {
 			name := "—"
 			switch {
 			case st.Participants != nil && st.Participants[r.ID] != "":
-				name = st.Participants[r.ID]
+				name = safetext.Printable(st.Participants[r.ID])
 			case st.Participants != nil:
 				name = "absent"
 			case i < len(typed) && strings.TrimSpace(typed[i]) != "":
@@ -495,7 +496,7 @@ func (q quorumPanel) View(f frame) string {
 					mark = f.sty.Warn.Render("[ OK ]")
 				}
 			} else if !e.Accepted {
-				state, mark = "REJECTED: "+e.Reason, f.sty.Fail.Render("[FAIL]")
+				state, mark = "REJECTED: "+safetext.Printable(e.Reason), f.sty.Fail.Render("[FAIL]")
 			} else {
 				// Accepted once, no longer held (a restart, an expired
 				// quorum): its holder presents it again.

@@ -11,6 +11,7 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/internal/safetext"
 	"github.com/keyceremony/keyceremony/internal/words"
 	"github.com/keyceremony/keyceremony/transparency"
 )
@@ -130,6 +131,17 @@ func (t *Transcript) view() view {
 		default:
 			v.Deviations = append(v.Deviations, fmt.Sprintf("step %s left out by the abort at step %s, %s UTC: %s", d.Step, st.Aborted.Step, d.Time.Format("2006-01-02 15:04:05"), d.Reason))
 		}
+	}
+	// What the log says (names, texts typed at the prompts, reasons) is
+	// shown escaped.
+	for i := range v.Exceptions {
+		v.Exceptions[i] = safetext.Printable(v.Exceptions[i])
+	}
+	for i := range v.Deviations {
+		v.Deviations[i] = safetext.Printable(v.Deviations[i])
+	}
+	for i := range v.Participants {
+		v.Participants[i][2] = safetext.Printable(v.Participants[i][2])
 	}
 	return v
 }

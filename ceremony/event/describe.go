@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+
+	"github.com/keyceremony/keyceremony/internal/safetext"
 )
 
 // Variant is one way of describing an entry of a kind: Text, when every
@@ -44,7 +46,8 @@ func Describe(e *Entry) string {
 	}
 	for _, v := range k.Describe {
 		if v.holds(data) {
-			return render(v.Text, data)
+			// The fields are what the log says: untrusted, shown escaped.
+			return safetext.Printable(render(v.Text, data))
 		}
 	}
 	return e.Kind()

@@ -81,6 +81,8 @@ var examples = []*Entry{
 	{Event: Stopped{AtStep: "3.5", HSMLoggedOut: true}},
 	{Event: Stopped{AtStep: "2.1"}},
 	{Event: CardRejected{Step: "3.1", Card: "CO2", Reason: "forged", Holder: "Bjorn Lindqvist"}},
+	// Text typed at a prompt that would act on a terminal: described escaped.
+	{Event: Exception{Step: "3.1", Text: "\x1b[2J\x1b]0;owned\x07 cleared; \u202eevil\u202c done"}},
 }
 
 func init() {

@@ -329,9 +329,23 @@ const time = (t) => (t || "").slice(11, 19);
 // own table, and these are its rules (ceremony/event's Variant).
 function describe(e) {
   for (const v of DESCRIPTIONS[e.kind] || []) {
-    if ((v.if || []).every((c) => holds(c, e))) return v.text.replace(/\{([^}]*)\}/g, (_, x) => text(evalExpr(x, e)));
+    if ((v.if || []).every((c) => holds(c, e))) return printable(v.text.replace(/\{([^}]*)\}/g, (_, x) => text(evalExpr(x, e))));
   }
   return e.kind;
+}
+
+// printable shows what could act on a terminal or reorder the text around
+// it (control and format characters, bidi overrides, separators, lone
+// surrogates, private-use and unassigned code points) as escapes, as the
+// console's safetext.Printable does: \x1b, \u202e.
+function printable(s) {
+  let out = "";
+  for (const ch of s) {
+    const c = ch.codePointAt(0);
+    if (!/[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u.test(ch)) { out += ch; continue; }
+    out += c < 0x80 ? "\\x" + c.toString(16).padStart(2, "0") : c <= 0xffff ? "\\u" + c.toString(16).padStart(4, "0") : "\\U" + c.toString(16).padStart(8, "0");
+  }
+  return out;
 }
 function holds(cond, e) {
   const not = cond.startsWith("!");

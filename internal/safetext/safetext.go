@@ -1,0 +1,72 @@
+// Package safetext makes untrusted text safe to show: what a log, a
+// folder, a server or a prompt gave reaches a terminal or a document only
+// through it. It imports only the standard library, so that every package
+// may use it.
+package safetext
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Printable returns s with every character that could act on a terminal or
+// change how the text around it reads shown as an escape instead: control
+// characters (C0 with newline and tab, DEL, C1), format characters (bidi
+// overrides and isolates, zero-width characters), line and paragraph
+// separators, surrogates, private-use and unassigned code points, and
+// bytes that are not UTF-8. \x1b is written as the four characters
+// `\x1b`, U+202E as `\u202e`. Printable text, spaces included, is kept as
+// it is. The web page escapes the same way (printable() in its script).
+func Printable(s string) string {
+	if clean(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case shown(r):
+			b.WriteRune(r)
+		case r < 0x80:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r <= 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// shown reports whether a character is shown as it is: a graphic character
+// (letter, mark, number, punctuation, symbol, space) that is not a format
+// character.
+func shown(r rune) bool {
+	return unicode.IsGraphic(r) && !unicode.Is(unicode.Cf, r)
+}
+
+// clean reports whether s needs no escape: the common case, checked
+// without building a new string.
+func clean(s string) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == 0x7f {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && n <= 1) || !shown(r) {
+			return false
+		}
+		i += n
+	}
+	return true
+}
