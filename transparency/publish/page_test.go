@@ -339,7 +339,8 @@ func TestPageOnAStaticHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	size := int(l.Size())
-	p := waitPage(t, ctx, fmt.Sprintf("checkpoint %d verified", size), func(p pageState) bool { return p.Size == size || p.Failure != "" })
+	// The live mode is named once the first checkpoint is read: wait for both.
+	p := waitPage(t, ctx, fmt.Sprintf("checkpoint %d verified and the live mode", size), func(p pageState) bool { return (p.Size == size && p.Live != "") || p.Failure != "" })
 	if p.Failure != "" || p.Live != "polling" {
 		t.Fatalf("on a static host: %+v", p)
 	}
