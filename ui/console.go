@@ -430,11 +430,7 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 	}
 	switch {
 	case errors.As(res.Err, &re):
-		name := re.Card
-		if info, ok := c.state.Script.Quorum.Card(re.Card); ok {
-			name += " (" + info.Holder + ")"
-		}
-		c.note, c.failed = fmt.Sprintf("card %s REJECTED: %s", name, re.Reason), true
+		c.note, c.failed = fmt.Sprintf("card %s REJECTED: %s", c.state.Script.Quorum.Named(re.Card), re.Reason), true
 	case res.Err != nil:
 		c.note, c.failed = res.Err.Error(), true
 	case len(res.Logged) > 0:

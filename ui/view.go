@@ -232,7 +232,7 @@ func (c *Console) details() string {
 // hasDetails is whether the current step has an action panel for d to
 // show; drawn once for each new state or size, not on every key.
 func (c *Console) hasDetails() bool {
-	at := detailsAt{c.seq, c.width, c.height, c.state.Next}
+	at := detailsAt{c.seq, c.width, c.height}
 	if c.detailsAt != at {
 		c.detailsAt, c.detailsHas = at, c.details() != ""
 	}
@@ -241,9 +241,8 @@ func (c *Console) hasDetails() bool {
 
 // detailsAt is what hasDetails's answer was drawn for.
 type detailsAt struct {
-	seq           uint64
+	seq           uint64 // the result shown: each new state has its own
 	width, height int
-	next          int
 }
 
 // detailsPage is the current step's action panel whole, full screen: what

@@ -125,11 +125,7 @@ func (st Snapshot) Interactions() []Interaction {
 	}
 	if next == NextForged {
 		// A security event: nothing goes on until it is recorded.
-		holder := ""
-		if c, ok := st.Script.Quorum.Card(st.Forged); ok {
-			holder = " (" + c.Holder + ")"
-		}
-		what := "a FORGED card bearing " + st.Forged + holder + "'s name was refused"
+		what := "a FORGED card bearing " + st.Script.Quorum.Named(st.Forged) + "'s name was refused"
 		x.Main, x.Help, x.Prompt = true, "record the forged card", what+": record an exception before any other card"
 		x.next = text(Ask{Label: "Exception, forged card " + st.Forged + ": ", Prompt: what + ": what happened, and what was done",
 			Hint: "enter to record · esc to cancel", Auto: "Rehearsal: " + what + " as planned; the officer presents the real card"},

@@ -203,6 +203,15 @@ func (r *Roster) Card(id string) (CardInfo, bool) {
 	return CardInfo{}, false
 }
 
+// Named is a card's id with its holder's name, as people read it:
+// "CO2 (Bjorn Lindqvist)"; the id alone for a card not on the roster.
+func (r *Roster) Named(id string) string {
+	if c, ok := r.Card(id); ok && c.Holder != "" {
+		return id + " (" + c.Holder + ")"
+	}
+	return id
+}
+
 // Deal makes a new secret and splits it for the given cards: it returns the
 // roster (with commitments) and the cards' secret contents.
 func Deal(rnd io.Reader, threshold int, holders []CardInfo) (*Roster, []Card, error) {

@@ -26,7 +26,7 @@ import (
 
 // runAnchorRekor anchors a verified log's checkpoints in Rekor: the
 // opening, each act boundary and the final one, each an anchors/<size>.json.
-func runAnchorRekor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runAnchorRekor(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("anchor rekor", "usage: keyceremony anchor rekor DIR --url URL --key FILE", stderr)
 	url := fs.String("url", "", "the Rekor v1 server (required)")
 	keyPath := fs.String("key", "", "the ECDSA P-256 anchoring key (PEM); made there when it does not exist (required)")

@@ -101,17 +101,13 @@ func commands(h hooks) []command {
 			summary: "the annotated script built from a verified log", run: runTranscript},
 		{name: "anchor", summary: "trust anchors and DS records; checkpoints anchored in Rekor", subs: []command{
 			{name: "rekor", usage: "anchor rekor DIR --url URL --key FILE",
-				summary: "anchor a verified log's checkpoints in Rekor v1", run: func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-					return runAnchorRekor(ctx, args, stdout, stderr)
-				}},
+				summary: "anchor a verified log's checkpoints in Rekor v1", run: runAnchorRekor},
 			{name: "export", usage: "anchor export --profile FILE [--out DIR]",
 				summary: "the profile's KSK inventory as a trust anchor file and DS records", run: runAnchorExport},
 		}},
 		{name: "ksr", summary: "key signing requests: check and sign", subs: []command{
 			{name: "check", usage: "ksr check KSR [--previous-skr SKR] [--policy FILE] [--now TIME] [--json]",
-				summary: "check a KSR against IANA's policy checks", run: func(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-					return runKSRCheck(args, stdout, stderr)
-				}},
+				summary: "check a KSR against IANA's policy checks", run: runKSRCheck},
 			{name: "sign", usage: "ksr sign KSR --profile FILE --out SKR [--previous-skr SKR] [--schema NAME] [--now TIME] [--roster FILE --cards DIR] --yes",
 				summary: "sign a KSR as IANA's signer does, outside a ceremony", run: runKSRSign},
 		}},

@@ -119,7 +119,7 @@ type bundleRow struct {
 	KeyTags    []uint16 `json:"key_tags"`
 }
 
-func runKSRCheck(args []string, stdout, stderr io.Writer) error {
+func runKSRCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("ksr check", "usage: keyceremony ksr check KSR [--previous-skr SKR] [--policy FILE] [--now TIME] [--json]", stderr)
 	prevPath := fs.String("previous-skr", "", "the last SKR this signer produced, for the chain checks")
 	policyPath := fs.String("policy", "", "a policy file (YAML) changing IANA's defaults")
