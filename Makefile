@@ -51,7 +51,7 @@ bench:
 FUZZTIME ?= 30s
 FUZZ_TARGETS := ./ceremony/event/:FuzzParseEntry ./transparency/:FuzzParseCheckpoint ./transparency/:FuzzWitnessPolicy \
 	./dnssec/:FuzzParse ./dnssec/:FuzzParseText ./dnssec/:FuzzLoadPolicy ./ceremony/:FuzzLoadScript ./ceremony/:FuzzLoadProfile \
-	./hsm/quorum/:FuzzParseCard ./hsm/quorum/:FuzzRoster ./internal/safetext/:FuzzPrintable
+	./hsm/quorum/:FuzzParseCard ./hsm/quorum/:FuzzRoster ./internal/safetext/:FuzzPrintable ./internal/safetext/:FuzzMarkdown
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t#*:}; \
 		echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \

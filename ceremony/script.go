@@ -20,6 +20,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/keyceremony/keyceremony/internal/safetext"
+
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"gopkg.in/yaml.v3"
 )
@@ -189,6 +191,28 @@ type Step struct {
 type Contingency struct {
 	ID   string `yaml:"id"`
 	Text string `yaml:"text"`
+}
+
+// eachText calls f with every text of the script that a person reads, and
+// where it is.
+func (s *Script) eachText(f func(line int, where, text string)) {
+	f(1, "ceremony", s.Ceremony)
+	f(1, "zone", s.Zone)
+	for _, r := range s.Roles {
+		f(1, "role "+r.ID, r.ID+" "+r.Title)
+	}
+	for _, c := range s.Contingencies {
+		f(1, "contingency "+c.ID, c.ID+" "+c.Text)
+	}
+	for i, a := range s.Acts {
+		f(1, fmt.Sprintf("act %d", i+1), a.Title)
+		for _, st := range a.Steps {
+			f(st.Line, "step "+st.ID, strings.Join(append([]string{st.ID, st.Role, st.Text, st.Confirm, st.When, st.Unless}, st.Witnesses...), " "))
+		}
+	}
+	for i, t := range s.AfterClose {
+		f(1, fmt.Sprintf("after_close line %d", i+1), t)
+	}
 }
 
 // Applies reports whether a step runs, given the contingencies chosen (nil:
@@ -400,6 +424,19 @@ func (s *Script) validate() []string {
 	if strings.TrimSpace(s.Zone) == "" {
 		add(1, "the script names no zone (zone:)")
 	}
+	s.eachText(func(line int, where, text string) {
+		// A script is plain text: what it says reaches the room's screen,
+		// the viewers' terminals and the transcripts as it is.
+		plain := strings.Map(func(r rune) rune {
+			if r == '\n' || r == '\t' {
+				return ' '
+			}
+			return r
+		}, text)
+		if p := safetext.Printable(plain); p != plain {
+			add(line, "%s: holds a control, format or invalid character (%s); a script is plain text", where, safetext.Printable(text))
+		}
+	})
 	roles := map[string]bool{}
 	for _, r := range s.Roles {
 		if r.ID == "" || roles[r.ID] {

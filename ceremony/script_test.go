@@ -64,6 +64,8 @@ func TestScriptProblems(t *testing.T) {
 		{"sign before quorum", "witnesses: [IW]", `step 1.1 (ksr.sign) needs a ksr.check step before it`},
 		{"unknown show", "witnesses: [IW]", `test.yaml:9: step 1.1: show: "the-moon" is not something the screen shows`},
 		{"empty after_close", "", `after_close: line 2 is empty`},
+		{"escape in a step text", "", `test.yaml:9: step 1.1: holds a control, format or invalid character (1.1 CA Do \x1b[2Jthe thing.`},
+		{"bidi override in the title", "", `ceremony: holds a control, format or invalid character`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -83,6 +85,10 @@ func TestScriptProblems(t *testing.T) {
 				src = strings.Replace(src, `id: "1.1"`, `id: "2.1"`, 1)
 			case "unknown show":
 				src = strings.Replace(src, "witnesses: [IW]", "witnesses: [IW]\n        show: [log-key, the-moon]", 1)
+			case "escape in a step text":
+				src = strings.Replace(src, "text: Do the thing.", `text: "Do \e[2Jthe thing."`, 1)
+			case "bidi override in the title":
+				src = strings.Replace(src, "ceremony: ", "ceremony: \u202e", 1)
 			case "empty after_close":
 				src += "after_close:\n  - Stop the stream.\n  - \"\"\n"
 			case "no confirmation", "sign before quorum":

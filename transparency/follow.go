@@ -2,6 +2,7 @@ package transparency
 
 import (
 	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/internal/safetext"
 
 	"bytes"
 	"context"
@@ -131,7 +132,10 @@ type Alarm struct {
 	Detail string
 }
 
-func (a *Alarm) Error() string { return "ALARM: " + a.Check + ": " + a.Detail }
+// Error says the alarm on one line, what the source said shown escaped.
+func (a *Alarm) Error() string {
+	return "ALARM: " + safetext.Printable(a.Check) + ": " + safetext.Printable(a.Detail)
+}
 func (a *Alarm) Unwrap() error { return ErrAlarm }
 
 // Follower keeps a verified copy of a published log as it grows: each new

@@ -113,6 +113,42 @@ type Report struct {
 	// Anchors are the anchors/<size>.json files: checkpoints anchored in
 	// Rekor, which only the anchor package checks (verify --rekor-key).
 	Anchors []string `json:"anchors,omitempty"`
+	// RestsOn is what the verdict rests on, part by part: the log key, the
+	// roster, checkpoints seen elsewhere, the officers' cosignatures,
+	// witnesses, anchors. The ceremony verifier (package audit) fills it.
+	RestsOn []Basis `json:"rests_on,omitempty"`
+}
+
+// Basis is one thing a verdict rests on.
+type Basis struct {
+	Part   string `json:"part"`
+	Detail string `json:"detail"`
+	// Outside marks evidence that the log key alone cannot produce: a
+	// checkpoint seen elsewhere, cosignatures by keys pinned from outside
+	// the log, a witness quorum, an anchor checked with a pinned key.
+	Outside bool `json:"outside"`
+}
+
+// KeyAlone reports whether nothing the verdict rests on is outside the log
+// key's reach: anyone holding that key could have written the log.
+func (r *Report) KeyAlone() bool {
+	for _, b := range r.RestsOn {
+		if b.Outside {
+			return false
+		}
+	}
+	return true
+}
+
+// SetBasis sets (or adds) the basis for part.
+func (r *Report) SetBasis(b Basis) {
+	for i := range r.RestsOn {
+		if r.RestsOn[i].Part == b.Part {
+			r.RestsOn[i] = b
+			return
+		}
+	}
+	r.RestsOn = append(r.RestsOn, b)
 }
 
 // FirstFailure returns the first failing check, or nil.
@@ -708,6 +744,33 @@ func (v *verifier) checkArtefacts() {
 				return
 			}
 		}
+	}
+	// Every stored artefact is cited: a file that no entry names is
+	// something nothing in the log vouches for, beside files that it does.
+	citedBy := map[string]bool{}
+	for _, e := range v.entries {
+		for _, a := range e.Artefacts {
+			citedBy[a.SHA256] = true
+		}
+	}
+	var uncited []string
+	for _, name := range v.arts {
+		if !citedBy[path.Base(name)] {
+			uncited = append(uncited, name)
+		}
+	}
+	if len(uncited) > 0 {
+		it := "them"
+		if len(uncited) == 1 {
+			it = "it"
+		}
+		msg := fmt.Sprintf("%s: cited by no entry; nothing in the log vouches for %s", strings.Join(uncited, ", "), it)
+		if v.opts.AllowInterrupted {
+			r.warn(CheckArtefacts, "%s (stored for an entry a crash kept from the log)", msg)
+			return
+		}
+		r.fail(CheckArtefacts, "%s: remove %s from the published folder, or find the entry that should cite %s", msg, it, it)
+		return
 	}
 	r.pass(CheckArtefacts, "%d artefacts match their SHA-256; all %d citations resolve", len(stored), cited)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/internal/safetext"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -170,7 +171,7 @@ func (w *Watcher) apply(u *transparency.Update, err error) {
 		w.problem = "" // the source answered: what it said is the alarm
 		return
 	case err != nil:
-		w.problem = err.Error()
+		w.problem = safetext.Printable(err.Error())
 		return
 	}
 	w.problem = ""
@@ -195,7 +196,7 @@ func (w *Watcher) apply(u *transparency.Update, err error) {
 			w.alarm = alarm
 			return
 		case errors.Is(err, fs.ErrNotExist) || isNetwork(err):
-			w.problem = err.Error() // read again at the next poll
+			w.problem = safetext.Printable(err.Error()) // read again at the next poll
 			return
 		case err != nil:
 			w.alarm = &transparency.Alarm{Check: "script", Detail: err.Error()}
@@ -253,6 +254,14 @@ func (w *Watcher) readCosigned() {
 			w.alarm = &transparency.Alarm{Check: audit.CheckCosignatures, Detail: fmt.Sprintf("checkpoint %d: %s", c.Size, cc.Rejected[0])}
 			return
 		}
+		// Only the officers the log names for this checkpoint count; a
+		// valid line by anyone else, or by a revoked card, is an alarm.
+		counted, refused := audit.Counted(w.script.Quorum, cc, c.Cosigners)
+		if len(refused) > 0 {
+			w.alarm = &transparency.Alarm{Check: audit.CheckCosignatures, Detail: fmt.Sprintf("checkpoint %d: %s", c.Size, refused[0])}
+			return
+		}
+		cc.Valid = counted
 		w.cosigned[c.Size] = cc
 	}
 }
@@ -283,7 +292,7 @@ func (w *Watcher) View() string {
 	}
 	alarm := w.viewAlarm()
 	if w.script == nil {
-		lines := []string{w.st.Header.Render("keyceremony watch · " + w.f.Source().String()), ""}
+		lines := []string{w.st.Header.Render("keyceremony watch · " + safetext.Printable(w.f.Source().String())), ""}
 		if alarm != "" {
 			lines = append(lines, alarm)
 		} else if w.problem != "" {
@@ -401,7 +410,7 @@ func (w *Watcher) viewStatus() string {
 	parts = append(parts, quorumParts(w.st, w.state)...)
 	parts = append(parts, statusPart{w.st.Status.Render("root " + RootWords(cp, 4)), prioRoot}, key,
 		statusPart{w.st.Status.Render(dnssec.GroupHex(transparency.KeyFingerprint(w.f.VKey))), prioDetail})
-	line2 := "source " + w.f.Source().String()
+	line2 := "source " + safetext.Printable(w.f.Source().String())
 	if !w.lastRead.IsZero() {
 		line2 += " · last read " + w.lastRead.UTC().Format("15:04:05") + " UTC"
 	}
@@ -423,7 +432,7 @@ func WatchPlain(ctx context.Context, f *transparency.Follower, out io.Writer, in
 	if !f.Pinned {
 		key += " (read from the log: compare it with the one announced)"
 	}
-	fmt.Fprintf(out, "Watching %s · %s\n", f.Source(), key)
+	fmt.Fprintf(out, "Watching %s · %s\n", safetext.Printable(f.Source().String()), key)
 	problem, named := "", false
 	printed, closedPolls := map[string]bool{}, 0
 	for {
@@ -442,7 +451,7 @@ func WatchPlain(ctx context.Context, f *transparency.Follower, out io.Writer, in
 		if u != nil && w.script != nil {
 			if !named {
 				named = true
-				fmt.Fprintf(out, "%s · script %s (SHA-256 %s)\n", w.script.Ceremony, w.script.Name, dnssec.GroupHex(w.script.Digest))
+				fmt.Fprintf(out, "%s · script %s (SHA-256 %s)\n", safetext.Printable(w.script.Ceremony), safetext.Printable(w.script.Name), dnssec.GroupHex(w.script.Digest))
 			}
 			cp := u.Checkpoint
 			ext := "the first one seen"

@@ -25,6 +25,25 @@ const (
 	CosigDuplicate = "duplicate"        // a second line by the same officer's key
 	CosigUnknown   = "unknown-key"      // an officer-style line whose key is not on the roster
 	CosigWrongCP   = "wrong-checkpoint" // a valid cosignature of another checkpoint
+	// A valid cosignature that does not count: its officer is not one the
+	// log names for that checkpoint (absent at the close, not in the
+	// quorum), or their card is revoked on the roster.
+	CosigNotNamed = "not-named"
+	CosigRevoked  = "revoked"
+	// A valid cosignature dated after the verification time, or too long
+	// after what it cosigns (see CosignSkew and CosignCloseWindow).
+	CosigLate = "dated-later"
+)
+
+// Bounds on a cosignature's date. The officers cosign on the ceremony
+// laptop, whose clock dates the entries too: a quorum's cosignatures come
+// before the entry that records them, and the final checkpoint's just
+// after the close, within the hour at most; a console stopped before every
+// present officer cosigned is started again the same day. CosignSkew is
+// the tolerance for clocks that differ by seconds or minutes.
+const (
+	CosignSkew        = 5 * time.Minute
+	CosignCloseWindow = 24 * time.Hour
 )
 
 // CosignedCheckpoint is what one archived checkpoint's officer cosignatures
@@ -153,19 +172,91 @@ type CosignFinding struct {
 	Detail string
 }
 
+// CosignPolicy is what the officers' cosignatures are held to.
+type CosignPolicy struct {
+	// Require, when above 0, is how many officers' cosignatures the final
+	// checkpoint must carry that count: valid, by an officer the close names
+	// present, whose card is not revoked.
+	Require int
+	// Roster is the roster pinned from outside the log; nil means the
+	// log's own (the script's), which whoever holds the log key chose.
+	Roster *quorum.Roster
+	// Published is the published checkpoint's note: its officer lines
+	// count for the final checkpoint of its size, with the archived copy's.
+	Published []byte
+	// Now is the verification time; a cosignature dated after it (beyond
+	// CosignSkew) fails. Zero means time.Now().
+	Now time.Time
+}
+
+// CosignOutcome is what the cosignatures establish.
+type CosignOutcome struct {
+	// Final are the officers whose cosignature of the final checkpoint
+	// counts, in roster order; nil when the ceremony is not closed.
+	Final []string
+}
+
+// Counted splits a checkpoint's valid cosignatures into those that count
+// for a cosigning the log records (named are the officers it names) and
+// those refused by name: an officer not named, a revoked card.
+func Counted(roster *quorum.Roster, cc CosignedCheckpoint, named []string) (counted []string, refused []CosignRejection) {
+	for _, id := range cc.Valid {
+		info, _ := roster.Card(id)
+		switch {
+		case info.Revoked:
+			refused = append(refused, CosignRejection{id, CosigRevoked, fmt.Sprintf("%s's card is revoked on the roster; its cosignature counts for nothing", id)})
+		case !slices.Contains(named, id):
+			refused = append(refused, CosignRejection{id, CosigNotNamed, fmt.Sprintf("the log does not name %s among the officers cosigning checkpoint %d", id, cc.Size)})
+		default:
+			counted = append(counted, id)
+		}
+	}
+	return counted, refused
+}
+
+// merge adds the valid lines of another copy of the same checkpoint.
+func (cc *CosignedCheckpoint) merge(o CosignedCheckpoint, roster *quorum.Roster) {
+	for _, id := range o.Valid {
+		if !slices.Contains(cc.Valid, id) {
+			cc.Valid = append(cc.Valid, id)
+			cc.Times[id] = o.Times[id]
+		}
+	}
+	order := map[string]int{}
+	if roster != nil {
+		for i, c := range roster.Cards {
+			order[c.ID] = i
+		}
+	}
+	sort.SliceStable(cc.Valid, func(a, b int) bool { return order[cc.Valid[a]] < order[cc.Valid[b]] })
+}
+
 // VerifyCosignatures checks the officers' cosignatures of a replayed
 // ceremony: every officer line of every archived checkpoint (checkpoints
 // maps size to the stored note), every cosignature an entry records, and
-// the final checkpoint's, which must carry at least require of them. A
-// cosignature dated before the last entry its checkpoint covers (entries
-// are the log's, in order) is a warning: the laptop's clock was wrong, or
-// the line was made elsewhere.
-func VerifyCosignatures(st ceremony.State, entries []*event.Entry, checkpoints map[uint64][]byte, require int) []CosignFinding {
+// the final checkpoint's, which must carry at least p.Require that count.
+// A cosignature counts only for an officer the log names for its
+// checkpoint (the quorum's officers, the close's present ones) whose card
+// is not revoked; a valid line by anyone else fails by name, and so does
+// one dated after the verification time or too long after what it
+// cosigns. A cosignature dated before the last entry its checkpoint covers
+// (entries are the log's, in order) is a warning: the laptop's clock was
+// wrong, or the line was made elsewhere.
+func VerifyCosignatures(st ceremony.State, entries []*event.Entry, checkpoints map[uint64][]byte, p CosignPolicy) ([]CosignFinding, CosignOutcome) {
 	var out []CosignFinding
+	var outcome CosignOutcome
 	add := func(ok, warn bool, format string, args ...any) {
 		out = append(out, CosignFinding{OK: ok, Warn: warn, Detail: fmt.Sprintf(format, args...)})
 	}
 	roster := st.Script.Quorum
+	if p.Roster != nil {
+		roster = p.Roster
+	}
+	now := p.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	require := p.Require
 	bodies := map[uint64][]byte{}
 	for size, cp := range checkpoints {
 		bodies[size] = NoteBody(cp)
@@ -178,10 +269,27 @@ func VerifyCosignatures(st ceremony.State, entries []*event.Entry, checkpoints m
 	slices.Sort(sizes)
 	for _, size := range sizes {
 		cc := ReadCosignatures(roster, checkpoints[size], size, bodies)
-		read[size] = cc
+		if p.Published != nil && size == st.FinalSize && st.Closed {
+			if _, psize, _, err := transparency.ParseCheckpointBody(string(NoteBody(p.Published))); err == nil && psize == size {
+				cc.merge(ReadCosignatures(roster, p.Published, size, bodies), roster)
+			}
+		}
 		for _, r := range cc.Rejected {
 			add(false, false, "checkpoint %d: %s", size, r)
 		}
+		// A cosignature dated after the verification time fails, and
+		// counts for nothing.
+		valid := cc.Valid[:0:0]
+		for _, id := range cc.Valid {
+			if t := cc.Times[id]; t.After(now.Add(CosignSkew)) {
+				add(false, false, "checkpoint %d: %s", size, CosignRejection{id, CosigLate, fmt.Sprintf("it is dated %s, after the verification time %s",
+					t.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))})
+				continue
+			}
+			valid = append(valid, id)
+		}
+		cc.Valid = valid
+		read[size] = cc
 		if size == 0 || size > uint64(len(entries)) {
 			continue
 		}
@@ -194,13 +302,38 @@ func VerifyCosignatures(st ceremony.State, entries []*event.Entry, checkpoints m
 			}
 		}
 	}
+	// late fails each cosignature dated after the bound for its
+	// checkpoint, and returns the others.
+	late := func(cc CosignedCheckpoint, ids []string, bound time.Time, what string) []string {
+		var keep []string
+		for _, id := range ids {
+			if t := cc.Times[id]; t.After(bound) {
+				add(false, false, "checkpoint %d: %s", cc.Size, CosignRejection{id, CosigLate, fmt.Sprintf("it is dated %s, %s (%s)",
+					t.UTC().Format(time.RFC3339), what, bound.UTC().Format(time.RFC3339))})
+				continue
+			}
+			keep = append(keep, id)
+		}
+		return keep
+	}
 	recorded := map[uint64]bool{}
 	for _, c := range st.Cosigned {
 		recorded[c.Size] = true
 		cc := read[c.Size]
+		named := c.Cosigners
+		if c.Point == "close" {
+			named = st.Present
+		}
+		counted, refused := Counted(roster, cc, named)
+		for _, r := range refused {
+			add(false, false, "checkpoint %d: %s", c.Size, r)
+		}
+		if c.Point == "quorum" {
+			counted = late(cc, counted, c.Time.Truncate(time.Second).Add(CosignSkew), "after the entry that records it")
+		}
 		var missing []string
 		for _, id := range c.Cosigners {
-			if !slices.Contains(cc.Valid, id) {
+			if !slices.Contains(counted, id) {
 				missing = append(missing, id)
 			}
 		}
@@ -214,44 +347,73 @@ func VerifyCosignatures(st ceremony.State, entries []*event.Entry, checkpoints m
 		case c.Point == "close":
 			// Reported with the final checkpoint below.
 		default:
-			add(true, false, "%s", CosignSummary(c, cc.Valid, nil))
+			add(true, false, "%s", CosignSummary(c, counted, nil))
 		}
 	}
 	for _, size := range sizes {
-		if cc := read[size]; !recorded[size] && len(cc.Valid) > 0 && size != st.FinalSize {
-			add(true, true, "checkpoint %d: cosigned by %s, which no entry records (a cosigning interrupted before it was logged)", size, strings.Join(cc.Valid, ", "))
+		cc := read[size]
+		if recorded[size] || size == st.FinalSize || len(cc.Valid) == 0 {
+			continue
+		}
+		var ok []string
+		for _, id := range cc.Valid {
+			if info, _ := roster.Card(id); info.Revoked {
+				add(false, false, "checkpoint %d: %s", size, CosignRejection{id, CosigRevoked, fmt.Sprintf("%s's card is revoked on the roster; its cosignature counts for nothing", id)})
+				continue
+			}
+			ok = append(ok, id)
+		}
+		if len(ok) > 0 {
+			add(true, true, "checkpoint %d: cosigned by %s, which no entry records (a cosigning interrupted before it was logged)", size, strings.Join(ok, ", "))
 		}
 	}
 	if !st.Closed {
 		if require > 0 {
 			add(false, false, "the ceremony is not closed: no final checkpoint, so none carries the %d officers' cosignatures required", require)
 		}
-		return out
+		return out, outcome
 	}
+	outcome.Final = []string{}
 	if len(st.Present) == 0 && len(st.Absent) == 0 && !roster.HasCosignKeys() {
 		if require > 0 {
 			add(false, false, "final checkpoint %d: the roster gives the officers no cosigning keys, and %d cosignatures are required", st.FinalSize, require)
 		}
-		return out
+		return out, outcome
 	}
 	cc := read[st.FinalSize]
+	counted, refused := Counted(roster, cc, st.Present)
+	if !recorded[st.FinalSize] {
+		for _, r := range refused {
+			add(false, false, "checkpoint %d: %s", st.FinalSize, r)
+		}
+	}
+	var closeTime time.Time
+	for _, e := range entries {
+		if e.Kind() == event.KindClose {
+			closeTime = e.Time.Truncate(time.Second)
+		}
+	}
+	if !closeTime.IsZero() {
+		counted = late(cc, counted, closeTime.Add(CosignCloseWindow), "more than 24h after the close")
+	}
+	outcome.Final = counted
 	var missing []string
 	for _, id := range st.Present {
-		if !slices.Contains(cc.Valid, id) {
+		if !slices.Contains(counted, id) {
 			missing = append(missing, id)
 		}
 	}
-	msg := CosignSummary(ceremony.Cosigning{Size: st.FinalSize, Point: "close", Cosigners: st.Present}, cc.Valid, st.Absent)
+	msg := CosignSummary(ceremony.Cosigning{Size: st.FinalSize, Point: "close", Cosigners: st.Present}, counted, st.Absent)
 	if len(missing) > 0 {
 		msg += "; present but not cosigned: " + strings.Join(missing, ", ")
 	}
 	switch {
-	case require > 0 && len(cc.Valid) < require:
+	case require > 0 && len(counted) < require:
 		add(false, false, "%s; %d required", msg, require)
 	case len(missing) > 0:
 		add(true, true, "%s", msg)
 	default:
 		add(true, false, "%s", msg)
 	}
-	return out
+	return out, outcome
 }

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strings"
 
-	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/internal/safetext"
@@ -63,11 +63,11 @@ func NewTranscript(c *Ceremony, rep *transparency.Report) *Transcript {
 
 // row is a step as the transcript lists it.
 type row struct {
-	Step      ceremony.Step
-	Witnesses string
-	When      string // UTC, or —
-	Entry     string // #n, or —
-	Events    []string
+	ID, Role, Text string
+	Witnesses      string
+	When           string // UTC, or —
+	Entry          string // #n, or —
+	Events         []string
 }
 
 type act struct {
@@ -107,7 +107,8 @@ func (t *Transcript) view() view {
 	for i, a := range s.Acts {
 		ac := act{N: i + 1, Title: a.Title}
 		for _, step := range a.Steps {
-			r := row{Step: step, Witnesses: strings.Join(step.Witnesses, ", "), When: "—", Entry: "—", Events: t.events[step.ID]}
+			r := row{ID: step.ID, Role: step.Role, Text: step.Text, Witnesses: strings.Join(step.Witnesses, ", "), When: "—", Entry: "—",
+				Events: slices.Clone(t.events[step.ID])}
 			if e, ok := t.done[step.ID]; ok {
 				r.When, r.Entry = e.Time.Format("2006-01-02 15:04:05"), fmt.Sprintf("#%d", e.Seq)
 			}
@@ -132,18 +133,40 @@ func (t *Transcript) view() view {
 			v.Deviations = append(v.Deviations, fmt.Sprintf("step %s left out by the abort at step %s, %s UTC: %s", d.Step, st.Aborted.Step, d.Time.Format("2006-01-02 15:04:05"), d.Reason))
 		}
 	}
-	// What the log says (names, texts typed at the prompts, reasons) is
-	// shown escaped.
-	for i := range v.Exceptions {
-		v.Exceptions[i] = safetext.Printable(v.Exceptions[i])
-	}
-	for i := range v.Deviations {
-		v.Deviations[i] = safetext.Printable(v.Deviations[i])
+	// Everything the log and its script say (titles, names, step texts,
+	// texts typed at the prompts, reasons, artefact names) is shown
+	// escaped; each format then escapes it by its own rules.
+	v.each(safetext.Printable)
+	return v
+}
+
+// each replaces every text of the view that came from the log or its
+// script with f of it.
+func (v *view) each(f func(string) string) {
+	for _, p := range []*string{&v.Ceremony, &v.Origin, &v.Script, &v.State} {
+		*p = f(*p)
 	}
 	for i := range v.Participants {
-		v.Participants[i][2] = safetext.Printable(v.Participants[i][2])
+		for j := range v.Participants[i] {
+			v.Participants[i][j] = f(v.Participants[i][j])
+		}
 	}
-	return v
+	for i := range v.Acts {
+		a := &v.Acts[i]
+		a.Title = f(a.Title)
+		for j := range a.Rows {
+			r := &a.Rows[j]
+			r.ID, r.Role, r.Text, r.Witnesses = f(r.ID), f(r.Role), f(r.Text), f(r.Witnesses)
+			for k := range r.Events {
+				r.Events[k] = f(r.Events[k])
+			}
+		}
+	}
+	for _, list := range [][]string{v.Exceptions, v.Deviations} {
+		for i := range list {
+			list[i] = f(list[i])
+		}
+	}
 }
 
 // stateLine says how far the ceremony went.
@@ -164,24 +187,25 @@ func (t *Transcript) stateLine() string {
 // Markdown writes the transcript as Markdown.
 func (t *Transcript) Markdown(w io.Writer) error {
 	v := t.view()
+	origin, script := code(v.Origin), code(v.Script)
+	v.each(safetext.Markdown)
 	var b bytes.Buffer
-	cell := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 	fmt.Fprintf(&b, "# Transcript: %s\n\n", v.Ceremony)
-	fmt.Fprintf(&b, "- Log origin `%s`%s\n- Log key fingerprint `%s`\n- Script `%s`, SHA-256 `%s`\n- %d entries; final checkpoint size %d, root `%s`\n  (%s)\n- Ceremony %s\n\n",
-		v.Origin, v.Rehearsal, v.Fingerprint, v.Script, v.ScriptDigest, v.Entries, v.Size, v.Root, v.RootWords, v.State)
+	fmt.Fprintf(&b, "- Log origin %s%s\n- Log key fingerprint `%s`\n- Script %s, SHA-256 `%s`\n- %d entries; final checkpoint size %d, root `%s`\n  (%s)\n- Ceremony %s\n\n",
+		origin, v.Rehearsal, v.Fingerprint, script, v.ScriptDigest, v.Entries, v.Size, v.Root, v.RootWords, v.State)
 	if v.Participants != nil {
 		fmt.Fprintf(&b, "## Participants\n\n| role | title | name |\n|---|---|---|\n")
 		for _, p := range v.Participants {
-			fmt.Fprintf(&b, "| %s | %s | %s |\n", p[0], p[1], cell(p[2]))
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", p[0], p[1], p[2])
 		}
 		fmt.Fprintln(&b)
 	}
 	for _, a := range v.Acts {
 		fmt.Fprintf(&b, "## Act %d: %s\n\n| step | role | text | witnessed by | done (UTC) | entry |\n|---|---|---|---|---|---|\n", a.N, a.Title)
 		for _, r := range a.Rows {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.Step.ID, r.Step.Role, cell(r.Step.Text), r.Witnesses, r.When, r.Entry)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.ID, r.Role, r.Text, r.Witnesses, r.When, r.Entry)
 			for _, ev := range r.Events {
-				fmt.Fprintf(&b, "| | | ↳ %s | | | |\n", cell(ev))
+				fmt.Fprintf(&b, "| | | ↳ %s | | | |\n", ev)
 			}
 		}
 		fmt.Fprintln(&b)
@@ -204,6 +228,15 @@ func (t *Transcript) Markdown(w io.Writer) error {
 	return err
 }
 
+// code is printable text as a Markdown code span, or escaped text when a
+// backtick would end the span early.
+func code(s string) string {
+	if strings.Contains(s, "`") {
+		return safetext.Markdown(s)
+	}
+	return "`" + s + "`"
+}
+
 // HTML writes the transcript as one HTML page.
 func (t *Transcript) HTML(w io.Writer) error {
 	return transcriptHTML.Execute(w, t.view())
@@ -220,7 +253,7 @@ var transcriptHTML = template.Must(template.New("transcript").Parse(`<!doctype h
 {{end}}</table>
 {{end}}{{range .Acts}}<h2>Act {{.N}}: {{.Title}}</h2>
 <table><tr><th>step</th><th>role</th><th>text</th><th>witnessed by</th><th>done (UTC)</th><th>entry</th></tr>
-{{range .Rows}}<tr><td>{{.Step.ID}}</td><td>{{.Step.Role}}</td><td>{{.Step.Text}}{{range .Events}}<div class="ev">↳ {{.}}</div>{{end}}</td><td>{{.Witnesses}}</td><td>{{.When}}</td><td>{{.Entry}}</td></tr>
+{{range .Rows}}<tr><td>{{.ID}}</td><td>{{.Role}}</td><td>{{.Text}}{{range .Events}}<div class="ev">↳ {{.}}</div>{{end}}</td><td>{{.Witnesses}}</td><td>{{.When}}</td><td>{{.Entry}}</td></tr>
 {{end}}</table>
 {{end}}<h2>Exceptions</h2><ul>
 {{range .Exceptions}}<li>{{.}}</li>

@@ -7,9 +7,11 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/internal/words"
 	"github.com/keyceremony/keyceremony/transparency"
 )
@@ -22,9 +24,30 @@ const CheckScript = "ceremony.script"
 type Options struct {
 	transparency.VerifyOptions
 	// RequireCosigners, when above 0, fails a log whose final checkpoint
-	// does not carry that many crypto officers' valid cosignatures.
+	// does not carry that many cosignatures that count: valid, by officers
+	// the close names present, whose cards are not revoked.
 	RequireCosigners int
+	// Roster, when set, is the officers' roster pinned from outside the log
+	// (published before the ceremony, or carried from the previous one),
+	// named RosterName in messages. The roster the log's script holds must
+	// be the same, card by card, and the officers' cosignatures are checked
+	// against it. Without it, the roster is the log's own, which whoever
+	// holds the log key could have replaced.
+	Roster     *quorum.Roster
+	RosterName string
+	// Open accepts a log whose ceremony is not closed (a log in progress,
+	// or one stopped before its close). Without it such a log fails.
+	Open bool
+	// Now is the verification time, which no cosignature may postdate;
+	// zero means time.Now().
+	Now time.Time
 }
+
+// Ids of the checks this package adds to the log verifier's.
+const (
+	// CheckRoster compares the log's roster with the pinned one.
+	CheckRoster = "roster"
+)
 
 // Verify checks a published ceremony log, read from fsys (the log's
 // folder or a copy of it). First the log itself, as transparency.Verify
@@ -44,13 +67,24 @@ func Verify(fsys fs.FS, opts Options) (*transparency.Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	var outcome *CosignOutcome
 	switch {
 	case opts.Raw:
 	case rep.OK:
-		checkScript(fsys, rep, opts.RequireCosigners)
+		outcome = checkScript(fsys, rep, opts)
+		if !rep.Closed && !opts.Open {
+			for i := range rep.Checks {
+				if c := &rep.Checks[i]; c.ID == transparency.CheckClosed {
+					c.OK, c.Warn = false, false
+					c.Detail += "; a log that is not closed is not verified (give --open to check a log in progress)"
+					rep.OK = false
+				}
+			}
+		}
 	default:
-		rewrittenAfterCosigned(fsys, rep, opts.Checkpoints)
+		rewrittenAfterCosigned(fsys, rep, opts)
 	}
+	restsOn(rep, opts, outcome)
 	return rep, nil
 }
 
@@ -121,22 +155,26 @@ func readBounded(fsys fs.FS, name string, max int64) ([]byte, error) {
 // checkScript replays the ceremony engine over a verified log, with the
 // script that its opening entry cites, and adds the result to the report: a
 // log can be whole and signed and still not follow its script.
-func checkScript(fsys fs.FS, rep *transparency.Report, requireCosigners int) {
+func checkScript(fsys fs.FS, rep *transparency.Report, opts Options) *CosignOutcome {
 	add := func(ok bool, format string, args ...any) {
 		rep.Checks = append(rep.Checks, transparency.Check{ID: CheckScript, OK: ok, Detail: fmt.Sprintf(format, args...)})
 		rep.OK = rep.OK && ok
 	}
 	if len(rep.RawEntries) == 0 {
-		return
+		return nil
 	}
 	c, err := ReadCeremony(fsys, rep)
 	switch {
 	case errors.Is(err, ErrNoScript):
 		add(true, "the log cites no ceremony script; nothing to replay")
-		return
+		if opts.Roster != nil {
+			rep.Checks = append(rep.Checks, transparency.Check{ID: CheckRoster, Detail: fmt.Sprintf("a roster is pinned (%s), but the log cites no ceremony script holding one", opts.RosterName)})
+			rep.OK = false
+		}
+		return nil
 	case err != nil:
 		add(false, "%v", err)
-		return
+		return nil
 	}
 	script, st := c.Script, c.State
 	state := "in progress"
@@ -154,13 +192,30 @@ func checkScript(fsys fs.FS, rep *transparency.Report, requireCosigners int) {
 	add(true, "the log follows %s (SHA-256 %s): %d of %d steps done%s, %s, %s, %s, ceremony %s",
 		script.Name, script.Digest, done, len(script.Steps()), skipped, words.Count(len(st.Exceptions), "exception", "exceptions"),
 		words.Count(st.Stops, "stop", "stops"), words.Count(st.Resumes, "resume", "resumes"), state)
+	roster := script.Quorum
+	if opts.Roster != nil {
+		if diffs := RosterDiff(opts.Roster, script.Quorum); len(diffs) > 0 {
+			rep.Checks = append(rep.Checks, transparency.Check{ID: CheckRoster, Detail: fmt.Sprintf(
+				"the log's roster is not the pinned one (%s): %s", opts.RosterName, strings.Join(diffs, "; "))})
+			rep.OK = false
+		} else {
+			rep.Checks = append(rep.Checks, transparency.Check{ID: CheckRoster, OK: true, Detail: fmt.Sprintf(
+				"the log's roster is the pinned one (%s): %s, threshold %d", opts.RosterName, words.Count(len(roster.Cards), "card", "cards"), roster.Threshold)})
+		}
+		roster = opts.Roster
+	}
 	cps, err := archivedCheckpoints(fsys)
 	if err != nil {
 		rep.Checks = append(rep.Checks, transparency.Check{ID: CheckCosignatures, Detail: err.Error()})
 		rep.OK = false
-		return
+		return nil
 	}
-	for _, f := range VerifyCosignatures(st, c.Entries, cps, requireCosigners) {
+	policy := CosignPolicy{Require: opts.RequireCosigners, Roster: opts.Roster, Now: opts.Now}
+	if rep.Checkpoint != nil {
+		policy.Published = rep.Checkpoint.Note
+	}
+	findings, outcome := VerifyCosignatures(st, c.Entries, cps, policy)
+	for _, f := range findings {
 		rep.Checks = append(rep.Checks, transparency.Check{ID: CheckCosignatures, OK: f.OK, Warn: f.Warn, Detail: f.Detail})
 		rep.OK = rep.OK && f.OK
 	}
@@ -170,11 +225,12 @@ func checkScript(fsys fs.FS, rep *transparency.Report, requireCosigners int) {
 		for size, cp := range cps {
 			bodies[size] = NoteBody(cp)
 		}
-		for _, r := range ReadCosignatures(script.Quorum, rep.Checkpoint.Note, rep.Checkpoint.Size, bodies).Rejected {
+		for _, r := range ReadCosignatures(roster, rep.Checkpoint.Note, rep.Checkpoint.Size, bodies).Rejected {
 			rep.Checks = append(rep.Checks, transparency.Check{ID: CheckCosignatures, Detail: "the published checkpoint: " + r.String()})
 			rep.OK = false
 		}
 	}
+	return &outcome
 }
 
 // archivedCheckpoints reads checkpoints/<size>, which the log verifier has
@@ -206,7 +262,8 @@ func archivedCheckpoints(fsys fs.FS) (map[uint64][]byte, error) {
 // with the options, the officers who cosigned that checkpoint: the log a
 // laptop key can re-sign, their cosignatures it cannot, so a history
 // rewritten after they signed is caught by what they signed.
-func rewrittenAfterCosigned(fsys fs.FS, rep *transparency.Report, given []transparency.NamedCheckpoint) {
+func rewrittenAfterCosigned(fsys fs.FS, rep *transparency.Report, opts Options) {
+	given := opts.Checkpoints
 	f := rep.FirstFailure()
 	if f == nil || f.ID != transparency.CheckConsistency || len(given) == 0 {
 		return
@@ -223,7 +280,11 @@ func rewrittenAfterCosigned(fsys fs.FS, rep *transparency.Report, given []transp
 		if err != nil {
 			continue
 		}
-		cc := ReadCosignatures(c.Script.Quorum, g.Data, size, nil)
+		roster := c.Script.Quorum
+		if opts.Roster != nil {
+			roster = opts.Roster
+		}
+		cc := ReadCosignatures(roster, g.Data, size, nil)
 		if len(cc.Valid) == 0 {
 			continue
 		}

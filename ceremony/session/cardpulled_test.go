@@ -144,7 +144,8 @@ acts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range audit.VerifyCosignatures(final, entries, cps, 3) {
+	findings, _ := audit.VerifyCosignatures(final, entries, cps, audit.CosignPolicy{Require: 3})
+	for _, f := range findings {
 		if !f.OK || f.Warn {
 			t.Fatalf("verify: %s", f.Detail)
 		}

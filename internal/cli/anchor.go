@@ -137,49 +137,61 @@ func anchorSizes(dir string, rep *transparency.Report) ([]uint64, error) {
 	return out, nil
 }
 
-// checkAnchors checks each anchors/<size>.json offline against Rekor's
-// public key and the archived checkpoint of that size.
-func checkAnchors(ctx context.Context, dir string, rep *transparency.Report, rekorKeyPath string) (lines []string, failed error) {
+// checkAnchors checks every anchor in the folder against Rekor's key, and
+// adds each result to the report as a check of its own (id "anchor"), and
+// what the verdict rests on. The error is the first failure.
+func checkAnchors(ctx context.Context, dir string, rep *transparency.Report, rekorKeyPath string) error {
+	add := func(ok, warn bool, format string, args ...any) {
+		rep.Checks = append(rep.Checks, transparency.Check{ID: "anchor", OK: ok, Warn: warn, Detail: fmt.Sprintf(format, args...)})
+		rep.OK = rep.OK && ok
+	}
+	fail := func(format string, args ...any) error {
+		add(false, false, format, args...)
+		return fmt.Errorf("anchors: "+format, args...)
+	}
 	if len(rep.Anchors) == 0 {
 		if rekorKeyPath != "" {
-			return nil, fmt.Errorf("anchors: --rekor-key given, but %s holds no anchor", dir)
+			return fail("--rekor-key given, but %s holds no anchor", dir)
 		}
-		return nil, nil
+		return nil
 	}
 	if rekorKeyPath == "" {
-		return []string{fmt.Sprintf("[WARN] anchors               %d checkpoints anchored in Rekor, not checked: give --rekor-key (Rekor's public key)", len(rep.Anchors))}, nil
+		add(true, true, "%d checkpoints anchored in Rekor, not checked: give --rekor-key (Rekor's public key)", len(rep.Anchors))
+		return nil
 	}
 	b, err := readInput(rekorKeyPath)
 	if err != nil {
-		return nil, err
+		return fail("--rekor-key %s: %v", rekorKeyPath, err)
 	}
 	rk, err := anchor.ParsePublicKey(b)
 	if err != nil {
-		return nil, fmt.Errorf("--rekor-key %s: %v", rekorKeyPath, err)
+		return fail("--rekor-key %s: %v", rekorKeyPath, err)
 	}
 	for _, p := range rep.Anchors {
 		raw, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
 		if err != nil {
-			return lines, fmt.Errorf("anchors: %s: %v", p, err)
+			return fail("%s: %v", p, err)
 		}
 		var a anchor.Anchor
 		if err := json.Unmarshal(raw, &a); err != nil {
-			return lines, fmt.Errorf("anchors: %s: %v", p, err)
+			return fail("%s: %v", p, err)
 		}
 		if want := strings.TrimSuffix(filepath.Base(p), ".json"); strconv.FormatUint(a.Size, 10) != want {
-			return lines, fmt.Errorf("anchors: %s: names checkpoint %d", p, a.Size)
+			return fail("%s: names checkpoint %d", p, a.Size)
 		}
 		cp, err := os.ReadFile(filepath.Join(dir, "checkpoints", strconv.FormatUint(a.Size, 10)))
 		if err != nil {
-			return lines, fmt.Errorf("anchors: %s: checkpoint %d is not archived", p, a.Size)
+			return fail("%s: checkpoint %d is not archived", p, a.Size)
 		}
-		if _, index, err := anchor.Check(ctx, &a, cp, rk); err != nil {
-			return lines, fmt.Errorf("anchors: %s: %v", p, err)
-		} else {
-			lines = append(lines, fmt.Sprintf("[ OK ] anchor                checkpoint %d is in Rekor (log index %d, entry %.16s…): signed entry timestamp and inclusion proof verified", a.Size, index, a.UUID))
+		_, index, err := anchor.Check(ctx, &a, cp, rk)
+		if err != nil {
+			return fail("%s: %v", p, err)
 		}
+		add(true, false, "checkpoint %d is in Rekor (log index %d, entry %.16s…): signed entry timestamp and inclusion proof verified", a.Size, index, a.UUID)
 	}
-	return lines, nil
+	rep.SetBasis(transparency.Basis{Part: audit.BasisAnchors, Outside: true,
+		Detail: fmt.Sprintf("%d checkpoints anchored in Rekor, checked with the key given (--rekor-key)", len(rep.Anchors))})
+	return nil
 }
 
 func runAnchorExport(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/keyceremony/keyceremony/internal/durable"
+	"github.com/keyceremony/keyceremony/internal/safetext"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -90,7 +91,7 @@ func commands(h hooks) []command {
 			summary: "publish a log folder read-only over HTTP, with a page that verifies it in the browser", run: runServe},
 		{name: "watch", usage: "watch DIR|URL [--key VKEY] [--origin O] [--witness-policy FILE] [--interval D] [--plain] [--theme T]",
 			summary: "follow a ceremony live, read-only, verifying every checkpoint", run: runWatch},
-		{name: "verify", usage: "verify DIR [--json] [--key VKEY] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--raw]",
+		{name: "verify", usage: "verify DIR [--json] [--key VKEY] [--roster FILE] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--open] [--raw]",
 			summary: "verify a log folder offline: signatures, tiles, root, hash chain, artefacts, the script followed", run: runVerify},
 		{name: "run", usage: "run --script FILE|NAME --profile FILE --log DIR --ksr KSR... (--cards DIR | --card-module LIB) [--roster FILE] [--previous-skr SKR] [--skr OUT] [--schema NAME] [--now TIME] [--log-key FILE] [--origin O] [--witness-policy FILE] [--rehearsal] [--plain]",
 			summary: "a ceremony on the profile's HSM with the officers' cards; resumes a log",
@@ -142,7 +143,13 @@ func commands(h hooks) []command {
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	err := run(ctx, args, stdin, stdout, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "keyceremony:", err)
+		// An error may quote what a server, a folder or a log said: each
+		// of its lines is shown escaped.
+		lines := strings.Split(err.Error(), "\n")
+		for i, l := range lines {
+			lines[i] = safetext.Printable(l)
+		}
+		fmt.Fprintln(stderr, "keyceremony:", strings.Join(lines, "\n"))
 	}
 	return exitCode(err)
 }

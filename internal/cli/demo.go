@@ -15,6 +15,7 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/internal/durable"
 	"github.com/keyceremony/keyceremony/scripts"
 	"github.com/keyceremony/keyceremony/transparency"
 	"github.com/keyceremony/keyceremony/ui"
@@ -82,6 +83,18 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	if err != nil {
 		return badInput(fmt.Errorf("demo: %s: %w", dir, err))
 	}
+	// The rehearsal's roster, as cards provision would publish it before a
+	// ceremony: what an auditor pins (verify --roster) rather than trust
+	// the copy inside the log.
+	rosterOut := ""
+	if script.Quorum != nil {
+		rosterOut = dir + "-roster.yaml"
+		if b, err := quorum.MarshalRosterFile(script.Quorum); err != nil {
+			return operational(err)
+		} else if err := h.disk.WriteFile(rosterOut, b, 0o644, durable.Same); err != nil {
+			return operational(fmt.Errorf("demo: %w", err))
+		}
+	}
 	if resume {
 		fmt.Fprintf(stdout, "REHEARSAL · resuming the ceremony logged in %s\n", dir)
 	} else {
@@ -105,7 +118,11 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	if session.NeedsOf(script).KSRs > 0 {
 		fmt.Fprintf(stdout, "SKR: %s\n", final.SKRPath)
 	}
-	fmt.Fprintf(stdout, "Final checkpoint: size %d, root %s\nVerify it with: keyceremony verify %s\n", cp.Size, dnssec.GroupHex(cp.RootHex()), dir)
+	pin := ""
+	if rosterOut != "" {
+		pin = " --roster " + rosterOut
+	}
+	fmt.Fprintf(stdout, "Final checkpoint: size %d, root %s\nVerify it with: keyceremony verify %s%s\n", cp.Size, dnssec.GroupHex(cp.RootHex()), dir, pin)
 	return nil
 }
 

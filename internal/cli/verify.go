@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/audit"
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/internal/safetext"
 	"github.com/keyceremony/keyceremony/internal/words"
 
 	"context"
@@ -16,14 +19,16 @@ import (
 )
 
 func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("verify", "usage: keyceremony verify DIR [--json] [--key VKEY] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--raw]", stderr)
+	fs := newFlags("verify", "usage: keyceremony verify DIR [--json] [--key VKEY] [--roster FILE] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--open] [--raw]", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	key := fs.String("key", "", "the log's verifier key (vkey text, or a file holding it); default: the folder's log.vkey")
 	origin := fs.String("origin", "", "the expected origin line; default: the key's name")
 	raw := fs.Bool("raw", false, "check only the Merkle and checkpoint layer (any tlog-tiles log)")
 	witnessPolicy := fs.String("witness-policy", "", "a C2SP tlog-policy file whose quorum of witnesses must have cosigned the latest checkpoint")
 	rekorKey := fs.String("rekor-key", "", "Rekor's public key (PEM): check every anchor in anchors/ offline")
-	requireCosigners := fs.Int("require-cosigners", 0, "fail unless the final checkpoint carries at least N crypto officers' valid cosignatures")
+	requireCosigners := fs.Int("require-cosigners", 0, "fail unless the final checkpoint carries at least N cosignatures that count: valid, by officers the close names present, cards not revoked")
+	rosterPath := fs.String("roster", "", "the officers' roster pinned from outside the log: a roster file (quorum: block) or a script holding one, published before the ceremony; the log's roster must be the same")
+	open := fs.Bool("open", false, "accept a log whose ceremony is not closed (in progress, or stopped); without it such a log is not verified")
 	var cps stringList
 	fs.Var(&cps, "checkpoint", "a signed checkpoint seen elsewhere, which must be consistent with the log (repeatable)")
 	pos, err := parseFlags(fs, args)
@@ -43,8 +48,16 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if *requireCosigners < 0 {
 		return usageErr("verify: --require-cosigners %d: give a number of officers from 1", *requireCosigners)
 	}
-	if *raw && *requireCosigners > 0 {
-		return usageErr("verify: --raw checks only the Merkle layer; the officers' cosignatures need the ceremony's roster (drop --raw)")
+	if *raw && (*requireCosigners > 0 || *rosterPath != "") {
+		return usageErr("verify: --raw checks only the Merkle layer; the officers' cosignatures and roster need the ceremony's script (drop --raw)")
+	}
+	aopts := audit.Options{RequireCosigners: *requireCosigners, Open: *open}
+	if *rosterPath != "" {
+		r, err := rosterArg(*rosterPath)
+		if err != nil {
+			return usageErr("verify: --roster %s: %v", *rosterPath, err)
+		}
+		aopts.Roster, aopts.RosterName = r, *rosterPath
 	}
 	opts := transparency.VerifyOptions{Origin: *origin, Raw: *raw}
 	if opts.VKey, err = vkeyArg("verify", *key); err != nil {
@@ -60,9 +73,18 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		opts.Checkpoints = append(opts.Checkpoints, transparency.NamedCheckpoint{Name: f, Data: b})
 	}
-	rep, err := audit.Verify(os.DirFS(dir), audit.Options{VerifyOptions: opts, RequireCosigners: *requireCosigners})
+	aopts.VerifyOptions = opts
+	rep, err := audit.Verify(os.DirFS(dir), aopts)
 	if err != nil {
 		return operational(fmt.Errorf("verify %s: %w", dir, err))
+	}
+	// The anchors are checked once the log verified; their checks join
+	// the report's, and the verdict is printed after them all.
+	var failed error
+	if f := rep.FirstFailure(); f != nil {
+		failed = fmt.Errorf("%s: %s", f.ID, safetext.Printable(f.Detail))
+	} else if err := checkAnchors(ctx, dir, rep, *rekorKey); err != nil {
+		failed = err
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -73,29 +95,46 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	} else {
 		printReport(stdout, dir, rep)
 	}
-	if f := rep.FirstFailure(); f != nil {
-		return badInput(fmt.Errorf("verify %s: %s: %s", dir, f.ID, f.Detail))
-	}
-	lines, err := checkAnchors(ctx, dir, rep, *rekorKey)
-	if !*asJSON {
-		for _, l := range lines {
-			fmt.Fprintln(stdout, l)
-		}
-	}
-	if err != nil {
-		return badInput(fmt.Errorf("verify %s: %v", dir, err))
+	if failed != nil {
+		return badInput(fmt.Errorf("verify %s: %v", safetext.Printable(dir), failed))
 	}
 	return nil
 }
 
+// rosterArg reads a pinned roster: a roster file, or a ceremony script
+// that holds one (inline, or naming a roster file beside it).
+func rosterArg(path string) (*quorum.Roster, error) {
+	b, err := readInput(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > ceremony.MaxScriptSize {
+		return nil, fmt.Errorf("%d bytes, more than %d; a roster is a few KB", len(b), ceremony.MaxScriptSize)
+	}
+	r, rerr := quorum.ParseRosterFile(b)
+	if rerr != nil {
+		s, serr := loadScript(path)
+		if serr != nil || s.Quorum == nil {
+			return nil, fmt.Errorf("neither a roster file nor a script with a roster: %v", rerr)
+		}
+		r = s.Quorum
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("not a valid roster: %v", err)
+	}
+	return r, nil
+}
+
+// printReport prints a report: every check, what the verdict rests on,
+// and the verdict last. Everything read from the folder is shown escaped.
 func printReport(w io.Writer, dir string, rep *transparency.Report) {
-	fmt.Fprintf(w, "Log folder   %s\n", dir)
+	fmt.Fprintf(w, "Log folder   %s\n", safetext.Printable(dir))
 	if rep.VKey != "" {
-		fmt.Fprintf(w, "Log key      %s\n", rep.VKey)
+		fmt.Fprintf(w, "Log key      %s\n", safetext.Printable(rep.VKey))
 		fmt.Fprintf(w, "Fingerprint  %s  (compare with the one announced)\n", dnssec.GroupHex(rep.KeyFingerprint))
 	}
 	if rep.Origin != "" {
-		fmt.Fprintf(w, "Origin       %s\n", rep.Origin)
+		fmt.Fprintf(w, "Origin       %s\n", safetext.Printable(rep.Origin))
 	}
 	if rep.Rehearsal {
 		fmt.Fprintln(w, "             REHEARSAL log: not a record of a real ceremony")
@@ -109,13 +148,28 @@ func printReport(w io.Writer, dir string, rep *transparency.Report) {
 		case c.Warn:
 			mark = "[WARN]"
 		}
-		fmt.Fprintf(w, "%s %-21s %s\n", mark, c.ID, c.Detail)
+		fmt.Fprintf(w, "%s %-21s %s\n", mark, c.ID, safetext.Printable(c.Detail))
+	}
+	if len(rep.RestsOn) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "The verdict rests on")
+		for _, b := range rep.RestsOn {
+			mark := "       "
+			if b.Outside {
+				mark = "[OUTSIDE]"
+			}
+			fmt.Fprintf(w, "  %-9s %-15s %s\n", mark, b.Part, safetext.Printable(b.Detail))
+		}
 	}
 	fmt.Fprintln(w)
-	if rep.OK {
-		fmt.Fprintf(w, "VERIFIED: %s, root %s\n", words.Counts(rep.Size, "entry", "entries"), dnssec.GroupHex(fmt.Sprintf("%x", rep.Root)))
-	} else {
+	switch {
+	case !rep.OK:
 		fmt.Fprintln(w, "NOT VERIFIED")
+	case rep.KeyAlone():
+		fmt.Fprintf(w, "VERIFIED on the log key alone: %s, root %s\n", words.Counts(rep.Size, "entry", "entries"), dnssec.GroupHex(fmt.Sprintf("%x", rep.Root)))
+		fmt.Fprintln(w, "Nothing outside the log vouches for it: anyone holding the log key could have written this log.")
+	default:
+		fmt.Fprintf(w, "VERIFIED: %s, root %s\n", words.Counts(rep.Size, "entry", "entries"), dnssec.GroupHex(fmt.Sprintf("%x", rep.Root)))
 	}
 }
 

@@ -68,7 +68,7 @@ func TestWatchPlainOverHTTP(t *testing.T) {
 	if err := run(ctx, []string{"verify", dir}, nil, &vout, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(s, "  #"); !strings.Contains(vout.String(), "VERIFIED: "+itoa(n)+" entries") {
+	if n := strings.Count(s, "  #"); !strings.Contains(vout.String(), "VERIFIED on the log key alone: "+itoa(n)+" entries") {
 		t.Fatalf("watch printed %d entries; verify says:\n%s", n, vout.String())
 	}
 	if strings.Count(s, "[ OK ] checkpoint ") < 2 {

@@ -70,3 +70,31 @@ func clean(s string) bool {
 	}
 	return true
 }
+
+// Markdown returns s as Markdown text that reads as s and nothing more:
+// Printable first, then every character that Markdown (CommonMark, with
+// GitHub's tables) could read as markup or raw HTML escaped with a
+// backslash: emphasis, code, links and images, headings, block quotes,
+// table cells, HTML tags and entities. A newline never survives Printable,
+// so no text can start a block of its own.
+func Markdown(s string) string {
+	s = Printable(s)
+	if !strings.ContainsAny(s, markdownSpecial) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(markdownSpecial, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// markdownSpecial are the ASCII punctuation characters Markdown may read
+// as markup anywhere in a line; a backslash before any of them is a
+// literal character in CommonMark. The ones that are markup only at the
+// start of a line (#, -, +, a digit's dot) are left alone: the documents
+// never start a line with untrusted text.
+const markdownSpecial = "\\`*_[]<>|&~"

@@ -48,3 +48,41 @@ func FuzzPrintable(f *testing.F) {
 		}
 	})
 }
+
+func TestMarkdown(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"plain text, 2.3 done", "plain text, 2.3 done"},
+		{"<script>alert(1)</script>", "\\<script\\>alert(1)\\</script\\>"},
+		{"a|b *c* _d_ `e` [f](g) &amp; # h ~i~ ![j]", "a\\|b \\*c\\* \\_d\\_ \\`e\\` \\[f\\](g) \\&amp; # h \\~i\\~ !\\[j\\]"},
+		{"line\nbreak\x1b[31m", "line\\\\x0abreak\\\\x1b\\[31m"},
+		{"back\\slash", "back\\\\slash"},
+	} {
+		if got := Markdown(c.in); got != c.want {
+			t.Errorf("Markdown(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func FuzzMarkdown(f *testing.F) {
+	f.Add("<script>*x*</script>\x1b[2J\u202e")
+	f.Fuzz(func(t *testing.T, s string) {
+		m := Markdown(s)
+		// Every special character is escaped: none follows an even run of
+		// backslashes.
+		for i := 0; i < len(m); i++ {
+			if strings.IndexByte(markdownSpecial, m[i]) < 0 || m[i] == '\\' {
+				continue
+			}
+			n := 0
+			for j := i - 1; j >= 0 && m[j] == '\\'; j-- {
+				n++
+			}
+			if n%2 == 0 {
+				t.Fatalf("Markdown(%q) = %q: %q at %d is not escaped", s, m, m[i], i)
+			}
+		}
+		if Printable(m) != m {
+			t.Fatalf("Markdown(%q) = %q is not printable", s, m)
+		}
+	})
+}
