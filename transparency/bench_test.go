@@ -93,8 +93,28 @@ func BenchmarkAppend(b *testing.B) {
 // benchmark. The checkpoint archive holds the checkpoints seen while writing.
 func bulkLog(b *testing.B, n int) string {
 	b.Helper()
-	ctx := context.Background()
 	key := testKey(b, "bench.keyceremony.invalid/bulk/rehearsal")
+	t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	return writeLog(b, key, n, func(i int, prev string) []byte {
+		rec := sampleRecord(i)
+		if i == 0 {
+			rec = event.Open{Origin: key.Signer.Name(), LogVKey: key.VKey}
+		}
+		e := &event.Entry{Seq: uint64(i), Time: t0.Add(time.Duration(i) * time.Second), Prev: prev, Event: rec}
+		data, err := e.Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		return data
+	})
+}
+
+// writeLog writes a log of n entries, each the bytes entry returns given
+// its index and the previous entry's leaf hash, signed by key: what
+// whoever holds the log key can write, whatever bytes they choose.
+func writeLog(b testing.TB, key *Key, n int, entry func(i int, prev string) []byte) string {
+	b.Helper()
+	ctx := context.Background()
 	dir := filepath.Join(b.TempDir(), "log")
 	if err := mkdirDurable(dir); err != nil {
 		b.Fatal(err)
@@ -115,19 +135,10 @@ func bulkLog(b *testing.B, n int) string {
 		b.Fatal(err)
 	}
 	prev := ""
-	t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	for start := 0; start < n; start += 256 {
 		var futures []tessera.IndexFuture
 		for i := start; i < min(start+256, n); i++ {
-			rec := sampleRecord(i)
-			if i == 0 {
-				rec = event.Open{Origin: key.Signer.Name(), LogVKey: key.VKey}
-			}
-			e := &event.Entry{Seq: uint64(i), Time: t0.Add(time.Duration(i) * time.Second), Prev: prev, Event: rec}
-			data, err := e.Marshal()
-			if err != nil {
-				b.Fatal(err)
-			}
+			data := entry(i, prev)
 			prev = PrevHash(data)
 			futures = append(futures, app.Add(ctx, tessera.NewEntry(data)))
 		}

@@ -41,6 +41,9 @@ var (
 	// ErrBrokenLog: the folder holds a log that does not verify. Nothing is
 	// appended to it; run the verifier for the details.
 	ErrBrokenLog = errors.New("log does not verify")
+	// ErrForeignEntry: the tiles hold an entry that neither a signed
+	// checkpoint nor the log's journal accounts for. It wraps ErrBrokenLog.
+	ErrForeignEntry = fmt.Errorf("%w: an entry this log did not write", ErrBrokenLog)
 	// ErrLogBusy: another process has the log open.
 	ErrLogBusy = errors.New("log is open in another process")
 	// ErrLogFailed: an append failed part-way and the log must be reopened
@@ -232,7 +235,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Log, error) {
 	if uint64(len(stored)) < integrated {
 		return nil, fmt.Errorf("%s: %w: Tessera's state says %d entries, the bundles hold %d", dir, ErrBrokenLog, integrated, len(stored))
 	}
-	if err := l.replayJournal(ctx, stored[:integrated]); err != nil {
+	covered := 0
+	if rep != nil {
+		covered = len(rep.RawEntries)
+	}
+	if err := l.replayJournal(ctx, stored[:integrated], covered); err != nil {
 		return nil, err
 	}
 	l.integ = l.size
@@ -362,13 +369,31 @@ func (l *Log) check() (*Report, error) {
 
 // replayJournal brings Tessera up to date with the journal: entries that it
 // already holds must match, the others are checked and integrated in order.
-// Then the journal is emptied. logged are the entries Tessera holds.
-func (l *Log) replayJournal(ctx context.Context, logged [][]byte) error {
+// Then the journal is emptied. logged are the entries Tessera holds, of which
+// the first covered are under the latest signed checkpoint.
+//
+// Every logged entry after those is one this log appended and journaled
+// before a crash kept it from a checkpoint: an entry that the journal does
+// not hold was written by something else, into the tiles and Tessera's
+// state, and reopening would sign it. The log is not opened.
+func (l *Log) replayJournal(ctx context.Context, logged [][]byte, covered int) error {
 	j, records, err := openJournal(l.dir, l.disk.Faults)
 	if err != nil {
 		return err
 	}
 	l.journal = j
+	journaled := map[uint64][]byte{}
+	for _, data := range records {
+		if e, err := event.ParseHeader(data); err == nil {
+			journaled[e.Seq] = data
+		}
+	}
+	for i := covered; i < len(logged); i++ {
+		if d, ok := journaled[uint64(i)]; !ok || !bytes.Equal(d, logged[i]) {
+			return fmt.Errorf("%s: %w: entry %d is in the tiles, but neither the last signed checkpoint (size %d) nor the journal accounts for it: something other than this log wrote it; the log is not reopened (verify it, and keep the folder as it is for the auditors)",
+				l.dir, ErrForeignEntry, i, covered)
+		}
+	}
 	all := logged
 	for _, data := range records {
 		e, err := event.ParseHeader(data)
@@ -399,6 +424,9 @@ func (l *Log) replayJournal(ctx context.Context, logged [][]byte) error {
 	if err := j.reset(); err != nil {
 		return err
 	}
+	if err := l.pruneArtefacts(all); err != nil {
+		return err
+	}
 	l.size = uint64(len(all))
 	if l.size > 0 {
 		last, err := event.ParseHeader(all[l.size-1])
@@ -406,6 +434,46 @@ func (l *Log) replayJournal(ctx context.Context, logged [][]byte) error {
 			return fmt.Errorf("%s: %w: entry %d: %v", l.dir, ErrBrokenLog, l.size-1, err)
 		}
 		l.lastDigest, l.lastTime = PrevHash(all[l.size-1]), last.Time
+	}
+	return nil
+}
+
+// pruneArtefacts removes the artefacts that no entry cites: files stored
+// for an append that a crash or a failed write kept from the log. They
+// record nothing, and a published folder holds only what its entries
+// vouch for (the verifier fails an uncited artefact); the step that
+// stored one stores it again when it is done.
+func (l *Log) pruneArtefacts(entries [][]byte) error {
+	dir := filepath.Join(l.dir, artefactsDir)
+	names, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cited := map[string]bool{}
+	for _, data := range entries {
+		h, err := event.ParseHeader(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w: %v", l.dir, ErrBrokenLog, err)
+		}
+		for _, a := range h.Artefacts {
+			cited[a.SHA256] = true
+		}
+	}
+	removed := false
+	for _, n := range names {
+		if !n.Type().IsRegular() || !event.IsSHA256Hex(n.Name()) || cited[n.Name()] {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, n.Name())); err != nil {
+			return err
+		}
+		removed = true
+	}
+	if removed {
+		return durable.SyncDir(dir)
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package transparency
 
 import (
+	"crypto/sha256"
+
 	"github.com/keyceremony/keyceremony/ceremony/event"
 
 	"bytes"
@@ -168,6 +170,10 @@ func TestTamperStructure(t *testing.T) {
 			}
 		},
 		"an unexpected file": func(m fstest.MapFS) { m["tile/extra"] = &fstest.MapFile{Data: []byte("x")} },
+		"an artefact no entry cites": func(m fstest.MapFS) {
+			data := []byte("<KSR id=\"planted\"/>\n")
+			m["artefacts/sha256/"+fmt.Sprintf("%x", sha256.Sum256(data))] = &fstest.MapFile{Data: data}
+		},
 		"roll back to an earlier checkpoint": func(m fstest.MapFS) {
 			m["checkpoint"] = &fstest.MapFile{Data: m["checkpoints/3"].Data}
 		},

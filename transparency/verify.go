@@ -98,8 +98,9 @@ type Report struct {
 	// order.
 	RawEntries [][]byte `json:"-"`
 	// Entries are RawEntries parsed (not in raw mode): their header and
-	// artefacts; event.Parse gives what each records.
+	// artefacts; Events are the same entries with what each records.
 	Entries []*event.Header `json:"-"`
+	Events  []*event.Entry  `json:"-"`
 	// Tail are the bytes of entries stored after the checkpoint's size, which
 	// no signature covers (see VerifyOptions.AllowInterrupted).
 	Tail [][]byte `json:"-"`
@@ -225,7 +226,7 @@ func (v *verifier) run() {
 		return
 	}
 	r.Stored = uint64(len(entries))
-	leaves, parsed, parseErrs := hashAndParse(entries, !v.opts.Raw)
+	leaves, parsed, full, parseErrs := hashAndParse(entries, !v.opts.Raw)
 	t := newTree(leaves)
 	v.checkTiles(t, cp.Size)
 	v.leaves = leaves
@@ -242,6 +243,9 @@ func (v *verifier) run() {
 	r.RawEntries, r.Tail = entries[:cp.Size], entries[cp.Size:]
 	if !v.opts.Raw {
 		v.checkEntries(entries, parsed, parseErrs, cp)
+		if r.OK {
+			r.Events = full[:cp.Size]
+		}
 		v.checkArtefacts()
 	}
 	v.checkConsistency(t, cp)
@@ -532,12 +536,13 @@ func (v *verifier) readBundles() ([][]byte, bool) {
 // hashAndParse computes every entry's leaf hash and, when parse is set, parses
 // it, spreading the entries over the available cores: each entry is
 // independent of the others.
-func hashAndParse(entries [][]byte, parse bool) ([]Hash, []*event.Header, []error) {
+func hashAndParse(entries [][]byte, parse bool) ([]Hash, []*event.Header, []*event.Entry, []error) {
 	leaves := make([]Hash, len(entries))
 	var parsed []*event.Header
+	var full []*event.Entry
 	var errs []error
 	if parse {
-		parsed, errs = make([]*event.Header, len(entries)), make([]error, len(entries))
+		parsed, full, errs = make([]*event.Header, len(entries)), make([]*event.Entry, len(entries)), make([]error, len(entries))
 	}
 	workers := min(runtime.GOMAXPROCS(0), 1+len(entries)/512)
 	var wg sync.WaitGroup
@@ -548,13 +553,22 @@ func hashAndParse(entries [][]byte, parse bool) ([]Hash, []*event.Header, []erro
 			for i := w; i < len(entries); i += workers {
 				leaves[i] = LeafHash(entries[i])
 				if parse {
-					parsed[i], errs[i] = event.ParseHeader(entries[i])
+					// Each entry must be the one encoding of what it
+					// records: a log re-signed with other bytes for the
+					// same entries fails here.
+					e, err := event.ParseCanonical(entries[i])
+					if err != nil {
+						errs[i] = err
+						continue
+					}
+					full[i] = e
+					parsed[i] = &event.Header{Seq: e.Seq, Time: e.Time, Prev: e.Prev, Kind: e.Kind(), Artefacts: e.Artefacts}
 				}
 			}
 		}(w)
 	}
 	wg.Wait()
-	return leaves, parsed, errs
+	return leaves, parsed, full, errs
 }
 
 // checkTiles compares every stored tile with the hashes recomputed from the
@@ -667,7 +681,7 @@ func (v *verifier) checkEntries(raw [][]byte, entries []*event.Header, errs []er
 		}
 	}
 	r.pass(CheckPrev, "each entry's prev is the leaf hash of the entry before it")
-	r.pass(CheckEntryJSON, "%d entries are well-formed JSON log entries", len(entries))
+	r.pass(CheckEntryJSON, "%d entries are well-formed JSON log entries, each in its one canonical encoding", len(entries))
 	for i := 1; i < len(entries); i++ {
 		if entries[i].Time.Before(entries[i-1].Time) {
 			r.fail(CheckEntryTime, "entry %d (%s): time %s is before entry %d's %s", i, where(i), entries[i].Time.Format(event.TimeFormat), i-1, entries[i-1].Time.Format(event.TimeFormat))

@@ -102,13 +102,16 @@ type Ceremony struct {
 // no script. A log that does not follow its script is an error wrapping
 // ceremony.ErrOutOfScript; Ceremony.State is then the state up to it.
 func ReadCeremony(fsys fs.FS, rep *transparency.Report) (*Ceremony, error) {
-	var entries []*event.Entry
-	for _, b := range rep.RawEntries {
-		e, err := event.Parse(b)
-		if err != nil {
-			return nil, err
+	entries := rep.Events
+	if len(entries) != len(rep.RawEntries) {
+		entries = nil
+		for _, b := range rep.RawEntries {
+			e, err := event.ParseCanonical(b)
+			if err != nil {
+				return nil, err
+			}
+			entries = append(entries, e)
 		}
-		entries = append(entries, e)
 	}
 	if len(entries) == 0 {
 		return nil, ErrNoScript

@@ -10,6 +10,13 @@
 // duplicate keys, no field the kind does not define, at most MaxEntrySize
 // bytes.
 //
+// The encoding is canonical: an entry has exactly one. Marshal is its
+// definition, and ParseCanonical refuses any other bytes that Parse would
+// read as the same entry (whitespace, another field order, escaped keys or
+// characters written otherwise, numbers in another form, lone surrogates,
+// a time in another format). VERIFYING.md in the repository spells the
+// encoding out for an independent implementation.
+//
 // The package imports nothing beyond the standard library, so that the
 // ceremony engine, the verifier and any auditor's program can read a log
 // without the log writer's dependencies.

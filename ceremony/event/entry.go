@@ -137,6 +137,41 @@ func Parse(data []byte) (*Entry, error) {
 	return &Entry{Seq: h.Seq, Time: h.Time, Prev: h.Prev, Event: ev, Artefacts: h.Artefacts}, nil
 }
 
+// ErrNotCanonical reports an entry that Parse reads but that is not the
+// one encoding Marshal writes for it.
+var ErrNotCanonical = errors.New("entry not in its canonical encoding")
+
+// ParseCanonical is Parse for bytes that must be the entry's canonical
+// encoding: what Parse reads is encoded again, and any difference is an
+// error wrapping ErrNotCanonical naming the first byte that differs.
+func ParseCanonical(data []byte) (*Entry, error) {
+	e, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	want, err := e.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("%w: entry %d: %v", ErrNotCanonical, e.Seq, err)
+	}
+	if !bytes.Equal(data, want) {
+		i := 0
+		for i < len(data) && i < len(want) && data[i] == want[i] {
+			i++
+		}
+		return nil, fmt.Errorf("%w: entry %d: byte %d is %s, the canonical encoding has %s", ErrNotCanonical, e.Seq, i, near(data, i), near(want, i))
+	}
+	return e, nil
+}
+
+// near quotes the bytes of b from i, a few of them, for a message.
+func near(b []byte, i int) string {
+	if i >= len(b) {
+		return "the end"
+	}
+	end := min(i+12, len(b))
+	return strconv.Quote(string(b[i:end]))
+}
+
 // ParseHeader checks that data is a well-formed entry of any kind, as Parse
 // does, and returns its header and artefacts only: what the log layer needs,
 // at a fraction of Parse's cost.

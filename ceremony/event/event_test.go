@@ -335,3 +335,58 @@ func TestStepOf(t *testing.T) {
 		}
 	}
 }
+
+// TestParseCanonical: one entry, one encoding. Bytes that Parse reads as
+// the same entry but that Marshal would not write are refused, so that a
+// log re-signed with other bytes for the same entries cannot pass.
+func TestParseCanonical(t *testing.T) {
+	e := &Entry{Seq: 3, Time: time.Date(2026, 11, 28, 1, 2, 3, 456000000, time.UTC), Prev: strings.Repeat("0a", 32),
+		Event: Exception{Step: "4.1", Text: "the safe's door stuck"}}
+	b, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseCanonical(b); err != nil {
+		t.Fatalf("the canonical encoding: %v", err)
+	}
+	s := string(b)
+	for name, variant := range map[string]string{
+		"whitespace":             strings.Replace(s, `"kind":`, `"kind": `, 1),
+		"trailing whitespace":    s + " ",
+		"field order":            "",
+		"escaped key":            strings.Replace(s, `"text":`, `"t\u0065xt":`, 1),
+		"escaped character":      strings.Replace(s, `"4.1"`, `"4\u002e1"`, 1),
+		"number form":            strings.Replace(s, `"seq":3`, `"seq":3.0`, 1),
+		"huge number":            strings.Replace(s, `"seq":3`, `"seq":1e99999`, 1),
+		"lone surrogate":         strings.Replace(s, `door stuck`, `door \ud800stuck`, 1),
+		"HTML characters raw":    strings.Replace(s, `door stuck`, `door <stuck>`, 1),
+		"time without millis":    strings.Replace(s, `.456Z`, `Z`, 1),
+		"upper-case hex in prev": strings.Replace(s, strings.Repeat("0a", 32), strings.Repeat("0A", 32), 1),
+	} {
+		if name == "field order" {
+			// The kind's fields in another order: text before step.
+			variant = strings.Replace(s, `"step":"4.1","text":"the safe's door stuck"`, `"text":"the safe's door stuck","step":"4.1"`, 1)
+		}
+		if variant == s {
+			t.Fatalf("%s: no variant made from %s", name, s)
+		}
+		_, perr := Parse([]byte(variant))
+		_, err := ParseCanonical([]byte(variant))
+		switch {
+		case err == nil:
+			t.Errorf("%s: %s accepted", name, variant)
+		case perr == nil && !errors.Is(err, ErrNotCanonical):
+			t.Errorf("%s: Parse reads it, but the error is %v, not ErrNotCanonical", name, err)
+		}
+	}
+	// Every vector is canonical.
+	for i, e := range examples {
+		b, err := e.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseCanonical(b); err != nil {
+			t.Errorf("vector %d (%s): %v", i, e.Kind(), err)
+		}
+	}
+}

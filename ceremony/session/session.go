@@ -220,15 +220,7 @@ func readEntries(dir string) ([]*event.Entry, error) {
 	if f := rep.FirstFailure(); f != nil {
 		return nil, fmt.Errorf("%s: %s: %s", dir, f.ID, f.Detail)
 	}
-	out := make([]*event.Entry, 0, len(rep.RawEntries))
-	for _, raw := range rep.RawEntries {
-		e, err := event.Parse(raw)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
+	return rep.Events, nil
 }
 
 // ErrClosed: the log holds a closed ceremony; nothing more can be done in it.

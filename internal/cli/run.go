@@ -263,7 +263,18 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	if final.SKR != nil {
 		fmt.Fprintf(stdout, "SKR: %s\n", final.SKRPath)
 	}
-	fmt.Fprintf(stdout, "Final checkpoint: size %d, root %s\nVerify it with: keyceremony verify %s\n", cp.Size, dnssec.GroupHex(cp.RootHex()), dir)
+	// The auditor pins the roster that was published before the
+	// ceremony, not the copy inside the log.
+	pin := ""
+	switch {
+	case *rosterPath != "":
+		pin = " --roster " + *rosterPath
+	case script.RosterFile != "":
+		pin = " --roster " + filepath.Join(filepath.Dir(*scriptArg), script.RosterFile)
+	case script.Quorum != nil:
+		pin = " --roster " + *scriptArg
+	}
+	fmt.Fprintf(stdout, "Final checkpoint: size %d, root %s\nVerify it with: keyceremony verify %s%s\n", cp.Size, dnssec.GroupHex(cp.RootHex()), dir, pin)
 	return nil
 }
 

@@ -98,6 +98,16 @@ func TestRunCeremony(t *testing.T) {
 			t.Fatalf("bundle %d: the signature is not IANA's", i+1)
 		}
 	}
+	// The command printed for the auditor pins the roster published
+	// before the ceremony.
+	hint := regexp.MustCompile(`Verify it with: keyceremony verify (\S+) --roster (\S+)\n`).FindStringSubmatch(out.String())
+	if hint == nil || hint[1] != logDir {
+		t.Fatalf("run prints no verify command pinning the roster:\n%s", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"verify", hint[1], "--roster", hint[2]}, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "[ OK ] roster") {
+		t.Fatalf("verify --roster %s: %v\n%s", hint[2], err, out.String())
+	}
 	out.Reset()
 	if err := run(ctx, []string{"verify", logDir}, nil, &out, io.Discard); err != nil {
 		t.Fatalf("verify: %v\n%s", err, out.String())

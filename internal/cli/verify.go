@@ -106,6 +106,10 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 func rosterArg(path string) (*quorum.Roster, error) {
 	b, err := readInput(path)
 	if err != nil {
+		// A built-in script's name: its roster.
+		if s, serr := loadScript(path); serr == nil && s.Quorum != nil {
+			return s.Quorum, nil
+		}
 		return nil, err
 	}
 	if len(b) > ceremony.MaxScriptSize {
