@@ -43,27 +43,61 @@ func (d DirSource) Read(_ context.Context, name string) ([]byte, error) {
 	if !fs.ValidPath(name) || strings.HasPrefix(name, stateDir) {
 		return nil, fmt.Errorf("%s: not a log path", name)
 	}
-	return readCapped(filepath.Join(string(d), filepath.FromSlash(name)))
-}
-
-func readCapped(p string) ([]byte, error) {
+	p := filepath.Join(string(d), filepath.FromSlash(name))
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return readAllCapped(f, p)
+	return readCappedAt(f, p, capFor(name))
 }
 
-func readAllCapped(r io.Reader, name string) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxBundleFile+1))
+// readCappedAt reads at most max bytes from r, whatever the source sends:
+// the most a file of its kind can hold (capFor).
+func readCappedAt(r io.Reader, name string, max int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > maxBundleFile {
-		return nil, fmt.Errorf("%s: larger than any file of a log (%d bytes)", name, maxBundleFile)
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than any such file of a log (%d bytes)", safetext.Printable(name), max)
 	}
 	return b, nil
+}
+
+// Bounds on what a follower reads and holds, whatever a source claims: a
+// ceremony log has hundreds of entries, and a viewer must not be made to
+// fetch or keep more than a log of a million.
+const (
+	maxCheckpointFile = 64 << 10 // a checkpoint note with every cosignature
+	maxVKeyFile       = 4 << 10
+	maxArtefactFile   = 64 << 20 // a script, a roster, a KSR or an SKR
+	// MaxFollowEntries and MaxFollowBytes bound the entries a Follower
+	// holds: a checkpoint that claims more, or entries that add up to
+	// more, are an alarm, before anything more is fetched.
+	MaxFollowEntries = 1 << 20
+	MaxFollowBytes   = 128 << 20
+)
+
+// CheckBounds is the alarm of a source that claims more than a follower
+// holds.
+const CheckBounds = "bounds"
+
+// capFor is the largest a file of the log's layout can be, by its name.
+func capFor(name string) int64 {
+	switch {
+	case name == checkpointFile || strings.HasPrefix(name, checkpointsDir+"/"):
+		return maxCheckpointFile
+	case name == vkeyFile:
+		return maxVKeyFile
+	case strings.HasPrefix(name, "tile/entries/"):
+		return maxBundleFile
+	case strings.HasPrefix(name, "tile/"):
+		return maxTileFile
+	case strings.HasPrefix(name, artefactsDir+"/"):
+		return maxArtefactFile
+	}
+	return maxCheckpointFile
 }
 
 // HTTPSource reads a log served over HTTP(S) under a base URL.
@@ -81,9 +115,27 @@ func NewHTTPSource(raw string) (*HTTPSource, error) {
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
 	}
-	// A server that stalls is a problem to report and retry, not a hang.
-	return &HTTPSource{Base: u, Client: &http.Client{Timeout: 30 * time.Second}}, nil
+	// A server that stalls is a problem to report and retry, not a hang;
+	// one that redirects elsewhere is not the log asked for.
+	return &HTTPSource{Base: u, Client: &http.Client{Timeout: 30 * time.Second, CheckRedirect: sameHost}}, nil
 }
+
+// sameHost refuses a redirect to another scheme, host or port, and more
+// than a few redirects.
+func sameHost(req *http.Request, via []*http.Request) error {
+	first := via[0].URL
+	if req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+		return fmt.Errorf("%w: %s redirects to %s, another host", ErrRedirect, first.Redacted(), req.URL.Redacted())
+	}
+	if len(via) >= 5 {
+		return fmt.Errorf("%w: %s: more than %d redirects", ErrRedirect, first.Redacted(), len(via))
+	}
+	return nil
+}
+
+// ErrRedirect: a server sent the viewer to another host; it is not
+// followed.
+var ErrRedirect = errors.New("redirect refused")
 
 func (h *HTTPSource) String() string { return h.Base.String() }
 
@@ -112,7 +164,7 @@ func (h *HTTPSource) Read(ctx context.Context, name string) ([]byte, error) {
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("%s: %s", u, resp.Status)
 	}
-	return readAllCapped(resp.Body, u.String())
+	return readCappedAt(resp.Body, u.String(), capFor(name))
 }
 
 // ErrUnavailable: the server answered with an error of its own (5xx); a
@@ -219,6 +271,9 @@ func (f *Follower) Poll(ctx context.Context) (*Update, error) {
 		}
 		return nil, &Alarm{check, fmt.Sprintf("the checkpoint at %s: %v", f.src, err)}
 	}
+	if cp.Size > MaxFollowEntries {
+		return nil, &Alarm{CheckBounds, fmt.Sprintf("checkpoint %d claims more entries than a viewer holds (%d): a ceremony log has hundreds; nothing fetched", cp.Size, MaxFollowEntries)}
+	}
 	if f.Witnesses != nil {
 		if ok, signed := f.Witnesses.Check(data); !ok {
 			return nil, &Alarm{CheckWitnesses, fmt.Sprintf("checkpoint %d: cosigned by %v, which does not satisfy the witness policy's quorum", cp.Size, signed)}
@@ -268,6 +323,10 @@ func (f *Follower) Poll(ctx context.Context) (*Update, error) {
 // the ones verified before.
 func (f *Follower) fetch(ctx context.Context, from, size uint64) ([][]byte, error) {
 	all := append([][]byte(nil), f.entries[:from]...)
+	held := 0
+	for _, e := range all {
+		held += len(e)
+	}
 	for idx := from / layout.EntryBundleWidth; idx*layout.EntryBundleWidth < size; idx++ {
 		n := min(size-idx*layout.EntryBundleWidth, layout.EntryBundleWidth)
 		p := uint8(0)
@@ -290,6 +349,9 @@ func (f *Follower) fetch(ctx context.Context, from, size uint64) ([][]byte, erro
 					return nil, &Alarm{CheckConsistency, fmt.Sprintf("entry %d changed since checkpoint %d: history was rewritten", i, from)}
 				}
 				continue
+			}
+			if held += len(e); held > MaxFollowBytes {
+				return nil, &Alarm{CheckBounds, fmt.Sprintf("entries 0…%d add up to more than a viewer holds (%d bytes): a ceremony log's entries are a few hundred bytes each; not fetched further", i, MaxFollowBytes)}
 			}
 			all = append(all, e)
 		}
