@@ -231,3 +231,31 @@ func (l *Log) publishCosigned() error {
 	}
 	return writeDurable(l.disk, pub, out, false)
 }
+
+// LogSigned is a checkpoint note as the log first signed it: its text and
+// the log key's signature line, without the cosignatures that officers and
+// witnesses add to it later. What is anchored outside the log (Rekor) is
+// this, so that an anchor survives the lines added after it. vkey is the
+// log key.
+func LogSigned(data []byte, vkey string) ([]byte, error) {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, err
+	}
+	text, lines := SplitNote(data)
+	if text == nil {
+		return nil, errors.New("not a signed note")
+	}
+	out := append(bytes.Clone(text), '\n')
+	n := 0
+	for _, l := range lines {
+		if !l.Malformed && l.Name == v.Name() && l.Hash == v.KeyHash() {
+			out = append(out, "\u2014 "+l.Name+" "+l.Base64+"\n"...)
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, fmt.Errorf("the note carries %d signature lines by the log key %s, not one", n, v.Name())
+	}
+	return out, nil
+}

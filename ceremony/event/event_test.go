@@ -83,6 +83,9 @@ var examples = []*Entry{
 	{Event: CardRejected{Step: "3.1", Card: "CO2", Reason: "forged", Holder: "Bjorn Lindqvist"}},
 	// Text typed at a prompt that would act on a terminal: described escaped.
 	{Event: Exception{Step: "3.1", Text: "\x1b[2J\x1b]0;owned\x07 cleared; \u202eevil\u202c done"}},
+	// An opening that announces the key its anchors in Rekor are made with.
+	{Event: Open{Origin: "keyceremony.invalid/root-ksk-2026q4", LogVKey: "keyceremony.invalid/root-ksk-2026q4+5b1c2d3e+AaBbCcDdEeFf", Ceremony: "Root KSK signing 2026 Q4",
+		Zone: ".", QuorumThreshold: 3, AnchorKey: "9f2c4b7d0e1a3f5c6b8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"}},
 }
 
 func init() {

@@ -60,6 +60,10 @@ type Open struct {
 	// viewers from the opening on.
 	QuorumThreshold int    `json:"quorum_threshold,omitempty"`
 	Token           string `json:"token,omitempty"`
+	// AnchorKey is the SHA-256 (hex) of the public key that will anchor
+	// this log's checkpoints in Rekor, announced at the opening: an anchor
+	// by any other key counts for nothing.
+	AnchorKey string `json:"anchor_key,omitempty"`
 }
 
 // Resumed: the console started again on an unfinished log. After a stop

@@ -58,6 +58,11 @@ func runAnchorRekor(ctx context.Context, args []string, _ io.Reader, stdout, std
 	if created {
 		fmt.Fprintf(stdout, "new anchoring key %s (keep it; its public key is in every anchor)\n", *keyPath)
 	}
+	if announced := announcedAnchorKey(rep); announced != "" {
+		if have, _ := anchor.KeySHA256(&key.PublicKey); have != announced {
+			return usageErr("anchor rekor: --key %s is key %s, but the log's opening entry announces the anchoring key %s: anchor with that key", *keyPath, have, announced)
+		}
+	}
 	for _, size := range sizes {
 		out := filepath.Join(dir, "anchors", fmt.Sprintf("%d.json", size))
 		if _, err := os.Stat(out); err == nil {
@@ -68,8 +73,13 @@ func runAnchorRekor(ctx context.Context, args []string, _ io.Reader, stdout, std
 		if err != nil {
 			return operational(err)
 		}
+		// What the log signed, not the file that gains cosignatures.
+		signed, err := transparency.LogSigned(cp, rep.VKey)
+		if err != nil {
+			return badInput(fmt.Errorf("anchor rekor: checkpoints/%d: %v", size, err))
+		}
 		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		a, err := anchor.Submit(actx, *url, size, cp, key)
+		a, err := anchor.Submit(actx, *url, size, signed, key)
 		cancel()
 		if err != nil {
 			return operational(fmt.Errorf("anchor rekor: checkpoint %d: %w; the anchors written so far stay, run again to go on", size, err))
@@ -137,10 +147,51 @@ func anchorSizes(dir string, rep *transparency.Report) ([]uint64, error) {
 	return out, nil
 }
 
-// checkAnchors checks every anchor in the folder against Rekor's key, and
-// adds each result to the report as a check of its own (id "anchor"), and
-// what the verdict rests on. The error is the first failure.
-func checkAnchors(ctx context.Context, dir string, rep *transparency.Report, rekorKeyPath string) error {
+// Bounds on when Rekor may have integrated an anchor: not before the last
+// entry its checkpoint covers (with AnchorSkew for the laptop's clock),
+// and within AnchorWindow of the log's last entry: a log is anchored from
+// the publishing host in the days after its ceremony, and a history
+// rewritten and anchored later falls outside.
+const (
+	AnchorSkew   = 5 * time.Minute
+	AnchorWindow = 7 * 24 * time.Hour
+)
+
+// announcedAnchorKey is the anchoring key the log's opening entry
+// announces, empty if none.
+func announcedAnchorKey(rep *transparency.Report) string {
+	if len(rep.Events) > 0 {
+		if open, ok := rep.Events[0].Event.(event.Open); ok {
+			return open.AnchorKey
+		}
+	}
+	return ""
+}
+
+// anchorKeyArg reads an anchoring key (PEM: a public key, or the ECDSA
+// private key itself) and names it by the SHA-256 of its public key.
+func anchorKeyArg(path string) (string, error) {
+	b, err := readInput(path)
+	if err != nil {
+		return "", err
+	}
+	if pub, err := anchor.ParsePublicKey(b); err == nil {
+		return anchor.KeySHA256(pub)
+	}
+	k, _, err := anchor.LoadOrCreateKey(path, readInput, func(string, []byte) error { return errors.New("no key") })
+	if err != nil {
+		return "", fmt.Errorf("neither a PEM public key nor an ECDSA P-256 private key: %v", err)
+	}
+	return anchor.KeySHA256(&k.PublicKey)
+}
+
+// checkAnchors checks every anchor in the folder against Rekor's key: that
+// it anchors the checkpoint as the log signed it, by the anchoring key the
+// opening entry announces (or pinnedKey, the SHA-256 of the key given), and
+// that Rekor integrated it within the bounds above. Each result is a check
+// of the report (id "anchor"), and what the verdict rests on. The error is
+// the first failure.
+func checkAnchors(ctx context.Context, dir string, rep *transparency.Report, rekorKeyPath, pinnedKey string) error {
 	add := func(ok, warn bool, format string, args ...any) {
 		rep.Checks = append(rep.Checks, transparency.Check{ID: "anchor", OK: ok, Warn: warn, Detail: fmt.Sprintf(format, args...)})
 		rep.OK = rep.OK && ok
@@ -149,9 +200,19 @@ func checkAnchors(ctx context.Context, dir string, rep *transparency.Report, rek
 		add(false, false, format, args...)
 		return fmt.Errorf("anchors: "+format, args...)
 	}
+	want := announcedAnchorKey(rep)
+	if pinnedKey != "" {
+		if want != "" && want != pinnedKey {
+			return fail("the log's opening entry announces anchoring key %s, but the key given is %s", want, pinnedKey)
+		}
+		want = pinnedKey
+	}
 	if len(rep.Anchors) == 0 {
-		if rekorKeyPath != "" {
+		switch {
+		case rekorKeyPath != "":
 			return fail("--rekor-key given, but %s holds no anchor", dir)
+		case want != "":
+			add(true, true, "the log's anchoring key is %s, but anchors/ holds no anchor: anchor it (anchor rekor), or ask where its anchors went", want)
 		}
 		return nil
 	}
@@ -167,6 +228,11 @@ func checkAnchors(ctx context.Context, dir string, rep *transparency.Report, rek
 	if err != nil {
 		return fail("--rekor-key %s: %v", rekorKeyPath, err)
 	}
+	if len(rep.Entries) == 0 {
+		return fail("the log has no entries to anchor")
+	}
+	last := rep.Entries[len(rep.Entries)-1].Time
+	var latest time.Time
 	for _, p := range rep.Anchors {
 		raw, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
 		if err != nil {
@@ -179,18 +245,45 @@ func checkAnchors(ctx context.Context, dir string, rep *transparency.Report, rek
 		if want := strings.TrimSuffix(filepath.Base(p), ".json"); strconv.FormatUint(a.Size, 10) != want {
 			return fail("%s: names checkpoint %d", p, a.Size)
 		}
+		if a.Size == 0 || a.Size > uint64(len(rep.Entries)) {
+			return fail("%s: checkpoint %d is not one of this log's (%d entries)", p, a.Size, len(rep.Entries))
+		}
 		cp, err := os.ReadFile(filepath.Join(dir, "checkpoints", strconv.FormatUint(a.Size, 10)))
 		if err != nil {
 			return fail("%s: checkpoint %d is not archived", p, a.Size)
 		}
-		_, index, err := anchor.Check(ctx, &a, cp, rk)
+		signed, err := transparency.LogSigned(cp, rep.VKey)
+		if err != nil {
+			return fail("%s: checkpoint %d: %v", p, a.Size, err)
+		}
+		c, err := anchor.Check(ctx, &a, signed, rk)
 		if err != nil {
 			return fail("%s: %v", p, err)
 		}
-		add(true, false, "checkpoint %d is in Rekor (log index %d, entry %.16s…): signed entry timestamp and inclusion proof verified", a.Size, index, a.UUID)
+		if want != "" && c.KeySHA256 != want {
+			return fail("%s: anchored by key %s, not the anchoring key %s that the log announces or was given: anyone can anchor a log", p, c.KeySHA256, want)
+		}
+		covered := rep.Entries[a.Size-1].Time
+		switch {
+		case c.Integrated.Before(covered.Add(-AnchorSkew)):
+			return fail("%s: Rekor integrated checkpoint %d at %s, before entry %d it covers was written (%s)", p, a.Size,
+				c.Integrated.Format(time.RFC3339), a.Size-1, covered.UTC().Format(time.RFC3339))
+		case c.Integrated.After(last.Add(AnchorWindow)):
+			return fail("%s: Rekor integrated checkpoint %d at %s, more than %s after the log's last entry (%s): a log is anchored in the days after its ceremony, and this anchor is not evidence of it",
+				p, a.Size, c.Integrated.Format(time.RFC3339), "7 days", last.UTC().Format(time.RFC3339))
+		}
+		if c.Integrated.After(latest) {
+			latest = c.Integrated
+		}
+		add(true, false, "checkpoint %d is in Rekor (log index %d, entry %.16s…), integrated %s: signed entry timestamp and inclusion proof verified", a.Size, c.LogIndex, a.UUID, c.Integrated.Format(time.RFC3339))
+	}
+	key := "by a key the log does not announce (anyone can anchor a log)"
+	if want != "" {
+		key = "by the announced anchoring key"
 	}
 	rep.SetBasis(transparency.Basis{Part: audit.BasisAnchors, Outside: true,
-		Detail: fmt.Sprintf("%d checkpoints anchored in Rekor, checked with the key given (--rekor-key)", len(rep.Anchors))})
+		Detail: fmt.Sprintf("%d checkpoints anchored in Rekor %s, checked with Rekor's key; the last integrated %s, %s after the log's last entry",
+			len(rep.Anchors), key, latest.Format(time.RFC3339), latest.Sub(last).Round(time.Minute))})
 	return nil
 }
 

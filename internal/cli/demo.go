@@ -27,6 +27,7 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	auto := fs.Bool("auto", false, "play the whole ceremony unattended and exit at the end")
 	plain := fs.Bool("plain", false, "line-by-line prompts instead of the full-screen console (also when stdout is not a terminal)")
 	theme := fs.String("theme", "dark", "colours of the console: dark, light or mono")
+	anchorKey := fs.String("anchor-key", "", "the key (PEM) that will anchor the rehearsal's log in Rekor: the opening entry announces it")
 	scriptName := fs.String("script", "demo", "the built-in script to rehearse ("+strings.Join(scripts.Names(), ", ")+") on the demo's software token and simulated cards")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -53,12 +54,18 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	if err != nil {
 		return err
 	}
+	announced := ""
+	if *anchorKey != "" {
+		if announced, err = anchorKeyArg(*anchorKey); err != nil {
+			return usageErr("demo: --anchor-key %s: %v", *anchorKey, err)
+		}
+	}
 	existing, _ := os.ReadDir(dir)
 	resume := len(existing) > 0
 	restore, attach := quietLibraries()
 	defer restore()
 
-	l, err := openDemoLog(ctx, dir, resume, script, h)
+	l, err := openDemoLog(ctx, dir, resume, script, announced, h)
 	if err != nil {
 		return err
 	}
@@ -142,7 +149,7 @@ func rehearsalScript(name string) (*ceremony.Script, error) {
 
 // openDemoLog opens the demo's log in dir: a new one with a new rehearsal key
 // (kept beside the folder, never in it), or an existing one to resume.
-func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.Script, h hooks) (*transparency.Log, error) {
+func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.Script, anchorKey string, h hooks) (*transparency.Log, error) {
 	keyPath := dir + ".key"
 	name := script.Ceremony
 	if !strings.Contains(name, "rehearsal") {
@@ -159,7 +166,7 @@ func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.
 		origin: "demo.keyceremony.invalid/" + time.Now().UTC().Format("20060102T150405Z") + "/rehearsal",
 		open: event.Open{Ceremony: name, Zone: script.Zone,
 			ScriptSHA256: script.Digest, Tool: toolVersion(), Rehearsal: true, OfficerKeys: ceremony.OfficerKeys(script.Quorum),
-			QuorumThreshold: ceremony.QuorumThreshold(script)},
+			QuorumThreshold: ceremony.QuorumThreshold(script), AnchorKey: anchorKey},
 		artefacts: arts,
 		keyName:   "rehearsal key", keyHint: "choose a new folder", hooks: h})
 }

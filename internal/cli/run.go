@@ -39,6 +39,7 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	origin := fs.String("origin", "", "the log's origin line on a new log (default: keyceremony.invalid/<zone>/<time>)")
 	rosterPath := fs.String("roster", "", "the roster file the script names (default: the file beside the script)")
 	rehearsal := fs.Bool("rehearsal", false, "mark the ceremony a rehearsal: on screen, in the log and in its origin")
+	anchorKey := fs.String("anchor-key", "", "the key (PEM, public or private ECDSA P-256) that will anchor the log in Rekor after the ceremony: the opening entry announces it, and anchors by any other key count for nothing")
 	src := cardSource{}
 	fs.StringVar(&src.dir, "cards", "", "the folder where the officers' card files appear (their media mounted)")
 	fs.StringVar(&src.module, "card-module", "", "or the PKCS#11 library of the card readers: card CO1 is the token labelled CO1")
@@ -209,6 +210,11 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	arts := []transparency.Artefact{{Name: filepath.Base(script.Name), Data: script.Raw}}
 	open := event.Open{Ceremony: script.Ceremony, Zone: script.Zone, ScriptSHA256: script.Digest, Tool: toolVersion(), Rehearsal: *rehearsal,
 		OfficerKeys: ceremony.OfficerKeys(script.Quorum), QuorumThreshold: ceremony.QuorumThreshold(script)}
+	if *anchorKey != "" {
+		if open.AnchorKey, err = anchorKeyArg(*anchorKey); err != nil {
+			return usageErr("run: --anchor-key %s: %v", *anchorKey, err)
+		}
+	}
 	if p != nil {
 		profileRaw, err := readInput(*profilePath)
 		if err != nil {

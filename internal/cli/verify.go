@@ -19,13 +19,14 @@ import (
 )
 
 func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("verify", "usage: keyceremony verify DIR [--json] [--key VKEY] [--roster FILE] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--open] [--raw]", stderr)
+	fs := newFlags("verify", "usage: keyceremony verify DIR [--json] [--key VKEY] [--roster FILE] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--anchor-key FILE] [--open] [--raw]", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	key := fs.String("key", "", "the log's verifier key (vkey text, or a file holding it); default: the folder's log.vkey")
 	origin := fs.String("origin", "", "the expected origin line; default: the key's name")
 	raw := fs.Bool("raw", false, "check only the Merkle and checkpoint layer (any tlog-tiles log)")
 	witnessPolicy := fs.String("witness-policy", "", "a C2SP tlog-policy file whose quorum of witnesses must have cosigned the latest checkpoint")
 	rekorKey := fs.String("rekor-key", "", "Rekor's public key (PEM): check every anchor in anchors/ offline")
+	anchorKey := fs.String("anchor-key", "", "the anchoring key (PEM, public or private) the log's anchors must be made with; default: the one the opening entry announces")
 	requireCosigners := fs.Int("require-cosigners", 0, "fail unless the final checkpoint carries at least N cosignatures that count: valid, by officers the close names present, cards not revoked")
 	rosterPath := fs.String("roster", "", "the officers' roster pinned from outside the log: a roster file (quorum: block) or a script holding one, published before the ceremony; the log's roster must be the same")
 	open := fs.Bool("open", false, "accept a log whose ceremony is not closed (in progress, or stopped); without it such a log is not verified")
@@ -74,6 +75,12 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		opts.Checkpoints = append(opts.Checkpoints, transparency.NamedCheckpoint{Name: f, Data: b})
 	}
 	aopts.VerifyOptions = opts
+	pinnedAnchor := ""
+	if *anchorKey != "" {
+		if pinnedAnchor, err = anchorKeyArg(*anchorKey); err != nil {
+			return usageErr("verify: --anchor-key %s: %v", *anchorKey, err)
+		}
+	}
 	rep, err := audit.Verify(os.DirFS(dir), aopts)
 	if err != nil {
 		return operational(fmt.Errorf("verify %s: %w", dir, err))
@@ -83,7 +90,7 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	var failed error
 	if f := rep.FirstFailure(); f != nil {
 		failed = fmt.Errorf("%s: %s", f.ID, safetext.Printable(f.Detail))
-	} else if err := checkAnchors(ctx, dir, rep, *rekorKey); err != nil {
+	} else if err := checkAnchors(ctx, dir, rep, *rekorKey, pinnedAnchor); err != nil {
 		failed = err
 	}
 	if *asJSON {

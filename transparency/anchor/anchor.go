@@ -21,6 +21,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-openapi/strfmt"
 	"github.com/go-openapi/swag/conv"
@@ -80,30 +81,54 @@ func Submit(ctx context.Context, url string, size uint64, checkpoint []byte, key
 	return nil, fmt.Errorf("rekor %s: no entry in the answer", url)
 }
 
+// Checked is what an anchor, checked, establishes.
+type Checked struct {
+	// KeyPEM is the anchoring key (PEM), KeySHA256 the SHA-256 of its
+	// PKIX encoding in hex: what a log's opening entry announces.
+	KeyPEM    []byte
+	KeySHA256 string
+	// LogIndex is the entry's index in Rekor, Integrated the time Rekor
+	// says it integrated it (in its signed entry timestamp).
+	LogIndex   int64
+	Integrated time.Time
+}
+
+// KeySHA256 is the SHA-256 of a public key's PKIX (DER) encoding, in hex:
+// how an anchoring key is named in a log and on the command line.
+func KeySHA256(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:]), nil
+}
+
 // Check verifies an anchor offline: Rekor's signed entry timestamp and the
 // inclusion proof against its checkpoint (both by rekorKey), the entry's
-// digest against the checkpoint's, and the anchoring key's signature over it.
-// It returns the anchoring key (PEM) and Rekor's log index.
-func Check(ctx context.Context, a *Anchor, checkpoint []byte, rekorKey crypto.PublicKey) (anchorKeyPEM []byte, logIndex int64, err error) {
+// digest against the SHA-256 of what was anchored (a checkpoint as the
+// log signed it, transparency.LogSigned), and the anchoring key's
+// signature over it.
+func Check(ctx context.Context, a *Anchor, checkpoint []byte, rekorKey crypto.PublicKey) (*Checked, error) {
 	var e models.LogEntryAnon
 	if err := json.Unmarshal(a.Entry, &e); err != nil {
-		return nil, 0, fmt.Errorf("the stored entry: %w", err)
+		return nil, fmt.Errorf("the stored entry: %w", err)
 	}
 	v, err := signature.LoadVerifier(rekorKey, crypto.SHA256)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if err := verify.VerifyLogEntry(ctx, &e, v); err != nil {
-		return nil, 0, fmt.Errorf("the proof from Rekor: %w", err)
+		return nil, fmt.Errorf("the proof from Rekor: %w", err)
 	}
 	digest := sha256.Sum256(checkpoint)
 	body, ok := e.Body.(string)
 	if !ok {
-		return nil, 0, errors.New("the entry has no body")
+		return nil, errors.New("the entry has no body")
 	}
 	raw, err := base64.StdEncoding.DecodeString(body)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	var rec struct {
 		Kind string `json:"kind"`
@@ -123,24 +148,29 @@ func Check(ctx context.Context, a *Anchor, checkpoint []byte, rekorKey crypto.Pu
 		} `json:"spec"`
 	}
 	if err := json.Unmarshal(raw, &rec); err != nil || rec.Kind != "hashedrekord" {
-		return nil, 0, fmt.Errorf("the entry is not a hashedrekord (%v)", err)
+		return nil, fmt.Errorf("the entry is not a hashedrekord (%v)", err)
 	}
 	if rec.Spec.Data.Hash.Algorithm != "sha256" || rec.Spec.Data.Hash.Value != hex.EncodeToString(digest[:]) {
-		return nil, 0, fmt.Errorf("the entry in Rekor holds digest %s, the checkpoint's SHA-256 is %x", rec.Spec.Data.Hash.Value, digest)
+		return nil, fmt.Errorf("the entry in Rekor holds digest %s, the checkpoint's SHA-256 is %x", rec.Spec.Data.Hash.Value, digest)
 	}
 	block, _ := pem.Decode(rec.Spec.Signature.PublicKey.Content)
 	if block == nil {
-		return nil, 0, errors.New("the entry's public key is not PEM")
+		return nil, errors.New("the entry's public key is not PEM")
 	}
 	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	ec, ok := pub.(*ecdsa.PublicKey)
 	if !ok || ec.Curve != elliptic.P256() || !ecdsa.VerifyASN1(ec, digest[:], rec.Spec.Signature.Content) {
-		return nil, 0, errors.New("the anchoring signature does not verify")
+		return nil, errors.New("the anchoring signature does not verify")
 	}
-	return rec.Spec.Signature.PublicKey.Content, conv.Value(e.LogIndex), nil
+	keySHA, err := KeySHA256(ec)
+	if err != nil {
+		return nil, err
+	}
+	return &Checked{KeyPEM: rec.Spec.Signature.PublicKey.Content, KeySHA256: keySHA, LogIndex: conv.Value(e.LogIndex),
+		Integrated: time.Unix(conv.Value(e.IntegratedTime), 0).UTC()}, nil
 }
 
 // LoadOrCreateKey reads a PEM ECDSA P-256 private key, or makes one at path

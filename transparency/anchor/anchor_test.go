@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyceremony/keyceremony/internal/rekortest"
 )
@@ -38,15 +39,20 @@ func TestRekorAnchor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, index, err := Check(ctx, a, checkpoint, rekorKey)
-	if err != nil || index < 0 || !strings.Contains(string(pub), "PUBLIC KEY") {
-		t.Fatalf("the anchor: %v (index %d)", err, index)
+	c, err := Check(ctx, a, checkpoint, rekorKey)
+	if err != nil || c.LogIndex < 0 || !strings.Contains(string(c.KeyPEM), "PUBLIC KEY") {
+		t.Fatalf("the anchor: %v (%+v)", err, c)
 	}
-	if _, _, err := Check(ctx, a, append([]byte("x"), checkpoint...), rekorKey); err == nil || !strings.Contains(err.Error(), "digest") {
+	// Rekor's integrated time is read from what it signed, and the
+	// anchoring key is named by its SHA-256.
+	if want, _ := KeySHA256(&key.PublicKey); c.KeySHA256 != want || c.Integrated.IsZero() || c.Integrated.After(time.Now().Add(time.Hour)) {
+		t.Fatalf("key %s (want %s), integrated %s", c.KeySHA256, want, c.Integrated)
+	}
+	if _, err := Check(ctx, a, append([]byte("x"), checkpoint...), rekorKey); err == nil || !strings.Contains(err.Error(), "digest") {
 		t.Fatalf("another checkpoint: %v", err)
 	}
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if _, _, err := Check(ctx, a, checkpoint, &other.PublicKey); err == nil {
+	if _, err := Check(ctx, a, checkpoint, &other.PublicKey); err == nil {
 		t.Fatal("an anchor checked under another Rekor key")
 	}
 }
