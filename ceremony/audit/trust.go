@@ -83,7 +83,7 @@ func RosterDiff(pinned, logged *quorum.Roster) []string {
 // have produced it.
 func restsOn(rep *transparency.Report, opts Options, outcome *CosignOutcome) {
 	ok := rep.OK
-	key := transparency.Basis{Part: BasisKey, Detail: "read from the folder's log.vkey, not pinned: compare its fingerprint with the one announced at the ceremony, or give --key"}
+	key := transparency.Basis{Part: BasisKey, Detail: "read from the log's own log.vkey, not pinned: compare its fingerprint with the one announced at the ceremony, or give --key"}
 	if opts.VKey != "" {
 		key.Detail = "pinned (--key): the checkpoints are signed by the key given"
 	}

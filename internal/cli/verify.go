@@ -1,8 +1,14 @@
 package cli
 
 import (
+	"errors"
+	"path/filepath"
+	"sort"
+	"strconv"
+
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/audit"
+	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/internal/safetext"
@@ -19,7 +25,7 @@ import (
 )
 
 func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("verify", "usage: keyceremony verify DIR [--json] [--key VKEY] [--roster FILE] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--anchor-key FILE] [--open] [--raw]", stderr)
+	fs := newFlags("verify", "usage: keyceremony verify DIR|URL [--json] [--key VKEY] [--roster FILE] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--anchor-key FILE] [--open] [--raw]", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	key := fs.String("key", "", "the log's verifier key (vkey text, or a file holding it); default: the folder's log.vkey")
 	origin := fs.String("origin", "", "the expected origin line; default: the key's name")
@@ -40,11 +46,12 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return err
 	}
 	dir := pos[0]
-	if strings.HasPrefix(dir, "http://") || strings.HasPrefix(dir, "https://") {
-		return usageErr("verify: verifying a URL is not built yet; copy the folder and verify the copy")
-	}
-	if err := logFolderArg("verify", dir); err != nil {
-		return err
+	label := dir
+	isURL := strings.HasPrefix(dir, "http://") || strings.HasPrefix(dir, "https://")
+	if !isURL {
+		if err := logFolderArg("verify", dir); err != nil {
+			return err
+		}
 	}
 	if *requireCosigners < 0 {
 		return usageErr("verify: --require-cosigners %d: give a number of officers from 1", *requireCosigners)
@@ -75,6 +82,23 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		opts.Checkpoints = append(opts.Checkpoints, transparency.NamedCheckpoint{Name: f, Data: b})
 	}
 	aopts.VerifyOptions = opts
+	if isURL {
+		// The published log is fetched, within the viewer's bounds, into
+		// a private folder of its own, and that folder checked as any.
+		tmp, err := os.MkdirTemp("", "keyceremony-verify-")
+		if err != nil {
+			return operational(err)
+		}
+		defer os.RemoveAll(tmp)
+		dir = filepath.Join(tmp, "log")
+		if err := mirrorURL(ctx, label, opts.VKey, opts.Origin, dir); err != nil {
+			var alarm *transparency.Alarm
+			if errors.As(err, &alarm) {
+				return badInput(fmt.Errorf("verify %s: %v", label, err))
+			}
+			return operational(fmt.Errorf("verify %s: %v", label, err))
+		}
+	}
 	pinnedAnchor := ""
 	if *anchorKey != "" {
 		if pinnedAnchor, err = anchorKeyArg(*anchorKey); err != nil {
@@ -83,7 +107,7 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	rep, err := audit.Verify(os.DirFS(dir), aopts)
 	if err != nil {
-		return operational(fmt.Errorf("verify %s: %w", dir, err))
+		return operational(fmt.Errorf("verify %s: %w", label, err))
 	}
 	// The anchors are checked once the log verified; their checks join
 	// the report's, and the verdict is printed after them all.
@@ -100,12 +124,54 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			return operational(err)
 		}
 	} else {
-		printReport(stdout, dir, rep)
+		printReport(stdout, label, rep)
 	}
 	if failed != nil {
-		return badInput(fmt.Errorf("verify %s: %v", safetext.Printable(dir), failed))
+		return badInput(fmt.Errorf("verify %s: %v", safetext.Printable(label), failed))
 	}
 	return nil
+}
+
+// mirrorURL fetches a published log into dir: the latest checkpoint and
+// the entries, verified as watch verifies them (the key pinned, or the
+// log's own), the files for its size, the artefacts its entries cite, and
+// the archived checkpoints (with their anchors) that its entries name: each
+// one the officers cosigned, and the final one.
+func mirrorURL(ctx context.Context, url, vkey, origin, dir string) error {
+	src, err := transparency.NewHTTPSource(url)
+	if err != nil {
+		return err
+	}
+	f, err := transparency.NewFollower(ctx, src, vkey, origin)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Poll(ctx); err != nil {
+		return err
+	}
+	if f.Checkpoint() == nil {
+		return errors.New("the log serves no checkpoint")
+	}
+	sizes := map[uint64]bool{f.Checkpoint().Size: true}
+	for _, raw := range f.Entries() {
+		e, err := event.Parse(raw)
+		if err != nil {
+			continue // the verifier names it
+		}
+		switch ev := e.Event.(type) {
+		case event.Cosigned:
+			sizes[ev.Size] = true
+		case event.Close:
+			sizes[e.Seq+1] = true
+		}
+	}
+	var more []string
+	for size := range sizes {
+		n := strconv.FormatUint(size, 10)
+		more = append(more, "checkpoints/"+n, "anchors/"+n+".json")
+	}
+	sort.Strings(more)
+	return transparency.Mirror(ctx, f, dir, more)
 }
 
 // rosterArg reads a pinned roster: a roster file, or a ceremony script
