@@ -1,8 +1,11 @@
 package transparency
 
 import (
+	"runtime"
+
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/internal/durable"
+	"golang.org/x/mod/sumdb/note"
 
 	"context"
 	"crypto/sha256"
@@ -15,6 +18,9 @@ import (
 	"time"
 
 	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/api"
+	"github.com/transparency-dev/tessera/client"
+	"github.com/transparency-dev/tessera/fsck"
 	"github.com/transparency-dev/tessera/storage/posix"
 )
 
@@ -213,4 +219,62 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportMetric(float64(files), "files")
 	b.ReportMetric(base/1e6, "baseline-ms/op")
 	b.ReportMetric(per/base, "x-baseline")
+}
+
+// BenchmarkVerifyVsFsck verifies a 100,000-entry log folder with Verify,
+// against Tessera's own fsck (its root and every tile recomputed from the
+// entry bundles) over the same folder, measured side by side in the same
+// run.
+func BenchmarkVerifyVsFsck(b *testing.B) {
+	const n = 100_000
+	dir := bulkLog(b, n)
+	fsys := os.DirFS(dir)
+	key, err := os.ReadFile(filepath.Join(dir, vkeyFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := note.NewVerifier(strings.TrimSpace(string(key)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	leafHashes := func(bundle []byte) ([][]byte, error) {
+		eb := &api.EntryBundle{}
+		if err := eb.UnmarshalText(bundle); err != nil {
+			return nil, err
+		}
+		out := make([][]byte, 0, len(eb.Entries))
+		for _, e := range eb.Entries {
+			h := LeafHash(e)
+			out = append(out, h[:])
+		}
+		return out, nil
+	}
+	fsckOnce := func() error {
+		return fsck.New(v.Name(), v, client.FileFetcher{Root: dir}, leafHashes, fsck.Opts{N: uint(runtime.GOMAXPROCS(0))}).Check(context.Background())
+	}
+	if err := fsckOnce(); err != nil {
+		b.Fatalf("fsck: %v", err)
+	}
+	if rep, err := Verify(fsys, VerifyOptions{}); err != nil || !rep.OK || rep.Size != n {
+		b.Fatalf("bench log does not verify: %v %+v", err, rep.FirstFailure())
+	}
+	var verifyNs, fsckNs int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if rep, err := Verify(fsys, VerifyOptions{}); err != nil || !rep.OK {
+			b.Fatal("verify failed")
+		}
+		t1 := time.Now()
+		if err := fsckOnce(); err != nil {
+			b.Fatal(err)
+		}
+		verifyNs += t1.Sub(t0).Nanoseconds()
+		fsckNs += time.Since(t1).Nanoseconds()
+	}
+	b.StopTimer()
+	per, base := float64(verifyNs)/float64(b.N), float64(fsckNs)/float64(b.N)
+	b.ReportMetric(per/1e6, "verify-ms/op")
+	b.ReportMetric(base/1e6, "fsck-ms/op")
+	b.ReportMetric(per/base, "x-fsck")
 }

@@ -2,6 +2,9 @@ package publish_test
 
 import (
 	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/scripts"
+	"golang.org/x/mod/sumdb/note"
 
 	"context"
 	"fmt"
@@ -394,5 +397,83 @@ func TestPageSaysTheConsoleStopped(t *testing.T) {
 	atEnd, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const l = document.getElementById("log"); return l.scrollHeight > l.clientHeight && l.scrollHeight - l.scrollTop - l.clientHeight < 8; })()`))
 	if err != nil || !atEnd {
 		t.Fatalf("the log box does not show the newest entries (%v)", err)
+	}
+}
+
+// TestPageCountsOnlyNamedCosigners: a valid cosignature by an officer the
+// log does not name for that checkpoint (CO4, who presented no card) is a
+// failure on the page, as in verify and watch.
+func TestPageCountsOnlyNamedCosigners(t *testing.T) {
+	ctx := browser(t)
+	skey, _, _ := transparency.GenerateKey("page-test.keyceremony.invalid/rehearsal")
+	key, _ := transparency.ParseKey(skey)
+	sess, l := demoLog(t, key)
+	qsize := ""
+	for i := 0; i < 60 && qsize == ""; i++ {
+		if _, err := sess.AutoStep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		names, _ := filepath.Glob(filepath.Join(l.Dir(), "checkpoints", "*"))
+		for _, n := range names {
+			if b, _ := os.ReadFile(n); strings.Count(string(b), "\u2014 officer/") >= 3 {
+				qsize = filepath.Base(n)
+			}
+		}
+	}
+	if qsize == "" {
+		t.Fatal("no checkpoint cosigned by the quorum")
+	}
+	for i := 0; i < 3; i++ { // the log.cosigned entry, and a little more
+		if _, err := sess.AutoStep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close(context.Background())
+	host := t.TempDir()
+	logtest.CopyPublished(t, l.Dir(), filepath.Join(host, "log"))
+	for _, name := range publish.WebFiles() {
+		data, _, err := publish.WebFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(host, "web", name)
+		if name == "index.html" {
+			p = filepath.Join(host, name)
+		}
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, data, 0o644)
+	}
+	// CO4's own key cosigns the quorum's checkpoint.
+	cards, err := quorum.LoadSimulated(scripts.DemoCards())
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := cards.Read(context.Background(), "CO4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quorum.CloseCard(&card)
+	script, _ := session.DemoScript()
+	info, _ := script.Quorum.Card("CO4")
+	cosigner, err := transparency.NewCosigner(info.Key, card.Cosigner, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpPath := filepath.Join(host, "log", "checkpoints", qsize)
+	cp, _ := os.ReadFile(cpPath)
+	i := strings.Index(string(cp), "\n\n")
+	signed, err := note.Sign(&note.Note{Text: string(cp[:i+1])}, cosigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cpPath, append(cp, signed[strings.Index(string(signed), "\n\n")+2:]...), 0o644)
+	srv := httptest.NewServer(http.FileServer(http.Dir(host)))
+	defer srv.Close()
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/index.html?log=log/#key="+url.QueryEscape(key.VKey))); err != nil {
+		t.Fatal(err)
+	}
+	p := waitPage(t, ctx, "a failure", func(p pageState) bool { return p.Failure != "" })
+	if p.Failure != "cosignatures: checkpoint "+qsize+": not-named cosignature by CO4: the log does not name CO4 among the officers cosigning checkpoint "+qsize {
+		t.Fatalf("%+v", p)
 	}
 }

@@ -176,6 +176,10 @@ async function checkCosigned() {
       if (err instanceof Failure) throw err;
       continue; // not published yet: read again with the next checkpoint
     }
+    // Only the officers the log names for this checkpoint count; a valid
+    // line by anyone else is a failure, as verify and watch say.
+    const stranger = valid.find((id) => !c.who.includes(id));
+    if (stranger) throw new Failure("cosignatures", "checkpoint " + c.size + ": not-named cosignature by " + stranger + ": the log does not name " + stranger + " among the officers cosigning checkpoint " + c.size);
     state.cosigned.set(c.size, Object.assign(c, { valid }));
   }
 }
