@@ -1,7 +1,9 @@
 package transparency
 
 import (
+	"path"
 	"runtime"
+	"strconv"
 
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/internal/durable"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api"
+	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/client"
 	"github.com/transparency-dev/tessera/fsck"
 	"github.com/transparency-dev/tessera/storage/posix"
@@ -224,16 +227,87 @@ func BenchmarkVerify(b *testing.B) {
 // BenchmarkVerifyVsFsck verifies a 100,000-entry log folder with Verify,
 // against Tessera's own fsck (its root and every tile recomputed from the
 // entry bundles) over the same folder, measured side by side in the same
-// run.
+// run. Two folders: "bulk", written in Tessera batches of 256 (20 archived
+// checkpoints); and "paced", the same entries as a log that publishes a
+// checkpoint every 64 entries leaves them: every partial bundle and tile of
+// those sizes, and 1,562 archived checkpoints, each signed.
 func BenchmarkVerifyVsFsck(b *testing.B) {
-	const n = 100_000
-	dir := bulkLog(b, n)
-	fsys := os.DirFS(dir)
-	key, err := os.ReadFile(filepath.Join(dir, vkeyFile))
-	if err != nil {
-		b.Fatal(err)
+	for _, layout := range []string{"bulk", "paced"} {
+		b.Run(layout, func(b *testing.B) { benchmarkVerifyVsFsck(b, layout == "paced") })
 	}
-	v, err := note.NewVerifier(strings.TrimSpace(string(key)))
+}
+
+// pace adds to a log folder what publishing a checkpoint every `every`
+// entries leaves in it: the partial entry bundles and tiles of each such
+// size, and its checkpoint archived, signed by key.
+func pace(b *testing.B, dir string, key *Key, every int) {
+	b.Helper()
+	rep, err := Verify(os.DirFS(dir), VerifyOptions{})
+	if err != nil || !rep.OK {
+		b.Fatalf("%v %+v", err, rep.FirstFailure())
+	}
+	entries := rep.RawEntries
+	leaves := make([]Hash, len(entries))
+	for i, e := range entries {
+		leaves[i] = LeafHash(e)
+	}
+	t := newTree(leaves)
+	write := func(name string, data []byte) {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for s := uint64(every); s < uint64(len(entries)); s += uint64(every) {
+		if w := s % 256; w != 0 {
+			idx := s / 256
+			write(layout.EntriesPath(idx, uint8(w)), encodeBundle(entries[idx*256:s]))
+		}
+		for level := uint64(0); s>>(8*level) > 0; level++ {
+			n := s >> (8 * level)
+			if w := n % 256; w != 0 {
+				var data []byte
+				for _, h := range t.levels[8*level][n-w : n] {
+					data = append(data, h[:]...)
+				}
+				write(layout.TilePath(level, n/256, uint8(w)), data)
+			}
+		}
+		root, err := t.root(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cp, err := note.Sign(&note.Note{Text: FormatCheckpointBody(key.Signer.Name(), s, root)}, key.Signer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		write(path.Join(checkpointsDir, strconv.FormatUint(s, 10)), cp)
+	}
+}
+
+func benchmarkVerifyVsFsck(b *testing.B, paced bool) {
+	const n = 100_000
+	key := testKey(b, "bench.keyceremony.invalid/bulk/rehearsal")
+	t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	dir := writeLog(b, key, n, func(i int, prev string) []byte {
+		rec := sampleRecord(i)
+		if i == 0 {
+			rec = event.Open{Origin: key.Signer.Name(), LogVKey: key.VKey}
+		}
+		data, err := (&event.Entry{Seq: uint64(i), Time: t0.Add(time.Duration(i) * time.Second), Prev: prev, Event: rec}).Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		return data
+	})
+	if paced {
+		pace(b, dir, key, 64)
+	}
+	fsys := os.DirFS(dir)
+	v, err := note.NewVerifier(key.VKey)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package transparency
 
 import (
+	"slices"
+
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
@@ -8,7 +10,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -422,6 +423,33 @@ func readLimited(fsys fs.FS, name string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
+// readInto is readLimited into buf, reused: what a loop over many files
+// reads without a new buffer for each.
+func readInto(fsys fs.FS, name string, limit int64, buf []byte) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return nil, fmt.Errorf("larger than %d bytes", limit)
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
 // newestSigned returns the newest signed checkpoint: the published one, or a
 // larger one in checkpoints/ that a crash kept from being published (the log
 // archives each checkpoint before publishing it). The published one is then
@@ -472,65 +500,119 @@ func parseBundle(data []byte) ([][]byte, error) {
 // supersedes it, and returns all entries in log order.
 func (v *verifier) readBundles() ([][]byte, bool) {
 	r := v.r
-	type bundle struct {
-		name    string
-		entries [][]byte
-	}
-	byIndex := map[uint64][]bundle{} // longest first after sorting
+	// The bundles of each index, longest first: the full one (or the
+	// longest partial), whose entries the log holds, and the partial ones
+	// a checkpoint of an earlier size left, each of which must be a prefix
+	// of it, byte for byte, ending where an entry does.
+	byIndex := map[uint64][]bundleFile{}
 	for name, ref := range v.bundles {
-		data, err := readLimited(v.fsys, name, maxBundleFile)
-		if err != nil {
-			r.fail(CheckBundles, "%s: cannot read: %v", name, err)
-			return nil, false
+		w := int(ref.partial)
+		if w == 0 {
+			w = 256
 		}
-		es, err := parseBundle(data)
-		if err != nil {
-			r.fail(CheckBundles, "%s: %v", name, err)
-			return nil, false
-		}
-		want := int(ref.partial)
-		if want == 0 {
-			want = 256
-		}
-		if len(es) != want {
-			r.fail(CheckBundles, "%s: holds %d entries, its name says %d", name, len(es), want)
-			return nil, false
-		}
-		byIndex[ref.index] = append(byIndex[ref.index], bundle{name, es})
+		byIndex[ref.index] = append(byIndex[ref.index], bundleFile{name, w})
 	}
-	var all [][]byte
-	var last uint64
 	indexes := make([]uint64, 0, len(byIndex))
 	for i := range byIndex {
 		indexes = append(indexes, i)
 	}
-	sort.Slice(indexes, func(a, b int) bool { return indexes[a] < indexes[b] })
+	slices.Sort(indexes)
 	for k, i := range indexes {
 		if i != uint64(k) {
 			r.fail(CheckBundles, "%s: entry bundle %d is missing before it", byIndex[i][0].name, k)
 			return nil, false
 		}
-		bs := byIndex[i]
-		sort.Slice(bs, func(a, b int) bool { return len(bs[a].entries) > len(bs[b].entries) })
-		top := bs[0]
-		if len(all)%256 != 0 {
-			r.fail(CheckBundles, "%s: follows partial bundle %s", top.name, byIndex[last][0].name)
+		slices.SortFunc(byIndex[i], func(a, b bundleFile) int { return b.width - a.width })
+	}
+	// Each index is read and checked on its own, on every core; the first
+	// problem in log order is the one reported.
+	type result struct {
+		entries [][]byte
+		problem string
+	}
+	results := make([]result, len(indexes))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(indexes)/8)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var buf []byte
+			for k := w; k < len(indexes); k += workers {
+				i := uint64(k)
+				results[k].entries, results[k].problem, buf = v.readBundleIndex(i, byIndex[i], buf)
+			}
+		}(w)
+	}
+	wg.Wait()
+	var all [][]byte
+	for k, res := range results {
+		if res.problem != "" {
+			r.fail(CheckBundles, "%s", res.problem)
 			return nil, false
 		}
-		for _, b := range bs[1:] {
-			for j, e := range b.entries {
-				if !bytes.Equal(e, top.entries[j]) {
-					r.fail(CheckBundles, "%s: entry %d differs from %s", b.name, i*256+uint64(j), top.name)
-					return nil, false
-				}
-			}
+		top := byIndex[uint64(k)][0]
+		if len(all)%256 != 0 {
+			r.fail(CheckBundles, "%s: follows partial bundle %s", top.name, v.bundleOf[uint64(k-1)])
+			return nil, false
 		}
-		all = append(all, top.entries...)
-		v.bundleOf[i] = top.name
-		last = i
+		all = append(all, res.entries...)
+		v.bundleOf[uint64(k)] = top.name
 	}
 	r.pass(CheckBundles, "%d entry bundles hold %d entries; every partial bundle is a prefix of its successor", len(v.bundles), len(all))
 	return all, true
+}
+
+// bundleFile is an entry bundle's file and how many entries its name says
+// it holds.
+type bundleFile struct {
+	name  string
+	width int
+}
+
+// readBundleIndex reads the bundles of index i, longest first, and checks
+// each shorter one is a prefix of the longest; it returns the longest's
+// entries, or what is wrong. buf is reused for the shorter ones.
+func (v *verifier) readBundleIndex(i uint64, bs []bundleFile, buf []byte) ([][]byte, string, []byte) {
+	top := bs[0]
+	data, err := readLimited(v.fsys, top.name, maxBundleFile)
+	if err != nil {
+		return nil, fmt.Sprintf("%s: cannot read: %v", top.name, err), buf
+	}
+	es, err := parseBundle(data)
+	if err != nil {
+		return nil, fmt.Sprintf("%s: %v", top.name, err), buf
+	}
+	if len(es) != top.width {
+		return nil, fmt.Sprintf("%s: holds %d entries, its name says %d", top.name, len(es), top.width), buf
+	}
+	// ends[w] is where the first w entries end in the top bundle.
+	ends := make([]int, len(es)+1)
+	for j, e := range es {
+		ends[j+1] = ends[j] + 2 + len(e)
+	}
+	for _, b := range bs[1:] {
+		if buf, err = readInto(v.fsys, b.name, maxBundleFile, buf); err != nil {
+			return nil, fmt.Sprintf("%s: cannot read: %v", b.name, err), buf
+		}
+		if bytes.Equal(buf, data[:ends[b.width]]) {
+			continue
+		}
+		// Say which entry differs, as a parse of it shows.
+		pes, perr := parseBundle(buf)
+		switch {
+		case perr != nil:
+			return nil, fmt.Sprintf("%s: %v", b.name, perr), buf
+		case len(pes) != b.width:
+			return nil, fmt.Sprintf("%s: holds %d entries, its name says %d", b.name, len(pes), b.width), buf
+		}
+		j := 0
+		for j < len(pes) && bytes.Equal(pes[j], es[j]) {
+			j++
+		}
+		return nil, fmt.Sprintf("%s: entry %d differs from %s", b.name, i*256+uint64(j), top.name), buf
+	}
+	return es, "", buf
 }
 
 // hashAndParse computes every entry's leaf hash and, when parse is set, parses
@@ -581,39 +663,31 @@ func (v *verifier) checkTiles(t *tree, size uint64) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	// Each tile is read and compared on its own, on every core; the first
+	// problem in name order is the one reported.
+	type result struct{ problem, leafFail string }
+	results := make([]result, len(names))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(names)/64)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var buf []byte
+			for k := w; k < len(names); k += workers {
+				results[k].problem, results[k].leafFail, buf = v.checkTile(t, names[k], buf)
+			}
+		}(w)
+	}
+	wg.Wait()
 	leafFail := ""
-	for _, name := range names {
-		ref := v.tiles[name]
-		data, err := readLimited(v.fsys, name, maxTileFile)
-		if err != nil {
-			r.fail(CheckTiles, "%s: cannot read: %v", name, err)
+	for _, res := range results {
+		if res.problem != "" {
+			r.fail(CheckTiles, "%s", res.problem)
 			return
 		}
-		width := int(ref.partial)
-		if width == 0 {
-			width = 256
-		}
-		if len(data) != width*32 {
-			r.fail(CheckTiles, "%s: %d bytes, want %d (%d hashes)", name, len(data), width*32, width)
-			return
-		}
-		lvl := int(8 * ref.level)
-		for j := 0; j < width; j++ {
-			n := ref.index*256 + uint64(j)
-			if lvl >= len(t.levels) || n >= uint64(len(t.levels[lvl])) {
-				r.fail(CheckTiles, "%s: covers entries that no entry bundle holds (the bundles hold %d)", name, t.size())
-				return
-			}
-			if !bytes.Equal(data[j*32:(j+1)*32], t.levels[lvl][n][:]) {
-				if ref.level == 0 {
-					if leafFail == "" {
-						leafFail = fmt.Sprintf("entry %d: its leaf hash is not hash %d of %s", n, j, name)
-					}
-					break
-				}
-				r.fail(CheckTiles, "%s: hash %d does not match the hashes recomputed from the entries", name, j)
-				return
-			}
+		if leafFail == "" {
+			leafFail = res.leafFail
 		}
 	}
 	if leafFail != "" {
@@ -642,6 +716,38 @@ func (v *verifier) checkTiles(t *tree, size uint64) {
 	}
 	r.pass(CheckTiles, "%d tiles match the hashes recomputed from the entries; none is missing for size %d", len(v.tiles), size)
 	r.pass(CheckLeafHashes, "every entry's leaf hash matches its level-0 tile")
+}
+
+// checkTile compares one tile with the hashes recomputed from the entries:
+// what is wrong with it, or the first leaf hash of a level-0 tile that
+// differs (a changed entry or tile). buf is reused.
+func (v *verifier) checkTile(t *tree, name string, buf []byte) (problem, leafFail string, _ []byte) {
+	ref := v.tiles[name]
+	data, err := readInto(v.fsys, name, maxTileFile, buf)
+	if err != nil {
+		return fmt.Sprintf("%s: cannot read: %v", name, err), "", buf
+	}
+	width := int(ref.partial)
+	if width == 0 {
+		width = 256
+	}
+	if len(data) != width*32 {
+		return fmt.Sprintf("%s: %d bytes, want %d (%d hashes)", name, len(data), width*32, width), "", data
+	}
+	lvl := int(8 * ref.level)
+	for j := 0; j < width; j++ {
+		n := ref.index*256 + uint64(j)
+		if lvl >= len(t.levels) || n >= uint64(len(t.levels[lvl])) {
+			return fmt.Sprintf("%s: covers entries that no entry bundle holds (the bundles hold %d)", name, t.size()), "", data
+		}
+		if !bytes.Equal(data[j*32:(j+1)*32], t.levels[lvl][n][:]) {
+			if ref.level == 0 {
+				return "", fmt.Sprintf("entry %d: its leaf hash is not hash %d of %s", n, j, name), data
+			}
+			return fmt.Sprintf("%s: hash %d does not match the hashes recomputed from the entries", name, j), "", data
+		}
+	}
+	return "", "", data
 }
 
 func (v *verifier) hasTile(level, index uint64, w uint8) bool {
@@ -829,38 +935,52 @@ func (v *verifier) checkConsistency(t *tree, latest *Checkpoint) {
 	}
 	archived := len(all)
 	all = append(all, v.opts.Checkpoints...)
-	for i, nc := range all {
-		cp, err := OpenCheckpoint(nc.Data, nv, latest.Origin)
-		if err != nil {
-			r.fail(CheckConsistency, "%s: %v", nc.Name, err)
-			return
-		}
-		if i < archived && strings.HasPrefix(nc.Name, checkpointsDir+"/") && strconv.FormatUint(cp.Size, 10) != path.Base(nc.Name) {
-			r.fail(CheckConsistency, "%s: holds a checkpoint of size %d", nc.Name, cp.Size)
-			return
-		}
-		if cp.Size > latest.Size {
-			r.fail(CheckConsistency, "%s: size %d is larger than the latest checkpoint's %d; the log was cut back or this copy is stale", nc.Name, cp.Size, latest.Size)
-			return
-		}
-		if err := v.consistent(t, cp, latest); err != nil {
-			r.fail(CheckConsistency, "%s: size %d is not a prefix of the latest checkpoint: %v", nc.Name, cp.Size, err)
+	// Each checkpoint's signature and root, on every core: a log that
+	// checkpoints every few entries archives thousands. The first failure
+	// in the order above is the one reported.
+	problems := make([]string, len(all))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(all)/64)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(all); i += workers {
+				problems[i] = v.consistencyProblem(t, nv, all[i], i < archived, latest)
+			}
+		}(w)
+	}
+	wg.Wait()
+	for _, p := range problems {
+		if p != "" {
+			r.fail(CheckConsistency, "%s", p)
 			return
 		}
 	}
 	r.pass(CheckConsistency, "%d archived and %d given checkpoints are consistent with the latest (size %d)", archived, len(v.opts.Checkpoints), latest.Size)
 }
 
-func (v *verifier) consistent(t *tree, old, latest *Checkpoint) error {
-	if old.Size == 0 {
-		if old.Root != EmptyRoot() {
-			return errors.New("an empty tree with a non-empty root")
-		}
-		return nil
-	}
-	p, err := t.consistencyProof(old.Size, latest.Size)
+// consistencyProblem checks one checkpoint against the latest: signed by the
+// log key with its origin, named by its size when archived, no larger than
+// the latest, and its root the root of the first entries of its size (the
+// verifier holds every leaf, so it compares roots rather than a proof).
+func (v *verifier) consistencyProblem(t *tree, nv note.Verifier, nc NamedCheckpoint, archived bool, latest *Checkpoint) string {
+	cp, err := OpenCheckpoint(nc.Data, nv, latest.Origin)
 	if err != nil {
-		return err
+		return fmt.Sprintf("%s: %v", nc.Name, err)
 	}
-	return VerifyConsistency(old.Size, latest.Size, p, old.Root, latest.Root)
+	if archived && strings.HasPrefix(nc.Name, checkpointsDir+"/") && strconv.FormatUint(cp.Size, 10) != path.Base(nc.Name) {
+		return fmt.Sprintf("%s: holds a checkpoint of size %d", nc.Name, cp.Size)
+	}
+	if cp.Size > latest.Size {
+		return fmt.Sprintf("%s: size %d is larger than the latest checkpoint's %d; the log was cut back or this copy is stale", nc.Name, cp.Size, latest.Size)
+	}
+	root, err := t.root(cp.Size)
+	if err == nil && root != cp.Root {
+		err = fmt.Errorf("its root %s is not %s, the root of the first %d entries", cp.RootHex(), hex.EncodeToString(root[:]), cp.Size)
+	}
+	if err != nil {
+		return fmt.Sprintf("%s: size %d is not a prefix of the latest checkpoint: %v", nc.Name, cp.Size, err)
+	}
+	return ""
 }

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -82,8 +84,8 @@ func (e *Entry) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrEntry, h.Kind, err)
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(obj, &fields); err != nil {
+	fields, err := topLevel(obj)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrEntry, h.Kind, err)
 	}
 	if len(e.Artefacts) > 0 {
@@ -96,23 +98,112 @@ func (e *Entry) Marshal() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		fields["artefacts"] = raw
+		fields = append(fields, field{"artefacts", raw})
 	}
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
+	sort.Slice(fields, func(i, j int) bool { return fields[i].key < fields[j].key })
+	for i := 1; i < len(fields); i++ {
+		if fields[i].key == fields[i-1].key {
+			return nil, fmt.Errorf("%w: %s: field %q twice", ErrEntry, h.Kind, fields[i].key)
+		}
 	}
-	sort.Strings(keys)
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `{"seq":%d,"time":%q,"prev":%q,"kind":%q`, h.Seq, h.Time.UTC().Format(TimeFormat), h.Prev, h.Kind)
-	for _, k := range keys {
-		fmt.Fprintf(&b, ",%q:%s", k, fields[k])
+	// The header's values need no escape: prev is hex, the kind dotted
+	// lower-case words, and the field names are the kinds' own.
+	b := make([]byte, 0, len(obj)+160)
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendUint(b, h.Seq, 10)
+	b = append(b, `,"time":"`...)
+	b = appendTime(b, h.Time)
+	b = append(b, `","prev":"`...)
+	b = append(b, h.Prev...)
+	b = append(b, `","kind":"`...)
+	b = append(b, h.Kind...)
+	b = append(b, '"')
+	for _, f := range fields {
+		b = append(b, ',', '"')
+		b = append(b, f.key...)
+		b = append(b, '"', ':')
+		b = append(b, f.raw...)
 	}
-	b.WriteByte('}')
-	if b.Len() > MaxEntrySize {
-		return nil, fmt.Errorf("%w: %d bytes, more than %d (store large data as an artefact)", ErrEntry, b.Len(), MaxEntrySize)
+	b = append(b, '}')
+	if len(b) > MaxEntrySize {
+		return nil, fmt.Errorf("%w: %d bytes, more than %d (store large data as an artefact)", ErrEntry, len(b), MaxEntrySize)
 	}
-	return b.Bytes(), nil
+	return b, nil
+}
+
+// field is one member of a JSON object: its name and its value's bytes.
+type field struct {
+	key string
+	raw []byte
+}
+
+// topLevel splits the compact JSON object that encoding/json wrote for a
+// kind into its members, in order. Its names are the kinds' JSON tags,
+// plain words.
+func topLevel(obj []byte) ([]field, error) {
+	bad := errors.New("not a compact JSON object")
+	if len(obj) < 2 || obj[0] != '{' || obj[len(obj)-1] != '}' {
+		return nil, bad
+	}
+	var out []field
+	i := 1
+	for i < len(obj)-1 {
+		if obj[i] != '"' {
+			return nil, bad
+		}
+		j := bytes.IndexByte(obj[i+1:], '"')
+		if j < 0 || obj[i+1+j+1] != ':' {
+			return nil, bad
+		}
+		key := string(obj[i+1 : i+1+j])
+		if strings.ContainsRune(key, '\\') {
+			return nil, bad
+		}
+		start := i + 1 + j + 2
+		end, err := valueEnd(obj, start)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, field{key, obj[start:end]})
+		i = end
+		if obj[i] == ',' {
+			i++
+		}
+	}
+	return out, nil
+}
+
+// valueEnd is the index just after the JSON value that starts at i in
+// compact, valid JSON.
+func valueEnd(b []byte, i int) (int, error) {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i, nil
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				return i, nil
+			}
+		}
+		if depth == 0 && (b[i] == '"' || b[i] == '}' || b[i] == ']') {
+			if i+1 < len(b) && (b[i+1] == ',' || b[i+1] == '}') {
+				return i + 1, nil
+			}
+		}
+	}
+	return 0, errors.New("a JSON value runs past the object")
 }
 
 // Parse parses and checks one entry and decodes what its kind records. It
@@ -145,6 +236,29 @@ var ErrNotCanonical = errors.New("entry not in its canonical encoding")
 // encoding: what Parse reads is encoded again, and any difference is an
 // error wrapping ErrNotCanonical naming the first byte that differs.
 func ParseCanonical(data []byte) (*Entry, error) {
+	// Most entries of a log are canonical: decoded on the fast path and
+	// encoded again, they are done. Any other goes the strict way, for
+	// its error.
+	if e, ft := parseDirect(data); e != nil {
+		buf := encodeBuffers.Get().(*[]byte)
+		enc, ok := appendFast((*buf)[:0], e, ft)
+		same := ok && bytes.Equal(enc, data) && utf8.Valid(data)
+		if ok {
+			*buf = enc
+		}
+		encodeBuffers.Put(buf)
+		if same {
+			return e, nil
+		}
+	}
+	if e, ft := parseFast(data); e != nil {
+		if enc, ok := appendFast(make([]byte, 0, len(data)), e, ft); ok && bytes.Equal(enc, data) {
+			return e, nil
+		}
+		if want, err := e.Marshal(); err == nil && bytes.Equal(want, data) {
+			return e, nil
+		}
+	}
 	e, err := Parse(data)
 	if err != nil {
 		return nil, err
@@ -161,6 +275,32 @@ func ParseCanonical(data []byte) (*Entry, error) {
 		return nil, fmt.Errorf("%w: entry %d: byte %d is %s, the canonical encoding has %s", ErrNotCanonical, e.Seq, i, near(data, i), near(want, i))
 	}
 	return e, nil
+}
+
+// encodeBuffers hold the bytes ParseCanonical encodes to compare, reused.
+var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// parseFast reads an entry as Parse does, with the kind's fast decoder;
+// nil when it cannot (see fast.go), and the strict way must.
+func parseFast(data []byte) (*Entry, *fastType) {
+	h, obj, err := scan(data, true)
+	if err != nil {
+		return nil, nil
+	}
+	k, ok := byKind[h.Kind]
+	if !ok || k.fast == nil {
+		return nil, nil
+	}
+	v := reflect.New(k.fast.typ).Elem()
+	r := fastReader{b: obj}
+	if !k.fast.decode(&r, v) || r.i != len(obj) {
+		return nil, nil
+	}
+	ev, ok := v.Interface().(Event)
+	if !ok {
+		return nil, nil
+	}
+	return &Entry{Seq: h.Seq, Time: h.Time, Prev: h.Prev, Event: ev, Artefacts: h.Artefacts}, k.fast
 }
 
 // near quotes the bytes of b from i, a few of them, for a message.
@@ -295,6 +435,10 @@ func (h *Header) setHeader(key string, raw []byte) error {
 		if err != nil {
 			return errors.New("time is not a string")
 		}
+		if t, ok := parseTime(s); ok {
+			h.Time = t
+			break
+		}
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil || !strings.HasSuffix(s, "Z") {
 			return fmt.Errorf("time %q is not RFC 3339 UTC (…Z)", s)
@@ -335,4 +479,68 @@ func strictUnmarshal(raw []byte, v any) error {
 		return errors.New("data after the value")
 	}
 	return nil
+}
+
+// parseTime reads a time in TimeFormat exactly (what every entry holds),
+// without time.Parse's generality; ok is false for anything else, which
+// time.Parse then reads or refuses.
+func parseTime(s string) (time.Time, bool) {
+	if len(s) != len(TimeFormat) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' || s[23] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	y, mo, d, hh, mm, ss, ms := num(0, 4), num(5, 2), num(8, 2), num(11, 2), num(14, 2), num(17, 2), num(20, 3)
+	if y < 0 || mo < 1 || mo > 12 || d < 1 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 59 || ms < 0 {
+		return time.Time{}, false
+	}
+	t := time.Date(y, time.Month(mo), d, hh, mm, ss, ms*1e6, time.UTC)
+	if t.Day() != d || int(t.Month()) != mo || t.Year() != y {
+		return time.Time{}, false // a day the month does not have
+	}
+	return t, true
+}
+
+// appendTime writes t in TimeFormat: UTC, milliseconds, as
+// t.UTC().AppendFormat(b, TimeFormat) does, faster.
+func appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, TimeFormat)
+	}
+	hh, mm, ss := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	digits := func(b []byte, v, n int) []byte {
+		for i := n - 1; i >= 0; i-- {
+			b = append(b, 0)
+		}
+		for i := len(b) - 1; n > 0; i, n = i-1, n-1 {
+			b[i] = byte('0' + v%10)
+			v /= 10
+		}
+		return b
+	}
+	b = digits(b, y, 4)
+	b = append(b, '-')
+	b = digits(b, int(mo), 2)
+	b = append(b, '-')
+	b = digits(b, d, 2)
+	b = append(b, 'T')
+	b = digits(b, hh, 2)
+	b = append(b, ':')
+	b = digits(b, mm, 2)
+	b = append(b, ':')
+	b = digits(b, ss, 2)
+	b = append(b, '.')
+	b = digits(b, ms, 3)
+	return append(b, 'Z')
 }

@@ -296,6 +296,31 @@ func FuzzParseEntry(f *testing.F) {
 		f.Add(bytes.TrimSuffix(b, []byte("\n")))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// ParseCanonical (with its fast path) says exactly what Parse and
+		// Marshal say together: the bytes are canonical when they are
+		// what Marshal writes of what Parse reads.
+		c, cerr := ParseCanonical(data)
+		p, perr := Parse(data)
+		canonical := false
+		if perr == nil {
+			b, err := p.Marshal()
+			canonical = err == nil && bytes.Equal(b, data)
+		}
+		if (cerr == nil) != canonical {
+			t.Fatalf("ParseCanonical: %v, but Parse and Marshal: parse error %v, canonical %v\n%q", cerr, perr, canonical, data)
+		}
+		if cerr == nil && !reflect.DeepEqual(c, p) {
+			t.Fatalf("ParseCanonical and Parse read different entries:\n%#v\n%#v", c, p)
+		}
+		// Whatever the fast encoder writes is what Marshal writes.
+		if perr == nil {
+			if k := byKind[p.Kind()]; k.fast != nil {
+				want, merr := p.Marshal()
+				if enc, ok := appendFast(nil, p, k.fast); ok && (merr != nil || !bytes.Equal(enc, want)) {
+					t.Fatalf("the fast encoder writes\n%s\nMarshal (%v)\n%s", enc, merr, want)
+				}
+			}
+		}
 		e, err := Parse(data)
 		if err != nil {
 			return
@@ -382,7 +407,7 @@ func TestParseCanonical(t *testing.T) {
 			t.Errorf("%s: Parse reads it, but the error is %v, not ErrNotCanonical", name, err)
 		}
 	}
-	// Every vector is canonical.
+	// Every vector is canonical, read on the fast path as Parse reads it.
 	for i, e := range examples {
 		b, err := e.Marshal()
 		if err != nil {
@@ -390,6 +415,64 @@ func TestParseCanonical(t *testing.T) {
 		}
 		if _, err := ParseCanonical(b); err != nil {
 			t.Errorf("vector %d (%s): %v", i, e.Kind(), err)
+		}
+		fast, ft := parseFast(b)
+		slow := mustParse(t, b)
+		if fast == nil || !reflect.DeepEqual(fast, slow) {
+			t.Errorf("vector %d (%s): the fast path reads %#v, Parse %#v", i, e.Kind(), fast, slow)
+			continue
+		}
+		enc, ok := appendFast(nil, fast, ft)
+		switch {
+		case ok && !bytes.Equal(enc, b):
+			t.Errorf("vector %d (%s): the fast encoder writes\n%s\nMarshal\n%s", i, e.Kind(), enc, b)
+		case !ok && !bytes.Contains(b, []byte(`\`)):
+			t.Errorf("vector %d (%s): no escape in it, yet the fast encoder gives up", i, e.Kind())
+		}
+		if direct, _ := parseDirect(b); !bytes.Contains(b, []byte(`\`)) && !reflect.DeepEqual(direct, slow) {
+			t.Errorf("vector %d (%s): the direct path reads %#v, Parse %#v", i, e.Kind(), direct, slow)
+		}
+	}
+	for _, k := range Kinds {
+		if k.fast == nil {
+			t.Errorf("kind %s has no fast path", k.Kind)
+		}
+	}
+}
+
+func mustParse(t *testing.T, b []byte) *Entry {
+	t.Helper()
+	e, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestTimeFastPaths: the entry time's own reader and writer agree with
+// the time package's, on every millisecond of a day's edges and of dates
+// that do not exist.
+func TestTimeFastPaths(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(2026, 12, 4, 23, 59, 59, 999_000_000, time.UTC),
+		time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 1_000_000, time.UTC),
+		time.Date(9999, 12, 31, 12, 30, 5, 42_000_000, time.UTC),
+		time.Date(2026, 12, 4, 23, 59, 59, 999_999_999, time.FixedZone("x", 3600)),
+	} {
+		want := tm.UTC().AppendFormat(nil, TimeFormat)
+		if got := appendTime(nil, tm); string(got) != string(want) {
+			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+		p, ok := parseTime(string(want))
+		if q, err := time.Parse(time.RFC3339Nano, string(want)); !ok || err != nil || !p.Equal(q) {
+			t.Errorf("parseTime(%s) = %v %v, time.Parse %v %v", want, p, ok, q, err)
+		}
+	}
+	for _, bad := range []string{"2026-02-30T00:00:00.000Z", "2026-13-01T00:00:00.000Z", "2026-12-04T24:00:00.000Z", "2026-12-04T23:60:00.000Z",
+		"2026-12-04T23:59:60.000Z", "2026-12-04 23:59:59.000Z", "2026-12-04T23:59:59.0000Z", "2026-12-04T23:59:59.00aZ", "+026-12-04T23:59:59.000Z"} {
+		if _, ok := parseTime(bad); ok {
+			t.Errorf("parseTime(%s) took it", bad)
 		}
 	}
 }

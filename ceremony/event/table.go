@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 )
 
 // KindInfo is what the log knows of one kind of entry: how to decode it,
@@ -18,12 +19,13 @@ type KindInfo struct {
 	// (shown with a warning mark).
 	Deviation bool
 	decode    func(fields []byte) (Event, error)
+	fast      *fastType // nil: only decode reads the kind
 }
 
 // def is the table row of kind type T.
 func def[T Event](deviation bool, describe ...Variant) KindInfo {
 	var zero T
-	return KindInfo{Kind: zero.Kind(), Describe: describe, Deviation: deviation, decode: func(fields []byte) (Event, error) {
+	return KindInfo{Kind: zero.Kind(), Describe: describe, Deviation: deviation, fast: newFastType(reflect.TypeFor[T]()), decode: func(fields []byte) (Event, error) {
 		var v T
 		if err := strictUnmarshal(fields, &v); err != nil {
 			return nil, err
