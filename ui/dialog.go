@@ -6,6 +6,7 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/keyceremony/keyceremony/ceremony/session"
+	"github.com/keyceremony/keyceremony/internal/safetext"
 )
 
 // dialog is the console's component for an interaction in progress: it
@@ -113,6 +114,15 @@ func (d *dialog) update(msg tea.KeyMsg) (tea.Cmd, dialogEnd) {
 	}
 	var cmd tea.Cmd
 	d.input, cmd = d.input.Update(msg)
+	// What is typed is drawn on the room's screen and may be logged: a
+	// character that would reorder the text around it (a bidi override,
+	// pasted) is kept as its escape, in plain sight. A secret is neither
+	// drawn nor changed.
+	if !d.ask.Secret {
+		if v := d.input.Value(); safetext.Printable(v) != v {
+			d.input.SetValue(safetext.Printable(v))
+		}
+	}
 	return cmd, dialogEnd{}
 }
 

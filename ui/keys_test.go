@@ -305,3 +305,22 @@ func TestConsoleShowsLogTextEscaped(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleEchoesTypedTextEscaped: text pasted into a prompt that would
+// reorder the screen around it (a bidi override) is drawn, and logged, as
+// its escape.
+func TestConsoleEchoesTypedTextEscaped(t *testing.T) {
+	c := newConsole(t, 160, 45)
+	send(t, c, "x")
+	_, cmd := c.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("door stuck \u202eevil\u202c done"), Paste: true})
+	drain(t, c, cmd)
+	v := c.View()
+	if strings.ContainsAny(v, "\u202e\u202c") || !strings.Contains(v, `door stuck \u202eevil\u202c done`) {
+		t.Fatalf("the prompt echoes the pasted text unescaped:\n%q", v)
+	}
+	send(t, c, "enter")
+	ex := c.state.Exceptions
+	if len(ex) == 0 || ex[len(ex)-1].Text != `door stuck \u202eevil\u202c done` {
+		t.Fatalf("logged: %+v", ex)
+	}
+}

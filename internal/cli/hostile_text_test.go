@@ -115,3 +115,21 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// TestReportsQuoteFilesEscaped: a KSR whose id carries a bidi override (XML
+// allows one) is reported by ksr check with it escaped, and so is a script
+// problem that quotes the script.
+func TestReportsQuoteFilesEscaped(t *testing.T) {
+	ctx := context.Background()
+	b, err := os.ReadFile("../../dnssec/testdata/ksr-root-2010-q1-0.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ksr := filepath.Join(t.TempDir(), "ksr.xml")
+	os.WriteFile(ksr, bytes.Replace(b, []byte(`id="`), []byte("id=\"\u202eevil"), 1), 0o644)
+	var out bytes.Buffer
+	err = run(ctx, []string{"ksr", "check", ksr, "--now", "2010-01-01T00:00:00Z"}, nil, &out, &out)
+	if strings.Contains(out.String(), "\u202e") || !strings.Contains(out.String(), `\u202eevil`) {
+		t.Fatalf("ksr check: %v\n%q", err, out.String())
+	}
+}

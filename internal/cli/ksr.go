@@ -15,6 +15,7 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/internal/durable"
+	"github.com/keyceremony/keyceremony/internal/safetext"
 	"github.com/keyceremony/keyceremony/ui"
 )
 
@@ -167,7 +168,7 @@ func runKSRCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr i
 		enc.SetIndent("", "  ")
 		enc.Encode(rep)
 	} else {
-		printKSRReport(stdout, rep)
+		printKSRReport(safetext.Lines(stdout), rep) // the KSR's own text, escaped
 	}
 	if !rep.OK {
 		for _, r := range rep.Results {
@@ -257,6 +258,7 @@ func runKSRSign(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return err
 	}
 	d := dnssec.DigestOf(data)
+	stdout = safetext.Lines(stdout) // the report quotes the KSR: escaped
 	fmt.Fprintf(stdout, "KSR      %s\nSHA-256  %s\n         %s\n\n", filepath.Base(pos[0]), dnssec.GroupHex(d.Hex()), d.Words())
 	skr, results, err := session.SignKSR(ctx, session.SignRequest{Profile: p, Token: tok, KSR: ksr, Previous: prev, Schema: *schema,
 		Policy: policy, Now: now, Progress: func(done, total int) { fmt.Fprintf(stdout, "signed bundle %d of %d\n", done, total) }})

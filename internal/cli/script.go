@@ -10,6 +10,7 @@ import (
 
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/internal/safetext"
 	"github.com/keyceremony/keyceremony/scripts"
 )
 
@@ -22,6 +23,7 @@ func runScriptCheck(ctx context.Context, args []string, stdin io.Reader, stdout,
 	if err := requireArgs("script check", pos, "script file"); err != nil {
 		return err
 	}
+	stdout = safetext.Lines(stdout) // the problems quote the script: escaped
 	s, err := loadScript(pos[0])
 	if err != nil {
 		var se *ceremony.ScriptError

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/internal/safetext"
 	"github.com/keyceremony/keyceremony/ui"
 )
 
@@ -62,6 +63,7 @@ func runSKRVerify(ctx context.Context, args []string, stdin io.Reader, stdout, s
 		enc.SetIndent("", "  ")
 		enc.Encode(map[string]any{"file": filepath.Base(pos[0]), "sha256": d.Hex(), "words": d.Words(), "id": skr.ID, "ok": ok, "results": results})
 	} else {
+		stdout = safetext.Lines(stdout) // the report quotes the SKR: escaped
 		fmt.Fprintf(stdout, "SKR      %s\nSHA-256  %s\n         %s\n\n", filepath.Base(pos[0]), dnssec.GroupHex(d.Hex()), d.Words())
 		for _, r := range results {
 			fmt.Fprintf(stdout, "%s %-20s %s\n", ui.StatusMark(r.Status), r.ID, r.Detail)

@@ -6,6 +6,7 @@ package safetext
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -98,3 +99,26 @@ func Markdown(s string) string {
 // start of a line (#, -, +, a digit's dot) are left alone: the documents
 // never start a line with untrusted text.
 const markdownSpecial = "\\`*_[]<>|&~"
+
+// Lines is a writer that passes what it is given to w with every line made
+// Printable: for a report whose lines quote what a file or a server said.
+// Newlines separate lines and are kept; each Write is taken as whole
+// characters (as fmt writes them).
+func Lines(w io.Writer) io.Writer { return lines{w} }
+
+type lines struct{ w io.Writer }
+
+func (l lines) Write(p []byte) (int, error) {
+	s := string(p)
+	if clean(strings.ReplaceAll(s, "\n", "")) {
+		return l.w.Write(p)
+	}
+	parts := strings.Split(s, "\n")
+	for i, part := range parts {
+		parts[i] = Printable(part)
+	}
+	if _, err := io.WriteString(l.w, strings.Join(parts, "\n")); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

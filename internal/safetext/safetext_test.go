@@ -1,6 +1,7 @@
 package safetext
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -85,4 +86,14 @@ func FuzzMarkdown(f *testing.F) {
 			t.Fatalf("Markdown(%q) = %q is not printable", s, m)
 		}
 	})
+}
+
+func TestLines(t *testing.T) {
+	var b strings.Builder
+	w := Lines(&b)
+	fmt.Fprintf(w, "id %s · domain .\n", "ksr\u202e-1")
+	fmt.Fprintln(w, "plain line")
+	if got, want := b.String(), "id ksr\\u202e-1 · domain .\nplain line\n"; got != want {
+		t.Fatalf("%q, want %q", got, want)
+	}
 }
