@@ -47,7 +47,11 @@ bench:
 
 # Each fuzz target runs for FUZZTIME. A new input is minimised for at most a
 # second: the default minute per input, on KSRs and scripts of kilobytes,
-# left the fuzzers minimising instead of fuzzing.
+# left the fuzzers minimising instead of fuzzing. Go 1.26's fuzz coordinator
+# can end a run with "context deadline exceeded" when its time is up while a
+# worker is mid-input (golang/go#75804, fixed in Go 1.27): a run that ends so
+# and wrote no failing input found nothing, and passes; any other failure,
+# and any failing input, fails.
 FUZZTIME ?= 30s
 FUZZ_TARGETS := ./ceremony/event/:FuzzParseEntry ./transparency/:FuzzParseCheckpoint ./transparency/:FuzzWitnessPolicy \
 	./dnssec/:FuzzParse ./dnssec/:FuzzParseText ./dnssec/:FuzzLoadPolicy ./ceremony/:FuzzLoadScript ./ceremony/:FuzzLoadProfile \
@@ -55,5 +59,8 @@ FUZZ_TARGETS := ./ceremony/event/:FuzzParseEntry ./transparency/:FuzzParseCheckp
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t#*:}; \
 		echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s -parallel 1 $$pkg >/tmp/keyceremony-fuzz.log 2>&1 || { cat /tmp/keyceremony-fuzz.log; exit 1; }; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 1s -parallel 1 $$pkg >/tmp/keyceremony-fuzz.log 2>&1 || \
+		if grep -q '^    context deadline exceeded$$' /tmp/keyceremony-fuzz.log && ! grep -q 'Failing input written' /tmp/keyceremony-fuzz.log; then \
+			echo "  time ran out mid-input (golang/go#75804); no failing input"; \
+		else cat /tmp/keyceremony-fuzz.log; exit 1; fi; \
 		grep 'execs:' /tmp/keyceremony-fuzz.log | tail -n 1; done
