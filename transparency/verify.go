@@ -1,6 +1,7 @@
 package transparency
 
 import (
+	"iter"
 	"slices"
 
 	"github.com/keyceremony/keyceremony/ceremony/event"
@@ -531,20 +532,13 @@ func (v *verifier) readBundles() ([][]byte, bool) {
 		problem string
 	}
 	results := make([]result, len(indexes))
-	workers := min(runtime.GOMAXPROCS(0), 1+len(indexes)/8)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			var buf []byte
-			for k := w; k < len(indexes); k += workers {
-				i := uint64(k)
-				results[k].entries, results[k].problem, buf = v.readBundleIndex(i, byIndex[i], buf)
-			}
-		}(w)
-	}
-	wg.Wait()
+	onCores(len(indexes), 8, func(ks iter.Seq[int]) {
+		var buf []byte
+		for k := range ks {
+			i := uint64(k)
+			results[k].entries, results[k].problem, buf = v.readBundleIndex(i, byIndex[i], buf)
+		}
+	})
 	var all [][]byte
 	for k, res := range results {
 		if res.problem != "" {
@@ -626,30 +620,23 @@ func hashAndParse(entries [][]byte, parse bool) ([]Hash, []*event.Header, []*eve
 	if parse {
 		parsed, full, errs = make([]*event.Header, len(entries)), make([]*event.Entry, len(entries)), make([]error, len(entries))
 	}
-	workers := min(runtime.GOMAXPROCS(0), 1+len(entries)/512)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(entries); i += workers {
-				leaves[i] = LeafHash(entries[i])
-				if parse {
-					// Each entry must be the one encoding of what it
-					// records: a log re-signed with other bytes for the
-					// same entries fails here.
-					e, err := event.ParseCanonical(entries[i])
-					if err != nil {
-						errs[i] = err
-						continue
-					}
-					full[i] = e
-					parsed[i] = &event.Header{Seq: e.Seq, Time: e.Time, Prev: e.Prev, Kind: e.Kind(), Artefacts: e.Artefacts}
+	onCores(len(entries), 512, func(is iter.Seq[int]) {
+		for i := range is {
+			leaves[i] = LeafHash(entries[i])
+			if parse {
+				// Each entry must be the one encoding of what it records:
+				// a log re-signed with other bytes for the same entries
+				// fails here.
+				e, err := event.ParseCanonical(entries[i])
+				if err != nil {
+					errs[i] = err
+					continue
 				}
+				full[i] = e
+				parsed[i] = &event.Header{Seq: e.Seq, Time: e.Time, Prev: e.Prev, Kind: e.Kind(), Artefacts: e.Artefacts}
 			}
-		}(w)
-	}
-	wg.Wait()
+		}
+	})
 	return leaves, parsed, full, errs
 }
 
@@ -667,19 +654,12 @@ func (v *verifier) checkTiles(t *tree, size uint64) {
 	// problem in name order is the one reported.
 	type result struct{ problem, leafFail string }
 	results := make([]result, len(names))
-	workers := min(runtime.GOMAXPROCS(0), 1+len(names)/64)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			var buf []byte
-			for k := w; k < len(names); k += workers {
-				results[k].problem, results[k].leafFail, buf = v.checkTile(t, names[k], buf)
-			}
-		}(w)
-	}
-	wg.Wait()
+	onCores(len(names), 64, func(ks iter.Seq[int]) {
+		var buf []byte
+		for k := range ks {
+			results[k].problem, results[k].leafFail, buf = v.checkTile(t, names[k], buf)
+		}
+	})
 	leafFail := ""
 	for _, res := range results {
 		if res.problem != "" {
@@ -939,18 +919,11 @@ func (v *verifier) checkConsistency(t *tree, latest *Checkpoint) {
 	// checkpoints every few entries archives thousands. The first failure
 	// in the order above is the one reported.
 	problems := make([]string, len(all))
-	workers := min(runtime.GOMAXPROCS(0), 1+len(all)/64)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(all); i += workers {
-				problems[i] = v.consistencyProblem(t, nv, all[i], i < archived, latest)
-			}
-		}(w)
-	}
-	wg.Wait()
+	onCores(len(all), 64, func(is iter.Seq[int]) {
+		for i := range is {
+			problems[i] = v.consistencyProblem(t, nv, all[i], i < archived, latest)
+		}
+	})
 	for _, p := range problems {
 		if p != "" {
 			r.fail(CheckConsistency, "%s", p)
@@ -983,4 +956,28 @@ func (v *verifier) consistencyProblem(t *tree, nv note.Verifier, nc NamedCheckpo
 		return fmt.Sprintf("%s: size %d is not a prefix of the latest checkpoint: %v", nc.Name, cp.Size, err)
 	}
 	return ""
+}
+
+// onCores runs work on one goroutine per core (fewer when n is small: one
+// for every per items), each handed its share of the indexes below n, and
+// returns once all are done. The verifier's checks of independent files
+// and entries run so; each keeps its results by index, so that the first
+// problem in order is the one reported.
+func onCores(n, per int, work func(indexes iter.Seq[int])) {
+	workers := min(runtime.GOMAXPROCS(0), 1+n/per)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(func(yield func(int) bool) {
+				for i := w; i < n; i += workers {
+					if !yield(i) {
+						return
+					}
+				}
+			})
+		}()
+	}
+	wg.Wait()
 }

@@ -106,18 +106,8 @@ func (e *Entry) Marshal() ([]byte, error) {
 			return nil, fmt.Errorf("%w: %s: field %q twice", ErrEntry, h.Kind, fields[i].key)
 		}
 	}
-	// The header's values need no escape: prev is hex, the kind dotted
-	// lower-case words, and the field names are the kinds' own.
-	b := make([]byte, 0, len(obj)+160)
-	b = append(b, `{"seq":`...)
-	b = strconv.AppendUint(b, h.Seq, 10)
-	b = append(b, `,"time":"`...)
-	b = appendTime(b, h.Time)
-	b = append(b, `","prev":"`...)
-	b = append(b, h.Prev...)
-	b = append(b, `","kind":"`...)
-	b = append(b, h.Kind...)
-	b = append(b, '"')
+	// The field names need no escape: they are the kinds' own.
+	b := appendHeader(make([]byte, 0, len(obj)+160), h.Seq, h.Time, h.Prev, h.Kind)
 	for _, f := range fields {
 		b = append(b, ',', '"')
 		b = append(b, f.key...)
@@ -129,6 +119,21 @@ func (e *Entry) Marshal() ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d (store large data as an artefact)", ErrEntry, len(b), MaxEntrySize)
 	}
 	return b, nil
+}
+
+// appendHeader writes the opening of an entry's encoding: its header, in
+// order. The values need no escape: prev is hex, the kind dotted
+// lower-case words (both checked before).
+func appendHeader(b []byte, seq uint64, t time.Time, prev, kind string) []byte {
+	b = append(b, `{"seq":`...)
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, `,"time":"`...)
+	b = appendTime(b, t)
+	b = append(b, `","prev":"`...)
+	b = append(b, prev...)
+	b = append(b, `","kind":"`...)
+	b = append(b, kind...)
+	return append(b, '"')
 }
 
 // field is one member of a JSON object: its name and its value's bytes.

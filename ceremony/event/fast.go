@@ -82,15 +82,7 @@ func newFastType(t reflect.Type) *fastType {
 // appendFast appends the canonical encoding of e, whose kind is encoded by
 // ft, or returns false.
 func appendFast(b []byte, e *Entry, ft *fastType) ([]byte, bool) {
-	b = append(b, `{"seq":`...)
-	b = strconv.AppendUint(b, e.Seq, 10)
-	b = append(b, `,"time":"`...)
-	b = appendTime(b, e.Time)
-	b = append(b, `","prev":"`...)
-	b = append(b, e.Prev...)
-	b = append(b, `","kind":"`...)
-	b = append(b, e.Event.Kind()...)
-	b = append(b, '"')
+	b = appendHeader(b, e.Seq, e.Time, e.Prev, e.Event.Kind())
 	v := reflect.ValueOf(e.Event)
 	arts := len(e.Artefacts) > 0
 	ok := true

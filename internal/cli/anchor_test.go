@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -128,7 +129,8 @@ func TestAnchorRekor(t *testing.T) {
 			t.Fatal(err)
 		}
 		old := filepath.Join(t.TempDir(), "log")
-		rewriteDated(t, src, old, time.Now().Add(-30*24*time.Hour))
+		clock := time.Now().Add(-30 * 24 * time.Hour)
+		rewriteLog(t, src, old, math.MaxInt, func() time.Time { clock = clock.Add(time.Second); return clock })
 		if err := run(ctx, []string{"anchor", "rekor", old, "--url", url, "--key", key}, nil, io.Discard, io.Discard); err != nil {
 			t.Fatal(err)
 		}
@@ -179,9 +181,10 @@ func addSignatureLine(t *testing.T, cp []byte, signer note.Signer) []byte {
 	return append(bytes.Clone(cp), signed[bytes.Index(signed, []byte("\n\n"))+2:]...)
 }
 
-// rewriteDated writes the ceremony logged in dir again into other, with the
-// same log key, every entry dated from start on.
-func rewriteDated(t *testing.T, dir, other string, start time.Time) {
+// rewriteLog writes the first n entries of the ceremony logged in dir
+// again into other, with the same log key (what whoever holds it can do),
+// each dated by now (nil: the clock).
+func rewriteLog(t *testing.T, dir, other string, n int, now func() time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	key, err := transparency.LoadKey(dir + ".key")
@@ -192,21 +195,24 @@ func rewriteDated(t *testing.T, dir, other string, start time.Time) {
 	if err != nil || !rep.OK {
 		t.Fatal(err)
 	}
-	clock := start
-	now := func() time.Time { clock = clock.Add(time.Second); return clock }
+	read := func(a event.Artefact) []byte {
+		data, err := os.ReadFile(filepath.Join(dir, "artefacts", "sha256", a.SHA256))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
 	var arts []transparency.Artefact
 	for _, a := range rep.Events[0].Artefacts {
-		data, _ := os.ReadFile(filepath.Join(dir, "artefacts", "sha256", a.SHA256))
-		arts = append(arts, transparency.Artefact{Name: a.Name, Data: data})
+		arts = append(arts, transparency.Artefact{Name: a.Name, Data: read(a)})
 	}
 	l, err := transparency.Open(ctx, other, transparency.Options{Key: key, New: true, Open: rep.Events[0].Event.(event.Open), OpenArtefacts: arts, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range rep.Events[1:] {
+	for _, e := range rep.Events[1:min(n, len(rep.Events))] {
 		for _, a := range e.Artefacts {
-			data, _ := os.ReadFile(filepath.Join(dir, "artefacts", "sha256", a.SHA256))
-			if _, err := l.StoreArtefact(a.Name, data); err != nil {
+			if _, err := l.StoreArtefact(a.Name, read(a)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -260,33 +260,7 @@ func TestPinnedTrust(t *testing.T) {
 		// Whoever holds the log key writes the first 20 entries again: a
 		// log that is whole and signed, but not closed.
 		other := filepath.Join(t.TempDir(), "log")
-		key, err := transparency.LoadKey(dir + ".key")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var arts []transparency.Artefact
-		for _, a := range entries[0].Artefacts {
-			data, _ := os.ReadFile(filepath.Join(dir, "artefacts", "sha256", a.SHA256))
-			arts = append(arts, transparency.Artefact{Name: a.Name, Data: data})
-		}
-		l, err := transparency.Open(ctx, other, transparency.Options{Key: key, New: true, Open: entries[0].Event.(event.Open), OpenArtefacts: arts})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range entries[1:20] {
-			for _, a := range e.Artefacts {
-				data, _ := os.ReadFile(filepath.Join(dir, "artefacts", "sha256", a.SHA256))
-				if _, err := l.StoreArtefact(a.Name, data); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if _, err := l.Append(ctx, e.Event, e.Artefacts...); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := l.Close(ctx); err != nil {
-			t.Fatal(err)
-		}
+		rewriteLog(t, dir, other, 20, nil)
 		report, code := verify(t, other)
 		if code != exitBadInput || !strings.Contains(report, "[FAIL] entries.close") || !strings.Contains(report, "give --open") {
 			t.Fatalf("exit %d:\n%s", code, report)
