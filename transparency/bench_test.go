@@ -100,7 +100,7 @@ func BenchmarkAppend(b *testing.B) {
 // bulkLog writes a log of n entries quickly (Tessera batches of 256) with the
 // same entry format, chain and opening entry as Log writes, for the verifier
 // benchmark. The checkpoint archive holds the checkpoints seen while writing.
-func bulkLog(b *testing.B, n int) string {
+func bulkLog(b *testing.B, n int) (string, *Key) {
 	b.Helper()
 	key := testKey(b, "bench.keyceremony.invalid/bulk/rehearsal")
 	t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
@@ -115,7 +115,7 @@ func bulkLog(b *testing.B, n int) string {
 			b.Fatal(err)
 		}
 		return data
-	})
+	}), key
 }
 
 // writeLog writes a log of n entries, each the bytes entry returns given
@@ -173,7 +173,7 @@ func writeLog(b testing.TB, key *Key, n int, entry func(i int, prev string) []by
 // SHA-256 hashing every file of the same folder, measured in the same run.
 func BenchmarkVerify(b *testing.B) {
 	const n = 10000
-	dir := bulkLog(b, n)
+	dir, _ := bulkLog(b, n)
 	fsys := os.DirFS(dir)
 	rep, err := Verify(fsys, VerifyOptions{})
 	if err != nil || !rep.OK || rep.Size != n {
@@ -201,22 +201,11 @@ func BenchmarkVerify(b *testing.B) {
 			return nil
 		})
 	}
-	// Verify and the baseline alternate, so that both see the same machine.
-	var verifyNs, baseNs int64
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
+	per, base := sideBySide(b, func() {
 		if rep, err := Verify(fsys, VerifyOptions{}); err != nil || !rep.OK {
 			b.Fatal("verify failed")
 		}
-		t1 := time.Now()
-		hashAll()
-		verifyNs += t1.Sub(t0).Nanoseconds()
-		baseNs += time.Since(t1).Nanoseconds()
-	}
-	b.StopTimer()
-	per := float64(verifyNs) / float64(b.N)
-	base := float64(baseNs) / float64(b.N)
+	}, hashAll)
 	b.ReportMetric(per/1e6, "verify-ms/op")
 	b.SetBytes(total)
 	b.ReportMetric(float64(files), "files")
@@ -290,19 +279,7 @@ func pace(b *testing.B, dir string, key *Key, every int) {
 
 func benchmarkVerifyVsFsck(b *testing.B, paced bool) {
 	const n = 100_000
-	key := testKey(b, "bench.keyceremony.invalid/bulk/rehearsal")
-	t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	dir := writeLog(b, key, n, func(i int, prev string) []byte {
-		rec := sampleRecord(i)
-		if i == 0 {
-			rec = event.Open{Origin: key.Signer.Name(), LogVKey: key.VKey}
-		}
-		data, err := (&event.Entry{Seq: uint64(i), Time: t0.Add(time.Duration(i) * time.Second), Prev: prev, Event: rec}).Marshal()
-		if err != nil {
-			b.Fatal(err)
-		}
-		return data
-	})
+	dir, key := bulkLog(b, n)
 	if paced {
 		pace(b, dir, key, 64)
 	}
@@ -332,23 +309,32 @@ func benchmarkVerifyVsFsck(b *testing.B, paced bool) {
 	if rep, err := Verify(fsys, VerifyOptions{}); err != nil || !rep.OK || rep.Size != n {
 		b.Fatalf("bench log does not verify: %v %+v", err, rep.FirstFailure())
 	}
-	var verifyNs, fsckNs int64
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
+	per, base := sideBySide(b, func() {
 		if rep, err := Verify(fsys, VerifyOptions{}); err != nil || !rep.OK {
 			b.Fatal("verify failed")
 		}
-		t1 := time.Now()
+	}, func() {
 		if err := fsckOnce(); err != nil {
 			b.Fatal(err)
 		}
-		verifyNs += t1.Sub(t0).Nanoseconds()
-		fsckNs += time.Since(t1).Nanoseconds()
-	}
-	b.StopTimer()
-	per, base := float64(verifyNs)/float64(b.N), float64(fsckNs)/float64(b.N)
+	})
 	b.ReportMetric(per/1e6, "verify-ms/op")
 	b.ReportMetric(base/1e6, "fsck-ms/op")
 	b.ReportMetric(per/base, "x-fsck")
+}
+
+// sideBySide times op and its baseline in alternation, b.N times each, so
+// that both see the same machine; it returns each one's mean in ns.
+func sideBySide(b *testing.B, op, baseline func()) (opNs, baseNs float64) {
+	var opT, baseT time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		op()
+		t1 := time.Now()
+		baseline()
+		opT, baseT = opT+t1.Sub(t0), baseT+time.Since(t1)
+	}
+	b.StopTimer()
+	return float64(opT.Nanoseconds()) / float64(b.N), float64(baseT.Nanoseconds()) / float64(b.N)
 }

@@ -15,15 +15,7 @@ import (
 // strict scan alone, what the log verifier does) and encoding/json into a
 // map (what reading an entry as untyped JSON costs).
 func BenchmarkParse(b *testing.B) {
-	paths, _ := filepath.Glob("testdata/vectors/*.json")
-	var entries [][]byte
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		entries = append(entries, bytes.TrimSuffix(raw, []byte("\n")))
-	}
+	entries := vectorEntries(b)
 	var typed, header, generic time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -59,15 +51,7 @@ func BenchmarkParse(b *testing.B) {
 // bytes are its one encoding (what the log verifier does for each entry),
 // against ParseHeader (the strict scan alone) in the same iterations.
 func BenchmarkParseCanonical(b *testing.B) {
-	paths, _ := filepath.Glob("testdata/vectors/*.json")
-	var entries [][]byte
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		entries = append(entries, bytes.TrimSuffix(raw, []byte("\n")))
-	}
+	entries := vectorEntries(b)
 	var canonical, header time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -89,4 +73,19 @@ func BenchmarkParseCanonical(b *testing.B) {
 	b.ReportMetric(float64(canonical.Nanoseconds())/n/1e3, "µs/entry")
 	b.ReportMetric(float64(header.Nanoseconds())/n/1e3, "header-µs/entry")
 	b.ReportMetric(float64(canonical)/float64(header), "×header")
+}
+
+// vectorEntries are the golden vectors' entries, without their newline.
+func vectorEntries(b *testing.B) [][]byte {
+	b.Helper()
+	paths, _ := filepath.Glob("testdata/vectors/*.json")
+	var entries [][]byte
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		entries = append(entries, bytes.TrimSuffix(raw, []byte("\n")))
+	}
+	return entries
 }

@@ -324,18 +324,7 @@ func TestPageOnAStaticHost(t *testing.T) {
 	l.Close(context.Background())
 	host := t.TempDir()
 	logtest.CopyPublished(t, l.Dir(), filepath.Join(host, "ceremony", "log"))
-	for _, name := range publish.WebFiles() {
-		data, _, err := publish.WebFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(host, "page", "web", name)
-		if name == "index.html" {
-			p = filepath.Join(host, "page", name)
-		}
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, data, 0o644)
-	}
+	exportPage(t, filepath.Join(host, "page"))
 	srv := httptest.NewServer(http.FileServer(http.Dir(host)))
 	defer srv.Close()
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/page/index.html?log=../ceremony/log/#key="+url.QueryEscape(key.VKey))); err != nil {
@@ -431,18 +420,7 @@ func TestPageCountsOnlyNamedCosigners(t *testing.T) {
 	l.Close(context.Background())
 	host := t.TempDir()
 	logtest.CopyPublished(t, l.Dir(), filepath.Join(host, "log"))
-	for _, name := range publish.WebFiles() {
-		data, _, err := publish.WebFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(host, "web", name)
-		if name == "index.html" {
-			p = filepath.Join(host, name)
-		}
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, data, 0o644)
-	}
+	exportPage(t, host)
 	// CO4's own key cosigns the quorum's checkpoint.
 	cards, err := quorum.LoadSimulated(scripts.DemoCards())
 	if err != nil {
@@ -475,5 +453,23 @@ func TestPageCountsOnlyNamedCosigners(t *testing.T) {
 	p := waitPage(t, ctx, "a failure", func(p pageState) bool { return p.Failure != "" })
 	if p.Failure != "cosignatures: checkpoint "+qsize+": not-named cosignature by CO4: the log does not name CO4 among the officers cosigning checkpoint "+qsize {
 		t.Fatalf("%+v", p)
+	}
+}
+
+// exportPage writes the page's files into dir as serve --export-page lays
+// them out: index.html, and the rest under web/.
+func exportPage(t *testing.T, dir string) {
+	t.Helper()
+	for _, name := range publish.WebFiles() {
+		data, _, err := publish.WebFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "web", name)
+		if name == "index.html" {
+			p = filepath.Join(dir, name)
+		}
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, data, 0o644)
 	}
 }
