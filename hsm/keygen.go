@@ -61,7 +61,11 @@ func (t *PKCS11Token) GenerateKSK(ctx context.Context, spec KeySpec) (Key, error
 			pkcs11.NewAttribute(pkcs11.CKA_ID, id),
 		}
 	}
-	pub := append(common(pkcs11.CKO_PUBLIC_KEY), pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true), pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false))
+	// A KSK's public half only verifies, and its private half only signs:
+	// every other use a token may default to is turned off.
+	pub := append(common(pkcs11.CKO_PUBLIC_KEY), pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true), pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, false), pkcs11.NewAttribute(pkcs11.CKA_WRAP, false),
+		pkcs11.NewAttribute(pkcs11.CKA_VERIFY_RECOVER, false), pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false))
 	priv := append(common(pkcs11.CKO_PRIVATE_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
@@ -69,6 +73,8 @@ func (t *PKCS11Token) GenerateKSK(ctx context.Context, spec KeySpec) (Key, error
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, spec.Extractable),
 		pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, false),
 		pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, false),
+		pkcs11.NewAttribute(pkcs11.CKA_SIGN_RECOVER, false),
+		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false),
 	)
 	var mech *pkcs11.Mechanism
 	switch spec.Algorithm {
@@ -129,6 +135,81 @@ func (t *PKCS11Token) PrivateAttributes(label string) (sensitive, extractable, n
 	}
 	b := func(v []byte) bool { return len(v) == 1 && v[0] != 0 }
 	return b(a[0].Value), b(a[1].Value), b(a[2].Value), nil
+}
+
+// KeyUses are what a token allows a key pair to do, as its attributes say.
+type KeyUses struct {
+	// The public half: a KSK's only verifies.
+	Verify, Encrypt, Wrap, VerifyRecover, Derive bool
+	// The private half: a KSK's only signs, is sensitive, and is never
+	// extractable unless the profile backs its keys up. PrivateRead says
+	// whether it could be read: a token shows private objects only once
+	// logged in.
+	Sign, Decrypt, Unwrap, SignRecover, PrivDerive, Sensitive, Extractable bool
+	PrivateRead                                                            bool
+}
+
+// Problems words what is wrong with the uses of a KSK; backupCapable says
+// whether the profile backs keys up (an extractable private key is then
+// expected).
+func (u KeyUses) Problems(backupCapable bool) []string {
+	var out []string
+	flag := func(bad bool, what string) {
+		if bad {
+			out = append(out, what)
+		}
+	}
+	flag(!u.Verify, "the public key cannot verify")
+	flag(u.Encrypt, "the public key can encrypt")
+	flag(u.Wrap, "the public key can wrap keys")
+	flag(u.VerifyRecover, "the public key can verify-recover")
+	flag(u.Derive, "the public key can derive keys")
+	if !u.PrivateRead {
+		return out
+	}
+	flag(!u.Sign, "the private key cannot sign")
+	flag(u.Decrypt, "the private key can decrypt")
+	flag(u.Unwrap, "the private key can unwrap keys")
+	flag(u.SignRecover, "the private key can sign-recover")
+	flag(u.PrivDerive, "the private key can derive keys")
+	flag(!u.Sensitive, "the private key is not sensitive")
+	flag(u.Extractable && !backupCapable, "the private key is extractable, and the profile backs no key up")
+	return out
+}
+
+// Uses reads what the token allows the key pair labelled label to do.
+// An attribute a token does not know for a key type reads as false.
+func (t *PKCS11Token) Uses(label string) (KeyUses, error) {
+	var u KeyUses
+	read := func(class uint, into map[uint]*bool) error {
+		obj, err := t.find(class, label)
+		if err != nil {
+			return err
+		}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		for typ, dst := range into {
+			// One at a time: a token refuses the whole query for one
+			// attribute its key type lacks.
+			a, err := t.ctx.GetAttributeValue(t.session, obj, []*pkcs11.Attribute{pkcs11.NewAttribute(typ, nil)})
+			*dst = err == nil && len(a) == 1 && len(a[0].Value) == 1 && a[0].Value[0] != 0
+		}
+		return nil
+	}
+	if err := read(pkcs11.CKO_PUBLIC_KEY, map[uint]*bool{pkcs11.CKA_VERIFY: &u.Verify, pkcs11.CKA_ENCRYPT: &u.Encrypt, pkcs11.CKA_WRAP: &u.Wrap,
+		pkcs11.CKA_VERIFY_RECOVER: &u.VerifyRecover, pkcs11.CKA_DERIVE: &u.Derive}); err != nil {
+		return u, err
+	}
+	err := read(pkcs11.CKO_PRIVATE_KEY, map[uint]*bool{pkcs11.CKA_SIGN: &u.Sign, pkcs11.CKA_DECRYPT: &u.Decrypt, pkcs11.CKA_UNWRAP: &u.Unwrap,
+		pkcs11.CKA_SIGN_RECOVER: &u.SignRecover, pkcs11.CKA_DERIVE: &u.PrivDerive, pkcs11.CKA_SENSITIVE: &u.Sensitive, pkcs11.CKA_EXTRACTABLE: &u.Extractable})
+	switch {
+	case errors.Is(err, ErrKeyNotFound):
+		return u, nil // not logged in: the public half alone
+	case err != nil:
+		return u, err
+	}
+	u.PrivateRead = true
+	return u, nil
 }
 
 // Zeroizer is a token whose keys can be destroyed, for decommissioning.

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/keyceremony/keyceremony/hsm"
@@ -69,6 +70,19 @@ func TestGenerateKSK(t *testing.T) {
 		}
 		if !sensitive || extractable != spec.Extractable || never == spec.Extractable {
 			t.Fatalf("%s: sensitive %v, extractable %v, never extractable %v", spec.Label, sensitive, extractable, never)
+		}
+		// The public half only verifies, the private half only signs.
+		uses, err := tok.Uses(spec.Label)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := uses.Problems(spec.Extractable); len(p) > 0 || !uses.PrivateRead {
+			t.Fatalf("%s: %v (%+v)", spec.Label, p, uses)
+		}
+		if spec.Extractable {
+			if p := uses.Problems(false); len(p) != 1 || !strings.Contains(p[0], "extractable") {
+				t.Fatalf("%s without backups: %v", spec.Label, p)
+			}
 		}
 	}
 	labels, err := tok.KeyLabels(ctx)

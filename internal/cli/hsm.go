@@ -51,6 +51,7 @@ func runHSMInventory(ctx context.Context, args []string, stdin io.Reader, stdout
 		return nil
 	}
 	fmt.Fprintf(stdout, "\n%-12s %-6s %-7s %-7s %-64s %s\n", "label", "alg", "tag", "revoked", "DS SHA-256", "inventory")
+	privateUnread := false
 	for _, l := range labels {
 		k, err := tok.Key(ctx, l)
 		if err != nil {
@@ -72,6 +73,17 @@ func runHSMInventory(ctx context.Context, args []string, stdin io.Reader, stdout
 			}
 		}
 		fmt.Fprintf(stdout, "%-12s %-6d %-7d %-7d %-64s %s\n", l, dk.Algorithm, tag, revoked, ds, status)
+		// A KSK's public key only verifies and its private key only signs,
+		// sensitive and, unless the profile backs keys up, never
+		// extractable: anything else is flagged under its row.
+		if pt, ok := tok.(*hsm.PKCS11Token); ok {
+			if uses, err := pt.Uses(l); err == nil {
+				for _, p := range uses.Problems(p.Token.BackupCapable) {
+					fmt.Fprintf(stdout, "%-12s [FLAG] %s\n", "", p)
+				}
+				privateUnread = privateUnread || !uses.PrivateRead
+			}
+		}
 	}
 	onToken := map[string]bool{}
 	for _, l := range labels {
@@ -81,6 +93,9 @@ func runHSMInventory(ctx context.Context, args []string, stdin io.Reader, stdout
 		if !onToken[k.Label] {
 			fmt.Fprintf(stdout, "%-12s %-6s %-7d %-7s %-64s %s\n", k.Label, "-", k.KeyTag, "-", strings.ToLower(k.DSSHA256), "in the inventory, NOT ON THE TOKEN")
 		}
+	}
+	if privateUnread {
+		fmt.Fprintln(stdout, "\nThe public keys' uses are checked; the token shows the private keys' only once logged in (hsm keygen checks a new key's).")
 	}
 	return nil
 }

@@ -113,6 +113,12 @@ func TestPKCS11Profile(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^KSK3 +13 +` + m[1] + ` +` + m[2] + ` +[0-9a-f]{64} not in the inventory$`).MatchString(out.String()) {
 		t.Fatalf("inventory after keygen:\n%s", out.String())
 	}
+	// The generated key only verifies and signs; the keys imported with
+	// SoftHSM's defaults are flagged under their rows.
+	if regexp.MustCompile(`(?m)^KSK3 .*\n +\[FLAG\]`).MatchString(out.String()) ||
+		!regexp.MustCompile(`(?m)^KSK1 .*\n +\[FLAG\] the public key can encrypt$`).MatchString(out.String()) {
+		t.Fatalf("the keys' uses are not flagged as they should be:\n%s", out.String())
+	}
 
 	a, _ := os.ReadFile(filepath.Join(dir, "hsm.xml"))
 	b, _ := os.ReadFile(filepath.Join(dir, "soft.xml"))
