@@ -100,12 +100,16 @@ func parseNow(s string) (time.Time, error) {
 }
 
 type ksrReport struct {
-	File    string          `json:"file"`
-	SHA256  string          `json:"sha256"`
-	Words   string          `json:"words"`
-	ID      string          `json:"id"`
-	Domain  string          `json:"domain"`
-	Serial  string          `json:"serial"`
+	File   string `json:"file"`
+	SHA256 string `json:"sha256"`
+	Words  string `json:"words"`
+	ID     string `json:"id"`
+	Domain string `json:"domain"`
+	Serial string `json:"serial"`
+	// Format is "" for IANA's XML, else knot or bind: a text KSR has no
+	// serial, and Period says what it covers instead.
+	Format  string          `json:"format,omitempty"`
+	Period  string          `json:"period,omitempty"`
 	Now     string          `json:"now"`
 	Bundles []bundleRow     `json:"bundles"`
 	Results []dnssec.Result `json:"results"`
@@ -161,6 +165,10 @@ func runKSRCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr i
 		}
 		rep.Bundles = append(rep.Bundles, row)
 	}
+	if rep.Format = doc.Format; doc.Format != "" && len(doc.Request.Bundles) > 0 {
+		bs := doc.Request.Bundles
+		rep.Period = bs[0].Inception.UTC().Format(time.DateTime) + " to " + bs[len(bs)-1].Expiration.UTC().Format(time.DateTime) + " UTC"
+	}
 	rep.Results = dnssec.CheckKSR(doc, policy, now, prev)
 	rep.OK = dnssec.Passed(rep.Results)
 	if *asJSON {
@@ -182,7 +190,13 @@ func runKSRCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr i
 
 func printKSRReport(w io.Writer, rep ksrReport) {
 	fmt.Fprintf(w, "KSR      %s\nSHA-256  %s\n         %s\n", rep.File, dnssec.GroupHex(rep.SHA256), rep.Words)
-	fmt.Fprintf(w, "id %s · domain %s · serial %s · %d bundles · checked as of %s\n\n", rep.ID, rep.Domain, rep.Serial, len(rep.Bundles), rep.Now)
+	serial := "serial " + rep.Serial
+	if rep.Format != "" {
+		// A text KSR (Knot's keymgr, BIND's dnssec-ksr) has no serial: it
+		// is known by the period its records cover.
+		serial = fmt.Sprintf("a %s KSR (no serial) covering %s", rep.Format, rep.Period)
+	}
+	fmt.Fprintf(w, "id %s · domain %s · %s · %d bundles · checked as of %s\n\n", rep.ID, rep.Domain, serial, len(rep.Bundles), rep.Now)
 	fmt.Fprintf(w, "%3s  %-36s  %-19s  %-19s  %s\n", "#", "bundle id", "inception (UTC)", "expiration (UTC)", "key tags")
 	for _, b := range rep.Bundles {
 		tags := make([]string, len(b.KeyTags))
