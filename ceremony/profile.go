@@ -102,6 +102,18 @@ var ErrProfile = errors.New("invalid profile")
 // LoadProfile reads a profile strictly: unknown or duplicate keys are errors,
 // and every KSK a schema names must be in the inventory.
 func LoadProfile(name string, data []byte) (*Profile, error) {
+	return loadProfile(name, data, false)
+}
+
+// LoadTokenProfile reads a profile as LoadProfile does, but checks only
+// its token (and zone): what making the first KSK needs, before the
+// inventory and the schemas name it. Unknown or duplicate keys are still
+// errors.
+func LoadTokenProfile(name string, data []byte) (*Profile, error) {
+	return loadProfile(name, data, true)
+}
+
+func loadProfile(name string, data []byte, tokenOnly bool) (*Profile, error) {
 	p := &Profile{Zone: ".", TTL: 172800, Name: name}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -122,6 +134,9 @@ func LoadProfile(name string, data []byte) (*Profile, error) {
 		}
 	default:
 		return bad("token: backend %q (want software or pkcs11)", p.Token.Backend)
+	}
+	if tokenOnly {
+		return p, nil
 	}
 	labels := map[string]bool{}
 	for _, k := range p.KSKs {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm"
 )
@@ -105,7 +106,7 @@ func runHSMInventory(ctx context.Context, args []string, stdin io.Reader, stdout
 // without the REVOKE bit, and its DS.
 func runKeygen(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("hsm keygen", "", stderr)
-	profilePath := fs.String("profile", "", "the profile naming the token (required; pkcs11 backend)")
+	profilePath := fs.String("profile", "", "the profile naming the token (required; pkcs11 backend): its token section is enough, before any inventory or schema")
 	label := fs.String("label", "", "the new key's label (required; never an existing one)")
 	alg := fs.Uint("algorithm", 8, "DNSSEC algorithm: 8 (RSA/SHA-256) or 13 (ECDSA P-256/SHA-256)")
 	bits := fs.Int("bits", 2048, "RSA modulus size")
@@ -121,7 +122,9 @@ func runKeygen(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if *alg != 8 && *alg != 13 {
 		return usageErr("--algorithm %d: want 8 (RSA/SHA-256) or 13 (ECDSA P-256)", *alg)
 	}
-	p, tok, closeTok, err := loadProfile(ctx, *profilePath, true, auth)
+	// Only the token section counts: the first KSK is made before the
+	// inventory and the schemas can name it.
+	p, tok, closeTok, err := loadProfileWith(ctx, *profilePath, ceremony.LoadTokenProfile, true, auth)
 	if err != nil {
 		return err
 	}

@@ -103,6 +103,21 @@ func TestPKCS11Profile(t *testing.T) {
 	if err := run(ctx, []string{"hsm", "keygen", "--profile", profile, "--label", "KSK3"}, nil, io.Discard, io.Discard); exitCode(err) != exitUsage {
 		t.Fatalf("keygen of a used label: %v (exit %d), want %d", err, exitCode(err), exitUsage)
 	}
+	// The first KSK of a zone: a profile with its token and a schema that
+	// names the key to be made, no inventory yet. Keygen needs the token
+	// alone and prints the inventory entry; the full profile is refused
+	// elsewhere until the entry is pasted in.
+	first := filepath.Join(dir, "first.yaml")
+	os.WriteFile(first, []byte("zone: example.com.\ntoken:\n  backend: pkcs11\n  module: "+module+"\n  label: ksk-token\nschemas:\n  first:\n    - {sign: [KSK4]}\n"), 0o644)
+	var fout bytes.Buffer
+	if err := run(ctx, []string{"hsm", "keygen", "--profile", first, "--label", "KSK4"}, nil, &fout, &errb); err != nil ||
+		!regexp.MustCompile(`(?m)^  - \{label: KSK4, key_tag: \d+, ds_sha256: [0-9a-f]{64}, valid_from: YYYY-MM-DDT00:00:00Z\}$`).MatchString(fout.String()) ||
+		!strings.Contains(fout.String(), "example.com.\t172800\tIN\tDNSKEY\t257 3 8 ") {
+		t.Fatalf("keygen from a token section: %v\n%s", err, fout.String())
+	}
+	if err := run(ctx, []string{"hsm", "inventory", "--profile", first}, nil, io.Discard, io.Discard); exitCode(err) != exitUsage {
+		t.Fatalf("inventory with a schema naming a key not in the inventory: %v", err)
+	}
 	if err := run(ctx, []string{"hsm", "keygen", "--profile", filepath.Join("testdata", "profile", "rehearsal.yaml"), "--label", "KSK3"}, nil, io.Discard, io.Discard); exitCode(err) != exitUsage {
 		t.Fatalf("keygen in a software token: %v (exit %d), want %d", err, exitCode(err), exitUsage)
 	}

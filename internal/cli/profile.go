@@ -59,11 +59,18 @@ func (a *cardAuth) pin(ctx context.Context, label string) ([]byte, error) {
 // set (with the PIN from the cards when auth gives a roster, otherwise from
 // KEYCEREMONY_PIN). The returned function closes the token.
 func loadProfile(ctx context.Context, path string, login bool, auth ...*cardAuth) (*ceremony.Profile, hsm.Token, func(), error) {
+	return loadProfileWith(ctx, path, ceremony.LoadProfile, login, auth...)
+}
+
+// loadProfileWith is loadProfile with the profile read by load: the whole
+// profile checked (ceremony.LoadProfile), or its token alone
+// (ceremony.LoadTokenProfile, for hsm keygen).
+func loadProfileWith(ctx context.Context, path string, load func(string, []byte) (*ceremony.Profile, error), login bool, auth ...*cardAuth) (*ceremony.Profile, hsm.Token, func(), error) {
 	b, err := readInput(path)
 	if err != nil {
 		return nil, nil, nil, usageErr("--profile: %v", err)
 	}
-	p, err := ceremony.LoadProfile(path, b)
+	p, err := load(path, b)
 	if err != nil {
 		return nil, nil, nil, usageErr("%v", err)
 	}
