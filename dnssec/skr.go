@@ -139,6 +139,7 @@ const (
 	CheckSKRMatch      = "SKR-MATCH"
 	CheckSKRPolicy     = "SKR-POLICY"
 	CheckSKRExpiry     = "SKR-EXPIRY"
+	CheckSKRCoverage   = "SKR-COVERAGE"
 )
 
 // VerifySKR checks an SKR: every signature verifies with the bundle's key of
@@ -241,8 +242,44 @@ anchorLoop:
 		add(CheckSKRPolicy, Fail, "%d bundles, the response policy asks for %d", len(bundles), policy.NumBundles)
 	}
 
+	// Coverage: from the first bundle's inception to the last one's
+	// expiration, at every instant some bundle's signatures over the DNSKEY
+	// set are valid; a validator sees the zone bogus in a gap.
+	status, detail = Pass, ""
+	end := time.Time{}
+	for i, b := range bundles {
+		if i > 0 && b.Inception.After(end) {
+			status, detail = Fail, fmt.Sprintf("from %s to %s (%s) no bundle's signatures are valid: %s starts after every bundle before it has expired",
+				end.UTC().Format(time.DateTime), date(b.Inception), FormatDuration(b.Inception.Sub(end)), bundleName(i, b))
+			break
+		}
+		if b.Expiration.After(end) {
+			end = b.Expiration.Time
+		}
+	}
+	if status == Pass && len(bundles) > 0 {
+		detail = fmt.Sprintf("signatures valid at every instant from %s to %s", date(bundles[0].Inception), end.UTC().Format(time.DateTime))
+	}
+	if len(bundles) > 0 {
+		add(CheckSKRCoverage, status, "%s", detail)
+	}
+
 	if !now.IsZero() && len(bundles) > 0 {
 		last := bundles[len(bundles)-1]
+		inForce := false
+		for _, b := range bundles {
+			if !now.Before(b.Inception.Time) && now.Before(b.Expiration.Time) {
+				inForce = true
+			}
+		}
+		switch {
+		case !inForce && now.Before(bundles[0].Inception.Time):
+			add(CheckSKRExpiry, Warn, "not yet in force at %s: the first bundle starts %s", now.UTC().Format(time.DateTime), date(bundles[0].Inception))
+			return out
+		case !inForce && now.Before(last.Expiration.Time):
+			add(CheckSKRExpiry, Fail, "at %s no bundle's signatures are valid: the zone's DNSKEY set would not validate", now.UTC().Format(time.DateTime))
+			return out
+		}
 		if !last.Expiration.After(now) {
 			add(CheckSKRExpiry, Warn, "the last bundle expired on %s, before %s: this SKR is history", date(last.Expiration), now.UTC().Format(time.DateTime))
 		} else {

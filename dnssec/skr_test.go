@@ -196,3 +196,50 @@ func TestSafety(t *testing.T) {
 		}
 	}
 }
+
+// TestSKRCoverage: an SKR with a bundle left out leaves days in which no
+// signature over the DNSKEY set is valid: SKR-COVERAGE fails and says when,
+// and --now inside that gap is a failure, not "in force".
+func TestSKRCoverage(t *testing.T) {
+	good, _ := os.ReadFile("testdata/skr-root-2017-q2-0.xml")
+	anchors := anchorsFrom(t, "root-anchors-2017.xml")
+	src := string(good)
+	b1 := strings.Index(src, "<ResponseBundle ")
+	b2 := strings.Index(src[b1+1:], "<ResponseBundle ") + b1 + 1
+	b3 := strings.Index(src[b2+1:], "<ResponseBundle ") + b2 + 1
+	b4 := strings.Index(src[b3+1:], "<ResponseBundle ") + b3 + 1
+	b5 := strings.Index(src[b4+1:], "<ResponseBundle ") + b4 + 1
+	gapped, err := Parse([]byte(src[:b3] + src[b5:])) // bundles 3 and 4 left out
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, _ := loadDoc(t, "skr-root-2017-q2-0.xml")
+	find := func(rs []Result, id string) Result {
+		for _, r := range rs {
+			if r.ID == id {
+				return r
+			}
+		}
+		t.Fatalf("no %s in %v", id, rs)
+		return Result{}
+	}
+	if r := find(VerifySKR(whole, anchors, nil, DefaultPolicy(), time.Time{}), CheckSKRCoverage); r.Status != Pass {
+		t.Fatalf("the whole SKR: %+v", r)
+	}
+	r := find(VerifySKR(gapped, anchors, nil, DefaultPolicy(), time.Time{}), CheckSKRCoverage)
+	if r.Status != Fail || !strings.Contains(r.Detail, "no bundle's signatures are valid") {
+		t.Fatalf("the SKR with a gap: %+v", r)
+	}
+	// An instant in the gap: the end of bundle 2, plus a day.
+	inGap := whole.Response.Bundles[1].Expiration.Add(24 * time.Hour)
+	if inGap.Before(whole.Response.Bundles[4].Inception.Time) {
+		if r := find(VerifySKR(gapped, anchors, nil, DefaultPolicy(), inGap), CheckSKRExpiry); r.Status != Fail {
+			t.Fatalf("--now in the gap: %+v", r)
+		}
+		if r := find(VerifySKR(whole, anchors, nil, DefaultPolicy(), inGap), CheckSKRExpiry); r.Status != Pass {
+			t.Fatalf("--now covered: %+v", r)
+		}
+	} else {
+		t.Fatalf("no gap: bundle 2 ends %s, bundle 5 starts %s", whole.Response.Bundles[1].Expiration, whole.Response.Bundles[4].Inception)
+	}
+}
