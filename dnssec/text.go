@@ -395,6 +395,21 @@ func (c *checker) text() {
 		c.add(CheckBundleKeys, Pass, "every key of every bundle is a ZSK of an approved algorithm")
 	}
 	c.add(CheckBundlePOP, Warn, "the %s text format carries no proof of possession: the ZSKs are trusted as the transfer medium delivered them; compare the KSR's hash out of band", c.d.Format)
+	// The signing plan must leave no instant without a valid signature
+	// over the DNSKEY set: a validator sees the zone bogus in a gap.
+	gap := ""
+	for i := 1; i < len(c.bundles) && gap == ""; i++ {
+		p, b := c.bundles[i-1], c.bundles[i]
+		if p.Expiration.Before(b.Inception.Time) {
+			gap = fmt.Sprintf("%s expires %s, before %s starts %s: for %s no signature over the DNSKEY set is valid; sign with a shorter refresh or a longer signature lifetime",
+				bundleName(i-1, p), date(p.Expiration), bundleName(i, b), date(b.Inception), FormatDuration(b.Inception.Sub(p.Expiration.Time)))
+		}
+	}
+	if gap != "" {
+		c.add(CheckSigOverlap, Fail, "%s", gap)
+	} else {
+		c.add(CheckSigOverlap, Pass, "consecutive bundles overlap: a valid signature over the DNSKEY set at every instant from %s to %s", date(c.bundles[0].Inception), date(c.bundles[len(c.bundles)-1].Expiration))
+	}
 	last := c.bundles[len(c.bundles)-1]
 	if !last.Expiration.After(c.now) {
 		c.add(CheckSigHorizon, Fail, "the last bundle's signature would expire at %s, before now (%s): the KSR is for the past", date(last.Expiration), c.now.UTC().Format(time.DateTime))

@@ -186,3 +186,40 @@ func FuzzParseText(f *testing.F) {
 		}
 	})
 }
+
+// TestTextKSRCoverage: a BIND KSR whose key sets are 30 days apart, signed
+// with one bundle per key set and 14-day signatures (the plan the defaults
+// make), would leave almost 16 days with no valid signature over the DNSKEY set:
+// the check fails and says where. Knot's plan for the same times has none.
+func TestTextKSRCoverage(t *testing.T) {
+	knot := string(readKnot(t, "ksr-example.com.txt"))
+	zsk := knot[strings.Index(knot, "example.com.") : strings.Index(knot, "id = 31562")+len("id = 31562")]
+	ksrText := ";; KeySigningRequest 1.0 20261201000000 (Tue Dec  1 00:00:00 2026)\n" + zsk + "\n" +
+		";; KeySigningRequest 1.0 20261231000000 (Thu Dec 31 00:00:00 2026)\n" + zsk + "\n" +
+		";; KeySigningRequest 1.0 generated at 20261128000000 (Sat Nov 28 00:00:00 2026) by BIND 9.20.6\n"
+	ksr, err := ParseAny([]byte(ksrText), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	find := func(rs []Result) Result {
+		for _, r := range rs {
+			if r.ID == CheckSigOverlap {
+				return r
+			}
+		}
+		t.Fatalf("no %s in %+v", CheckSigOverlap, rs)
+		return Result{}
+	}
+	r := find(CheckKSR(ksr, CheckPolicy{Domains: []string{"example.com."}, Algorithms: []uint8{13}}, now, nil))
+	if r.Status != Fail || !strings.Contains(r.Detail, "for P15DT23H no signature over the DNSKEY set is valid") {
+		t.Fatalf("the BIND plan with a gap: %+v", r)
+	}
+	knotKSR, err := ParseAny(readKnot(t, "ksr-example.com.txt"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := find(CheckKSR(knotKSR, CheckPolicy{Domains: []string{"example.com."}, Algorithms: []uint8{13}}, now, nil)); r.Status != Pass {
+		t.Fatalf("Knot's plan: %+v", r)
+	}
+}
