@@ -230,7 +230,11 @@ anchorLoop:
 		if msg := answers(skr, ksr); msg != "" {
 			add(CheckSKRMatch, Fail, "%s", msg)
 		} else {
-			add(CheckSKRMatch, Pass, "the SKR answers KSR %s: same id, serial, domain, bundles, dates and ZSKs", ksr.ID)
+			if skr.Format != "" {
+				add(CheckSKRMatch, Pass, "the SKR answers KSR %s: the ZSKs it asks for, at the start of each of its key sets and of each bundle", ksr.ID)
+			} else {
+				add(CheckSKRMatch, Pass, "the SKR answers KSR %s: same id, serial, domain, bundles, dates and ZSKs", ksr.ID)
+			}
 		}
 	}
 
@@ -289,6 +293,62 @@ anchorLoop:
 	return out
 }
 
+// answersText says how a Knot or BIND SKR fails to answer its KSR, or "".
+// A text KSR is a list of key sets, each from a time on; its signer cuts
+// its own bundles by its own timing (Knot's rrsig-refresh, BIND's
+// signatures-refresh), so the SKR is held to the KSR's content, not its
+// bundle count: at the start of every SKR bundle, and at the start of
+// every KSR key set, the bundle in effect carries exactly the ZSKs the KSR
+// asks for then. Coverage (no instant without a valid signature) is
+// SKR-COVERAGE's.
+func answersText(skr, ksr *Document) string {
+	if skr.Format != ksr.Format {
+		return fmt.Sprintf("an SKR in the %q format for a KSR in the %q format", skr.Format, ksr.Format)
+	}
+	if skr.Domain != ksr.Domain {
+		return fmt.Sprintf("domain %s, the KSR's is %s", skr.Domain, ksr.Domain)
+	}
+	inEffect := func(bs []Bundle, t time.Time) (int, bool) {
+		i := -1
+		for j, b := range bs {
+			if !b.At.After(t) {
+				i = j
+			}
+		}
+		return i, i >= 0
+	}
+	zsks := func(b Bundle) []string {
+		var out []string
+		for _, k := range b.Keys {
+			if k.Flags&FlagSEP == 0 {
+				out = append(out, k.PublicKey)
+			}
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	sb, kb := skr.Response.Bundles, ksr.Request.Bundles
+	for i, b := range sb {
+		k, ok := inEffect(kb, b.At)
+		if !ok {
+			return fmt.Sprintf("%s is for %s, before the KSR's first key set (%s)", bundleName(i, b), b.At.UTC().Format(time.DateTime), kb[0].At.UTC().Format(time.DateTime))
+		}
+		if !slices.Equal(zsks(b), zsks(kb[k])) {
+			return fmt.Sprintf("%s (from %s): its ZSKs are not the ones the KSR asks to sign then", bundleName(i, b), b.At.UTC().Format(time.DateTime))
+		}
+	}
+	for _, k := range kb {
+		i, ok := inEffect(sb, k.At)
+		if !ok {
+			return fmt.Sprintf("the KSR's key set from %s is not answered: the SKR starts later", k.At.UTC().Format(time.DateTime))
+		}
+		if !slices.Equal(zsks(sb[i]), zsks(k)) {
+			return fmt.Sprintf("the KSR's key set from %s is not answered: %s, in effect then, carries other ZSKs", k.At.UTC().Format(time.DateTime), bundleName(i, sb[i]))
+		}
+	}
+	return ""
+}
+
 func untilText(t time.Time) string {
 	if t.IsZero() {
 		return "(open)"
@@ -300,6 +360,9 @@ func untilText(t time.Time) string {
 func answers(skr, ksr *Document) string {
 	if ksr.Request == nil {
 		return "the document given as the KSR is not a KSR"
+	}
+	if skr.Format != "" || ksr.Format != "" {
+		return answersText(skr, ksr)
 	}
 	switch {
 	case skr.ID != ksr.ID:

@@ -223,3 +223,45 @@ func TestTextKSRCoverage(t *testing.T) {
 		t.Fatalf("Knot's plan: %+v", r)
 	}
 }
+
+// TestTextSKRAnswersKSR: a text SKR is held to its KSR's content, not to
+// a bundle count: Knot's own SKR answers its KSR however the KSR is cut
+// (here with a 3-day refresh: 23 bundles against Knot's 13), and an SKR
+// that signs other ZSKs than the KSR asks for does not.
+func TestTextSKRAnswersKSR(t *testing.T) {
+	skr, err := ParseAny(readKnot(t, "skr-example.com.txt"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	match := func(ksr *Document) Result {
+		for _, r := range VerifySKR(skr, nil, ksr, CheckPolicy{}, time.Time{}) {
+			if r.ID == CheckSKRMatch {
+				return r
+			}
+		}
+		t.Fatal("no SKR-MATCH")
+		return Result{}
+	}
+	for _, refresh := range []time.Duration{7 * 24 * time.Hour, 3 * 24 * time.Hour} {
+		o := DefaultTextOptions(FormatKnot)
+		o.Refresh = refresh
+		ksr, err := ParseAny(readKnot(t, "ksr-example.com.txt"), &o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := match(ksr); r.Status != Pass {
+			t.Fatalf("Knot's SKR against its KSR cut every %s (%d bundles): %+v", refresh, len(ksr.Request.Bundles), r)
+		}
+	}
+	// The KSR with one ZSK changed: the SKR no longer answers it.
+	text := string(readKnot(t, "ksr-example.com.txt"))
+	i := strings.Index(text, "WqLyRAakoRvQuKfVORY81StMsCxtEeQ0At5+JDvF")
+	other := text[:i] + "XqLyRAakoRvQuKfVORY81StMsCxtEeQ0At5+JDvF" + text[i+40:]
+	ksr, err := ParseAny([]byte(other), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := match(ksr); r.Status != Fail || !strings.Contains(r.Detail, "ZSKs") {
+		t.Fatalf("an SKR for other ZSKs: %+v", r)
+	}
+}
