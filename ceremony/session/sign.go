@@ -111,6 +111,26 @@ func SignKSR(ctx context.Context, r SignRequest) (*dnssec.Document, []dnssec.Res
 	return skr, results, nil
 }
 
+// textOverlap holds a text KSR's bundles, as the profile's timing cut
+// them, to the profile's min_validity_overlap: consecutive bundles'
+// signatures overlap at least that long (IANA's XML KSRs carry their own
+// overlap policy, which CheckKSR applies).
+func textOverlap(r SignRequest) dnssec.Result {
+	const id = "SIGNER-OVERLAP"
+	pol, err := r.Profile.ResponsePolicy()
+	if err != nil || pol.MinValidityOverlap.D == 0 {
+		return dnssec.Result{ID: id, Status: dnssec.Pass, Detail: "the profile sets no minimum overlap"}
+	}
+	bs := r.KSR.Request.Bundles
+	for i := 1; i < len(bs); i++ {
+		if ov := bs[i-1].Expiration.Sub(bs[i].Inception.Time); ov < pol.MinValidityOverlap.D {
+			return dnssec.Result{ID: id, Status: dnssec.Fail, Detail: fmt.Sprintf("bundle #%d and bundle #%d overlap for %s (from %s), less than the profile's min_validity_overlap %s: sign with a shorter refresh or a longer signature lifetime",
+				i, i+1, dnssec.FormatDuration(ov), bs[i].Inception.UTC().Format(time.DateTime), pol.MinValidityOverlap.Text)}
+		}
+	}
+	return dnssec.Result{ID: id, Status: dnssec.Pass, Detail: fmt.Sprintf("consecutive bundles overlap for at least the profile's min_validity_overlap %s", pol.MinValidityOverlap.Text)}
+}
+
 // Plan is how a KSR is signed: the schema's slot for every bundle, and the
 // KSKs the slots name, found in the token and matched with the inventory.
 type Plan struct {
@@ -149,6 +169,15 @@ func PlanSigning(ctx context.Context, r SignRequest) (*Plan, []dnssec.Result, er
 	}
 	results = append(results, dnssec.Result{ID: "SIGNER-KSK-VALIDITY", Status: dnssec.Pass, Detail: "every KSK of the schema is valid over every bundle it appears in"},
 		dnssec.Result{ID: "SIGNER-ALGORITHMS", Status: dnssec.Pass, Detail: "in every bundle the ZSKs use the algorithms of the signing KSKs"})
+	if r.KSR.Format != "" {
+		// A text KSR's bundles are cut by the profile's own timing: the
+		// profile's minimum overlap of consecutive signatures holds them.
+		res := textOverlap(r)
+		results = append(results, res)
+		if res.Status == dnssec.Fail {
+			return nil, results, fmt.Errorf("%w: %s", ErrRefused, res.Detail)
+		}
+	}
 	if plan.KSKs, err = InventoryKSKs(ctx, r.Profile, r.Token, labels); err != nil {
 		return nil, append(results, dnssec.Result{ID: "SIGNER-INVENTORY", Status: dnssec.Fail, Detail: err.Error()}), fmt.Errorf("%w: %w", ErrRefused, err)
 	}

@@ -131,6 +131,16 @@ ksk_policy:
 	if !bytes.HasPrefix(skr, []byte(";; SignedKeyResponse 1.0 ")) {
 		t.Fatalf("the SKR is not in Knot's format:\n%s", skr)
 	}
+	// A profile that asks for more overlap than its own text timing gives
+	// (Knot's defaults renew every 7 days of 14): refused, and said why.
+	strict := filepath.Join(dir, "strict.yaml")
+	soft, _ := os.ReadFile(profile)
+	os.WriteFile(strict, bytes.Replace(soft, []byte("min_validity_overlap: PT1H"), []byte("min_validity_overlap: P8D"), 1), 0o644)
+	out.Reset()
+	err = run(ctx, []string{"ksr", "sign", ksrPath, "--profile", strict, "--out", filepath.Join(dir, "strict-skr.txt"), "--yes"}, nil, &out, io.Discard)
+	if exitCode(err) != exitBadInput || !strings.Contains(out.String()+errString(err), "less than the profile's min_validity_overlap P8D") {
+		t.Fatalf("a plan short of the profile's overlap: %v\n%s", err, out.String())
+	}
 	// A changed signature byte: keymgr refuses the SKR.
 	doc, err := dnssec.ParseAny(skr, nil)
 	if err != nil {
