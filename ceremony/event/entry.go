@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -256,14 +255,6 @@ func ParseCanonical(data []byte) (*Entry, error) {
 			return e, nil
 		}
 	}
-	if e, ft := parseFast(data); e != nil {
-		if enc, ok := appendFast(make([]byte, 0, len(data)), e, ft); ok && bytes.Equal(enc, data) {
-			return e, nil
-		}
-		if want, err := e.Marshal(); err == nil && bytes.Equal(want, data) {
-			return e, nil
-		}
-	}
 	e, err := Parse(data)
 	if err != nil {
 		return nil, err
@@ -284,29 +275,6 @@ func ParseCanonical(data []byte) (*Entry, error) {
 
 // encodeBuffers hold the bytes ParseCanonical encodes to compare, reused.
 var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-// parseFast reads an entry as Parse does, with the kind's fast decoder;
-// nil when it cannot (see fast.go), and the strict way must.
-func parseFast(data []byte) (*Entry, *fastType) {
-	h, obj, err := scan(data, true)
-	if err != nil {
-		return nil, nil
-	}
-	k, ok := byKind[h.Kind]
-	if !ok || k.fast == nil {
-		return nil, nil
-	}
-	v := reflect.New(k.fast.typ).Elem()
-	r := fastReader{b: obj}
-	if !k.fast.decode(&r, v) || r.i != len(obj) {
-		return nil, nil
-	}
-	ev, ok := v.Interface().(Event)
-	if !ok {
-		return nil, nil
-	}
-	return &Entry{Seq: h.Seq, Time: h.Time, Prev: h.Prev, Event: ev, Artefacts: h.Artefacts}, k.fast
-}
 
 // near quotes the bytes of b from i, a few of them, for a message.
 func near(b []byte, i int) string {

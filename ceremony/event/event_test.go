@@ -416,13 +416,8 @@ func TestParseCanonical(t *testing.T) {
 		if _, err := ParseCanonical(b); err != nil {
 			t.Errorf("vector %d (%s): %v", i, e.Kind(), err)
 		}
-		fast, ft := parseFast(b)
 		slow := mustParse(t, b)
-		if fast == nil || !reflect.DeepEqual(fast, slow) {
-			t.Errorf("vector %d (%s): the fast path reads %#v, Parse %#v", i, e.Kind(), fast, slow)
-			continue
-		}
-		enc, ok := appendFast(nil, fast, ft)
+		enc, ok := appendFast(nil, slow, byKind[slow.Kind()].fast)
 		switch {
 		case ok && !bytes.Equal(enc, b):
 			t.Errorf("vector %d (%s): the fast encoder writes\n%s\nMarshal\n%s", i, e.Kind(), enc, b)

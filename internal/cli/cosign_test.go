@@ -40,12 +40,6 @@ func TestOfficersCosign(t *testing.T) {
 	if !strings.Contains(out.String(), "Cosigned by 3 of 3 present officers (CO1, CO2, CO3)") {
 		t.Fatalf("the demo does not report the final cosignatures:\n%s", out.String())
 	}
-	verify := func(t *testing.T, dir string, args ...string) (string, int) {
-		t.Helper()
-		var vout bytes.Buffer
-		err := run(ctx, append([]string{"verify", dir}, args...), nil, &vout, io.Discard)
-		return vout.String(), exitCode(err)
-	}
 	report, code := verify(t, dir, "--require-cosigners", "3")
 	quorumLine := regexp.MustCompile(`\[ OK \] cosignatures +checkpoint (\d+) \(quorum\): cosigned by 3 of 3 present officers \(CO1, CO2, CO3\)`).FindStringSubmatch(report)
 	finalLine := regexp.MustCompile(`\[ OK \] cosignatures +final checkpoint (\d+): cosigned by 3 of 3 present officers \(CO1, CO2, CO3\)\n`).FindStringSubmatch(report)
@@ -272,3 +266,11 @@ type softKey struct{ k ed25519.PrivateKey }
 
 func (s softKey) Public() ed25519.PublicKey              { return s.k.Public().(ed25519.PublicKey) }
 func (s softKey) SignEd25519(msg []byte) ([]byte, error) { return ed25519.Sign(s.k, msg), nil }
+
+// verify runs verify on a log folder: its report and its exit code.
+func verify(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(context.Background(), append([]string{"verify", dir}, args...), nil, &out, io.Discard)
+	return out.String(), exitCode(err)
+}

@@ -38,12 +38,6 @@ func TestPinnedTrust(t *testing.T) {
 	if err := run(ctx, []string{"demo", "--auto", "--plain", "--log", dir}, strings.NewReader(""), io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	verify := func(t *testing.T, dir string, args ...string) (string, int) {
-		t.Helper()
-		var out bytes.Buffer
-		err := run(ctx, append([]string{"verify", dir}, args...), nil, &out, io.Discard)
-		return out.String(), exitCode(err)
-	}
 	script, err := session.DemoScript()
 	if err != nil {
 		t.Fatal(err)
