@@ -3,6 +3,11 @@
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GO ?= go
 REKOR_TOOLS ?= $(HOME)/.cache/keyceremony-tools/bin
+BIND_ROOT := $(CURDIR)/.tools/bind
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+# BIND 9.20 from bookworm-backports, and the libraries it needs from bookworm.
+BIND_DEBS := bind9/bookworm-backports bind9-utils/bookworm-backports bind9-libs/bookworm-backports bind9-dnsutils/bookworm-backports \
+	libfstrm0 libjemalloc2 libjson-c5 liblmdb0 libmaxminddb0 libnghttp2-14 libprotobuf-c1 liburcu8 libuv1 libxml2 libedit2 libidn2-0 libcap2
 
 .PHONY: test deps vet bench fuzz
 
@@ -34,6 +39,21 @@ deps:
 	@[ -x .tools/bin/litewitness ] && [ -x .tools/bin/witnessctl ] || { \
 		echo "installing litewitness and witnessctl (filippo.io/torchwood v0.6.1) in .tools/bin"; \
 		GOBIN=$(CURDIR)/.tools/bin $(GO) install filippo.io/torchwood/cmd/litewitness@v0.6.1 filippo.io/torchwood/cmd/witnessctl@v0.6.1; }
+
+	@# BIND 9.20 (dnssec-ksr, named, delv): not in bookworm, so from Debian's
+	@# bookworm-backports, downloaded with a private sources list and
+	@# unpacked into .tools/bind; the machine's apt configuration is not
+	@# touched. Its tests run the binaries with LD_LIBRARY_PATH into it.
+	@[ -x $(BIND_ROOT)/usr/bin/dnssec-ksr ] && [ -x $(BIND_ROOT)/usr/sbin/named ] && [ -x $(BIND_ROOT)/usr/bin/delv ] || { \
+		echo "installing BIND 9.20 from bookworm-backports in .tools/bind"; \
+		set -e; apt=$(CURDIR)/.tools/bind-apt; rm -rf $$apt $(BIND_ROOT); mkdir -p $$apt/lists/partial $$apt/cache/archives/partial $$apt/debs; \
+		printf '%s\n' "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(DEBIAN_MIRROR) bookworm main" \
+			"deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(DEBIAN_MIRROR) bookworm-backports main" > $$apt/sources.list; \
+		opts="-o Dir::Etc::SourceList=$$apt/sources.list -o Dir::Etc::SourceParts=- -o Dir::State::Lists=$$apt/lists -o Dir::Cache=$$apt/cache -o Debug::NoLocking=1 -o APT::Sandbox::User=$$(id -un)"; \
+		apt-get $$opts update -qq; \
+		cd $$apt/debs && apt-get $$opts download -qq $(BIND_DEBS); \
+		for d in $$apt/debs/*.deb; do dpkg-deb -x $$d $(BIND_ROOT); done; \
+		LD_LIBRARY_PATH=$(BIND_ROOT)/usr/lib/x86_64-linux-gnu:$(BIND_ROOT)/usr/lib/x86_64-linux-gnu/bind $(BIND_ROOT)/usr/sbin/named -v; }
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 30x -count 5 -cpu 1,2 ./transparency/

@@ -41,6 +41,7 @@ func FuzzLoadScript(f *testing.F) {
 func FuzzLoadProfile(f *testing.F) {
 	f.Add([]byte("token:\n  module: /usr/lib/softhsm/libsofthsm2.so\n  label: ksk\nschema: root\n"))
 	f.Add([]byte("{}"))
+	f.Add([]byte("text_signing:\n  knot: {rrsig_lifetime: 14d, rrsig_refresh: PT2H}\n  bind: {signatures_refresh: P5D}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 1<<20 {
 			return

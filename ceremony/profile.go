@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,13 +56,86 @@ type TokenProfile struct {
 	BackupCapable bool `yaml:"backup_capable"`
 }
 
-// TextSigning is the KSK side's policy for text KSRs, as ISO 8601
-// durations: each RRSIG's lifetime from its bundle's start, the refresh that
-// cuts new bundles (PT0S: one per KSR record), and the inception backdate.
+// TextSigning is the KSK side's signing policy for text KSRs, by each
+// tool's own names and meanings: what Knot's keymgr sign-ksr and BIND's
+// dnssec-ksr sign would read from the KSK side's configuration. Left out:
+// that tool's default.
 type TextSigning struct {
-	RRSIGLifetime dnssec.Duration `yaml:"rrsig_lifetime"`
-	RRSIGRefresh  dnssec.Duration `yaml:"rrsig_refresh"`
-	Backdate      dnssec.Duration `yaml:"backdate"`
+	Knot KnotSigning `yaml:"knot"`
+	BIND BINDSigning `yaml:"bind"`
+}
+
+// KnotSigning is a Knot DNS policy's signing part (knot.conf's policy
+// section, with - as _).
+type KnotSigning struct {
+	RRSIGLifetime    ToolDuration `yaml:"rrsig_lifetime"`
+	RRSIGRefresh     ToolDuration `yaml:"rrsig_refresh"`
+	RRSIGPreRefresh  ToolDuration `yaml:"rrsig_pre_refresh"`
+	PropagationDelay ToolDuration `yaml:"propagation_delay"`
+	ZoneMaxTTL       ToolDuration `yaml:"zone_max_ttl"`
+}
+
+// BINDSigning is a BIND dnssec-policy's signing part (named.conf's
+// dnssec-policy statement, with - as _).
+type BINDSigning struct {
+	SignaturesValidityDNSKEY ToolDuration `yaml:"signatures_validity_dnskey"`
+	SignaturesRefresh        ToolDuration `yaml:"signatures_refresh"`
+}
+
+// UnmarshalYAML reads text_signing strictly, and names the flat keys of
+// earlier profiles, whose rrsig_refresh meant the interval between bundles
+// rather than Knot's time before expiry.
+func (t *TextSigning) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			switch k := n.Content[i].Value; k {
+			case "rrsig_lifetime", "rrsig_refresh", "backdate":
+				return fmt.Errorf("line %d: text_signing.%s: the timing goes by each tool's own names now: text_signing.knot (rrsig_lifetime, rrsig_refresh: how long before expiry a signature is renewed, rrsig_pre_refresh, propagation_delay, zone_max_ttl) or text_signing.bind (signatures_validity_dnskey, signatures_refresh); the inception backdate is each tool's own (Knot 90m, BIND 1h)", n.Content[i].Line, k)
+			}
+		}
+	}
+	raw, err := yaml.Marshal(n)
+	if err != nil {
+		return err
+	}
+	type plain TextSigning
+	var v plain
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&v); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("text_signing: %v", err)
+	}
+	*t = TextSigning(v)
+	return nil
+}
+
+// ToolDuration is a duration as ISO 8601 (P14D, PT2H) or as knot.conf and
+// named.conf write one (14d, 2h, 90m, 3600).
+type ToolDuration struct{ D time.Duration }
+
+// UnmarshalText reads either form.
+func (d *ToolDuration) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if strings.HasPrefix(s, "P") {
+		var iso dnssec.Duration
+		if err := iso.UnmarshalText([]byte(s)); err != nil {
+			return err
+		}
+		d.D = iso.D
+		return nil
+	}
+	unit := time.Second
+	if n := len(s); n > 0 {
+		if u, ok := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour}[s[n-1]|0x20]; ok {
+			unit, s = u, s[:n-1]
+		}
+	}
+	v, err := strconv.ParseUint(s, 10, 31)
+	if err != nil || s == "" {
+		return fmt.Errorf("duration %q is neither ISO 8601 (P14D) nor a number with s, m, h, d or w (14d)", string(b))
+	}
+	d.D = time.Duration(v) * unit
+	return nil
 }
 
 // TextOptions are the profile's text signing options, nil when it sets none.
@@ -68,8 +143,12 @@ func (p *Profile) TextOptions() *dnssec.TextOptions {
 	if p == nil || p.TextSigning == nil {
 		return nil
 	}
-	t := p.TextSigning
-	return &dnssec.TextOptions{Lifetime: t.RRSIGLifetime.D, Refresh: t.RRSIGRefresh.D, Backdate: t.Backdate.D}
+	k, b := p.TextSigning.Knot, p.TextSigning.BIND
+	return &dnssec.TextOptions{
+		Knot: dnssec.KnotTiming{RRSIGLifetime: k.RRSIGLifetime.D, RRSIGRefresh: k.RRSIGRefresh.D, RRSIGPreRefresh: k.RRSIGPreRefresh.D,
+			PropagationDelay: k.PropagationDelay.D, ZoneMaxTTL: k.ZoneMaxTTL.D},
+		BIND: dnssec.BINDTiming{SignaturesValidityDNSKEY: b.SignaturesValidityDNSKEY.D, SignaturesRefresh: b.SignaturesRefresh.D},
+	}
 }
 
 // KSKRecord is one KSK of the inventory: what the key found in the token
@@ -176,8 +255,12 @@ func loadProfile(name string, data []byte, tokenOnly bool) (*Profile, error) {
 	if _, err := p.ResponsePolicy(); err != nil {
 		return bad("ksk_policy: %v", err)
 	}
-	if t := p.TextSigning; t != nil && (t.RRSIGLifetime.D <= 0 || t.RRSIGRefresh.D < 0 || t.Backdate.D < 0 || t.RRSIGRefresh.D >= t.RRSIGLifetime.D) {
-		return bad("text_signing: rrsig_lifetime (required, e.g. P14D) must be longer than rrsig_refresh (e.g. P7D, or PT0S)")
+	if o := p.TextOptions(); o != nil {
+		for _, err := range []error{o.Knot.Check(), o.BIND.Check()} {
+			if err != nil {
+				return bad("text_signing.%v", err)
+			}
+		}
 	}
 	return p, nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -231,7 +232,138 @@ func SignBundleWith(ksr *Document, i int, ksks, signers []KSK, ttl uint32) (Bund
 		}
 		b.Signatures = append(b.Signatures, s)
 	}
+	b.verified = &verifiedContent{zone: ksr.Domain, keys: slices.Clone(b.Keys), sigs: slices.Clone(b.Signatures)}
+	if ksr.Format == FormatBIND {
+		sync, err := signSync(ksr.Domain, signers, ttl, rb)
+		if err != nil {
+			return Bundle{}, fmt.Errorf("bundle #%d (%s): %w", i+1, rb.ID, err)
+		}
+		b.Sync = sync
+	}
 	return b, nil
+}
+
+// verifiedAsIs says whether SignBundleWith verified the bundle's DNSKEY
+// signatures, twice, for the zone, and nothing in them has changed since.
+func (b *Bundle) verifiedAsIs(zone string) bool {
+	v := b.verified
+	return v != nil && v.zone == zone && slices.Equal(v.keys, b.Keys) && slices.Equal(v.sigs, b.Signatures)
+}
+
+// signSync makes a BIND bundle's CDNSKEY and CDS sets (dnssec-ksr's
+// defaults: cdnskey yes, cds-digest-types SHA-256) for the signing KSKs,
+// and signs each set with each of them, verifying every signature.
+func signSync(zone string, signers []KSK, ttl uint32, rb Bundle) (*ChildSync, error) {
+	zone = dns.Fqdn(zone)
+	sync := &ChildSync{}
+	var cdnskeys, cdss []dns.RR
+	for _, k := range signers {
+		c := &dns.CDNSKEY{DNSKEY: *k.DNSKEY}
+		c.Hdr = dns.RR_Header{Name: zone, Rrtype: dns.TypeCDNSKEY, Class: dns.ClassINET, Ttl: ttl}
+		ds := k.DNSKEY.ToDS(dns.SHA256)
+		if ds == nil {
+			return nil, fmt.Errorf("no DS for key %d", k.DNSKEY.KeyTag())
+		}
+		cds := &dns.CDS{DS: *ds}
+		cds.Hdr = dns.RR_Header{Name: zone, Rrtype: dns.TypeCDS, Class: dns.ClassINET, Ttl: ttl}
+		sync.CDNSKEY, sync.CDS = append(sync.CDNSKEY, c), append(sync.CDS, cds)
+		cdnskeys, cdss = append(cdnskeys, c), append(cdss, cds)
+	}
+	for _, set := range [][]dns.RR{cdnskeys, cdss} {
+		for _, k := range signers {
+			sig := &dns.RRSIG{
+				Hdr:         dns.RR_Header{Name: zone, Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: ttl},
+				TypeCovered: set[0].Header().Rrtype, Algorithm: k.DNSKEY.Algorithm, Labels: uint8(dns.CountLabel(zone)),
+				OrigTtl: ttl, Expiration: uint32(rb.Expiration.Unix()), Inception: uint32(rb.Inception.Unix()),
+				KeyTag: k.DNSKEY.KeyTag(), SignerName: zone,
+			}
+			if err := sig.Sign(k.Signer, set); err != nil {
+				return nil, fmt.Errorf("sign the %s set with key %d: %w", dns.TypeToString[sig.TypeCovered], sig.KeyTag, err)
+			}
+			if err := sig.Verify(k.DNSKEY, set); err != nil {
+				return nil, fmt.Errorf("%w: the %s signature just made by key %d: %v", ErrSignature, dns.TypeToString[sig.TypeCovered], sig.KeyTag, err)
+			}
+			sync.RRSIGs = append(sync.RRSIGs, sig)
+		}
+	}
+	return sync, nil
+}
+
+// VerifySync checks a BIND bundle's CDNSKEY and CDS sets: every CDNSKEY is
+// a KSK of the bundle's DNSKEY set, every CDS is the digest of one of them,
+// and each set carries a signature, valid over the bundle's dates, by
+// every KSK that signs the DNSKEY set. A bundle without them passes.
+func (b *Bundle) VerifySync(zone string) error {
+	s := b.Sync
+	if s == nil {
+		return nil
+	}
+	zone = dns.Fqdn(zone)
+	var cdnskeys, cdss []dns.RR
+	for _, c := range s.CDNSKEY {
+		found := false
+		for _, k := range b.Keys {
+			if k.Flags&FlagSEP != 0 && k.Algorithm == c.Algorithm && k.PublicKey == c.PublicKey && k.Flags == c.Flags {
+				found = true
+			}
+		}
+		if !found {
+			return fmt.Errorf("CDNSKEY %d is not a KSK of the bundle's DNSKEY set", c.KeyTag())
+		}
+		cdnskeys = append(cdnskeys, dns.Copy(c))
+	}
+	for _, c := range s.CDS {
+		found := false
+		for _, k := range s.CDNSKEY {
+			if ds := k.DNSKEY.ToDS(c.DigestType); ds != nil && strings.EqualFold(ds.Digest, c.Digest) && ds.KeyTag == c.KeyTag {
+				found = true
+			}
+		}
+		if !found {
+			return fmt.Errorf("CDS %d (digest type %d) is the digest of no CDNSKEY of the bundle", c.KeyTag, c.DigestType)
+		}
+		cdss = append(cdss, dns.Copy(c))
+	}
+	for _, set := range [][]dns.RR{cdnskeys, cdss} {
+		if len(set) == 0 {
+			continue
+		}
+		typ := set[0].Header().Rrtype
+		for _, ds := range b.Signatures {
+			var sig *dns.RRSIG
+			for _, r := range s.RRSIGs {
+				if r.TypeCovered == typ && r.KeyTag == ds.KeyTag {
+					sig = r
+				}
+			}
+			if sig == nil {
+				return fmt.Errorf("the %s set has no signature by key %d, which signs the DNSKEY set", dns.TypeToString[typ], ds.KeyTag)
+			}
+			k, ok := b.key(ds.KeyIdentifier)
+			if !ok {
+				return fmt.Errorf("no key %s in the bundle", ds.KeyIdentifier)
+			}
+			dk, err := k.DNSKEY(zone)
+			if err != nil {
+				return err
+			}
+			if int64(sig.Inception) != b.Inception.Unix() || int64(sig.Expiration) != b.Expiration.Unix() {
+				return fmt.Errorf("the %s signature by key %d is not dated as its bundle", dns.TypeToString[typ], sig.KeyTag)
+			}
+			for _, rr := range set {
+				rr.Header().Ttl = sig.OrigTtl
+			}
+			if err := sig.Verify(dk, set); err != nil {
+				return fmt.Errorf("%w: the %s signature by key %d: %v", ErrSignature, dns.TypeToString[typ], sig.KeyTag, err)
+			}
+		}
+	}
+	for _, r := range s.RRSIGs {
+		if r.TypeCovered == dns.TypeCDNSKEY && len(cdnskeys) == 0 || r.TypeCovered == dns.TypeCDS && len(cdss) == 0 {
+			return fmt.Errorf("a signature over an empty %s set", dns.TypeToString[r.TypeCovered])
+		}
+	}
+	return nil
 }
 
 // Response assembles the SKR that answers a KSR from its signed bundles.

@@ -1,6 +1,9 @@
 package dnssec
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -242,4 +245,63 @@ func TestSKRCoverage(t *testing.T) {
 	} else {
 		t.Fatalf("no gap: bundle 2 ends %s, bundle 5 starts %s", whole.Response.Bundles[1].Expiration, whole.Response.Bundles[4].Inception)
 	}
+}
+
+// TestVerifySKRAfterSigning: VerifySKR does not verify a third time the
+// signatures SignBundleWith has just verified twice, but a signature, a
+// key or a date changed after signing is verified again, and fails.
+func TestVerifySKRAfterSigning(t *testing.T) {
+	ksr, err := ParseAny(readKnot(t, "ksr-example.com.txt"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	dk, _ := NewDNSKEY(ksr.Domain, priv.Public(), FlagZone|FlagSEP, 3600)
+	ksk := KSK{Identifier: "KSK", DNSKEY: dk, Signer: priv}
+	sign := func() *Document {
+		var signed []Bundle
+		for i := range ksr.Request.Bundles {
+			b, err := SignBundle(ksr, i, ksk, 3600)
+			if err != nil {
+				t.Fatal(err)
+			}
+			signed = append(signed, b)
+		}
+		return NewResponse(ksr, signed, SignOptions{})
+	}
+	status := func(skr *Document) Result {
+		for _, r := range VerifySKR(skr, nil, nil, CheckPolicy{}, time.Time{}) {
+			if r.ID == CheckSKRSignatures {
+				return r
+			}
+		}
+		t.Fatal("no SKR-SIGNATURES")
+		return Result{}
+	}
+	if r := status(sign()); r.Status != Pass {
+		t.Fatalf("a fresh SKR: %+v", r)
+	}
+	for name, change := range map[string]func(b *Bundle){
+		"signature": func(b *Bundle) { b.Signatures[0].SignatureData = flipB64(b.Signatures[0].SignatureData) },
+		"key":       func(b *Bundle) { b.Keys[0].PublicKey = flipB64(b.Keys[0].PublicKey) },
+		"date": func(b *Bundle) {
+			b.Signatures[0].SignatureExpiration.Time = b.Signatures[0].SignatureExpiration.Add(time.Second)
+		},
+	} {
+		skr := sign()
+		change(&skr.Response.Bundles[3])
+		if r := status(skr); r.Status != Fail || !strings.Contains(r.Detail, "bundle #4") {
+			t.Errorf("a %s changed after signing: %+v", name, r)
+		}
+	}
+}
+
+func flipB64(s string) string {
+	b := []byte(s)
+	if b[10] == 'A' {
+		b[10] = 'B'
+	} else {
+		b[10] = 'A'
+	}
+	return string(b)
 }

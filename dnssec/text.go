@@ -21,25 +21,130 @@ const (
 
 // TextOptions say how a text KSR is cut into signed bundles. Knot and BIND
 // keep the KSK's signing policy on the signer's side, so it comes from the
-// profile (or the command line), not from the KSR.
+// profile, by each tool's own names and meanings; what is left zero takes
+// that tool's default.
 type TextOptions struct {
-	// Lifetime is each RRSIG's validity after its bundle starts (Knot's
-	// rrsig-lifetime; BIND's signatures-validity-dnskey).
-	Lifetime time.Duration
-	// Refresh cuts a new bundle this long after the last one while the KSR
-	// has none (Knot's rrsig-refresh); zero signs one bundle per KSR record.
-	Refresh time.Duration
-	// Backdate moves each RRSIG's inception before its bundle's start, for
-	// clocks that lag (Knot: 90 minutes; BIND: 1 hour).
-	Backdate time.Duration
+	Knot KnotTiming
+	BIND BINDTiming
+	// Until is the end of a BIND KSR's period, as dnssec-ksr sign's -e
+	// gives it: a BIND KSR does not carry it. Zero signs the last key set
+	// once.
+	Until time.Time
 }
 
-// DefaultTextOptions are the signers' defaults of each format.
-func DefaultTextOptions(format string) TextOptions {
-	if format == FormatBIND {
-		return TextOptions{Lifetime: 14 * day, Backdate: time.Hour}
+// KnotTiming is the signing part of a Knot DNS policy, as keymgr sign-ksr
+// (Knot 3.2) reads it.
+type KnotTiming struct {
+	// RRSIGLifetime is rrsig-lifetime: each signature is valid this long
+	// from its bundle's time (default 14 days).
+	RRSIGLifetime time.Duration
+	// RRSIGRefresh is rrsig-refresh: a signature is renewed this long
+	// before it expires, so bundles follow each other every lifetime −
+	// refresh until the next KSR key set. Default: propagation-delay +
+	// zone-max-ttl.
+	RRSIGRefresh time.Duration
+	// RRSIGPreRefresh is rrsig-pre-refresh (default 1 hour). Knot's server
+	// renews that much earlier when it re-signs a zone; keymgr sign-ksr
+	// does not use it, and neither does an SKR.
+	RRSIGPreRefresh time.Duration
+	// PropagationDelay is propagation-delay (default 1 hour).
+	PropagationDelay time.Duration
+	// ZoneMaxTTL is zone-max-ttl; default the KSR's DNSKEY TTL (as keymgr
+	// falls back to it since Knot 3.4; keymgr 3.2 with neither
+	// rrsig-refresh nor zone-max-ttl renews nothing between key sets).
+	ZoneMaxTTL time.Duration
+}
+
+// BINDTiming is the signing part of a BIND 9.20 dnssec-policy, as
+// dnssec-ksr sign reads it.
+type BINDTiming struct {
+	// SignaturesValidityDNSKEY is signatures-validity-dnskey (default 14
+	// days).
+	SignaturesValidityDNSKEY time.Duration
+	// SignaturesRefresh is signatures-refresh: a signature is renewed this
+	// long before it expires (default 5 days).
+	SignaturesRefresh time.Duration
+}
+
+// Backdates of each signer: the RRSIG inception this long before the
+// bundle's time, fixed in each tool (Knot's RRSIG_INCEPT_IN_PAST; BIND's
+// clock skew in dnssec-ksr).
+const (
+	KnotBackdate = 90 * time.Minute
+	BINDBackdate = time.Hour
+)
+
+// resolve fills in keymgr's defaults, with a DNSKEY TTL for zone-max-ttl.
+func (k KnotTiming) resolve(dnskeyTTL uint32) KnotTiming {
+	if k.RRSIGLifetime == 0 {
+		k.RRSIGLifetime = 14 * day
 	}
-	return TextOptions{Lifetime: 14 * day, Refresh: 7 * day, Backdate: 90 * time.Minute}
+	if k.RRSIGPreRefresh == 0 {
+		k.RRSIGPreRefresh = time.Hour
+	}
+	if k.PropagationDelay == 0 {
+		k.PropagationDelay = time.Hour
+	}
+	if k.ZoneMaxTTL == 0 {
+		k.ZoneMaxTTL = time.Duration(dnskeyTTL) * time.Second
+	}
+	if k.RRSIGRefresh == 0 {
+		k.RRSIGRefresh = k.PropagationDelay + k.ZoneMaxTTL
+	}
+	return k
+}
+
+// resolve fills in dnssec-ksr's defaults.
+func (b BINDTiming) resolve() BINDTiming {
+	if b.SignaturesValidityDNSKEY == 0 {
+		b.SignaturesValidityDNSKEY = 14 * day
+	}
+	if b.SignaturesRefresh == 0 {
+		b.SignaturesRefresh = 5 * day
+	}
+	return b
+}
+
+// Check says what is wrong with the timing, or nil: a refresh not shorter
+// than the lifetime would never move on.
+func (k KnotTiming) Check() error {
+	if k.RRSIGLifetime < 0 || k.RRSIGRefresh < 0 || k.RRSIGPreRefresh < 0 || k.PropagationDelay < 0 || k.ZoneMaxTTL < 0 {
+		return fmt.Errorf("knot: a negative duration")
+	}
+	r := k.resolve(0)
+	if k.RRSIGRefresh != 0 && r.RRSIGRefresh >= r.RRSIGLifetime {
+		return fmt.Errorf("knot: rrsig_refresh %s is not shorter than rrsig_lifetime %s (Knot renews a signature rrsig_refresh before it expires)", FormatDuration(r.RRSIGRefresh), FormatDuration(r.RRSIGLifetime))
+	}
+	return nil
+}
+
+// Check says what is wrong with the timing, or nil.
+func (b BINDTiming) Check() error {
+	if b.SignaturesValidityDNSKEY < 0 || b.SignaturesRefresh < 0 {
+		return fmt.Errorf("bind: a negative duration")
+	}
+	r := b.resolve()
+	if r.SignaturesRefresh >= r.SignaturesValidityDNSKEY {
+		return fmt.Errorf("bind: signatures_refresh %s is not shorter than signatures_validity_dnskey %s (BIND renews a signature signatures_refresh before it expires)", FormatDuration(r.SignaturesRefresh), FormatDuration(r.SignaturesValidityDNSKEY))
+	}
+	return nil
+}
+
+// Describe says, in the format's own words, how a KSR of the format is cut
+// with these options and a DNSKEY TTL.
+func (o TextOptions) Describe(format string, dnskeyTTL uint32) string {
+	if format == FormatBIND {
+		b := o.BIND.resolve()
+		until := "the last key set signed once (no --until)"
+		if !o.Until.IsZero() {
+			until = "until " + o.Until.UTC().Format(time.DateTime)
+		}
+		return fmt.Sprintf("BIND's timing: signatures-validity-dnskey %s, signatures-refresh %s (a bundle every %s), inception 1h back, %s",
+			FormatDuration(b.SignaturesValidityDNSKEY), FormatDuration(b.SignaturesRefresh), FormatDuration(b.SignaturesValidityDNSKEY-b.SignaturesRefresh), until)
+	}
+	k := o.Knot.resolve(dnskeyTTL)
+	return fmt.Sprintf("Knot's timing: rrsig-lifetime %s, rrsig-refresh %s (a bundle every %s), inception 90m back",
+		FormatDuration(k.RRSIGLifetime), FormatDuration(k.RRSIGRefresh), FormatDuration(k.RRSIGLifetime-k.RRSIGRefresh))
 }
 
 var (
@@ -155,7 +260,9 @@ func ParseText(data []byte, opts *TextOptions) (*Document, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: line %d: %v", ErrFormat, n, err)
 		}
-		if len(recs) > 0 && !at.After(recs[len(recs)-1].at) {
+		// An SKR may repeat a time (BIND supersedes a key set's last
+		// bundle so); a KSR's key sets follow each other.
+		if len(recs) > 0 && (at.Before(recs[len(recs)-1].at) || isKSR && at.Equal(recs[len(recs)-1].at)) {
 			return nil, fmt.Errorf("%w: line %d: bundle time %s is not after the one before (%s)", ErrFormat, n, at.Format(time.RFC3339), recs[len(recs)-1].at.Format(time.RFC3339))
 		}
 		recs = append(recs, textRecord{at: at, line: n})
@@ -208,18 +315,29 @@ func ParseText(data []byte, opts *TextOptions) (*Document, error) {
 	}
 	doc := &Document{Domain: zone, Format: format}
 	if isKSR {
-		o := DefaultTextOptions(format)
+		var o TextOptions
 		if opts != nil {
 			o = *opts
 		}
-		if o.Lifetime <= 0 || o.Refresh < 0 || o.Backdate < 0 {
-			return nil, fmt.Errorf("%w: text signing options: RRSIG lifetime %s, refresh %s, backdate %s", ErrFormat, o.Lifetime, o.Refresh, o.Backdate)
+		if err := o.Knot.Check(); err != nil {
+			return nil, fmt.Errorf("%w: text signing options: %v", ErrFormat, err)
+		}
+		if err := o.BIND.Check(); err != nil {
+			return nil, fmt.Errorf("%w: text signing options: %v", ErrFormat, err)
+		}
+		if format == FormatBIND && !o.Until.IsZero() && o.Until.Before(recs[len(recs)-1].at) {
+			return nil, fmt.Errorf("%w: the period's end %s is before the KSR's last key set (%s)", ErrFormat, o.Until.UTC().Format(time.RFC3339), recs[len(recs)-1].at.Format(time.RFC3339))
 		}
 		doc.ID = fmt.Sprintf("%s-%s-%d", format, strings.TrimSuffix(zone, "."), recs[0].at.Unix())
-		bundles := cutBundles(recs, o)
+		var bundles []Bundle
+		if format == FormatBIND {
+			bundles = cutBIND(recs, o.BIND.resolve(), o.Until)
+		} else {
+			bundles = cutKnot(recs, o.Knot.resolve(recs[0].rrs[0].Header().Ttl))
+		}
 		if len(bundles) > maxTextBundles {
-			return nil, fmt.Errorf("%w: %d bundles from %s to %s with a refresh of %s; at most %d: is the KSR's period, or the refresh, right?",
-				ErrFormat, len(bundles), recs[0].at.Format(time.RFC3339), recs[len(recs)-1].at.Format(time.RFC3339), FormatDuration(o.Refresh), maxTextBundles)
+			return nil, fmt.Errorf("%w: more than %d bundles from %s to %s: is the KSR's period, or the signing refresh, right?",
+				ErrFormat, maxTextBundles, recs[0].at.Format(time.RFC3339), recs[len(recs)-1].at.Format(time.RFC3339))
 		}
 		doc.Request = &Request{Bundles: bundles}
 	} else {
@@ -232,6 +350,7 @@ func ParseText(data []byte, opts *TextOptions) (*Document, error) {
 			}
 			resp.Bundles = append(resp.Bundles, b)
 		}
+		resp.Bundles = uniqueIDs(resp.Bundles)
 		doc.Response = resp
 	}
 	for i, b := range doc.Bundles() {
@@ -261,28 +380,97 @@ func parseTextTime(s, format string) (time.Time, error) {
 // daily refresh fits).
 const maxTextBundles = 1000
 
-// cutBundles makes the request bundles of a text KSR: one per KSR record,
-// and, with a refresh, more at each refresh until the next record, as Knot's
-// sign-ksr does. Each bundle's inception and expiration are its signature's.
-func cutBundles(recs []textRecord, opts TextOptions) []Bundle {
+// cutKnot makes the request bundles of a Knot KSR as keymgr sign-ksr does
+// (Knot 3.2's offline_ksk.c): a bundle at each key set's time, and, until
+// the next key set, another whenever the last one's signature is
+// rrsig-refresh from expiring; the last key set (the period's end) is
+// signed once. Each signature is valid from 90 minutes before its bundle
+// for rrsig-lifetime.
+func cutKnot(recs []textRecord, k KnotTiming) []Bundle {
 	var out []Bundle
+	step := k.RRSIGLifetime - k.RRSIGRefresh
 	for i, r := range recs {
-		for at := r.at; ; at = at.Add(opts.Refresh) {
-			b := Bundle{ID: strconv.FormatInt(at.Unix(), 10), At: at,
-				Inception: Time{at.Add(-opts.Backdate)}, Expiration: Time{at.Add(opts.Lifetime)}}
-			for _, rr := range r.rrs {
-				b.Keys = append(b.Keys, keyOf(rr.(*dns.DNSKEY)))
-			}
-			out = append(out, b)
-			if len(out) > maxTextBundles {
-				return out
-			}
-			if opts.Refresh <= 0 || i == len(recs)-1 || !at.Add(opts.Refresh).Before(recs[i+1].at) {
+		for at := r.at; ; at = at.Add(step) {
+			out = append(out, textBundle(r, at, at.Add(-KnotBackdate), at.Add(k.RRSIGLifetime)))
+			if len(out) > maxTextBundles || i == len(recs)-1 || step <= 0 || !at.Add(step).Before(recs[i+1].at) {
 				break
 			}
 		}
 	}
-	return out
+	return uniqueIDs(out)
+}
+
+// cutBIND makes the request bundles of a BIND KSR as dnssec-ksr sign does
+// (BIND 9.20's sign_bundle): from each key set's time a bundle whenever the
+// last one's signature is signatures-refresh from expiring, while that is
+// not after the next key set's time (or the period's end); the first
+// renewal of a key set is brought forward to that time when it would fall
+// later, so a key set's last bundle can share its time with the next key
+// set's first, which supersedes it. Each signature is valid from an hour
+// before its bundle for signatures-validity-dnskey.
+func cutBIND(recs []textRecord, b BINDTiming, until time.Time) []Bundle {
+	var out []Bundle
+	for i, r := range recs {
+		var next time.Time
+		switch {
+		case i < len(recs)-1:
+			next = recs[i+1].at
+		case !until.IsZero():
+			next = until
+		default:
+			out = append(out, textBundle(r, r.at, r.at.Add(-BINDBackdate), r.at.Add(b.SignaturesValidityDNSKEY)))
+			continue
+		}
+		first := true
+		for at := r.at; !at.After(next) && len(out) <= maxTextBundles; first = false {
+			exp := at.Add(b.SignaturesValidityDNSKEY)
+			out = append(out, textBundle(r, at, at.Add(-BINDBackdate), exp))
+			limit := exp
+			if first && next.Before(limit) {
+				limit = next
+			}
+			at = exp.Add(-b.SignaturesRefresh)
+			if at.After(limit) {
+				at = limit
+			}
+		}
+	}
+	return uniqueIDs(out)
+}
+
+// textBundle is a request bundle of key set r from at.
+func textBundle(r textRecord, at, inception, expiration time.Time) Bundle {
+	b := Bundle{At: at, Inception: Time{inception}, Expiration: Time{expiration}}
+	for _, rr := range r.rrs {
+		b.Keys = append(b.Keys, keyOf(rr.(*dns.DNSKEY)))
+	}
+	return b
+}
+
+// uniqueIDs names text bundles by their Unix time; a bundle sharing its
+// time with the one before (BIND's superseded last bundle of a key set)
+// gets a suffix.
+func uniqueIDs(bs []Bundle) []Bundle {
+	for i := range bs {
+		bs[i].ID = strconv.FormatInt(bs[i].At.Unix(), 10)
+		if i > 0 && bs[i].At.Equal(bs[i-1].At) {
+			n := 2
+			if _, suffix, ok := strings.Cut(bs[i-1].ID, "."); ok {
+				n, _ = strconv.Atoi(suffix)
+				n++
+			}
+			bs[i].ID += "." + strconv.Itoa(n)
+		}
+	}
+	return bs
+}
+
+// sync returns the bundle's CDNSKEY and CDS sets, made on first use.
+func (b *Bundle) sync() *ChildSync {
+	if b.Sync == nil {
+		b.Sync = &ChildSync{}
+	}
+	return b.Sync
 }
 
 // keyOf is a DNSKEY record as a bundle key; text formats name keys by tag.
@@ -292,12 +480,26 @@ func keyOf(k *dns.DNSKEY) Key {
 }
 
 // responseBundle reads a text SKR bundle: its DNSKEYs and the RRSIGs over
-// them (RRSIGs over CDNSKEY and CDS are kept out of the DNSKEY model).
+// them, and BIND's CDNSKEY and CDS sets with theirs, apart.
 func responseBundle(r textRecord) (Bundle, error) {
 	b := Bundle{ID: strconv.FormatInt(r.at.Unix(), 10), At: r.at}
 	for _, rr := range r.rrs {
 		if k, ok := rr.(*dns.DNSKEY); ok {
 			b.Keys = append(b.Keys, keyOf(k))
+		}
+	}
+	for _, rr := range r.rrs {
+		switch x := rr.(type) {
+		case *dns.CDNSKEY:
+			b.sync().CDNSKEY = append(b.sync().CDNSKEY, x)
+		case *dns.CDS:
+			b.sync().CDS = append(b.sync().CDS, x)
+		case *dns.RRSIG:
+			if x.TypeCovered == dns.TypeCDNSKEY || x.TypeCovered == dns.TypeCDS {
+				b.sync().RRSIGs = append(b.sync().RRSIGs, x)
+			} else if x.TypeCovered != dns.TypeDNSKEY {
+				return b, fmt.Errorf("an RRSIG over %s: an SKR signs only DNSKEY, CDNSKEY and CDS sets", dns.TypeToString[x.TypeCovered])
+			}
 		}
 	}
 	for _, rr := range r.rrs {
@@ -352,6 +554,26 @@ func (d *Document) marshalText() ([]byte, error) {
 				return nil, err
 			}
 			b.WriteString(rr.String() + "\n")
+		}
+		if s := bu.Sync; s != nil {
+			// As dnssec-ksr writes them: the CDNSKEY set and its RRSIGs,
+			// then the CDS set and its.
+			for _, typ := range []uint16{dns.TypeCDNSKEY, dns.TypeCDS} {
+				if typ == dns.TypeCDNSKEY {
+					for _, rr := range s.CDNSKEY {
+						b.WriteString(rr.String() + "\n")
+					}
+				} else {
+					for _, rr := range s.CDS {
+						b.WriteString(rr.String() + "\n")
+					}
+				}
+				for _, sig := range s.RRSIGs {
+					if sig.TypeCovered == typ {
+						b.WriteString(sig.String() + "\n")
+					}
+				}
+			}
 		}
 	}
 	generated := time.Now().UTC()

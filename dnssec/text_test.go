@@ -39,13 +39,14 @@ func TestKnotSKRVerifies(t *testing.T) {
 	}
 }
 
-// TestKnotKSRCutAsKnot: cut with Knot's own defaults (RRSIG lifetime 14
-// days, refresh 7 days, inception 90 minutes back), the 6 records of Knot's
-// KSR become exactly the 13 bundles of Knot's SKR, with the same times and
-// the same signature validity; signed with a new P-256 KSK, the text SKR
-// parses again and every signature verifies.
+// TestKnotKSRCutAsKnot: cut with the timing Knot's KSK side had
+// (rrsig-lifetime 14d, rrsig-refresh 7d: renewed 7 days before expiry;
+// inception 90 minutes back), the 6 records of Knot's KSR become exactly
+// the 13 bundles of Knot's SKR, with the same times and the same signature
+// validity; signed with a new P-256 KSK, the text SKR parses again and
+// every signature verifies.
 func TestKnotKSRCutAsKnot(t *testing.T) {
-	ksr, err := ParseAny(readKnot(t, "ksr-example.com.txt"), nil)
+	ksr, err := ParseAny(readKnot(t, "ksr-example.com.txt"), &TextOptions{Knot: KnotTiming{RRSIGLifetime: 14 * day, RRSIGRefresh: 7 * day}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,10 @@ func TestBINDFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ksr.Format != FormatBIND || len(ksr.Request.Bundles) != 2 || ksr.Request.Bundles[1].Inception.Format(time.RFC3339) != "2026-12-10T23:00:00Z" {
+	// BIND's defaults: renewed 5 days before the 14-day signatures expire,
+	// a bundle every 9 days: Dec 1, Dec 10, then the next key set's Dec 11.
+	if ksr.Format != FormatBIND || len(ksr.Request.Bundles) != 3 || ksr.Request.Bundles[1].Inception.Format(time.RFC3339) != "2026-12-09T23:00:00Z" ||
+		ksr.Request.Bundles[2].Inception.Format(time.RFC3339) != "2026-12-10T23:00:00Z" {
 		t.Fatalf("BIND KSR: %q, %d bundles, %+v", ksr.Format, len(ksr.Request.Bundles), ksr.Request.Bundles)
 	}
 	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -132,7 +136,7 @@ func TestBINDFormat(t *testing.T) {
 	if !strings.HasPrefix(string(out), ";; SignedKeyResponse 1.0 20261201000000 (Tue Dec  1 00:00:00 2026)\n.") && !strings.HasPrefix(string(out), ";; SignedKeyResponse 1.0 20261201000000 (Tue Dec  1 00:00:00 2026)\nexample.com.") {
 		t.Fatalf("BIND SKR:\n%s", out)
 	}
-	if again, err := ParseAny(out, nil); err != nil || again.Format != FormatBIND || len(again.Response.Bundles) != 2 {
+	if again, err := ParseAny(out, nil); err != nil || again.Format != FormatBIND || len(again.Response.Bundles) != 3 {
 		t.Fatalf("the BIND SKR does not read back: %v", err)
 	}
 }
@@ -211,9 +215,18 @@ func TestTextKSRCoverage(t *testing.T) {
 		t.Fatalf("no %s in %+v", CheckSigOverlap, rs)
 		return Result{}
 	}
-	r := find(CheckKSR(ksr, CheckPolicy{Domains: []string{"example.com."}, Algorithms: []uint8{13}}, now, nil))
-	if r.Status != Fail || !strings.Contains(r.Detail, "for P15DT23H no signature over the DNSKEY set is valid") {
-		t.Fatalf("the BIND plan with a gap: %+v", r)
+	// BIND's own timing (renewed 5 days before the 14-day signatures
+	// expire) covers the 30 days between the key sets: Dec 1, 10, 19, 28,
+	// then the next key set's Dec 31.
+	policy := CheckPolicy{Domains: []string{"example.com."}, Algorithms: []uint8{13}}
+	if r := find(CheckKSR(ksr, policy, now, nil)); r.Status != Pass || len(ksr.Request.Bundles) != 5 {
+		t.Fatalf("BIND's plan (%d bundles): %+v", len(ksr.Request.Bundles), r)
+	}
+	// A plan with a gap (one bundle per key set, as keyceremony cut BIND
+	// KSRs before): the check finds it and says how long it is.
+	ksr.Request.Bundles = []Bundle{ksr.Request.Bundles[0], ksr.Request.Bundles[4]}
+	if r := find(CheckKSR(ksr, policy, now, nil)); r.Status != Fail || !strings.Contains(r.Detail, "for P15DT23H no signature over the DNSKEY set is valid") {
+		t.Fatalf("the plan with a gap: %+v", r)
 	}
 	knotKSR, err := ParseAny(readKnot(t, "ksr-example.com.txt"), nil)
 	if err != nil {
@@ -226,7 +239,7 @@ func TestTextKSRCoverage(t *testing.T) {
 
 // TestTextSKRAnswersKSR: a text SKR is held to its KSR's content, not to
 // a bundle count: Knot's own SKR answers its KSR however the KSR is cut
-// (here with a 3-day refresh: 23 bundles against Knot's 13), and an SKR
+// (here renewed 11 days before expiry: 23 bundles against Knot's 13), and an SKR
 // that signs other ZSKs than the KSR asks for does not.
 func TestTextSKRAnswersKSR(t *testing.T) {
 	skr, err := ParseAny(readKnot(t, "skr-example.com.txt"), nil)
@@ -242,9 +255,8 @@ func TestTextSKRAnswersKSR(t *testing.T) {
 		t.Fatal("no SKR-MATCH")
 		return Result{}
 	}
-	for _, refresh := range []time.Duration{7 * 24 * time.Hour, 3 * 24 * time.Hour} {
-		o := DefaultTextOptions(FormatKnot)
-		o.Refresh = refresh
+	for _, refresh := range []time.Duration{7 * 24 * time.Hour, 11 * 24 * time.Hour} {
+		o := TextOptions{Knot: KnotTiming{RRSIGRefresh: refresh}}
 		ksr, err := ParseAny(readKnot(t, "ksr-example.com.txt"), &o)
 		if err != nil {
 			t.Fatal(err)
@@ -263,5 +275,93 @@ func TestTextSKRAnswersKSR(t *testing.T) {
 	}
 	if r := match(ksr); r.Status != Fail || !strings.Contains(r.Detail, "ZSKs") {
 		t.Fatalf("an SKR for other ZSKs: %+v", r)
+	}
+}
+
+// TestKnotSamplesCutAsKeymgr: for each of the shared keymgr 3.2.6 samples
+// (no ZSK roll, a 30-day and a 10-day roll), the KSR cut with the KSK
+// side's rrsig-lifetime and rrsig-refresh from its ksk-side conf gives
+// keymgr's SKR bundle for bundle: the same times, inceptions, expirations
+// and ZSKs.
+func TestKnotSamplesCutAsKeymgr(t *testing.T) {
+	for _, c := range []struct {
+		name              string
+		lifetime, refresh time.Duration
+		bundles           int
+	}{{"rootlike", 21 * day, 11 * day, 10}, {"zsk30d", 21 * day, 7 * day, 14}, {"zsk10d", 21 * day, 7 * day, 26}} {
+		conf := string(readKnot(t, "ksk-side-"+c.name+".conf"))
+		if !strings.Contains(conf, "rrsig-lifetime: "+FormatDuration(c.lifetime)[1:len(FormatDuration(c.lifetime))-1]+"d") ||
+			!strings.Contains(conf, "rrsig-refresh: "+FormatDuration(c.refresh)[1:len(FormatDuration(c.refresh))-1]+"d") {
+			t.Fatalf("%s: the test's timing is not the conf's:\n%s", c.name, conf)
+		}
+		ksr, err := ParseAny(readKnot(t, "ksr-"+c.name+".txt"), &TextOptions{Knot: KnotTiming{RRSIGLifetime: c.lifetime, RRSIGRefresh: c.refresh}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		skr, err := ParseAny(readKnot(t, "skr-"+c.name+".txt"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := TimingDiff(ksr.Request.Bundles, skr.Response.Bundles); d != "" || len(skr.Response.Bundles) != c.bundles {
+			t.Errorf("%s: %d bundles cut, keymgr signed %d: %s", c.name, len(ksr.Request.Bundles), len(skr.Response.Bundles), d)
+		}
+	}
+}
+
+// TestBINDCutAsDnssecKSR: BIND's KSR, cut with dnssec-ksr sign's timing
+// and the same period end (-e), gives the real dnssec-ksr's SKR bundle for
+// bundle, for its defaults and for a 40-day validity whose renewal falls
+// after the next key set (where BIND signs a superseded bundle at the key
+// set's time). BIND's SKRs verify whole, the CDNSKEY and CDS sets with
+// them, and answer their KSR; a CDS changed by one digit does not verify.
+func TestBINDCutAsDnssecKSR(t *testing.T) {
+	read := func(name string) []byte {
+		b, err := os.ReadFile("testdata/bind/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	until := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+	anchors, err := ParseAnchors(read("ksk-example.com.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		file    string
+		timing  BINDTiming
+		bundles int
+	}{{"skr-default.txt", BINDTiming{}, 8}, {"skr-v40d-r5d.txt", BINDTiming{SignaturesValidityDNSKEY: 40 * day, SignaturesRefresh: 5 * day}, 4}} {
+		ksr, err := ParseAny(read("ksr-example.com.txt"), &TextOptions{BIND: c.timing, Until: until})
+		if err != nil {
+			t.Fatal(err)
+		}
+		skr, err := ParseAny(read(c.file), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := TimingDiff(ksr.Request.Bundles, skr.Response.Bundles); d != "" || len(skr.Response.Bundles) != c.bundles {
+			t.Fatalf("%s: %d bundles cut, dnssec-ksr signed %d: %s", c.file, len(ksr.Request.Bundles), len(skr.Response.Bundles), d)
+		}
+		for _, r := range VerifySKR(skr, anchors, ksr, CheckPolicy{}, time.Time{}) {
+			if r.Status == Fail {
+				t.Fatalf("%s: %s: %s", c.file, r.ID, r.Detail)
+			}
+		}
+		if s := skr.Response.Bundles[0].Sync; s == nil || len(s.CDNSKEY) != 1 || len(s.CDS) != 1 || len(s.RRSIGs) != 2 {
+			t.Fatalf("%s: CDNSKEY and CDS not read: %+v", c.file, s)
+		}
+	}
+	text := string(read("skr-default.txt"))
+	i := strings.Index(text, "IN\tCDS\t") + len("IN\tCDS\t7608 13 2 ")
+	bad := text[:i] + string("0123456789ABCDEF"[(strings.IndexByte("0123456789ABCDEF", text[i])+1)%16]) + text[i+1:]
+	skr, err := ParseAny([]byte(bad), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range VerifySKR(skr, anchors, nil, CheckPolicy{}, time.Time{}) {
+		if r.ID == CheckSKRSignatures && (r.Status != Fail || !strings.Contains(r.Detail, "CDS 7608")) {
+			t.Fatalf("a changed CDS: %+v", r)
+		}
 	}
 }

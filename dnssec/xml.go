@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // MaxDocumentSize is the largest KSR or SKR accepted (IANA's signer uses the
@@ -88,6 +90,31 @@ type Bundle struct {
 	Signatures []Signature `xml:"Signature"`
 	// At is a text format bundle's time (its header line); zero in XML.
 	At time.Time `xml:"-"`
+	// Sync is a BIND bundle's CDNSKEY and CDS sets with their RRSIGs; nil
+	// in XML and Knot's format.
+	Sync *ChildSync `xml:"-"`
+	// verified is the bundle's keys and DNSKEY signatures as
+	// SignBundleWith verified them, twice, on two paths: VerifySKR does not
+	// verify the same content a third time. Any change to them after
+	// signing makes VerifySKR verify them again.
+	verified *verifiedContent
+}
+
+// verifiedContent is what SignBundleWith verified: the zone, the keys and
+// the signatures, copied.
+type verifiedContent struct {
+	zone string
+	keys []Key
+	sigs []Signature
+}
+
+// ChildSync is what a BIND SKR bundle publishes for the parent (RFC 7344):
+// the KSKs as CDNSKEY and as CDS (SHA-256), each set signed by the KSKs
+// that sign the DNSKEY set, with the bundle's inception and expiration.
+type ChildSync struct {
+	CDNSKEY []*dns.CDNSKEY
+	CDS     []*dns.CDS
+	RRSIGs  []*dns.RRSIG // over the CDNSKEY set, then over the CDS set
 }
 
 // Signer names a key that a KSR asks to sign a bundle.

@@ -132,7 +132,7 @@ ksk_policy:
 		t.Fatalf("the SKR is not in Knot's format:\n%s", skr)
 	}
 	// A profile that asks for more overlap than its own text timing gives
-	// (Knot's defaults renew every 7 days of 14): refused, and said why.
+	// (Knot's defaults renew 2 hours before expiry): refused, and said why.
 	strict := filepath.Join(dir, "strict.yaml")
 	soft, _ := os.ReadFile(profile)
 	os.WriteFile(strict, bytes.Replace(soft, []byte("min_validity_overlap: PT1H"), []byte("min_validity_overlap: P8D"), 1), 0o644)
@@ -180,7 +180,10 @@ ksk_policy:
 		"--ksr", ksrPath, "--skr", consoleSKR, "--cards", filepath.Join(dir, "cards"), "--plain"}, &plainDriver{out: &out, answer: answer}, &out, io.Discard); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "signed bundle 13 of 13") || !strings.Contains(out.String(), "The ceremony is closed: ") {
+	// Knot's own timing for this policy (rrsig-refresh: propagation-delay
+	// 1h + zone-max-ttl 1h, so a bundle every 13d22h): 9 bundles, as
+	// keymgr sign-ksr makes them.
+	if !strings.Contains(out.String(), "signed bundle 9 of 9") || !strings.Contains(out.String(), "The ceremony is closed: ") {
 		t.Fatalf("the ceremony on Knot's KSR:\n%s", out.String())
 	}
 	if out, err := keymgrRun("import-skr", consoleSKR); err != nil {
@@ -222,5 +225,104 @@ func TestSKRVerifyKnot(t *testing.T) {
 	args[2] = bad
 	if err := run(ctx, args, nil, io.Discard, io.Discard); exitCode(err) != exitBadInput {
 		t.Fatalf("a changed signature: %v (exit %d)", err, exitCode(err))
+	}
+}
+
+// TestKnotSignsAsKeymgr: for a real keymgr KSR (30-day ZSKs over 60
+// days), keyceremony's `ksr sign` with text_signing.knot writes the SKR
+// the real `keymgr sign-ksr` writes with the same KSK and the same policy,
+// bundle for bundle: the same times, DNSKEY sets, RRSIG inceptions and
+// expirations. For Knot's defaults (rrsig-lifetime 14d; rrsig-refresh
+// unset, so propagation-delay + zone-max-ttl: 2 hours), for 14d/3d, and
+// for a 10-day lifetime with rrsig-refresh left to propagation-delay 6h +
+// zone-max-ttl 1d and an rrsig-pre-refresh of 2d (which sign-ksr does not
+// use). `skr verify --ksr --profile` holds each SKR to its timing.
+func TestKnotSignsAsKeymgr(t *testing.T) {
+	km := keymgr(t)
+	dir := t.TempDir()
+	policy := func(db, timing string) string {
+		p := filepath.Join(dir, db+fmt.Sprint(len(timing))+".conf")
+		os.WriteFile(p, []byte(fmt.Sprintf(`database:
+  kasp-db: %[1]s/%[2]s
+template:
+  - id: default
+    storage: %[1]s
+policy:
+  - id: offline
+    manual: on
+    offline-ksk: on
+    algorithm: ecdsap256sha256
+    dnskey-ttl: 3600
+    zsk-lifetime: 30d
+%[3]szone:
+  - domain: example.com.
+    dnssec-signing: on
+    dnssec-policy: offline
+`, dir, db, timing)), 0o644)
+		return p
+	}
+	keymgrOut := func(conf string, args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(km, append([]string{"-c", conf, "example.com."}, args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("keymgr %v: %v\n%s%s", args, err, out, stderr.String())
+		}
+		return out
+	}
+	zskSide := policy("zsk-kasp", "    zone-max-ttl: 3600\n")
+	keymgrOut(zskSide, "pregenerate", "+60d")
+	ksr := filepath.Join(dir, "ksr.txt")
+	os.WriteFile(ksr, keymgrOut(zskSide, "generate-ksr", "+0", "+60d"), 0o644)
+
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	pemPath := filepath.Join(dir, "ksk-import.pem")
+	os.WriteFile(pemPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	dk, _ := dnssec.NewDNSKEY("example.com.", priv.Public(), dnssec.FlagZone|dnssec.FlagSEP, 3600)
+	anchor := filepath.Join(dir, "anchor.txt")
+	os.WriteFile(anchor, []byte(dk.String()+"\n"), 0o644)
+
+	ctx := context.Background()
+	var out bytes.Buffer
+	for i, c := range []struct{ knot, profile string }{
+		{"    zone-max-ttl: 3600\n", ""},
+		{"    zone-max-ttl: 3600\n    rrsig-lifetime: 14d\n    rrsig-refresh: 3d\n", "text_signing:\n  knot: {rrsig_lifetime: 14d, rrsig_refresh: P3D}\n"},
+		{"    zone-max-ttl: 1d\n    propagation-delay: 6h\n    rrsig-lifetime: 10d\n    rrsig-pre-refresh: 2d\n",
+			"text_signing:\n  knot: {rrsig_lifetime: P10D, zone_max_ttl: 1d, propagation_delay: PT6H, rrsig_pre_refresh: 2d}\n"},
+	} {
+		kskSide := policy("ksk-kasp", c.knot)
+		if i == 0 {
+			keymgrOut(kskSide, "import-pem", pemPath, "ksk=yes", "zsk=no", "created=1000000000", "publish=1000000000", "active=1000000000")
+		}
+		theirs := filepath.Join(dir, fmt.Sprintf("keymgr%d.txt", i))
+		os.WriteFile(theirs, keymgrOut(kskSide, "sign-ksr", ksr), 0o644)
+		profile := textProfile(t, dir, fmt.Sprintf("p%d.yaml", i), priv, c.profile)
+		mine := filepath.Join(dir, fmt.Sprintf("mine%d.txt", i))
+		out.Reset()
+		if err := run(ctx, []string{"ksr", "sign", ksr, "--profile", profile, "--out", mine, "--yes"}, nil, &out, io.Discard); err != nil {
+			t.Fatalf("setting %d: ksr sign: %v\n%s", i, err, out.String())
+		}
+		_, a, err := readSKR(mine, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, b, err := readSKR(theirs, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := skrDiff(a, b); d != "" {
+			t.Fatalf("setting %d: keyceremony's SKR and keymgr's differ: %s", i, d)
+		}
+		out.Reset()
+		if err := run(ctx, []string{"skr", "verify", theirs, "--ksr", ksr, "--profile", profile, "--anchor", anchor}, nil, &out, io.Discard); err != nil ||
+			!strings.Contains(out.String(), "[PASS] SKR-TIMING") {
+			t.Fatalf("setting %d: skr verify keymgr's SKR: %v\n%s", i, err, out.String())
+		}
+		if out, err := exec.Command(km, "-c", zskSide, "example.com.", "validate-skr", mine).CombinedOutput(); err != nil {
+			t.Fatalf("setting %d: keymgr validate-skr refused keyceremony's SKR: %v\n%s", i, err, out)
+		}
 	}
 }

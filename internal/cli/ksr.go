@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/internal/durable"
@@ -87,16 +88,48 @@ func loadPolicyFile(path string) (dnssec.CheckPolicy, error) {
 }
 
 // parseNow reads --now: RFC 3339, or a date (midnight UTC).
+// textOptions joins a profile's text signing timing (nil: none) and
+// --until, the end of a BIND KSR's period.
+func textOptions(p *ceremony.Profile, until string) (*dnssec.TextOptions, error) {
+	o := p.TextOptions()
+	if until == "" {
+		return o, nil
+	}
+	t, err := parseTime("--until", until)
+	if err != nil {
+		return nil, err
+	}
+	if o == nil {
+		o = &dnssec.TextOptions{}
+	}
+	o.Until = t
+	return o, nil
+}
+
+// needUntil refuses to sign a BIND KSR without the end of its period:
+// dnssec-ksr sign needs it too (-e), and a BIND KSR does not carry it.
+func needUntil(path, flag string, doc *dnssec.Document, o *dnssec.TextOptions) error {
+	if doc.Format == dnssec.FormatBIND && (o == nil || o.Until.IsZero()) {
+		return usageErr("%s: a BIND KSR does not say when its period ends: give %s TIME, the end (-e) it was requested for with dnssec-ksr request", path, flag)
+	}
+	return nil
+}
+
 func parseNow(s string) (time.Time, error) {
 	if s == "" {
 		return time.Now().UTC(), nil
 	}
+	return parseTime("--now", s)
+}
+
+// parseTime reads a date or an RFC 3339 time given to flag.
+func parseTime(flag, s string) (time.Time, error) {
 	for _, layout := range []string{time.RFC3339, time.DateOnly, "2006-01-02T15:04:05"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, usageErr("--now %q: give a date (2017-02-01) or an RFC 3339 time", s)
+	return time.Time{}, usageErr("%s %q: give a date (2017-02-01) or an RFC 3339 time", flag, s)
 }
 
 type ksrReport struct {
@@ -108,8 +141,10 @@ type ksrReport struct {
 	Serial string `json:"serial"`
 	// Format is "" for IANA's XML, else knot or bind: a text KSR has no
 	// serial, and Period says what it covers instead.
-	Format  string          `json:"format,omitempty"`
-	Period  string          `json:"period,omitempty"`
+	Format string `json:"format,omitempty"`
+	Period string `json:"period,omitempty"`
+	// Timing says, for a text KSR, by which signer's timing it was cut.
+	Timing  string          `json:"timing,omitempty"`
 	Now     string          `json:"now"`
 	Bundles []bundleRow     `json:"bundles"`
 	Results []dnssec.Result `json:"results"`
@@ -125,7 +160,9 @@ type bundleRow struct {
 }
 
 func runKSRCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("ksr check", "usage: keyceremony ksr check KSR [--previous-skr SKR] [--policy FILE] [--now TIME] [--json]", stderr)
+	fs := newFlags("ksr check", "usage: keyceremony ksr check KSR [--previous-skr SKR] [--policy FILE] [--profile FILE] [--until TIME] [--now TIME] [--json]", stderr)
+	profilePath := fs.String("profile", "", "a profile whose text_signing cuts a Knot or BIND KSR (default: each tool's own defaults)")
+	until := fs.String("until", "", "a BIND KSR's period end (dnssec-ksr's -e)")
 	prevPath := fs.String("previous-skr", "", "the last SKR this signer produced, for the chain checks")
 	policyPath := fs.String("policy", "", "a policy file (YAML) changing IANA's defaults")
 	nowFlag := fs.String("now", "", "check as of this time (date or RFC 3339); default: now")
@@ -151,7 +188,17 @@ func runKSRCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr i
 			return err
 		}
 	}
-	data, doc, err := readKSR(pos[0], "")
+	var prof *ceremony.Profile
+	if *profilePath != "" {
+		if prof, err = readProfileFile(*profilePath); err != nil {
+			return err
+		}
+	}
+	opts, err := textOptions(prof, *until)
+	if err != nil {
+		return err
+	}
+	data, doc, err := readKSR(pos[0], "", opts)
 	if err != nil {
 		return err
 	}
@@ -168,6 +215,11 @@ func runKSRCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr i
 	if rep.Format = doc.Format; doc.Format != "" && len(doc.Request.Bundles) > 0 {
 		bs := doc.Request.Bundles
 		rep.Period = bs[0].Inception.UTC().Format(time.DateTime) + " to " + bs[len(bs)-1].Expiration.UTC().Format(time.DateTime) + " UTC"
+		o := dnssec.TextOptions{}
+		if opts != nil {
+			o = *opts
+		}
+		rep.Timing = o.Describe(doc.Format, bs[0].Keys[0].TTL)
 	}
 	rep.Results = dnssec.CheckKSR(doc, policy, now, prev)
 	rep.OK = dnssec.Passed(rep.Results)
@@ -196,7 +248,11 @@ func printKSRReport(w io.Writer, rep ksrReport) {
 		// is known by the period its records cover.
 		serial = fmt.Sprintf("a %s KSR (no serial) covering %s", rep.Format, rep.Period)
 	}
-	fmt.Fprintf(w, "id %s · domain %s · %s · %d bundles · checked as of %s\n\n", rep.ID, rep.Domain, serial, len(rep.Bundles), rep.Now)
+	fmt.Fprintf(w, "id %s · domain %s · %s · %d bundles · checked as of %s\n", rep.ID, rep.Domain, serial, len(rep.Bundles), rep.Now)
+	if rep.Timing != "" {
+		fmt.Fprintf(w, "cut by %s\n", rep.Timing)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%3s  %-36s  %-19s  %-19s  %s\n", "#", "bundle id", "inception (UTC)", "expiration (UTC)", "key tags")
 	for _, b := range rep.Bundles {
 		tags := make([]string, len(b.KeyTags))
@@ -226,7 +282,8 @@ func printKSRReport(w io.Writer, rep ksrReport) {
 }
 
 func runKSRSign(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("ksr sign", "usage: keyceremony ksr sign KSR --profile FILE --out SKR [--previous-skr SKR] [--schema NAME] [--now TIME] [--roster FILE --cards DIR] --yes", stderr)
+	fs := newFlags("ksr sign", "usage: keyceremony ksr sign KSR --profile FILE --out SKR [--until TIME] [--previous-skr SKR] [--schema NAME] [--now TIME] [--roster FILE --cards DIR] --yes", stderr)
+	until := fs.String("until", "", "a BIND KSR's period end (dnssec-ksr's -e; required for a BIND KSR)")
 	profilePath := fs.String("profile", "", "the profile: token, KSK inventory, schemas, KSK policy (required)")
 	out := fs.String("out", "", "where to write the SKR; an existing file is never overwritten (required)")
 	prevPath := fs.String("previous-skr", "", "the last SKR, for the chain and safety checks")
@@ -267,8 +324,15 @@ func runKSRSign(ctx context.Context, args []string, stdin io.Reader, stdout, std
 			return err
 		}
 	}
-	data, ksr, err := readKSR(pos[0], "", p.TextOptions())
+	opts, err := textOptions(p, *until)
 	if err != nil {
+		return err
+	}
+	data, ksr, err := readKSR(pos[0], "", opts)
+	if err != nil {
+		return err
+	}
+	if err := needUntil(pos[0], "--until", ksr, opts); err != nil {
 		return err
 	}
 	d := dnssec.DigestOf(data)

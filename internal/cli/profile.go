@@ -62,6 +62,20 @@ func loadProfile(ctx context.Context, path string, login bool, auth ...*cardAuth
 	return loadProfileWith(ctx, path, ceremony.LoadProfile, login, auth...)
 }
 
+// readProfileFile reads a profile for what it says, without opening its
+// token (ksr check's and skr verify's text timing).
+func readProfileFile(path string) (*ceremony.Profile, error) {
+	b, err := readInput(path)
+	if err != nil {
+		return nil, usageErr("--profile: %v", err)
+	}
+	p, err := ceremony.LoadProfile(path, b)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return p, nil
+}
+
 // loadProfileWith is loadProfile with the profile read by load: the whole
 // profile checked (ceremony.LoadProfile), or its token alone
 // (ceremony.LoadTokenProfile, for hsm keygen).

@@ -30,6 +30,7 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	var ksrPaths, skrPaths stringList
 	fs.Var(&ksrPaths, "ksr", "the KSR to sign, from the transfer medium (required when the script loads one; once per KSR it loads)")
 	prevPath := fs.String("previous-skr", "", "the last SKR, for the chain and safety checks")
+	ksrUntil := fs.String("ksr-until", "", "a BIND KSR's period end (the -e of dnssec-ksr request): a BIND KSR does not carry it")
 	hash1 := fs.String("hash1", "", "the KSR's SHA-256 (hex) the zone operator sent out of band: another KSR is not loaded")
 	fs.Var(&skrPaths, "skr", "where to write the SKR (default: beside the KSR, its name with skr for ksr; once per KSR if given)")
 	schema := fs.String("schema", "", "the signing schema (default: the profile's)")
@@ -107,7 +108,7 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 		if script.Zone != "" && !strings.EqualFold(strings.TrimSuffix(script.Zone, ".")+".", strings.TrimSuffix(p.Zone, ".")+".") {
 			return usageErr("run: the script is for zone %q, the profile for %q", script.Zone, p.Zone)
 		}
-		cfg.Profile, cfg.Token, cfg.TextOptions = p, tok, p.TextOptions()
+		cfg.Profile, cfg.Token = p, tok
 		if _, err = p.ResponsePolicy(); err != nil {
 			return usageErr("%s: %v", *profilePath, err)
 		}
@@ -134,9 +135,15 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	if len(skrPaths) != 0 && len(skrPaths) != loads {
 		return usageErr("run: give --skr once per --ksr, or not at all")
 	}
+	if cfg.TextOptions, err = textOptions(p, *ksrUntil); err != nil {
+		return err
+	}
 	for i, k := range ksrPaths {
-		data, _, err := readKSR(k, "--ksr", cfg.TextOptions)
+		data, doc, err := readKSR(k, "--ksr", cfg.TextOptions)
 		if err != nil {
+			return err
+		}
+		if err := needUntil(k, "--ksr-until", doc, cfg.TextOptions); err != nil {
 			return err
 		}
 		out := defaultSKRPath(k)

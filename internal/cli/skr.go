@@ -8,14 +8,17 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/internal/safetext"
 	"github.com/keyceremony/keyceremony/ui"
 )
 
 func runSKRVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("skr verify", "usage: keyceremony skr verify SKR [--ksr KSR] --anchor FILE [--now TIME] [--json]", stderr)
+	fs := newFlags("skr verify", "usage: keyceremony skr verify SKR [--ksr KSR [--profile FILE] [--until TIME]] --anchor FILE [--now TIME] [--json]", stderr)
 	ksrPath := fs.String("ksr", "", "the KSR this SKR answers")
+	profilePath := fs.String("profile", "", "with --ksr: a profile whose text_signing timing the SKR's bundles must follow, bundle for bundle")
+	until := fs.String("until", "", "with --ksr: a BIND KSR's period end (dnssec-ksr's -e)")
 	anchorPath := fs.String("anchor", "", "trust anchors: root-anchors.xml, or DNSKEY/DS records (required)")
 	policyPath := fs.String("policy", "", "a policy file (YAML); its num_bundles is the response policy's")
 	nowFlag := fs.String("now", "", "also say whether the SKR is still in force at this time")
@@ -45,9 +48,25 @@ func runSKRVerify(ctx context.Context, args []string, stdin io.Reader, stdout, s
 			return err
 		}
 	}
+	if *ksrPath == "" && (*profilePath != "" || *until != "") {
+		return usageErr("skr verify: --profile and --until say how the KSR is cut: give --ksr too")
+	}
+	var prof *ceremony.Profile
+	if *profilePath != "" {
+		if prof, err = readProfileFile(*profilePath); err != nil {
+			return err
+		}
+	}
+	opts, err := textOptions(prof, *until)
+	if err != nil {
+		return err
+	}
+	if opts == nil && prof != nil {
+		opts = &dnssec.TextOptions{} // a profile without text_signing: each tool's defaults
+	}
 	var ksr *dnssec.Document
 	if *ksrPath != "" {
-		if _, ksr, err = readKSR(*ksrPath, "--ksr"); err != nil {
+		if _, ksr, err = readKSR(*ksrPath, "--ksr", opts); err != nil {
 			return err
 		}
 	}
@@ -57,6 +76,18 @@ func runSKRVerify(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	}
 	d := dnssec.DigestOf(data)
 	results := dnssec.VerifySKR(skr, anchors, ksr, policy, now)
+	if opts != nil && ksr != nil && ksr.Format != "" && skr.Response != nil {
+		// The signer's timing, compared bundle for bundle.
+		r := dnssec.Result{ID: dnssec.CheckSKRTiming, Status: dnssec.Pass}
+		o := *opts
+		how := o.Describe(ksr.Format, ksr.Request.Bundles[0].Keys[0].TTL)
+		if d := dnssec.TimingDiff(ksr.Request.Bundles, skr.Response.Bundles); d != "" {
+			r.Status, r.Detail = dnssec.Fail, d+"; by "+how
+		} else {
+			r.Detail = fmt.Sprintf("every bundle's time and validity follow %s", how)
+		}
+		results = append(results, r)
+	}
 	ok := dnssec.Passed(results)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
