@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/keyceremony/keyceremony/dnssec"
 )
@@ -196,10 +197,15 @@ func RenderMarkdown(w io.Writer, s *Script) error {
 // RenderHTML writes the script for its participants as one HTML page,
 // with the same content as RenderMarkdown.
 func RenderHTML(w io.Writer, s *Script) error {
-	return scriptHTML.Execute(w, newPrinted(s))
+	return scriptHTML().Execute(w, newPrinted(s))
 }
 
-var scriptHTML = template.Must(template.New("script").Parse(`<!doctype html>
+// scriptHTML is parsed on first use, not at every command's start.
+var scriptHTML = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("script").Parse(scriptHTMLText))
+})
+
+const scriptHTMLText = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Ceremony}}</title>
 <style>body{font-family:sans-serif;max-width:60em;margin:auto}table{border-collapse:collapse;width:100%}td,th{border:1px solid #444;padding:.3em;vertical-align:top}code{font-size:1.1em}</style></head><body>
 <h1>{{.Ceremony}}</h1>
@@ -233,4 +239,4 @@ var scriptHTML = template.Must(template.New("script").Parse(`<!doctype html>
 {{range .Roles}}<tr><td>{{.ID}}</td><td></td><td></td><td></td></tr>
 {{end}}</table>
 </body></html>
-`))
+`

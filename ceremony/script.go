@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/keyceremony/keyceremony/internal/safetext"
 
@@ -141,7 +142,7 @@ type scriptWithRosterFile struct {
 	AfterClose    []string      `yaml:"after_close"`
 }
 
-var rosterFileRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*\.ya?ml$`)
+var rosterFileRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*\.ya?ml$`) })
 
 // Role is a participant's role in the ceremony.
 type Role struct {
@@ -247,12 +248,13 @@ func (e *ScriptError) Error() string {
 
 func (e *ScriptError) Unwrap() error { return ErrScript }
 
+// The script's patterns, compiled on first use rather than at every
+// command's start.
 var (
-	validKeyLabel = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	validRSABits  = regexp.MustCompile(`^(2048|3072|4096)$`)
+	validKeyLabel = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`) })
+	validRSABits  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(2048|3072|4096)$`) })
+	stepIDRE      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([1-9][0-9]*)\.([1-9][0-9]*)$`) })
 )
-
-var stepIDRE = regexp.MustCompile(`^([1-9][0-9]*)\.([1-9][0-9]*)$`)
 
 // LoadScript parses and validates a script strictly: unknown or duplicate
 // keys are errors, and so is anything the rules below forbid.
@@ -274,7 +276,7 @@ func LoadScriptWith(name string, data []byte, include Include) (*Script, error) 
 	if err := yaml.Unmarshal(data, &probe); err == nil && probe.Quorum.Kind == yaml.ScalarNode && probe.Quorum.Tag == "!!str" {
 		file := probe.Quorum.Value
 		at := fmt.Sprintf("%s:%d", name, probe.Quorum.Line)
-		if !rosterFileRE.MatchString(file) {
+		if !rosterFileRE().MatchString(file) {
 			return nil, &ScriptError{Problems: []string{fmt.Sprintf("%s: quorum: %q: name a roster file (.yaml) in the script's folder", at, file)}}
 		}
 		if include == nil {
@@ -464,7 +466,7 @@ func (s *Script) validate() []string {
 			add(1, "act %d (%s) has no steps", ai+1, a.Title)
 		}
 		for _, st := range a.Steps {
-			m := stepIDRE.FindStringSubmatch(st.ID)
+			m := stepIDRE().FindStringSubmatch(st.ID)
 			switch {
 			case m == nil:
 				add(st.Line, "step id %q is not act.step (e.g. 3.2)", st.ID)
@@ -531,13 +533,13 @@ func (s *Script) validate() []string {
 			}
 			if st.Action == ActionKeyGen {
 				p := st.Params
-				if !validKeyLabel.MatchString(p["label"]) {
+				if !validKeyLabel().MatchString(p["label"]) {
 					add(st.Line, "step %s: key.generate needs params: {label: …}, a plain label such as KSK-2027", st.ID)
 				}
 				if a := p["algorithm"]; a != "" && a != "8" && a != "13" {
 					add(st.Line, "step %s: algorithm %q: want 8 (RSA/SHA-256) or 13 (ECDSA P-256)", st.ID, a)
 				}
-				if b := p["bits"]; b != "" && (p["algorithm"] == "13" || !validRSABits.MatchString(b)) {
+				if b := p["bits"]; b != "" && (p["algorithm"] == "13" || !validRSABits().MatchString(b)) {
 					add(st.Line, "step %s: bits %q: an RSA modulus of 2048, 3072 or 4096 bits (none for algorithm 13)", st.ID, b)
 				}
 				keygens = append(keygens, st)
@@ -567,7 +569,7 @@ func (s *Script) validate() []string {
 	// that depends on them.
 	declared := map[string]bool{}
 	for _, c := range s.Contingencies {
-		if !validKeyLabel.MatchString(c.ID) || declared[c.ID] || strings.TrimSpace(c.Text) == "" {
+		if !validKeyLabel().MatchString(c.ID) || declared[c.ID] || strings.TrimSpace(c.Text) == "" {
 			add(1, "contingency %q: give each a plain id, used once, and its text", c.ID)
 		}
 		declared[c.ID] = true

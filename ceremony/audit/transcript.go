@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/dnssec"
@@ -239,10 +240,15 @@ func code(s string) string {
 
 // HTML writes the transcript as one HTML page.
 func (t *Transcript) HTML(w io.Writer) error {
-	return transcriptHTML.Execute(w, t.view())
+	return transcriptHTML().Execute(w, t.view())
 }
 
-var transcriptHTML = template.Must(template.New("transcript").Parse(`<!doctype html>
+// transcriptHTML is parsed on first use, not at every command's start.
+var transcriptHTML = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("transcript").Parse(transcriptHTMLText))
+})
+
+const transcriptHTMLText = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Transcript: {{.Ceremony}}</title>
 <style>body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse;width:100%}td,th{border:1px solid #444;padding:.3em;vertical-align:top}.ev{color:#444;font-size:.9em}</style></head><body>
 <h1>Transcript: {{.Ceremony}}</h1>
@@ -260,4 +266,4 @@ var transcriptHTML = template.Must(template.New("transcript").Parse(`<!doctype h
 {{end}}</ul><h2>Deviations</h2><ul>
 {{range .Deviations}}<li>{{.}}</li>
 {{end}}</ul></body></html>
-`))
+`

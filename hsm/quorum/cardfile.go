@@ -42,13 +42,15 @@ func (e *WrongPINError) Error() string {
 func (e *WrongPINError) Unwrap() error { return ErrCardPIN }
 
 // validCardID: card ids name files, so they are plain.
-var validCardID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+// validCardID is compiled on first use: its {0,63} costs a quarter of a
+// millisecond, paid by every command at start if compiled at init.
+var validCardID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`) })
 
 // WriteCardFile writes a card as a passphrase-encrypted file (age, scrypt)
 // for removable media: mode 0600, never over an existing file. workFactor is
 // scrypt's log2 N (0: age's default, 18); tests use less.
 func WriteCardFile(path string, card Card, passphrase string, workFactor int) error {
-	if !validCardID.MatchString(card.ID) {
+	if !validCardID().MatchString(card.ID) {
 		return fmt.Errorf("card id %q: use letters, digits, '.', '_' and '-'", card.ID)
 	}
 	if passphrase == "" {
@@ -97,7 +99,7 @@ type CardFiles struct {
 // *WrongPINError carrying the running count for that card; a missing file
 // is ErrNoCard; a file that is not a card of this id is an error naming it.
 func (f *CardFiles) Read(ctx context.Context, id string) (Card, error) {
-	if !validCardID.MatchString(id) {
+	if !validCardID().MatchString(id) {
 		return Card{}, fmt.Errorf("card %q: %w", id, ErrNoCard)
 	}
 	path := filepath.Join(f.Dir, id+CardFileExt)
@@ -166,7 +168,7 @@ func (f *CardFiles) Inserted(context.Context) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, e := range ents {
 		id, ok := strings.CutSuffix(e.Name(), CardFileExt)
-		if ok && validCardID.MatchString(id) && e.Type().IsRegular() {
+		if ok && validCardID().MatchString(id) && e.Type().IsRegular() {
 			out[id] = true
 		}
 	}

@@ -42,7 +42,9 @@ func DescribeJS() []byte {
 }
 
 // Paths of a log folder that are published; nothing else is.
-var published = regexp.MustCompile(`^(checkpoint|log\.vkey|checkpoints/[0-9]+|artefacts/sha256/[0-9a-f]{64}|tile/(entries|[0-9]+)(/x[0-9]{3})*/[0-9]{3}(\.p/[0-9]+)?)$`)
+var published = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(checkpoint|log\.vkey|checkpoints/[0-9]+|artefacts/sha256/[0-9a-f]{64}|tile/(entries|[0-9]+)(/x[0-9]{3})*/[0-9]{3}(\.p/[0-9]+)?)$`)
+})
 
 // Server publishes one log folder.
 type Server struct {
@@ -190,7 +192,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveWeb(w, r, strings.TrimPrefix(name, "web/"))
 	case name == "events":
 		s.serveEvents(w, r)
-	case published.MatchString(name):
+	case published().MatchString(name):
 		s.serveFile(w, r, name)
 	default:
 		http.NotFound(w, r)
