@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm/hsmtest"
 	"github.com/miekg/dns"
 )
 
@@ -385,4 +387,80 @@ func freeLoopbackPort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestBINDCeremony: a whole ceremony (`run`, the quarterly script for
+// example.com, the KSK in SoftHSM, two officers' cards) signs a real
+// dnssec-ksr KSR. Without --ksr-until it is refused before anything is
+// logged; with it, the ceremony's SKR is the one dnssec-ksr sign writes
+// with the same KSK and period, bundle for bundle, CDNSKEY and CDS
+// included, and the log verifies.
+func TestBINDCeremony(t *testing.T) {
+	root := bindTools(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "named.conf")
+	os.WriteFile(conf, []byte(bindPolicy("")), 0o644)
+	priv := bindKSK(t, root, conf, filepath.Join(dir, "ksk"))
+	zsk := filepath.Join(dir, "zsk")
+	os.MkdirAll(zsk, 0o755)
+	const start, end = "20270101000000", "20270302000000"
+	bindOut(t, root, "dnssec-ksr", "-l", conf, "-k", "offline", "-K", zsk, "-i", start, "-e", end, "keygen", "example.com")
+	ksr := filepath.Join(dir, "ksr.txt")
+	os.WriteFile(ksr, bindOut(t, root, "dnssec-ksr", "-l", conf, "-k", "offline", "-K", zsk, "-i", start, "-e", end, "request", "example.com"), 0o644)
+	theirs := filepath.Join(dir, "bind-skr.txt")
+	os.WriteFile(theirs, bindOut(t, root, "dnssec-ksr", "-l", conf, "-k", "offline", "-K", filepath.Join(dir, "ksk"), "-i", start, "-e", end, "-f", ksr, "sign", "example.com"), 0o644)
+
+	profile := textProfile(t, dir, "profile.yaml", priv, "")
+	module := hsmtest.SoftHSM(t, "bind-ksk", "initial-pin-0", map[string]crypto.Signer{"KSK-EX": priv})
+	text, _ := os.ReadFile(profile)
+	hsmProfile := filepath.Join(dir, "hsm.yaml")
+	os.WriteFile(hsmProfile, []byte(strings.Replace(string(text), "  backend: software\n  label: ksk-side\n  keys:\n    KSK-EX: ksk.pem\n",
+		"  backend: pkcs11\n  module: "+module+"\n  label: bind-ksk\n", 1)), 0o644)
+	os.WriteFile(filepath.Join(dir, "holders.yaml"), []byte("holders:\n  - {id: CO1, holder: Ana}\n  - {id: CO2, holder: Ben}\n  - {id: CO3, holder: Cy}\n"), 0o644)
+	ctx := context.Background()
+	t.Setenv(pinEnv, "initial-pin-0")
+	if err := run(ctx, []string{"cards", "provision", "--profile", hsmProfile, "--threshold", "2", "--holders", filepath.Join(dir, "holders.yaml"),
+		"--out", filepath.Join(dir, "roster.yaml"), "--cards-dir", filepath.Join(dir, "cards"), "--scrypt-work-factor", "10"},
+		strings.NewReader("passphrase one\npassphrase two\npassphrase three\n"), io.Discard, io.Discard); err != nil {
+		t.Fatalf("cards provision: %v", err)
+	}
+	t.Setenv(pinEnv, "")
+	script, _ := os.ReadFile(filepath.Join("..", "..", "scripts", "signing.yaml"))
+	os.WriteFile(filepath.Join(dir, "signing.yaml"), bytes.Replace(script, []byte(`zone: "."`), []byte(`zone: example.com.`), 1), 0o644)
+	mine := filepath.Join(dir, "skr-ceremony.txt")
+	args := []string{"run", "--script", filepath.Join(dir, "signing.yaml"), "--profile", hsmProfile, "--log", filepath.Join(dir, "log"),
+		"--ksr", ksr, "--skr", mine, "--cards", filepath.Join(dir, "cards"), "--plain"}
+	var out bytes.Buffer
+	err := run(ctx, args, &plainDriver{out: &out}, &out, io.Discard)
+	if exitCode(err) != exitUsage || !strings.Contains(errString(err), "give --ksr-until TIME") {
+		t.Fatalf("run on a BIND KSR without --ksr-until: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "log")); err == nil {
+		if entries, _ := os.ReadDir(filepath.Join(dir, "log")); len(entries) > 0 {
+			t.Fatalf("the refused run wrote a log: %v", entries)
+		}
+	}
+	out.Reset()
+	answer := presenting([]string{"1", "3"}, map[string]string{"CO1": "passphrase one", "CO3": "passphrase three"})
+	if err := run(ctx, append(args, "--ksr-until", "2027-03-02T00:00:00Z"), &plainDriver{out: &out, answer: answer}, &out, io.Discard); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "signed bundle 9 of 9") || !strings.Contains(out.String(), "The ceremony is closed: ") {
+		t.Fatalf("the ceremony on BIND's KSR:\n%s", out.String())
+	}
+	_, a, err := readSKR(mine, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := readSKR(theirs, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := skrDiff(a, b); d != "" {
+		t.Fatalf("the ceremony's SKR and dnssec-ksr's differ: %s", d)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"verify", filepath.Join(dir, "log"), "--roster", filepath.Join(dir, "roster.yaml")}, nil, &out, io.Discard); err != nil {
+		t.Fatalf("verify: %v\n%s", err, out.String())
+	}
 }
