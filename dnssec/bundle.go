@@ -1,12 +1,14 @@
 package dnssec
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -168,8 +170,10 @@ func SignBundle(ksr *Document, i int, ksk KSK, ttl uint32) (Bundle, error) {
 
 // SignBundleWith builds response bundle i: the request's ZSKs and the given
 // KSKs (each DNSKEY as given: a revoked key carries the REVOKE flag), signed
-// by each of signers. Every signature is verified with miekg/dns and again on
-// an independent path before the bundle is returned.
+// by each of signers. Before the bundle is returned, every signature is
+// checked on two paths: the data it signs is built by miekg/dns and again,
+// independently, from the fields as they will be written, the two must be
+// the same, and the signature must verify over it in software.
 func SignBundleWith(ksr *Document, i int, ksks, signers []KSK, ttl uint32) (Bundle, error) {
 	if ksr.Request == nil || i < 0 || i >= len(ksr.Request.Bundles) {
 		return Bundle{}, fmt.Errorf("sign: no request bundle #%d", i+1)
@@ -213,22 +217,32 @@ func SignBundleWith(ksr *Document, i int, ksks, signers []KSK, ttl uint32) (Bund
 			KeyTag:      ksk.DNSKEY.KeyTag(),
 			SignerName:  dns.Fqdn(ksr.Domain),
 		}
-		if err := sig.Sign(ksk.Signer, rrset); err != nil {
+		// The digest miekg/dns hands the HSM is that of the signed data as
+		// miekg builds it.
+		signed := &digestTap{Signer: ksk.Signer}
+		if err := sig.Sign(signed, rrset); err != nil {
 			return Bundle{}, fmt.Errorf("sign bundle #%d (%s) with key %d: %w", i+1, rb.ID, sig.KeyTag, err)
-		}
-		// Software re-verification: an HSM fault must never reach an SKR.
-		if err := sig.Verify(ksk.DNSKEY, rrset); err != nil {
-			return Bundle{}, fmt.Errorf("%w: bundle #%d (%s): the signature just made by key %d: %v", ErrSignature, i+1, rb.ID, sig.KeyTag, err)
 		}
 		s := Signature{
 			KeyIdentifier: ksk.Identifier, TTL: ttl, TypeCovered: "DNSKEY", Algorithm: sig.Algorithm,
 			Labels: sig.Labels, OriginalTTL: ttl, SignatureExpiration: rb.Expiration, SignatureInception: rb.Inception,
 			KeyTag: sig.KeyTag, SignersName: ksr.Domain, SignatureData: sig.Signature,
 		}
-		// And again on a separate path (our own signed data, crypto/rsa or
-		// crypto/ecdsa), from the fields as they will be written.
-		if err := verifyIndependently(ksr.Domain, b.Keys, s, keyOf(ksk)); err != nil {
-			return Bundle{}, fmt.Errorf("%w: bundle #%d (%s): second verification of key %d's signature: %v", ErrSignature, i+1, rb.ID, sig.KeyTag, err)
+		// Checked on two paths before anything is returned: the signed data
+		// built again here, independently, from the fields as they will be
+		// written, must be what miekg/dns had the HSM sign; and the
+		// signature must verify over it in software (crypto/ecdsa or
+		// crypto/rsa), so that an HSM fault never reaches an SKR and
+		// neither library's bug alone can let a bad signature in.
+		digest, err := independentDigest(ksr.Domain, b.Keys, s)
+		if err != nil {
+			return Bundle{}, fmt.Errorf("bundle #%d (%s): key %d's signature: %w", i+1, rb.ID, sig.KeyTag, err)
+		}
+		if !bytes.Equal(digest[:], signed.digest) {
+			return Bundle{}, fmt.Errorf("%w: bundle #%d (%s): the data key %d signed is not the DNSKEY set and RRSIG as written: the two ways of building it differ", ErrSignature, i+1, rb.ID, sig.KeyTag)
+		}
+		if err := verifyDigest(keyOf(ksk), digest, s); err != nil {
+			return Bundle{}, fmt.Errorf("%w: bundle #%d (%s): the signature just made by key %d: %v", ErrSignature, i+1, rb.ID, sig.KeyTag, err)
 		}
 		b.Signatures = append(b.Signatures, s)
 	}
@@ -248,6 +262,17 @@ func SignBundleWith(ksr *Document, i int, ksks, signers []KSK, ttl uint32) (Bund
 func (b *Bundle) verifiedAsIs(zone string) bool {
 	v := b.verified
 	return v != nil && v.zone == zone && slices.Equal(v.keys, b.Keys) && slices.Equal(v.sigs, b.Signatures)
+}
+
+// digestTap is a signer that remembers the digest it was asked to sign.
+type digestTap struct {
+	crypto.Signer
+	digest []byte
+}
+
+func (t *digestTap) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	t.digest = bytes.Clone(digest)
+	return t.Signer.Sign(rand, digest, opts)
 }
 
 // signSync makes a BIND bundle's CDNSKEY and CDS sets (dnssec-ksr's

@@ -1,12 +1,16 @@
 package dnssec
 
 import (
+	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -304,4 +308,50 @@ func flipB64(s string) string {
 		b[10] = 'A'
 	}
 	return string(b)
+}
+
+// faultySigner is an HSM gone wrong: it signs with another key, or returns
+// a damaged signature, or signs another digest than it was given.
+type faultySigner struct {
+	crypto.Signer
+	fault string
+	other crypto.Signer
+}
+
+func (f faultySigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	switch f.fault {
+	case "other key":
+		return f.other.Sign(r, digest, opts)
+	case "other digest":
+		d := bytes.Clone(digest)
+		d[0] ^= 1
+		return f.Signer.Sign(r, d, opts)
+	}
+	sig, err := f.Signer.Sign(r, digest, opts)
+	if err == nil {
+		sig[len(sig)-3] ^= 1 // "damaged"
+	}
+	return sig, err
+}
+
+// TestSigningRefusesHSMFaults: a signature that does not verify in
+// software, whatever the HSM did wrong, never leaves SignBundleWith.
+func TestSigningRefusesHSMFaults(t *testing.T) {
+	ksr, err := ParseAny(readKnot(t, "ksr-example.com.txt"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	dk, _ := NewDNSKEY(ksr.Domain, priv.Public(), FlagZone|FlagSEP, 3600)
+	for _, fault := range []string{"other key", "other digest", "damaged"} {
+		ksk := KSK{Identifier: "KSK", DNSKEY: dk, Signer: faultySigner{Signer: priv, fault: fault, other: other}}
+		b, err := SignBundle(ksr, 0, ksk, 3600)
+		if !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), "the signature just made by key") {
+			t.Errorf("an HSM that signs with %s: %v, %d signatures", fault, err, len(b.Signatures))
+		}
+	}
+	if _, err := SignBundle(ksr, 0, KSK{Identifier: "KSK", DNSKEY: dk, Signer: priv}, 3600); err != nil {
+		t.Fatal(err)
+	}
 }

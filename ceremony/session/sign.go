@@ -80,7 +80,7 @@ func equalFoldHex(a, b string) bool {
 // SignKSR answers a KSR as IANA's signer does: every KSR check first, the
 // inventory's KSKs found in the token and matched, each KSK valid over every
 // bundle it appears in, the ZSK and KSK algorithms the same per bundle, every
-// bundle signed and verified twice, then publish and retire safety against
+// bundle signed and checked on two paths, then publish and retire safety against
 // the previous SKR and the new SKR verified whole. It returns the SKR only if
 // everything passed, and every result either way.
 func SignKSR(ctx context.Context, r SignRequest) (*dnssec.Document, []dnssec.Result, error) {
@@ -107,7 +107,7 @@ func SignKSR(ctx context.Context, r SignRequest) (*dnssec.Document, []dnssec.Res
 
 // signSlots signs every bundle of the plan, on as many goroutines as there
 // are cores (at most 4): the token serialises its own operations, so while
-// one bundle is in the HSM another's signatures are being verified twice in
+// one bundle is in the HSM another's signatures are being checked in
 // software. Progress is reported in bundle order; the first bundle that
 // fails stops the rest and is the error.
 func signSlots(r SignRequest, plan *Plan) ([]dnssec.Bundle, error) {
