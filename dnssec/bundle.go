@@ -175,11 +175,32 @@ func SignBundle(ksr *Document, i int, ksk KSK, ttl uint32) (Bundle, error) {
 // independently, from the fields as they will be written, the two must be
 // the same, and the signature must verify over it in software.
 func SignBundleWith(ksr *Document, i int, ksks, signers []KSK, ttl uint32) (Bundle, error) {
+	b, made, err := signBundle(ksr, i, ksks, signers, ttl)
+	if err != nil {
+		return Bundle{}, err
+	}
+	if err := checkSigned(ksr.Domain, i, &b, made); err != nil {
+		return Bundle{}, err
+	}
+	return b, nil
+}
+
+// madeSignature is a signature the HSM has just made, not yet checked: the
+// digest miekg/dns had it sign, and the key that signed.
+type madeSignature struct {
+	digest []byte
+	signer Key
+}
+
+// signBundle builds and signs response bundle i as SignBundleWith says,
+// and returns it with what checkSigned needs to check its DNSKEY
+// signatures (a BIND bundle's CDNSKEY and CDS signatures are checked here).
+func signBundle(ksr *Document, i int, ksks, signers []KSK, ttl uint32) (Bundle, []madeSignature, error) {
 	if ksr.Request == nil || i < 0 || i >= len(ksr.Request.Bundles) {
-		return Bundle{}, fmt.Errorf("sign: no request bundle #%d", i+1)
+		return Bundle{}, nil, fmt.Errorf("sign: no request bundle #%d", i+1)
 	}
 	if len(signers) == 0 {
-		return Bundle{}, fmt.Errorf("sign: bundle #%d has no signing key", i+1)
+		return Bundle{}, nil, fmt.Errorf("sign: bundle #%d has no signing key", i+1)
 	}
 	if ttl == 0 {
 		ttl = 172800
@@ -203,8 +224,9 @@ func SignBundleWith(ksr *Document, i int, ksks, signers []KSK, ttl uint32) (Bund
 	sort.SliceStable(b.Keys, func(x, y int) bool { return b.Keys[x].KeyTag < b.Keys[y].KeyTag })
 	rrset, err := b.RRset(ksr.Domain, ttl)
 	if err != nil {
-		return Bundle{}, fmt.Errorf("bundle #%d (%s): %w", i+1, rb.ID, err)
+		return Bundle{}, nil, fmt.Errorf("bundle #%d (%s): %w", i+1, rb.ID, err)
 	}
+	var made []madeSignature
 	for _, ksk := range signers {
 		sig := &dns.RRSIG{
 			Hdr:         dns.RR_Header{Name: dns.Fqdn(ksr.Domain), Rrtype: dns.TypeRRSIG, Class: dns.ClassINET, Ttl: ttl},
@@ -221,47 +243,58 @@ func SignBundleWith(ksr *Document, i int, ksks, signers []KSK, ttl uint32) (Bund
 		// miekg builds it.
 		signed := &digestTap{Signer: ksk.Signer}
 		if err := sig.Sign(signed, rrset); err != nil {
-			return Bundle{}, fmt.Errorf("sign bundle #%d (%s) with key %d: %w", i+1, rb.ID, sig.KeyTag, err)
+			return Bundle{}, nil, fmt.Errorf("sign bundle #%d (%s) with key %d: %w", i+1, rb.ID, sig.KeyTag, err)
 		}
 		s := Signature{
 			KeyIdentifier: ksk.Identifier, TTL: ttl, TypeCovered: "DNSKEY", Algorithm: sig.Algorithm,
 			Labels: sig.Labels, OriginalTTL: ttl, SignatureExpiration: rb.Expiration, SignatureInception: rb.Inception,
 			KeyTag: sig.KeyTag, SignersName: ksr.Domain, SignatureData: sig.Signature,
 		}
-		// Checked on two paths before anything is returned: the signed data
-		// built again here, independently, from the fields as they will be
-		// written, must be what miekg/dns had the HSM sign; and the
-		// signature must verify over it in software (crypto/ecdsa or
-		// crypto/rsa), so that an HSM fault never reaches an SKR and
-		// neither library's bug alone can let a bad signature in.
-		digest, err := independentDigest(ksr.Domain, b.Keys, s)
-		if err != nil {
-			return Bundle{}, fmt.Errorf("bundle #%d (%s): key %d's signature: %w", i+1, rb.ID, sig.KeyTag, err)
-		}
-		if !bytes.Equal(digest[:], signed.digest) {
-			return Bundle{}, fmt.Errorf("%w: bundle #%d (%s): the data key %d signed is not the DNSKEY set and RRSIG as written: the two ways of building it differ", ErrSignature, i+1, rb.ID, sig.KeyTag)
-		}
-		if err := verifyDigest(keyOf(ksk), digest, s); err != nil {
-			return Bundle{}, fmt.Errorf("%w: bundle #%d (%s): the signature just made by key %d: %v", ErrSignature, i+1, rb.ID, sig.KeyTag, err)
-		}
+		made = append(made, madeSignature{digest: signed.digest, signer: keyOf(ksk)})
 		b.Signatures = append(b.Signatures, s)
 	}
-	b.verified = &verifiedContent{zone: ksr.Domain, keys: slices.Clone(b.Keys), sigs: slices.Clone(b.Signatures)}
 	if ksr.Format == FormatBIND {
 		sync, err := signSync(ksr.Domain, signers, ttl, rb)
 		if err != nil {
-			return Bundle{}, fmt.Errorf("bundle #%d (%s): %w", i+1, rb.ID, err)
+			return Bundle{}, nil, fmt.Errorf("bundle #%d (%s): %w", i+1, rb.ID, err)
 		}
 		b.Sync = sync
 	}
-	return b, nil
+	return b, made, nil
 }
 
-// verifiedAsIs says whether SignBundleWith verified the bundle's DNSKEY
-// signatures, twice, for the zone, and nothing in them has changed since.
+// verifiedAsIs says whether checkSigned checked the bundle's DNSKEY
+// signatures on two paths, for the zone, and nothing in them has changed
+// since.
 func (b *Bundle) verifiedAsIs(zone string) bool {
 	v := b.verified
 	return v != nil && v.zone == zone && slices.Equal(v.keys, b.Keys) && slices.Equal(v.sigs, b.Signatures)
+}
+
+// checkSigned checks bundle i's DNSKEY signatures on two paths before it
+// is returned: the signed data built again here, independently, from the
+// fields as they will be written, must be what miekg/dns had the HSM sign;
+// and the signature must verify over it in software (crypto/ecdsa or
+// crypto/rsa), so that an HSM fault never reaches an SKR and neither
+// library's bug alone can let a bad signature in.
+func checkSigned(zone string, i int, b *Bundle, made []madeSignature) error {
+	if len(made) != len(b.Signatures) {
+		return fmt.Errorf("bundle #%d (%s): %d signatures made, %d in the bundle", i+1, b.ID, len(made), len(b.Signatures))
+	}
+	for j, s := range b.Signatures {
+		digest, err := independentDigest(zone, b.Keys, s)
+		if err != nil {
+			return fmt.Errorf("bundle #%d (%s): key %d's signature: %w", i+1, b.ID, s.KeyTag, err)
+		}
+		if !bytes.Equal(digest[:], made[j].digest) {
+			return fmt.Errorf("%w: bundle #%d (%s): the data key %d signed is not the DNSKEY set and RRSIG as written: the two ways of building it differ", ErrSignature, i+1, b.ID, s.KeyTag)
+		}
+		if err := verifyDigest(made[j].signer, digest, s); err != nil {
+			return fmt.Errorf("%w: bundle #%d (%s): the signature just made by key %d: %v", ErrSignature, i+1, b.ID, s.KeyTag, err)
+		}
+	}
+	b.verified = &verifiedContent{zone: zone, keys: slices.Clone(b.Keys), sigs: slices.Clone(b.Signatures)}
+	return nil
 }
 
 // digestTap is a signer that remembers the digest it was asked to sign.

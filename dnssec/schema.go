@@ -2,6 +2,7 @@ package dnssec
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 )
 
@@ -67,6 +68,75 @@ func SignSlot(ksr *Document, i int, slot Slot, ksks map[string]KSK, ttl uint32) 
 		return Bundle{}, fmt.Errorf("bundle #%d: %w", i+1, err)
 	}
 	return SignBundleWith(ksr, i, publish, signers, ttl)
+}
+
+// SignSlots signs every request bundle of a KSR as its slot says. One
+// goroutine talks to the HSM, bundle after bundle, while the signatures
+// already made are checked, as SignBundleWith checks them, on every core:
+// the HSM never waits for the software. progress (if set) is told in
+// bundle order as bundles are checked. The bundles are returned only when
+// every one was signed and checked; otherwise the first failing bundle's
+// error.
+func SignSlots(ksr *Document, slots []Slot, ksks map[string]KSK, ttl uint32, progress func(done, total int)) ([]Bundle, error) {
+	n := len(slots)
+	type job struct {
+		i    int
+		b    Bundle
+		made []madeSignature
+	}
+	type result struct {
+		b   Bundle
+		err error
+	}
+	done := make([]chan result, n)
+	for i := range done {
+		done[i] = make(chan result, 1)
+	}
+	work := make(chan job, n)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(work)
+		for i, slot := range slots {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			publish, signers, err := slot.keys(ksks)
+			if err != nil {
+				done[i] <- result{err: fmt.Errorf("bundle #%d: %w", i+1, err)}
+				return
+			}
+			b, made, err := signBundle(ksr, i, publish, signers, ttl)
+			if err != nil {
+				done[i] <- result{err: err}
+				return
+			}
+			work <- job{i, b, made}
+		}
+	}()
+	// The checkers leave a core to the goroutine that talks to the HSM.
+	for w := min(max(runtime.GOMAXPROCS(0)-1, 1), n); w > 0; w-- {
+		go func() {
+			for j := range work {
+				err := checkSigned(ksr.Domain, j.i, &j.b, j.made)
+				done[j.i] <- result{j.b, err}
+			}
+		}()
+	}
+	out := make([]Bundle, 0, n)
+	for i := range done {
+		r := <-done[i]
+		if r.err != nil {
+			return nil, r.err
+		}
+		out = append(out, r.b)
+		if progress != nil {
+			progress(i+1, n)
+		}
+	}
+	return out, nil
 }
 
 // keys resolves a slot's labels: the KSKs to publish (revoked ones with the

@@ -355,3 +355,62 @@ func TestSigningRefusesHSMFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// countingSigner damages the signature of its nth signing only.
+type countingSigner struct {
+	crypto.Signer
+	n, bad *int
+}
+
+func (c countingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	*c.n++
+	sig, err := c.Signer.Sign(r, digest, opts)
+	if err == nil && *c.n == *c.bad {
+		sig[len(sig)-3] ^= 1
+	}
+	return sig, err
+}
+
+// TestSignSlotsPipelined: SignSlots signs on one goroutine and checks on
+// the others, and gives what signing bundle by bundle gives: every bundle
+// in order, progress told in order, every signature verifying. A damaged
+// signature in the fifth bundle fails the whole call, naming that bundle.
+func TestSignSlotsPipelined(t *testing.T) {
+	ksr, err := ParseAny(readKnot(t, "ksr-example.com.txt"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	dk, _ := NewDNSKEY(ksr.Domain, priv.Public(), FlagZone|FlagSEP, 3600)
+	n, bad := 0, -1
+	ksks := map[string]KSK{"K": {Identifier: "K", DNSKEY: dk, Signer: countingSigner{priv, &n, &bad}}}
+	slots := make([]Slot, len(ksr.Request.Bundles))
+	for i := range slots {
+		slots[i] = Slot{Publish: []string{"K"}, Sign: []string{"K"}}
+	}
+	var told []int
+	bundles, err := SignSlots(ksr, slots, ksks, 3600, func(done, total int) {
+		if total != len(slots) {
+			t.Errorf("progress total %d", total)
+		}
+		told = append(told, done)
+	})
+	if err != nil || len(bundles) != len(slots) || len(told) != len(slots) {
+		t.Fatalf("%d bundles, progress %v: %v", len(bundles), told, err)
+	}
+	for i, b := range bundles {
+		if told[i] != i+1 || b.ID != ksr.Request.Bundles[i].ID {
+			t.Fatalf("bundle %d: id %s, progress %v", i+1, b.ID, told)
+		}
+		for _, s := range b.Signatures {
+			if err := b.VerifySignature(ksr.Domain, s); err != nil {
+				t.Fatalf("bundle %d: %v", i+1, err)
+			}
+		}
+	}
+	n, bad = 0, 5
+	bundles, err = SignSlots(ksr, slots, ksks, 3600, nil)
+	if !errors.Is(err, ErrSignature) || !strings.Contains(err.Error(), "bundle #5 ") || bundles != nil {
+		t.Fatalf("a damaged fifth signature: %d bundles, %v", len(bundles), err)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"time"
 
@@ -93,7 +92,7 @@ func SignKSR(ctx context.Context, r SignRequest) (*dnssec.Document, []dnssec.Res
 	if err != nil {
 		return nil, results, err
 	}
-	bundles, err := signSlots(r, plan)
+	bundles, err := dnssec.SignSlots(r.KSR, plan.Slots, plan.KSKs, r.Profile.TTL, r.Progress)
 	if err != nil {
 		return nil, results, fmt.Errorf("schema %s: %w", plan.Schema.Name, err)
 	}
@@ -103,57 +102,6 @@ func SignKSR(ctx context.Context, r SignRequest) (*dnssec.Document, []dnssec.Res
 		return nil, results, fmt.Errorf("%w: the new SKR fails a check", ErrRefused)
 	}
 	return skr, results, nil
-}
-
-// signSlots signs every bundle of the plan, on as many goroutines as there
-// are cores (at most 4): the token serialises its own operations, so while
-// one bundle is in the HSM another's signatures are being checked in
-// software. Progress is reported in bundle order; the first bundle that
-// fails stops the rest and is the error.
-func signSlots(r SignRequest, plan *Plan) ([]dnssec.Bundle, error) {
-	n := len(plan.Slots)
-	type done struct {
-		b   dnssec.Bundle
-		err error
-	}
-	out := make([]chan done, n)
-	for i := range out {
-		out[i] = make(chan done, 1)
-	}
-	next := make(chan int)
-	stop := make(chan struct{})
-	defer close(stop)
-	workers := min(runtime.GOMAXPROCS(0), 4, n)
-	for w := 0; w < workers; w++ {
-		go func() {
-			for i := range next {
-				b, err := dnssec.SignSlot(r.KSR, i, plan.Slots[i], plan.KSKs, r.Profile.TTL)
-				out[i] <- done{b, err}
-			}
-		}()
-	}
-	go func() {
-		defer close(next)
-		for i := 0; i < n; i++ {
-			select {
-			case next <- i:
-			case <-stop:
-				return
-			}
-		}
-	}()
-	bundles := make([]dnssec.Bundle, 0, n)
-	for i := 0; i < n; i++ {
-		d := <-out[i]
-		if d.err != nil {
-			return nil, d.err
-		}
-		bundles = append(bundles, d.b)
-		if r.Progress != nil {
-			r.Progress(i+1, n)
-		}
-	}
-	return bundles, nil
 }
 
 // textOverlap holds a text KSR's bundles, as the profile's timing cut
