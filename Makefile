@@ -64,6 +64,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkParse$$' -count 5 ./ceremony/event/
 	$(GO) test -run '^$$' -bench . -benchtime 50x -count 5 ./ui/
 	$(GO) test -run '^$$' -bench ServeLoad -benchtime 1x -count 3 ./transparency/publish/
+	$(GO) test -run '^$$' -bench KSRSignVsKeymgr -benchtime 20x -count 5 ./internal/cli/
 
 # Each fuzz target runs for FUZZTIME. A new input is minimised for at most a
 # second: the default minute per input, on KSRs and scripts of kilobytes,
