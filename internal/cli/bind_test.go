@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -281,9 +282,10 @@ func TestBINDSignsAsDnssecKSR(t *testing.T) {
 // TestBINDServesKeyceremonySKR: a zone whose KSK is offline in
 // keyceremony. dnssec-ksr makes the ZSKs and the KSR, `ksr sign` answers
 // it, named imports the SKR (`rndc skr -import`) and serves the zone, and
-// delv, trusting only the KSK's DS, validates the DNSKEY set, the CDS set
-// (which the SKR carries, signed by the KSK) and an address in the zone.
-// With another KSK's DS, delv does not.
+// delv, trusting only the DS that `keyceremony anchor export` wrote,
+// validates the CDS set (which the SKR carries, signed by the KSK), the
+// DNSKEY set and an address in the zone. With another KSK's DS, delv does
+// not.
 func TestBINDServesKeyceremonySKR(t *testing.T) {
 	root := bindTools(t)
 	dir := t.TempDir()
@@ -344,36 +346,25 @@ zone "example.com" { type primary; file "example.com.db"; dnssec-policy offline;
 		t.Fatalf("rndc skr -import: %v\n%s", err, log.String())
 	}
 
+	// The anchor as the KSK side publishes it: `keyceremony anchor export`.
+	if err := run(context.Background(), []string{"anchor", "export", "--profile", profile, "--out", dir}, nil, io.Discard, io.Discard); err != nil {
+		t.Fatalf("anchor export: %v", err)
+	}
+	good := delvAnchors(t, filepath.Join(dir, "ds.txt"), filepath.Join(dir, "anchors.conf"))
 	dk, _ := dnssec.NewDNSKEY("example.com.", priv.Public(), dnssec.FlagZone|dnssec.FlagSEP, 3600)
 	ds := dnssec.DS(dk)
-	anchors := func(digest string) string {
-		p := filepath.Join(dir, "anchors-"+digest[:8]+".conf")
-		os.WriteFile(p, []byte(fmt.Sprintf("trust-anchors {\n  example.com. static-ds %d 13 2 \"%s\";\n};\n", ds.KeyTag, digest)), 0o644)
-		return p
-	}
-	delv := func(anchorFile string, q ...string) string {
-		cmd := bindCmd(root, "delv", append([]string{"-a", anchorFile, "+root=example.com", "@127.0.0.1", "-p", fmt.Sprint(port)}, q...)...)
-		b, _ := cmd.CombinedOutput()
-		return string(b)
-	}
-	good := anchors(ds.Digest)
-	var got string
-	for i := 0; i < 50; i++ { // named signs the zone with the imported SKR
-		if got = delv(good, "example.com", "CDS"); strings.Contains(got, "; fully validated") {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if !strings.Contains(got, "; fully validated") || !strings.Contains(strings.ToUpper(got), strings.ToUpper(ds.Digest[:20])) {
+	got, ok := delvValidates(root, good, port, 50, "example.com", "CDS") // named signs the zone with the imported SKR
+	if !ok || !strings.Contains(strings.ToUpper(got), strings.ToUpper(ds.Digest[:20])) {
 		t.Fatalf("delv example.com CDS:\n%s\nnamed:\n%s", got, log.String())
 	}
 	for _, q := range [][]string{{"example.com", "DNSKEY"}, {"www.example.com", "A"}} {
-		if got := delv(good, q...); !strings.Contains(got, "; fully validated") {
+		if got, ok := delvValidates(root, good, port, 1, q...); !ok {
 			t.Fatalf("delv %v:\n%s", q, got)
 		}
 	}
-	other := strings.ToUpper(fmt.Sprintf("%064x", 1))
-	if got := delv(anchors(other), "www.example.com", "A"); strings.Contains(got, "; fully validated") {
+	other := filepath.Join(dir, "other.conf")
+	os.WriteFile(other, []byte(fmt.Sprintf("trust-anchors {\n  example.com. static-ds %d 13 2 \"%064x\";\n};\n", ds.KeyTag, 1)), 0o644)
+	if got, ok := delvValidates(root, other, port, 1, "www.example.com", "A"); ok {
 		t.Fatalf("delv validated the zone under another KSK's DS:\n%s", got)
 	}
 }
@@ -462,5 +453,134 @@ func TestBINDCeremony(t *testing.T) {
 	out.Reset()
 	if err := run(ctx, []string{"verify", filepath.Join(dir, "log"), "--roster", filepath.Join(dir, "roster.yaml")}, nil, &out, io.Discard); err != nil {
 		t.Fatalf("verify: %v\n%s", err, out.String())
+	}
+}
+
+// delvAnchors turns the ds.txt `keyceremony anchor export` writes into a
+// trust-anchors file for delv (static-ds, one per DS record).
+func delvAnchors(t *testing.T, dsFile, out string) string {
+	t.Helper()
+	data, err := os.ReadFile(dsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("trust-anchors {\n")
+	zp := dns.NewZoneParser(bytes.NewReader(data), "", dsFile)
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		ds := rr.(*dns.DS)
+		fmt.Fprintf(&b, "  %s static-ds %d %d %d \"%s\";\n", ds.Hdr.Name, ds.KeyTag, ds.Algorithm, ds.DigestType, ds.Digest)
+	}
+	if err := zp.Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.WriteString("};\n")
+	os.WriteFile(out, []byte(b.String()), 0o644)
+	return out
+}
+
+// delvValidates asks delv, trusting only anchors, for a name and type at a
+// server on loopback, up to tries times while the server may still be
+// signing; it returns delv's output and whether it says "fully validated".
+func delvValidates(root, anchors string, port, tries int, q ...string) (string, bool) {
+	var got string
+	for i := 0; i < tries; i++ {
+		b, _ := bindCmd(root, "delv", append([]string{"-a", anchors, "+root=example.com", "@127.0.0.1", "-p", fmt.Sprint(port)}, q...)...).CombinedOutput()
+		if got = string(b); strings.Contains(got, "; fully validated") {
+			return got, true
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return got, false
+}
+
+// TestKnotServesKeyceremonySKR: Knot's offline-KSK flow with knotd
+// serving the zone. keymgr makes the ZSKs and the KSR, `ksr sign` answers
+// it, keymgr import-skr takes the SKR, knotd signs and serves the zone,
+// and delv, trusting only the DS that `keyceremony anchor export` wrote,
+// validates the DNSKEY set and an address. With another KSK's DS, delv
+// does not.
+func TestKnotServesKeyceremonySKR(t *testing.T) {
+	km := keymgr(t)
+	root := bindTools(t)
+	knotd, err := exec.LookPath("knotd")
+	if err != nil {
+		knotd = "/usr/sbin/knotd"
+	}
+	dir := t.TempDir()
+	port := freeLoopbackPort(t)
+	conf := filepath.Join(dir, "knot.conf")
+	os.MkdirAll(filepath.Join(dir, "run"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "db"), 0o755)
+	os.WriteFile(conf, []byte(fmt.Sprintf(`server:
+  rundir: %[1]s/run
+  listen: 127.0.0.1@%[2]d
+database:
+  storage: %[1]s/db
+  kasp-db: %[1]s/kasp
+template:
+  - id: default
+    storage: %[1]s
+policy:
+  - id: offline
+    manual: on
+    offline-ksk: on
+    algorithm: ecdsap256sha256
+    dnskey-ttl: 3600
+    zone-max-ttl: 3600
+    zsk-lifetime: 30d
+zone:
+  - domain: example.com.
+    file: example.com.zone
+    dnssec-signing: on
+    dnssec-policy: offline
+    zonefile-sync: -1
+    journal-content: all
+`, dir, port)), 0o644)
+	os.WriteFile(filepath.Join(dir, "example.com.zone"), []byte("$TTL 3600\n@ IN SOA ns1 hostmaster 1 3600 600 86400 3600\n@ IN NS ns1\nns1 IN A 127.0.0.1\nwww IN A 192.0.2.1\n"), 0o644)
+	keymgrRun := func(args ...string) []byte {
+		t.Helper()
+		out, err := exec.Command(km, append([]string{"-c", conf, "example.com."}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("keymgr %v: %v", args, err)
+		}
+		return out
+	}
+	keymgrRun("pregenerate", "+60d")
+	ksr := filepath.Join(dir, "ksr.txt")
+	os.WriteFile(ksr, keymgrRun("generate-ksr", "+0", "+60d"), 0o644)
+
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ksk := filepath.Join(dir, "ksk-side")
+	os.MkdirAll(ksk, 0o755)
+	profile := textProfile(t, ksk, "profile.yaml", priv, "")
+	skr := filepath.Join(dir, "skr.txt")
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"ksr", "sign", ksr, "--profile", profile, "--out", skr, "--yes"}, nil, &out, io.Discard); err != nil {
+		t.Fatalf("ksr sign: %v\n%s", err, out.String())
+	}
+	keymgrRun("import-skr", skr)
+	if err := run(ctx, []string{"anchor", "export", "--profile", profile, "--out", ksk}, nil, io.Discard, io.Discard); err != nil {
+		t.Fatalf("anchor export: %v", err)
+	}
+
+	cmd := exec.Command(knotd, "-c", conf)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	anchors := delvAnchors(t, filepath.Join(ksk, "ds.txt"), filepath.Join(dir, "anchors.conf"))
+	for _, q := range [][]string{{"example.com", "DNSKEY"}, {"www.example.com", "A"}} {
+		if got, ok := delvValidates(root, anchors, port, 50, q...); !ok {
+			t.Fatalf("delv %v:\n%s\nknotd:\n%s", q, got, log.String())
+		}
+	}
+	other := filepath.Join(dir, "other.conf")
+	os.WriteFile(other, []byte(fmt.Sprintf("trust-anchors {\n  example.com. static-ds 1 13 2 \"%064x\";\n};\n", 1)), 0o644)
+	if got, ok := delvValidates(root, other, port, 1, "www.example.com", "A"); ok {
+		t.Fatalf("delv validated the zone under another KSK's DS:\n%s", got)
 	}
 }

@@ -93,7 +93,7 @@ func commands(h hooks) []command {
 			summary: "follow a ceremony live, read-only, verifying every checkpoint", run: runWatch},
 		{name: "verify", usage: "verify DIR|URL [--json] [--key VKEY] [--roster FILE] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--anchor-key FILE] [--open] [--raw]",
 			summary: "verify a log folder offline: signatures, tiles, root, hash chain, artefacts, the script followed", run: runVerify},
-		{name: "run", usage: "run --script FILE|NAME --profile FILE --log DIR --ksr KSR... (--cards DIR | --card-module LIB) [--roster FILE] [--previous-skr SKR] [--skr OUT] [--schema NAME] [--now TIME] [--log-key FILE] [--origin O] [--witness-policy FILE] [--anchor-key FILE] [--rehearsal] [--plain]",
+		{name: "run", usage: "run --script FILE|NAME --profile FILE --log DIR --ksr KSR... (--cards DIR | --card-module LIB) [--roster FILE] [--previous-skr SKR] [--skr OUT] [--ksr-until TIME] [--schema NAME] [--now TIME] [--log-key FILE] [--origin O] [--witness-policy FILE] [--anchor-key FILE] [--rehearsal] [--plain]",
 			summary: "a ceremony on the profile's HSM with the officers' cards; resumes a log",
 			run: func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 				return runCeremony(ctx, h, args, stdin, stdout, stderr)
@@ -107,13 +107,13 @@ func commands(h hooks) []command {
 				summary: "the profile's KSK inventory as a trust anchor file and DS records", run: runAnchorExport},
 		}},
 		{name: "ksr", summary: "key signing requests: check and sign", subs: []command{
-			{name: "check", usage: "ksr check KSR [--previous-skr SKR] [--policy FILE] [--now TIME] [--json]",
+			{name: "check", usage: "ksr check KSR [--previous-skr SKR] [--policy FILE] [--profile FILE] [--until TIME] [--now TIME] [--json]",
 				summary: "check a KSR against IANA's policy checks", run: runKSRCheck},
-			{name: "sign", usage: "ksr sign KSR --profile FILE --out SKR [--previous-skr SKR] [--schema NAME] [--now TIME] [--roster FILE --cards DIR] --yes",
+			{name: "sign", usage: "ksr sign KSR --profile FILE --out SKR [--until TIME] [--previous-skr SKR] [--schema NAME] [--now TIME] [--roster FILE --cards DIR] --yes",
 				summary: "sign a KSR as IANA's signer does, outside a ceremony", run: runKSRSign},
 		}},
 		{name: "skr", summary: "signed key responses", subs: []command{
-			{name: "verify", usage: "skr verify SKR [--ksr KSR] --anchor FILE [--now TIME] [--json]",
+			{name: "verify", usage: "skr verify SKR [--ksr KSR [--profile FILE] [--until TIME]] --anchor FILE [--now TIME] [--json]",
 				summary: "verify an SKR against trust anchors and its KSR", run: runSKRVerify},
 		}},
 		{name: "script", summary: "ceremony scripts", subs: []command{
