@@ -86,6 +86,12 @@ var examples = []*Entry{
 	// An opening that announces the key its anchors in Rekor are made with.
 	{Event: Open{Origin: "keyceremony.invalid/root-ksk-2026q4", LogVKey: "keyceremony.invalid/root-ksk-2026q4+5b1c2d3e+AaBbCcDdEeFf", Ceremony: "Root KSK signing 2026 Q4",
 		Zone: ".", QuorumThreshold: 3, AnchorKey: "9f2c4b7d0e1a3f5c6b8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"}},
+	// An opening that follows the previous ceremony: its final checkpoint,
+	// cosigned, an artefact of this log, and the SKR it wrote.
+	{Event: Open{Origin: "keyceremony.invalid/root-ksk-2027q1", LogVKey: "keyceremony.invalid/root-ksk-2027q1+6c2d3e4f+AbBcCdDeEfFg", Ceremony: "Root KSK signing 2027 Q1",
+		Zone: ".", QuorumThreshold: 3, PreviousOrigin: "keyceremony.invalid/root-ksk-2026q4", PreviousVKey: "keyceremony.invalid/root-ksk-2026q4+5b1c2d3e+AaBbCcDdEeFf",
+		PreviousSize: 64, PreviousRoot: sha("a"), PreviousCheckpoint: sha("b"), PreviousSKR: sha("c")},
+		Artefacts: []Artefact{{Name: "previous-checkpoint", SHA256: sha("b"), Size: 612}}},
 }
 
 func init() {

@@ -64,6 +64,19 @@ type Open struct {
 	// this log's checkpoints in Rekor, announced at the opening: an anchor
 	// by any other key counts for nothing.
 	AnchorKey string `json:"anchor_key,omitempty"`
+	// The ceremony this one follows (run --previous-log), cited by its
+	// final checkpoint: the previous log's origin, its verifier key, the
+	// checkpoint's size and root (hex), and the SHA-256 of that checkpoint
+	// as it was published, with the officers' cosignatures, which is an
+	// artefact of this log. PreviousSKR is the SHA-256 of the SKR the
+	// previous ceremony wrote, if it wrote one: the chain this ceremony's
+	// safety checks continue.
+	PreviousOrigin     string `json:"previous_origin,omitempty"`
+	PreviousVKey       string `json:"previous_vkey,omitempty"`
+	PreviousSize       uint64 `json:"previous_size,omitempty"`
+	PreviousRoot       string `json:"previous_root,omitempty"`
+	PreviousCheckpoint string `json:"previous_checkpoint,omitempty"`
+	PreviousSKR        string `json:"previous_skr,omitempty"`
 }
 
 // Resumed: the console started again on an unfinished log. After a stop

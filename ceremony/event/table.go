@@ -39,7 +39,8 @@ func v(text string, conditions ...string) Variant { return Variant{If: condition
 
 // Kinds is every kind of entry, in the order a ceremony usually writes them.
 var Kinds = []KindInfo{
-	def[Open](false, v("log opened: {ceremony}")),
+	def[Open](false, v("log opened: {ceremony}; it follows the ceremony logged as {previous_origin}, whose final checkpoint (size {previous_size}) it cites", "previous_origin"),
+		v("log opened: {ceremony}")),
 	def[Resumed](false,
 		v("ceremony resumed at step {at_step} after an unlogged stop: the HSM's session and the cards {cards_lost|join} are gone; the officers present their cards again", "hsm_lost", "cards_lost"),
 		v("ceremony resumed at step {at_step} after an unlogged stop: the HSM's session is gone; the officers present their cards again", "hsm_lost"),

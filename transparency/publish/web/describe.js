@@ -63,6 +63,12 @@ const DESCRIPTIONS = {
   ],
   "ceremony.open": [
     {
+      "if": [
+        "previous_origin"
+      ],
+      "text": "log opened: {ceremony}; it follows the ceremony logged as {previous_origin}, whose final checkpoint (size {previous_size}) it cites"
+    },
+    {
       "text": "log opened: {ceremony}"
     }
   ],
