@@ -183,7 +183,36 @@ func applyOpen(a *applying, ev event.Open) error {
 	if ev.OfficerKeys != nil && !maps.Equal(ev.OfficerKeys, OfficerKeys(s.Script.Quorum)) {
 		return errors.New("lists officer keys that are not the roster's cosigning keys")
 	}
+	if err := checkPreviousCitation(ev); err != nil {
+		return err
+	}
 	a.n.Opened = true
+	return nil
+}
+
+// checkPreviousCitation: an opening that cites a previous ceremony cites it
+// whole (origin, key, size, root and the checkpoint), or not at all.
+func checkPreviousCitation(ev event.Open) error {
+	hex64 := func(s string) bool {
+		if len(s) != 64 {
+			return false
+		}
+		for _, c := range s {
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+		return true
+	}
+	cites := ev.PreviousOrigin != "" || ev.PreviousVKey != "" || ev.PreviousSize != 0 || ev.PreviousRoot != "" || ev.PreviousCheckpoint != "" || ev.PreviousSKR != ""
+	switch {
+	case !cites:
+		return nil
+	case ev.PreviousOrigin == "" || ev.PreviousVKey == "" || ev.PreviousSize == 0:
+		return errors.New("cites a previous ceremony without its origin, key or final checkpoint's size")
+	case !hex64(ev.PreviousRoot) || !hex64(ev.PreviousCheckpoint) || (ev.PreviousSKR != "" && !hex64(ev.PreviousSKR)):
+		return errors.New("cites a previous ceremony with a root, checkpoint or SKR digest that is not 64 lowercase hex digits")
+	}
 	return nil
 }
 

@@ -295,3 +295,30 @@ func TestRejectedCardsAndExceptions(t *testing.T) {
 		t.Fatalf("cards %+v exceptions %+v", st.Cards, st.Exceptions)
 	}
 }
+
+// TestPreviousCitation: an opening cites the ceremony it follows whole, or
+// not at all.
+func TestPreviousCitation(t *testing.T) {
+	h := strings.Repeat("ab", 32)
+	whole := event.Open{PreviousOrigin: "o", PreviousVKey: "o+1+A", PreviousSize: 9, PreviousRoot: h, PreviousCheckpoint: h}
+	if err := checkPreviousCitation(whole); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkPreviousCitation(event.Open{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, change := range map[string]func(o *event.Open){
+		"no origin":    func(o *event.Open) { o.PreviousOrigin = "" },
+		"no size":      func(o *event.Open) { o.PreviousSize = 0 },
+		"short root":   func(o *event.Open) { o.PreviousRoot = "ab" },
+		"upper-case":   func(o *event.Open) { o.PreviousCheckpoint = strings.ToUpper(h) },
+		"bad SKR":      func(o *event.Open) { o.PreviousSKR = "x" },
+		"only the SKR": func(o *event.Open) { *o = event.Open{PreviousSKR: h} },
+	} {
+		o := whole
+		change(&o)
+		if checkPreviousCitation(o) == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -82,7 +82,7 @@ type hooks struct {
 
 func commands(h hooks) []command {
 	return []command{
-		{name: "demo", usage: "demo [--script NAME] [--log DIR] [--auto] [--plain] [--theme dark|light|mono] [--anchor-key FILE]",
+		{name: "demo", usage: "demo [--script NAME] [--log DIR] [--previous-log DIR] [--auto] [--plain] [--theme dark|light|mono] [--anchor-key FILE]",
 			summary: "a whole rehearsal ceremony on embedded defaults; writes and verifies its log",
 			run: func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 				return runDemo(ctx, h, args, stdin, stdout, stderr)
@@ -91,9 +91,9 @@ func commands(h hooks) []command {
 			summary: "publish a log folder read-only over HTTP, with a page that verifies it in the browser", run: runServe},
 		{name: "watch", usage: "watch DIR|URL [--key VKEY] [--origin O] [--witness-policy FILE] [--interval D] [--plain] [--theme T]",
 			summary: "follow a ceremony live, read-only, verifying every checkpoint", run: runWatch},
-		{name: "verify", usage: "verify DIR|URL [--json] [--key VKEY] [--roster FILE] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--anchor-key FILE] [--open] [--raw]",
+		{name: "verify", usage: "verify DIR|URL [--history DIR...] [--json] [--key VKEY] [--roster FILE] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--anchor-key FILE] [--open] [--raw]",
 			summary: "verify a log folder offline: signatures, tiles, root, hash chain, artefacts, the script followed", run: runVerify},
-		{name: "run", usage: "run --script FILE|NAME --profile FILE --log DIR --ksr KSR... (--cards DIR | --card-module LIB) [--roster FILE] [--previous-skr SKR] [--skr OUT] [--ksr-until TIME] [--schema NAME] [--now TIME] [--log-key FILE] [--origin O] [--witness-policy FILE] [--anchor-key FILE] [--rehearsal] [--plain]",
+		{name: "run", usage: "run --script FILE|NAME --profile FILE --log DIR --ksr KSR... (--cards DIR | --card-module LIB) [--roster FILE] [--previous-log DIR] [--previous-skr SKR] [--skr OUT] [--ksr-until TIME] [--schema NAME] [--now TIME] [--log-key FILE] [--origin O] [--witness-policy FILE] [--anchor-key FILE] [--rehearsal] [--plain]",
 			summary: "a ceremony on the profile's HSM with the officers' cards; resumes a log",
 			run: func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 				return runCeremony(ctx, h, args, stdin, stdout, stderr)

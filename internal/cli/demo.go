@@ -28,6 +28,7 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	plain := fs.Bool("plain", false, "line-by-line prompts instead of the full-screen console (also when stdout is not a terminal)")
 	theme := fs.String("theme", "dark", "colours of the console: dark, light or mono")
 	anchorKey := fs.String("anchor-key", "", "the key (PEM) that will anchor the rehearsal's log in Rekor: the opening entry announces it")
+	prevLog := fs.String("previous-log", "", "the log folder of the rehearsal this one follows: its final checkpoint is cited by the opening entry, and the SKR it wrote continues the chain")
 	scriptName := fs.String("script", "demo", "the built-in script to rehearse ("+strings.Join(scripts.Names(), ", ")+") on the demo's software token and simulated cards")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -62,10 +63,16 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	}
 	existing, _ := os.ReadDir(dir)
 	resume := len(existing) > 0
+	var previous *previousCeremony
+	if *prevLog != "" {
+		if previous, err = readPrevious(*prevLog); err != nil {
+			return err
+		}
+	}
 	restore, attach := quietLibraries()
 	defer restore()
 
-	l, err := openDemoLog(ctx, dir, resume, script, announced, h)
+	l, err := openDemoLog(ctx, dir, resume, script, announced, previous, h)
 	if err != nil {
 		return err
 	}
@@ -83,6 +90,16 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	cfg.More, cfg.MoreSKRPaths = []session.Input{{Name: scripts.DemoKSR2Name, Data: scripts.DemoKSR2()}}, []string{dir + "-skr-2.xml"}
 	cfg.Reshare = session.ReshareConfig{Holders: []quorum.CardInfo{{ID: "CO8", Holder: "Officer H"}, {ID: "CO9", Holder: "Officer I"}, {ID: "CO10", Holder: "Officer J"}},
 		RosterPath: dir + "-roster-2.yaml", CardsDir: dir + "-cards-2", WorkFactor: 12}
+	if cfg.Previous, err = previous.previousSKR(); err != nil {
+		return err
+	}
+	if cfg.Previous != nil {
+		// The rehearsal that follows one which answered the 2010 Q1 KSR
+		// signs the next quarter's, as the next ceremony would.
+		if q1, err := dnssec.ParseAny(scripts.DemoKSR(), nil); err == nil && q1.ID == cfg.Previous.ID {
+			cfg.KSR, cfg.More, cfg.MoreSKRPaths = session.Input{Name: scripts.DemoKSR2Name, Data: scripts.DemoKSR2()}, nil, nil
+		}
+	}
 	sess, err := session.Open(ctx, cfg)
 	if errors.Is(err, session.ErrClosed) {
 		return usageErr("demo: %s holds a closed ceremony; a closed log is never reopened: verify it with keyceremony verify %s, or start a new demo", dir, dir)
@@ -149,7 +166,7 @@ func rehearsalScript(name string) (*ceremony.Script, error) {
 
 // openDemoLog opens the demo's log in dir: a new one with a new rehearsal key
 // (kept beside the folder, never in it), or an existing one to resume.
-func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.Script, anchorKey string, h hooks) (*transparency.Log, error) {
+func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.Script, anchorKey string, previous *previousCeremony, h hooks) (*transparency.Log, error) {
 	keyPath := dir + ".key"
 	name := script.Ceremony
 	if !strings.Contains(name, "rehearsal") {
@@ -162,11 +179,15 @@ func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.
 	if !resume {
 		os.Remove(keyPath) // a key left by a start that never created the log
 	}
+	open := event.Open{Ceremony: name, Zone: script.Zone,
+		ScriptSHA256: script.Digest, Tool: toolVersion(), Rehearsal: true, OfficerKeys: ceremony.OfficerKeys(script.Quorum),
+		QuorumThreshold: ceremony.QuorumThreshold(script), AnchorKey: anchorKey}
+	if previous != nil {
+		arts = previous.cite(&open, arts)
+	}
 	return openLog(ctx, logSpec{dir: dir, keyPath: keyPath, resume: resume,
-		origin: "demo.keyceremony.invalid/" + time.Now().UTC().Format("20060102T150405Z") + "/rehearsal",
-		open: event.Open{Ceremony: name, Zone: script.Zone,
-			ScriptSHA256: script.Digest, Tool: toolVersion(), Rehearsal: true, OfficerKeys: ceremony.OfficerKeys(script.Quorum),
-			QuorumThreshold: ceremony.QuorumThreshold(script), AnchorKey: anchorKey},
+		origin:    "demo.keyceremony.invalid/" + time.Now().UTC().Format("20060102T150405Z") + "/rehearsal",
+		open:      open,
 		artefacts: arts,
 		keyName:   "rehearsal key", keyHint: "choose a new folder", hooks: h})
 }

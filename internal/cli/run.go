@@ -24,12 +24,13 @@ import (
 // activated by the crypto officers' cards, in the console or line by line.
 // A log folder that holds an unfinished ceremony resumes it.
 func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "usage: keyceremony run --script FILE|NAME --profile FILE --log DIR --ksr KSR (--cards DIR | --card-module LIB) [--previous-skr SKR] [--skr OUT] [--plain]", stderr)
+	fs := newFlags("run", "usage: keyceremony run --script FILE|NAME --profile FILE --log DIR --ksr KSR (--cards DIR | --card-module LIB) [--previous-log DIR] [--previous-skr SKR] [--skr OUT] [--plain]", stderr)
 	scriptArg := fs.String("script", "", "the ceremony script: a file, or a built-in script by name (required)")
 	profilePath := fs.String("profile", "", "the profile: HSM, KSK inventory, schemas, policies (required)")
 	var ksrPaths, skrPaths stringList
 	fs.Var(&ksrPaths, "ksr", "the KSR to sign, from the transfer medium (required when the script loads one; once per KSR it loads)")
 	prevPath := fs.String("previous-skr", "", "the last SKR, for the chain and safety checks")
+	prevLog := fs.String("previous-log", "", "the log folder of the ceremony this one follows: verified, closed; its final checkpoint, cosigned, is cited by the opening entry, and the SKR it wrote continues the chain (unless --previous-skr)")
 	ksrUntil := fs.String("ksr-until", "", "a BIND KSR's period end (the -e of dnssec-ksr request): a BIND KSR does not carry it")
 	hash1 := fs.String("hash1", "", "the KSR's SHA-256 (hex) the zone operator sent out of band: another KSR is not loaded")
 	fs.Var(&skrPaths, "skr", "where to write the SKR (default: beside the KSR, its name with skr for ksr; once per KSR if given)")
@@ -119,6 +120,17 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	if *prevPath != "" {
 		if _, cfg.Previous, err = readSKR(*prevPath, "--previous-skr"); err != nil {
 			return err
+		}
+	}
+	var previous *previousCeremony
+	if *prevLog != "" {
+		if previous, err = readPrevious(*prevLog); err != nil {
+			return err
+		}
+		if cfg.Previous == nil {
+			if cfg.Previous, err = previous.previousSKR(); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -232,6 +244,9 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	}
 	if script.RosterFile != "" {
 		arts = append(arts, transparency.Artefact{Name: script.RosterFile, Data: script.RosterRaw})
+	}
+	if previous != nil {
+		arts = previous.cite(&open, arts)
 	}
 	var policy []byte
 	if *witnessPolicy != "" {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	iofs "io/fs"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -35,12 +36,19 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	anchorKey := fs.String("anchor-key", "", "the anchoring key (PEM, public or private) the log's anchors must be made with; default: the one the opening entry announces")
 	requireCosigners := fs.Int("require-cosigners", 0, "fail unless the final checkpoint carries at least N cosignatures that count: valid, by officers the close names present, cards not revoked")
 	rosterPath := fs.String("roster", "", "the officers' roster pinned from outside the log: a roster file (quorum: block) or a script holding one, published before the ceremony; the log's roster must be the same")
+	history := fs.Bool("history", false, "the folders given are one KSK's ceremonies, oldest first: each verified, each citing the one before it (its final checkpoint and SKR), the officers' roster pinned by the first (or --roster) and changed only by a ceremony that reshares")
 	open := fs.Bool("open", false, "accept a log whose ceremony is not closed (in progress, or stopped); without it such a log is not verified")
 	var cps stringList
 	fs.Var(&cps, "checkpoint", "a signed checkpoint seen elsewhere, which must be consistent with the log (repeatable)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	if *history {
+		if len(pos) == 0 {
+			return usageErr("verify --history: give the ceremonies' log folders, oldest first")
+		}
+		return verifyHistory(pos, *rosterPath, *asJSON, stdout)
 	}
 	if err := requireArgs("verify", pos, "log folder"); err != nil {
 		return err
@@ -278,4 +286,85 @@ func witnessPolicyArg(cmd, path string) (*transparency.WitnessPolicy, error) {
 		return nil, usageErr("%s: --witness-policy %s: %v", cmd, path, err)
 	}
 	return p, nil
+}
+
+// verifyHistory verifies several ceremonies' log folders, oldest first, as
+// one KSK's chain (audit.VerifyHistory) and prints each ceremony's verdict,
+// the links between them, and the chain's.
+func verifyHistory(dirs []string, rosterPath string, asJSON bool, stdout io.Writer) error {
+	var opts audit.Options
+	if rosterPath != "" {
+		r, err := rosterArg(rosterPath)
+		if err != nil {
+			return usageErr("verify: --roster %s: %v", rosterPath, err)
+		}
+		opts.Roster, opts.RosterName = r, rosterPath
+	}
+	var logs []iofs.FS
+	for _, d := range dirs {
+		if err := logFolderArg("verify", d); err != nil {
+			return err
+		}
+		logs = append(logs, os.DirFS(d))
+	}
+	h, err := audit.VerifyHistory(logs, dirs, opts)
+	if err != nil {
+		return operational(fmt.Errorf("verify --history: %w", err))
+	}
+	if asJSON {
+		type one struct {
+			Folder string `json:"folder"`
+			OK     bool   `json:"ok"`
+			Origin string `json:"origin"`
+			Size   uint64 `json:"size"`
+		}
+		var out struct {
+			OK         bool                 `json:"ok"`
+			Ceremonies []one                `json:"ceremonies"`
+			Links      []transparency.Check `json:"links"`
+		}
+		out.OK, out.Links = h.OK, h.Links
+		for i, r := range h.Reports {
+			out.Ceremonies = append(out.Ceremonies, one{Folder: dirs[i], OK: r.OK, Origin: r.Origin, Size: r.Size})
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(out)
+	} else {
+		w := safetext.Lines(stdout) // origins and details come from the logs
+		for i, r := range h.Reports {
+			if r.OK {
+				fmt.Fprintf(w, "[ OK ] %s: verified, %d entries, origin %s\n", dirs[i], r.Size, r.Origin)
+			} else {
+				f := r.FirstFailure()
+				fmt.Fprintf(w, "[FAIL] %s: %s: %s\n", dirs[i], f.ID, f.Detail)
+			}
+		}
+		for _, c := range h.Links {
+			mark := "[ OK ]"
+			if !c.OK {
+				mark = "[FAIL]"
+			}
+			fmt.Fprintf(w, "%s %-13s %s\n", mark, c.ID, c.Detail)
+		}
+		if h.OK {
+			fmt.Fprintf(w, "\nHISTORY VERIFIED: %d ceremonies, each following the one before it\n", len(dirs))
+		} else {
+			fmt.Fprintf(w, "\nHISTORY NOT VERIFIED\n")
+		}
+	}
+	if !h.OK {
+		for i, r := range h.Reports {
+			if !r.OK {
+				f := r.FirstFailure()
+				return badInput(fmt.Errorf("verify --history: %s: %s: %s", dirs[i], f.ID, f.Detail))
+			}
+		}
+		for _, c := range h.Links {
+			if !c.OK {
+				return badInput(fmt.Errorf("verify --history: %s: %s", c.ID, c.Detail))
+			}
+		}
+	}
+	return nil
 }

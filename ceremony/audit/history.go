@@ -1,0 +1,121 @@
+package audit
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/transparency"
+)
+
+// Ids of the checks VerifyHistory adds between consecutive ceremonies.
+const (
+	// CheckHistoryLink: a ceremony cites its predecessor's final
+	// checkpoint, as that log published it.
+	CheckHistoryLink = "history.link"
+	// CheckHistorySKR: it continues the SKR chain from the SKR its
+	// predecessor wrote.
+	CheckHistorySKR = "history.skr"
+)
+
+// History is what VerifyHistory found: each ceremony's own report, in
+// order, and the checks between consecutive ones.
+type History struct {
+	Names   []string
+	Reports []*transparency.Report
+	Links   []transparency.Check
+	OK      bool
+}
+
+// VerifyHistory checks a sequence of ceremony logs, oldest first, as the
+// life of one KSK: each log verified (closed) as Verify does; the first
+// held to opts.Roster when given, and each later one to the roster its
+// predecessor ended with (the one it had, or the one it dealt in
+// cards.reshare), so the officers' keys are pinned by the start of the
+// chain and change only by a ceremony that reshares; and each later log
+// citing its predecessor's final checkpoint (origin, key, size, root) and
+// the SKR it wrote. A ceremony that does not cite its predecessor fails.
+func VerifyHistory(logs []fs.FS, names []string, opts Options) (*History, error) {
+	h := &History{Names: names, OK: true}
+	var prev struct {
+		rep    *transparency.Report
+		vkey   string
+		skr    string
+		roster *quorum.Roster
+	}
+	for i, fsys := range logs {
+		o := opts
+		o.Open = false
+		if i > 0 {
+			o.Roster, o.RosterName = prev.roster, "the roster "+names[i-1]+" ended with"
+		}
+		rep, err := Verify(fsys, o)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", names[i], err)
+		}
+		h.Reports = append(h.Reports, rep)
+		h.OK = h.OK && rep.OK
+		var open event.Open
+		if len(rep.Events) > 0 {
+			open, _ = rep.Events[0].Event.(event.Open)
+		}
+		if i > 0 {
+			h.link(names[i-1], names[i], prev.rep, prev.vkey, prev.skr, open)
+		}
+		// What the next ceremony must continue.
+		prev.rep, prev.skr, prev.roster = rep, "", nil
+		vkey, _ := readBounded(fsys, "log.vkey", 4<<10)
+		prev.vkey = strings.TrimSpace(string(vkey))
+		var reshared string
+		for _, e := range rep.Events {
+			switch ev := e.Event.(type) {
+			case event.SKRWritten:
+				prev.skr = ev.SHA256
+			case event.CardsReshared:
+				reshared = ev.RosterSHA256
+			}
+		}
+		if c, err := ReadCeremony(fsys, rep); err == nil && c.Script != nil {
+			prev.roster = c.Script.Quorum
+		}
+		if reshared != "" {
+			if b, err := readBounded(fsys, "artefacts/sha256/"+reshared, maxArtefact); err == nil {
+				if r, err := quorum.ParseRosterFile(b); err == nil {
+					prev.roster = r
+				}
+			}
+		}
+	}
+	return h, nil
+}
+
+// link checks that a ceremony cites the one before it.
+func (h *History) link(from, to string, prev *transparency.Report, prevVKey, prevSKR string, open event.Open) {
+	add := func(id string, ok bool, format string, args ...any) {
+		h.Links = append(h.Links, transparency.Check{ID: id, OK: ok, Detail: fmt.Sprintf(format, args...)})
+		h.OK = h.OK && ok
+	}
+	root := hex.EncodeToString(prev.Root)
+	switch {
+	case open.PreviousCheckpoint == "":
+		add(CheckHistoryLink, false, "%s does not cite the ceremony before it (%s): it was opened without --previous-log", to, from)
+		return
+	case open.PreviousOrigin != prev.Origin || open.PreviousVKey != prevVKey:
+		add(CheckHistoryLink, false, "%s cites the ceremony logged as %s, not %s (%s)", to, open.PreviousOrigin, from, prev.Origin)
+		return
+	case open.PreviousSize != prev.Size || open.PreviousRoot != root:
+		add(CheckHistoryLink, false, "%s cites %s at size %d, root %.16s…; that log's final checkpoint is size %d, root %.16s…", to, from, open.PreviousSize, open.PreviousRoot, prev.Size, root)
+		return
+	}
+	add(CheckHistoryLink, true, "%s follows %s: it cites that log's final checkpoint (size %d, root %.16s…)", to, from, prev.Size, root)
+	switch {
+	case prevSKR == "":
+	case open.PreviousSKR != prevSKR:
+		add(CheckHistorySKR, false, "%s wrote the SKR %.16s…, but %s continues from %.16s…", from, prevSKR, to, open.PreviousSKR)
+	default:
+		add(CheckHistorySKR, true, "%s continues the SKR chain from the SKR %s wrote (%.16s…)", to, from, prevSKR)
+	}
+}

@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/keyceremony/keyceremony/ceremony/audit"
+	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/transparency"
+)
+
+// previousCeremony is what a ceremony carries over from the one it follows
+// (--previous-log): the previous log's final checkpoint as published, with
+// the officers' cosignatures, and the SKR it wrote.
+type previousCeremony struct {
+	dir        string
+	origin     string
+	vkey       string
+	size       uint64
+	root       string
+	checkpoint []byte
+	skrSHA     string
+	skr        []byte
+}
+
+// readPrevious verifies the log of the ceremony this one follows, which
+// must be closed, and reads what the new ceremony cites and carries over.
+func readPrevious(dir string) (*previousCeremony, error) {
+	rep, err := audit.Verify(os.DirFS(dir), audit.Options{})
+	if err != nil {
+		return nil, usageErr("--previous-log %s: %v", dir, err)
+	}
+	if !rep.OK {
+		f := rep.FirstFailure()
+		return nil, badInput(fmt.Errorf("--previous-log %s: the previous ceremony's log does not verify (%s: %s); a ceremony follows only a verified, closed one: check it with keyceremony verify %s", dir, f.ID, f.Detail, dir))
+	}
+	read := func(name string, limit int64) ([]byte, error) {
+		f, err := os.Open(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, limit+1))
+		if err == nil && int64(len(b)) > limit {
+			err = fmt.Errorf("%s: more than %d bytes", name, limit)
+		}
+		return b, err
+	}
+	p := &previousCeremony{dir: dir, origin: rep.Origin, size: rep.Size, root: hex.EncodeToString(rep.Root)}
+	if p.checkpoint, err = read("checkpoint", 64<<10); err != nil {
+		return nil, operational(fmt.Errorf("--previous-log %s: %w", dir, err))
+	}
+	vkey, err := read("log.vkey", 4<<10)
+	if err != nil {
+		return nil, operational(fmt.Errorf("--previous-log %s: %w", dir, err))
+	}
+	p.vkey = strings.TrimSpace(string(vkey))
+	for _, e := range rep.Events {
+		if w, ok := e.Event.(event.SKRWritten); ok {
+			p.skrSHA = w.SHA256
+		}
+	}
+	if p.skrSHA != "" {
+		if p.skr, err = read("artefacts/sha256/"+p.skrSHA, dnssec.MaxDocumentSize); err != nil {
+			return nil, operational(fmt.Errorf("--previous-log %s: the SKR it wrote: %w", dir, err))
+		}
+	}
+	return p, nil
+}
+
+// cite writes the citation into a new log's opening entry, with the
+// previous checkpoint as an artefact of the new log.
+func (p *previousCeremony) cite(open *event.Open, arts []transparency.Artefact) []transparency.Artefact {
+	open.PreviousOrigin, open.PreviousVKey, open.PreviousSize, open.PreviousRoot = p.origin, p.vkey, p.size, p.root
+	open.PreviousCheckpoint, open.PreviousSKR = dnssec.DigestOf(p.checkpoint).Hex(), p.skrSHA
+	return append(arts, transparency.Artefact{Name: "previous-checkpoint", Data: p.checkpoint})
+}
+
+// previousSKR is the SKR the previous ceremony wrote, parsed, or nil.
+func (p *previousCeremony) previousSKR() (*dnssec.Document, error) {
+	if p == nil || p.skr == nil {
+		return nil, nil
+	}
+	doc, err := dnssec.ParseAny(p.skr, nil)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("--previous-log %s: the SKR it wrote: %w", p.dir, err))
+	}
+	return doc, nil
+}
