@@ -204,6 +204,26 @@ func sorted(s []string) []string {
 	return out
 }
 
+// The period of the BIND KSR the tests sign: dnssec-ksr's -i and -e.
+const bindStart, bindEnd = "20270101000000", "20270302000000"
+
+// bindKSR makes, in dir, a KSK with dnssec-keygen (ksk/) and ZSKs and a
+// KSR with dnssec-ksr for bindStart to bindEnd (zsk/, ksr.txt), under
+// BIND's default offline-KSK policy, and returns the KSK and the KSR's
+// path.
+func bindKSR(t *testing.T, root, dir string) (*ecdsa.PrivateKey, string) {
+	t.Helper()
+	conf := filepath.Join(dir, "named.conf")
+	os.WriteFile(conf, []byte(bindPolicy("")), 0o644)
+	priv := bindKSK(t, root, conf, filepath.Join(dir, "ksk"))
+	zsk := filepath.Join(dir, "zsk")
+	os.MkdirAll(zsk, 0o755)
+	bindOut(t, root, "dnssec-ksr", "-l", conf, "-k", "offline", "-K", zsk, "-i", bindStart, "-e", bindEnd, "keygen", "example.com")
+	ksr := filepath.Join(dir, "ksr.txt")
+	os.WriteFile(ksr, bindOut(t, root, "dnssec-ksr", "-l", conf, "-k", "offline", "-K", zsk, "-i", bindStart, "-e", bindEnd, "request", "example.com"), 0o644)
+	return priv, ksr
+}
+
 // TestBINDSignsAsDnssecKSR: for a real dnssec-ksr KSR (30-day ZSKs over
 // 60 days), keyceremony's `ksr sign` with text_signing.bind and --until
 // (dnssec-ksr's -e) writes the SKR the real `dnssec-ksr sign` writes with
@@ -216,15 +236,7 @@ func sorted(s []string) []string {
 func TestBINDSignsAsDnssecKSR(t *testing.T) {
 	root := bindTools(t)
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "named.conf")
-	os.WriteFile(conf, []byte(bindPolicy("")), 0o644)
-	priv := bindKSK(t, root, conf, filepath.Join(dir, "ksk"))
-	zsk := filepath.Join(dir, "zsk")
-	os.MkdirAll(zsk, 0o755)
-	const start, end = "20270101000000", "20270302000000"
-	bindOut(t, root, "dnssec-ksr", "-l", conf, "-k", "offline", "-K", zsk, "-i", start, "-e", end, "keygen", "example.com")
-	ksr := filepath.Join(dir, "ksr.txt")
-	os.WriteFile(ksr, bindOut(t, root, "dnssec-ksr", "-l", conf, "-k", "offline", "-K", zsk, "-i", start, "-e", end, "request", "example.com"), 0o644)
+	priv, ksr := bindKSR(t, root, dir)
 	anchor := filepath.Join(dir, "anchor.txt")
 	dk, _ := dnssec.NewDNSKEY("example.com.", priv.Public(), dnssec.FlagZone|dnssec.FlagSEP, 3600)
 	os.WriteFile(anchor, []byte(dk.String()+"\n"), 0o644)
@@ -243,7 +255,7 @@ func TestBINDSignsAsDnssecKSR(t *testing.T) {
 		signConf := filepath.Join(dir, fmt.Sprintf("sign%d.conf", i))
 		os.WriteFile(signConf, []byte(strings.Replace(bindPolicy(c.named), "lifetime 30d", "lifetime 180d", 1)), 0o644)
 		theirs := filepath.Join(dir, fmt.Sprintf("bind%d.txt", i))
-		os.WriteFile(theirs, bindOut(t, root, "dnssec-ksr", "-l", signConf, "-k", "offline", "-K", filepath.Join(dir, "ksk"), "-i", start, "-e", end, "-f", ksr, "sign", "example.com"), 0o644)
+		os.WriteFile(theirs, bindOut(t, root, "dnssec-ksr", "-l", signConf, "-k", "offline", "-K", filepath.Join(dir, "ksk"), "-i", bindStart, "-e", bindEnd, "-f", ksr, "sign", "example.com"), 0o644)
 		profile := textProfile(t, dir, fmt.Sprintf("p%d.yaml", i), priv, c.profile)
 		mine := filepath.Join(dir, fmt.Sprintf("mine%d.txt", i))
 		out.Reset()
@@ -389,17 +401,9 @@ func freeLoopbackPort(t *testing.T) int {
 func TestBINDCeremony(t *testing.T) {
 	root := bindTools(t)
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "named.conf")
-	os.WriteFile(conf, []byte(bindPolicy("")), 0o644)
-	priv := bindKSK(t, root, conf, filepath.Join(dir, "ksk"))
-	zsk := filepath.Join(dir, "zsk")
-	os.MkdirAll(zsk, 0o755)
-	const start, end = "20270101000000", "20270302000000"
-	bindOut(t, root, "dnssec-ksr", "-l", conf, "-k", "offline", "-K", zsk, "-i", start, "-e", end, "keygen", "example.com")
-	ksr := filepath.Join(dir, "ksr.txt")
-	os.WriteFile(ksr, bindOut(t, root, "dnssec-ksr", "-l", conf, "-k", "offline", "-K", zsk, "-i", start, "-e", end, "request", "example.com"), 0o644)
+	priv, ksr := bindKSR(t, root, dir)
 	theirs := filepath.Join(dir, "bind-skr.txt")
-	os.WriteFile(theirs, bindOut(t, root, "dnssec-ksr", "-l", conf, "-k", "offline", "-K", filepath.Join(dir, "ksk"), "-i", start, "-e", end, "-f", ksr, "sign", "example.com"), 0o644)
+	os.WriteFile(theirs, bindOut(t, root, "dnssec-ksr", "-l", filepath.Join(dir, "named.conf"), "-k", "offline", "-K", filepath.Join(dir, "ksk"), "-i", bindStart, "-e", bindEnd, "-f", ksr, "sign", "example.com"), 0o644)
 
 	profile := textProfile(t, dir, "profile.yaml", priv, "")
 	module := hsmtest.SoftHSM(t, "bind-ksk", "initial-pin-0", map[string]crypto.Signer{"KSK-EX": priv})

@@ -42,27 +42,12 @@ func benchmarkKSRSignVsKeymgr(b *testing.B, days int) {
 	const pin = "bench-pin-0"
 	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	module := hsmtest.SoftHSM(b, "bench-ksk", pin, map[string]crypto.Signer{"KSK-EX": priv}) // CKA_ID 01
-	conf := func(name, extra string) string {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, []byte(fmt.Sprintf(`database:
-  kasp-db: %[1]s/%[2]s-kasp
-template:
-  - id: default
-    storage: %[1]s
-%[3]spolicy:
-  - id: offline
-    manual: on
-    offline-ksk: on
-    algorithm: ecdsap256sha256
-    dnskey-ttl: 3600
-    zone-max-ttl: 3600
-    zsk-lifetime: 30d
-%[4]szone:
-  - domain: example.com.
-    dnssec-signing: on
-    dnssec-policy: offline
-`, dir, name, extra, map[bool]string{true: "    keystore: hsm\n"}[extra != ""])), 0o644)
-		return p
+	conf := func(name, keystore string) string {
+		policy := "    zone-max-ttl: 3600\n"
+		if keystore != "" {
+			policy += "    keystore: hsm\n"
+		}
+		return knotConf(dir, name, name+"-kasp", keystore, policy)
 	}
 	keymgrRun := func(c string, args ...string) {
 		b.Helper()

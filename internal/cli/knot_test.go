@@ -37,6 +37,33 @@ func keymgr(t *testing.T) string {
 	return ""
 }
 
+// knotConf writes a knot.conf for example.com. under an offline-KSK
+// policy, as keymgr reads it on either side, with its KASP database in
+// dir/db: top-level sections (a keystore) before the policy, and the
+// policy's own lines (timing, keystore) after its fixed ones. It returns
+// the file's path, dir/name.
+func knotConf(dir, name, db, sections, policy string) string {
+	p := filepath.Join(dir, name)
+	os.WriteFile(p, []byte(fmt.Sprintf(`database:
+  kasp-db: %[1]s/%[2]s
+template:
+  - id: default
+    storage: %[1]s
+%[3]spolicy:
+  - id: offline
+    manual: on
+    offline-ksk: on
+    algorithm: ecdsap256sha256
+    dnskey-ttl: 3600
+    zsk-lifetime: 30d
+%[4]szone:
+  - domain: example.com.
+    dnssec-signing: on
+    dnssec-policy: offline
+`, dir, db, sections, policy)), 0o644)
+	return p
+}
+
 // TestKnotOfflineKSK is Knot DNS's offline-KSK flow with keyceremony as the
 // KSK side: Knot's keymgr pregenerates ZSKs and writes a KSR,
 // `keyceremony ksr check` and `ksr sign` answer it with a P-256 KSK from the
@@ -48,25 +75,7 @@ func keymgr(t *testing.T) string {
 func TestKnotOfflineKSK(t *testing.T) {
 	km := keymgr(t)
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "zsk.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`database:
-  kasp-db: %[1]s/kasp
-template:
-  - id: default
-    storage: %[1]s
-policy:
-  - id: offline
-    manual: on
-    offline-ksk: on
-    algorithm: ecdsap256sha256
-    dnskey-ttl: 3600
-    zone-max-ttl: 3600
-    zsk-lifetime: 30d
-zone:
-  - domain: example.com.
-    dnssec-signing: on
-    dnssec-policy: offline
-`, dir)), 0o644)
+	conf := knotConf(dir, "zsk.conf", "kasp", "", "    zone-max-ttl: 3600\n")
 	keymgrRun := func(args ...string) (string, error) {
 		cmd := exec.Command(km, append([]string{"-c", conf, "example.com."}, args...)...)
 		out, err := cmd.CombinedOutput()
@@ -84,35 +93,7 @@ zone:
 
 	// The KSK side: a P-256 key in the profile's software token.
 	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, _ := x509.MarshalPKCS8PrivateKey(priv)
-	os.WriteFile(filepath.Join(dir, "ksk.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
-	dk, _ := dnssec.NewDNSKEY("example.com.", priv.Public(), dnssec.FlagZone|dnssec.FlagSEP, 3600)
-	os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte("domains: [example.com.]\napproved_algorithms: [13]\n"), 0o644)
-	profile := filepath.Join(dir, "profile.yaml")
-	os.WriteFile(profile, []byte(fmt.Sprintf(`zone: example.com.
-token:
-  backend: software
-  label: ksk-side
-  keys:
-    KSK-EX: ksk.pem
-ksks:
-  - {label: KSK-EX, key_tag: %d, ds_sha256: %s, valid_from: 2020-01-01T00:00:00Z}
-ttl: 3600
-policy: policy.yaml
-schemas:
-  normal:
-    - {publish: [KSK-EX], sign: [KSK-EX]}
-default_schema: normal
-ksk_policy:
-  publish_safety: PT0S
-  retire_safety: PT0S
-  max_signature_validity: P21D
-  min_signature_validity: P7D
-  max_validity_overlap: P14D
-  min_validity_overlap: PT1H
-  algorithm: 13
-  ec_size: 256
-`, dk.KeyTag(), strings.ToLower(dnssec.DS(dk).Digest))), 0o644)
+	profile := textProfile(t, dir, "profile.yaml", priv, "")
 
 	ctx := context.Background()
 	var out bytes.Buffer
@@ -241,25 +222,7 @@ func TestKnotSignsAsKeymgr(t *testing.T) {
 	km := keymgr(t)
 	dir := t.TempDir()
 	policy := func(db, timing string) string {
-		p := filepath.Join(dir, db+fmt.Sprint(len(timing))+".conf")
-		os.WriteFile(p, []byte(fmt.Sprintf(`database:
-  kasp-db: %[1]s/%[2]s
-template:
-  - id: default
-    storage: %[1]s
-policy:
-  - id: offline
-    manual: on
-    offline-ksk: on
-    algorithm: ecdsap256sha256
-    dnskey-ttl: 3600
-    zsk-lifetime: 30d
-%[3]szone:
-  - domain: example.com.
-    dnssec-signing: on
-    dnssec-policy: offline
-`, dir, db, timing)), 0o644)
-		return p
+		return knotConf(dir, db+fmt.Sprint(len(timing))+".conf", db, "", timing)
 	}
 	keymgrOut := func(conf string, args ...string) []byte {
 		t.Helper()
