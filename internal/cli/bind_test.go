@@ -194,6 +194,20 @@ func skrDiff(mine, theirs *dnssec.Document) string {
 	return ""
 }
 
+// skrFilesDiff reads two SKR files and says where they differ (skrDiff).
+func skrFilesDiff(t testing.TB, mine, theirs string) string {
+	t.Helper()
+	_, a, err := readSKR(mine, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b, err := readSKR(theirs, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return skrDiff(a, b)
+}
+
 func sorted(s []string) []string {
 	out := append([]string(nil), s...)
 	for i := 1; i < len(out); i++ {
@@ -262,15 +276,7 @@ func TestBINDSignsAsDnssecKSR(t *testing.T) {
 		if err := run(ctx, []string{"ksr", "sign", ksr, "--profile", profile, "--until", "2027-03-02T00:00:00Z", "--out", mine, "--yes"}, nil, &out, io.Discard); err != nil {
 			t.Fatalf("setting %d: ksr sign: %v\n%s", i, err, out.String())
 		}
-		_, a, err := readSKR(mine, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, b, err := readSKR(theirs, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := skrDiff(a, b); d != "" {
+		if d := skrFilesDiff(t, mine, theirs); d != "" {
 			t.Fatalf("setting %d: keyceremony's SKR and dnssec-ksr's differ: %s", i, d)
 		}
 		for _, skr := range []string{mine, theirs} {
@@ -443,15 +449,7 @@ func TestBINDCeremony(t *testing.T) {
 	if !strings.Contains(out.String(), "signed bundle 9 of 9") || !strings.Contains(out.String(), "The ceremony is closed: ") {
 		t.Fatalf("the ceremony on BIND's KSR:\n%s", out.String())
 	}
-	_, a, err := readSKR(mine, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, b, err := readSKR(theirs, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := skrDiff(a, b); d != "" {
+	if d := skrFilesDiff(t, mine, theirs); d != "" {
 		t.Fatalf("the ceremony's SKR and dnssec-ksr's differ: %s", d)
 	}
 	out.Reset()

@@ -90,15 +90,7 @@ func benchmarkKSRSignVsKeymgr(b *testing.B, days int) {
 	}
 	sign()
 	keymgrSign()
-	_, mine, err := readSKR(skr, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, theirs, err := readSKR(filepath.Join(dir, "keymgr-skr.txt"), "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if d := skrDiff(mine, theirs); d != "" {
+	if d := skrFilesDiff(b, skr, filepath.Join(dir, "keymgr-skr.txt")); d != "" {
 		b.Fatalf("the two SKRs differ: %s", d)
 	}
 	var opT, baseT float64

@@ -268,15 +268,7 @@ func TestKnotSignsAsKeymgr(t *testing.T) {
 		if err := run(ctx, []string{"ksr", "sign", ksr, "--profile", profile, "--out", mine, "--yes"}, nil, &out, io.Discard); err != nil {
 			t.Fatalf("setting %d: ksr sign: %v\n%s", i, err, out.String())
 		}
-		_, a, err := readSKR(mine, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, b, err := readSKR(theirs, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := skrDiff(a, b); d != "" {
+		if d := skrFilesDiff(t, mine, theirs); d != "" {
 			t.Fatalf("setting %d: keyceremony's SKR and keymgr's differ: %s", i, d)
 		}
 		out.Reset()
