@@ -106,6 +106,24 @@ func textOptions(p *ceremony.Profile, until string) (*dnssec.TextOptions, error)
 	return o, nil
 }
 
+// timingArgs are the text signing options of --profile (a profile read
+// for its text_signing alone; without that section, each tool's defaults)
+// and --until; nil when neither is given.
+func timingArgs(profilePath, until string) (*dnssec.TextOptions, error) {
+	var prof *ceremony.Profile
+	if profilePath != "" {
+		var err error
+		if prof, err = readProfileFile(profilePath); err != nil {
+			return nil, err
+		}
+	}
+	opts, err := textOptions(prof, until)
+	if err == nil && opts == nil && prof != nil {
+		opts = &dnssec.TextOptions{}
+	}
+	return opts, err
+}
+
 // needUntil refuses to sign a BIND KSR without the end of its period:
 // dnssec-ksr sign needs it too (-e), and a BIND KSR does not carry it.
 func needUntil(path, flag string, doc *dnssec.Document, o *dnssec.TextOptions) error {
@@ -188,13 +206,7 @@ func runKSRCheck(_ context.Context, args []string, _ io.Reader, stdout, stderr i
 			return err
 		}
 	}
-	var prof *ceremony.Profile
-	if *profilePath != "" {
-		if prof, err = readProfileFile(*profilePath); err != nil {
-			return err
-		}
-	}
-	opts, err := textOptions(prof, *until)
+	opts, err := timingArgs(*profilePath, *until)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/internal/safetext"
 	"github.com/keyceremony/keyceremony/ui"
@@ -51,18 +50,9 @@ func runSKRVerify(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	if *ksrPath == "" && (*profilePath != "" || *until != "") {
 		return usageErr("skr verify: --profile and --until say how the KSR is cut: give --ksr too")
 	}
-	var prof *ceremony.Profile
-	if *profilePath != "" {
-		if prof, err = readProfileFile(*profilePath); err != nil {
-			return err
-		}
-	}
-	opts, err := textOptions(prof, *until)
+	opts, err := timingArgs(*profilePath, *until)
 	if err != nil {
 		return err
-	}
-	if opts == nil && prof != nil {
-		opts = &dnssec.TextOptions{} // a profile without text_signing: each tool's defaults
 	}
 	var ksr *dnssec.Document
 	if *ksrPath != "" {
