@@ -163,7 +163,7 @@ func Sign(ksr *Document, ksk KSK, opts SignOptions) (*Document, error) {
 }
 
 // SignBundle signs request bundle i of a KSR with the KSK and returns the
-// response bundle, after verifying its signature in software, twice.
+// response bundle, after checking its signature on two paths (SignBundleWith).
 func SignBundle(ksr *Document, i int, ksk KSK, ttl uint32) (Bundle, error) {
 	return SignBundleWith(ksr, i, []KSK{ksk}, []KSK{ksk}, ttl)
 }

@@ -414,3 +414,14 @@ func TestSignSlotsPipelined(t *testing.T) {
 		t.Fatalf("a damaged fifth signature: %d bundles, %v", len(bundles), err)
 	}
 }
+
+// verifyIndependently checks an RRSIG over a DNSKEY RRset without miekg/dns,
+// as signing's second path does: the signed data built from the fields, the
+// signature checked with crypto/rsa or crypto/ecdsa.
+func verifyIndependently(zone string, keys []Key, sig Signature, signer Key) error {
+	digest, err := independentDigest(zone, keys, sig)
+	if err != nil {
+		return err
+	}
+	return verifyDigest(signer, digest, sig)
+}

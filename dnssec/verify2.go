@@ -16,19 +16,6 @@ import (
 	"strings"
 )
 
-// verifyIndependently checks an RRSIG over a DNSKEY RRset without miekg/dns:
-// the signed data (RFC 4034 section 3.1.8.1) is built here from the XML
-// fields, and the signature checked with crypto/rsa or crypto/ecdsa. Signing
-// verifies every new signature both ways, so that neither library's bug
-// alone can let a bad signature into an SKR.
-func verifyIndependently(zone string, keys []Key, sig Signature, signer Key) error {
-	digest, err := independentDigest(zone, keys, sig)
-	if err != nil {
-		return err
-	}
-	return verifyDigest(signer, digest, sig)
-}
-
 // independentDigest is the SHA-256 of the data an RRSIG over a DNSKEY
 // RRset signs (RFC 4034 section 3.1.8.1), built here from the fields,
 // without miekg/dns.
