@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,7 +20,6 @@ import (
 	"time"
 
 	"github.com/keyceremony/keyceremony/dnssec"
-	"github.com/keyceremony/keyceremony/hsm/hsmtest"
 	"github.com/miekg/dns"
 )
 
@@ -412,22 +410,8 @@ func TestBINDCeremony(t *testing.T) {
 	os.WriteFile(theirs, bindOut(t, root, "dnssec-ksr", "-l", filepath.Join(dir, "named.conf"), "-k", "offline", "-K", filepath.Join(dir, "ksk"), "-i", bindStart, "-e", bindEnd, "-f", ksr, "sign", "example.com"), 0o644)
 
 	profile := textProfile(t, dir, "profile.yaml", priv, "")
-	module := hsmtest.SoftHSM(t, "bind-ksk", "initial-pin-0", map[string]crypto.Signer{"KSK-EX": priv})
-	text, _ := os.ReadFile(profile)
-	hsmProfile := filepath.Join(dir, "hsm.yaml")
-	os.WriteFile(hsmProfile, []byte(strings.Replace(string(text), "  backend: software\n  label: ksk-side\n  keys:\n    KSK-EX: ksk.pem\n",
-		"  backend: pkcs11\n  module: "+module+"\n  label: bind-ksk\n", 1)), 0o644)
-	os.WriteFile(filepath.Join(dir, "holders.yaml"), []byte("holders:\n  - {id: CO1, holder: Ana}\n  - {id: CO2, holder: Ben}\n  - {id: CO3, holder: Cy}\n"), 0o644)
+	hsmProfile := exampleCeremony(t, dir, "bind-ksk", priv, profile)
 	ctx := context.Background()
-	t.Setenv(pinEnv, "initial-pin-0")
-	if err := run(ctx, []string{"cards", "provision", "--profile", hsmProfile, "--threshold", "2", "--holders", filepath.Join(dir, "holders.yaml"),
-		"--out", filepath.Join(dir, "roster.yaml"), "--cards-dir", filepath.Join(dir, "cards"), "--scrypt-work-factor", "10"},
-		strings.NewReader("passphrase one\npassphrase two\npassphrase three\n"), io.Discard, io.Discard); err != nil {
-		t.Fatalf("cards provision: %v", err)
-	}
-	t.Setenv(pinEnv, "")
-	script, _ := os.ReadFile(filepath.Join("..", "..", "scripts", "signing.yaml"))
-	os.WriteFile(filepath.Join(dir, "signing.yaml"), bytes.Replace(script, []byte(`zone: "."`), []byte(`zone: example.com.`), 1), 0o644)
 	mine := filepath.Join(dir, "skr-ceremony.txt")
 	args := []string{"run", "--script", filepath.Join(dir, "signing.yaml"), "--profile", hsmProfile, "--log", filepath.Join(dir, "log"),
 		"--ksr", ksr, "--skr", mine, "--cards", filepath.Join(dir, "cards"), "--plain"}

@@ -139,21 +139,7 @@ func TestKnotOfflineKSK(t *testing.T) {
 
 	// The same KSR in a ceremony: the quarterly script for example.com, the
 	// KSK in a SoftHSM token whose PIN two of three officers' cards give.
-	module := hsmtest.SoftHSM(t, "knot-ksk", "initial-pin-0", map[string]crypto.Signer{"KSK-EX": priv})
-	text, _ := os.ReadFile(profile)
-	hsmProfile := filepath.Join(dir, "hsm.yaml")
-	os.WriteFile(hsmProfile, bytes.Replace(text, []byte("  backend: software\n  label: ksk-side\n  keys:\n    KSK-EX: ksk.pem\n"),
-		[]byte("  backend: pkcs11\n  module: "+module+"\n  label: knot-ksk\n"), 1), 0o644)
-	os.WriteFile(filepath.Join(dir, "holders.yaml"), []byte("holders:\n  - {id: CO1, holder: Ana}\n  - {id: CO2, holder: Ben}\n  - {id: CO3, holder: Cy}\n"), 0o644)
-	t.Setenv(pinEnv, "initial-pin-0")
-	if err := run(ctx, []string{"cards", "provision", "--profile", hsmProfile, "--threshold", "2", "--holders", filepath.Join(dir, "holders.yaml"),
-		"--out", filepath.Join(dir, "roster.yaml"), "--cards-dir", filepath.Join(dir, "cards"), "--scrypt-work-factor", "10"},
-		strings.NewReader("passphrase one\npassphrase two\npassphrase three\n"), io.Discard, io.Discard); err != nil {
-		t.Fatalf("cards provision: %v", err)
-	}
-	t.Setenv(pinEnv, "")
-	script, _ := os.ReadFile(filepath.Join("..", "..", "scripts", "signing.yaml"))
-	os.WriteFile(filepath.Join(dir, "signing.yaml"), bytes.Replace(script, []byte(`zone: "."`), []byte(`zone: example.com.`), 1), 0o644)
+	hsmProfile := exampleCeremony(t, dir, "knot-ksk", priv, profile)
 	consoleSKR := filepath.Join(dir, "skr-ceremony.txt")
 	out.Reset()
 	answer := presenting([]string{"1", "3"}, map[string]string{"CO1": "passphrase one", "CO3": "passphrase three"})
@@ -280,4 +266,29 @@ func TestKnotSignsAsKeymgr(t *testing.T) {
 			t.Fatalf("setting %d: keymgr validate-skr refused keyceremony's SKR: %v\n%s", i, err, out)
 		}
 	}
+}
+
+// exampleCeremony sets up, in dir, what a ceremony for example.com. needs
+// beside the KSR: the KSK in a SoftHSM token labelled label, whose PIN two
+// of three officers' cards give (cards/, roster.yaml; passphrases "passphrase
+// one" … "three"), the quarterly script for example.com (signing.yaml),
+// and the software profile turned to that token; it returns the profile.
+func exampleCeremony(t *testing.T, dir, label string, priv *ecdsa.PrivateKey, profile string) string {
+	t.Helper()
+	module := hsmtest.SoftHSM(t, label, "initial-pin-0", map[string]crypto.Signer{"KSK-EX": priv})
+	text, _ := os.ReadFile(profile)
+	hsmProfile := filepath.Join(dir, "hsm.yaml")
+	os.WriteFile(hsmProfile, bytes.Replace(text, []byte("  backend: software\n  label: ksk-side\n  keys:\n    KSK-EX: ksk.pem\n"),
+		[]byte("  backend: pkcs11\n  module: "+module+"\n  label: "+label+"\n"), 1), 0o644)
+	os.WriteFile(filepath.Join(dir, "holders.yaml"), []byte("holders:\n  - {id: CO1, holder: Ana}\n  - {id: CO2, holder: Ben}\n  - {id: CO3, holder: Cy}\n"), 0o644)
+	t.Setenv(pinEnv, "initial-pin-0")
+	if err := run(context.Background(), []string{"cards", "provision", "--profile", hsmProfile, "--threshold", "2", "--holders", filepath.Join(dir, "holders.yaml"),
+		"--out", filepath.Join(dir, "roster.yaml"), "--cards-dir", filepath.Join(dir, "cards"), "--scrypt-work-factor", "10"},
+		strings.NewReader("passphrase one\npassphrase two\npassphrase three\n"), io.Discard, io.Discard); err != nil {
+		t.Fatalf("cards provision: %v", err)
+	}
+	t.Setenv(pinEnv, "")
+	script, _ := os.ReadFile(filepath.Join("..", "..", "scripts", "signing.yaml"))
+	os.WriteFile(filepath.Join(dir, "signing.yaml"), bytes.Replace(script, []byte(`zone: "."`), []byte(`zone: example.com.`), 1), 0o644)
+	return hsmProfile
 }
