@@ -40,6 +40,9 @@ func Apply(s State, e *event.Entry) (State, error) {
 	case !ok:
 		return fail(errors.New("unknown entry kind"))
 	}
+	if err := custodyGate(s, e.Kind()); err != nil {
+		return fail(err)
+	}
 	n := s.clone()
 	n.Last = e.Time
 	a.n = &n
@@ -113,6 +116,10 @@ var rules = map[string]rule{
 	event.KindStepSkipped:    on(applySkipped),
 	event.KindAborted:        on(applyAborted),
 	event.KindClose:          on(applyClose),
+	event.KindBagOpened:      on(applyBagOpened),
+	event.KindBagSealed:      on(applyBagSealed),
+	event.KindIncident:       on(applyIncident),
+	event.KindInvoked:        on(applyInvoked),
 }
 
 // onCurrent: the entry names the current step.
@@ -186,6 +193,12 @@ func applyOpen(a *applying, ev event.Open) error {
 	if err := checkPreviousCitation(ev); err != nil {
 		return err
 	}
+	for item, bag := range ev.Custody {
+		if !validKeyLabel().MatchString(item) || !ValidBag(bag) {
+			return fmt.Errorf("custody register: item %q in bag %q: not an item's id and a bag's serial", item, bag)
+		}
+	}
+	a.n.Custody = maps.Clone(ev.Custody)
 	a.n.Opened = true
 	return nil
 }
@@ -813,6 +826,9 @@ func applySignedIn(a *applying, ev event.SignedIn) error {
 		return fmt.Errorf("the sign-in's own acting role %s is absent", a.cur.Role)
 	}
 	a.n.Participants = ev.Participants
+	if quorumShort(s.Script, ev.Participants) {
+		a.n.Triggered = &Trigger{Trigger: TriggerQuorumShort, Step: a.cur.ID}
+	}
 	return nil
 }
 
@@ -847,14 +863,21 @@ func applyAborted(a *applying, ev event.Aborted) error {
 	if err := a.onCurrent(ev.Step); err != nil {
 		return err
 	}
+	if ev.Reason == "" {
+		return errors.New("an abort needs its reason")
+	}
+	return abortHere(a, ev.Reason)
+}
+
+// abortHere aborts the ceremony at the current step: every step up to the
+// next act that always runs is left out.
+func abortHere(a *applying, reason string) error {
 	s, n := a.s, a.n
 	if s.Aborted != nil {
 		return errors.New("the ceremony is already aborted")
 	}
-	if ev.Reason == "" {
-		return errors.New("an abort needs its reason")
-	}
-	d := Deviation{Kind: "aborted", Step: a.cur.ID, Reason: ev.Reason, Time: a.e.Time}
+	n.Triggered = nil
+	d := Deviation{Kind: "aborted", Step: a.cur.ID, Reason: reason, Time: a.e.Time}
 	n.Aborted = &d
 	// The console logs the HSM out before it logs the abort.
 	n.HSM, n.NeedActivation = false, false

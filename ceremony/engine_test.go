@@ -82,6 +82,10 @@ func happyPath(s *Script, hook func(b *entries, st Step) bool) []*event.Entry {
 			b.add(event.KindSKRWritten, f, event.Artefact{Name: "skr.xml", SHA256: strings.Repeat("ab", 32), Size: 10})
 		case ActionHSMLogout:
 			b.add(event.KindHSMLogout, f)
+		case ActionBagOpen:
+			b.add(event.KindBagOpened, with(map[string]any{"item": st.Params["item"], "bag": "BAG-" + st.Params["item"] + "-1", "witness": st.Witnesses[0]}))
+		case ActionBagSeal:
+			b.add(event.KindBagSealed, with(map[string]any{"item": st.Params["item"], "bag": "BAG-" + st.Params["item"] + "-2"}))
 		case ActionKeyGen:
 			b.add(event.KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
 			b.add(event.KindKeyGenerated, keyFields(st, nil))

@@ -98,6 +98,28 @@ func CloseSequence(s *Script) []string {
 	return append(out, s.AfterClose...)
 }
 
+// triggerText says, for the paper, when a contingency is taken and what
+// it does.
+func triggerText(c Contingency) string {
+	if c.Trigger == "" {
+		return ""
+	}
+	what := map[string]string{TriggerCustody: "a bag not as sealed, or an item out of reach", TriggerQuorumShort: "fewer officers signed in than the quorum needs"}[c.Trigger]
+	if len(c.Items) > 0 {
+		what += " (" + strings.Join(c.Items, ", ") + ")"
+	}
+	then := map[string]string{ThenAbort: "the ceremony is aborted", ThenContinue: "the ceremony goes on"}[c.Then]
+	return fmt.Sprintf(" *(offered when the log shows %s; %s)*", what, then)
+}
+
+// bagOnRecord is the bag the script records for an item.
+func bagOnRecord(it Item) string {
+	if it.Bag == "" {
+		return "the previous ceremony's"
+	}
+	return it.Bag
+}
+
 // showsText says what a step's screen shows, for the paper.
 func showsText(st Step) string {
 	var parts []string
@@ -143,7 +165,13 @@ func RenderMarkdown(w io.Writer, s *Script) error {
 	if len(s.Contingencies) > 0 {
 		fmt.Fprintf(&b, "\n## Contingencies\n\n| id | situation | applies (initials) |\n|---|---|---|\n")
 		for _, c := range s.Contingencies {
-			fmt.Fprintf(&b, "| %s | %s | |\n", c.ID, cell(c.Text))
+			fmt.Fprintf(&b, "| %s | %s%s | |\n", c.ID, cell(c.Text), cell(triggerText(c)))
+		}
+	}
+	if len(s.Custody) > 0 {
+		fmt.Fprintf(&b, "\n## Custody\n\nEach bag's serial is read aloud and typed; the console compares it with the register.\n\n| item | kind | what | serial | bag on record | bag opened | new bag | IW initials |\n|---|---|---|---|---|---|---|---|\n")
+		for _, it := range s.Custody {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | | | |\n", it.ID, it.Kind, cell(it.What), cell(it.Serial), cell(bagOnRecord(it)))
 		}
 	}
 	switch q := s.Quorum; {
@@ -202,7 +230,8 @@ func RenderHTML(w io.Writer, s *Script) error {
 
 // scriptHTML is parsed on first use, not at every command's start.
 var scriptHTML = sync.OnceValue(func() *template.Template {
-	return template.Must(template.New("script").Parse(scriptHTMLText))
+	funcs := template.FuncMap{"triggerText": func(c Contingency) string { return strings.Trim(triggerText(c), " *()") }, "bagOnRecord": bagOnRecord}
+	return template.Must(template.New("script").Funcs(funcs).Parse(scriptHTMLText))
 })
 
 const scriptHTMLText = `<!doctype html>
@@ -215,7 +244,16 @@ const scriptHTMLText = `<!doctype html>
 <table><tr><th>role</th><th>title</th><th>name</th><th>signature</th></tr>
 {{range .Roles}}<tr><td>{{.ID}}</td><td>{{.Title}}</td><td></td><td></td></tr>
 {{end}}</table>
-{{if .Quorum}}<h2>Crypto officers' cards: {{.Quorum.Threshold}} of {{len .Cards}}</h2>
+{{if .Contingencies}}<h2>Contingencies</h2>
+<table><tr><th>id</th><th>situation</th><th>applies (initials)</th></tr>
+{{range .Contingencies}}<tr><td>{{.ID}}</td><td>{{.Text}}{{with triggerText .}} <em>{{.}}</em>{{end}}</td><td></td></tr>
+{{end}}</table>
+{{end}}{{if .Custody}}<h2>Custody</h2>
+<p>Each bag's serial is read aloud and typed; the console compares it with the register.</p>
+<table><tr><th>item</th><th>kind</th><th>what</th><th>serial</th><th>bag on record</th><th>bag opened</th><th>new bag</th><th>IW initials</th></tr>
+{{range .Custody}}<tr><td>{{.ID}}</td><td>{{.Kind}}</td><td>{{.What}}</td><td>{{.Serial}}</td><td>{{bagOnRecord .}}</td><td></td><td></td><td></td></tr>
+{{end}}</table>
+{{end}}{{if .Quorum}}<h2>Crypto officers' cards: {{.Quorum.Threshold}} of {{len .Cards}}</h2>
 <table><tr><th>card</th><th>holder</th><th>state</th><th>bag number</th><th>initials</th></tr>
 {{range .Cards}}<tr><td>{{.ID}}</td><td>{{.Holder}}</td><td>{{.State}}</td><td></td><td></td></tr>
 {{end}}</table>

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -41,6 +42,8 @@ const (
 	ActionSignIn    = "participants.signin" // record who is present in each role
 	ActionZeroize   = "hsm.zeroize"         // destroy every key in the token (irreversible)
 	ActionChoose    = "contingency.choose"  // record which of the script's contingencies apply
+	ActionBagOpen   = "custody.open"        // open an item's tamper-evident bag, its serial compared with the register
+	ActionBagSeal   = "custody.seal"        // seal an item in a new tamper-evident bag
 )
 
 // What a step can show for people to read aloud (a step's show:).
@@ -70,6 +73,8 @@ var ksrActions = map[string]bool{ActionKSRLoad: true, ActionKSRCheck: true, Acti
 var actionParams = map[string]map[string]bool{
 	ActionKeyGen:  {"label": true, "algorithm": true, "bits": true},
 	ActionReshare: {"threshold": true, "secret": true},
+	ActionBagOpen: {"item": true},
+	ActionBagSeal: {"item": true},
 }
 
 // Values of cards.reshare's secret parameter.
@@ -90,6 +95,7 @@ func ReshareSecret(st Step) string {
 var knownActions = map[string]bool{
 	ActionQuorum: false, ActionHSMLogin: false, ActionKSRLoad: false, ActionKSRCheck: false,
 	ActionKSRSign: true, ActionSKRWrite: false, ActionHSMLogout: false, ActionKeyGen: true, ActionReshare: true, ActionSignIn: false, ActionZeroize: true, ActionChoose: false,
+	ActionBagOpen: false, ActionBagSeal: false,
 }
 
 // MaxScriptSize is the largest script (or roster it includes) loaded.
@@ -105,7 +111,10 @@ type Script struct {
 	// contingency.choose step records which apply, and steps marked
 	// when: or unless: one of them run or are passed over accordingly.
 	Contingencies []Contingency `yaml:"contingencies"`
-	Acts          []Act         `yaml:"acts"`
+	// Custody are the items the ceremony takes out of, or puts into,
+	// tamper-evident bags (custody.open and custody.seal steps).
+	Custody []Item `yaml:"custody"`
+	Acts    []Act  `yaml:"acts"`
 	// AfterClose is what people do once the officers have cosigned the
 	// final checkpoint (sealing the cards, stopping the stream): said on
 	// the screen and printed, never logged, for the log ends at the close.
@@ -138,6 +147,7 @@ type scriptWithRosterFile struct {
 	Roles         []Role        `yaml:"roles"`
 	Quorum        string        `yaml:"quorum"`
 	Contingencies []Contingency `yaml:"contingencies"`
+	Custody       []Item        `yaml:"custody"`
 	Acts          []Act         `yaml:"acts"`
 	AfterClose    []string      `yaml:"after_close"`
 }
@@ -188,10 +198,55 @@ type Step struct {
 	Line int `yaml:"-"` // line in the script file
 }
 
-// Contingency is a situation a script plans for.
+// Contingency is a situation a script plans for. One chosen at a
+// contingency.choose step ties steps to it (when:, unless:); one with a
+// Trigger is offered by the console when the log shows its condition, and
+// its Then says what taking it does.
 type Contingency struct {
 	ID   string `yaml:"id"`
 	Text string `yaml:"text"`
+	// Trigger is the condition, evaluated by the engine from the log:
+	// TriggerCustody (a bag not as sealed, or an item out of reach) or
+	// TriggerQuorumShort (fewer officers signed in than the quorum needs).
+	Trigger string `yaml:"trigger"`
+	// Items narrows a custody trigger to these items.
+	Items []string `yaml:"items"`
+	// Then is ThenAbort (postpone: the ceremony goes to the acts that
+	// always run) or ThenContinue (the step goes on, the incident logged).
+	Then string `yaml:"then"`
+}
+
+// The triggers a contingency can name, and what taking it does.
+const (
+	TriggerCustody     = "custody.incident"
+	TriggerQuorumShort = "quorum.short"
+	ThenAbort          = "abort"
+	ThenContinue       = "continue"
+)
+
+// Item is a thing in the ceremony's custody: an HSM, a laptop, OS media,
+// officers' cards, a safe deposit box. Bag is the serial of the
+// tamper-evident bag it is in when no earlier ceremony on record sealed it
+// (new equipment as delivered).
+type Item struct {
+	ID     string `yaml:"id"`
+	Kind   string `yaml:"kind"`
+	What   string `yaml:"what"`
+	Serial string `yaml:"serial"`
+	Bag    string `yaml:"bag"`
+}
+
+// ItemKinds are the kinds of item a script declares.
+var ItemKinds = []string{"hsm", "laptop", "os-media", "cards", "safe-deposit-box", "transfer-media", "other"}
+
+// Item finds a declared item by id.
+func (s *Script) Item(id string) (Item, bool) {
+	for _, it := range s.Custody {
+		if it.ID == id {
+			return it, true
+		}
+	}
+	return Item{}, false
 }
 
 // eachText calls f with every text of the script that a person reads, and
@@ -203,7 +258,10 @@ func (s *Script) eachText(f func(line int, where, text string)) {
 		f(1, "role "+r.ID, r.ID+" "+r.Title)
 	}
 	for _, c := range s.Contingencies {
-		f(1, "contingency "+c.ID, c.ID+" "+c.Text)
+		f(1, "contingency "+c.ID, strings.Join(append([]string{c.ID, c.Text, c.Trigger, c.Then}, c.Items...), " "))
+	}
+	for _, it := range s.Custody {
+		f(1, "custody item "+it.ID, strings.Join([]string{it.ID, it.Kind, it.What, it.Serial, it.Bag}, " "))
 	}
 	for i, a := range s.Acts {
 		f(1, fmt.Sprintf("act %d", i+1), a.Title)
@@ -307,7 +365,7 @@ func LoadScriptWith(name string, data []byte, include Include) (*Script, error) 
 			}
 			roster = r
 		}
-		s = Script{Ceremony: sf.Ceremony, Zone: sf.Zone, Roles: sf.Roles, Quorum: roster, Contingencies: sf.Contingencies, Acts: sf.Acts, AfterClose: sf.AfterClose,
+		s = Script{Ceremony: sf.Ceremony, Zone: sf.Zone, Roles: sf.Roles, Quorum: roster, Contingencies: sf.Contingencies, Custody: sf.Custody, Acts: sf.Acts, AfterClose: sf.AfterClose,
 			RosterFile: file, RosterRaw: bytes.Clone(raw), RosterMissing: missing}
 	} else {
 		dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -456,7 +514,7 @@ func (s *Script) validate() []string {
 	}
 	seen := map[string]int{}
 	first := map[string]Step{} // first step of each action
-	var keygens, provisions []Step
+	var keygens, provisions, custodySteps []Step
 	prevAct, prevNum := 0, 0
 	for ai, a := range s.Acts {
 		if strings.TrimSpace(a.Title) == "" {
@@ -506,7 +564,7 @@ func (s *Script) validate() []string {
 				case irreversible && st.Confirm == "":
 					add(st.Line, "step %s: action %s is irreversible and needs a typed confirmation (confirm: \"Yes\")", st.ID, st.Action)
 				}
-				if _, dup := first[st.Action]; dup && st.Action != ActionKeyGen && !ksrActions[st.Action] {
+				if _, dup := first[st.Action]; dup && st.Action != ActionKeyGen && !ksrActions[st.Action] && st.Action != ActionBagOpen && st.Action != ActionBagSeal {
 					add(st.Line, "step %s: action %s appears twice", st.ID, st.Action)
 				} else if !dup {
 					first[st.Action] = st
@@ -544,6 +602,9 @@ func (s *Script) validate() []string {
 				}
 				keygens = append(keygens, st)
 			}
+			if st.Action == ActionBagOpen || st.Action == ActionBagSeal {
+				custodySteps = append(custodySteps, st)
+			}
 			if st.Action == ActionReshare {
 				var n int
 				if _, err := fmt.Sscan(st.Params["threshold"], &n); err != nil || n < 1 || fmt.Sprint(n) != st.Params["threshold"] {
@@ -574,8 +635,9 @@ func (s *Script) validate() []string {
 		}
 		declared[c.ID] = true
 	}
+	probs = append(probs, s.validateCustody(custodySteps)...)
 	choose, hasChoose := first[ActionChoose]
-	if len(s.Contingencies) > 0 && !hasChoose {
+	if slices.ContainsFunc(s.Contingencies, func(c Contingency) bool { return c.Trigger == "" }) && !hasChoose {
 		add(1, "the script declares contingencies but has no contingency.choose step to record which apply")
 	}
 	for _, st := range s.Steps() {
@@ -681,4 +743,109 @@ func (s *Script) validate() []string {
 		}
 	}
 	return probs
+}
+
+var bagSerialRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{2,31}$`) })
+
+// ValidBag reports whether s reads as a tamper-evident bag's serial:
+// letters, digits and dashes, 3 to 32 of them.
+func ValidBag(s string) bool { return bagSerialRE().MatchString(s) }
+
+// validateCustody checks the items, the steps that open and seal them, and
+// the contingencies with triggers.
+func (s *Script) validateCustody(steps []Step) []string {
+	var probs []string
+	add := func(line int, format string, args ...any) {
+		probs = append(probs, fmt.Sprintf("%s:%d: %s", s.Name, line, fmt.Sprintf(format, args...)))
+	}
+	items := map[string]bool{}
+	for _, it := range s.Custody {
+		switch {
+		case !validKeyLabel().MatchString(it.ID) || items[it.ID]:
+			add(1, "custody item %q: give each a plain id, used once", it.ID)
+		case !slices.Contains(ItemKinds, it.Kind):
+			add(1, "custody item %s: kind %q: want one of %s", it.ID, it.Kind, strings.Join(ItemKinds, ", "))
+		case strings.TrimSpace(it.What) == "":
+			add(1, "custody item %s: say what it is (what: …), as the room hears it", it.ID)
+		case it.Bag != "" && !ValidBag(it.Bag):
+			add(1, "custody item %s: bag %q: a bag's serial is 3 to 32 letters, digits and dashes", it.ID, it.Bag)
+		}
+		items[it.ID] = true
+	}
+	opened, sealed := map[string]Step{}, map[string]Step{}
+	for _, st := range steps {
+		id := st.Params["item"]
+		if !items[id] {
+			add(st.Line, "step %s: %s needs params: {item: …}, an item declared under custody:", st.ID, st.Action)
+			continue
+		}
+		seen := opened
+		if st.Action == ActionBagSeal {
+			seen = sealed
+		}
+		if first, dup := seen[id]; dup {
+			add(st.Line, "step %s: %s of %s again (first at step %s): a ceremony opens and seals each item once", st.ID, st.Action, id, first.ID)
+		}
+		seen[id] = st
+		if st.Action == ActionBagOpen && len(st.Witnesses) == 0 {
+			add(st.Line, "step %s: custody.open needs a witness, who confirms the bag's condition", st.ID)
+		}
+		if st.Action == ActionBagSeal {
+			if _, ok := opened[id]; !ok {
+				if i := slices.IndexFunc(steps, func(x Step) bool { return x.Action == ActionBagOpen && x.Params["item"] == id }); i >= 0 {
+					add(st.Line, "step %s seals %s before step %s opens it", st.ID, id, steps[i].ID)
+				}
+			}
+		}
+	}
+	triggered := map[string]bool{}
+	for _, c := range s.Contingencies {
+		switch c.Trigger {
+		case "":
+			if c.Then != "" || len(c.Items) > 0 {
+				add(1, "contingency %s: then: and items: go with a trigger:", c.ID)
+			}
+			continue
+		case TriggerCustody, TriggerQuorumShort:
+		default:
+			add(1, "contingency %s: trigger %q: want %s or %s", c.ID, c.Trigger, TriggerCustody, TriggerQuorumShort)
+		}
+		triggered[c.ID] = true
+		if c.Then != ThenAbort && c.Then != ThenContinue {
+			add(1, "contingency %s: then %q: want %s (postpone: the ceremony goes to the acts that always run) or %s", c.ID, c.Then, ThenAbort, ThenContinue)
+		}
+		for _, it := range c.Items {
+			if !items[it] || c.Trigger != TriggerCustody {
+				add(1, "contingency %s: items: %q: name items declared under custody:, for a %s trigger", c.ID, it, TriggerCustody)
+			}
+		}
+		if c.Trigger == TriggerQuorumShort && (s.Quorum == nil && !s.RosterMissing || !slices.ContainsFunc(s.Steps(), func(st Step) bool { return st.Action == ActionSignIn })) {
+			add(1, "contingency %s: %s is judged at the sign-in (participants.signin) against the quorum", c.ID, TriggerQuorumShort)
+		}
+	}
+	for _, st := range s.Steps() {
+		for _, ref := range []string{st.When, st.Unless} {
+			if triggered[ref] {
+				add(st.Line, "step %s: contingency %s is taken by its trigger, not chosen: tie steps only to contingencies without one", st.ID, ref)
+			}
+		}
+	}
+	for _, st := range steps {
+		if id := st.Params["item"]; st.Action == ActionBagOpen && items[id] && len(s.Planned(TriggerCustody, id)) == 0 {
+			add(st.Line, "step %s opens %s's bag, but no contingency plans for a custody incident with it (trigger: %s)", st.ID, id, TriggerCustody)
+		}
+	}
+	return probs
+}
+
+// Planned are the contingencies the script plans for a trigger (for a
+// custody incident, with the item).
+func (s *Script) Planned(trigger, item string) []Contingency {
+	var out []Contingency
+	for _, c := range s.Contingencies {
+		if c.Trigger == trigger && (len(c.Items) == 0 || slices.Contains(c.Items, item)) {
+			out = append(out, c)
+		}
+	}
+	return out
 }

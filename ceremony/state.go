@@ -93,6 +93,15 @@ type State struct {
 	// the final checkpoint (the close entry's index + 1).
 	Present, Absent []string
 	FinalSize       uint64
+	// Custody is the register of sealed items now: item → bag serial. It
+	// opens as entry 0 says and changes as bags are opened and sealed.
+	Custody map[string]string
+	// Bags are the bags opened and sealed, and the incidents, in order.
+	Bags []BagEvent
+	// Triggered is a condition a contingency plans for, shown by the log
+	// and waiting for one to be taken; Invoked are those taken.
+	Triggered *Trigger
+	Invoked   []Invocation
 }
 
 // Cosigning is a checkpoint the officers cosigned, as an entry records it.
@@ -251,6 +260,13 @@ func (s State) ActionDone() bool {
 		return s.ZeroizedAt == st.ID
 	case ActionChoose:
 		return s.Chosen != nil
+	case ActionBagOpen:
+		// A contingency taken for its incident ends the opening: the item
+		// goes on out of its bag, or the ceremony was aborted.
+		return s.bagDone(st) || slices.ContainsFunc(s.Invoked, func(i Invocation) bool { return i.Step == st.ID })
+	case ActionBagSeal:
+		// After an abort an item not opened stays as it was: nothing to seal.
+		return s.bagDone(st) || s.Aborted != nil && !slices.ContainsFunc(s.Bags, func(b BagEvent) bool { return b.Item == st.Params["item"] && b.What == "opened" })
 	}
 	return true
 }
@@ -267,6 +283,8 @@ func (s State) clone() State {
 	s.Skipped = slices.Clone(s.Skipped)
 	s.Repeated = slices.Clone(s.Repeated)
 	s.Chosen = maps.Clone(s.Chosen)
+	s.Bags = slices.Clone(s.Bags)
+	s.Invoked = slices.Clone(s.Invoked)
 	s.Officers = slices.Clone(s.Officers)
 	s.Cosigned = slices.Clone(s.Cosigned)
 	if s.KSR != nil {

@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/keyceremony/keyceremony/ceremony/event"
@@ -19,6 +21,10 @@ const (
 	// CheckHistorySKR: it continues the SKR chain from the SKR its
 	// predecessor wrote.
 	CheckHistorySKR = "history.skr"
+	// CheckHistoryCustody: it opens with the custody register its
+	// predecessor ended with, so every bag it opens is the bag sealed
+	// last.
+	CheckHistoryCustody = "history.custody"
 )
 
 // History is what VerifyHistory found: each ceremony's own report, in
@@ -27,7 +33,24 @@ type History struct {
 	Names   []string
 	Reports []*transparency.Report
 	Links   []transparency.Check
-	OK      bool
+	// Bags are each item's bags across the ceremonies, in order.
+	Bags []BagChain
+	OK   bool
+}
+
+// BagChain is one item's custody across the ceremonies: every bag opened
+// and sealed, and every incident.
+type BagChain struct {
+	Item  string    `json:"item"`
+	Links []BagLink `json:"links"`
+}
+
+// BagLink is one thing done to an item's bag, in one ceremony.
+type BagLink struct {
+	Log  string `json:"log"` // the log's folder, as named
+	Step string `json:"step"`
+	What string `json:"what"` // "opened", "sealed" or an incident's kind
+	Bag  string `json:"bag,omitempty"`
 }
 
 // VerifyHistory checks a sequence of ceremony logs, oldest first, as the
@@ -41,11 +64,15 @@ type History struct {
 func VerifyHistory(logs []fs.FS, names []string, opts Options) (*History, error) {
 	h := &History{Names: names, OK: true}
 	var prev struct {
-		rep    *transparency.Report
-		vkey   string
-		skr    string
-		roster *quorum.Roster
+		rep     *transparency.Report
+		vkey    string
+		skr     string
+		roster  *quorum.Roster
+		custody map[string]string
+		known   map[string]bool // every item the chain has had in custody
 	}
+	prev.known = map[string]bool{}
+	chains := map[string]*BagChain{}
 	for i, fsys := range logs {
 		o := opts
 		o.Open = false
@@ -64,6 +91,10 @@ func VerifyHistory(logs []fs.FS, names []string, opts Options) (*History, error)
 		}
 		if i > 0 {
 			h.link(names[i-1], names[i], prev.rep, prev.vkey, prev.skr, open)
+			h.custody(names[i-1], names[i], prev.custody, prev.known, open.Custody)
+		}
+		for item := range open.Custody {
+			prev.known[item] = true
 		}
 		// What the next ceremony must continue.
 		prev.rep, prev.skr, prev.roster = rep, "", nil
@@ -78,8 +109,19 @@ func VerifyHistory(logs []fs.FS, names []string, opts Options) (*History, error)
 				reshared = ev.RosterSHA256
 			}
 		}
+		prev.custody = nil
 		if c, err := ReadCeremony(fsys, rep); err == nil && c.Script != nil {
 			prev.roster = c.Script.Quorum
+			prev.custody = c.State.Custody
+			for _, b := range c.State.Bags {
+				prev.known[b.Item] = true
+				ch := chains[b.Item]
+				if ch == nil {
+					ch = &BagChain{Item: b.Item}
+					chains[b.Item] = ch
+				}
+				ch.Links = append(ch.Links, BagLink{Log: names[i], Step: b.Step, What: b.What, Bag: b.Bag})
+			}
 		}
 		if reshared != "" {
 			if b, err := readBounded(fsys, "artefacts/sha256/"+reshared, maxArtefact); err == nil {
@@ -89,7 +131,43 @@ func VerifyHistory(logs []fs.FS, names []string, opts Options) (*History, error)
 			}
 		}
 	}
+	for _, ch := range chains {
+		h.Bags = append(h.Bags, *ch)
+	}
+	slices.SortFunc(h.Bags, func(a, b BagChain) int { return strings.Compare(a.Item, b.Item) })
 	return h, nil
+}
+
+// custody checks that a ceremony opens with the register its predecessor
+// ended with: every item still sealed in the same bag, and none that the
+// predecessor left out of a bag claimed to be in one.
+func (h *History) custody(from, to string, prev map[string]string, known map[string]bool, open map[string]string) {
+	add := func(ok bool, format string, args ...any) {
+		h.Links = append(h.Links, transparency.Check{ID: CheckHistoryCustody, OK: ok, Detail: fmt.Sprintf(format, args...)})
+		h.OK = h.OK && ok
+	}
+	if len(prev) == 0 && len(open) == 0 {
+		return
+	}
+	items := slices.Sorted(maps.Keys(prev))
+	for _, item := range items {
+		if got, ok := open[item]; !ok || got != prev[item] {
+			if !ok {
+				got = "no bag"
+			} else {
+				got = "bag " + got
+			}
+			add(false, "%s sealed %s in bag %s, but %s opens with it in %s", from, item, prev[item], to, got)
+			return
+		}
+	}
+	for _, item := range slices.Sorted(maps.Keys(open)) {
+		if _, ok := prev[item]; !ok && known[item] {
+			add(false, "%s left %s out of any bag, but %s opens with it sealed in bag %s", from, item, to, open[item])
+			return
+		}
+	}
+	add(true, "%s opens with the custody register %s ended with: %d sealed items, each in the bag it was sealed in", to, from, len(prev))
 }
 
 // link checks that a ceremony cites the one before it.

@@ -92,6 +92,19 @@ var examples = []*Entry{
 		Zone: ".", QuorumThreshold: 3, PreviousOrigin: "keyceremony.invalid/root-ksk-2026q4", PreviousVKey: "keyceremony.invalid/root-ksk-2026q4+5b1c2d3e+AaBbCcDdEeFf",
 		PreviousSize: 64, PreviousRoot: sha("a"), PreviousCheckpoint: sha("b"), PreviousSKR: sha("c")},
 		Artefacts: []Artefact{{Name: "previous-checkpoint", SHA256: sha("b"), Size: 612}}},
+	// Custody: an opening with the register the previous ceremony left,
+	// bags opened and sealed, an incident, and the contingency taken.
+	{Event: Open{Origin: "keyceremony.invalid/root-ksk-2027q2", LogVKey: "keyceremony.invalid/root-ksk-2027q2+7d3e4f5a+AcBdCeDfEgFh", Ceremony: "Root KSK signing 2027 Q2",
+		Zone: ".", QuorumThreshold: 3, Custody: map[string]string{"hsm1": "BB00231456", "laptop1": "BB00231457"}}},
+	{Event: BagOpened{Step: "1.3", Item: "hsm1", Bag: "BB00231456", Expected: "BB00231456", Witness: "IW"}},
+	{Event: BagOpened{Step: "1.4", Item: "osmedia1", Bag: "BB00231999", Witness: "IW"}},
+	{Event: BagSealed{Step: "5.3", Item: "hsm1", Bag: "BB00231502"}},
+	{Event: Incident{Step: "1.3", Item: "laptop1", Expected: "BB00231457", Bag: "BB00231475", What: "serial differs", Witness: "IW"}},
+	{Event: Incident{Step: "1.3", Item: "laptop1", Expected: "BB00231457", Bag: "BB00231457", What: "not intact", Witness: "IW"}},
+	{Event: Incident{Step: "1.3", Item: "safe1", Expected: "BB00231400", What: "unreachable", Witness: "IW"}},
+	{Event: Invoked{Step: "1.3", Contingency: "bag-tampered", Trigger: "custody.incident laptop1", Reason: "the laptop's bag reads BB00231475; the laptop is set aside for inspection",
+		Witness: "IW", Then: "abort"}},
+	{Event: Invoked{Step: "1.2", Contingency: "officers-short", Trigger: "quorum.short", Reason: "two officers signed in; CO7 joins from the other facility", Witness: "IW", Then: "continue"}},
 }
 
 func init() {

@@ -41,6 +41,10 @@ const (
 	KindBundleSigned   = "bundle.signed"
 	KindSKRWritten     = "skr.written"
 	KindClose          = "ceremony.close"
+	KindBagOpened      = "custody.opened"
+	KindBagSealed      = "custody.sealed"
+	KindIncident       = "custody.incident"
+	KindInvoked        = "contingency.invoked"
 )
 
 // Open starts a log: entry 0. The log writes Origin and LogVKey; the
@@ -77,6 +81,11 @@ type Open struct {
 	PreviousRoot       string `json:"previous_root,omitempty"`
 	PreviousCheckpoint string `json:"previous_checkpoint,omitempty"`
 	PreviousSKR        string `json:"previous_skr,omitempty"`
+	// Custody is the register of sealed items at the opening: each item's
+	// id and the serial of the tamper-evident bag it was sealed in, as the
+	// previous ceremony left it (or, for an item no ceremony sealed yet,
+	// as the script records it). Each bag opened is compared with it.
+	Custody map[string]string `json:"custody,omitempty"`
 }
 
 // Resumed: the console started again on an unfinished log. After a stop
@@ -323,6 +332,53 @@ type SKRWritten struct {
 	Path   string `json:"path"`
 }
 
+// BagOpened: an item's tamper-evident bag was opened. Its serial, as read
+// aloud and typed, is the one on record (Expected; none for an item first
+// seen here, whose serial was then typed twice), and the witness saw it
+// intact.
+type BagOpened struct {
+	Step     string `json:"step"`
+	Item     string `json:"item"`
+	Bag      string `json:"bag"`
+	Expected string `json:"expected,omitempty"`
+	Witness  string `json:"witness"`
+}
+
+// BagSealed: an item sealed in a new tamper-evident bag, its serial typed
+// twice.
+type BagSealed struct {
+	Step string `json:"step"`
+	Item string `json:"item"`
+	Bag  string `json:"bag"`
+}
+
+// Incident: a bag to open was not as sealed: its serial differs from the
+// one on record (typed twice alike), the witness found it not intact, or
+// the item could not be reached (a safe that will not open). The step
+// stops until a planned contingency is invoked.
+type Incident struct {
+	Step     string `json:"step"`
+	Item     string `json:"item"`
+	Expected string `json:"expected,omitempty"`
+	Bag      string `json:"bag,omitempty"` // the serial read, "" if unreachable
+	// What is "serial differs", "not intact" or "unreachable".
+	What    string `json:"what"`
+	Witness string `json:"witness"`
+}
+
+// Invoked: one of the script's contingencies, planned for the trigger the
+// log shows (a custody incident, too few officers signed in), taken at a
+// step, with what happened and the witness's confirmation. A contingency
+// whose plan is to postpone aborts the ceremony.
+type Invoked struct {
+	Step        string `json:"step"`
+	Contingency string `json:"contingency"`
+	Trigger     string `json:"trigger"`
+	Reason      string `json:"reason"`
+	Witness     string `json:"witness"`
+	Then        string `json:"then"` // "abort" or "continue", as the script plans
+}
+
 // Close ends the ceremony: the exceptions and resumes it had, and the
 // officers present to cosign the final checkpoint (Cosigners) and absent.
 type Close struct {
@@ -362,6 +418,10 @@ func (KSRChecked) Kind() string        { return KindKSRChecked }
 func (BundleSigned) Kind() string      { return KindBundleSigned }
 func (SKRWritten) Kind() string        { return KindSKRWritten }
 func (Close) Kind() string             { return KindClose }
+func (BagOpened) Kind() string         { return KindBagOpened }
+func (BagSealed) Kind() string         { return KindBagSealed }
+func (Incident) Kind() string          { return KindIncident }
+func (Invoked) Kind() string           { return KindInvoked }
 
 func (Open) isEvent()              {}
 func (Resumed) isEvent()           {}
@@ -393,6 +453,10 @@ func (KSRChecked) isEvent()        {}
 func (BundleSigned) isEvent()      {}
 func (SKRWritten) isEvent()        {}
 func (Close) isEvent()             {}
+func (BagOpened) isEvent()         {}
+func (BagSealed) isEvent()         {}
+func (Incident) isEvent()          {}
+func (Invoked) isEvent()           {}
 
 // StepOf is the script step an entry records something at, or "" for the
 // kinds that belong to no step (the open, a resume, the close).
@@ -449,6 +513,14 @@ func StepOf(ev Event) string {
 	case BundleSigned:
 		return ev.Step
 	case SKRWritten:
+		return ev.Step
+	case BagOpened:
+		return ev.Step
+	case BagSealed:
+		return ev.Step
+	case Incident:
+		return ev.Step
+	case Invoked:
 		return ev.Step
 	}
 	return ""

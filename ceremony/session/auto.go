@@ -70,6 +70,12 @@ func (s *Session) AutoStep(ctx context.Context) (string, error) {
 		did = "no contingency applies"
 	case next == NextSignIn:
 		did = "signed everyone in"
+	case next == NextBagOpen:
+		did = "opened the bag of " + st.CurrentStep().Params["item"]
+	case next == NextBagSeal:
+		did = "sealed " + st.CurrentStep().Params["item"] + " in a new bag"
+	case next == NextTrigger:
+		did = "took a planned contingency"
 	}
 	o, err := Answer(main, first)
 	if err != nil {

@@ -140,7 +140,7 @@ func (st Snapshot) Interactions() []Interaction {
 					Confirms: "the skip of step " + cur.ID}
 			}, func(why string) Op { return Skip{Reason: why} })})
 	}
-	if w := st.RepeatWitness(); st.Next > 0 && w != "" && !st.StepBegun() {
+	if w := st.RepeatWitness(); st.Next > 0 && w != "" && !st.StepBegun() && next != NextTrigger {
 		if prev := st.Script.Steps()[st.Next-1]; prev.Action == "" {
 			add(Interaction{Key: KeyRepeat, Help: "repeat last step", next: deviation(
 				Ask{Label: "Repeat, because: ", Prompt: "Why step " + prev.ID + ", just done, is done again", Hint: "enter, then the witness confirms · esc to cancel"},
@@ -208,6 +208,16 @@ func (st Snapshot) confirm(next Next, rollCall bool) Interaction {
 	case next == NextSignIn:
 		i.Prompt = "sign the participants in, role by role"
 		i.next = st.signIn
+	case next == NextBagOpen:
+		i.Prompt, i.Help = "read the bag's serial aloud and type it", "open the bag"
+		i.next = st.bagOpen
+	case next == NextBagSeal:
+		i.Prompt, i.Help = "read the new bag's serial aloud and type it, twice", "seal the bag"
+		i.next = st.bagSeal
+	case next == NextTrigger:
+		i.Help = "take a planned contingency"
+		i.Prompt = "INCIDENT: " + st.TriggerWords() + ": take a planned contingency"
+		i.next = st.invoke
 	case next == NextReshare:
 		i.Prompt = "the new officers type their passphrases"
 		i.next = st.newPassphrases
@@ -458,6 +468,10 @@ func ActionVerb(action string, st ceremony.State) string {
 		return "zeroize the HSM"
 	case ceremony.ActionChoose:
 		return "choose the contingencies that apply"
+	case ceremony.ActionBagOpen:
+		return "open the bag"
+	case ceremony.ActionBagSeal:
+		return "seal the bag"
 	}
 	return "confirm the step"
 }

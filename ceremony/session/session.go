@@ -135,7 +135,7 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replay the log: %w", err)
 	}
-	s := &Session{cfg: cfg, state: st, setup: &Setup{NewHolders: cfg.Reshare.Holders}}
+	s := &Session{cfg: cfg, state: st, setup: &Setup{NewHolders: cfg.Reshare.Holders, Origin: cfg.Log.Origin()}}
 	if sr, ok := cfg.Cards.(quorum.SecretReader); ok {
 		s.setup.SecretName = sr.SecretName()
 	}
@@ -197,7 +197,7 @@ func NeedsOf(script *ceremony.Script) Needs {
 	var n Needs
 	for _, st := range script.Steps() {
 		switch st.Action {
-		case "", ceremony.ActionSignIn, ceremony.ActionChoose:
+		case "", ceremony.ActionSignIn, ceremony.ActionChoose, ceremony.ActionBagOpen, ceremony.ActionBagSeal:
 		case ceremony.ActionQuorum, ceremony.ActionReshare:
 			n.Token = true // the PIN is derived for the token's label
 			n.Cards = n.Cards || !script.Quorum.Witnessed()
@@ -352,6 +352,10 @@ func (s *Session) Confirm(ctx context.Context) error {
 		return fmt.Errorf("step %s: each new officer types their card's passphrase first", cur.ID)
 	case NextSignIn:
 		return fmt.Errorf("step %s: type each participant's name first", cur.ID)
+	case NextBagOpen, NextBagSeal:
+		return fmt.Errorf("step %s: type the bag's serial first", cur.ID)
+	case NextTrigger:
+		return fmt.Errorf("step %s: %s; take one of the contingencies the script plans for it first", cur.ID, s.view().TriggerWords())
 	}
 	if s.state.NeedActivation {
 		return s.login(ctx, cur)

@@ -48,6 +48,9 @@ type Setup struct {
 	Simulated bool
 	// NewHolders are the officers a cards.reshare step deals new cards to.
 	NewHolders []quorum.CardInfo
+	// Origin is the log's origin (the rehearsal's bag serials differ from
+	// one log to the next).
+	Origin string
 }
 
 // Final is how the officers present at the close stand with the final
@@ -114,6 +117,9 @@ const (
 	NextChoose                  // the contingencies that apply are chosen
 	NextCosign                  // every step is done: the officers cosign the final checkpoint
 	NextForged                  // a forged card was refused: record an exception first
+	NextBagOpen                 // an item's bag's serial is read, and its condition confirmed
+	NextBagSeal                 // an item's new bag's serial is read, twice
+	NextTrigger                 // the log shows what a contingency plans for: take one
 )
 
 // Awaiting returns what the ceremony waits for.
@@ -131,6 +137,8 @@ func (st Snapshot) Awaiting() Next {
 	switch {
 	case st.Forged != "":
 		return NextForged
+	case st.Triggered != nil:
+		return NextTrigger
 	case st.CollectingCards():
 		return NextCards
 	case st.NeedActivation:
@@ -163,6 +171,10 @@ func (st Snapshot) Awaiting() Next {
 		return NextSignIn
 	case ceremony.ActionChoose:
 		return NextChoose
+	case ceremony.ActionBagOpen:
+		return NextBagOpen
+	case ceremony.ActionBagSeal:
+		return NextBagSeal
 	}
 	return NextAction
 }

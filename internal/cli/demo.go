@@ -185,6 +185,12 @@ func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.
 	if previous != nil {
 		arts = previous.cite(&open, arts)
 	}
+	if !resume {
+		var err error
+		if open.Custody, err = openingRegister(script, previous); err != nil {
+			return nil, err
+		}
+	}
 	return openLog(ctx, logSpec{dir: dir, keyPath: keyPath, resume: resume,
 		origin:    "demo.keyceremony.invalid/" + time.Now().UTC().Format("20060102T150405Z") + "/rehearsal",
 		open:      open,

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/audit"
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/dnssec"
@@ -26,6 +27,9 @@ type previousCeremony struct {
 	checkpoint []byte
 	skrSHA     string
 	skr        []byte
+	// custody is the register of sealed items the previous ceremony
+	// ended with.
+	custody map[string]string
 }
 
 // readPrevious verifies the log of the ceremony this one follows, which
@@ -65,6 +69,9 @@ func readPrevious(dir string) (*previousCeremony, error) {
 			p.skrSHA = w.SHA256
 		}
 	}
+	if c, err := audit.ReadCeremony(os.DirFS(dir), rep); err == nil {
+		p.custody = c.State.Custody
+	}
 	if p.skrSHA != "" {
 		if p.skr, err = read("artefacts/sha256/"+p.skrSHA, dnssec.MaxDocumentSize); err != nil {
 			return nil, operational(fmt.Errorf("--previous-log %s: the SKR it wrote: %w", dir, err))
@@ -79,6 +86,21 @@ func (p *previousCeremony) cite(open *event.Open, arts []transparency.Artefact) 
 	open.PreviousOrigin, open.PreviousVKey, open.PreviousSize, open.PreviousRoot = p.origin, p.vkey, p.size, p.root
 	open.PreviousCheckpoint, open.PreviousSKR = dnssec.DigestOf(p.checkpoint).Hex(), p.skrSHA
 	return append(arts, transparency.Artefact{Name: "previous-checkpoint", Data: p.checkpoint})
+}
+
+// openingRegister is the custody register a new ceremony opens with: the
+// previous ceremony's, and the items the script records that it does not
+// hold.
+func openingRegister(script *ceremony.Script, p *previousCeremony) (map[string]string, error) {
+	var prev map[string]string
+	if p != nil {
+		prev = p.custody
+	}
+	reg, err := ceremony.OpeningRegister(script, prev)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	return reg, nil
 }
 
 // previousSKR is the SKR the previous ceremony wrote, parsed, or nil.

@@ -248,6 +248,9 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	if previous != nil {
 		arts = previous.cite(&open, arts)
 	}
+	if open.Custody, err = openingRegister(script, previous); err != nil {
+		return err
+	}
 	var policy []byte
 	if *witnessPolicy != "" {
 		if policy, err = readInput(*witnessPolicy); err != nil {

@@ -322,8 +322,9 @@ func verifyHistory(dirs []string, rosterPath string, asJSON bool, stdout io.Writ
 			OK         bool                 `json:"ok"`
 			Ceremonies []one                `json:"ceremonies"`
 			Links      []transparency.Check `json:"links"`
+			Bags       []audit.BagChain     `json:"bags,omitempty"`
 		}
-		out.OK, out.Links = h.OK, h.Links
+		out.OK, out.Links, out.Bags = h.OK, h.Links, h.Bags
 		for i, r := range h.Reports {
 			out.Ceremonies = append(out.Ceremonies, one{Folder: dirs[i], OK: r.OK, Origin: r.Origin, Size: r.Size})
 		}
@@ -345,7 +346,17 @@ func verifyHistory(dirs []string, rosterPath string, asJSON bool, stdout io.Writ
 			if !c.OK {
 				mark = "[FAIL]"
 			}
-			fmt.Fprintf(w, "%s %-13s %s\n", mark, c.ID, c.Detail)
+			fmt.Fprintf(w, "%s %-15s %s\n", mark, c.ID, c.Detail)
+		}
+		if len(h.Bags) > 0 {
+			fmt.Fprintf(w, "\nCustody, item by item:\n")
+			for _, ch := range h.Bags {
+				var links []string
+				for _, l := range ch.Links {
+					links = append(links, fmt.Sprintf("%s %s (%s step %s)", l.What, l.Bag, l.Log, l.Step))
+				}
+				fmt.Fprintf(w, "  %s: %s\n", ch.Item, strings.Join(links, " → "))
+			}
 		}
 		if h.OK {
 			fmt.Fprintf(w, "\nHISTORY VERIFIED: %d ceremonies, each following the one before it\n", len(dirs))

@@ -124,6 +124,50 @@ const DESCRIPTIONS = {
       "text": "contingencies chosen: none applies"
     }
   ],
+  "contingency.invoked": [
+    {
+      "if": [
+        "then==abort"
+      ],
+      "text": "contingency {contingency} taken at step {step} for {trigger}, confirmed by {witness}: {reason}; the ceremony is aborted"
+    },
+    {
+      "text": "contingency {contingency} taken at step {step} for {trigger}, confirmed by {witness}: {reason}"
+    }
+  ],
+  "custody.incident": [
+    {
+      "if": [
+        "what==unreachable"
+      ],
+      "text": "CUSTODY INCIDENT at step {step}: {item} could not be reached (bag on record {expected}), as {witness} confirms"
+    },
+    {
+      "if": [
+        "what==not intact"
+      ],
+      "text": "CUSTODY INCIDENT at step {step}: {item}'s bag {bag} is NOT INTACT, as {witness} confirms"
+    },
+    {
+      "text": "CUSTODY INCIDENT at step {step}: {item}'s bag reads {bag}, not {expected} as sealed, as {witness} confirms"
+    }
+  ],
+  "custody.opened": [
+    {
+      "if": [
+        "expected"
+      ],
+      "text": "{item}: bag {bag} opened, the serial on record, intact as {witness} confirms"
+    },
+    {
+      "text": "{item}: bag {bag} opened, first recorded here, intact as {witness} confirms"
+    }
+  ],
+  "custody.sealed": [
+    {
+      "text": "{item} sealed in bag {bag}"
+    }
+  ],
   "hsm.login": [
     {
       "text": "HSM logged in (token {token})"
