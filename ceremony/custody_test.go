@@ -175,8 +175,8 @@ func TestCustodyIncident(t *testing.T) {
 		"the step goes on regardless": {incident(IncidentNotIntact, "BAG-laptop1-1", func(b *entries) {}), "waits for a contingency planned for custody.incident laptop1"},
 		"a contingency not planned for it": {incident(IncidentUnreachable, "", invoke("officers-short", "custody.incident laptop1", "abort")),
 			`"officers-short" is not one the script plans for custody.incident laptop1`},
-		"another trigger named": {incident(IncidentSerial, "BAG-laptop1-9", invoke("bag-tampered", "custody.incident hsm1", "abort")), "but the log shows custody.incident laptop1"},
-		"its plan misstated": {incident(IncidentSerial, "BAG-laptop1-9", invoke("bag-tampered", "custody.incident laptop1", "continue")), "but the script plans abort"},
+		"another trigger named":         {incident(IncidentSerial, "BAG-laptop1-9", invoke("bag-tampered", "custody.incident hsm1", "abort")), "but the log shows custody.incident laptop1"},
+		"its plan misstated":            {incident(IncidentSerial, "BAG-laptop1-9", invoke("bag-tampered", "custody.incident laptop1", "continue")), "but the script plans abort"},
 		"a serial that does not differ": {incident(IncidentSerial, "BAG-laptop1-1", func(b *entries) {}), "a serial that differs needs"},
 		"unreachable with a bag read":   {incident(IncidentUnreachable, "BAG-laptop1-1", func(b *entries) {}), "an item out of reach has no bag read"},
 	} {
