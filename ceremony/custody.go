@@ -266,3 +266,68 @@ func (s State) bagDone(st Step) bool {
 	}
 	return slices.ContainsFunc(s.Bags, func(b BagEvent) bool { return b.Step == st.ID && b.Item == st.Params["item"] && b.What == want })
 }
+
+// IncidentWords say what a custody incident was, for people.
+func IncidentWords(b BagEvent) string {
+	switch b.What {
+	case IncidentUnreachable:
+		return fmt.Sprintf("%s cannot be reached (sealed in bag %s)", b.Item, b.Expected)
+	case IncidentNotIntact:
+		return fmt.Sprintf("%s's bag %s is not intact", b.Item, b.Bag)
+	case IncidentSerial:
+		return fmt.Sprintf("%s's bag reads %s, not %s as sealed", b.Item, b.Bag, b.Expected)
+	}
+	return b.Item + ": " + b.What
+}
+
+// CustodyLine is one item of the register as the console shows it.
+type CustodyLine struct {
+	Item, What string
+	// State says where the item stands: sealed, out of its bag, an incident.
+	State string
+	// Incident: the last thing done to its bag was an incident.
+	Incident bool
+}
+
+// CustodyLines are the script's items (and any other the register holds),
+// each with where it stands now. A bag on record is not named before it is
+// opened: the serial is read from the bag, not from the screen.
+func (s State) CustodyLines() []CustodyLine {
+	var out []CustodyLine
+	seen := map[string]bool{}
+	line := func(id, what string) {
+		seen[id] = true
+		l := CustodyLine{Item: id, What: what}
+		last := -1
+		for i, b := range s.Bags {
+			if b.Item == id {
+				last = i
+			}
+		}
+		bag, onRecord := s.Custody[id]
+		switch {
+		case last >= 0 && s.Bags[last].What == "opened":
+			l.State = fmt.Sprintf("opened at step %s, from bag %s", s.Bags[last].Step, s.Bags[last].Bag)
+		case last >= 0 && s.Bags[last].What == "sealed":
+			l.State = fmt.Sprintf("sealed at step %s in bag %s", s.Bags[last].Step, s.Bags[last].Bag)
+		case last >= 0:
+			l.State, l.Incident = "INCIDENT: "+IncidentWords(s.Bags[last]), true
+		case onRecord && slices.ContainsFunc(s.Script.Steps(), func(st Step) bool { return st.Action == ActionBagOpen && st.Params["item"] == id }):
+			l.State = "sealed; its serial on record is compared when read"
+		case onRecord:
+			l.State = "sealed in bag " + bag + ", not handled in this ceremony"
+		default:
+			l.State = "no bag on record: its serial is recorded when opened"
+		}
+		out = append(out, l)
+	}
+	for _, it := range s.Script.Custody {
+		line(it.ID, it.What)
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.Custody)) {
+		if !seen[id] {
+			line(id, "")
+		}
+	}
+	return out
+}

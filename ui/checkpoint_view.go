@@ -195,6 +195,14 @@ func DeviationLines(st ceremony.State) []string {
 	if a := st.Aborted; a != nil {
 		add(a.Time.UTC().Format("15:04:05"), fmt.Sprintf("%s  [ABORTED] at step %s: %s", a.Time.UTC().Format("15:04:05"), a.Step, a.Reason))
 	}
+	for _, b := range st.Bags {
+		if b.What != "opened" && b.What != "sealed" {
+			add(b.Time.UTC().Format("15:04:05"), fmt.Sprintf("%s  [CUSTODY INCIDENT] step %s: %s%s", b.Time.UTC().Format("15:04:05"), b.Step, ceremony.IncidentWords(b), witnessed(b.Witness)))
+		}
+	}
+	for _, c := range st.Invoked {
+		add(c.Time.UTC().Format("15:04:05"), fmt.Sprintf("%s  [CONTINGENCY] step %s: %s taken for %s: %s%s", c.Time.UTC().Format("15:04:05"), c.Step, c.Contingency, c.Trigger, c.Reason, witnessed(c.Witness)))
+	}
 	for _, ce := range st.Cards {
 		if !ce.Accepted {
 			add(ce.Time.UTC().Format("15:04:05"), fmt.Sprintf("%s  [CARD REFUSED] %s (%s): %s", ce.Time.UTC().Format("15:04:05"), ce.Card, ce.Holder, ce.Reason))

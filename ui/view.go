@@ -325,6 +325,28 @@ func (p stepPanel) action(f frame, cur ceremony.Step, w int) string {
 			b.WriteString(f.ksr(w))
 		}
 	}
+	if t := st.Triggered; t != nil {
+		b.WriteString(f.sty.Fail.Render(truncate("[STOP] "+st.TriggerWords(), w)) + "\n")
+		b.WriteString(f.sty.PanelTitle.Render("Planned for it") + "\n")
+		for _, k := range st.Script.Planned(t.Trigger, t.Item) {
+			b.WriteString(f.sty.Text.Width(w).Render(fmt.Sprintf("  %s: %s (then: %s)", k.ID, safetext.Printable(k.Text), k.Then)) + "\n")
+		}
+		b.WriteString("\n")
+	}
+	if cur.Action == ceremony.ActionBagOpen || cur.Action == ceremony.ActionBagSeal || (st.Triggered != nil && st.Triggered.Item != "") {
+		b.WriteString(f.sty.PanelTitle.Render("Custody register") + "\n")
+		for _, l := range st.CustodyLines() {
+			mark, sty := "  ", f.sty.Text
+			if l.Item == cur.Params["item"] {
+				mark = "▸ "
+			}
+			if l.Incident {
+				sty = f.sty.Fail
+			}
+			b.WriteString(sty.Render(truncate(fmt.Sprintf("%s%-10s %-22s %s", mark, l.Item, truncate(safetext.Printable(l.What), 22), l.State), w)) + "\n")
+		}
+		b.WriteString("\n")
+	}
 	if cur.Action == ceremony.ActionChoose {
 		b.WriteString(f.sty.PanelTitle.Render("Contingencies") + "\n")
 		for _, k := range st.Script.Contingencies {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/internal/safetext"
@@ -86,6 +88,8 @@ type view struct {
 	Participants                                                   [][3]string // role, title, name
 	Acts                                                           []act
 	Exceptions, Deviations                                         []string
+	// Custody is each item's bags in this ceremony, one line an item.
+	Custody []string
 }
 
 func (t *Transcript) view() view {
@@ -134,6 +138,15 @@ func (t *Transcript) view() view {
 			v.Deviations = append(v.Deviations, fmt.Sprintf("step %s left out by the abort at step %s, %s UTC: %s", d.Step, st.Aborted.Step, d.Time.Format("2006-01-02 15:04:05"), d.Reason))
 		}
 	}
+	for _, b := range st.Bags {
+		if b.What != "opened" && b.What != "sealed" {
+			v.Deviations = append(v.Deviations, fmt.Sprintf("custody incident at step %s, %s UTC, confirmed by %s: %s", b.Step, b.Time.Format("2006-01-02 15:04:05"), b.Witness, ceremony.IncidentWords(b)))
+		}
+	}
+	for _, c := range st.Invoked {
+		v.Deviations = append(v.Deviations, fmt.Sprintf("contingency %s taken at step %s for %s, %s UTC, confirmed by %s (then %s): %s", c.Contingency, c.Step, c.Trigger, c.Time.Format("2006-01-02 15:04:05"), c.Witness, c.Then, c.Reason))
+	}
+	v.Custody = custodyLines(t.c)
 	// Everything the log and its script say (titles, names, step texts,
 	// texts typed at the prompts, reasons, artefact names) is shown
 	// escaped; each format then escapes it by its own rules.
@@ -163,11 +176,62 @@ func (v *view) each(f func(string) string) {
 			}
 		}
 	}
-	for _, list := range [][]string{v.Exceptions, v.Deviations} {
+	for _, list := range [][]string{v.Exceptions, v.Deviations, v.Custody} {
 		for i := range list {
 			list[i] = f(list[i])
 		}
 	}
+}
+
+// custodyLines say, for each item of the register at the opening or of the
+// script, where it stood at the opening and what this ceremony did with its
+// bags, in order.
+func custodyLines(c *Ceremony) []string {
+	var opening map[string]string
+	if len(c.Entries) > 0 {
+		if o, ok := c.Entries[0].Event.(event.Open); ok {
+			opening = o.Custody
+		}
+	}
+	st := c.State
+	ids := slices.Sorted(maps.Keys(opening))
+	for _, it := range c.Script.Custody {
+		if !slices.Contains(ids, it.ID) {
+			ids = append(ids, it.ID)
+		}
+	}
+	var out []string
+	for _, id := range ids {
+		line := id
+		if it, ok := c.Script.Item(id); ok {
+			line += " (" + it.What + ")"
+		}
+		if bag, ok := opening[id]; ok {
+			line += ": in bag " + bag + " at the opening"
+		} else {
+			line += ": no bag on record at the opening"
+		}
+		for _, b := range st.Bags {
+			if b.Item != id {
+				continue
+			}
+			switch b.What {
+			case "opened":
+				line += fmt.Sprintf(" → opened from bag %s at step %s", b.Bag, b.Step)
+			case "sealed":
+				line += fmt.Sprintf(" → sealed in bag %s at step %s", b.Bag, b.Step)
+			default:
+				line += fmt.Sprintf(" → INCIDENT at step %s: %s", b.Step, b.What)
+			}
+		}
+		if bag, ok := st.Custody[id]; ok {
+			line += "; at the end in bag " + bag
+		} else {
+			line += "; at the end in no bag"
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 // stateLine says how far the ceremony went.
@@ -208,6 +272,13 @@ func (t *Transcript) Markdown(w io.Writer) error {
 			for _, ev := range r.Events {
 				fmt.Fprintf(&b, "| | | ↳ %s | | | |\n", ev)
 			}
+		}
+		fmt.Fprintln(&b)
+	}
+	if len(v.Custody) > 0 {
+		fmt.Fprintf(&b, "## Custody\n\n")
+		for _, c := range v.Custody {
+			fmt.Fprintf(&b, "- %s\n", c)
 		}
 		fmt.Fprintln(&b)
 	}
@@ -261,6 +332,9 @@ const transcriptHTMLText = `<!doctype html>
 <table><tr><th>step</th><th>role</th><th>text</th><th>witnessed by</th><th>done (UTC)</th><th>entry</th></tr>
 {{range .Rows}}<tr><td>{{.ID}}</td><td>{{.Role}}</td><td>{{.Text}}{{range .Events}}<div class="ev">↳ {{.}}</div>{{end}}</td><td>{{.Witnesses}}</td><td>{{.When}}</td><td>{{.Entry}}</td></tr>
 {{end}}</table>
+{{end}}{{if .Custody}}<h2>Custody</h2><ul>
+{{range .Custody}}<li>{{.}}</li>
+{{end}}</ul>
 {{end}}<h2>Exceptions</h2><ul>
 {{range .Exceptions}}<li>{{.}}</li>
 {{end}}</ul><h2>Deviations</h2><ul>

@@ -189,7 +189,8 @@ func (st Snapshot) bagOpen(a []string) Reply {
 		second := strings.TrimSpace(rest[0])
 		switch {
 		case known && second == onRecord:
-			differs = false
+			// A misread put right: the bag is the one on record.
+			first, differs = second, false
 		case second != first:
 			return Reply{Ask: serial, Problem: "the two serials typed differ; read the bag again", Retry: 2}
 		}
@@ -256,14 +257,7 @@ func (st Snapshot) TriggerWords() string {
 	}
 	for i := len(st.Bags) - 1; i >= 0; i-- {
 		if b := st.Bags[i]; b.Item == t.Item {
-			switch b.What {
-			case ceremony.IncidentUnreachable:
-				return fmt.Sprintf("%s cannot be reached (sealed in bag %s)", t.Item, b.Expected)
-			case ceremony.IncidentNotIntact:
-				return fmt.Sprintf("%s's bag %s is not intact", t.Item, b.Bag)
-			case ceremony.IncidentSerial:
-				return fmt.Sprintf("%s's bag reads %s, not %s as sealed", t.Item, b.Bag, b.Expected)
-			}
+			return ceremony.IncidentWords(b)
 		}
 	}
 	return t.String()

@@ -157,6 +157,13 @@ func TestProvisionLogRefused(t *testing.T) {
 // KSR; its log is new.
 func shippedConfig(t *testing.T, name string) (Config, *transparency.Log, *rig) {
 	t.Helper()
+	return shippedConfigWith(t, name, nil)
+}
+
+// shippedConfigWith is shippedConfig for a log that opens with a custody
+// register.
+func shippedConfigWith(t *testing.T, name string, custody map[string]string) (Config, *transparency.Log, *rig) {
+	t.Helper()
 	ctx := context.Background()
 	roster := string(scripts.DemoRoster())
 	raw, err := scripts.Get(name)
@@ -169,7 +176,7 @@ func shippedConfig(t *testing.T, name string) (Config, *transparency.Log, *rig) 
 	}
 	r := newRig(t)
 	l, err := transparency.Open(ctx, r.dir, transparency.Options{Key: r.key, New: true,
-		Open:          event.Open{ScriptSHA256: script.Digest},
+		Open:          event.Open{ScriptSHA256: script.Digest, Custody: custody},
 		OpenArtefacts: []transparency.Artefact{{Name: script.Name, Data: script.Raw}, {Name: "roster.yaml", Data: []byte(roster)}}})
 	if err != nil {
 		t.Fatal(err)

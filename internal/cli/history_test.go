@@ -76,3 +76,79 @@ func TestCeremoniesChained(t *testing.T) {
 		t.Fatal("the refused rehearsal left a log folder")
 	}
 }
+
+// TestCustodyChained: the quarterly script's equipment, first recorded by
+// one rehearsal and sealed in new bags, is opened by the next from exactly
+// those bags (--previous-log carries the register over), and verify
+// --history lists each item's chain of bags across both and checks the
+// register at the link. A script that records another bag for an item the
+// previous ceremony sealed is refused in one line, before anything is
+// logged.
+func TestCustodyChained(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	demo := func(name string, extra ...string) (string, string, error) {
+		t.Helper()
+		log := filepath.Join(dir, name)
+		var out, errOut bytes.Buffer
+		err := run(ctx, append([]string{"demo", "--script", "signing", "--auto", "--plain", "--log", log}, extra...), strings.NewReader(""), &out, &errOut)
+		return log, out.String() + errOut.String(), err
+	}
+	a, out, err := demo("a")
+	if err != nil {
+		t.Fatalf("demo a: %v\n%s", err, out)
+	}
+	b, out, err := demo("b", "--previous-log", a)
+	if err != nil || !strings.Contains(out, "hsm1: bag RH-") || !strings.Contains(out, "opened, the serial on record") {
+		t.Fatalf("demo b: %v\n%s", err, out)
+	}
+	var hist bytes.Buffer
+	if err := run(ctx, []string{"verify", "--history", a, b}, nil, &hist, io.Discard); err != nil ||
+		!strings.Contains(hist.String(), "[ OK ] history.custody "+b+" opens with the custody register "+a+" ended with: 3 sealed items") {
+		t.Fatalf("verify --history: %v\n%s", err, hist.String())
+	}
+	// Each item: opened (first recorded), sealed, opened from that bag, sealed.
+	for _, item := range []string{"hsm1", "laptop1", "osmedia1"} {
+		var line string
+		for _, l := range strings.Split(hist.String(), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), item+": ") {
+				line = l
+			}
+		}
+		parts := strings.Split(line, " → ")
+		if len(parts) != 4 || !strings.Contains(parts[0], "opened RH-") || !strings.Contains(parts[1], "sealed RH-") {
+			t.Fatalf("%s's chain: %q", item, line)
+		}
+		sealed := strings.Fields(parts[1])[1]
+		if !strings.HasPrefix(parts[2], "opened "+sealed+" ("+b) {
+			t.Fatalf("%s: sealed in %s by a, but b opened %q", item, sealed, parts[2])
+		}
+	}
+	// b's transcript lists each item's bags: as a left it, opened, sealed anew.
+	var tr bytes.Buffer
+	if err := run(ctx, []string{"transcript", b}, nil, &tr, io.Discard); err != nil || !strings.Contains(tr.String(), "## Custody") {
+		t.Fatalf("transcript: %v\n%s", err, tr.String())
+	}
+	for _, l := range strings.Split(tr.String(), "\n") {
+		if strings.HasPrefix(l, "- hsm1 (the HSM): in bag RH-") && !strings.Contains(l, "→ opened from bag") || strings.HasPrefix(l, "- hsm1") && !strings.Contains(l, "→ sealed in bag RH-") {
+			t.Fatalf("the HSM's custody in the transcript: %q", l)
+		}
+	}
+	// A script that records another bag for the HSM than a sealed it in.
+	raw, _ := scripts.Get("signing")
+	own := filepath.Join(dir, "signing.yaml")
+	os.WriteFile(own, bytes.Replace(raw, []byte("{id: hsm1, kind: hsm, what: the HSM}"), []byte("{id: hsm1, kind: hsm, what: the HSM, bag: TEB-999}"), 1), 0o644)
+	os.WriteFile(filepath.Join(dir, "roster.yaml"), scripts.DemoRoster(), 0o644)
+	os.WriteFile(filepath.Join(dir, "profile.yaml"), scripts.DemoProfile(), 0o644)
+	c := filepath.Join(dir, "c")
+	var errOut bytes.Buffer
+	os.WriteFile(filepath.Join(dir, "ksr.xml"), scripts.DemoKSR2(), 0o644)
+	err = run(ctx, []string{"run", "--script", own, "--rehearsal", "--plain", "--profile", filepath.Join(dir, "profile.yaml"), "--log", c, "--previous-log", b,
+		"--ksr", filepath.Join(dir, "ksr.xml"), "--cards", t.TempDir()}, strings.NewReader(""), io.Discard, &errOut)
+	if exitCode(err) != exitBadInput || !strings.Contains(err.Error(), "custody item hsm1: the script records bag TEB-999, but the previous ceremony sealed it in bag RH-") {
+		t.Fatalf("a script at odds with the register: %v", err)
+	}
+	if _, err := os.Stat(c); !os.IsNotExist(err) {
+		t.Fatalf("the refused ceremony left a log folder: %v", err)
+	}
+}

@@ -92,6 +92,29 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	}
 	cfg := session.Config{Script: script, CheckTime: checkTime, Schema: *schema, Policy: dnssec.DefaultPolicy()}
 
+	if *prevPath != "" {
+		if _, cfg.Previous, err = readSKR(*prevPath, "--previous-skr"); err != nil {
+			return err
+		}
+	}
+	var previous *previousCeremony
+	if *prevLog != "" {
+		if previous, err = readPrevious(*prevLog); err != nil {
+			return err
+		}
+		if cfg.Previous == nil {
+			if cfg.Previous, err = previous.previousSKR(); err != nil {
+				return err
+			}
+		}
+	}
+	// What the previous ceremony left in custody, and the script's own
+	// record, agree before anything else is opened.
+	custody, err := openingRegister(script, previous)
+	if err != nil {
+		return err
+	}
+
 	var p *ceremony.Profile
 	if need.Token && *profilePath == "" {
 		return usageErr("run: %s uses an HSM: give --profile FILE", script.Name)
@@ -115,22 +138,6 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 		}
 		if cfg.Policy, err = profilePolicy(p, *profilePath); err != nil {
 			return err
-		}
-	}
-	if *prevPath != "" {
-		if _, cfg.Previous, err = readSKR(*prevPath, "--previous-skr"); err != nil {
-			return err
-		}
-	}
-	var previous *previousCeremony
-	if *prevLog != "" {
-		if previous, err = readPrevious(*prevLog); err != nil {
-			return err
-		}
-		if cfg.Previous == nil {
-			if cfg.Previous, err = previous.previousSKR(); err != nil {
-				return err
-			}
 		}
 	}
 
@@ -248,9 +255,7 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	if previous != nil {
 		arts = previous.cite(&open, arts)
 	}
-	if open.Custody, err = openingRegister(script, previous); err != nil {
-		return err
-	}
+	open.Custody = custody
 	var policy []byte
 	if *witnessPolicy != "" {
 		if policy, err = readInput(*witnessPolicy); err != nil {
