@@ -225,3 +225,42 @@ func LoadSoftToken(label string, files map[string]string) (*SoftToken, error) {
 	}
 	return NewSoftToken(label, sha256.Sum256(nil), keys), nil
 }
+
+// WrapKSK wraps a software key's private half under the storage master
+// key, as a token does (RFC 5649 over PKCS#8): the rehearsal's backup.
+func (t *SoftToken) WrapKSK(ctx context.Context, label string, smk []byte) ([]byte, error) {
+	if !t.LoggedIn() {
+		return nil, fmt.Errorf("back up %q: %w", label, ErrNotLoggedIn)
+	}
+	t.mu.Lock()
+	k, ok := t.keys[label]
+	t.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("token %q, key %q: %w", t.label, label, ErrKeyNotFound)
+	}
+	return WrapPKCS8(smk, k)
+}
+
+// UnwrapKSK restores a wrapped key into the software token.
+func (t *SoftToken) UnwrapKSK(ctx context.Context, label string, smk, wrapped []byte, pub crypto.PublicKey, _ bool) (Key, error) {
+	if !t.LoggedIn() {
+		return nil, fmt.Errorf("restore %q: %w", label, ErrNotLoggedIn)
+	}
+	t.mu.Lock()
+	_, exists := t.keys[label]
+	t.mu.Unlock()
+	if exists {
+		return nil, fmt.Errorf("restore %q in token %q: %w", label, t.label, ErrLabelExists)
+	}
+	s, err := UnwrapPKCS8(smk, wrapped)
+	if err != nil {
+		return nil, fmt.Errorf("restore %q in token %q: %w", label, t.label, err)
+	}
+	if !SamePublic(s.Public(), pub) {
+		return nil, fmt.Errorf("restore %q in token %q: the restored private half does not match the public key on record: the backup is another key's", label, t.label)
+	}
+	t.mu.Lock()
+	t.keys[label] = s
+	t.mu.Unlock()
+	return t.Key(ctx, label)
+}

@@ -218,6 +218,30 @@ func Deal(rnd io.Reader, threshold int, holders []CardInfo) (*Roster, []Card, er
 	return deal(rnd, grp.RandomScalar(rnd), threshold, holders, 1)
 }
 
+// DealSecret is Deal that also returns the secret dealt, for a secret the
+// caller uses at once (a storage master key derived from it) and wipes.
+func DealSecret(rnd io.Reader, threshold int, holders []CardInfo) (*Roster, []Card, []byte, error) {
+	s := grp.RandomScalar(rnd)
+	defer s.SetUint64(0)
+	secret, err := s.MarshalBinary()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, cards, err := deal(rnd, s, threshold, holders, 1)
+	if err != nil {
+		Wipe(secret)
+		return nil, nil, nil, err
+	}
+	return r, cards, secret, nil
+}
+
+// DeriveSMK derives a storage master key (AES-256) from the secret the
+// recovery key share holders' cards share. The key exists only while a
+// backup is made or restored; it is never stored.
+func DeriveSMK(secret []byte) ([]byte, error) {
+	return hkdf.Key(sha256.New, secret, nil, "keyceremony storage master key", 32)
+}
+
 // Reshare deals the secret that old's cards recovered to a new set of
 // holders, for crypto officer replacement: the new roster holds the new
 // cards, numbered after the old ones, and lists every old card as revoked,
