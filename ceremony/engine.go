@@ -86,40 +86,45 @@ func on[T event.Event](f func(a *applying, ev T) error) rule {
 
 // rules holds the function that applies each kind of entry.
 var rules = map[string]rule{
-	event.KindOpen:           on(applyOpen),
-	event.KindResumed:        on(applyResumed),
-	event.KindStopped:        on(applyStopped),
-	event.KindException:      on(applyException),
-	event.KindChosen:         on(applyChosen),
-	event.KindNotApplicable:  on(applyNotApplicable),
-	event.KindStepRepeated:   on(applyRepeated),
-	event.KindStepWitnessed:  on(applyWitnessed),
-	event.KindStepConfirmed:  on(applyConfirmed),
-	event.KindStepDone:       on(applyDone),
-	event.KindCardPresented:  on(applyCardPresented),
-	event.KindCardRejected:   on(applyCardRejected),
-	event.KindCardWitnessed:  on(applyCardWitnessed),
-	event.KindQuorumExpired:  on(applyQuorumExpired),
-	event.KindQuorumReached:  on(applyQuorumReached),
-	event.KindCosigned:       on(applyCosigned),
-	event.KindHSMLogin:       on(applyHSMLogin),
-	event.KindHSMLoginFailed: on(applyHSMLoginFailed),
-	event.KindHSMLogout:      on(applyHSMLogout),
-	event.KindKeyGenerated:   on(applyKeyGenerated),
-	event.KindCardsReshared:  on(applyCardsReshared),
-	event.KindKSRLoaded:      on(applyKSRLoaded),
-	event.KindKSRChecked:     on(applyKSRChecked),
-	event.KindBundleSigned:   on(applyBundleSigned),
-	event.KindSKRWritten:     on(applySKRWritten),
-	event.KindZeroized:       on(applyZeroized),
-	event.KindSignedIn:       on(applySignedIn),
-	event.KindStepSkipped:    on(applySkipped),
-	event.KindAborted:        on(applyAborted),
-	event.KindClose:          on(applyClose),
-	event.KindBagOpened:      on(applyBagOpened),
-	event.KindBagSealed:      on(applyBagSealed),
-	event.KindIncident:       on(applyIncident),
-	event.KindInvoked:        on(applyInvoked),
+	event.KindOpen:            on(applyOpen),
+	event.KindResumed:         on(applyResumed),
+	event.KindStopped:         on(applyStopped),
+	event.KindException:       on(applyException),
+	event.KindChosen:          on(applyChosen),
+	event.KindNotApplicable:   on(applyNotApplicable),
+	event.KindStepRepeated:    on(applyRepeated),
+	event.KindStepWitnessed:   on(applyWitnessed),
+	event.KindStepConfirmed:   on(applyConfirmed),
+	event.KindStepDone:        on(applyDone),
+	event.KindCardPresented:   on(applyCardPresented),
+	event.KindCardRejected:    on(applyCardRejected),
+	event.KindCardWitnessed:   on(applyCardWitnessed),
+	event.KindQuorumExpired:   on(applyQuorumExpired),
+	event.KindQuorumReached:   on(applyQuorumReached),
+	event.KindCosigned:        on(applyCosigned),
+	event.KindHSMLogin:        on(applyHSMLogin),
+	event.KindHSMLoginFailed:  on(applyHSMLoginFailed),
+	event.KindHSMLogout:       on(applyHSMLogout),
+	event.KindKeyGenerated:    on(applyKeyGenerated),
+	event.KindCardsReshared:   on(applyCardsReshared),
+	event.KindKSRLoaded:       on(applyKSRLoaded),
+	event.KindKSRChecked:      on(applyKSRChecked),
+	event.KindBundleSigned:    on(applyBundleSigned),
+	event.KindSKRWritten:      on(applySKRWritten),
+	event.KindZeroized:        on(applyZeroized),
+	event.KindSignedIn:        on(applySignedIn),
+	event.KindStepSkipped:     on(applySkipped),
+	event.KindAborted:         on(applyAborted),
+	event.KindClose:           on(applyClose),
+	event.KindBagOpened:       on(applyBagOpened),
+	event.KindBagSealed:       on(applyBagSealed),
+	event.KindIncident:        on(applyIncident),
+	event.KindInvoked:         on(applyInvoked),
+	event.KindBackedUp:        on(applyBackedUp),
+	event.KindRecoveryCard:    on(applyRecoveryCard),
+	event.KindRecoveryRefused: on(applyRecoveryRefused),
+	event.KindRecoveryReached: on(applyRecoveryReached),
+	event.KindRestored:        on(applyRestored),
 }
 
 // onCurrent: the entry names the current step.
@@ -199,6 +204,10 @@ func applyOpen(a *applying, ev event.Open) error {
 		}
 	}
 	a.n.Custody = maps.Clone(ev.Custody)
+	if ev.Backup != "" && (!hex64(ev.Backup) || !a.cites(ev.Backup)) {
+		return errors.New("names a backup on record that it does not cite")
+	}
+	a.n.Backup = ev.Backup
 	a.n.Opened = true
 	return nil
 }
@@ -249,6 +258,7 @@ func applyResumed(a *applying, ev event.Resumed) error {
 	if !s.HSMUsed || s.HSM || s.NeedActivation {
 		n.Quorum, n.Accepted = false, nil
 	}
+	dropRecovery(s, n)
 	return nil
 }
 
@@ -265,6 +275,7 @@ func applyStopped(a *applying, ev event.Stopped) error {
 	}
 	n.Stops++
 	n.StoppedAt = a.e.Time
+	dropRecovery(s, n)
 	n.HSM = false
 	n.NeedActivation = (s.HSM || s.NeedActivation) && s.needsHSMAhead()
 	return nil

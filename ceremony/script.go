@@ -44,6 +44,9 @@ const (
 	ActionChoose    = "contingency.choose"  // record which of the script's contingencies apply
 	ActionBagOpen   = "custody.open"        // open an item's tamper-evident bag, its serial compared with the register
 	ActionBagSeal   = "custody.seal"        // seal an item in a new tamper-evident bag
+	ActionBackup    = "key.backup"          // wrap the token's keys under a new storage master key dealt to the recovery holders (irreversible)
+	ActionRecovery  = "recovery.collect"    // the recovery key share holders present their cards
+	ActionRestore   = "key.restore"         // unwrap the backup on record into the token (irreversible)
 )
 
 // What a step can show for people to read aloud (a step's show:).
@@ -74,6 +77,7 @@ var actionParams = map[string]map[string]bool{
 	ActionKeyGen:  {"label": true, "algorithm": true, "bits": true},
 	ActionReshare: {"threshold": true, "secret": true},
 	ActionBagOpen: {"item": true},
+	ActionBackup:  {"threshold": true},
 	ActionBagSeal: {"item": true},
 }
 
@@ -95,7 +99,7 @@ func ReshareSecret(st Step) string {
 var knownActions = map[string]bool{
 	ActionQuorum: false, ActionHSMLogin: false, ActionKSRLoad: false, ActionKSRCheck: false,
 	ActionKSRSign: true, ActionSKRWrite: false, ActionHSMLogout: false, ActionKeyGen: true, ActionReshare: true, ActionSignIn: false, ActionZeroize: true, ActionChoose: false,
-	ActionBagOpen: false, ActionBagSeal: false,
+	ActionBagOpen: false, ActionBagSeal: false, ActionBackup: true, ActionRecovery: false, ActionRestore: true,
 }
 
 // MaxScriptSize is the largest script (or roster it includes) loaded.
@@ -711,6 +715,26 @@ func (s *Script) validate() []string {
 		{ActionKSRCheck, ActionKSRSign, false}, {ActionKSRSign, ActionSKRWrite, false}, {ActionHSMLogin, ActionHSMLogout, false},
 		{ActionKSRSign, ActionHSMLogout, true}, {ActionQuorum, ActionReshare, false}, {ActionHSMLogin, ActionZeroize, false},
 		{ActionZeroize, ActionHSMLogout, true},
+		{ActionHSMLogin, ActionBackup, false}, {ActionBackup, ActionHSMLogout, true}, {ActionRecovery, ActionRestore, false},
+		{ActionHSMLogin, ActionRestore, false}, {ActionRestore, ActionHSMLogout, true}, {ActionRestore, ActionKSRSign, true},
+	}
+	if st, ok := first[ActionRecovery]; ok {
+		if _, restores := first[ActionRestore]; !restores {
+			add(st.Line, "step %s collects the recovery holders' cards, but no key.restore step uses them", st.ID)
+		}
+	}
+	if st, ok := first[ActionBackup]; ok {
+		var n int
+		if t := st.Params["threshold"]; t != "" {
+			if _, err := fmt.Sscan(t, &n); err != nil || n < 2 || fmt.Sprint(n) != t {
+				add(st.Line, "step %s: key.backup: threshold %q: how many recovery holders' cards rebuild the storage master key, 2 or more (default 5)", st.ID, t)
+			}
+		}
+		for _, kg := range keygens {
+			if order[kg.ID] > order[st.ID] {
+				add(st.Line, "step %s backs the keys up before step %s generates one: back up after key generation", st.ID, kg.ID)
+			}
+		}
 	}
 	for _, b := range before {
 		later, ok := first[b.later]

@@ -102,6 +102,14 @@ type State struct {
 	// and waiting for one to be taken; Invoked are those taken.
 	Triggered *Trigger
 	Invoked   []Invocation
+	// Backup is the SHA-256 of the KSK backup on record: the one the
+	// opening carried over, or the one this ceremony made (BackedUp).
+	Backup   string
+	BackedUp *event.BackedUp
+	// Recovery is the recovery holders' quorum; Restored the keys
+	// restored from the backup.
+	Recovery Recovery
+	Restored []event.Restored
 }
 
 // Cosigning is a checkpoint the officers cosigned, as an entry records it.
@@ -264,6 +272,12 @@ func (s State) ActionDone() bool {
 		// A contingency taken for its incident ends the opening: the item
 		// goes on out of its bag, or the ceremony was aborted.
 		return s.bagDone(st) || slices.ContainsFunc(s.Invoked, func(i Invocation) bool { return i.Step == st.ID })
+	case ActionBackup:
+		return s.BackedUp != nil
+	case ActionRecovery:
+		return s.Recovery.Reached
+	case ActionRestore:
+		return len(s.Restored) > 0 && len(s.Restored) == s.Restored[0].Of
 	case ActionBagSeal:
 		// After an abort an item not opened stays as it was: nothing to seal.
 		return s.bagDone(st) || s.Aborted != nil && !slices.ContainsFunc(s.Bags, func(b BagEvent) bool { return b.Item == st.Params["item"] && b.What == "opened" })

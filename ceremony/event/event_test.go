@@ -105,6 +105,17 @@ var examples = []*Entry{
 	{Event: Invoked{Step: "1.3", Contingency: "bag-tampered", Trigger: "custody.incident laptop1", Reason: "the laptop's bag reads BB00231475; the laptop is set aside for inspection",
 		Witness: "IW", Then: "abort"}},
 	{Event: Invoked{Step: "1.2", Contingency: "officers-short", Trigger: "quorum.short", Reason: "two officers signed in; CO7 joins from the other facility", Witness: "IW", Then: "continue"}},
+	// Disaster recovery: the backup at key generation, the recovery
+	// holders' quorum and the keys restored at the other facility.
+	{Event: Open{Origin: "keyceremony.invalid/root-ksk-recovery-2027", LogVKey: "keyceremony.invalid/root-ksk-recovery-2027+8e4f5a6b+AdBeCfDgEhFi", Ceremony: "Root KSK recovery",
+		Zone: ".", QuorumThreshold: 3, Backup: sha("d")}, Artefacts: []Artefact{{Name: "ksk-backup.json", SHA256: sha("d"), Size: 4210}}},
+	{Event: BackedUp{Step: "4.3", Token: "facility-a", Keys: []BackedUpKey{{Label: "KSK-2027", KeyTag: 38696, DSSHA256: sha("e")}}, BackupSHA256: sha("d"),
+		SMKCheck: "3A9F11", Threshold: 5, Holders: []string{"RK1", "RK2", "RK3", "RK4", "RK5", "RK6", "RK7"}, RosterSHA256: sha("f")},
+		Artefacts: []Artefact{{Name: "ksk-backup.json", SHA256: sha("d"), Size: 4210}, {Name: "recovery-roster.yaml", SHA256: sha("f"), Size: 2210}}},
+	{Event: RecoveryCard{Step: "3.3", Card: "RK2", Holder: "Chen Wei"}},
+	{Event: RecoveryRefused{Step: "3.3", Card: "CO1", Reason: "not a card of the backup's recovery roster"}},
+	{Event: RecoveryReached{Step: "3.3", Cards: []string{"RK1", "RK2", "RK4", "RK5", "RK7"}, Threshold: 5, SMKCheck: "3A9F11"}},
+	{Event: Restored{Step: "4.1", Token: "facility-b", Label: "KSK-2027", KeyTag: 38696, DSSHA256: sha("e"), BackupSHA256: sha("d"), Of: 1, Sensitive: &yes, Extractable: &no}},
 }
 
 func init() {

@@ -11,40 +11,45 @@ type Event interface {
 
 // The kinds, in the order a ceremony usually writes them.
 const (
-	KindOpen           = "ceremony.open"
-	KindResumed        = "ceremony.resumed"
-	KindStopped        = "ceremony.stopped"
-	KindSignedIn       = "participants.signed_in"
-	KindChosen         = "contingency.chosen"
-	KindStepWitnessed  = "step.witnessed"
-	KindStepConfirmed  = "step.confirmed"
-	KindStepDone       = "step.done"
-	KindException      = "step.exception"
-	KindStepSkipped    = "step.skipped"
-	KindStepRepeated   = "step.repeated"
-	KindNotApplicable  = "step.not_applicable"
-	KindAborted        = "ceremony.aborted"
-	KindCardPresented  = "card.presented"
-	KindCardRejected   = "card.rejected"
-	KindCardWitnessed  = "card.witnessed"
-	KindQuorumReached  = "quorum.reached"
-	KindQuorumExpired  = "quorum.expired"
-	KindCosigned       = "log.cosigned"
-	KindHSMLogin       = "hsm.login"
-	KindHSMLoginFailed = "hsm.login_failed"
-	KindHSMLogout      = "hsm.logout"
-	KindKeyGenerated   = "key.generated"
-	KindCardsReshared  = "cards.reshared"
-	KindZeroized       = "hsm.zeroized"
-	KindKSRLoaded      = "ksr.loaded"
-	KindKSRChecked     = "ksr.checked"
-	KindBundleSigned   = "bundle.signed"
-	KindSKRWritten     = "skr.written"
-	KindClose          = "ceremony.close"
-	KindBagOpened      = "custody.opened"
-	KindBagSealed      = "custody.sealed"
-	KindIncident       = "custody.incident"
-	KindInvoked        = "contingency.invoked"
+	KindOpen            = "ceremony.open"
+	KindResumed         = "ceremony.resumed"
+	KindStopped         = "ceremony.stopped"
+	KindSignedIn        = "participants.signed_in"
+	KindChosen          = "contingency.chosen"
+	KindStepWitnessed   = "step.witnessed"
+	KindStepConfirmed   = "step.confirmed"
+	KindStepDone        = "step.done"
+	KindException       = "step.exception"
+	KindStepSkipped     = "step.skipped"
+	KindStepRepeated    = "step.repeated"
+	KindNotApplicable   = "step.not_applicable"
+	KindAborted         = "ceremony.aborted"
+	KindCardPresented   = "card.presented"
+	KindCardRejected    = "card.rejected"
+	KindCardWitnessed   = "card.witnessed"
+	KindQuorumReached   = "quorum.reached"
+	KindQuorumExpired   = "quorum.expired"
+	KindCosigned        = "log.cosigned"
+	KindHSMLogin        = "hsm.login"
+	KindHSMLoginFailed  = "hsm.login_failed"
+	KindHSMLogout       = "hsm.logout"
+	KindKeyGenerated    = "key.generated"
+	KindCardsReshared   = "cards.reshared"
+	KindZeroized        = "hsm.zeroized"
+	KindKSRLoaded       = "ksr.loaded"
+	KindKSRChecked      = "ksr.checked"
+	KindBundleSigned    = "bundle.signed"
+	KindSKRWritten      = "skr.written"
+	KindClose           = "ceremony.close"
+	KindBagOpened       = "custody.opened"
+	KindBagSealed       = "custody.sealed"
+	KindIncident        = "custody.incident"
+	KindInvoked         = "contingency.invoked"
+	KindBackedUp        = "key.backed_up"
+	KindRecoveryCard    = "recovery.card_presented"
+	KindRecoveryRefused = "recovery.card_rejected"
+	KindRecoveryReached = "recovery.reached"
+	KindRestored        = "key.restored"
 )
 
 // Open starts a log: entry 0. The log writes Origin and LogVKey; the
@@ -86,6 +91,10 @@ type Open struct {
 	// previous ceremony left it (or, for an item no ceremony sealed yet,
 	// as the script records it). Each bag opened is compared with it.
 	Custody map[string]string `json:"custody,omitempty"`
+	// Backup is the SHA-256 of the KSK backup on record, carried over from
+	// the previous ceremony: an artefact of this log, the one a recovery
+	// restores from.
+	Backup string `json:"backup,omitempty"`
 }
 
 // Resumed: the console started again on an unfinished log. After a stop
@@ -379,6 +388,67 @@ type Invoked struct {
 	Then        string `json:"then"` // "abort" or "continue", as the script plans
 }
 
+// BackedUpKey is one key of a backup, as the log names it.
+type BackedUpKey struct {
+	Label    string `json:"label"`
+	KeyTag   int    `json:"key_tag"`
+	DSSHA256 string `json:"ds_sha256"`
+}
+
+// BackedUp: every key of the token wrapped under a new storage master key,
+// which was dealt to the recovery key share holders' cards (Threshold of
+// Holders) and wiped. It cites the backup file and the holders' roster.
+type BackedUp struct {
+	Step         string        `json:"step"`
+	Token        string        `json:"token"`
+	Keys         []BackedUpKey `json:"keys"`
+	BackupSHA256 string        `json:"backup_sha256"`
+	SMKCheck     string        `json:"smk_check"`
+	Threshold    int           `json:"threshold"`
+	Holders      []string      `json:"holders"`
+	RosterSHA256 string        `json:"roster_sha256"`
+}
+
+// RecoveryCard: a recovery key share holder's card was checked against the
+// backup's roster and accepted.
+type RecoveryCard struct {
+	Step   string `json:"step"`
+	Card   string `json:"card"`
+	Holder string `json:"holder"`
+}
+
+// RecoveryRefused: a card offered to the recovery quorum was refused.
+type RecoveryRefused struct {
+	Step   string `json:"step"`
+	Card   string `json:"card"`
+	Reason string `json:"reason"`
+}
+
+// RecoveryReached: the recovery holders' threshold was reached and the
+// storage master key rebuilt, its check value the backup's.
+type RecoveryReached struct {
+	Step      string   `json:"step"`
+	Cards     []string `json:"cards"`
+	Threshold int      `json:"threshold"`
+	SMKCheck  string   `json:"smk_check"`
+}
+
+// Restored: a key of the backup on record unwrapped into the token, its
+// halves checked to be one pair, its key tag and DS the inventory's.
+type Restored struct {
+	Step         string `json:"step"`
+	Token        string `json:"token"`
+	Label        string `json:"label"`
+	KeyTag       int    `json:"key_tag"`
+	DSSHA256     string `json:"ds_sha256"`
+	BackupSHA256 string `json:"backup_sha256"`
+	// Of is how many keys the backup holds: the step is done when each is
+	// restored.
+	Of          int   `json:"of"`
+	Sensitive   *bool `json:"sensitive,omitempty"`
+	Extractable *bool `json:"extractable,omitempty"`
+}
+
 // Close ends the ceremony: the exceptions and resumes it had, and the
 // officers present to cosign the final checkpoint (Cosigners) and absent.
 type Close struct {
@@ -422,6 +492,11 @@ func (BagOpened) Kind() string         { return KindBagOpened }
 func (BagSealed) Kind() string         { return KindBagSealed }
 func (Incident) Kind() string          { return KindIncident }
 func (Invoked) Kind() string           { return KindInvoked }
+func (BackedUp) Kind() string          { return KindBackedUp }
+func (RecoveryCard) Kind() string      { return KindRecoveryCard }
+func (RecoveryRefused) Kind() string   { return KindRecoveryRefused }
+func (RecoveryReached) Kind() string   { return KindRecoveryReached }
+func (Restored) Kind() string          { return KindRestored }
 
 func (Open) isEvent()              {}
 func (Resumed) isEvent()           {}
@@ -457,6 +532,11 @@ func (BagOpened) isEvent()         {}
 func (BagSealed) isEvent()         {}
 func (Incident) isEvent()          {}
 func (Invoked) isEvent()           {}
+func (BackedUp) isEvent()          {}
+func (RecoveryCard) isEvent()      {}
+func (RecoveryRefused) isEvent()   {}
+func (RecoveryReached) isEvent()   {}
+func (Restored) isEvent()          {}
 
 // StepOf is the script step an entry records something at, or "" for the
 // kinds that belong to no step (the open, a resume, the close).
@@ -521,6 +601,16 @@ func StepOf(ev Event) string {
 	case Incident:
 		return ev.Step
 	case Invoked:
+		return ev.Step
+	case BackedUp:
+		return ev.Step
+	case RecoveryCard:
+		return ev.Step
+	case RecoveryRefused:
+		return ev.Step
+	case RecoveryReached:
+		return ev.Step
+	case Restored:
 		return ev.Step
 	}
 	return ""

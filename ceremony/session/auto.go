@@ -76,6 +76,11 @@ func (s *Session) AutoStep(ctx context.Context) (string, error) {
 		did = "sealed " + st.CurrentStep().Params["item"] + " in a new bag"
 	case next == NextTrigger:
 		did = "took a planned contingency"
+	case next == NextBackup:
+		did = "backed the keys up"
+	case next == NextRecoveryCards:
+		id := s.auto.recoveryCard(st)
+		first, did = []string{id}, "recovery card "+id+" presented"
 	}
 	o, err := Answer(main, first)
 	if err != nil {
@@ -105,6 +110,21 @@ func Answer(i Interaction, answers []string) (Op, error) {
 		answers = append(answers, r.Ask.Auto)
 	}
 	return nil, fmt.Errorf("%q asks without end", i.Help)
+}
+
+// recoveryCard picks the next recovery card: the holders not yet
+// accepted, in roster order, by number.
+func (a *autoPlayer) recoveryCard(st Snapshot) string {
+	q := st.Setup.RecoveryRoster
+	if q == nil {
+		return "1"
+	}
+	for i, c := range q.Cards {
+		if !contains(st.Recovery.Cards, c.ID) && !c.Revoked {
+			return strconv.Itoa(i + 1)
+		}
+	}
+	return "1"
 }
 
 // card picks the next card of the unattended quorum: CO1, CO1 again, a

@@ -216,6 +216,17 @@ func (s *Session) wipeSecret() {
 	s.secret = nil
 }
 
+// wipeRecovery forgets the storage master key a recovery rebuilt and the
+// recovery cards' shares held.
+func (s *Session) wipeRecovery() {
+	quorum.Wipe(s.smk)
+	s.smk = nil
+	if s.recovery != nil {
+		s.recovery.Wipe()
+		s.recovery = nil
+	}
+}
+
 // Reshare deals the secret the old cards recovered to the new officers,
 // each card file sealed with the passphrase its holder typed; writes the
 // new roster, which revokes every old card; and logs it. With secret: same

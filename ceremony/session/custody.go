@@ -117,6 +117,7 @@ func (s *Session) Invoke(ctx context.Context, id, reason string) error {
 	if c.Then == ceremony.ThenAbort {
 		s.wipePIN()
 		s.wipeSecret()
+		s.wipeRecovery()
 		if s.collector != nil {
 			s.collector.Wipe()
 			s.collector = nil

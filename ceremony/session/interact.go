@@ -98,7 +98,7 @@ func (st Snapshot) Interactions() []Interaction {
 	cur, _ := st.Current()
 	var out []Interaction
 	add := func(i Interaction) { out = append(out, i) }
-	if next != NextCards && next != NextCheckFailed && next != NextForged && next != NextDone && next != NextWitness && (!cosign || rollCall) {
+	if next != NextCards && next != NextRecoveryCards && next != NextCheckFailed && next != NextForged && next != NextDone && next != NextWitness && (!cosign || rollCall) {
 		add(st.confirm(next, rollCall))
 	}
 	if next == NextWitness {
@@ -108,6 +108,9 @@ func (st Snapshot) Interactions() []Interaction {
 	}
 	if next == NextCards || (cosign && !rollCall) {
 		add(st.card(cosign))
+	}
+	if next == NextRecoveryCards {
+		add(st.recoveryCard())
 	}
 	if cosign {
 		add(st.absent(rollCall))
@@ -187,6 +190,10 @@ func (st Snapshot) confirm(next Next, rollCall bool) Interaction {
 			what = "deal new cards"
 		case ceremony.ActionZeroize:
 			what = "destroy every key in the HSM"
+		case ceremony.ActionBackup:
+			what = "back up every key under a new storage master key"
+		case ceremony.ActionRestore:
+			what = "restore the backup's keys into the HSM"
 		}
 		i.Help, i.Inline = "type the confirmation", true
 		i.next = func(a []string) Reply {
@@ -214,6 +221,9 @@ func (st Snapshot) confirm(next Next, rollCall bool) Interaction {
 	case next == NextBagSeal:
 		i.Prompt, i.Help = "read the new bag's serial aloud and type it, twice", "seal the bag"
 		i.next = st.bagSeal
+	case next == NextBackup:
+		i.Prompt = "the recovery holders type their new cards' passphrases"
+		i.next = st.recoveryPassphrases
 	case next == NextTrigger:
 		i.Help = "take a planned contingency"
 		i.Prompt = "INCIDENT: " + st.TriggerWords() + ": take a planned contingency"
@@ -468,6 +478,12 @@ func ActionVerb(action string, st ceremony.State) string {
 		return "zeroize the HSM"
 	case ceremony.ActionChoose:
 		return "choose the contingencies that apply"
+	case ceremony.ActionBackup:
+		return "back up the keys"
+	case ceremony.ActionRecovery:
+		return "collect the recovery holders' cards"
+	case ceremony.ActionRestore:
+		return "restore the keys"
 	case ceremony.ActionBagOpen:
 		return "open the bag"
 	case ceremony.ActionBagSeal:

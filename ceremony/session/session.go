@@ -70,6 +70,10 @@ type Config struct {
 	ClockJumps bool
 	// Reshare is where a cards.reshare step deals the new officers' cards.
 	Reshare ReshareConfig
+	// RecoveryDeal is where a key.backup step deals the recovery key share
+	// holders' cards; RecoveryCards reads them at a recovery.
+	RecoveryDeal  ReshareConfig
+	RecoveryCards quorum.Reader
 	// TextOptions cut a Knot or BIND text KSR into bundles (nil: the
 	// format's defaults).
 	TextOptions *dnssec.TextOptions
@@ -91,6 +95,11 @@ type Session struct {
 	state     ceremony.State
 	resumed   string // the resume logged at the opening, in words
 	collector *quorum.Collector
+	// recovery collects the recovery holders' cards; smk is the storage
+	// master key they rebuilt, held until the keys are restored.
+	recovery *quorum.Collector
+	smk      []byte
+	backup   *hsm.Backup
 	pin       []byte // derived at the quorum, wiped at the HSM login
 	ksr       *dnssec.Document
 	signed    []dnssec.Bundle
@@ -135,7 +144,10 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replay the log: %w", err)
 	}
-	s := &Session{cfg: cfg, state: st, setup: &Setup{NewHolders: cfg.Reshare.Holders, Origin: cfg.Log.Origin()}}
+	s := &Session{cfg: cfg, state: st, setup: &Setup{NewHolders: cfg.Reshare.Holders, RecoveryHolders: cfg.RecoveryDeal.Holders, Origin: cfg.Log.Origin()}}
+	if err := s.readBackup(); err != nil {
+		return nil, err
+	}
 	if sr, ok := cfg.Cards.(quorum.SecretReader); ok {
 		s.setup.SecretName = sr.SecretName()
 	}
@@ -352,6 +364,10 @@ func (s *Session) Confirm(ctx context.Context) error {
 		return fmt.Errorf("step %s: each new officer types their card's passphrase first", cur.ID)
 	case NextSignIn:
 		return fmt.Errorf("step %s: type each participant's name first", cur.ID)
+	case NextBackup:
+		return fmt.Errorf("step %s: each recovery holder types their new card's passphrase first", cur.ID)
+	case NextRecoveryCards:
+		return fmt.Errorf("step %s: the recovery holders present their cards first", cur.ID)
 	case NextBagOpen, NextBagSeal:
 		return fmt.Errorf("step %s: type the bag's serial first", cur.ID)
 	case NextTrigger:
@@ -373,6 +389,8 @@ func (s *Session) Confirm(ctx context.Context) error {
 		return s.generate(ctx, cur)
 	case ceremony.ActionZeroize:
 		return s.zeroize(ctx, cur)
+	case ceremony.ActionRestore:
+		return s.restore(ctx, cur)
 	case ceremony.ActionHSMLogout:
 		// A stop or a restart logged it out already: the step records it.
 		if s.state.HSM {
@@ -639,5 +657,6 @@ func (s *Session) Stop(ctx context.Context) error {
 			return fmt.Errorf("log out of token %q before stopping: %w; try again", s.cfg.Token.Label(), err)
 		}
 	}
+	s.wipeRecovery()
 	return s.append(ctx, event.Stopped{AtStep: at, HSMLoggedOut: st.HSM})
 }

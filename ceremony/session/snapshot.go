@@ -48,6 +48,10 @@ type Setup struct {
 	Simulated bool
 	// NewHolders are the officers a cards.reshare step deals new cards to.
 	NewHolders []quorum.CardInfo
+	// RecoveryHolders are those a key.backup step deals recovery cards to;
+	// RecoveryRoster is the roster of the backup on record.
+	RecoveryHolders []quorum.CardInfo
+	RecoveryRoster  *quorum.Roster
 	// Origin is the log's origin (the rehearsal's bag serials differ from
 	// one log to the next).
 	Origin string
@@ -120,6 +124,8 @@ const (
 	NextBagOpen                 // an item's bag's serial is read, and its condition confirmed
 	NextBagSeal                 // an item's new bag's serial is read, twice
 	NextTrigger                 // the log shows what a contingency plans for: take one
+	NextBackup                  // the recovery holders type their new cards' passphrases
+	NextRecoveryCards           // the recovery holders present their cards
 )
 
 // Awaiting returns what the ceremony waits for.
@@ -171,6 +177,20 @@ func (st Snapshot) Awaiting() Next {
 		return NextSignIn
 	case ceremony.ActionChoose:
 		return NextChoose
+	case ceremony.ActionBackup:
+		if cur.Confirm != "" && !st.Confirmed {
+			return NextTyped
+		}
+		return NextBackup
+	case ceremony.ActionRecovery:
+		return NextRecoveryCards
+	case ceremony.ActionRestore:
+		if !st.Recovery.Reached {
+			return NextRecoveryCards
+		}
+		if cur.Confirm != "" && !st.Confirmed {
+			return NextTyped
+		}
 	case ceremony.ActionBagOpen:
 		return NextBagOpen
 	case ceremony.ActionBagSeal:

@@ -117,6 +117,7 @@ func (s *Session) Abort(ctx context.Context, reason string) error {
 	}
 	s.wipePIN()
 	s.wipeSecret()
+	s.wipeRecovery()
 	if s.collector != nil {
 		s.collector.Wipe()
 		s.collector = nil

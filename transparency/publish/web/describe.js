@@ -188,9 +188,19 @@ const DESCRIPTIONS = {
       "text": "HSM {token} ZEROIZED: {destroyed|count} keys destroyed ({destroyed|join}), none left"
     }
   ],
+  "key.backed_up": [
+    {
+      "text": "token {token}'s keys backed up (count: {keys|count}) under a new storage master key (check value {smk_check}), dealt to the recovery holders {holders|join} ({threshold} of {holders|count})"
+    }
+  ],
   "key.generated": [
     {
       "text": "KSK {label} generated: algorithm {algorithm}, key tag {key_tag} ({key_tag_revoked} with REVOKE), DS {ds_sha256}"
+    }
+  ],
+  "key.restored": [
+    {
+      "text": "KSK {label} restored into token {token} from the backup: key tag {key_tag}, DS {ds_sha256}"
     }
   ],
   "ksr.checked": [
@@ -239,6 +249,21 @@ const DESCRIPTIONS = {
   "quorum.reached": [
     {
       "text": "quorum reached: {cards|join}"
+    }
+  ],
+  "recovery.card_presented": [
+    {
+      "text": "recovery card {card} ({holder}) accepted"
+    }
+  ],
+  "recovery.card_rejected": [
+    {
+      "text": "recovery card {card} REJECTED: {reason}"
+    }
+  ],
+  "recovery.reached": [
+    {
+      "text": "recovery quorum reached: {cards|join}; the storage master key rebuilt (check value {smk_check})"
     }
   ],
   "skr.written": [
