@@ -36,13 +36,18 @@ func withRegister(s *Script, list []*event.Entry, reg map[string]string) []*even
 			e.Event = o
 		}
 	}
-	// The close names the officers as the replay with the register has them.
+	reclose(s, list)
+	return list
+}
+
+// reclose rewrites the close of entries changed after happyPath wrote them:
+// it names the officers as the replay of the changed entries has them.
+func reclose(s *Script, list []*event.Entry) {
 	if n := len(list); list[n-1].Kind() == event.KindClose {
 		if st, err := Replay(s, list[:n-1]); err == nil && len(st.CosignExpected()) > 0 {
 			list[n-1].Event = event.Close{Cosigners: st.CosignExpected(), Absent: []string{}}
 		}
 	}
-	return list
 }
 
 // TestCustodyChain: each bag opened is the one on record, or it is an

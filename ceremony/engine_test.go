@@ -33,6 +33,9 @@ func (b *entries) add(kind string, fields map[string]any, arts ...event.Artefact
 
 const ksrHash = "ba59909495d5ad643509ac9bc5e7cf0114c50888e9b39288475b6e191588c6ea"
 
+// backupHash is the KSK backup's SHA-256 in the entries happyPath writes.
+var backupHash = strings.Repeat("ef", 32)
+
 // happyPath writes the entries of a whole demo ceremony, calling hook (if
 // set) before each step's entries so that a test can insert or replace some.
 func happyPath(s *Script, hook func(b *entries, st Step) bool) []*event.Entry {
@@ -82,6 +85,25 @@ func happyPath(s *Script, hook func(b *entries, st Step) bool) []*event.Entry {
 			b.add(event.KindSKRWritten, f, event.Artefact{Name: "skr.xml", SHA256: strings.Repeat("ab", 32), Size: 10})
 		case ActionHSMLogout:
 			b.add(event.KindHSMLogout, f)
+		case ActionBackup:
+			b.add(event.KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
+			st0, _ := Replay(s, b.list)
+			keys := []event.BackedUpKey{{Label: "KSK1", KeyTag: 19036, DSSHA256: strings.Repeat("49", 32)}}
+			for _, k := range st0.Keys {
+				keys = append(keys, event.BackedUpKey{Label: k.Label, KeyTag: k.KeyTag, DSSHA256: k.DS})
+			}
+			b.add(event.KindBackedUp, with(map[string]any{"token": "t", "keys": keys, "backup_sha256": backupHash, "smk_check": "ABC123",
+				"threshold": BackupThreshold(st), "holders": []string{"RK1", "RK2", "RK3", "RK4", "RK5", "RK6", "RK7"}, "roster_sha256": strings.Repeat("fe", 32)}),
+				event.Artefact{Name: "ksk-backup.json", SHA256: backupHash, Size: 10}, event.Artefact{Name: "recovery-roster.yaml", SHA256: strings.Repeat("fe", 32), Size: 10})
+		case ActionRecovery:
+			cards := []string{"RK1", "RK2", "RK3", "RK4", "RK5"}
+			for _, c := range cards {
+				b.add(event.KindRecoveryCard, with(map[string]any{"card": c, "holder": "Holder " + c}))
+			}
+			b.add(event.KindRecoveryReached, with(map[string]any{"cards": cards, "threshold": 5, "smk_check": "ABC123"}))
+		case ActionRestore:
+			b.add(event.KindStepConfirmed, with(map[string]any{"typed": "Yes"}))
+			b.add(event.KindRestored, with(map[string]any{"token": "t", "label": "KSK1", "key_tag": 19036, "ds_sha256": strings.Repeat("49", 32), "backup_sha256": backupHash, "of": 1}))
 		case ActionBagOpen:
 			b.add(event.KindBagOpened, with(map[string]any{"item": st.Params["item"], "bag": "BAG-" + st.Params["item"] + "-1", "witness": st.Witnesses[0]}))
 		case ActionBagSeal:

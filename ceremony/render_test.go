@@ -17,7 +17,7 @@ var updateRenders = flag.Bool("update-renders", false, "rewrite testdata/render/
 // participants get it, is the reviewed one in testdata/render (after a
 // deliberate change: go test -run RenderGolden -update-renders).
 func TestRenderGolden(t *testing.T) {
-	for _, name := range []string{"demo", "signing", "signing-two", "keygen", "officers", "decommission", "admin"} {
+	for _, name := range []string{"demo", "signing", "signing-two", "keygen", "officers", "recovery", "decommission", "admin"} {
 		t.Run(name, func(t *testing.T) {
 			raw, err := scripts.Get(name)
 			if err != nil {

@@ -45,7 +45,7 @@ func Get(name string) ([]byte, error) {
 // Names are the built-in scripts, in the order of a KSK operator's year:
 // the demo first.
 func Names() []string {
-	return []string{"demo", "signing", "signing-two", "keygen", "officers", "decommission", "admin"}
+	return []string{"demo", "signing", "signing-two", "keygen", "officers", "recovery", "decommission", "admin"}
 }
 
 // DemoPolicy returns the demo's signing policy file.

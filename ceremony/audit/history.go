@@ -25,6 +25,9 @@ const (
 	// predecessor ended with, so every bag it opens is the bag sealed
 	// last.
 	CheckHistoryCustody = "history.custody"
+	// CheckHistoryBackup: it carries over the KSK backup on record, the
+	// one its predecessor made or carried.
+	CheckHistoryBackup = "history.backup"
 )
 
 // History is what VerifyHistory found: each ceremony's own report, in
@@ -70,6 +73,7 @@ func VerifyHistory(logs []fs.FS, names []string, opts Options) (*History, error)
 		roster  *quorum.Roster
 		custody map[string]string
 		known   map[string]bool // every item the chain has had in custody
+		backup  string
 	}
 	prev.known = map[string]bool{}
 	chains := map[string]*BagChain{}
@@ -92,6 +96,7 @@ func VerifyHistory(logs []fs.FS, names []string, opts Options) (*History, error)
 		if i > 0 {
 			h.link(names[i-1], names[i], prev.rep, prev.vkey, prev.skr, open)
 			h.custody(names[i-1], names[i], prev.custody, prev.known, open.Custody)
+			h.backup(names[i-1], names[i], prev.backup, open.Backup)
 		}
 		for item := range open.Custody {
 			prev.known[item] = true
@@ -109,10 +114,10 @@ func VerifyHistory(logs []fs.FS, names []string, opts Options) (*History, error)
 				reshared = ev.RosterSHA256
 			}
 		}
-		prev.custody = nil
+		prev.custody, prev.backup = nil, ""
 		if c, err := ReadCeremony(fsys, rep); err == nil && c.Script != nil {
 			prev.roster = c.Script.Quorum
-			prev.custody = c.State.Custody
+			prev.custody, prev.backup = c.State.Custody, c.State.Backup
 			for _, b := range c.State.Bags {
 				prev.known[b.Item] = true
 				ch := chains[b.Item]
@@ -168,6 +173,23 @@ func (h *History) custody(from, to string, prev map[string]string, known map[str
 		}
 	}
 	add(true, "%s opens with the custody register %s ended with: %d sealed items, each in the bag it was sealed in", to, from, len(prev))
+}
+
+// backup checks that a ceremony carries over the backup on record.
+func (h *History) backup(from, to, prev, open string) {
+	if prev == "" && open == "" {
+		return
+	}
+	ok := prev == open
+	detail := fmt.Sprintf("%s carries over the KSK backup %s ended with (%.16s…)", to, from, prev)
+	switch {
+	case prev == "":
+		detail = fmt.Sprintf("%s opens with a KSK backup on record (%.16s…), but %s ended with none", to, open, from)
+	case !ok:
+		detail = fmt.Sprintf("%s ended with the KSK backup %.16s…, but %s opens with %.16s…", from, prev, to, open)
+	}
+	h.Links = append(h.Links, transparency.Check{ID: CheckHistoryBackup, OK: ok, Detail: detail})
+	h.OK = h.OK && ok
 }
 
 // link checks that a ceremony cites the one before it.

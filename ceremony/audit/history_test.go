@@ -32,3 +32,29 @@ func TestHistoryCustodyLink(t *testing.T) {
 		})
 	}
 }
+
+// TestHistoryBackupLink: the backup on record goes on with the chain.
+func TestHistoryBackupLink(t *testing.T) {
+	for name, c := range map[string]struct {
+		prev, open string
+		ok         bool
+		want       string
+	}{
+		"carried":          {"aa", "aa", true, "carries over the KSK backup a ended with"},
+		"dropped":          {"aa", "", false, "a ended with the KSK backup aa…, but b opens with"},
+		"another":          {"aa", "bb", false, "but b opens with bb"},
+		"one from nowhere": {"", "bb", false, "but a ended with none"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := &History{OK: true}
+			h.backup("a", "b", c.prev, c.open)
+			if len(h.Links) != 1 || h.Links[0].OK != c.ok || !strings.Contains(h.Links[0].Detail, c.want) {
+				t.Fatalf("%+v", h.Links)
+			}
+		})
+	}
+	h := &History{OK: true}
+	if h.backup("a", "b", "", ""); len(h.Links) != 0 {
+		t.Fatalf("no backup on either side: %+v", h.Links)
+	}
+}

@@ -321,7 +321,7 @@ func (st Snapshot) card(cosign bool) Interaction {
 		if st.Setup.SecretName != "" && len(a) == 1 {
 			what := fmt.Sprintf("%s of card %s (%s)", st.Setup.SecretName, info.ID, info.Holder)
 			return Reply{Ask: &Ask{Secret: true, Exact: true, Prompt: what, Label: "The holder types the " + what + ", then enter.",
-				Hint: "nothing typed is shown · esc to cancel"}}
+				Hint: "nothing typed is shown · esc to cancel", Auto: "rehearsal passphrase of " + info.ID}}
 		}
 		secret := ""
 		if len(a) > 1 {

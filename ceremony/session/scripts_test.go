@@ -2,6 +2,13 @@ package session
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +16,7 @@ import (
 
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/scripts"
 	"github.com/keyceremony/keyceremony/transparency"
@@ -61,6 +69,20 @@ func TestShippedScriptsAuto(t *testing.T) {
 			if name == "keygen" {
 				// The new card set, and only it, opens the token now.
 				newCardsOpen(t, cfg, oldPIN(t, cfg))
+				// Every key backed up, the new one with them, for seven
+				// recovery holders' cards, none of them an officer's.
+				cardFiles, _ := filepath.Glob(filepath.Join(cfg.RecoveryDeal.CardsDir, "*.card"))
+				if b := st.BackedUp; b == nil || len(b.Holders) != 7 || b.Threshold != 5 || len(b.Keys) < 2 || len(cardFiles) != 7 {
+					t.Fatalf("the backup: %+v, %d card files", b, len(cardFiles))
+				}
+			}
+			if name == "recovery" {
+				if len(st.Restored) != 1 || st.Restored[0].Label != "KSK-R" || !st.Recovery.Reached {
+					t.Fatalf("restored %+v", st.Restored)
+				}
+				if _, err := cfg.Token.Key(ctx, "KSK-R"); err != nil {
+					t.Fatalf("the restored key is not in the token: %v", err)
+				}
 			}
 			if name == "signing-two" {
 				if _, err := os.Stat(second); err != nil || len(st.Answered) != 1 {
@@ -175,9 +197,19 @@ func shippedConfigWith(t *testing.T, name string, custody map[string]string) (Co
 		t.Fatal(err)
 	}
 	r := newRig(t)
-	l, err := transparency.Open(ctx, r.dir, transparency.Options{Key: r.key, New: true,
-		Open:          event.Open{ScriptSHA256: script.Digest, Custody: custody},
-		OpenArtefacts: []transparency.Artefact{{Name: script.Name, Data: script.Raw}, {Name: "roster.yaml", Data: []byte(roster)}}})
+	open := event.Open{ScriptSHA256: script.Digest, Custody: custody}
+	arts := []transparency.Artefact{{Name: script.Name, Data: script.Raw}, {Name: "roster.yaml", Data: []byte(roster)}}
+	var recoveryCards string
+	if NeedsOf(script).Recovery {
+		// A recovery restores the backup on record: one of a key of its
+		// own, dealt to seven recovery holders' card files.
+		var backup []byte
+		backup, recoveryCards = testBackupWith(t, testBackupMutate)
+		d := sha256.Sum256(backup)
+		open.Backup = hex.EncodeToString(d[:])
+		arts = append(arts, transparency.Artefact{Name: BackupName, Data: backup})
+	}
+	l, err := transparency.Open(ctx, r.dir, transparency.Options{Key: r.key, New: true, Open: open, OpenArtefacts: arts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +223,65 @@ func shippedConfigWith(t *testing.T, name string, custody map[string]string) (Co
 	cfg.Reshare = ReshareConfig{Holders: []quorum.CardInfo{{ID: "CO8", Holder: "H"}, {ID: "CO9", Holder: "I"}, {ID: "CO10", Holder: "J"}},
 		RosterPath: filepath.Join(t.TempDir(), "roster-2.yaml"), CardsDir: filepath.Join(t.TempDir(), "cards"), WorkFactor: 10}
 	cfg.More, cfg.MoreSKRPaths = []Input{{Name: scripts.DemoKSR2Name, Data: scripts.DemoKSR2()}}, []string{filepath.Join(t.TempDir(), "skr-2.xml")}
+	cfg.RecoveryDeal = ReshareConfig{Holders: testRecoveryHolders(), RosterPath: filepath.Join(t.TempDir(), "recovery-roster.yaml"),
+		CardsDir: filepath.Join(t.TempDir(), "recovery-cards"), WorkFactor: 10}
+	if recoveryCards != "" {
+		cfg.RecoveryCards = &quorum.CardFiles{Dir: recoveryCards}
+	}
 	return cfg, l, r
+}
+
+// testBackupMutate, when set, changes the backup shippedConfig puts on
+// record (tests that set it do not run in parallel).
+var testBackupMutate func(*hsm.Backup)
+
+func testRecoveryHolders() []quorum.CardInfo {
+	var out []quorum.CardInfo
+	for i := 1; i <= 7; i++ {
+		out = append(out, quorum.CardInfo{ID: fmt.Sprintf("RK%d", i), Holder: fmt.Sprintf("Holder %d", i)})
+	}
+	return out
+}
+
+// testBackup is a KSK backup of a key of its own (KSK-R, not in the demo's
+// inventory), under a storage master key dealt 5 of 7 to recovery card
+// files sealed with the rehearsal's passphrases, and their folder.
+func testBackup(t *testing.T) ([]byte, string) {
+	t.Helper()
+	return testBackupWith(t, nil)
+}
+
+// testBackupWith is testBackup with the backup changed by mutate.
+func testBackupWith(t *testing.T, mutate func(*hsm.Backup)) ([]byte, string) {
+	t.Helper()
+	roster, cards, secret, err := quorum.DealSecret(rand.Reader, 5, testRecoveryHolders())
+	if err != nil {
+		t.Fatal(err)
+	}
+	smk, _ := quorum.DeriveSMK(secret)
+	check, _ := hsm.CheckValue(smk)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	wrapped, err := hsm.WrapPKCS8(smk, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(key.Public())
+	rb, _ := quorum.MarshalRosterFile(roster)
+	b := hsm.Backup{Format: hsm.BackupFormat, Mechanism: hsm.BackupMechanism, SMKCheck: check, Token: "facility-a", Roster: string(rb),
+		Keys: []hsm.BackupKey{{Label: "KSK-R", Public: der, Wrapped: wrapped}}}
+	if mutate != nil {
+		mutate(&b)
+	}
+	data, _ := b.Marshal()
+	dir := t.TempDir()
+	passes := map[string]string{}
+	for _, c := range cards {
+		passes[c.ID] = "rehearsal passphrase of " + c.ID
+	}
+	if _, err := quorum.WriteCardFiles(dir, cards, passes, 10); err != nil {
+		t.Fatal(err)
+	}
+	return data, dir
 }
 
 // cardsPIN is the token PIN the given cards of a roster derive.

@@ -202,6 +202,9 @@ type Needs struct {
 	Cards   bool // a card reader (a quorum of shares)
 	KSRs    int  // the KSRs it loads
 	Reshare bool // new officers' cards are dealt
+	// Backup: the keys are backed up, recovery holders' cards dealt;
+	// Recovery: the recovery holders' cards are read.
+	Backup, Recovery bool
 }
 
 // NeedsOf reads a script's actions.
@@ -216,6 +219,10 @@ func NeedsOf(script *ceremony.Script) Needs {
 			n.Reshare = n.Reshare || st.Action == ceremony.ActionReshare
 		case ceremony.ActionKSRLoad:
 			n.KSRs++
+		case ceremony.ActionBackup:
+			n.Token, n.Backup = true, true
+		case ceremony.ActionRecovery:
+			n.Recovery = true
 		default:
 			n.Token = true
 		}

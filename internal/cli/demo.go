@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,8 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	theme := fs.String("theme", "dark", "colours of the console: dark, light or mono")
 	anchorKey := fs.String("anchor-key", "", "the key (PEM) that will anchor the rehearsal's log in Rekor: the opening entry announces it")
 	prevLog := fs.String("previous-log", "", "the log folder of the rehearsal this one follows: its final checkpoint is cited by the opening entry, and the SKR it wrote continues the chain")
+	cardsDir := fs.String("cards", "", "the officers' card files, for a rehearsal that follows one which dealt new cards (default: beside the log followed, DIR-cards-2)")
+	recCards := fs.String("recovery-cards", "", "recovery: the folder of the recovery holders' card files (default: beside the log of the rehearsal followed, DIR-recovery-cards)")
 	scriptName := fs.String("script", "demo", "the built-in script to rehearse ("+strings.Join(scripts.Names(), ", ")+") on the demo's software token and simulated cards")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -51,16 +54,6 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	if err != nil {
 		return operational(err)
 	}
-	script, err := rehearsalScript(*scriptName)
-	if err != nil {
-		return err
-	}
-	announced := ""
-	if *anchorKey != "" {
-		if announced, err = anchorKeyArg(*anchorKey); err != nil {
-			return usageErr("demo: --anchor-key %s: %v", *anchorKey, err)
-		}
-	}
 	existing, _ := os.ReadDir(dir)
 	resume := len(existing) > 0
 	var previous *previousCeremony
@@ -68,6 +61,40 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 		if previous, err = readPrevious(*prevLog); err != nil {
 			return err
 		}
+	}
+	// A rehearsal goes on with the roster the one it follows ended with:
+	// after new cards were dealt, those cards (their files, with the
+	// rehearsal's passphrases) activate the HSM.
+	roster := scripts.DemoRoster()
+	if previous != nil && previous.roster != nil {
+		roster = previous.roster
+	}
+	script, err := rehearsalScript(*scriptName, roster)
+	if err != nil {
+		return err
+	}
+	ownCards := script.RosterFile != "" && !sameRoster(roster, scripts.DemoRoster())
+	if ownCards && *cardsDir == "" {
+		*cardsDir = previous.dir + "-cards-2"
+		if _, err := os.Stat(*cardsDir); err != nil {
+			return usageErr("demo: %s ended with new officers' cards: give --cards DIR, the folder they were dealt to", previous.dir)
+		}
+	}
+	announced := ""
+	if *anchorKey != "" {
+		if announced, err = anchorKeyArg(*anchorKey); err != nil {
+			return usageErr("demo: --anchor-key %s: %v", *anchorKey, err)
+		}
+	}
+	need := session.NeedsOf(script)
+	if need.Recovery && !resume && (previous == nil || previous.backup == nil) {
+		return usageErr("demo: --script %s restores the KSK backup on record: give --previous-log DIR, a rehearsal that made one (demo --script keygen) or followed one that did", *scriptName)
+	}
+	if need.Recovery && *recCards == "" {
+		if previous == nil {
+			return usageErr("demo: --script %s: give --recovery-cards DIR, the folder the backup's rehearsal dealt them to", *scriptName)
+		}
+		*recCards = previous.dir + "-recovery-cards"
 	}
 	restore, attach := quietLibraries()
 	defer restore()
@@ -84,12 +111,34 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 		return operational(err)
 	}
 	cfg.ClockJumps, cfg.Disk = true, h.disk
+	if ownCards {
+		cards := &quorum.CardFiles{Dir: *cardsDir}
+		tok, err := rehearsalToken(script.Quorum, cards)
+		if err != nil {
+			return usageErr("demo: the officers' cards in %s: %v", *cardsDir, err)
+		}
+		cfg.Cards, cfg.Token = cards, tok
+	}
 	// The rehearsal's parts for what other scripts do: a second KSR
 	// (2010Q2) for a script that signs two quarters, and three new officers
 	// whose card files and roster go beside the log.
 	cfg.More, cfg.MoreSKRPaths = []session.Input{{Name: scripts.DemoKSR2Name, Data: scripts.DemoKSR2()}}, []string{dir + "-skr-2.xml"}
 	cfg.Reshare = session.ReshareConfig{Holders: []quorum.CardInfo{{ID: "CO8", Holder: "Officer H"}, {ID: "CO9", Holder: "Officer I"}, {ID: "CO10", Holder: "Officer J"}},
 		RosterPath: dir + "-roster-2.yaml", CardsDir: dir + "-cards-2", WorkFactor: 12}
+	// Seven recovery key share holders for a script that backs the keys
+	// up, their card files and roster beside the log; a recovery reads
+	// them back, and restores onto a second HSM: a SoftHSM2 token of its
+	// own, activated by the officers' cards as the first one is.
+	cfg.RecoveryDeal = session.ReshareConfig{Holders: demoRecoveryHolders(), RosterPath: dir + "-recovery-roster.yaml", CardsDir: dir + "-recovery-cards", WorkFactor: 12}
+	if need.Recovery {
+		cfg.RecoveryCards = &quorum.CardFiles{Dir: *recCards}
+		tok, closeTok, err := demoSoftHSM(dir+"-softhsm", !resume, script.Quorum, cfg.Cards)
+		if err != nil {
+			return err
+		}
+		defer closeTok()
+		cfg.Token = tok
+	}
 	if cfg.Previous, err = previous.previousSKR(); err != nil {
 		return err
 	}
@@ -151,13 +200,19 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 }
 
 // rehearsalScript loads a built-in script for the demo; one that names
-// roster.yaml gets the demo's roster, whose simulated cards the demo holds.
-func rehearsalScript(name string) (*ceremony.Script, error) {
+// roster.yaml gets the roster given (the demo's, whose simulated cards the
+// demo holds, or the one the rehearsal it follows ended with). Officers of
+// that roster whom the script does not name get a role each, as an
+// operator names the officers of the day in their script.
+func rehearsalScript(name string, roster []byte) (*ceremony.Script, error) {
 	raw, err := scripts.Get(name)
+	if err == nil {
+		raw = withOfficerRoles(raw, roster)
+	}
 	if err != nil {
 		return nil, usageErr("demo: --script %q: built in are %s; rehearse a script of your own with keyceremony run --rehearsal", name, strings.Join(scripts.Names(), ", "))
 	}
-	script, err := ceremony.LoadScriptWith(strings.TrimSuffix(name, ".yaml")+".yaml", raw, func(string) ([]byte, error) { return scripts.DemoRoster(), nil })
+	script, err := ceremony.LoadScriptWith(strings.TrimSuffix(name, ".yaml")+".yaml", raw, func(string) ([]byte, error) { return roster, nil })
 	if err != nil {
 		return nil, operational(err)
 	}
@@ -196,4 +251,33 @@ func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.
 		open:      open,
 		artefacts: arts,
 		keyName:   "rehearsal key", keyHint: "choose a new folder", hooks: h})
+}
+
+// withOfficerRoles adds to a script's roles: list a role for each card of
+// the roster, not revoked, that it does not declare.
+func withOfficerRoles(raw, roster []byte) []byte {
+	r, err := quorum.ParseRosterFile(roster)
+	if err != nil || !bytes.Contains(raw, []byte("\nquorum: roster.yaml")) {
+		return raw
+	}
+	lines := strings.Split(string(raw), "\n")
+	last := -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, "  - {id: ") && last >= -1 && (last == -1 || last == i-1) {
+			if i > 0 && (strings.TrimSpace(lines[i-1]) == "roles:" || last == i-1) {
+				last = i
+			}
+		}
+	}
+	if last < 0 {
+		return raw
+	}
+	var add []string
+	for _, c := range r.Cards {
+		if !c.Revoked && !bytes.Contains(raw, []byte("{id: "+c.ID+",")) {
+			add = append(add, fmt.Sprintf("  - {id: %s, title: Crypto Officer %s}", c.ID, strings.TrimPrefix(c.ID, "CO")))
+		}
+	}
+	out := append(append(append([]string{}, lines[:last+1]...), add...), lines[last+1:]...)
+	return []byte(strings.Join(out, "\n"))
 }

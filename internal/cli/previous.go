@@ -11,7 +11,10 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/audit"
 	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -30,6 +33,12 @@ type previousCeremony struct {
 	// custody is the register of sealed items the previous ceremony
 	// ended with.
 	custody map[string]string
+	// backup is the KSK backup on record when it ended: the one it made or
+	// the one it carried over.
+	backup []byte
+	// roster is the officers' roster it ended with (a roster file): its
+	// own, or the one a cards.reshare step dealt.
+	roster []byte
 }
 
 // readPrevious verifies the log of the ceremony this one follows, which
@@ -71,6 +80,21 @@ func readPrevious(dir string) (*previousCeremony, error) {
 	}
 	if c, err := audit.ReadCeremony(os.DirFS(dir), rep); err == nil {
 		p.custody = c.State.Custody
+		switch {
+		case c.State.Reshared != nil:
+			if p.roster, err = read("artefacts/sha256/"+c.State.Reshared.Roster.SHA256, 1<<20); err != nil {
+				return nil, operational(fmt.Errorf("--previous-log %s: the roster it dealt: %w", dir, err))
+			}
+		case c.Script.RosterRaw != nil:
+			p.roster = c.Script.RosterRaw
+		case c.Script.Quorum != nil:
+			p.roster, _ = quorum.MarshalRosterFile(c.Script.Quorum)
+		}
+		if sha := c.State.Backup; sha != "" {
+			if p.backup, err = read("artefacts/sha256/"+sha, hsm.MaxBackupSize); err != nil {
+				return nil, operational(fmt.Errorf("--previous-log %s: the KSK backup on record: %w", dir, err))
+			}
+		}
 	}
 	if p.skrSHA != "" {
 		if p.skr, err = read("artefacts/sha256/"+p.skrSHA, dnssec.MaxDocumentSize); err != nil {
@@ -85,7 +109,14 @@ func readPrevious(dir string) (*previousCeremony, error) {
 func (p *previousCeremony) cite(open *event.Open, arts []transparency.Artefact) []transparency.Artefact {
 	open.PreviousOrigin, open.PreviousVKey, open.PreviousSize, open.PreviousRoot = p.origin, p.vkey, p.size, p.root
 	open.PreviousCheckpoint, open.PreviousSKR = dnssec.DigestOf(p.checkpoint).Hex(), p.skrSHA
-	return append(arts, transparency.Artefact{Name: "previous-checkpoint", Data: p.checkpoint})
+	arts = append(arts, transparency.Artefact{Name: "previous-checkpoint", Data: p.checkpoint})
+	if p.backup != nil {
+		// The backup on record goes on with the chain: a recovery restores
+		// it from its own log.
+		open.Backup = dnssec.DigestOf(p.backup).Hex()
+		arts = append(arts, transparency.Artefact{Name: session.BackupName, Data: p.backup})
+	}
+	return arts
 }
 
 // openingRegister is the custody register a new ceremony opens with: the

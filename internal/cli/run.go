@@ -16,6 +16,7 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/transparency"
 	"github.com/keyceremony/keyceremony/ui"
 )
@@ -49,7 +50,10 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	newHolders := fs.String("new-holders", "", "cards.reshare: the new officers (holders: [{id, holder}]), with ids the current roster does not use")
 	newRoster := fs.String("new-roster", "", "cards.reshare: where to write the new roster (never overwritten)")
 	newCards := fs.String("new-cards", "", "cards.reshare: where to write the new card files")
-	workFactor := fs.Int("scrypt-work-factor", 0, "cards.reshare: scrypt log2 N of the new card files (default 18)")
+	workFactor := fs.Int("scrypt-work-factor", 0, "cards.reshare and key.backup: scrypt log2 N of the new card files (default 18)")
+	recHolders := fs.String("recovery-holders", "", "key.backup: the recovery key share holders (holders: [{id, holder}]), none of them on the officers' roster")
+	recRoster := fs.String("recovery-roster", "", "key.backup: where to write the recovery holders' roster (never overwritten)")
+	recCards := fs.String("recovery-cards", "", "key.backup: where to write the recovery holders' card files; recovery.collect: the folder where they appear")
 	plain := fs.Bool("plain", false, "line-by-line prompts instead of the full-screen console (also when stdout is not a terminal)")
 	theme := fs.String("theme", "dark", "colours of the console: dark, light or mono")
 	pos, err := parseFlags(fs, args)
@@ -213,6 +217,43 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 			}
 		}
 		cfg.Reshare = session.ReshareConfig{Holders: doc.Holders, RosterPath: *newRoster, CardsDir: *newCards, WorkFactor: *workFactor}
+	}
+	if need.Backup {
+		if *recHolders == "" || *recRoster == "" || *recCards == "" {
+			return usageErr("run: %s backs the keys up: give --recovery-holders FILE, --recovery-roster FILE and --recovery-cards DIR", script.Name)
+		}
+		if *workFactor < 0 || *workFactor > 22 {
+			return usageErr("--scrypt-work-factor %d: want 1 to 22", *workFactor)
+		}
+		threshold := ceremony.DefaultRecoveryThreshold
+		for _, st := range script.Steps() {
+			if st.Action == ceremony.ActionBackup {
+				threshold = ceremony.BackupThreshold(st)
+			}
+		}
+		out, cards := *recRoster, *recCards
+		if resume {
+			out, cards = "", ""
+		}
+		doc, err := loadHolders(*recHolders, threshold, out, cards)
+		if err != nil {
+			return err
+		}
+		for _, h := range doc.Holders {
+			if _, ok := script.Quorum.Card(h.ID); ok {
+				return usageErr("%s: card id %s is a crypto officer's; the recovery key share holders are a quorum of their own: give them ids of their own", *recHolders, h.ID)
+			}
+		}
+		cfg.RecoveryDeal = session.ReshareConfig{Holders: doc.Holders, RosterPath: *recRoster, CardsDir: *recCards, WorkFactor: *workFactor}
+	}
+	if need.Recovery {
+		if *recCards == "" {
+			return usageErr("run: %s collects the recovery holders' cards: give --recovery-cards DIR, where their card files appear", script.Name)
+		}
+		if !resume && (previous == nil || previous.backup == nil) {
+			return usageErr("run: %s restores the KSK backup on record: give --previous-log DIR, the ceremony that made it or one that carried it over", script.Name)
+		}
+		cfg.RecoveryCards = &quorum.CardFiles{Dir: *recCards}
 	}
 	if need.Cards {
 		cfg.Cards = src.reader(script.Quorum, nil)

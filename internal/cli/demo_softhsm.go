@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
+)
+
+// softHSMModule is Debian's SoftHSM2 PKCS#11 library.
+const softHSMModule = "/usr/lib/softhsm/libsofthsm2.so"
+
+// RecoveryTokenLabel is the label of the rehearsal's second HSM, at the
+// other facility, that a recovery restores the backup onto.
+const RecoveryTokenLabel = "keyceremony-facility-b"
+
+// demoRecoveryHolders are the rehearsal's seven recovery key share holders.
+func demoRecoveryHolders() []quorum.CardInfo {
+	var out []quorum.CardInfo
+	for i, name := range []string{"Amara Okafor", "Bao Tran", "Carmen Ruiz", "Dmitri Volkov", "Elin Berg", "Farid Haddad", "Grace Muller"} {
+		out = append(out, quorum.CardInfo{ID: fmt.Sprintf("RK%d", i+1), Holder: name})
+	}
+	return out
+}
+
+// demoSoftHSM opens the rehearsal's second HSM: a SoftHSM2 token in its own
+// folder beside the log (SOFTHSM2_CONF points there for this process),
+// made on first use with the PIN the demo's officers' cards derive for its
+// label, so that only their quorum activates it.
+func demoSoftHSM(dir string, create bool, roster *quorum.Roster, cards quorum.Reader) (*hsm.PKCS11Token, func(), error) {
+	util, err := exec.LookPath("softhsm2-util")
+	if _, serr := os.Stat(softHSMModule); err != nil || serr != nil {
+		return nil, nil, usageErr("demo: a recovery restores onto a second HSM, a SoftHSM2 token here: install SoftHSM2 (apt-get install softhsm2, or make deps)")
+	}
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.MkdirAll(tokens, 0o700); err != nil {
+		return nil, nil, operational(err)
+	}
+	conf := filepath.Join(dir, "softhsm2.conf")
+	if err := os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"), 0o600); err != nil {
+		return nil, nil, operational(err)
+	}
+	os.Setenv("SOFTHSM2_CONF", conf)
+	if create {
+		pin, err := rehearsalPIN(roster, cards, RecoveryTokenLabel)
+		if err != nil {
+			return nil, nil, operational(err)
+		}
+		so := make([]byte, 16)
+		rand.Read(so)
+		out, err := exec.Command(util, "--init-token", "--free", "--label", RecoveryTokenLabel, "--pin", string(pin), "--so-pin", hex.EncodeToString(so)).CombinedOutput()
+		quorum.Wipe(pin)
+		if err != nil {
+			return nil, nil, operational(fmt.Errorf("demo: make the second HSM (softhsm2-util --init-token): %v: %s", err, out))
+		}
+	}
+	tok, err := hsm.OpenPKCS11(softHSMModule, RecoveryTokenLabel)
+	if err != nil {
+		return nil, nil, operational(fmt.Errorf("demo: the second HSM: %w", err))
+	}
+	return tok, func() { tok.Close() }, nil
+}
+
+// rehearsalPIN is the PIN the rehearsal's officers' cards derive for a
+// token label: the simulated ones, or card files sealed with the
+// rehearsal's passphrases.
+func rehearsalPIN(r *quorum.Roster, cards quorum.Reader, label string) ([]byte, error) {
+	var dealt []quorum.Card
+	for _, c := range r.Cards {
+		if c.Revoked || len(dealt) == r.Threshold {
+			continue
+		}
+		card, err := cards.Read(quorum.WithSecret(context.Background(), "rehearsal passphrase of "+c.ID), c.ID)
+		if err != nil {
+			return nil, err
+		}
+		dealt = append(dealt, card)
+	}
+	defer func() {
+		for _, c := range dealt {
+			quorum.Wipe(c.Value)
+		}
+	}()
+	return quorum.RecoverPIN(r, dealt, label)
+}
+
+// rehearsalToken is the demo's software token, its PIN the one the
+// rehearsal's current officers' cards derive (after a ceremony that dealt a
+// new secret, the token of a real HSM would keep the PIN it set).
+func rehearsalToken(r *quorum.Roster, cards quorum.Reader) (*hsm.SoftToken, error) {
+	pin, err := rehearsalPIN(r, cards, hsm.DemoTokenLabel)
+	if err != nil {
+		return nil, err
+	}
+	digest := sha256.Sum256(pin)
+	quorum.Wipe(pin)
+	return hsm.DemoToken(digest)
+}
+
+// sameRoster reports whether two roster files hold the same roster.
+func sameRoster(a, b []byte) bool {
+	ra, err := quorum.ParseRosterFile(a)
+	if err != nil {
+		return false
+	}
+	rb, err := quorum.ParseRosterFile(b)
+	if err != nil {
+		return false
+	}
+	ma, _ := quorum.MarshalRosterFile(ra)
+	mb, _ := quorum.MarshalRosterFile(rb)
+	return bytes.Equal(ma, mb)
+}
