@@ -318,7 +318,9 @@ func (st Snapshot) recoveryCard() Interaction {
 	i := Interaction{Key: KeyCard, Help: "present recovery card", Main: true, Inline: true}
 	if q == nil {
 		i.Prompt = "no KSK backup is on record"
-		i.next = func([]string) Reply { return Reply{Problem: "no KSK backup is on record: a recovery follows the ceremony that made one"} }
+		i.next = func([]string) Reply {
+			return Reply{Problem: "no KSK backup is on record: a recovery follows the ceremony that made one"}
+		}
 		return i
 	}
 	first := Ask{Card: true, Prompt: "Recovery card", Choices: fmt.Sprintf("1-%d", len(q.Cards))}

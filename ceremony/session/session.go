@@ -100,12 +100,12 @@ type Session struct {
 	recovery *quorum.Collector
 	smk      []byte
 	backup   *hsm.Backup
-	pin       []byte // derived at the quorum, wiped at the HSM login
-	ksr       *dnssec.Document
-	signed    []dnssec.Bundle
-	last      *transparency.Appended
-	plan      *Plan
-	prevSKR   *dnssec.Document // the SKR the current KSR follows, once read
+	pin      []byte // derived at the quorum, wiped at the HSM login
+	ksr      *dnssec.Document
+	signed   []dnssec.Bundle
+	last     *transparency.Appended
+	plan     *Plan
+	prevSKR  *dnssec.Document // the SKR the current KSR follows, once read
 	// lastWall and lastMono are the wall clock (no monotonic reading) and
 	// the monotonic clock at the last entry, for checkClock.
 	lastWall, lastMono time.Time

@@ -108,24 +108,24 @@ func (sn Snapshot) FinalPending() bool {
 type Next int
 
 const (
-	NextConfirm     Next = iota // the operator confirms the step (enter)
-	NextAction                  // the operator starts the step's action (enter)
-	NextCards                   // crypto officers present cards
-	NextTyped                   // the operator types the confirmation
-	NextSign                    // bundles remain to sign
-	NextCheckFailed             // the KSR failed its checks: record an exception
-	NextDone                    // every step is done and the ceremony closed
-	NextReshare                 // the new officers type their cards' passphrases
-	NextSignIn                  // the participants' names are typed in, role by role
-	NextWitness                 // the step's next witness confirms it, with their own key
-	NextChoose                  // the contingencies that apply are chosen
-	NextCosign                  // every step is done: the officers cosign the final checkpoint
-	NextForged                  // a forged card was refused: record an exception first
-	NextBagOpen                 // an item's bag's serial is read, and its condition confirmed
-	NextBagSeal                 // an item's new bag's serial is read, twice
-	NextTrigger                 // the log shows what a contingency plans for: take one
-	NextBackup                  // the recovery holders type their new cards' passphrases
-	NextRecoveryCards           // the recovery holders present their cards
+	NextConfirm       Next = iota // the operator confirms the step (enter)
+	NextAction                    // the operator starts the step's action (enter)
+	NextCards                     // crypto officers present cards
+	NextTyped                     // the operator types the confirmation
+	NextSign                      // bundles remain to sign
+	NextCheckFailed               // the KSR failed its checks: record an exception
+	NextDone                      // every step is done and the ceremony closed
+	NextReshare                   // the new officers type their cards' passphrases
+	NextSignIn                    // the participants' names are typed in, role by role
+	NextWitness                   // the step's next witness confirms it, with their own key
+	NextChoose                    // the contingencies that apply are chosen
+	NextCosign                    // every step is done: the officers cosign the final checkpoint
+	NextForged                    // a forged card was refused: record an exception first
+	NextBagOpen                   // an item's bag's serial is read, and its condition confirmed
+	NextBagSeal                   // an item's new bag's serial is read, twice
+	NextTrigger                   // the log shows what a contingency plans for: take one
+	NextBackup                    // the recovery holders type their new cards' passphrases
+	NextRecoveryCards             // the recovery holders present their cards
 )
 
 // Awaiting returns what the ceremony waits for.
