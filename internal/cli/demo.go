@@ -32,7 +32,7 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	prevLog := fs.String("previous-log", "", "the log folder of the rehearsal this one follows: its final checkpoint is cited by the opening entry, and the SKR it wrote continues the chain")
 	cardsDir := fs.String("cards", "", "the officers' card files, for a rehearsal that follows one which dealt new cards (default: beside the log followed, DIR-cards-2)")
 	recCards := fs.String("recovery-cards", "", "recovery: the folder of the recovery holders' card files (default: beside the log of the rehearsal followed, DIR-recovery-cards)")
-	scriptName := fs.String("script", "demo", "the built-in script to rehearse ("+strings.Join(scripts.Names(), ", ")+") on the demo's software token and simulated cards")
+	scriptName := fs.String("script", "demo", "the built-in script to rehearse ("+strings.Join(scripts.Names(), ", ")+") on the demo's software token and simulated cards, or "+YearScript+": a KSK's year, each ceremony on the previous one's log, ending with verify --history")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -53,6 +53,22 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	dir, err := filepath.Abs(*logDir)
 	if err != nil {
 		return operational(err)
+	}
+	if *scriptName == YearScript {
+		var pass []string
+		if *auto {
+			pass = append(pass, "--auto")
+		}
+		if *plain {
+			pass = append(pass, "--plain")
+		}
+		if *theme != "dark" {
+			pass = append(pass, "--theme", *theme)
+		}
+		if *prevLog != "" || *cardsDir != "" || *recCards != "" || *anchorKey != "" {
+			return usageErr("demo --script %s rehearses a whole chain from its first ceremony: no --previous-log, --cards, --recovery-cards or --anchor-key", YearScript)
+		}
+		return runYear(ctx, h, dir, pass, stdin, stdout, stderr)
 	}
 	existing, _ := os.ReadDir(dir)
 	resume := len(existing) > 0
@@ -123,8 +139,7 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	// (2010Q2) for a script that signs two quarters, and three new officers
 	// whose card files and roster go beside the log.
 	cfg.More, cfg.MoreSKRPaths = []session.Input{{Name: scripts.DemoKSR2Name, Data: scripts.DemoKSR2()}}, []string{dir + "-skr-2.xml"}
-	cfg.Reshare = session.ReshareConfig{Holders: []quorum.CardInfo{{ID: "CO8", Holder: "Officer H"}, {ID: "CO9", Holder: "Officer I"}, {ID: "CO10", Holder: "Officer J"}},
-		RosterPath: dir + "-roster-2.yaml", CardsDir: dir + "-cards-2", WorkFactor: 12}
+	cfg.Reshare = session.ReshareConfig{Holders: demoNewOfficers(script.Quorum), RosterPath: dir + "-roster-2.yaml", CardsDir: dir + "-cards-2", WorkFactor: 12}
 	// Seven recovery key share holders for a script that backs the keys
 	// up, their card files and roster beside the log; a recovery reads
 	// them back, and restores onto a second HSM: a SoftHSM2 token of its
@@ -254,7 +269,8 @@ func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.
 }
 
 // withOfficerRoles adds to a script's roles: list a role for each card of
-// the roster, not revoked, that it does not declare.
+// the roster that it does not declare (a revoked officer's too: the
+// roster names them).
 func withOfficerRoles(raw, roster []byte) []byte {
 	r, err := quorum.ParseRosterFile(roster)
 	if err != nil || !bytes.Contains(raw, []byte("\nquorum: roster.yaml")) {
@@ -274,10 +290,29 @@ func withOfficerRoles(raw, roster []byte) []byte {
 	}
 	var add []string
 	for _, c := range r.Cards {
-		if !c.Revoked && !bytes.Contains(raw, []byte("{id: "+c.ID+",")) {
+		if !bytes.Contains(raw, []byte("{id: "+c.ID+",")) {
 			add = append(add, fmt.Sprintf("  - {id: %s, title: Crypto Officer %s}", c.ID, strings.TrimPrefix(c.ID, "CO")))
 		}
 	}
 	out := append(append(append([]string{}, lines[:last+1]...), add...), lines[last+1:]...)
 	return []byte(strings.Join(out, "\n"))
+}
+
+// demoNewOfficers are the three new officers a rehearsal deals cards to:
+// numbered after every card of the roster (CO8 to CO10 after the demo's).
+func demoNewOfficers(r *quorum.Roster) []quorum.CardInfo {
+	next := 1
+	if r != nil {
+		for _, c := range r.Cards {
+			var n int
+			if _, err := fmt.Sscanf(c.ID, "CO%d", &n); err == nil && n >= next {
+				next = n + 1
+			}
+		}
+	}
+	var out []quorum.CardInfo
+	for i := 0; i < 3; i++ {
+		out = append(out, quorum.CardInfo{ID: fmt.Sprintf("CO%d", next+i), Holder: "Officer " + string(rune('A'+(next+i-1)%26))})
+	}
+	return out
 }
