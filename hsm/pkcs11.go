@@ -543,3 +543,62 @@ func mapErr(err error) error {
 	}
 	return e
 }
+
+// InitToken initialises the first uninitialised token of a module (as
+// SoftHSM2 always offers one) with a label, a security officer PIN and the
+// user PIN, through PKCS#11 itself: no PIN is put on a command line. Real
+// HSMs are initialised with their own tools.
+func InitToken(module, label string, soPIN, pin []byte) error {
+	p, _, release, err := loadModule(module)
+	if err != nil {
+		return err
+	}
+	defer release()
+	slots, err := p.GetSlotList(true)
+	if err != nil {
+		return fmt.Errorf("list PKCS#11 slots: %w", err)
+	}
+	free := -1
+	for _, s := range slots {
+		ti, err := p.GetTokenInfo(s)
+		if err != nil {
+			continue
+		}
+		if ti.Label == label && ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 {
+			return fmt.Errorf("a token labelled %q exists already", label)
+		}
+		if ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 && free < 0 {
+			free = int(s)
+		}
+	}
+	if free < 0 {
+		return fmt.Errorf("module %s offers no uninitialised token", module)
+	}
+	if err := p.InitToken(uint(free), string(soPIN), label); err != nil {
+		return fmt.Errorf("initialise token %q: %w", label, mapErr(err))
+	}
+	// Slots may be numbered anew once a token is initialised: find it by
+	// its label.
+	if slots, err = p.GetSlotList(true); err != nil {
+		return err
+	}
+	for _, s := range slots {
+		if ti, err := p.GetTokenInfo(s); err != nil || ti.Label != label {
+			continue
+		}
+		sess, err := p.OpenSession(s, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+		if err != nil {
+			return mapErr(err)
+		}
+		defer p.CloseSession(sess)
+		if err := p.Login(sess, pkcs11.CKU_SO, string(soPIN)); err != nil {
+			return fmt.Errorf("token %q: the security officer's login: %w", label, mapErr(err))
+		}
+		defer p.Logout(sess)
+		if err := p.InitPIN(sess, string(pin)); err != nil {
+			return fmt.Errorf("token %q: set the user PIN: %w", label, mapErr(err))
+		}
+		return nil
+	}
+	return fmt.Errorf("token %q is not found after its initialisation", label)
+}

@@ -407,6 +407,9 @@ type BackedUp struct {
 	Threshold    int           `json:"threshold"`
 	Holders      []string      `json:"holders"`
 	RosterSHA256 string        `json:"roster_sha256"`
+	// Kept are the keys of the token that are not in the backup: made
+	// never to leave it (not backup-capable).
+	Kept []string `json:"kept,omitempty"`
 }
 
 // RecoveryCard: a recovery key share holder's card was checked against the

@@ -160,7 +160,7 @@ func (st Snapshot) bagOpen(a []string) Reply {
 	}
 	serial := &Ask{Label: "Bag serial: ", Prompt: fmt.Sprintf("Serial of the bag holding %s, as read aloud; enter alone: it cannot be reached", it.What),
 		Hint: "enter to record · esc to cancel", Optional: true, Auto: auto}
-	again := &Ask{Label: "Bag serial, again: ", Prompt: "The same serial, read and typed again", Hint: "enter to record · esc to cancel", Auto: auto}
+	again := &Ask{Label: "Bag serial, again: ", Prompt: fmt.Sprintf("The serial of the bag holding %s, read and typed again", it.What), Hint: "enter to record · esc to cancel", Auto: auto}
 	if len(a) == 0 {
 		return Reply{Ask: serial}
 	}
@@ -238,7 +238,7 @@ func (st Snapshot) bagSeal(a []string) Reply {
 		if s := strings.TrimSpace(a[0]); !ceremony.ValidBag(s) {
 			return Reply{Ask: serial, Problem: fmt.Sprintf("%q is not a bag's serial (3 to 32 letters, digits and dashes); type it again", s), Retry: 1}
 		}
-		return Reply{Ask: &Ask{Label: "New bag serial, again: ", Prompt: "The same serial, read and typed again", Hint: "enter to record · esc to cancel", Auto: auto}}
+		return Reply{Ask: &Ask{Label: "New bag serial, again: ", Prompt: fmt.Sprintf("The serial of the new bag sealing %s, read and typed again", it.What), Hint: "enter to record · esc to cancel", Auto: auto}}
 	}
 	if strings.TrimSpace(a[0]) != strings.TrimSpace(a[1]) {
 		return Reply{Ask: serial, Problem: "the two serials typed differ; read the bag again", Retry: 2}

@@ -135,7 +135,22 @@ func (s *Session) Backup(ctx context.Context, passphrases map[string]string) err
 	}
 	b := hsm.Backup{Format: hsm.BackupFormat, Mechanism: hsm.BackupMechanism, SMKCheck: check, Token: s.cfg.Token.Label(), Roster: string(rb)}
 	ev := event.BackedUp{Step: cur.ID, Token: s.cfg.Token.Label(), SMKCheck: check, Threshold: roster.Threshold}
+	attrs, hasAttrs := s.cfg.Token.(interface {
+		PrivateAttributes(label string) (sensitive, extractable, neverExtractable bool, err error)
+	})
 	for _, label := range labels {
+		if hasAttrs {
+			if _, extractable, _, err := attrs.PrivateAttributes(label); err == nil && !extractable {
+				// A key made never to leave the token stays out of the
+				// backup, and the log says so; a KSK generated here must
+				// be in it.
+				if slices.ContainsFunc(s.state.Keys, func(k ceremony.GeneratedKey) bool { return k.Label == label }) {
+					return fmt.Errorf("KSK %s, generated in this ceremony, is not extractable: the profile's token must be backup_capable: true for a key.backup step; nothing was logged", label)
+				}
+				ev.Kept = append(ev.Kept, label)
+				continue
+			}
+		}
 		k, err := s.cfg.Token.Key(ctx, label)
 		if err != nil {
 			return err
@@ -154,6 +169,9 @@ func (s *Session) Backup(ctx context.Context, passphrases map[string]string) err
 		}
 		b.Keys = append(b.Keys, hsm.BackupKey{Label: label, Public: der, Wrapped: wrapped})
 		ev.Keys = append(ev.Keys, event.BackedUpKey{Label: label, KeyTag: tag, DSSHA256: ds})
+	}
+	if len(b.Keys) == 0 {
+		return fmt.Errorf("token %q holds no key that can be backed up (none is extractable): generate backup-capable keys (the profile's backup_capable: true)", s.cfg.Token.Label())
 	}
 	data, err := b.Marshal()
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 
 	"github.com/keyceremony/keyceremony/hsm"
@@ -36,8 +35,7 @@ func demoRecoveryHolders() []quorum.CardInfo {
 // made on first use with the PIN the demo's officers' cards derive for its
 // label, so that only their quorum activates it.
 func demoSoftHSM(dir string, create bool, roster *quorum.Roster, cards quorum.Reader) (*hsm.PKCS11Token, func(), error) {
-	util, err := exec.LookPath("softhsm2-util")
-	if _, serr := os.Stat(softHSMModule); err != nil || serr != nil {
+	if _, err := os.Stat(softHSMModule); err != nil {
 		return nil, nil, usageErr("demo: a recovery restores onto a second HSM, a SoftHSM2 token here: install SoftHSM2 (apt-get install softhsm2, or make deps)")
 	}
 	tokens := filepath.Join(dir, "tokens")
@@ -48,7 +46,17 @@ func demoSoftHSM(dir string, create bool, roster *quorum.Roster, cards quorum.Re
 	if err := os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n"), 0o600); err != nil {
 		return nil, nil, operational(err)
 	}
+	// The module reads SOFTHSM2_CONF when it is initialised; the process's
+	// environment is put back as it was once the token is open.
+	was, had := os.LookupEnv("SOFTHSM2_CONF")
 	os.Setenv("SOFTHSM2_CONF", conf)
+	defer func() {
+		if had {
+			os.Setenv("SOFTHSM2_CONF", was)
+		} else {
+			os.Unsetenv("SOFTHSM2_CONF")
+		}
+	}()
 	if create {
 		pin, err := rehearsalPIN(roster, cards, RecoveryTokenLabel)
 		if err != nil {
@@ -56,10 +64,10 @@ func demoSoftHSM(dir string, create bool, roster *quorum.Roster, cards quorum.Re
 		}
 		so := make([]byte, 16)
 		rand.Read(so)
-		out, err := exec.Command(util, "--init-token", "--free", "--label", RecoveryTokenLabel, "--pin", string(pin), "--so-pin", hex.EncodeToString(so)).CombinedOutput()
+		err = hsm.InitToken(softHSMModule, RecoveryTokenLabel, []byte(hex.EncodeToString(so)), pin)
 		quorum.Wipe(pin)
 		if err != nil {
-			return nil, nil, operational(fmt.Errorf("demo: make the second HSM (softhsm2-util --init-token): %v: %s", err, out))
+			return nil, nil, operational(fmt.Errorf("demo: make the second HSM: %w", err))
 		}
 	}
 	tok, err := hsm.OpenPKCS11(softHSMModule, RecoveryTokenLabel)

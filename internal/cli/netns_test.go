@@ -62,8 +62,8 @@ func TestNoNetwork(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			trace := filepath.Join(dir, "strace")
-			cmd := exec.Command("unshare", "-n", "strace", "-f", "-qq", "-e", "trace=socket,connect", "-e", "signal=none", "-o", trace,
-				os.Args[0], "demo", "--script", name, "--auto", "--plain", "--log", filepath.Join(dir, "log"))
+			cmd := exec.Command("unshare", append([]string{"-n", "strace", "-f", "-qq", "-e", "trace=socket,connect", "-e", "signal=none", "-o", trace,
+				os.Args[0], "demo", "--script", name, "--auto", "--plain", "--log", filepath.Join(dir, "log")}, rehearsalBefore(t, name)...)...)
 			cmd.Env = append(os.Environ(), mainEnv+"=1")
 			cmd.Stdin = strings.NewReader("")
 			out, err := cmd.CombinedOutput()

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -33,15 +35,29 @@ func (d *plainDriver) Read(p []byte) (int, error) {
 }
 
 var (
+	bagPrompt    = regexp.MustCompile(`^  (?:Serial|The serial) of the (new )?bag (?:holding|sealing) (.+?)(?:,| read)`)
+	intactPrompt = regexp.MustCompile(`^  \S+: is bag \S+ intact`)
 	typePrompt   = regexp.MustCompile(`^  Type (\S+) to `)
 	secretPrompt = regexp.MustCompile(`^  (?:passphrase|card PIN) of card (\S+) \(`)
 )
 
 // atTable is what the table answers when the test has nothing else to say:
 // each witness confirms (w), enter for steps and actions, everyone signs in,
-// the confirmation is typed as asked. Anything else ends the input.
+// the confirmation is typed as asked, each bag's serial is read (one of the
+// item's own, a new one for a new bag) and found intact. Anything else ends
+// the input.
 func atTable(prompt string) (string, bool) {
 	switch {
+	case bagPrompt.MatchString(prompt):
+		m := bagPrompt.FindStringSubmatch(prompt)
+		d := sha256.Sum256([]byte(m[2]))
+		kind := "TEB-O"
+		if m[1] != "" {
+			kind = "TEB-S"
+		}
+		return fmt.Sprintf("%s%X", kind, d[:3]), true
+	case intactPrompt.MatchString(prompt):
+		return "y", true
 	case strings.HasPrefix(prompt, "  [w] "):
 		return "w", true
 	case strings.HasPrefix(prompt, "  [enter] "):

@@ -219,6 +219,9 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 		cfg.Reshare = session.ReshareConfig{Holders: doc.Holders, RosterPath: *newRoster, CardsDir: *newCards, WorkFactor: *workFactor}
 	}
 	if need.Backup {
+		if p == nil || !p.Token.BackupCapable {
+			return usageErr("run: %s backs the keys up (key.backup): the profile's token must say backup_capable: true, so that the keys it generates can be wrapped for the backup", script.Name)
+		}
 		if *recHolders == "" || *recRoster == "" || *recCards == "" {
 			return usageErr("run: %s backs the keys up: give --recovery-holders FILE, --recovery-roster FILE and --recovery-cards DIR", script.Name)
 		}

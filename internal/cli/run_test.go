@@ -11,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"filippo.io/age"
 
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/hsmtest"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 )
@@ -112,7 +114,7 @@ func TestRunCeremony(t *testing.T) {
 	if err := run(ctx, []string{"verify", logDir}, nil, &out, io.Discard); err != nil {
 		t.Fatalf("verify: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "ceremony.script") || !strings.Contains(out.String(), "18 of 18 steps") {
+	if !strings.Contains(out.String(), "ceremony.script") || !strings.Contains(out.String(), "24 of 24 steps") {
 		t.Fatalf("verify printed:\n%s", out.String())
 	}
 	all += out.String()
@@ -205,13 +207,28 @@ func TestRunKeyGeneration(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "keygen.yaml"), script, 0o644)
 	os.WriteFile(filepath.Join(dir, "new-holders.yaml"), []byte("holders:\n  - {id: CO11, holder: Kim}\n  - {id: CO12, holder: Lee}\n  - {id: CO13, holder: Mo}\n"), 0o644)
 	logDir, newRoster, newCards := filepath.Join(dir, "log"), filepath.Join(dir, "roster-2.yaml"), filepath.Join(dir, "cards-2")
+	var rk bytes.Buffer
+	rk.WriteString("holders:\n")
+	for i := 1; i <= 7; i++ {
+		fmt.Fprintf(&rk, "  - {id: RK%d, holder: Holder %d}\n", i, i)
+	}
+	os.WriteFile(filepath.Join(dir, "rksh.yaml"), rk.Bytes(), 0o644)
+	recRoster, recCards := filepath.Join(dir, "rksh-roster.yaml"), filepath.Join(dir, "rksh-cards")
 	ctx := context.Background()
 	args := []string{"run", "--script", filepath.Join(dir, "keygen.yaml"), "--profile", profile, "--log", logDir, "--cards", cardsDir,
-		"--new-holders", filepath.Join(dir, "new-holders.yaml"), "--new-roster", newRoster, "--new-cards", newCards, "--scrypt-work-factor", "10", "--plain"}
+		"--new-holders", filepath.Join(dir, "new-holders.yaml"), "--new-roster", newRoster, "--new-cards", newCards, "--scrypt-work-factor", "10", "--plain",
+		"--recovery-holders", filepath.Join(dir, "rksh.yaml"), "--recovery-roster", recRoster, "--recovery-cards", recCards}
+	// The keys are backed up at generation: a profile whose keys cannot be
+	// wrapped is refused before anything is logged.
+	if err := run(ctx, args, nil, io.Discard, io.Discard); exitCode(err) != exitUsage || !strings.Contains(err.Error(), "must say backup_capable: true") {
+		t.Fatalf("a key.backup with a profile that is not backup-capable: %v", err)
+	}
+	text, _ := os.ReadFile(profile)
+	os.WriteFile(profile, bytes.Replace(text, []byte("  backend: pkcs11\n"), []byte("  backend: pkcs11\n  backup_capable: true\n"), 1), 0o644)
 	cards := presenting([]string{"2", "4", "6"}, map[string]string{"CO2": pass(2), "CO4": pass(4), "CO6": pass(6)})
 	np := func(id string) string { return "new passphrase of " + id }
 	var newPass []string
-	for _, id := range []string{"CO11", "CO12", "CO13"} {
+	for _, id := range []string{"CO11", "CO12", "CO13", "RK1", "RK2", "RK3", "RK4", "RK5", "RK6", "RK7"} {
 		newPass = append(newPass, np(id), np(id))
 	}
 	typing := typingNew(&newPass, cards)
@@ -232,7 +249,8 @@ func TestRunKeyGeneration(t *testing.T) {
 		t.Fatalf("run printed:\n%s", out.String())
 	}
 	for _, want := range []string{"new card set CO11, CO12, CO13 (3 of 3) with a new secret; the HSM's PIN changed; revoked CO1, CO2, CO3, CO4, CO5, CO6, CO7",
-		"The HSM's PIN changed: only the new cards open it from now on."} {
+		"The HSM's PIN changed: only the new cards open it from now on.",
+		"under a new storage master key (check value ", "dealt to the recovery holders RK1, RK2, RK3, RK4, RK5, RK6, RK7 (5 of 7)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("run lacks %q:\n%s", want, out.String())
 		}
@@ -260,7 +278,7 @@ func TestRunKeyGeneration(t *testing.T) {
 		t.Fatalf("hsm inventory does not show the generated key (tag %s, DS %s):\n%s", m[1], ds, inv.String())
 	}
 	var vout bytes.Buffer
-	if err := run(ctx, []string{"verify", logDir}, nil, &vout, io.Discard); err != nil || !strings.Contains(vout.String(), "17 of 17 steps") {
+	if err := run(ctx, []string{"verify", logDir}, nil, &vout, io.Discard); err != nil || !strings.Contains(vout.String(), "18 of 18 steps") {
 		t.Fatalf("verify: %v\n%s", err, vout.String())
 	}
 	arts, _ := filepath.Glob(filepath.Join(logDir, "artefacts", "sha256", "*"))
@@ -281,6 +299,24 @@ func TestRunKeyGeneration(t *testing.T) {
 	}
 	if !anchor {
 		t.Fatal("the generated key's trust anchor XML is not among the log's artefacts")
+	}
+	// The backup among the artefacts holds the new key, wrapped; the
+	// recovery holders' seven card files and roster are written.
+	var backup *hsm.Backup
+	for _, a := range arts {
+		b, _ := os.ReadFile(a)
+		if bk, err := hsm.ParseBackup(b); err == nil {
+			backup = bk
+		}
+	}
+	if backup == nil || !slices.ContainsFunc(backup.Keys, func(k hsm.BackupKey) bool { return k.Label == "KSK-NEW" }) {
+		t.Fatalf("no backup of KSK-NEW among the log's artefacts: %+v", backup)
+	}
+	if files, _ := filepath.Glob(filepath.Join(recCards, "*.card")); len(files) != 7 {
+		t.Fatalf("%d recovery card files", len(files))
+	}
+	if _, err := quorum.ParseRosterFile(mustRead(t, recRoster)); err != nil {
+		t.Fatalf("the recovery holders' roster: %v", err)
 	}
 }
 
@@ -317,6 +353,9 @@ func TestRunWitnessed(t *testing.T) {
 	var out bytes.Buffer
 	lines := []string{"1", "KP-0001", "y", "3", "CH-77", "n", "2", "BO-12", "y"}
 	answer := func(prompt string) (string, bool) {
+		if bagPrompt.MatchString(prompt) {
+			return atTable(prompt)
+		}
 		if strings.HasPrefix(prompt, "  Card ") || strings.HasPrefix(prompt, "  Serial ") || strings.Contains(prompt, "the HSM accepted card") {
 			if len(lines) == 0 {
 				return "", false
