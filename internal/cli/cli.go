@@ -82,7 +82,7 @@ type hooks struct {
 
 func commands(h hooks) []command {
 	return []command{
-		{name: "demo", usage: "demo [--script NAME] [--log DIR] [--previous-log DIR] [--auto] [--plain] [--theme dark|light|mono] [--anchor-key FILE]",
+		{name: "demo", usage: "demo [--script NAME|year] [--log DIR] [--previous-log DIR] [--cards DIR] [--recovery-cards DIR] [--auto] [--plain] [--theme dark|light|mono] [--anchor-key FILE]",
 			summary: "a whole rehearsal ceremony on embedded defaults; writes and verifies its log",
 			run: func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 				return runDemo(ctx, h, args, stdin, stdout, stderr)

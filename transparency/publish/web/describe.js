@@ -190,6 +190,12 @@ const DESCRIPTIONS = {
   ],
   "key.backed_up": [
     {
+      "if": [
+        "kept"
+      ],
+      "text": "token {token}'s keys backed up (count: {keys|count}) under a new storage master key (check value {smk_check}), dealt to the recovery holders {holders|join} ({threshold} of {holders|count}); kept out, not extractable: {kept|join}"
+    },
+    {
       "text": "token {token}'s keys backed up (count: {keys|count}) under a new storage master key (check value {smk_check}), dealt to the recovery holders {holders|join} ({threshold} of {holders|count})"
     }
   ],
