@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -374,6 +375,49 @@ func (p stepPanel) action(f frame, cur ceremony.Step, w int) string {
 				name = "absent"
 			}
 			b.WriteString(f.sty.Text.Render(fmt.Sprintf("  %-5s %-36s %s", r.ID, truncate(r.Title, 36), truncate(name, 30))) + "\n")
+		}
+		b.WriteString("\n")
+	}
+	if cur.Action == ceremony.ActionBackup && st.Confirmed {
+		holders := st.Setup.RecoveryHolders
+		typed := f.answers(session.KeyConfirm) // each new passphrase, twice
+		b.WriteString(f.sty.PanelTitle.Render(fmt.Sprintf("Recovery key share holders · %d of %d", ceremony.BackupThreshold(cur), len(holders))) + "\n")
+		for i, h := range holders {
+			state := "waiting"
+			if len(typed) >= 2*(i+1) {
+				state = "passphrase set"
+			}
+			if st.BackedUp != nil {
+				state = "card written"
+			}
+			b.WriteString(f.sty.Text.Render(fmt.Sprintf("  %-4s %-20s %s", h.ID, truncate(safetext.Printable(h.Holder), 20), state)) + "\n")
+		}
+		if bu := st.BackedUp; bu != nil {
+			for _, k := range bu.Keys {
+				b.WriteString(f.sty.OK.Render(truncate(fmt.Sprintf("[ OK ] %s backed up: key tag %d", k.Label, k.KeyTag), w)) + "\n")
+			}
+			if len(bu.Kept) > 0 {
+				b.WriteString(f.sty.Warn.Render(truncate("[WARN] not extractable, kept out of the backup: "+strings.Join(bu.Kept, ", "), w)) + "\n")
+			}
+			b.WriteString(f.sty.Text.Render("Storage master key check value "+bu.SMKCheck+" (the key itself is wiped)") + "\n")
+		}
+		b.WriteString("\n")
+	}
+	if (cur.Action == ceremony.ActionRecovery || cur.Action == ceremony.ActionRestore) && st.Setup.RecoveryRoster != nil {
+		q := st.Setup.RecoveryRoster
+		b.WriteString(f.sty.PanelTitle.Render(fmt.Sprintf("Recovery holders' cards · %d of %d", len(st.Recovery.Cards), q.Threshold)) + "\n")
+		for i, c := range q.Cards {
+			mark := "[    ]"
+			if slices.Contains(st.Recovery.Cards, c.ID) {
+				mark = "[ IN ]"
+			}
+			b.WriteString(f.sty.Text.Render(fmt.Sprintf("  %d %s %-4s %s", i+1, mark, c.ID, truncate(safetext.Printable(c.Holder), 30))) + "\n")
+		}
+		if st.Recovery.Reached {
+			b.WriteString(f.sty.OK.Render("[ OK ] storage master key rebuilt, check value "+st.Recovery.SMKCheck) + "\n")
+		}
+		for _, r := range st.Restored {
+			b.WriteString(f.sty.OK.Render(truncate(fmt.Sprintf("[ OK ] %s restored into %s: key tag %d, DS %s", r.Label, r.Token, r.KeyTag, dnssec.GroupHex(r.DSSHA256)), w)) + "\n")
 		}
 		b.WriteString("\n")
 	}

@@ -24,7 +24,7 @@ const RecoveryTokenLabel = "keyceremony-facility-b"
 // demoRecoveryHolders are the rehearsal's seven recovery key share holders.
 func demoRecoveryHolders() []quorum.CardInfo {
 	var out []quorum.CardInfo
-	for i, name := range []string{"Amara Okafor", "Bao Tran", "Carmen Ruiz", "Dmitri Volkov", "Elin Berg", "Farid Haddad", "Grace Muller"} {
+	for i, name := range []string{"Hiroshi Sato", "Ingrid Nilsson", "Jamal Bakr", "Kateryna Melnyk", "Luis Ortega", "Mei Lin", "Nadia Rahman"} {
 		out = append(out, quorum.CardInfo{ID: fmt.Sprintf("RK%d", i+1), Holder: name})
 	}
 	return out
