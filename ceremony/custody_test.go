@@ -303,3 +303,38 @@ func TestOpeningRegister(t *testing.T) {
 		t.Fatalf("a script at odds with the previous ceremony: %v", err)
 	}
 }
+
+// TestHSMFailureTrigger: with a contingency planned for a failed HSM, an
+// HSM that refuses its activation stops the step until it is taken.
+func TestHSMFailureTrigger(t *testing.T) {
+	s := signingScript(t, func(y string) string {
+		return strings.Replace(y, "acts:\n", "  - id: other-hsm\n    text: The HSM fails. The ceremony moves to the other facility's HSM.\n    trigger: hsm.failure\n    then: abort\nacts:\n", 1)
+	})
+	refused := func(then func(b *entries, st Step)) func(b *entries, st Step) bool {
+		return func(b *entries, st Step) bool {
+			if st.Action != ActionHSMLogin {
+				return false
+			}
+			b.add(event.KindHSMLoginFailed, map[string]any{"step": st.ID, "token": "t", "reason": "CKR_PIN_INCORRECT"})
+			then(b, st)
+			return true
+		}
+	}
+	if _, err := Replay(s, happyPath(s, refused(func(b *entries, st Step) { b.add(event.KindHSMLogin, map[string]any{"step": st.ID}) }))); !errors.Is(err, ErrOutOfScript) ||
+		!strings.Contains(err.Error(), "waits for a contingency planned for hsm.failure") {
+		t.Fatalf("the login tried again regardless: %v", err)
+	}
+	list := happyPath(s, refused(func(b *entries, st Step) {
+		b.add(event.KindInvoked, map[string]any{"step": st.ID, "contingency": "other-hsm", "trigger": "hsm.failure", "reason": "the HSM refused the PIN twice", "witness": "IW", "then": "abort"})
+	}))
+	var upTo []*event.Entry
+	for _, e := range list {
+		upTo = append(upTo, e)
+		if e.Kind() == event.KindInvoked {
+			break
+		}
+	}
+	if st, err := Replay(s, upTo); err != nil || st.Aborted == nil || st.Triggered != nil {
+		t.Fatalf("the planned path for a failed HSM: %v", err)
+	}
+}

@@ -208,6 +208,9 @@ func applyOpen(a *applying, ev event.Open) error {
 		return errors.New("names a backup on record that it does not cite")
 	}
 	a.n.Backup = ev.Backup
+	if ev.PreviousOrigin != "" {
+		a.n.Previous = &Previous{Origin: ev.PreviousOrigin, Size: ev.PreviousSize, Root: ev.PreviousRoot, SKR: ev.PreviousSKR}
+	}
 	a.n.Opened = true
 	return nil
 }
@@ -607,8 +610,12 @@ func applyHSMLoginFailed(a *applying, ev event.HSMLoginFailed) error {
 	if (a.cur.Action != ActionHSMLogin && !s.NeedActivation) || !s.Quorum || s.HSM {
 		return errors.New("no HSM login was due")
 	}
-	// The token refused the PIN: the officers present their cards again.
+	// The token refused the PIN: the officers present their cards again,
+	// or the contingency the script plans for a failed HSM is taken.
 	a.n.Quorum, a.n.Accepted = false, nil
+	if len(s.Script.Planned(TriggerHSMFailure, "")) > 0 {
+		a.n.Triggered = &Trigger{Trigger: TriggerHSMFailure, Step: a.cur.ID}
+	}
 	return nil
 }
 

@@ -104,7 +104,7 @@ func triggerText(c Contingency) string {
 	if c.Trigger == "" {
 		return ""
 	}
-	what := map[string]string{TriggerCustody: "a bag not as sealed, or an item out of reach", TriggerQuorumShort: "fewer officers signed in than the quorum needs"}[c.Trigger]
+	what := map[string]string{TriggerCustody: "a bag not as sealed, or an item out of reach", TriggerQuorumShort: "fewer officers signed in than the quorum needs", TriggerHSMFailure: "the HSM refusing its activation"}[c.Trigger]
 	if len(c.Items) > 0 {
 		what += " (" + strings.Join(c.Items, ", ") + ")"
 	}

@@ -210,8 +210,9 @@ type Contingency struct {
 	ID   string `yaml:"id"`
 	Text string `yaml:"text"`
 	// Trigger is the condition, evaluated by the engine from the log:
-	// TriggerCustody (a bag not as sealed, or an item out of reach) or
-	// TriggerQuorumShort (fewer officers signed in than the quorum needs).
+	// TriggerCustody (a bag not as sealed, or an item out of reach),
+	// TriggerQuorumShort (fewer officers signed in than the quorum needs) or
+	// TriggerHSMFailure (the HSM refused its activation).
 	Trigger string `yaml:"trigger"`
 	// Items narrows a custody trigger to these items.
 	Items []string `yaml:"items"`
@@ -224,6 +225,7 @@ type Contingency struct {
 const (
 	TriggerCustody     = "custody.incident"
 	TriggerQuorumShort = "quorum.short"
+	TriggerHSMFailure  = "hsm.failure"
 	ThenAbort          = "abort"
 	ThenContinue       = "continue"
 )
@@ -830,9 +832,9 @@ func (s *Script) validateCustody(steps []Step) []string {
 				add(1, "contingency %s: then: and items: go with a trigger:", c.ID)
 			}
 			continue
-		case TriggerCustody, TriggerQuorumShort:
+		case TriggerCustody, TriggerQuorumShort, TriggerHSMFailure:
 		default:
-			add(1, "contingency %s: trigger %q: want %s or %s", c.ID, c.Trigger, TriggerCustody, TriggerQuorumShort)
+			add(1, "contingency %s: trigger %q: want %s, %s or %s", c.ID, c.Trigger, TriggerCustody, TriggerQuorumShort, TriggerHSMFailure)
 		}
 		triggered[c.ID] = true
 		if c.Then != ThenAbort && c.Then != ThenContinue {

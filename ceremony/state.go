@@ -102,6 +102,8 @@ type State struct {
 	// and waiting for one to be taken; Invoked are those taken.
 	Triggered *Trigger
 	Invoked   []Invocation
+	// Previous is the ceremony this one follows, as its opening cites it.
+	Previous *Previous
 	// Backup is the SHA-256 of the KSK backup on record: the one the
 	// opening carried over, or the one this ceremony made (BackedUp).
 	Backup   string
@@ -110,6 +112,15 @@ type State struct {
 	// restored from the backup.
 	Recovery Recovery
 	Restored []event.Restored
+}
+
+// Previous is the ceremony a log follows: the previous log's origin and
+// final checkpoint (size, root hex), and the SHA-256 of the SKR it wrote.
+type Previous struct {
+	Origin string
+	Size   uint64
+	Root   string
+	SKR    string
 }
 
 // Cosigning is a checkpoint the officers cosigned, as an entry records it.

@@ -65,6 +65,13 @@ func newConsoleScript(t testing.TB, w, h int, other *ceremony.Script, change fun
 // there, resumed.
 func consoleOn(t testing.TB, dir string, w, h int, other *ceremony.Script, change func(*session.Config)) *Console {
 	t.Helper()
+	return consoleOpening(t, dir, w, h, other, change, nil)
+}
+
+// consoleOpening is consoleOn on a new log whose opening entry opening
+// changes (a previous ceremony cited, a custody register carried over).
+func consoleOpening(t testing.TB, dir string, w, h int, other *ceremony.Script, change func(*session.Config), opening func(*event.Open, *[]transparency.Artefact)) *Console {
+	t.Helper()
 	ctx := context.Background()
 	key, err := transparency.ParseKey(testSKey)
 	if err != nil {
@@ -80,9 +87,15 @@ func consoleOn(t testing.TB, dir string, w, h int, other *ceremony.Script, chang
 	}
 	_, statErr := os.Stat(dir)
 	resume := statErr == nil
-	l, err := transparency.Open(ctx, dir, transparency.Options{Key: key, New: !resume, Now: fixedClock,
-		Open:          event.Open{ScriptSHA256: logged.Digest},
-		OpenArtefacts: []transparency.Artefact{{Name: "demo.yaml", Data: logged.Raw}}})
+	open := event.Open{ScriptSHA256: logged.Digest}
+	arts := []transparency.Artefact{{Name: "demo.yaml", Data: logged.Raw}}
+	if logged.RosterFile != "" {
+		arts = append(arts, transparency.Artefact{Name: logged.RosterFile, Data: logged.RosterRaw})
+	}
+	if opening != nil {
+		opening(&open, &arts)
+	}
+	l, err := transparency.Open(ctx, dir, transparency.Options{Key: key, New: !resume, Now: fixedClock, Open: open, OpenArtefacts: arts})
 	if err != nil {
 		t.Fatal(err)
 	}

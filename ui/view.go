@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -325,6 +326,25 @@ func (p stepPanel) action(f frame, cur ceremony.Step, w int) string {
 		if st.KSR != nil && (cur.Action != ceremony.ActionKSRCheck || !st.KSR.Checked || p.h >= bigStepRows) {
 			b.WriteString(f.ksr(w))
 		}
+	}
+	if p := st.Previous; p != nil && st.Next == 0 {
+		b.WriteString(f.sty.PanelTitle.Render("Carried over from the previous ceremony") + "\n")
+		root, _ := hex.DecodeString(p.Root)
+		lines := []string{
+			"Follows " + safetext.Printable(p.Origin),
+			fmt.Sprintf("its final checkpoint, size %d, root %s", p.Size, dnssec.PGPWords(root[:min(len(root), 4)])),
+			fmt.Sprintf("custody register: %s", words.Count(len(st.Custody), "sealed item", "sealed items")),
+		}
+		if p.SKR != "" {
+			lines = append(lines, "the SKR it wrote: "+dnssec.GroupHex(p.SKR[:min(len(p.SKR), 16)])+" …")
+		}
+		if st.Backup != "" {
+			lines = append(lines, "the KSK backup on record: "+dnssec.GroupHex(st.Backup[:min(len(st.Backup), 16)])+" …")
+		}
+		for _, l := range lines {
+			b.WriteString(f.sty.Text.Render(truncate("  "+l, w)) + "\n")
+		}
+		b.WriteString("\n")
 	}
 	if t := st.Triggered; t != nil {
 		b.WriteString(f.sty.Fail.Render(truncate("[STOP] "+st.TriggerWords(), w)) + "\n")

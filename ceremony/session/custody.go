@@ -253,8 +253,11 @@ func (st Snapshot) TriggerWords() string {
 	if t == nil {
 		return ""
 	}
-	if t.Trigger == ceremony.TriggerQuorumShort {
+	switch t.Trigger {
+	case ceremony.TriggerQuorumShort:
 		return fmt.Sprintf("fewer crypto officers signed in than the %d the quorum needs", st.Script.Quorum.Threshold)
+	case ceremony.TriggerHSMFailure:
+		return "the HSM refused its activation"
 	}
 	for i := len(st.Bags) - 1; i >= 0; i-- {
 		if b := st.Bags[i]; b.Item == t.Item {

@@ -38,3 +38,23 @@ func TestRecoveryCards(t *testing.T) {
 		t.Fatalf("a storage master key that is not the backup's: %v (reached %v)", last, s.Snapshot().Recovery.Reached)
 	}
 }
+
+// TestRestoreHoldsToInventory: a backup whose key bears an inventory label
+// but is another key is not restored: its key tag and DS are not the
+// inventory's, and nothing is logged for it.
+func TestRestoreHoldsToInventory(t *testing.T) {
+	ctx := context.Background()
+	testBackupMutate = func(b *hsm.Backup) { b.Keys[0].Label = "KSK1" }
+	cfg, _, _ := shippedConfig(t, "recovery")
+	testBackupMutate = nil
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	autoTo(t, ctx, s, "3.2", NextAction)
+	before := s.Snapshot().LogSize
+	err = s.Confirm(ctx)
+	if err == nil || !strings.Contains(err.Error(), "but the inventory says") || s.Snapshot().LogSize != before || len(s.Snapshot().Restored) != 0 {
+		t.Fatalf("another key under an inventory label: %v", err)
+	}
+}
