@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/internal/words"
 	"github.com/keyceremony/keyceremony/transparency"
 )
 
@@ -28,6 +30,9 @@ const (
 	// CheckHistoryBackup: it carries over the KSK backup on record, the
 	// one its predecessor made or carried.
 	CheckHistoryBackup = "history.backup"
+	// CheckHistoryInventory: every KSK its profile's inventory names was
+	// held, generated or restored earlier in the chain.
+	CheckHistoryInventory = "history.inventory"
 )
 
 // History is what VerifyHistory found: each ceremony's own report, in
@@ -74,7 +79,11 @@ func VerifyHistory(logs []fs.FS, names []string, opts Options) (*History, error)
 		custody map[string]string
 		known   map[string]bool // every item the chain has had in custody
 		backup  string
+		// keys are the KSKs the chain has held (first inventory), generated
+		// or restored so far: label, key tag and DS.
+		keys map[string]bool
 	}
+	prev.keys = map[string]bool{}
 	prev.known = map[string]bool{}
 	chains := map[string]*BagChain{}
 	for i, fsys := range logs {
@@ -98,6 +107,13 @@ func VerifyHistory(logs []fs.FS, names []string, opts Options) (*History, error)
 			h.custody(names[i-1], names[i], prev.custody, prev.known, open.Custody)
 			h.backup(names[i-1], names[i], prev.backup, open.Backup)
 		}
+		inventory := profileInventory(fsys, open)
+		if i > 0 && inventory != nil {
+			h.inventory(names[i], prev.keys, inventory)
+		}
+		for _, k := range inventory {
+			prev.keys[k] = true
+		}
 		for item := range open.Custody {
 			prev.known[item] = true
 		}
@@ -118,6 +134,12 @@ func VerifyHistory(logs []fs.FS, names []string, opts Options) (*History, error)
 		if c, err := ReadCeremony(fsys, rep); err == nil && c.Script != nil {
 			prev.roster = c.Script.Quorum
 			prev.custody, prev.backup = c.State.Custody, c.State.Backup
+			for _, k := range c.State.Keys {
+				prev.keys[keyID(k.Label, k.KeyTag, k.DS)] = true
+			}
+			for _, k := range c.State.Restored {
+				prev.keys[keyID(k.Label, k.KeyTag, k.DSSHA256)] = true
+			}
 			for _, b := range c.State.Bags {
 				prev.known[b.Item] = true
 				ch := chains[b.Item]
@@ -173,6 +195,47 @@ func (h *History) custody(from, to string, prev map[string]string, known map[str
 		}
 	}
 	add(true, "%s opens with the custody register %s ended with: %d sealed items, each in the bag it was sealed in", to, from, len(prev))
+}
+
+// keyID names a KSK by label, key tag and DS digest.
+func keyID(label string, tag int, ds string) string {
+	return fmt.Sprintf("%s (key tag %d, DS %.16s…)", label, tag, strings.ToLower(ds))
+}
+
+// profileInventory is the KSK inventory of the profile a log's opening
+// cites, or nil when it cites none that reads.
+func profileInventory(fsys fs.FS, open event.Open) []string {
+	if open.ProfileSHA256 == "" {
+		return nil
+	}
+	b, err := readBounded(fsys, "artefacts/sha256/"+open.ProfileSHA256, maxArtefact)
+	if err != nil {
+		return nil
+	}
+	p, err := ceremony.LoadProfile("profile", b)
+	if err != nil {
+		return nil
+	}
+	out := []string{}
+	for _, k := range p.KSKs {
+		out = append(out, keyID(k.Label, int(k.KeyTag), k.DSSHA256))
+	}
+	return out
+}
+
+// inventory checks that a ceremony's profile names only KSKs the chain
+// held, generated or restored before it.
+func (h *History) inventory(to string, known map[string]bool, inventory []string) {
+	for _, k := range inventory {
+		if !known[k] {
+			h.Links = append(h.Links, transparency.Check{ID: CheckHistoryInventory, OK: false,
+				Detail: fmt.Sprintf("the inventory of %s names KSK %s, which no earlier ceremony of the chain held, generated or restored", to, k)})
+			h.OK = false
+			return
+		}
+	}
+	h.Links = append(h.Links, transparency.Check{ID: CheckHistoryInventory, OK: true,
+		Detail: fmt.Sprintf("the inventory of %s names %s, each held, generated or restored earlier in the chain", to, words.Count(len(inventory), "KSK", "KSKs"))})
 }
 
 // backup checks that a ceremony carries over the backup on record.

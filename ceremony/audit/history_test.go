@@ -58,3 +58,24 @@ func TestHistoryBackupLink(t *testing.T) {
 		t.Fatalf("no backup on either side: %+v", h.Links)
 	}
 }
+
+// TestHistoryInventoryLink: a ceremony's inventory names only KSKs the
+// chain held, generated or restored before it.
+func TestHistoryInventoryLink(t *testing.T) {
+	known := map[string]bool{keyID("KSK1", 20326, "E06D"): true, keyID("KSK-NEW", 38696, "683D"): true}
+	h := &History{OK: true}
+	h.inventory("b", known, []string{keyID("KSK1", 20326, "e06d"), keyID("KSK-NEW", 38696, "683d")})
+	if !h.OK || len(h.Links) != 1 || !strings.Contains(h.Links[0].Detail, "names 2 KSKs, each held") {
+		t.Fatalf("%+v", h.Links)
+	}
+	h = &History{OK: true}
+	h.inventory("b", known, []string{keyID("KSK1", 20326, "e06d"), keyID("KSK-X", 1, "ab")})
+	if h.OK || !strings.Contains(h.Links[0].Detail, "names KSK KSK-X (key tag 1") {
+		t.Fatalf("a KSK from nowhere: %+v", h.Links)
+	}
+	h = &History{OK: true}
+	h.inventory("b", known, []string{keyID("KSK1", 20327, "e06d")})
+	if h.OK {
+		t.Fatalf("the inventory's KSK1 with another key tag: %+v", h.Links)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
+	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/internal/durable"
 	"github.com/keyceremony/keyceremony/scripts"
@@ -252,6 +253,9 @@ func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.
 	open := event.Open{Ceremony: name, Zone: script.Zone,
 		ScriptSHA256: script.Digest, Tool: toolVersion(), Rehearsal: true, OfficerKeys: ceremony.OfficerKeys(script.Quorum),
 		QuorumThreshold: ceremony.QuorumThreshold(script), AnchorKey: anchorKey}
+	// The demo's profile, its KSK inventory with it, as run cites its own.
+	arts = append(arts, transparency.Artefact{Name: scripts.DemoProfileName, Data: scripts.DemoProfile()})
+	open.ProfileSHA256, open.Token = dnssec.DigestOf(scripts.DemoProfile()).Hex(), hsm.DemoTokenLabel
 	if previous != nil {
 		arts = previous.cite(&open, arts)
 	}

@@ -104,7 +104,7 @@ func TestCustodyChained(t *testing.T) {
 	}
 	var hist bytes.Buffer
 	if err := run(ctx, []string{"verify", "--history", a, b}, nil, &hist, io.Discard); err != nil ||
-		!strings.Contains(hist.String(), "[ OK ] history.custody "+b+" opens with the custody register "+a+" ended with: 3 sealed items") {
+		!strings.Contains(hist.String(), "[ OK ] history.custody   "+b+" opens with the custody register "+a+" ended with: 3 sealed items") {
 		t.Fatalf("verify --history: %v\n%s", err, hist.String())
 	}
 	// Each item: opened (first recorded), sealed, opened from that bag, sealed.

@@ -346,7 +346,7 @@ func verifyHistory(dirs []string, rosterPath string, asJSON bool, stdout io.Writ
 			if !c.OK {
 				mark = "[FAIL]"
 			}
-			fmt.Fprintf(w, "%s %-15s %s\n", mark, c.ID, c.Detail)
+			fmt.Fprintf(w, "%s %-17s %s\n", mark, c.ID, c.Detail)
 		}
 		if len(h.Bags) > 0 {
 			fmt.Fprintf(w, "\nCustody, item by item:\n")

@@ -47,8 +47,9 @@ func TestYearRehearsed(t *testing.T) {
 		"recovery quorum reached: RK1, RK2, RK3, RK4, RK5",
 		"KSK KSK1 restored into token keyceremony-facility-b",
 		"KSK KSK-NEW restored into token keyceremony-facility-b",
-		"[ OK ] history.backup  " + filepath.Join(dir, "5-recovery") + " carries over the KSK backup",
-		"[ OK ] history.custody " + filepath.Join(dir, "3-signing-q2"),
+		"[ OK ] history.backup    " + filepath.Join(dir, "5-recovery") + " carries over the KSK backup",
+		"[ OK ] history.custody   " + filepath.Join(dir, "3-signing-q2"),
+		"[ OK ] history.inventory the inventory of " + filepath.Join(dir, "5-recovery") + " names 1 KSK, each held",
 		"HISTORY VERIFIED: 5 ceremonies",
 	} {
 		if !strings.Contains(got, want) {
