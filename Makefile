@@ -12,7 +12,7 @@ BIND_DEBS := bind9/bookworm-backports bind9-utils/bookworm-backports bind9-libs/
 .PHONY: test deps vet bench fuzz
 
 test: deps vet
-	$(GO) test -race ./...
+	$(GO) test -race -timeout 20m ./...
 	@# Every parser's fuzz target, for a few seconds each, on top of its
 	@# seed corpus (the inputs the fuzzer finds interesting stay in Go's
 	@# fuzz cache for the next run).
