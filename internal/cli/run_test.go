@@ -278,7 +278,7 @@ func TestRunKeyGeneration(t *testing.T) {
 		t.Fatalf("hsm inventory does not show the generated key (tag %s, DS %s):\n%s", m[1], ds, inv.String())
 	}
 	var vout bytes.Buffer
-	if err := run(ctx, []string{"verify", logDir}, nil, &vout, io.Discard); err != nil || !strings.Contains(vout.String(), "18 of 18 steps") {
+	if err := run(ctx, []string{"verify", logDir}, nil, &vout, io.Discard); err != nil || !strings.Contains(vout.String(), "24 of 24 steps") {
 		t.Fatalf("verify: %v\n%s", err, vout.String())
 	}
 	arts, _ := filepath.Glob(filepath.Join(logDir, "artefacts", "sha256", "*"))
