@@ -54,8 +54,8 @@ type Invocation struct {
 
 // OpeningRegister is the custody register a ceremony opens with: the one
 // the previous ceremony left (nil: none), and each item of the script it
-// does not hold with the bag the script records. An item both record must
-// be in the same bag.
+// does not hold with the bag the script records. An item that both the
+// previous register and the script record must be in the same bag.
 func OpeningRegister(s *Script, previous map[string]string) (map[string]string, error) {
 	reg := maps.Clone(previous)
 	for _, it := range s.Custody {
@@ -181,8 +181,8 @@ func applyIncident(a *applying, ev event.Incident) error {
 		return fmt.Errorf("names bag %q as on record for %s, but the register holds %q", ev.Expected, ev.Item, onRecord)
 	case ev.What == IncidentSerial && (onRecord == "" || ev.Bag == onRecord || !ValidBag(ev.Bag)):
 		return fmt.Errorf("a serial that differs needs the bag on record and another serial read")
-	case ev.What == IncidentNotIntact && !ValidBag(ev.Bag):
-		return fmt.Errorf("a bag not intact needs the serial read")
+	case ev.What == IncidentNotIntact && (!ValidBag(ev.Bag) || onRecord != "" && ev.Bag != onRecord):
+		return fmt.Errorf("a bag not intact needs the serial read, the one on record (another is a serial that differs)")
 	case ev.What == IncidentUnreachable && ev.Bag != "":
 		return fmt.Errorf("an item out of reach has no bag read")
 	case ev.What != IncidentSerial && ev.What != IncidentNotIntact && ev.What != IncidentUnreachable:

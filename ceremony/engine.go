@@ -204,7 +204,7 @@ func applyOpen(a *applying, ev event.Open) error {
 		}
 	}
 	a.n.Custody = maps.Clone(ev.Custody)
-	if ev.Backup != "" && (!hex64(ev.Backup) || !a.cites(ev.Backup)) {
+	if ev.Backup != "" && (!event.IsSHA256Hex(ev.Backup) || !a.cites(ev.Backup)) {
 		return errors.New("names a backup on record that it does not cite")
 	}
 	a.n.Backup = ev.Backup
@@ -218,24 +218,13 @@ func applyOpen(a *applying, ev event.Open) error {
 // checkPreviousCitation: an opening that cites a previous ceremony cites it
 // whole (origin, key, size, root and the checkpoint), or not at all.
 func checkPreviousCitation(ev event.Open) error {
-	hex64 := func(s string) bool {
-		if len(s) != 64 {
-			return false
-		}
-		for _, c := range s {
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-				return false
-			}
-		}
-		return true
-	}
 	cites := ev.PreviousOrigin != "" || ev.PreviousVKey != "" || ev.PreviousSize != 0 || ev.PreviousRoot != "" || ev.PreviousCheckpoint != "" || ev.PreviousSKR != ""
 	switch {
 	case !cites:
 		return nil
 	case ev.PreviousOrigin == "" || ev.PreviousVKey == "" || ev.PreviousSize == 0:
 		return errors.New("cites a previous ceremony without its origin, key or final checkpoint's size")
-	case !hex64(ev.PreviousRoot) || !hex64(ev.PreviousCheckpoint) || (ev.PreviousSKR != "" && !hex64(ev.PreviousSKR)):
+	case !event.IsSHA256Hex(ev.PreviousRoot) || !event.IsSHA256Hex(ev.PreviousCheckpoint) || (ev.PreviousSKR != "" && !event.IsSHA256Hex(ev.PreviousSKR)):
 		return errors.New("cites a previous ceremony with a root, checkpoint or SKR digest that is not 64 lowercase hex digits")
 	}
 	return nil
@@ -610,8 +599,9 @@ func applyHSMLoginFailed(a *applying, ev event.HSMLoginFailed) error {
 	if (a.cur.Action != ActionHSMLogin && !s.NeedActivation) || !s.Quorum || s.HSM {
 		return errors.New("no HSM login was due")
 	}
-	// The token refused the PIN: the officers present their cards again,
-	// or the contingency the script plans for a failed HSM is taken.
+	// The token refused the PIN: the officers present their cards again;
+	// in a script that plans for a failed HSM, its contingency is taken
+	// first.
 	a.n.Quorum, a.n.Accepted = false, nil
 	if len(s.Script.Planned(TriggerHSMFailure, "")) > 0 {
 		a.n.Triggered = &Trigger{Trigger: TriggerHSMFailure, Step: a.cur.ID}

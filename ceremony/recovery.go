@@ -31,13 +31,14 @@ type Recovery struct {
 	SMKCheck string
 }
 
-// hex64 reports whether s is 64 lowercase hex digits (a SHA-256).
-func hex64(s string) bool {
-	if len(s) != 64 {
+// checkValue reports whether s reads as a storage master key's check
+// value: six upper-case hex digits.
+func checkValue(s string) bool {
+	if len(s) != 6 {
 		return false
 	}
 	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'F') {
 			return false
 		}
 	}
@@ -65,12 +66,24 @@ func applyBackedUp(a *applying, ev event.BackedUp) error {
 		return fmt.Errorf("deals %d of the recovery holders' cards, but the step says %d", ev.Threshold, BackupThreshold(cur))
 	case len(ev.Holders) < ev.Threshold:
 		return fmt.Errorf("%d recovery holders for a threshold of %d", len(ev.Holders), ev.Threshold)
-	case !hex64(ev.BackupSHA256) || !a.cites(ev.BackupSHA256):
+	case !event.IsSHA256Hex(ev.BackupSHA256) || !a.cites(ev.BackupSHA256):
 		return errors.New("does not cite the backup file it names")
-	case !hex64(ev.RosterSHA256) || !a.cites(ev.RosterSHA256):
+	case !event.IsSHA256Hex(ev.RosterSHA256) || !a.cites(ev.RosterSHA256):
 		return errors.New("does not cite the recovery holders' roster it names")
 	case len(ev.Keys) == 0:
 		return errors.New("backs up no key")
+	case !checkValue(ev.SMKCheck):
+		return fmt.Errorf("check value %q is not six hex digits", ev.SMKCheck)
+	}
+	for _, k := range ev.Keys {
+		if !validKeyLabel().MatchString(k.Label) || !event.IsSHA256Hex(k.DSSHA256) {
+			return fmt.Errorf("backs up a key %q with DS %q: not a key's label and a SHA-256 DS", k.Label, k.DSSHA256)
+		}
+	}
+	for _, l := range ev.Kept {
+		if !validKeyLabel().MatchString(l) {
+			return fmt.Errorf("keeps out a key %q: not a key's label", l)
+		}
 	}
 	seen := map[string]bool{}
 	for _, h := range ev.Holders {
@@ -78,7 +91,7 @@ func applyBackedUp(a *applying, ev event.BackedUp) error {
 			return fmt.Errorf("recovery card %s is dealt twice", h)
 		}
 		seen[h] = true
-		if _, ok := s.Script.Quorum.Card(h); ok {
+		if s.officerCard(h) {
 			return fmt.Errorf("recovery card %s is a crypto officer's card: the recovery holders are a quorum of their own", h)
 		}
 	}
@@ -100,7 +113,7 @@ func applyRecoveryCard(a *applying, ev event.RecoveryCard) error {
 	if slices.Contains(a.s.Recovery.Cards, ev.Card) {
 		return fmt.Errorf("recovery card %s is already in", ev.Card)
 	}
-	if _, ok := a.s.Script.Quorum.Card(ev.Card); ok {
+	if a.s.officerCard(ev.Card) {
 		return fmt.Errorf("card %s is a crypto officer's, not a recovery holder's", ev.Card)
 	}
 	a.n.Recovery.Cards = append(slices.Clone(a.s.Recovery.Cards), ev.Card)
@@ -113,6 +126,14 @@ func applyRecoveryRefused(a *applying, ev event.RecoveryRefused) error {
 	}
 	if ev.Reason == "" {
 		return errors.New("a refused card needs the reason")
+	}
+	if ev.Reset {
+		// The cards in so far rebuilt a key that is not the backup's:
+		// they are dropped, and the holders start again.
+		if len(a.s.Recovery.Cards) == 0 {
+			return errors.New("drops the recovery cards, but none is in")
+		}
+		a.n.Recovery = Recovery{}
 	}
 	return nil
 }
@@ -127,7 +148,7 @@ func applyRecoveryReached(a *applying, ev event.RecoveryReached) error {
 		return fmt.Errorf("names the cards %v, but %v were accepted", ev.Cards, r.Cards)
 	case ev.Threshold < 2 || len(ev.Cards) < ev.Threshold:
 		return fmt.Errorf("%d cards for a threshold of %d", len(ev.Cards), ev.Threshold)
-	case len(ev.SMKCheck) != 6:
+	case !checkValue(ev.SMKCheck):
 		return errors.New("names no check value of the storage master key")
 	}
 	a.n.Recovery = Recovery{Cards: r.Cards, Reached: true, SMKCheck: ev.SMKCheck}
@@ -135,7 +156,8 @@ func applyRecoveryReached(a *applying, ev event.RecoveryReached) error {
 }
 
 // inRecovery: recovery cards come in the recovery.collect step, or again in
-// the key.restore step after a restart lost the rebuilt key.
+// the key.restore step after a stop lost the rebuilt key before every key
+// was restored.
 func (a *applying) inRecovery(step string) error {
 	if err := a.onCurrent(step); err != nil {
 		return err
@@ -169,6 +191,8 @@ func applyRestored(a *applying, ev event.Restored) error {
 		return fmt.Errorf("says the backup holds %d keys", ev.Of)
 	case ev.Sensitive != nil && !*ev.Sensitive, ev.Extractable != nil && *ev.Extractable:
 		return fmt.Errorf("KSK %s was restored readable outside the HSM", ev.Label)
+	case !validKeyLabel().MatchString(ev.Label) || !event.IsSHA256Hex(ev.DSSHA256):
+		return fmt.Errorf("restores a key %q with DS %q: not a key's label and a SHA-256 DS", ev.Label, ev.DSSHA256)
 	}
 	if slices.ContainsFunc(s.Restored, func(r event.Restored) bool { return r.Label == ev.Label }) {
 		return fmt.Errorf("KSK %s is restored twice", ev.Label)
@@ -177,11 +201,21 @@ func applyRestored(a *applying, ev event.Restored) error {
 	return nil
 }
 
-// dropRecovery forgets a recovery quorum whose storage master key a stop
-// lost before the keys were restored: the holders present their cards
-// again.
+// dropRecovery forgets a recovery quorum, or the cards of one partly in,
+// whose shares or storage master key a stop lost before every key was
+// restored: the holders present their cards again, and the keys not yet
+// restored follow.
 func dropRecovery(s State, n *State) {
-	if s.Recovery.Reached && len(s.Restored) == 0 {
+	if len(s.Recovery.Cards) > 0 && (len(s.Restored) == 0 || len(s.Restored) < s.Restored[0].Of) {
 		n.Recovery = Recovery{}
 	}
+}
+
+// officerCard reports whether a card id is a crypto officer's: on the
+// script's roster, or dealt to a new officer in this ceremony.
+func (s State) officerCard(id string) bool {
+	if _, ok := s.Script.Quorum.Card(id); ok {
+		return true
+	}
+	return s.Reshared != nil && slices.Contains(s.Reshared.Cards, id)
 }

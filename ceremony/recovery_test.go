@@ -133,3 +133,62 @@ func TestBackupReplay(t *testing.T) {
 		})
 	}
 }
+
+// TestRecoveryAfterStop: a stop while the recovery cards come in, or after
+// some keys are restored, loses the shares and the rebuilt key: the cards
+// in so far are forgotten and the holders present theirs again.
+func TestRecoveryAfterStop(t *testing.T) {
+	s := shippedScript(t, "recovery")
+	// A stop logs the HSM out; after the resume the officers activate it
+	// again.
+	stopResume := func(b *entries, step string) {
+		b.add(event.KindStopped, map[string]any{"at_step": step, "hsm_logged_out": true})
+		b.add(event.KindResumed, map[string]any{"at_step": step})
+		for _, c := range []string{"CO1", "CO2", "CO3"} {
+			b.add(event.KindCardPresented, map[string]any{"step": step, "card": c})
+		}
+		b.add(event.KindQuorumReached, map[string]any{"step": step, "cards": []string{"CO1", "CO2", "CO3"}})
+		b.add(event.KindCosigned, map[string]any{"step": step, "size": len(b.list), "point": "quorum", "cosigners": []string{"CO1", "CO2", "CO3"}})
+		b.add(event.KindHSMLogin, map[string]any{"step": step})
+	}
+	cards := []string{"RK1", "RK2", "RK3", "RK4", "RK5"}
+	present := func(b *entries, step string) {
+		for _, c := range cards {
+			b.add(event.KindRecoveryCard, map[string]any{"step": step, "card": c, "holder": "H"})
+		}
+		b.add(event.KindRecoveryReached, map[string]any{"step": step, "cards": cards, "threshold": 5, "smk_check": "ABC123"})
+	}
+	list := happyPath(s, func(b *entries, st Step) bool {
+		if st.ID != "3.1" {
+			return false
+		}
+		b.add(event.KindRecoveryCard, map[string]any{"step": "3.1", "card": "RK1", "holder": "H"})
+		b.add(event.KindRecoveryCard, map[string]any{"step": "3.1", "card": "RK2", "holder": "H"})
+		stopResume(b, "3.1")
+		present(b, "3.1") // RK1 and RK2 again, with the others
+		finish(b, st)
+		return true
+	})
+	if st, err := Replay(s, withBackup(s, list, backupHash)); err != nil || !st.Closed {
+		t.Fatalf("cards again after a stop: %v", err)
+	}
+	// Two keys in the backup; a stop after the first is restored.
+	list = happyPath(s, func(b *entries, st Step) bool {
+		if st.ID != "3.2" {
+			return false
+		}
+		b.add(event.KindStepConfirmed, map[string]any{"step": "3.2", "typed": "Yes"})
+		restored := func(label string, tag int) {
+			b.add(event.KindRestored, map[string]any{"step": "3.2", "token": "t", "label": label, "key_tag": tag, "ds_sha256": strings.Repeat("49", 32), "backup_sha256": backupHash, "of": 2})
+		}
+		restored("KSK1", 19036)
+		stopResume(b, "3.2")
+		present(b, "3.2")
+		restored("KSK2", 20326)
+		finish(b, st)
+		return true
+	})
+	if st, err := Replay(s, withBackup(s, list, backupHash)); err != nil || !st.Closed || len(st.Restored) != 2 {
+		t.Fatalf("the second key after a stop: %v", err)
+	}
+}

@@ -99,7 +99,7 @@ func CloseSequence(s *Script) []string {
 }
 
 // triggerText says, for the paper, when a contingency is taken and what
-// it does.
+// it does ("" for one without a trigger).
 func triggerText(c Contingency) string {
 	if c.Trigger == "" {
 		return ""
@@ -109,7 +109,16 @@ func triggerText(c Contingency) string {
 		what += " (" + strings.Join(c.Items, ", ") + ")"
 	}
 	then := map[string]string{ThenAbort: "the ceremony is aborted", ThenContinue: "the ceremony goes on"}[c.Then]
-	return fmt.Sprintf(" *(offered when the log shows %s; %s)*", what, then)
+	return fmt.Sprintf("offered when the log shows %s; %s", what, then)
+}
+
+// triggerMarkdown is triggerText as the Markdown copy adds it to the
+// situation's text.
+func triggerMarkdown(c Contingency) string {
+	if t := triggerText(c); t != "" {
+		return " *(" + t + ")*"
+	}
+	return ""
 }
 
 // bagOnRecord is the bag the script records for an item.
@@ -165,7 +174,7 @@ func RenderMarkdown(w io.Writer, s *Script) error {
 	if len(s.Contingencies) > 0 {
 		fmt.Fprintf(&b, "\n## Contingencies\n\n| id | situation | applies (initials) |\n|---|---|---|\n")
 		for _, c := range s.Contingencies {
-			fmt.Fprintf(&b, "| %s | %s%s | |\n", c.ID, cell(c.Text), cell(triggerText(c)))
+			fmt.Fprintf(&b, "| %s | %s%s | |\n", c.ID, cell(c.Text), cell(triggerMarkdown(c)))
 		}
 	}
 	if len(s.Custody) > 0 {
@@ -230,7 +239,7 @@ func RenderHTML(w io.Writer, s *Script) error {
 
 // scriptHTML is parsed on first use, not at every command's start.
 var scriptHTML = sync.OnceValue(func() *template.Template {
-	funcs := template.FuncMap{"triggerText": func(c Contingency) string { return strings.Trim(triggerText(c), " *()") }, "bagOnRecord": bagOnRecord}
+	funcs := template.FuncMap{"triggerText": triggerText, "bagOnRecord": bagOnRecord}
 	return template.Must(template.New("script").Funcs(funcs).Parse(scriptHTMLText))
 })
 

@@ -53,3 +53,9 @@ type Key interface {
 	crypto.Signer
 	Label() string
 }
+
+// Attributer is a token that tells how it holds a key's private half:
+// whether it is sensitive and whether it can ever leave the token.
+type Attributer interface {
+	PrivateAttributes(label string) (sensitive, extractable, neverExtractable bool, err error)
+}

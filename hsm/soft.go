@@ -18,6 +18,8 @@ import (
 	"os"
 	"sort"
 	"sync"
+
+	"github.com/keyceremony/keyceremony/hsm/backup"
 )
 
 // SoftToken is a software token for rehearsals: keys in memory, a PIN checked
@@ -238,7 +240,7 @@ func (t *SoftToken) WrapKSK(ctx context.Context, label string, smk []byte) ([]by
 	if !ok {
 		return nil, fmt.Errorf("token %q, key %q: %w", t.label, label, ErrKeyNotFound)
 	}
-	return WrapPKCS8(smk, k)
+	return backup.WrapPKCS8(smk, k)
 }
 
 // UnwrapKSK restores a wrapped key into the software token.
@@ -252,7 +254,7 @@ func (t *SoftToken) UnwrapKSK(ctx context.Context, label string, smk, wrapped []
 	if exists {
 		return nil, fmt.Errorf("restore %q in token %q: %w", label, t.label, ErrLabelExists)
 	}
-	s, err := UnwrapPKCS8(smk, wrapped)
+	s, err := backup.UnwrapPKCS8(smk, wrapped)
 	if err != nil {
 		return nil, fmt.Errorf("restore %q in token %q: %w", label, t.label, err)
 	}

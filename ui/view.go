@@ -414,12 +414,12 @@ func (p stepPanel) action(f frame, cur ceremony.Step, w int) string {
 		}
 		if bu := st.BackedUp; bu != nil {
 			for _, k := range bu.Keys {
-				b.WriteString(f.sty.OK.Render(truncate(fmt.Sprintf("[ OK ] %s backed up: key tag %d", k.Label, k.KeyTag), w)) + "\n")
+				b.WriteString(f.sty.OK.Render(truncate(fmt.Sprintf("[ OK ] %s backed up: key tag %d", safetext.Printable(k.Label), k.KeyTag), w)) + "\n")
 			}
 			if len(bu.Kept) > 0 {
-				b.WriteString(f.sty.Warn.Render(truncate("[WARN] not extractable, kept out of the backup: "+strings.Join(bu.Kept, ", "), w)) + "\n")
+				b.WriteString(f.sty.Warn.Render(truncate("[WARN] not extractable, kept out of the backup: "+safetext.Printable(strings.Join(bu.Kept, ", ")), w)) + "\n")
 			}
-			b.WriteString(f.sty.Text.Render("Storage master key check value "+bu.SMKCheck+" (the key itself is wiped)") + "\n")
+			b.WriteString(f.sty.Text.Render("Storage master key check value "+safetext.Printable(bu.SMKCheck)+" (the key itself is wiped)") + "\n")
 		}
 		b.WriteString("\n")
 	}
@@ -434,10 +434,10 @@ func (p stepPanel) action(f frame, cur ceremony.Step, w int) string {
 			b.WriteString(f.sty.Text.Render(fmt.Sprintf("  %d %s %-4s %s", i+1, mark, c.ID, truncate(safetext.Printable(c.Holder), 30))) + "\n")
 		}
 		if st.Recovery.Reached {
-			b.WriteString(f.sty.OK.Render("[ OK ] storage master key rebuilt, check value "+st.Recovery.SMKCheck) + "\n")
+			b.WriteString(f.sty.OK.Render("[ OK ] storage master key rebuilt, check value "+safetext.Printable(st.Recovery.SMKCheck)) + "\n")
 		}
 		for _, r := range st.Restored {
-			b.WriteString(f.sty.OK.Render(truncate(fmt.Sprintf("[ OK ] %s restored into %s: key tag %d, DS %s", r.Label, r.Token, r.KeyTag, dnssec.GroupHex(r.DSSHA256)), w)) + "\n")
+			b.WriteString(f.sty.OK.Render(truncate(safetext.Printable(fmt.Sprintf("[ OK ] %s restored into %s: key tag %d, DS %s", r.Label, r.Token, r.KeyTag, dnssec.GroupHex(r.DSSHA256))), w)) + "\n")
 		}
 		b.WriteString("\n")
 	}

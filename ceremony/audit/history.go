@@ -107,8 +107,13 @@ func VerifyHistory(logs []fs.FS, names []string, opts Options) (*History, error)
 			h.custody(names[i-1], names[i], prev.custody, prev.known, open.Custody)
 			h.backup(names[i-1], names[i], prev.backup, open.Backup)
 		}
-		inventory := profileInventory(fsys, open)
-		if i > 0 && inventory != nil {
+		inventory, err := profileInventory(fsys, open)
+		switch {
+		case err != nil:
+			h.Links = append(h.Links, transparency.Check{ID: CheckHistoryInventory, OK: false,
+				Detail: fmt.Sprintf("%s cites a profile whose KSK inventory does not read: %v", names[i], err)})
+			h.OK = false
+		case i > 0 && inventory != nil:
 			h.inventory(names[i], prev.keys, inventory)
 		}
 		for _, k := range inventory {
@@ -197,30 +202,31 @@ func (h *History) custody(from, to string, prev map[string]string, known map[str
 	add(true, "%s opens with the custody register %s ended with: %d sealed items, each in the bag it was sealed in", to, from, len(prev))
 }
 
-// keyID names a KSK by label, key tag and DS digest.
+// keyID names a KSK by label, key tag and DS digest, whole.
 func keyID(label string, tag int, ds string) string {
-	return fmt.Sprintf("%s (key tag %d, DS %.16s…)", label, tag, strings.ToLower(ds))
+	return fmt.Sprintf("%s (key tag %d, DS %s)", label, tag, strings.ToLower(ds))
 }
 
 // profileInventory is the KSK inventory of the profile a log's opening
-// cites, or nil when it cites none that reads.
-func profileInventory(fsys fs.FS, open event.Open) []string {
+// cites, or nil when it cites none; a cited profile that does not read is
+// an error.
+func profileInventory(fsys fs.FS, open event.Open) ([]string, error) {
 	if open.ProfileSHA256 == "" {
-		return nil
+		return nil, nil
 	}
 	b, err := readBounded(fsys, "artefacts/sha256/"+open.ProfileSHA256, maxArtefact)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	p, err := ceremony.LoadProfile("profile", b)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	out := []string{}
 	for _, k := range p.KSKs {
 		out = append(out, keyID(k.Label, int(k.KeyTag), k.DSSHA256))
 	}
-	return out
+	return out, nil
 }
 
 // inventory checks that a ceremony's profile names only KSKs the chain

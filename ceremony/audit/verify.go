@@ -73,6 +73,7 @@ func Verify(fsys fs.FS, opts Options) (*transparency.Report, error) {
 	case rep.OK:
 		outcome = checkScript(fsys, rep, opts)
 		checkPrevious(fsys, rep)
+		checkBackup(fsys, rep)
 		if !rep.Closed && !opts.Open {
 			for i := range rep.Checks {
 				if c := &rep.Checks[i]; c.ID == transparency.CheckClosed {

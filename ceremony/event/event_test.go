@@ -116,6 +116,12 @@ var examples = []*Entry{
 	{Event: RecoveryRefused{Step: "3.3", Card: "CO1", Reason: "not a card of the backup's recovery roster"}},
 	{Event: RecoveryReached{Step: "3.3", Cards: []string{"RK1", "RK2", "RK4", "RK5", "RK7"}, Threshold: 5, SMKCheck: "3A9F11"}},
 	{Event: Restored{Step: "4.1", Token: "facility-b", Label: "KSK-2027", KeyTag: 38696, DSSHA256: sha("e"), BackupSHA256: sha("d"), Of: 1, Sensitive: &yes, Extractable: &no}},
+	// Cards whose key is not the backup's, dropped; a backup that keeps a
+	// key out.
+	{Event: RecoveryRefused{Step: "3.1", Card: "RK5", Reason: "the storage master key they rebuild has check value 0B61C2, not the backup's 3A9F11", Reset: true}},
+	{Event: BackedUp{Step: "4.4", Token: "facility-a", Keys: []BackedUpKey{{Label: "KSK-2027", KeyTag: 38696, DSSHA256: sha("e")}}, BackupSHA256: sha("d"),
+		SMKCheck: "3A9F11", Threshold: 5, Holders: []string{"RK1", "RK2", "RK3", "RK4", "RK5", "RK6", "RK7"}, RosterSHA256: sha("f"), Kept: []string{"KSK-2017"}},
+		Artefacts: []Artefact{{Name: "ksk-backup.json", SHA256: sha("d"), Size: 4210}, {Name: "recovery-roster.yaml", SHA256: sha("f"), Size: 2210}}},
 }
 
 func init() {

@@ -420,11 +420,14 @@ type RecoveryCard struct {
 	Holder string `json:"holder"`
 }
 
-// RecoveryRefused: a card offered to the recovery quorum was refused.
+// RecoveryRefused: a card offered to the recovery quorum was refused; with
+// Reset, the cards accepted so far rebuilt a key that is not the backup's
+// and are all dropped (Card is the last one).
 type RecoveryRefused struct {
 	Step   string `json:"step"`
 	Card   string `json:"card"`
 	Reason string `json:"reason"`
+	Reset  bool   `json:"reset,omitempty"`
 }
 
 // RecoveryReached: the recovery holders' threshold was reached and the

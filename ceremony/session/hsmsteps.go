@@ -91,11 +91,7 @@ func (s *Session) generate(ctx context.Context, cur ceremony.Step) error {
 	if err != nil {
 		return fmt.Errorf("generate %s: %w; nothing was logged, try again", spec.Label, err)
 	}
-	ttl := uint32(172800)
-	if s.cfg.Profile != nil {
-		ttl = s.cfg.Profile.TTL
-	}
-	dk, err := dnssec.NewDNSKEY(s.cfg.Script.Zone, k.Public(), dnssec.FlagZone|dnssec.FlagSEP, ttl)
+	dk, err := s.dnskey(k.Public())
 	if err != nil {
 		return err
 	}
@@ -103,9 +99,7 @@ func (s *Session) generate(ctx context.Context, cur ceremony.Step) error {
 	ds := dnssec.DS(dk)
 	ev := event.KeyGenerated{Step: cur.ID, Label: spec.Label, Algorithm: int(spec.Algorithm), KeyTag: int(tag),
 		KeyTagRevoked: int(revoked), DSSHA256: strings.ToLower(ds.Digest), DNSKEY: dk.String()}
-	if pa, ok := s.cfg.Token.(interface {
-		PrivateAttributes(label string) (sensitive, extractable, neverExtractable bool, err error)
-	}); ok {
+	if pa, ok := s.cfg.Token.(hsm.Attributer); ok {
 		if sensitive, extractable, _, err := pa.PrivateAttributes(spec.Label); err == nil {
 			ev.Sensitive, ev.Extractable = &sensitive, &extractable
 		}

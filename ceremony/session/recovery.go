@@ -6,10 +6,12 @@ package session
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,8 +21,10 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/keyceremony/keyceremony/hsm/backup"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/internal/durable"
+	"github.com/miekg/dns"
 )
 
 // BackupName is the name a KSK backup has among a log's artefacts.
@@ -51,15 +55,23 @@ func (s *Session) readBackup() error {
 	if s.state.Backup == "" {
 		return nil
 	}
-	data, err := os.ReadFile(filepath.Join(s.cfg.Log.Dir(), "artefacts", "sha256", s.state.Backup))
+	f, err := os.Open(filepath.Join(s.cfg.Log.Dir(), "artefacts", "sha256", s.state.Backup))
 	if err != nil {
 		return fmt.Errorf("the KSK backup on record is not in the log's artefacts: %w", err)
 	}
-	b, err := hsm.ParseBackup(data)
+	data, err := io.ReadAll(io.LimitReader(f, backup.MaxSize+1))
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("the KSK backup on record: %w", err)
+	}
+	b, err := backup.Parse(data)
 	if err != nil {
 		return fmt.Errorf("the KSK backup on record: %w", err)
 	}
 	r, err := quorum.ParseRosterFile([]byte(b.Roster))
+	if err == nil && r.Witnessed() {
+		err = errors.New("a witnessed roster holds no shares")
+	}
 	if err != nil {
 		return fmt.Errorf("the KSK backup on record: its recovery holders' roster: %w", err)
 	}
@@ -67,13 +79,19 @@ func (s *Session) readBackup() error {
 	return nil
 }
 
-// keyRecord is a public key's DNSKEY key tag and SHA-256 DS digest.
-func (s *Session) keyRecord(pub any) (int, string, error) {
+// dnskey is a KSK's DNSKEY record in the script's zone, with the profile's
+// TTL.
+func (s *Session) dnskey(pub crypto.PublicKey) (*dns.DNSKEY, error) {
 	ttl := uint32(172800)
 	if s.cfg.Profile != nil {
 		ttl = s.cfg.Profile.TTL
 	}
-	dk, err := dnssec.NewDNSKEY(s.cfg.Script.Zone, pub, dnssec.FlagZone|dnssec.FlagSEP, ttl)
+	return dnssec.NewDNSKEY(s.cfg.Script.Zone, pub, dnssec.FlagZone|dnssec.FlagSEP, ttl)
+}
+
+// keyRecord is a public key's DNSKEY key tag and SHA-256 DS digest.
+func (s *Session) keyRecord(pub crypto.PublicKey) (int, string, error) {
+	dk, err := s.dnskey(pub)
 	if err != nil {
 		return 0, "", err
 	}
@@ -125,7 +143,7 @@ func (s *Session) Backup(ctx context.Context, passphrases map[string]string) err
 		return err
 	}
 	defer quorum.Wipe(smk)
-	check, err := hsm.CheckValue(smk)
+	check, err := backup.CheckValue(smk)
 	if err != nil {
 		return err
 	}
@@ -133,11 +151,9 @@ func (s *Session) Backup(ctx context.Context, passphrases map[string]string) err
 	if err != nil {
 		return err
 	}
-	b := hsm.Backup{Format: hsm.BackupFormat, Mechanism: hsm.BackupMechanism, SMKCheck: check, Token: s.cfg.Token.Label(), Roster: string(rb)}
+	b := backup.File{Format: backup.Format, Mechanism: backup.Mechanism, SMKCheck: check, Token: s.cfg.Token.Label(), Roster: string(rb)}
 	ev := event.BackedUp{Step: cur.ID, Token: s.cfg.Token.Label(), SMKCheck: check, Threshold: roster.Threshold}
-	attrs, hasAttrs := s.cfg.Token.(interface {
-		PrivateAttributes(label string) (sensitive, extractable, neverExtractable bool, err error)
-	})
+	attrs, hasAttrs := s.cfg.Token.(hsm.Attributer)
 	for _, label := range labels {
 		if hasAttrs {
 			if _, extractable, _, err := attrs.PrivateAttributes(label); err == nil && !extractable {
@@ -167,7 +183,7 @@ func (s *Session) Backup(ctx context.Context, passphrases map[string]string) err
 		if err != nil {
 			return err
 		}
-		b.Keys = append(b.Keys, hsm.BackupKey{Label: label, Public: der, Wrapped: wrapped})
+		b.Keys = append(b.Keys, backup.Key{Label: label, Public: der, Wrapped: wrapped})
 		ev.Keys = append(ev.Keys, event.BackedUpKey{Label: label, KeyTag: tag, DSSHA256: ds})
 	}
 	if len(b.Keys) == 0 {
@@ -177,11 +193,26 @@ func (s *Session) Backup(ctx context.Context, passphrases map[string]string) err
 	if err != nil {
 		return err
 	}
-	if _, err := quorum.WriteCardFiles(rc.CardsDir, cards, passphrases, rc.WorkFactor); err != nil {
-		return fmt.Errorf("%w; nothing was logged: remove the new card files and back up again", err)
+	// Until the backup is logged, the new cards and roster are removed on
+	// any failure: shares of a key that wrapped the KSKs are not left
+	// behind unlogged.
+	written, err := quorum.WriteCardFiles(rc.CardsDir, cards, passphrases, rc.WorkFactor)
+	logged := false
+	defer func() {
+		if !logged {
+			for _, p := range written {
+				os.Remove(p)
+			}
+			if written != nil {
+				os.Remove(rc.RosterPath)
+			}
+		}
+	}()
+	if err != nil {
+		return fmt.Errorf("%w; nothing was logged, and the new card files are removed: back up again", err)
 	}
 	if err := s.cfg.Disk.WriteFile(rc.RosterPath, rb, 0o644, durable.New); err != nil {
-		return fmt.Errorf("write the recovery holders' roster: %w; nothing was logged: remove the new card files and back up again", err)
+		return fmt.Errorf("write the recovery holders' roster: %w; nothing was logged, and the new card files are removed: back up again", err)
 	}
 	bref, err := s.cfg.Log.StoreArtefact(BackupName, data)
 	if err != nil {
@@ -198,6 +229,7 @@ func (s *Session) Backup(ctx context.Context, passphrases map[string]string) err
 	if err := s.append(ctx, ev, bref, rref); err != nil {
 		return err
 	}
+	logged = true
 	s.backup = &b
 	s.setup.RecoveryRoster = roster
 	return nil
@@ -262,10 +294,14 @@ func (s *Session) PresentRecoveryCard(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	check, err := hsm.CheckValue(smk)
+	check, err := backup.CheckValue(smk)
 	if err != nil || check != s.backup.SMKCheck {
 		quorum.Wipe(smk)
-		return fmt.Errorf("the storage master key rebuilt from the cards has check value %s, not the backup's %s: these cards do not open this backup", check, s.backup.SMKCheck)
+		why := fmt.Sprintf("the storage master key they rebuild has check value %s, not the backup's %s", check, s.backup.SMKCheck)
+		if err := s.append(ctx, event.RecoveryRefused{Step: cur.ID, Card: id, Reason: why, Reset: true}); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s: these cards do not open this backup; the holders start again", why)
 	}
 	if err := s.append(ctx, event.RecoveryReached{Step: cur.ID, Cards: slices.Clone(s.state.Recovery.Cards), Threshold: roster.Threshold, SMKCheck: check}); err != nil {
 		quorum.Wipe(smk)
@@ -305,17 +341,14 @@ func (s *Session) restore(ctx context.Context, cur ceremony.Step) error {
 				}
 			}
 		}
-		restored, err := w.UnwrapKSK(ctx, k.Label, s.smk, k.Wrapped, pub, false)
-		if err != nil {
+		if had, err := s.cfg.Token.Key(ctx, k.Label); err == nil && hsm.SamePublic(had.Public(), pub) {
+			// Restored before its entry could be logged (the log's disk
+			// failed): the key is there, and the entry is what is left.
+		} else if _, err := w.UnwrapKSK(ctx, k.Label, s.smk, k.Wrapped, pub, false); err != nil {
 			return fmt.Errorf("%w; nothing was logged for %s", err, k.Label)
 		}
-		if !hsm.SamePublic(restored.Public(), pub) {
-			return fmt.Errorf("KSK %s was restored with another public key", k.Label)
-		}
 		ev := event.Restored{Step: cur.ID, Token: s.cfg.Token.Label(), Label: k.Label, KeyTag: tag, DSSHA256: ds, BackupSHA256: s.state.Backup, Of: len(s.backup.Keys)}
-		if pa, ok := s.cfg.Token.(interface {
-			PrivateAttributes(label string) (sensitive, extractable, neverExtractable bool, err error)
-		}); ok {
+		if pa, ok := s.cfg.Token.(hsm.Attributer); ok {
 			if sensitive, extractable, _, err := pa.PrivateAttributes(k.Label); err == nil {
 				ev.Sensitive, ev.Extractable = &sensitive, &extractable
 			}
@@ -370,17 +403,29 @@ func (st Snapshot) recoveryPassphrases(a []string) Reply {
 		h := holders[(n-1)/2]
 		switch {
 		case n%2 == 1 && len(a[n-1]) < 8:
-			return Reply{Ask: newPassAsk(h, false), Problem: fmt.Sprintf("card %s: at least 8 characters; type it again", h.ID), Retry: 1}
+			return Reply{Ask: recoveryPassAsk(h, false), Problem: fmt.Sprintf("card %s: at least 8 characters; type it again", h.ID), Retry: 1}
 		case n%2 == 0 && a[n-1] != a[n-2]:
-			return Reply{Ask: newPassAsk(h, false), Problem: fmt.Sprintf("card %s: the two typings differ; type it again", h.ID), Retry: 2}
+			return Reply{Ask: recoveryPassAsk(h, false), Problem: fmt.Sprintf("card %s: the two typings differ; type it again", h.ID), Retry: 2}
 		}
 	}
 	if len(a) < 2*len(holders) {
-		return Reply{Ask: newPassAsk(holders[len(a)/2], len(a)%2 == 1)}
+		return Reply{Ask: recoveryPassAsk(holders[len(a)/2], len(a)%2 == 1)}
 	}
 	passes := map[string]string{}
 	for i, h := range holders {
 		passes[h.ID] = a[2*i]
 	}
 	return Reply{Op: Backup{Passphrases: passes}}
+}
+
+// recoveryPassAsk asks a recovery holder for their new card's passphrase.
+func recoveryPassAsk(h quorum.CardInfo, again bool) *Ask {
+	a := newPassAsk(h, again)
+	what := fmt.Sprintf("passphrase for new recovery card %s (%s)", h.ID, h.Holder)
+	if again {
+		what += ", again"
+	}
+	a.Prompt, a.Label = what, "The recovery holder types the "+what+", then enter."
+	a.Hint = "nothing typed is shown · esc to cancel the backup"
+	return a
 }

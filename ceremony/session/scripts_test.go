@@ -16,7 +16,7 @@ import (
 
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/event"
-	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/keyceremony/keyceremony/hsm/backup"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/scripts"
 	"github.com/keyceremony/keyceremony/transparency"
@@ -233,7 +233,7 @@ func shippedConfigWith(t *testing.T, name string, custody map[string]string) (Co
 
 // testBackupMutate, when set, changes the backup shippedConfig puts on
 // record (tests that set it do not run in parallel).
-var testBackupMutate func(*hsm.Backup)
+var testBackupMutate func(*backup.File)
 
 func testRecoveryHolders() []quorum.CardInfo {
 	var out []quorum.CardInfo
@@ -252,23 +252,23 @@ func testBackup(t *testing.T) ([]byte, string) {
 }
 
 // testBackupWith is testBackup with the backup changed by mutate.
-func testBackupWith(t *testing.T, mutate func(*hsm.Backup)) ([]byte, string) {
+func testBackupWith(t *testing.T, mutate func(*backup.File)) ([]byte, string) {
 	t.Helper()
 	roster, cards, secret, err := quorum.DealSecret(rand.Reader, 5, testRecoveryHolders())
 	if err != nil {
 		t.Fatal(err)
 	}
 	smk, _ := quorum.DeriveSMK(secret)
-	check, _ := hsm.CheckValue(smk)
+	check, _ := backup.CheckValue(smk)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	wrapped, err := hsm.WrapPKCS8(smk, key)
+	wrapped, err := backup.WrapPKCS8(smk, key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	der, _ := x509.MarshalPKIXPublicKey(key.Public())
 	rb, _ := quorum.MarshalRosterFile(roster)
-	b := hsm.Backup{Format: hsm.BackupFormat, Mechanism: hsm.BackupMechanism, SMKCheck: check, Token: "facility-a", Roster: string(rb),
-		Keys: []hsm.BackupKey{{Label: "KSK-R", Public: der, Wrapped: wrapped}}}
+	b := backup.File{Format: backup.Format, Mechanism: backup.Mechanism, SMKCheck: check, Token: "facility-a", Roster: string(rb),
+		Keys: []backup.Key{{Label: "KSK-R", Public: der, Wrapped: wrapped}}}
 	if mutate != nil {
 		mutate(&b)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/keyceremony/keyceremony/hsm/backup"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/transparency"
 )
@@ -99,7 +100,7 @@ type Session struct {
 	// master key they rebuilt, held until the keys are restored.
 	recovery *quorum.Collector
 	smk      []byte
-	backup   *hsm.Backup
+	backup   *backup.File
 	pin      []byte // derived at the quorum, wiped at the HSM login
 	ksr      *dnssec.Document
 	signed   []dnssec.Bundle

@@ -306,7 +306,7 @@ type holdersFile struct {
 func loadHolders(path string, threshold int, out, cardsDir string) (*holdersFile, error) {
 	hb, err := readInput(path)
 	if err != nil {
-		return nil, usageErr("--holders: %v", err)
+		return nil, usageErr("%s: %v", path, err)
 	}
 	var doc holdersFile
 	dec := yaml.NewDecoder(bytes.NewReader(hb))
@@ -318,7 +318,7 @@ func loadHolders(path string, threshold int, out, cardsDir string) (*holdersFile
 		return nil, usageErr("%s: no holders: listed", path)
 	}
 	if threshold < 2 || threshold > len(doc.Holders) {
-		return nil, usageErr("--threshold %d with %d holders: want 2 to %d", threshold, len(doc.Holders), len(doc.Holders))
+		return nil, usageErr("%s: a threshold of %d with %d holders: want 2 to %d", path, threshold, len(doc.Holders), len(doc.Holders))
 	}
 	if _, err := os.Stat(out); err == nil {
 		return nil, usageErr("%s exists; a roster is never overwritten", out)

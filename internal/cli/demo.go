@@ -148,7 +148,7 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	cfg.RecoveryDeal = session.ReshareConfig{Holders: demoRecoveryHolders(), RosterPath: dir + "-recovery-roster.yaml", CardsDir: dir + "-recovery-cards", WorkFactor: 12}
 	if need.Recovery {
 		cfg.RecoveryCards = &quorum.CardFiles{Dir: *recCards}
-		tok, closeTok, err := demoSoftHSM(dir+"-softhsm", !resume, script.Quorum, cfg.Cards)
+		tok, closeTok, err := demoSoftHSM(dir+"-softhsm", script.Quorum, cfg.Cards)
 		if err != nil {
 			return err
 		}
@@ -256,6 +256,9 @@ func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.
 	// The demo's profile, its KSK inventory with it, as run cites its own.
 	arts = append(arts, transparency.Artefact{Name: scripts.DemoProfileName, Data: scripts.DemoProfile()})
 	open.ProfileSHA256, open.Token = dnssec.DigestOf(scripts.DemoProfile()).Hex(), hsm.DemoTokenLabel
+	if session.NeedsOf(script).Recovery {
+		open.Token = RecoveryTokenLabel // the second HSM the keys are restored onto
+	}
 	if previous != nil {
 		arts = previous.cite(&open, arts)
 	}
@@ -281,13 +284,18 @@ func withOfficerRoles(raw, roster []byte) []byte {
 		return raw
 	}
 	lines := strings.Split(string(raw), "\n")
+	// The last line of the roles: block's list.
 	last := -1
 	for i, l := range lines {
-		if strings.HasPrefix(l, "  - {id: ") && last >= -1 && (last == -1 || last == i-1) {
-			if i > 0 && (strings.TrimSpace(lines[i-1]) == "roles:" || last == i-1) {
-				last = i
-			}
+		switch {
+		case strings.TrimSpace(l) == "roles:":
+			last = i
+		case last >= 0 && last == i-1 && strings.HasPrefix(l, "  - {id: "):
+			last = i
 		}
+	}
+	if last >= 0 && strings.TrimSpace(lines[last]) == "roles:" {
+		last = -1
 	}
 	if last < 0 {
 		return raw

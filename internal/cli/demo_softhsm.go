@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
@@ -32,9 +33,9 @@ func demoRecoveryHolders() []quorum.CardInfo {
 
 // demoSoftHSM opens the rehearsal's second HSM: a SoftHSM2 token in its own
 // folder beside the log (SOFTHSM2_CONF points there for this process),
-// made on first use with the PIN the demo's officers' cards derive for its
-// label, so that only their quorum activates it.
-func demoSoftHSM(dir string, create bool, roster *quorum.Roster, cards quorum.Reader) (*hsm.PKCS11Token, func(), error) {
+// made on first use with the PIN the rehearsal's officers' cards derive for
+// its label, so that only their quorum activates it.
+func demoSoftHSM(dir string, roster *quorum.Roster, cards quorum.Reader) (*hsm.PKCS11Token, func(), error) {
 	if _, err := os.Stat(softHSMModule); err != nil {
 		return nil, nil, usageErr("demo: a recovery restores onto a second HSM, a SoftHSM2 token here: install SoftHSM2 (apt-get install softhsm2, or make deps)")
 	}
@@ -57,7 +58,9 @@ func demoSoftHSM(dir string, create bool, roster *quorum.Roster, cards quorum.Re
 			os.Unsetenv("SOFTHSM2_CONF")
 		}
 	}()
-	if create {
+	// Made on first use: a start that stopped before, or after, making it
+	// finds it or makes it.
+	if labels, err := hsm.TokenLabels(softHSMModule); err == nil && !slices.Contains(labels, RecoveryTokenLabel) {
 		pin, err := rehearsalPIN(roster, cards, RecoveryTokenLabel)
 		if err != nil {
 			return nil, nil, operational(err)

@@ -13,7 +13,7 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
-	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/keyceremony/keyceremony/hsm/backup"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/transparency"
 )
@@ -91,7 +91,7 @@ func readPrevious(dir string) (*previousCeremony, error) {
 			p.roster, _ = quorum.MarshalRosterFile(c.Script.Quorum)
 		}
 		if sha := c.State.Backup; sha != "" {
-			if p.backup, err = read("artefacts/sha256/"+sha, hsm.MaxBackupSize); err != nil {
+			if p.backup, err = read("artefacts/sha256/"+sha, backup.MaxSize); err != nil {
 				return nil, operational(fmt.Errorf("--previous-log %s: the KSK backup on record: %w", dir, err))
 			}
 		}

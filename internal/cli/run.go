@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -190,12 +191,31 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 		}
 		cfg.KSRHash1 = h
 	}
+	// The holders a step deals new cards to: their file, where the roster
+	// and cards go, and the ids they must not take.
+	deal := func(holders, roster, cards string, threshold int, what string, taken func(id string) bool) (session.ReshareConfig, error) {
+		if *workFactor < 0 || *workFactor > 22 {
+			return session.ReshareConfig{}, usageErr("--scrypt-work-factor %d: want 1 to 22", *workFactor)
+		}
+		out, dir := roster, cards
+		if resume { // a resumed ceremony may have dealt them already: the session checks
+			out, dir = "", ""
+		}
+		doc, err := loadHolders(holders, threshold, out, dir)
+		if err != nil {
+			return session.ReshareConfig{}, err
+		}
+		for _, h := range doc.Holders {
+			if taken(h.ID) {
+				return session.ReshareConfig{}, usageErr("%s: card id %s %s", holders, h.ID, what)
+			}
+		}
+		return session.ReshareConfig{Holders: doc.Holders, RosterPath: roster, CardsDir: cards, WorkFactor: *workFactor}, nil
+	}
+	onRoster := func(id string) bool { _, ok := script.Quorum.Card(id); return ok }
 	if need.Reshare {
 		if *newHolders == "" || *newRoster == "" || *newCards == "" {
 			return usageErr("run: %s deals new officers' cards: give --new-holders FILE, --new-roster FILE and --new-cards DIR", script.Name)
-		}
-		if *workFactor < 0 || *workFactor > 22 {
-			return usageErr("--scrypt-work-factor %d: want 1 to 22", *workFactor)
 		}
 		threshold := 0
 		for _, st := range script.Steps() {
@@ -203,20 +223,9 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 				fmt.Sscan(st.Params["threshold"], &threshold)
 			}
 		}
-		out, cards := *newRoster, *newCards
-		if resume { // a resumed ceremony may have dealt them already: the session checks
-			out, cards = "", ""
-		}
-		doc, err := loadHolders(*newHolders, threshold, out, cards)
-		if err != nil {
+		if cfg.Reshare, err = deal(*newHolders, *newRoster, *newCards, threshold, "is on the current roster; give each new card a new id", onRoster); err != nil {
 			return err
 		}
-		for _, h := range doc.Holders {
-			if _, ok := script.Quorum.Card(h.ID); ok {
-				return usageErr("%s: card id %s is on the current roster; give each new card a new id", *newHolders, h.ID)
-			}
-		}
-		cfg.Reshare = session.ReshareConfig{Holders: doc.Holders, RosterPath: *newRoster, CardsDir: *newCards, WorkFactor: *workFactor}
 	}
 	if need.Backup {
 		if p == nil || !p.Token.BackupCapable {
@@ -225,29 +234,19 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 		if *recHolders == "" || *recRoster == "" || *recCards == "" {
 			return usageErr("run: %s backs the keys up: give --recovery-holders FILE, --recovery-roster FILE and --recovery-cards DIR", script.Name)
 		}
-		if *workFactor < 0 || *workFactor > 22 {
-			return usageErr("--scrypt-work-factor %d: want 1 to 22", *workFactor)
-		}
 		threshold := ceremony.DefaultRecoveryThreshold
 		for _, st := range script.Steps() {
 			if st.Action == ceremony.ActionBackup {
 				threshold = ceremony.BackupThreshold(st)
 			}
 		}
-		out, cards := *recRoster, *recCards
-		if resume {
-			out, cards = "", ""
+		officer := func(id string) bool {
+			return onRoster(id) || slices.ContainsFunc(cfg.Reshare.Holders, func(n quorum.CardInfo) bool { return n.ID == id })
 		}
-		doc, err := loadHolders(*recHolders, threshold, out, cards)
-		if err != nil {
+		if cfg.RecoveryDeal, err = deal(*recHolders, *recRoster, *recCards, threshold,
+			"is a crypto officer's; the recovery key share holders are a quorum of their own: give them ids of their own", officer); err != nil {
 			return err
 		}
-		for _, h := range doc.Holders {
-			if _, ok := script.Quorum.Card(h.ID); ok {
-				return usageErr("%s: card id %s is a crypto officer's; the recovery key share holders are a quorum of their own: give them ids of their own", *recHolders, h.ID)
-			}
-		}
-		cfg.RecoveryDeal = session.ReshareConfig{Holders: doc.Holders, RosterPath: *recRoster, CardsDir: *recCards, WorkFactor: *workFactor}
 	}
 	if need.Recovery {
 		if *recCards == "" {

@@ -18,7 +18,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/keyceremony/keyceremony/dnssec"
-	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/keyceremony/keyceremony/hsm/backup"
 	"github.com/keyceremony/keyceremony/hsm/hsmtest"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 )
@@ -302,15 +302,15 @@ func TestRunKeyGeneration(t *testing.T) {
 	}
 	// The backup among the artefacts holds the new key, wrapped; the
 	// recovery holders' seven card files and roster are written.
-	var backup *hsm.Backup
+	var file *backup.File
 	for _, a := range arts {
 		b, _ := os.ReadFile(a)
-		if bk, err := hsm.ParseBackup(b); err == nil {
-			backup = bk
+		if bk, err := backup.Parse(b); err == nil {
+			file = bk
 		}
 	}
-	if backup == nil || !slices.ContainsFunc(backup.Keys, func(k hsm.BackupKey) bool { return k.Label == "KSK-NEW" }) {
-		t.Fatalf("no backup of KSK-NEW among the log's artefacts: %+v", backup)
+	if file == nil || !slices.ContainsFunc(file.Keys, func(k backup.Key) bool { return k.Label == "KSK-NEW" }) {
+		t.Fatalf("no backup of KSK-NEW among the log's artefacts: %+v", file)
 	}
 	if files, _ := filepath.Glob(filepath.Join(recCards, "*.card")); len(files) != 7 {
 		t.Fatalf("%d recovery card files", len(files))
@@ -614,7 +614,7 @@ func signWithCards(ctx context.Context, profile, out, roster, cards, typed strin
 // order, and every other prompt with other.
 func typingNew(passes *[]string, other func(string) (string, bool)) func(string) (string, bool) {
 	return func(prompt string) (string, bool) {
-		if strings.HasPrefix(prompt, "  passphrase for new card") || strings.HasPrefix(prompt, "  again") {
+		if strings.HasPrefix(prompt, "  passphrase for new card") || strings.HasPrefix(prompt, "  passphrase for new recovery card") || strings.HasPrefix(prompt, "  again") {
 			p := (*passes)[0]
 			*passes = (*passes)[1:]
 			return p, true

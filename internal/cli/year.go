@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/keyceremony/keyceremony/transparency"
 )
 
 // YearScript is the name demo --script takes for a KSK's year rehearsed: a
@@ -36,11 +38,10 @@ func yearSteps(dir string) []yearStep {
 
 // runYear rehearses the year, each ceremony on the previous one's log, and
 // ends with verify --history over all of them, the officers' keys pinned
-// by the first ceremony's published roster.
+// by the first ceremony's published roster. Run again on the same folder,
+// it goes on where it stopped: closed ceremonies are kept, an unfinished
+// one resumes.
 func runYear(ctx context.Context, h hooks, dir string, pass []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
-		return usageErr("demo --script %s: %s is not empty; a year is rehearsed in a new folder", YearScript, dir)
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return operational(err)
 	}
@@ -48,6 +49,11 @@ func runYear(ctx context.Context, h hooks, dir string, pass []string, stdin io.R
 	var logs []string
 	for i, st := range steps {
 		log := filepath.Join(dir, st.name)
+		if rep, err := transparency.Verify(os.DirFS(log), transparency.VerifyOptions{}); err == nil && rep.OK && rep.Closed {
+			fmt.Fprintf(stdout, "A KSK's year, ceremony %d of %d (%s): closed already in %s\n", i+1, len(steps), st.what, log)
+			logs = append(logs, log)
+			continue
+		}
 		fmt.Fprintf(stdout, "\n═══ A KSK's year, ceremony %d of %d: %s (--script %s) ═══\n", i+1, len(steps), st.what, st.script)
 		args := append([]string{"--script", st.script, "--log", log}, pass...)
 		if i > 0 {
@@ -56,8 +62,10 @@ func runYear(ctx context.Context, h hooks, dir string, pass []string, stdin io.R
 		if err := runDemo(ctx, h, append(args, st.extra...), stdin, stdout, stderr); err != nil {
 			return err
 		}
-		if _, err := os.Stat(filepath.Join(log, "checkpoint")); err != nil {
-			return nil // stopped before the end: resume it with the command it printed
+		if rep, err := transparency.Verify(os.DirFS(log), transparency.VerifyOptions{}); err != nil || !rep.Closed {
+			// Stopped before the end: the same command goes on from here.
+			fmt.Fprintf(stdout, "\nThe year stopped at ceremony %d of %d; go on with:\n  keyceremony demo --script %s --log %s\n", i+1, len(steps), YearScript, dir)
+			return nil
 		}
 		logs = append(logs, log)
 	}

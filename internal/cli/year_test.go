@@ -83,6 +83,19 @@ func TestYearRehearsed(t *testing.T) {
 			t.Fatalf("%s in the second HSM: sensitive %v, extractable %v (%v)", label, sensitive, extractable, err)
 		}
 	}
+	// What the recovery logged is what the backup file on record holds.
+	var vout bytes.Buffer
+	if err := run(ctx, []string{"verify", filepath.Join(dir, "5-recovery")}, nil, &vout, io.Discard); err != nil ||
+		!strings.Contains(vout.String(), "[ OK ] ceremony.backup       the recovery quorum (5 cards, 5 needed), 2 keys restored") {
+		t.Fatalf("verify the recovery: %v\n%s", err, vout.String())
+	}
+	// The same command on the same folder goes on where it stopped: here,
+	// every ceremony is closed, and the closing check runs again.
+	out.Reset()
+	if err := run(ctx, []string{"demo", "--script", "year", "--auto", "--plain", "--log", dir}, strings.NewReader(""), &out, io.Discard); err != nil ||
+		strings.Count(out.String(), "closed already in") != 5 || !strings.Contains(out.String(), "HISTORY VERIFIED: 5 ceremonies") {
+		t.Fatalf("the year again: %v\n%s", err, tail(out.String(), 20))
+	}
 	// Leave the second signing out: the officers' ceremony does not follow
 	// the first.
 	var hist bytes.Buffer

@@ -264,6 +264,12 @@ const DESCRIPTIONS = {
   ],
   "recovery.card_rejected": [
     {
+      "if": [
+        "reset"
+      ],
+      "text": "recovery cards DROPPED after card {card}: {reason}"
+    },
+    {
       "text": "recovery card {card} REJECTED: {reason}"
     }
   ],
