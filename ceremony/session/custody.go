@@ -115,14 +115,7 @@ func (s *Session) Invoke(ctx context.Context, id, reason string) error {
 		return err
 	}
 	if c.Then == ceremony.ThenAbort {
-		s.wipePIN()
-		s.wipeSecret()
-		s.wipeRecovery()
-		if s.collector != nil {
-			s.collector.Wipe()
-			s.collector = nil
-		}
-		s.dropCosigners()
+		s.forgetAtAbort()
 	}
 	return nil
 }

@@ -256,24 +256,29 @@ func (st Snapshot) signIn(a []string) Reply {
 
 // newPassphrases asks each new officer for their card's passphrase, twice.
 func (st Snapshot) newPassphrases(a []string) Reply {
-	holders := st.Setup.NewHolders
+	return cardPassphrases(st.Setup.NewHolders, a, newPassAsk, func(p map[string]string) Op { return Reshare{Passphrases: p} })
+}
+
+// cardPassphrases asks each holder of a new card for its passphrase, twice
+// (at least 8 characters, the two typings alike), and sends op with them.
+func cardPassphrases(holders []quorum.CardInfo, a []string, ask func(quorum.CardInfo, bool) *Ask, op func(map[string]string) Op) Reply {
 	if n := len(a); n > 0 {
 		h := holders[(n-1)/2]
 		switch {
 		case n%2 == 1 && len(a[n-1]) < 8:
-			return Reply{Ask: newPassAsk(h, false), Problem: fmt.Sprintf("card %s: at least 8 characters; type it again", h.ID), Retry: 1}
+			return Reply{Ask: ask(h, false), Problem: fmt.Sprintf("card %s: at least 8 characters; type it again", h.ID), Retry: 1}
 		case n%2 == 0 && a[n-1] != a[n-2]:
-			return Reply{Ask: newPassAsk(h, false), Problem: fmt.Sprintf("card %s: the two typings differ; type it again", h.ID), Retry: 2}
+			return Reply{Ask: ask(h, false), Problem: fmt.Sprintf("card %s: the two typings differ; type it again", h.ID), Retry: 2}
 		}
 	}
 	if len(a) < 2*len(holders) {
-		return Reply{Ask: newPassAsk(holders[len(a)/2], len(a)%2 == 1)}
+		return Reply{Ask: ask(holders[len(a)/2], len(a)%2 == 1)}
 	}
 	passes := map[string]string{}
 	for i, h := range holders {
 		passes[h.ID] = a[2*i]
 	}
-	return Reply{Op: Reshare{Passphrases: passes}}
+	return Reply{Op: op(passes)}
 }
 
 func newPassAsk(h quorum.CardInfo, again bool) *Ask {

@@ -398,24 +398,7 @@ func (st Snapshot) recoveryCard() Interaction {
 // recoveryPassphrases asks each recovery holder for their new card's
 // passphrase, twice.
 func (st Snapshot) recoveryPassphrases(a []string) Reply {
-	holders := st.Setup.RecoveryHolders
-	if n := len(a); n > 0 {
-		h := holders[(n-1)/2]
-		switch {
-		case n%2 == 1 && len(a[n-1]) < 8:
-			return Reply{Ask: recoveryPassAsk(h, false), Problem: fmt.Sprintf("card %s: at least 8 characters; type it again", h.ID), Retry: 1}
-		case n%2 == 0 && a[n-1] != a[n-2]:
-			return Reply{Ask: recoveryPassAsk(h, false), Problem: fmt.Sprintf("card %s: the two typings differ; type it again", h.ID), Retry: 2}
-		}
-	}
-	if len(a) < 2*len(holders) {
-		return Reply{Ask: recoveryPassAsk(holders[len(a)/2], len(a)%2 == 1)}
-	}
-	passes := map[string]string{}
-	for i, h := range holders {
-		passes[h.ID] = a[2*i]
-	}
-	return Reply{Op: Backup{Passphrases: passes}}
+	return cardPassphrases(st.Setup.RecoveryHolders, a, recoveryPassAsk, func(p map[string]string) Op { return Backup{Passphrases: p} })
 }
 
 // recoveryPassAsk asks a recovery holder for their new card's passphrase.

@@ -115,6 +115,14 @@ func (s *Session) Abort(ctx context.Context, reason string) error {
 	if err := s.append(ctx, event.Aborted{Step: cur.ID, Reason: strings.TrimSpace(reason)}); err != nil {
 		return err
 	}
+	s.forgetAtAbort()
+	return nil
+}
+
+// forgetAtAbort forgets, once a ceremony is aborted, every secret and
+// share it held: the PIN, the recovered secret, the storage master key,
+// the cards collected and the officers' cosigning keys.
+func (s *Session) forgetAtAbort() {
 	s.wipePIN()
 	s.wipeSecret()
 	s.wipeRecovery()
@@ -123,7 +131,6 @@ func (s *Session) Abort(ctx context.Context, reason string) error {
 		s.collector = nil
 	}
 	s.dropCosigners()
-	return nil
 }
 
 // Exception records a deviation on the current step; the step stays open.
