@@ -66,17 +66,44 @@ func DemoConfig(script *ceremony.Script, log *transparency.Log, resume bool, skr
 // secret the simulated cards share, so the demo works only through a quorum;
 // the token keeps only the PIN's SHA-256.
 func demoToken(roster *quorum.Roster, cards *quorum.Simulated) (*hsm.SoftToken, error) {
+	tok, err := RehearsalToken(roster, cards)
+	if err != nil {
+		return nil, fmt.Errorf("demo cards do not match the demo roster: %w", err)
+	}
+	return tok, nil
+}
+
+// RehearsalPIN is the PIN a rehearsal's officers' cards derive for a token
+// label: the first threshold cards of the roster not revoked, read as their
+// holders would (the simulated cards, or card files sealed with the
+// rehearsal's passphrases). The caller wipes it.
+func RehearsalPIN(r *quorum.Roster, cards quorum.Reader, label string) ([]byte, error) {
 	var dealt []quorum.Card
-	for _, id := range roster.Cards[:roster.Threshold] {
-		card, err := cards.Read(context.Background(), id.ID)
+	defer func() {
+		for _, c := range dealt {
+			quorum.Wipe(c.Value)
+		}
+	}()
+	for _, c := range r.Cards {
+		if c.Revoked || len(dealt) == r.Threshold {
+			continue
+		}
+		card, err := cards.Read(quorum.WithSecret(context.Background(), "rehearsal passphrase of "+c.ID), c.ID)
 		if err != nil {
 			return nil, err
 		}
 		dealt = append(dealt, card)
 	}
-	pin, err := quorum.RecoverPIN(roster, dealt, hsm.DemoTokenLabel)
+	return quorum.RecoverPIN(r, dealt, label)
+}
+
+// RehearsalToken is the demo's software token, its PIN the one a
+// rehearsal's current officers' cards derive (after a ceremony that dealt a
+// new secret, the token of a real HSM would keep the PIN it was set to).
+func RehearsalToken(r *quorum.Roster, cards quorum.Reader) (*hsm.SoftToken, error) {
+	pin, err := RehearsalPIN(r, cards, hsm.DemoTokenLabel)
 	if err != nil {
-		return nil, fmt.Errorf("demo cards do not match the demo roster: %w", err)
+		return nil, err
 	}
 	digest := sha256.Sum256(pin)
 	quorum.Wipe(pin)

@@ -324,9 +324,7 @@ func (st Snapshot) card(cosign bool) Interaction {
 			return witnessCard(st, info, a[1:])
 		}
 		if st.Setup.SecretName != "" && len(a) == 1 {
-			what := fmt.Sprintf("%s of card %s (%s)", st.Setup.SecretName, info.ID, info.Holder)
-			return Reply{Ask: &Ask{Secret: true, Exact: true, Prompt: what, Label: "The holder types the " + what + ", then enter.",
-				Hint: "nothing typed is shown · esc to cancel", Auto: "rehearsal passphrase of " + info.ID}}
+			return Reply{Ask: holderSecret(fmt.Sprintf("%s of card %s (%s)", st.Setup.SecretName, info.ID, info.Holder), info.ID)}
 		}
 		secret := ""
 		if len(a) > 1 {
@@ -338,6 +336,14 @@ func (st Snapshot) card(cosign bool) Interaction {
 		return Reply{Op: PresentCard{ID: info.ID, Secret: secret}}
 	}
 	return i
+}
+
+// holderSecret is the question a card's holder answers, unseen, to open
+// it: what (its passphrase or PIN, and which card), and the rehearsal's
+// answer for the card.
+func holderSecret(what, id string) *Ask {
+	return &Ask{Secret: true, Exact: true, Prompt: what, Label: "The holder types the " + what + ", then enter.",
+		Hint: "nothing typed is shown · esc to cancel", Auto: "rehearsal passphrase of " + id}
 }
 
 // witnessCard asks, in a witnessed quorum, for the serial the HSM shows for

@@ -386,9 +386,7 @@ func (st Snapshot) recoveryCard() Interaction {
 		}
 		info := q.Cards[n-1]
 		if len(a) == 1 {
-			what := fmt.Sprintf("passphrase of recovery card %s (%s)", info.ID, info.Holder)
-			return Reply{Ask: &Ask{Secret: true, Exact: true, Prompt: what, Label: "The holder types the " + what + ", then enter.",
-				Hint: "nothing typed is shown · esc to cancel", Auto: "rehearsal passphrase of " + info.ID}}
+			return Reply{Ask: holderSecret(fmt.Sprintf("passphrase of recovery card %s (%s)", info.ID, info.Holder), info.ID)}
 		}
 		return Reply{Op: PresentRecoveryCard{ID: info.ID, Secret: a[1]}}
 	}

@@ -130,7 +130,7 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	cfg.ClockJumps, cfg.Disk = true, h.disk
 	if ownCards {
 		cards := &quorum.CardFiles{Dir: *cardsDir}
-		tok, err := rehearsalToken(script.Quorum, cards)
+		tok, err := session.RehearsalToken(script.Quorum, cards)
 		if err != nil {
 			return usageErr("demo: the officers' cards in %s: %v", *cardsDir, err)
 		}

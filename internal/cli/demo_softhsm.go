@@ -2,15 +2,14 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 
+	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 )
@@ -61,7 +60,7 @@ func demoSoftHSM(dir string, roster *quorum.Roster, cards quorum.Reader) (*hsm.P
 	// Made on first use: a start that stopped before, or after, making it
 	// finds it or makes it.
 	if labels, err := hsm.TokenLabels(softHSMModule); err == nil && !slices.Contains(labels, RecoveryTokenLabel) {
-		pin, err := rehearsalPIN(roster, cards, RecoveryTokenLabel)
+		pin, err := session.RehearsalPIN(roster, cards, RecoveryTokenLabel)
 		if err != nil {
 			return nil, nil, operational(err)
 		}
@@ -78,42 +77,6 @@ func demoSoftHSM(dir string, roster *quorum.Roster, cards quorum.Reader) (*hsm.P
 		return nil, nil, operational(fmt.Errorf("demo: the second HSM: %w", err))
 	}
 	return tok, func() { tok.Close() }, nil
-}
-
-// rehearsalPIN is the PIN the rehearsal's officers' cards derive for a
-// token label: the simulated ones, or card files sealed with the
-// rehearsal's passphrases.
-func rehearsalPIN(r *quorum.Roster, cards quorum.Reader, label string) ([]byte, error) {
-	var dealt []quorum.Card
-	for _, c := range r.Cards {
-		if c.Revoked || len(dealt) == r.Threshold {
-			continue
-		}
-		card, err := cards.Read(quorum.WithSecret(context.Background(), "rehearsal passphrase of "+c.ID), c.ID)
-		if err != nil {
-			return nil, err
-		}
-		dealt = append(dealt, card)
-	}
-	defer func() {
-		for _, c := range dealt {
-			quorum.Wipe(c.Value)
-		}
-	}()
-	return quorum.RecoverPIN(r, dealt, label)
-}
-
-// rehearsalToken is the demo's software token, its PIN the one the
-// rehearsal's current officers' cards derive (after a ceremony that dealt a
-// new secret, the token of a real HSM would keep the PIN it set).
-func rehearsalToken(r *quorum.Roster, cards quorum.Reader) (*hsm.SoftToken, error) {
-	pin, err := rehearsalPIN(r, cards, hsm.DemoTokenLabel)
-	if err != nil {
-		return nil, err
-	}
-	digest := sha256.Sum256(pin)
-	quorum.Wipe(pin)
-	return hsm.DemoToken(digest)
 }
 
 // sameRoster reports whether two roster files hold the same roster.

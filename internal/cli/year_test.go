@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 )
@@ -64,7 +65,7 @@ func TestYearRehearsed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pin, err := rehearsalPIN(roster, &quorum.CardFiles{Dir: filepath.Join(dir, "4-officers-cards-2")}, RecoveryTokenLabel)
+	pin, err := session.RehearsalPIN(roster, &quorum.CardFiles{Dir: filepath.Join(dir, "4-officers-cards-2")}, RecoveryTokenLabel)
 	if err != nil {
 		t.Fatal(err)
 	}
