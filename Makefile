@@ -23,12 +23,15 @@ vet:
 
 # softhsm2: the PKCS#11 token the HSM tests run against; knot: its keymgr
 # makes the Knot DNS KSRs keyceremony signs and imports the SKRs back;
-# chromium: the headless browser the web page is tested in.
+# chromium: the headless browser the web page is tested in; ffmpeg: the
+# recordings of the stream the checkpoints are read back from (and
+# checkpoints from-video's decoder); zbar-tools: zbarimg, a second QR
+# reader the console's codes are checked with.
 deps:
-	@{ command -v softhsm2-util && command -v keymgr && command -v chromium && command -v ssh-agent && command -v psql && ls /usr/lib/postgresql/*/bin/initdb && command -v strace; } >/dev/null 2>&1 || { \
-		echo "installing softhsm2, knot, chromium, openssh-client, postgresql and strace (apt-get)"; \
+	@{ command -v softhsm2-util && command -v keymgr && command -v chromium && command -v ssh-agent && command -v psql && ls /usr/lib/postgresql/*/bin/initdb && command -v strace && command -v ffmpeg && command -v zbarimg; } >/dev/null 2>&1 || { \
+		echo "installing softhsm2, knot, chromium, openssh-client, postgresql, strace, ffmpeg and zbar-tools (apt-get)"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2 knot chromium openssh-client postgresql strace; }
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq softhsm2 knot chromium openssh-client postgresql strace ffmpeg zbar-tools; }
 	@# trillian and rekor-server: a real Rekor v1 on loopback for the anchoring
 	@# tests, built once per machine (several minutes) outside the repository.
 	@[ -x $(REKOR_TOOLS)/rekor-server ] && [ -x $(REKOR_TOOLS)/trillian_log_server ] && [ -x $(REKOR_TOOLS)/trillian_log_signer ] || { \
@@ -76,7 +79,8 @@ bench:
 FUZZTIME ?= 30s
 FUZZ_TARGETS := ./ceremony/event/:FuzzParseEntry ./transparency/:FuzzParseCheckpoint ./transparency/:FuzzWitnessPolicy \
 	./dnssec/:FuzzParse ./dnssec/:FuzzParseText ./dnssec/:FuzzLoadPolicy ./ceremony/:FuzzLoadScript ./ceremony/:FuzzLoadProfile \
-	./hsm/quorum/:FuzzParseCard ./hsm/quorum/:FuzzRoster ./internal/safetext/:FuzzPrintable ./internal/safetext/:FuzzMarkdown
+	./hsm/quorum/:FuzzParseCard ./hsm/quorum/:FuzzRoster ./internal/safetext/:FuzzPrintable ./internal/safetext/:FuzzMarkdown \
+	./transparency/camera/:FuzzParsePart
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t#*:}; \
 		echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/keyceremony/keyceremony/ceremony"
@@ -10,10 +11,15 @@ import (
 	"github.com/keyceremony/keyceremony/internal/safetext"
 	"github.com/keyceremony/keyceremony/internal/words"
 	"github.com/keyceremony/keyceremony/transparency"
+	"github.com/keyceremony/keyceremony/transparency/camera"
 )
 
 // checkpointTextWidth is the width of the text beside the QR code.
 const checkpointTextWidth = 60
+
+// qrMargin is the blank cells left of the code: a stream's crop, or a
+// camera framing the projection, takes the screen's edges first.
+const qrMargin = 4
 
 // checkpointPage is the latest signed checkpoint on its own: a QR code of
 // the whole signed note, as large as the screen allows, and its text
@@ -28,7 +34,7 @@ func (p checkpointPage) View(f frame) string {
 		foot = fmt.Sprintf("act %s · back to the ceremony by itself in %d s, or any key", f.actDone(), max(1, int(f.splashUntil.Sub(f.clock).Seconds()+0.999)))
 	}
 	bodyH := p.h - lipgloss.Height(header) - 1
-	body := CheckpointPanel(f.sty, f.shownCheckpoint(), f.st.LogSize, f.st.Script.Digest, p.w, bodyH)
+	body := CheckpointPanel(f.sty, f.shownCheckpoint(), f.st.LogSize, f.st.Script.Digest, p.w, bodyH, f.cpSince, f.clock)
 	return lipgloss.JoinVertical(lipgloss.Left, header, lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(body), f.sty.Help.Render(foot))
 }
 
@@ -75,13 +81,27 @@ func (f frame) screenTitle(banner string, w int) string {
 // (the whole note, scaled up as far as it fits) and its text. logSize is
 // the log's size now, to say whether the checkpoint covers every entry;
 // scriptDigest, when known, names the script the log follows.
-func CheckpointPanel(st Styles, cp *transparency.Checkpoint, logSize uint64, scriptDigest string, w, h int) string {
+//
+// A note too long for one camera-safe code is drawn as a numbered sequence
+// of codes, each shown for camera.Dwell in turn from since: the one shown
+// at clock, with its number under it.
+func CheckpointPanel(st Styles, cp *transparency.Checkpoint, logSize uint64, scriptDigest string, w, h int, since, clock time.Time) string {
 	if cp == nil {
 		return st.Warn.Render("[WAIT] No checkpoint is signed yet; the first one follows the log's first entry.")
 	}
 	note := string(cp.Note)
 	textW := min(checkpointTextWidth, w/2)
-	scale := qrScale(note, w-textW-2, h)
+	codes, err := qrCodes(note)
+	if err != nil {
+		return st.Fail.Render("[FAIL] QR code: " + err.Error())
+	}
+	part := qrPart(len(codes), since, clock)
+	code := codes[part]
+	qrRows := h
+	if len(codes) > 1 {
+		qrRows-- // the line that numbers the code
+	}
+	scale := code.Scale(w-textW-2-qrMargin, qrRows)
 	var info []string
 	add := func(s ...string) { info = append(info, s...) }
 	add(st.PanelTitle.Render("Signed checkpoint of the ceremony log"), "")
@@ -112,19 +132,30 @@ func CheckpointPanel(st Styles, cp *transparency.Checkpoint, logSize uint64, scr
 		}
 		add(st.Text.Width(textW).Render(dnssec.PGPWords(mustHex(scriptDigest))))
 	}
-	add("", st.Help.Width(textW).Render("The code holds the whole signed note. Compare it with the published log; keyceremony verify checks the log offline."))
+	if len(codes) == 1 {
+		add("", st.Help.Width(textW).Render("The code holds the whole signed note. Compare it with the published log; keyceremony verify checks the log offline."))
+	} else {
+		add("", st.Help.Width(textW).Render(fmt.Sprintf("The signed note is in %d codes, shown in turn, each for %d s; a reader joins them (keyceremony checkpoints from-video reads them from a recording). Compare it with the published log; keyceremony verify checks the log offline.", len(codes), int(camera.Dwell/time.Second))))
+	}
 	text := strings.Join(info, "\n")
 	if scale == 0 {
-		n, _, _ := qrModules(note)
-		side := n + 2*qrQuiet
-		return st.Warn.Render(fmt.Sprintf("[    ] The QR code needs %d×%d cells: enlarge the terminal to show it.", side+textW+2, (side+1)/2+3)) + "\n\n" + text
+		cols, rows := code.Cells(1)
+		if len(codes) > 1 {
+			rows++
+		}
+		return st.Warn.Render(fmt.Sprintf("[    ] The QR code needs %d×%d cells: enlarge the terminal to show it.", qrMargin+cols+textW+2, rows+3)) + "\n\n" + text
 	}
-	lines, err := QRLines(note, scale)
+	lines, err := qrLines(note, part, scale)
 	if err != nil {
 		return st.Fail.Render("[FAIL] QR code: "+err.Error()) + "\n\n" + text
 	}
+	margin := strings.Repeat(" ", qrMargin)
 	for i, l := range lines {
-		lines[i] = st.QR.Render(l)
+		lines[i] = margin + st.QR.Render(l)
+	}
+	if len(codes) > 1 {
+		cols, _ := code.Cells(scale)
+		lines = append(lines, margin+st.Focus.Width(cols).Align(lipgloss.Center).Render(fmt.Sprintf("code %d of %d", part+1, len(codes))))
 	}
 	return lipgloss.JoinHorizontal(lipgloss.Top, strings.Join(lines, "\n"), "  ", text)
 }

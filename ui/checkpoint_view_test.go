@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyceremony/keyceremony/transparency/camera"
+
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/keyceremony/keyceremony/ceremony/session"
@@ -20,8 +22,12 @@ func qrFromScreen(t *testing.T, s string) []string {
 	lines := strings.Split(s, "\n")
 	for top, l := range lines {
 		first := []rune(l)
+		x := 0
+		for x < len(first) && first[x] == ' ' {
+			x++ // the margin left of the code
+		}
 		w := 0
-		for w < len(first) && first[w] == '█' {
+		for x+w < len(first) && first[x+w] == '█' {
 			w++
 		}
 		if w < 21 {
@@ -33,10 +39,10 @@ func qrFromScreen(t *testing.T, s string) []string {
 		var qr []string
 		for _, l := range lines[top : top+(w+1)/2] {
 			r := []rune(l)
-			if len(r) < w {
+			if len(r) < x+w {
 				t.Fatalf("a short QR line: %q", l)
 			}
-			qr = append(qr, string(r[:w]))
+			qr = append(qr, string(r[x:x+w]))
 		}
 		return qr
 	}
@@ -50,7 +56,8 @@ func qrFromScreen(t *testing.T, s string) []string {
 // for byte; its root is beside it in hex groups and PGP words; any key
 // returns to the ceremony without doing anything else.
 func TestConsoleCheckpointQR(t *testing.T) {
-	for _, size := range []struct{ w, h, scale int }{{160, 45, 1}, {240, 67, 2}} {
+	// At 320×90 the code is large enough for two cells a module.
+	for _, size := range []struct{ w, h, scale int }{{160, 45, 1}, {320, 90, 2}} {
 		c := newConsole(t, size.w, size.h)
 		press(t, c, "enter", "enter", "enter")
 		next, logged := c.state.Next, c.drv.Log().Size()
@@ -216,10 +223,31 @@ func TestConsoleReadAloud(t *testing.T) {
 		}
 	}
 	press(t, c, "c")
-	qr := qrFromScreen(t, screen(c))
-	text, err := decodeHalfBlocks(t, qr)
-	if err != nil {
-		t.Fatalf("the final QR code does not decode: %v", err)
+	// The cosigned note is longer than one camera-safe code: its codes are
+	// shown in turn, each for camera.Dwell, and read back joined.
+	defer func() { clockOffset = 0 }()
+	var asm camera.Assembler
+	var text string
+	for i := 0; text == "" && i < 2*camera.MaxParts; i++ {
+		s := screen(c)
+		payload, err := decodeHalfBlocks(t, qrFromScreen(t, s))
+		if err != nil {
+			t.Fatalf("the final QR code does not decode: %v\n%s", err, s)
+		}
+		part, err := camera.ParsePart([]byte(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if part.Of > 1 && !strings.Contains(s, fmt.Sprintf("code %d of %d", part.N, part.Of)) {
+			t.Fatalf("code %d of %d is not numbered on the screen:\n%s", part.N, part.Of, s)
+		}
+		note, err := asm.Add(part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text = string(note)
+		clockOffset += camera.Dwell
+		c.Update(tickMsg(fixedClock()))
 	}
 	if text != string(final.Note) || strings.Count(text, "\n— ") != 4 {
 		t.Fatalf("the final QR code holds:\n%s\nthe archived final checkpoint is:\n%s", text, final.Note)

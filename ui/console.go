@@ -138,7 +138,8 @@ type Console struct {
 	quitFrom page
 	// splashUntil is when the checkpoint shown at an act boundary gives
 	// the screen back; zero when the checkpoint view was asked for.
-	splashUntil time.Time
+	// cpSince is when the checkpoint page began showing its note's codes.
+	splashUntil, cpSince time.Time
 	// detailsAt and detailsHas cache whether the step has details (d).
 	detailsAt  detailsAt
 	detailsHas bool
@@ -223,12 +224,22 @@ func (c *Console) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = c.opDone(msg)
 	case checkpointMsg:
 		if msg.err == nil {
+			before := c.shownNote()
 			c.cp = msg.cp
 			if msg.first != nil {
 				c.first = msg.first
 			}
 			if msg.final != nil {
 				c.final = msg.final
+			}
+			if now := c.shownNote(); c.page == pageCheckpoint && now != before {
+				// A new note (the final one, cosigned by one more
+				// officer): its codes from the first, for as long as
+				// they need when it is a splash.
+				c.cpSince = c.opts.Now()
+				if !c.splashUntil.IsZero() {
+					c.splashUntil = maxTime(c.splashUntil, c.cpSince.Add(qrSplash(now, c.opts.Splash)))
+				}
 			}
 		}
 	case autoMsg:
@@ -286,6 +297,31 @@ func (c *Console) poll() tea.Cmd {
 	}
 }
 
+// showCheckpoint gives the screen to the checkpoint page, its codes from
+// the first: for a splash of at least splash (and as long as its codes
+// need), or until a key when splash is 0.
+func (c *Console) showCheckpoint(splash time.Duration) {
+	c.page, c.cpSince, c.splashUntil = pageCheckpoint, c.opts.Now(), time.Time{}
+	if splash > 0 {
+		c.splashUntil = c.cpSince.Add(qrSplash(c.shownNote(), splash))
+	}
+}
+
+// shownNote is the note the checkpoint page shows.
+func (c *Console) shownNote() string {
+	if cp := c.frame().shownCheckpoint(); cp != nil {
+		return string(cp.Note)
+	}
+	return ""
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 	if msg.Type == tea.KeyCtrlC {
 		if c.page != pageQuit {
@@ -325,7 +361,7 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 		c.page = pageHelp
 		return nil
 	case key.Matches(msg, c.keys.Checkpoint):
-		c.page, c.splashUntil = pageCheckpoint, time.Time{}
+		c.showCheckpoint(0)
 		return nil
 	case key.Matches(msg, c.keys.Exceptions):
 		c.page = pageExceptions
@@ -411,7 +447,7 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 	if now, is := c.state.Current(); was && (!is || now.Act != before.Act) && c.page == pageCeremony && c.dialog == nil && c.opts.Splash > 0 {
 		// An act is over: its checkpoint has the screen for a moment, for
 		// the room to read and the stream to carry.
-		c.page, c.splashUntil = pageCheckpoint, c.opts.Now().Add(c.opts.Splash)
+		c.showCheckpoint(c.opts.Splash)
 	}
 	for _, e := range res.Logged {
 		c.recent = append(c.recent, logLine{time: e.Time, index: e.Seq, text: event.Describe(e), kind: e.Kind()})
@@ -442,9 +478,14 @@ func (c *Console) opDone(msg opDoneMsg) tea.Cmd {
 	cmds := []tea.Cmd{c.awaitCheckpoint()}
 	switch {
 	case c.state.Awaiting() == session.NextDone:
+		if !c.closed && c.opts.Splash > 0 && c.dialog == nil && c.page != pageQuit {
+			// Closed and cosigned: the final checkpoint, with the
+			// officers' cosignatures, has the screen for the stream.
+			c.showCheckpoint(c.opts.Splash)
+		}
 		c.closed = true
 		if c.opts.Auto {
-			cmds = append(cmds, tea.Tick(1500*time.Millisecond, func(time.Time) tea.Msg { return closeMsg{} }))
+			cmds = append(cmds, autoNext(1500*time.Millisecond))
 		}
 	case c.opts.Auto:
 		if res.Err != nil && !errors.As(res.Err, &re) {
@@ -501,8 +542,16 @@ func (c *Console) awaitCheckpoint() tea.Cmd {
 }
 
 func (c *Console) autoStep() tea.Cmd {
-	if c.closed || c.page == pageQuit {
+	if c.page == pageQuit {
 		return nil
+	}
+	if c.closed {
+		if c.page == pageCheckpoint && !c.splashUntil.IsZero() {
+			// The final checkpoint's codes have the screen until its
+			// splash is over.
+			return autoNext(max(c.splashUntil.Sub(c.opts.Now()), 100*time.Millisecond))
+		}
+		return func() tea.Msg { return closeMsg{} }
 	}
 	if !c.fits() {
 		// The rehearsal, like the keys, waits for a screen that shows it.

@@ -95,13 +95,14 @@ type frame struct {
 	// cosignatures, once read.
 	logKey       string
 	first, final *transparency.Checkpoint
-	// splashUntil is when an act's checkpoint gives the screen back.
-	splashUntil time.Time
+	// splashUntil is when an act's checkpoint gives the screen back;
+	// cpSince when the checkpoint page began showing its codes.
+	splashUntil, cpSince time.Time
 }
 
 func (c *Console) frame() frame {
 	return frame{sty: c.st, st: c.state, clock: c.clock, rehearsal: c.opts.Rehearsal, busy: c.busy, note: c.note, failed: c.failed, warned: c.warned,
-		dialog: c.dialog, recent: c.recent, wrong: c.wrong, cp: c.cp, splashUntil: c.splashUntil,
+		dialog: c.dialog, recent: c.recent, wrong: c.wrong, cp: c.cp, splashUntil: c.splashUntil, cpSince: c.cpSince,
 		logKey: c.logKey, first: c.first, final: c.final}
 }
 

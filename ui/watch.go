@@ -47,6 +47,8 @@ type Watcher struct {
 	height int
 	clock  time.Time
 	page   page
+	// cpSince is when the checkpoint page began showing its codes.
+	cpSince time.Time
 
 	script  *ceremony.Script
 	entries []*event.Entry
@@ -151,7 +153,7 @@ func (w *Watcher) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			w.quit = true
 			return w, tea.Quit
 		case msg.String() == "c" && w.f.Checkpoint() != nil:
-			w.page = pageCheckpoint
+			w.page, w.cpSince = pageCheckpoint, w.clock
 		case msg.String() == "e" && w.script != nil:
 			w.page = pageExceptions
 		}
@@ -307,7 +309,7 @@ func (w *Watcher) View() string {
 	case pageCheckpoint:
 		header := headerView(w.st, w.state, transparency.IsRehearsal(cp.Origin), w.st.Muted.Render("· VIEWER"), w.clock, w.width)
 		bodyH := w.height - lipgloss.Height(header) - 1
-		body := CheckpointPanel(w.st, cp, cp.Size, w.script.Digest, w.width, bodyH)
+		body := CheckpointPanel(w.st, cp, cp.Size, w.script.Digest, w.width, bodyH, w.cpSince, w.clock)
 		return lipgloss.JoinVertical(lipgloss.Left, header, lipgloss.NewStyle().Height(bodyH).MaxHeight(bodyH).Render(body), w.st.Help.Render("any key: back"))
 	case pageExceptions:
 		header := headerView(w.st, w.state, transparency.IsRehearsal(cp.Origin), w.st.Muted.Render("· VIEWER"), w.clock, w.width)

@@ -41,6 +41,11 @@ type Options struct {
 	// Now is the verification time, which no cosignature may postdate;
 	// zero means time.Now().
 	Now time.Time
+	// Filmed are checkpoints seen on a recording of the ceremony's screen
+	// (package camera reads them): the log must be consistent with each,
+	// and the report names each by where it was seen, with the officers
+	// whose cosignatures it carries.
+	Filmed []FilmedNote
 }
 
 // Ids of the checks this package adds to the log verifier's.
@@ -63,7 +68,7 @@ const (
 // Every check is in the report, and Report.OK is the verdict. The error is
 // for a folder that cannot be read at all.
 func Verify(fsys fs.FS, opts Options) (*transparency.Report, error) {
-	rep, err := transparency.Verify(fsys, opts.VerifyOptions)
+	rep, err := transparency.Verify(fsys, withFilmed(opts))
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +91,7 @@ func Verify(fsys fs.FS, opts Options) (*transparency.Report, error) {
 	default:
 		rewrittenAfterCosigned(fsys, rep, opts)
 	}
+	checkFilmed(fsys, rep, opts)
 	restsOn(rep, opts, outcome)
 	return rep, nil
 }

@@ -91,13 +91,17 @@ func commands(h hooks) []command {
 			summary: "publish a log folder read-only over HTTP, with a page that verifies it in the browser", run: runServe},
 		{name: "watch", usage: "watch DIR|URL [--key VKEY] [--origin O] [--witness-policy FILE] [--interval D] [--plain] [--theme T]",
 			summary: "follow a ceremony live, read-only, verifying every checkpoint", run: runWatch},
-		{name: "verify", usage: "verify DIR|URL [--history DIR...] [--json] [--key VKEY] [--roster FILE] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--anchor-key FILE] [--open] [--raw]",
+		{name: "verify", usage: "verify DIR|URL [--history DIR...] [--json] [--key VKEY] [--roster FILE] [--origin O] [--checkpoint FILE]... [--checkpoints-from DIR]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--anchor-key FILE] [--open] [--raw]",
 			summary: "verify a log folder offline: signatures, tiles, root, hash chain, artefacts, the script followed", run: runVerify},
 		{name: "run", usage: "run --script FILE|NAME --profile FILE --log DIR --ksr KSR... (--cards DIR | --card-module LIB) [--roster FILE] [--previous-log DIR] [--previous-skr SKR] [--skr OUT] [--ksr-until TIME] [--schema NAME] [--now TIME] [--log-key FILE] [--origin O] [--witness-policy FILE] [--anchor-key FILE] [--rehearsal] [--plain]",
 			summary: "a ceremony on the profile's HSM with the officers' cards; resumes a log",
 			run: func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 				return runCeremony(ctx, h, args, stdin, stdout, stderr)
 			}},
+		{name: "checkpoints", summary: "the checkpoints the ceremony's screen showed", subs: []command{
+			{name: "from-video", usage: "checkpoints from-video RECORDING --out DIR",
+				summary: "read every signed checkpoint from a recording of the stream, with its time", run: runCheckpointsFromVideo},
+		}},
 		{name: "transcript", usage: "transcript DIR [--format md|html]",
 			summary: "the annotated script built from a verified log", run: runTranscript},
 		{name: "anchor", summary: "trust anchors and DS records; checkpoints anchored in Rekor", subs: []command{

@@ -69,6 +69,13 @@ func TestScripts(t *testing.T) {
 				b[off] ^= 0x20
 				ts.Check(os.WriteFile(p, b, 0o644))
 			},
+			// film LOG OUT [forge SIZE | text TEXT]: a recording of a
+			// screen showing each of the log's archived checkpoints in
+			// turn, as the console draws its codes (1280×720, H.264 CRF
+			// 28); forge puts in place of checkpoint SIZE the checkpoint
+			// of a rewritten log, signed with the log's key (LOG.key);
+			// text shows only a code holding TEXT.
+			"film": filmCmd,
 		},
 		Setup: func(env *testscript.Env) error {
 			if err := copyTree(filepath.Join("..", "..", "dnssec", "testdata"), filepath.Join(env.WorkDir, "iana")); err != nil {

@@ -23,10 +23,11 @@ import (
 	"strings"
 
 	"github.com/keyceremony/keyceremony/transparency"
+	"github.com/keyceremony/keyceremony/transparency/camera"
 )
 
 func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("verify", "usage: keyceremony verify DIR|URL [--json] [--key VKEY] [--roster FILE] [--origin O] [--checkpoint FILE]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--anchor-key FILE] [--open] [--raw]", stderr)
+	fs := newFlags("verify", "usage: keyceremony verify DIR|URL [--json] [--key VKEY] [--roster FILE] [--origin O] [--checkpoint FILE]... [--checkpoints-from DIR]... [--require-cosigners N] [--witness-policy FILE] [--rekor-key FILE] [--anchor-key FILE] [--open] [--raw]", stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
 	key := fs.String("key", "", "the log's verifier key (vkey text, or a file holding it); default: the folder's log.vkey")
 	origin := fs.String("origin", "", "the expected origin line; default: the key's name")
@@ -40,6 +41,8 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	open := fs.Bool("open", false, "accept a log whose ceremony is not closed (in progress, or stopped); without it such a log is not verified")
 	var cps stringList
 	fs.Var(&cps, "checkpoint", "a signed checkpoint seen elsewhere, which must be consistent with the log (repeatable)")
+	var filmed stringList
+	fs.Var(&filmed, "checkpoints-from", "a folder of checkpoints read from a recording of the stream (checkpoints from-video): the log must be consistent with each; the report names each by its time in the recording (repeatable)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -88,6 +91,18 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			return usageErr("verify: --checkpoint %s: %v", f, err)
 		}
 		opts.Checkpoints = append(opts.Checkpoints, transparency.NamedCheckpoint{Name: f, Data: b})
+	}
+	for _, d := range filmed {
+		recording, notes, err := camera.ReadDir(d)
+		if err != nil {
+			return usageErr("verify: --checkpoints-from %s: %v", safetext.Printable(d), err)
+		}
+		if recording == "" {
+			recording = d
+		}
+		for _, n := range notes {
+			aopts.Filmed = append(aopts.Filmed, audit.FilmedNote{Where: recording + " at " + camera.Clock(n.At), Note: n.Note})
+		}
 	}
 	aopts.VerifyOptions = opts
 	if isURL {
