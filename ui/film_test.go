@@ -40,7 +40,7 @@ type filmedCeremony struct {
 // filmCeremony plays the demo to its close, as the unattended rehearsal
 // does, on a clock that moves as the film does: 400 ms a step, and a tick
 // a second while a checkpoint has the screen.
-func filmCeremony(t *testing.T) *filmedCeremony {
+func filmCeremony(t testing.TB) *filmedCeremony {
 	t.Helper()
 	defer func() { clockOffset = 0 }()
 	dir := filepath.Join(t.TempDir(), "log")
@@ -272,4 +272,46 @@ func rewrittenCheckpoint(t *testing.T, real string) string {
 		t.Fatalf("the rewritten checkpoint is %d bytes, the real one %d", len(forged), len(real))
 	}
 	return string(forged)
+}
+
+// BenchmarkReadFilmedCeremony reads the recording of a whole demo ceremony
+// on the console (1280×720, H.264 CRF 28), with the bare ffmpeg decode of
+// the same file as the baseline: ×realtime is the recording's length over
+// the time taken.
+func BenchmarkReadFilmedCeremony(b *testing.B) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		b.Fatal("ffmpeg is not installed: make deps installs it")
+	}
+	f := filmCeremony(b)
+	path := filepath.Join(b.TempDir(), "ceremony.mp4")
+	if err := filmtest.Film(context.Background(), path, f.shots, filmtest.Encoding{Width: 1280, Height: 720, Cols: 160, Rows: 45, CRF: 28}); err != nil {
+		b.Fatal(err)
+	}
+	var length time.Duration
+	for _, s := range f.shots {
+		length += s.For
+	}
+	realtime := func(b *testing.B) {
+		b.ReportMetric(length.Seconds()*float64(b.N)/b.Elapsed().Seconds(), "×realtime")
+	}
+	b.Run("ffmpeg-decode", func(b *testing.B) {
+		for b.Loop() {
+			if out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-i", path, "-f", "null", "-").CombinedOutput(); err != nil {
+				b.Fatalf("%v: %s", err, out)
+			}
+		}
+		realtime(b)
+	})
+	b.Run("read", func(b *testing.B) {
+		for b.Loop() {
+			rec, err := camera.Read(context.Background(), path, camera.ReadOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(rec.Notes) != len(f.shown) {
+				b.Fatalf("read %d checkpoints of %d", len(rec.Notes), len(f.shown))
+			}
+		}
+		realtime(b)
+	})
 }

@@ -127,7 +127,7 @@ func TestNoColor(t *testing.T) {
 	}
 }
 
-func mustTheme(t *testing.T, name string) Theme {
+func mustTheme(t testing.TB, name string) Theme {
 	th, ok := themeNamed(name)
 	if !ok {
 		t.Fatal(name)

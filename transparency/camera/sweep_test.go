@@ -127,7 +127,7 @@ func readPayloads(t *testing.T, path string) map[string]bool {
 
 // sweepCodes makes n codes of exactly version v: notes of random
 // signatures, as long as the version holds.
-func sweepCodes(t *testing.T, p Params, v, n int) []Code {
+func sweepCodes(t testing.TB, p Params, v, n int) []Code {
 	rng := rand.New(rand.NewPCG(uint64(v), uint64(p.Level)))
 	var codes []Code
 	for range n {
@@ -148,7 +148,7 @@ func sweepCodes(t *testing.T, p Params, v, n int) []Code {
 
 // consoleWith is a 160×45 screen as the console's checkpoint page lays it
 // out: a title, the code at the left below it, text at the right.
-func consoleWith(t *testing.T, c Code) string {
+func consoleWith(t testing.TB, c Code) string {
 	lines, err := c.HalfBlocks(1)
 	if err != nil {
 		t.Fatal(err)
