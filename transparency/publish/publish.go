@@ -237,7 +237,8 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) 
 	http.ServeContent(w, r, "", fi.ModTime(), f)
 }
 
-// WebFile returns one of the page's files: index.html, app.js, describe.js,
+// WebFile returns one of the page's files: index.html, app.js, qr.js (the
+// checkpoint's QR codes, drawn as package camera draws them), describe.js,
 // style.css, and pgpwords.js (made from the same word lists as the console's).
 func WebFile(name string) ([]byte, string, error) {
 	types := map[string]string{".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
@@ -259,7 +260,7 @@ func WebFile(name string) ([]byte, string, error) {
 
 // WebFiles are the names of the page's files.
 func WebFiles() []string {
-	return []string{"index.html", "app.js", "describe.js", "style.css", "pgpwords.js"}
+	return []string{"index.html", "app.js", "qr.js", "describe.js", "style.css", "pgpwords.js"}
 }
 
 func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request, name string) {

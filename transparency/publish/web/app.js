@@ -135,6 +135,14 @@ async function cosignedBy(size) {
   if (cp.size !== size || !equal(cp.root, await treeRoot(state.leaves, 0, size))) {
     throw new Failure("cosignatures", "checkpoints/" + size + " is not the log's checkpoint of its first " + size + " entries");
   }
+  return officerLines(bytes, size);
+}
+
+// officerLines checks every line of a checkpoint note (already opened)
+// under an officer's key name: each must be by a key the roster lists,
+// once, and verify over "cosignature/v1\ntime T\n" and the body. It returns
+// the officers whose cosignature verifies.
+async function officerLines(bytes, size) {
   const text = dec.decode(bytes), cut = text.lastIndexOf("\n\n"), body = enc.encode(text.slice(0, cut + 1));
   const valid = [];
   for (const line of text.slice(cut + 2).split("\n")) {
@@ -240,6 +248,7 @@ async function verifyAndShow(bytes) {
       // The same tree signed again: with the officers' cosignatures, at the close.
       await checkCosigned();
       render();
+      await showCodes();
       return;
     }
   }
@@ -274,6 +283,7 @@ async function verifyAndShow(bytes) {
   state.verified.push({ size: cp.size, root: hex(cp.root), at: new Date().toISOString().slice(11, 19) });
   await checkCosigned();
   render();
+  await showCodes();
   if (!state.steps) readScript(); // once: the script is an immutable artefact
 }
 
@@ -491,6 +501,62 @@ function render() {
   }
 }
 
+// showCodes draws the latest verified checkpoint as the console does: its
+// QR code, or its numbered codes shown in turn.
+async function showCodes() {
+  const note = state.cp.note;
+  if (state.qr && equal(state.qr.note, note)) return;
+  const codes = await QR.codes(note);
+  state.qr = { note, codes, since: Date.now() };
+  state.qrCodes = codes.map((c) => ({ version: c.version, part: c.part, of: c.of, modules: c.modules.map((r) => r.map((b) => (b ? "1" : "0")).join("")).join("\n") }));
+  drawCode();
+}
+function drawCode() {
+  if (!state.qr) return;
+  const { codes, since } = state.qr;
+  const i = Math.floor((Date.now() - since) / QR.DWELL_MS) % codes.length;
+  if (state.qrShown === codes[i] && $("qr").children.length) return;
+  state.qrShown = codes[i];
+  $("qr").replaceChildren(QR.svg(codes[i], 4));
+  $("qrpart").textContent = codes.length > 1 ? "code " + (i + 1) + " of " + codes.length + " · each shown for " + QR.DWELL_MS / 1000 + " s in turn; a reader joins them" :
+    "the code holds the whole signed note, as the console shows it";
+}
+setInterval(drawCode, 250);
+
+// checkPasted checks a checkpoint a viewer saw on the stream (a note, or
+// the texts of its codes) against the log this page verified: signed by
+// the log key, and its root the root of the first entries of its size.
+// The officers whose cosignatures it carries are named. What a viewer
+// pastes is theirs: a failure here is said here, not raised as the page's
+// alarm.
+async function checkPasted() {
+  const out = $("pastedresult");
+  const say = (cls, text) => { out.className = cls; out.textContent = text; state.pasted = { ok: cls === "ok", text }; };
+  try {
+    if (!state.cp) return say("warn", "[WAIT] no checkpoint of the log is verified yet");
+    const text = $("pasted").value;
+    if (text.length > 64 * 1024) return say("fail", "[FAIL] that is longer than any checkpoint note");
+    const bytes = await QR.joined(text);
+    const cp = await openCheckpoint(bytes, state.key);
+    if (cp.size > state.cp.size) {
+      return say("warn", "[WAIT] checkpoint " + cp.size + " is signed by the log key, but this page has verified only " + state.cp.size + " entries so far: check again once the log has them");
+    }
+    const root = await treeRoot(state.leaves, 0, cp.size);
+    if (!equal(root, cp.root)) {
+      return say("fail", "[FAIL] NOT consistent: checkpoint " + cp.size + " is signed by the log key, but its root " + hex(cp.root).slice(0, 16) + "… is not " +
+        hex(root).slice(0, 16) + "…, the root of the published log's first " + cp.size + " entries. The log key signed two histories: tell the ceremony's auditors.");
+    }
+    let who = "";
+    if (state.officers && state.officers.length) {
+      const valid = await officerLines(bytes, cp.size);
+      if (valid.length) who = "; cosigned by " + valid.join(", ");
+    }
+    say("ok", "[ OK ] consistent: checkpoint " + cp.size + " is signed by the log key and its root is the root of the published log's first " + cp.size + " entries" + who);
+  } catch (e) {
+    say("fail", "[FAIL] " + (e instanceof Failure ? e.check + ": " + e.detail : e.message || String(e)));
+  }
+}
+
 // poll reads the checkpoint and verifies it if it is new.
 let retry = null, liveText = "";
 async function poll() {
@@ -524,4 +590,5 @@ async function start() {
   }
 }
 
+$("checkpasted").addEventListener("click", checkPasted);
 start();
