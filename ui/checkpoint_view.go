@@ -31,7 +31,11 @@ func (p checkpointPage) View(f frame) string {
 	header := f.screenTitle("CHECKPOINT", p.w)
 	foot := "any key: back to the ceremony"
 	if !f.splashUntil.IsZero() {
-		foot = fmt.Sprintf("act %s · back to the ceremony by itself in %d s, or any key", f.actDone(), max(1, int(f.splashUntil.Sub(f.clock).Seconds()+0.999)))
+		what := "act " + f.actDone()
+		if f.st.Closed {
+			what = "the ceremony is closed: its final checkpoint"
+		}
+		foot = fmt.Sprintf("%s · back to the ceremony by itself in %d s, or any key", what, max(1, int(f.splashUntil.Sub(f.clock).Seconds()+0.999)))
 	}
 	bodyH := p.h - lipgloss.Height(header) - 1
 	body := CheckpointPanel(f.sty, f.shownCheckpoint(), f.st.LogSize, f.st.Script.Digest, p.w, bodyH, f.cpSince, f.clock)

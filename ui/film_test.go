@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/keyceremony/keyceremony/ceremony/audit"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/internal/filmtest"
@@ -126,6 +127,9 @@ func TestFilmedCheckpointsReadBack(t *testing.T) {
 	final := f.shown[len(f.shown)-1]
 	if codes, _ := camera.Codes([]byte(final)); len(codes) < 2 || strings.Count(final, "\n— officer/") < 3 {
 		t.Fatalf("the final checkpoint is in %d codes with %d officers' lines; the test wants a cosigned note split in codes", len(codes), strings.Count(final, "\n— officer/"))
+	}
+	if s := ansi.Strip(f.shots[f.splashes[final][0]].View); !strings.Contains(s, "the ceremony is closed: its final checkpoint · back to the ceremony by itself in") {
+		t.Fatalf("the close's splash:\n%s", s)
 	}
 	tmp := t.TempDir()
 	stream := filepath.Join(tmp, "stream-720p.mp4")
