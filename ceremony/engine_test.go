@@ -348,3 +348,21 @@ func TestPreviousCitation(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesCoverEveryKind: the engine has a rule for every kind of entry
+// the log format defines, and none for a kind it does not: a kind added to
+// the format without its rule would be refused by every replay.
+func TestRulesCoverEveryKind(t *testing.T) {
+	known := map[string]bool{}
+	for _, k := range event.Kinds {
+		known[k.Kind] = true
+		if rules[k.Kind] == nil {
+			t.Errorf("no rule applies %s", k.Kind)
+		}
+	}
+	for kind := range rules {
+		if !known[kind] {
+			t.Errorf("a rule for %s, which is not a kind of entry", kind)
+		}
+	}
+}

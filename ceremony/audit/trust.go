@@ -95,9 +95,13 @@ func restsOn(rep *transparency.Report, opts Options, outcome *CosignOutcome) {
 		}
 		rep.SetBasis(b)
 	}
-	seen := transparency.Basis{Part: BasisCheckpoints, Detail: "no checkpoint seen elsewhere was given (--checkpoint)"}
-	if n := len(opts.Checkpoints); n > 0 {
-		seen.Detail = fmt.Sprintf("%s given, the log consistent with each", words.Count(n, "checkpoint", "checkpoints"))
+	seen := transparency.Basis{Part: BasisCheckpoints, Detail: "no checkpoint seen elsewhere was given (--checkpoint, --checkpoints-from)"}
+	if n := len(opts.Checkpoints) + len(opts.Filmed); n > 0 {
+		filmed := ""
+		if len(opts.Filmed) > 0 {
+			filmed = fmt.Sprintf(" (%d read from a recording of the stream)", len(opts.Filmed))
+		}
+		seen.Detail = fmt.Sprintf("%s given%s, the log consistent with each", words.Count(n, "checkpoint", "checkpoints"), filmed)
 		seen.Outside = ok
 	}
 	rep.SetBasis(seen)

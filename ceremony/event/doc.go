@@ -17,7 +17,8 @@
 // a time in another format). VERIFYING.md in the repository spells the
 // encoding out for an independent implementation.
 //
-// The package imports nothing beyond the standard library, so that the
-// ceremony engine, the verifier and any auditor's program can read a log
-// without the log writer's dependencies.
+// The package imports only the standard library and internal/safetext
+// (which imports only the standard library), so that the ceremony engine,
+// the verifier and any auditor's program can read a log without the log
+// writer's dependencies.
 package event

@@ -1,5 +1,7 @@
 package event
 
+import "reflect"
+
 // Event is what an entry records: a value of one of the types below, one per
 // kind. Each type's JSON tags are the entry's field names; a field that is
 // optional is tagged omitempty.
@@ -544,80 +546,19 @@ func (RecoveryRefused) isEvent()   {}
 func (RecoveryReached) isEvent()   {}
 func (Restored) isEvent()          {}
 
-// StepOf is the script step an entry records something at, or "" for the
-// kinds that belong to no step (the open, a resume, the close).
+// StepOf is the script step an entry records something at: its kind's
+// step field, or "" for the kinds that belong to no step (the open, a
+// resume, the close).
 func StepOf(ev Event) string {
-	switch ev := ev.(type) {
-	case SignedIn:
-		return ev.Step
-	case ContingencyChosen:
-		return ev.Step
-	case StepWitnessed:
-		return ev.Step
-	case StepConfirmed:
-		return ev.Step
-	case StepDone:
-		return ev.Step
-	case Exception:
-		return ev.Step
-	case StepSkipped:
-		return ev.Step
-	case StepRepeated:
-		return ev.Step
-	case NotApplicable:
-		return ev.Step
-	case Aborted:
-		return ev.Step
-	case CardPresented:
-		return ev.Step
-	case CardRejected:
-		return ev.Step
-	case CardWitnessed:
-		return ev.Step
-	case QuorumReached:
-		return ev.Step
-	case QuorumExpired:
-		return ev.Step
-	case Cosigned:
-		return ev.Step
-	case HSMLogin:
-		return ev.Step
-	case HSMLoginFailed:
-		return ev.Step
-	case HSMLogout:
-		return ev.Step
-	case KeyGenerated:
-		return ev.Step
-	case CardsReshared:
-		return ev.Step
-	case Zeroized:
-		return ev.Step
-	case KSRLoaded:
-		return ev.Step
-	case KSRChecked:
-		return ev.Step
-	case BundleSigned:
-		return ev.Step
-	case SKRWritten:
-		return ev.Step
-	case BagOpened:
-		return ev.Step
-	case BagSealed:
-		return ev.Step
-	case Incident:
-		return ev.Step
-	case Invoked:
-		return ev.Step
-	case BackedUp:
-		return ev.Step
-	case RecoveryCard:
-		return ev.Step
-	case RecoveryRefused:
-		return ev.Step
-	case RecoveryReached:
-		return ev.Step
-	case Restored:
-		return ev.Step
+	v := reflect.ValueOf(ev)
+	if v.Kind() == reflect.Pointer {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return ""
+	}
+	if f, ok := v.Type().FieldByName("Step"); ok && f.Type.Kind() == reflect.String && f.Tag.Get("json") == "step" {
+		return v.FieldByIndex(f.Index).String()
 	}
 	return ""
 }

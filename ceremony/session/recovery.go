@@ -75,7 +75,8 @@ func (s *Session) readBackup() error {
 	if err != nil {
 		return fmt.Errorf("the KSK backup on record: its recovery holders' roster: %w", err)
 	}
-	s.backup, s.setup.RecoveryRoster = b, r
+	s.backup = b
+	s.setRecoveryRoster(r)
 	return nil
 }
 
@@ -231,8 +232,17 @@ func (s *Session) Backup(ctx context.Context, passphrases map[string]string) err
 	}
 	logged = true
 	s.backup = &b
-	s.setup.RecoveryRoster = roster
+	s.setRecoveryRoster(roster)
 	return nil
+}
+
+// setRecoveryRoster changes the setup's recovery roster in a new Setup:
+// snapshots handed out share the one they were made with, which never
+// changes.
+func (s *Session) setRecoveryRoster(r *quorum.Roster) {
+	setup := *s.setup
+	setup.RecoveryRoster = r
+	s.setup = &setup
 }
 
 // PresentRecoveryCard reads a recovery holder's card and checks it against

@@ -37,6 +37,7 @@ func TestShippedScriptsAuto(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			before := s.Snapshot()
 			for i := 0; s.Next() != NextDone; i++ {
 				if i > 500 {
 					t.Fatal("the script does not end")
@@ -74,6 +75,11 @@ func TestShippedScriptsAuto(t *testing.T) {
 				cardFiles, _ := filepath.Glob(filepath.Join(cfg.RecoveryDeal.CardsDir, "*.card"))
 				if b := st.BackedUp; b == nil || len(b.Holders) != 7 || b.Threshold != 5 || len(b.Keys) < 2 || len(cardFiles) != 7 {
 					t.Fatalf("the backup: %+v, %d card files", b, len(cardFiles))
+				}
+				// A snapshot handed out before the backup still shows the
+				// ceremony as it was then.
+				if before.Setup.RecoveryRoster != nil || s.Snapshot().Setup.RecoveryRoster == nil {
+					t.Fatal("the backup changed a snapshot taken before it")
 				}
 			}
 			if name == "recovery" {

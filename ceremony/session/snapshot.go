@@ -38,7 +38,8 @@ type Snapshot struct {
 	Resumed string
 }
 
-// Setup is what a session is given and keeps for its life.
+// Setup is what a session is given and keeps for its life. Snapshots share
+// it: a Setup handed out is never changed (a change makes a new one).
 type Setup struct {
 	// SecretName is what a card's holder types to open it ("passphrase",
 	// "card PIN"), or "" for cards that ask nothing.
