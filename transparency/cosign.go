@@ -249,8 +249,8 @@ func LogSigned(data []byte, vkey string) ([]byte, error) {
 	out := append(bytes.Clone(text), '\n')
 	n := 0
 	for _, l := range lines {
-		if !l.Malformed && l.Name == v.Name() && l.Hash == v.KeyHash() {
-			out = append(out, "\u2014 "+l.Name+" "+l.Base64+"\n"...)
+		if !l.Malformed && l.Canonical && l.Name == v.Name() && l.Hash == v.KeyHash() {
+			out = append(out, signatureLine(l.Name, l.Hash, l.Sig)...)
 			n++
 		}
 	}

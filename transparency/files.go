@@ -1,6 +1,8 @@
 package transparency
 
 import (
+	"path"
+
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/transparency-dev/tessera/api/layout"
 
@@ -62,6 +64,13 @@ var sizeNameRE = regexp.MustCompile(`^(0|[1-9][0-9]{0,18})$`)
 
 // parseTileN parses the N part of a tlog-tiles path ("x001/x234/067[.p/W]"),
 // in its canonical spelling only.
+// The tlog-tiles folders, as Tessera's layout names them: tiles under
+// tile/<level>/, entry bundles under tile/entries/.
+var (
+	tilePrefix    = path.Dir(path.Dir(layout.TilePath(0, 0, 0))) + "/"
+	entriesPrefix = path.Dir(layout.EntriesPath(0, 0)) + "/"
+)
+
 func parseTileN(s string) (index uint64, partial uint8, ok bool) {
 	i, w, err := layout.ParseTileIndexPartial(s)
 	if err != nil || layout.NWithSuffix(0, i, w) != s {
@@ -91,17 +100,17 @@ func classifyExact(p string) (fileKind, tileRef) {
 		return fileVKey, tileRef{}
 	case strings.HasPrefix(p, stateDir+"/"):
 		return fileState, tileRef{}
-	case strings.HasPrefix(p, "tile/entries/"):
-		n := strings.TrimPrefix(p, "tile/entries/")
+	case strings.HasPrefix(p, entriesPrefix):
+		n := strings.TrimPrefix(p, entriesPrefix)
 		if i, w, ok := parseTileN(n); ok {
 			return fileBundle, tileRef{index: i, partial: w}
 		}
-	case strings.HasPrefix(p, "tile/"):
-		rest := strings.TrimPrefix(p, "tile/")
-		l, n, found := strings.Cut(rest, "/")
-		if found && sizeNameRE.MatchString(l) {
-			level, _ := strconv.ParseUint(l, 10, 64)
-			if i, w, ok := parseTileN(n); ok && level < 8 {
+	case strings.HasPrefix(p, tilePrefix):
+		l, n, found := strings.Cut(strings.TrimPrefix(p, tilePrefix), "/")
+		level, err := layout.ParseTileLevel(l)
+		// Eight levels of 256-wide tiles hold 2⁶⁴ entries: no log has more.
+		if found && err == nil && strconv.FormatUint(level, 10) == l && level < 8 {
+			if i, w, ok := parseTileN(n); ok {
 				return fileTile, tileRef{level: level, index: i, partial: w}
 			}
 		}

@@ -90,9 +90,9 @@ func capFor(name string) int64 {
 		return maxCheckpointFile
 	case name == vkeyFile:
 		return maxVKeyFile
-	case strings.HasPrefix(name, "tile/entries/"):
+	case strings.HasPrefix(name, entriesPrefix):
 		return maxBundleFile
-	case strings.HasPrefix(name, "tile/"):
+	case strings.HasPrefix(name, tilePrefix):
 		return maxTileFile
 	case strings.HasPrefix(name, artefactsDir+"/"):
 		return maxArtefactFile

@@ -81,19 +81,33 @@ async function parseKey(vkey) {
   return { name, hash: h, pub, vkey, fingerprint: hex(await sha256(enc.encode(vkey))) };
 }
 
+// splitNote splits a signed note's text as Go's note package does, at its
+// last blank line: the body (ending in a newline) and each signature line
+// of the form "— name base64"; null when there is no blank line. It is the
+// page's one parser of signature lines.
+function splitNote(text) {
+  const cut = text.lastIndexOf("\n\n");
+  if (cut < 0) return null;
+  const lines = [];
+  for (const line of text.slice(cut + 2).split("\n")) {
+    const m = /^\u2014 (\S+) (\S+)$/.exec(line);
+    if (m) lines.push({ name: m[1], b64: m[2] });
+  }
+  return { body: text.slice(0, cut + 1), lines };
+}
+
 // openCheckpoint checks the note's signature by the key and parses its body.
 async function openCheckpoint(bytes, key) {
   let text;
   try { text = dec.decode(bytes); } catch (e) { throw new Failure("checkpoint signature", "the checkpoint is not UTF-8"); }
-  const cut = text.lastIndexOf("\n\n"); // as Go's note package splits a note
-  if (cut < 0) throw new Failure("checkpoint signature", "the checkpoint has no signature");
-  const body = text.slice(0, cut + 1);
+  const note = splitNote(text);
+  if (!note) throw new Failure("checkpoint signature", "the checkpoint has no signature");
+  const body = note.body;
   let ok = false, byKey = 0;
-  for (const line of text.slice(cut + 2).split("\n")) {
-    const m = /^\u2014 (\S+) (\S+)$/.exec(line);
-    if (!m || m[1] !== key.name) continue;
+  for (const l of note.lines) {
+    if (l.name !== key.name) continue;
     let raw;
-    try { raw = b64(m[2]); } catch (e) { throw new Failure("checkpoint signature", "a signature line by the log key is not canonical base64"); }
+    try { raw = b64(l.b64); } catch (e) { throw new Failure("checkpoint signature", "a signature line by the log key is not canonical base64"); }
     if (raw.length !== 68 || !equal(raw.slice(0, 4), key.hash)) continue;
     if (++byKey > 1) throw new Failure("checkpoint signature", "more than one signature line by the log key");
     ok = await crypto.subtle.verify({ name: "Ed25519" }, key.pub, raw.slice(4), enc.encode(body));
@@ -143,14 +157,13 @@ async function cosignedBy(size) {
 // once, and verify over "cosignature/v1\ntime T\n" and the body. It returns
 // the officers whose cosignature verifies.
 async function officerLines(bytes, size) {
-  const text = dec.decode(bytes), cut = text.lastIndexOf("\n\n"), body = enc.encode(text.slice(0, cut + 1));
+  const note = splitNote(dec.decode(bytes)), body = enc.encode(note.body);
   const valid = [];
-  for (const line of text.slice(cut + 2).split("\n")) {
-    const m = /^\u2014 (\S+) (\S+)$/.exec(line);
-    if (!m || !/^officer\//.test(m[1])) continue;
-    const raw = b64(m[2]);
-    const k = state.officers.find((o) => o.name === m[1] && raw.length === 76 && equal(raw.slice(0, 4), o.hash));
-    if (!k) throw new Failure("cosignatures", "checkpoint " + size + ": a cosignature by " + m[1] + ", a key the roster does not list");
+  for (const l of note.lines) {
+    if (!/^officer\//.test(l.name)) continue;
+    const raw = b64(l.b64);
+    const k = state.officers.find((o) => o.name === l.name && raw.length === 76 && equal(raw.slice(0, 4), o.hash));
+    if (!k) throw new Failure("cosignatures", "checkpoint " + size + ": a cosignature by " + l.name + ", a key the roster does not list");
     if (valid.includes(k.id)) throw new Failure("cosignatures", "checkpoint " + size + ": a duplicate cosignature by " + k.id);
     const t = new DataView(raw.buffer, raw.byteOffset + 4, 8).getBigUint64(0);
     const msg = concat(enc.encode("cosignature/v1\ntime " + t + "\n"), body);
