@@ -16,6 +16,7 @@ import (
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/hsmtest"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/hsm/tokencard"
 	"github.com/keyceremony/keyceremony/transparency"
 	"gopkg.in/yaml.v3"
 )
@@ -52,7 +53,7 @@ func TestCardPulledDuringQuorum(t *testing.T) {
 	quorum.Wipe(secret)
 	token := hsm.NewSoftToken("test-hsm", sha256.Sum256(pin), nil)
 	for i, card := range cards {
-		key, err := quorum.WriteTokenCard(ctx, module, card, pins[card.ID])
+		key, err := tokencard.Write(ctx, module, card, pins[card.ID])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +91,7 @@ acts:
 	}
 	defer l.Close(ctx)
 	pulled := hsm.NoFaults()
-	reader := &quorum.TokenCards{Module: module, Faults: map[string]*hsm.Faults{"CO2": pulled},
+	reader := &tokencard.Reader{Module: module, Faults: map[string]*hsm.Faults{"CO2": pulled},
 		PIN: func(_ context.Context, id string) (string, error) { return pins[id], nil }}
 	s, err := Open(ctx, Config{Script: script, Log: l, Token: token, Cards: reader})
 	if err != nil {

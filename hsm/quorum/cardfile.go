@@ -186,6 +186,14 @@ func cardJSON(card Card, withKey bool) ([]byte, error) {
 	return json.Marshal(doc)
 }
 
+// CardContents is what a PKCS#11 card holds as its share object: the card
+// without its officer's cosigning key, which the card makes and keeps.
+func CardContents(card Card) ([]byte, error) { return cardJSON(card, false) }
+
+// ParseCardContents reads what a card holds; where names the file or
+// token in errors.
+func ParseCardContents(id, where string, plain []byte) (Card, error) { return parseCard(id, where, plain) }
+
 // parseCard reads what a card holds; where names the file or token.
 func parseCard(id, where string, plain []byte) (Card, error) {
 	var doc struct {

@@ -55,3 +55,33 @@ func TestArchitectureImports(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineIsLight: the log format and the engine link neither Tessera,
+// OpenTelemetry nor PKCS#11; the verifier (which reads tiles through
+// Tessera's layout) links no PKCS#11 and builds without cgo.
+func TestEngineIsLight(t *testing.T) {
+	const mod = "github.com/keyceremony/keyceremony"
+	deps := func(pkgs ...string) []string {
+		out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Fields(string(out))
+	}
+	heavy := func(what string, deps []string, prefixes ...string) {
+		for _, dep := range deps {
+			for _, p := range prefixes {
+				if strings.HasPrefix(dep, p) {
+					t.Errorf("%s links %s", what, dep)
+				}
+			}
+		}
+	}
+	heavy("the engine", deps(mod+"/ceremony/event", mod+"/ceremony"), "github.com/transparency-dev/tessera", "go.opentelemetry.io/", "github.com/miekg/pkcs11")
+	heavy("the verifier", deps(mod+"/ceremony/audit"), "github.com/miekg/pkcs11")
+	build := exec.Command("go", "build", "-o", os.DevNull, mod+"/ceremony/audit")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("ceremony/audit does not build without cgo: %v\n%s", err, out)
+	}
+}

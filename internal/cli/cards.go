@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/hsm/tokencard"
 	"github.com/keyceremony/keyceremony/internal/durable"
 )
 
@@ -94,7 +95,7 @@ func runCardsProvision(ctx context.Context, args []string, stdin io.Reader, stdo
 
 	if *cardModule != "" {
 		for _, c := range cards {
-			key, err := quorum.WriteTokenCard(ctx, *cardModule, c, passes[c.ID])
+			key, err := tokencard.Write(ctx, *cardModule, c, passes[c.ID])
 			if err != nil {
 				return operational(fmt.Errorf("%w; the token still has its old PIN", err))
 			}
@@ -164,12 +165,12 @@ type cardSource struct {
 func (c cardSource) reader(roster *quorum.Roster, ask func(string) (string, error)) quorum.Reader {
 	if ask == nil {
 		if c.module != "" {
-			return &quorum.TokenCards{Module: c.module}
+			return &tokencard.Reader{Module: c.module}
 		}
 		return &quorum.CardFiles{Dir: c.dir}
 	}
 	if c.module != "" {
-		return &quorum.TokenCards{Module: c.module, PIN: func(_ context.Context, id string) (string, error) {
+		return &tokencard.Reader{Module: c.module, PIN: func(_ context.Context, id string) (string, error) {
 			return ask(fmt.Sprintf("PIN of card %s (%s)", id, holderOf(roster, id)))
 		}}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/hsm/tokencard"
 	"gopkg.in/yaml.v3"
 
 	"github.com/keyceremony/keyceremony/hsm/hsmtest"
@@ -365,8 +366,8 @@ func TestCardTokensProvision(t *testing.T) {
 			t.Fatal(err)
 		}
 		tok.Login(ctx, []byte(pins[id]))
-		onCard, err := tok.Ed25519Public(ctx, quorum.TokenCosignKey)
-		_, extractable, never, aerr := tok.PrivateAttributes(quorum.TokenCosignKey)
+		onCard, err := tok.Ed25519Public(ctx, tokencard.CosignKey)
+		_, extractable, never, aerr := tok.PrivateAttributes(tokencard.CosignKey)
 		tok.Close()
 		if err != nil || !onCard.Equal(pub) || aerr != nil || extractable || !never {
 			t.Fatalf("card %s: the roster's key is not the card's own, unexportable one (%v, %v)", id, err, aerr)

@@ -1,4 +1,4 @@
-package quorum_test
+package tokencard_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyceremony/keyceremony/hsm/hsmtest"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
+	"github.com/keyceremony/keyceremony/hsm/tokencard"
 )
 
 // TestTokenCards deals a 3-of-5 roster onto five SoftHSM2 tokens standing in
@@ -39,7 +40,7 @@ func TestTokenCards(t *testing.T) {
 	}
 	want, _ := c2.Recover()
 	for i, c := range cards[:4] {
-		key, err := quorum.WriteTokenCard(ctx, module, c, pins[c.ID])
+		key, err := tokencard.Write(ctx, module, c, pins[c.ID])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,11 +52,11 @@ func TestTokenCards(t *testing.T) {
 	if err := roster.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := quorum.WriteTokenCard(ctx, module, cards[0], pins["CO1"]); err == nil || !strings.Contains(err.Error(), "never overwritten") {
+	if _, err := tokencard.Write(ctx, module, cards[0], pins["CO1"]); err == nil || !strings.Contains(err.Error(), "never overwritten") {
 		t.Fatalf("a card written twice: %v", err)
 	}
 	typed := map[string]string{"CO1": "0000"}
-	r := &quorum.TokenCards{Module: module, PIN: func(_ context.Context, id string) (string, error) { return typed[id], nil }}
+	r := &tokencard.Reader{Module: module, PIN: func(_ context.Context, id string) (string, error) { return typed[id], nil }}
 	for try := 1; try <= 2; try++ {
 		var wp *quorum.WrongPINError
 		if _, err := r.Read(ctx, "CO1"); !errors.As(err, &wp) || wp.Tries != try {
@@ -79,7 +80,7 @@ func TestTokenCards(t *testing.T) {
 		t.Error("card CO5 is reported inserted")
 	}
 	// The holder's PIN may come with the read instead of a prompt.
-	bare := &quorum.TokenCards{Module: module}
+	bare := &tokencard.Reader{Module: module}
 	if _, err := bare.Read(ctx, "CO3"); !errors.Is(err, quorum.ErrNoSecret) {
 		t.Fatalf("a card read with no PIN given: %v", err)
 	}

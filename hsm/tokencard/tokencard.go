@@ -1,4 +1,10 @@
-package quorum
+// Package tokencard is the officers' cards as PKCS#11 tokens (smart cards
+// through OpenSC, or SoftHSM2 tokens standing in for them): a card's share
+// a private data object behind its holder's PIN, and the officer's
+// cosigning key made on the card. It is apart from package quorum so that
+// the engine and the verifier, which read rosters and cards' commitments,
+// link no PKCS#11.
+package tokencard
 
 import (
 	"context"
@@ -8,21 +14,22 @@ import (
 	"sync"
 
 	"github.com/keyceremony/keyceremony/hsm"
+	"github.com/keyceremony/keyceremony/hsm/quorum"
 )
 
-// TokenCardObject labels the private data object that holds a card's share
+// Object labels the private data object that holds a card's share
 // on a PKCS#11 card (a smart card through OpenSC, or a SoftHSM token).
-const TokenCardObject = "keyceremony-card"
+const Object = "keyceremony-card"
 
-// TokenCosignKey labels the Ed25519 key a PKCS#11 card holds for its officer
+// CosignKey labels the Ed25519 key a PKCS#11 card holds for its officer
 // to cosign the ceremony log; it is made on the card and never leaves it.
-const TokenCosignKey = "keyceremony-cosign"
+const CosignKey = "keyceremony-cosign"
 
-// WriteTokenCard stores a card on the PKCS#11 token labelled with the card's
+// Write stores a card on the PKCS#11 token labelled with the card's
 // id, as a private data object readable only after the card's PIN, and makes
 // the officer's cosigning key on the card. It returns the key as the roster
 // lists it (the software key Deal made for the card is not used).
-func WriteTokenCard(ctx context.Context, module string, card Card, pin string) (string, error) {
+func Write(ctx context.Context, module string, card quorum.Card, pin string) (string, error) {
 	tok, err := hsm.OpenPKCS11(module, card.ID)
 	if err != nil {
 		return "", fmt.Errorf("card %s: %w", card.ID, err)
@@ -31,19 +38,19 @@ func WriteTokenCard(ctx context.Context, module string, card Card, pin string) (
 	if err := tok.Login(ctx, []byte(pin)); err != nil {
 		return "", fmt.Errorf("card %s: %w", card.ID, err)
 	}
-	plain, err := cardJSON(card, false)
+	plain, err := quorum.CardContents(card)
 	if err != nil {
 		return "", err
 	}
-	defer Wipe(plain)
-	if err := tok.WritePrivateData(ctx, TokenCardObject, plain); err != nil {
+	defer quorum.Wipe(plain)
+	if err := tok.WritePrivateData(ctx, Object, plain); err != nil {
 		return "", err
 	}
-	pub, err := tok.GenerateEd25519(ctx, TokenCosignKey)
+	pub, err := tok.GenerateEd25519(ctx, CosignKey)
 	if err != nil {
 		return "", fmt.Errorf("card %s: %w", card.ID, err)
 	}
-	return CosignVKey(CosignKeyName(card.ID), pub)
+	return quorum.CosignVKey(quorum.CosignKeyName(card.ID), pub)
 }
 
 // tokenCosigner is the cosigning key inside a PKCS#11 card: the card's
@@ -56,7 +63,7 @@ type tokenCosigner struct {
 func (c *tokenCosigner) Public() ed25519.PublicKey { return c.pub }
 
 func (c *tokenCosigner) SignEd25519(msg []byte) ([]byte, error) {
-	return c.tok.SignEd25519(context.Background(), TokenCosignKey, msg)
+	return c.tok.SignEd25519(context.Background(), CosignKey, msg)
 }
 
 func (c *tokenCosigner) Close() error {
@@ -64,11 +71,11 @@ func (c *tokenCosigner) Close() error {
 	return c.tok.Close()
 }
 
-// TokenCards is a Reader over PKCS#11 cards: the card of officer CO3 is the
+// Reader is a Reader over PKCS#11 cards: the card of officer CO3 is the
 // token labelled CO3, its share a private data object behind the holder's
-// card PIN. A missing card is ErrNoCard ("insert it"); a wrong PIN is a
-// *WrongPINError with the running count.
-type TokenCards struct {
+// card PIN. A missing card is quorum.ErrNoCard ("insert it"); a wrong PIN is a
+// *quorum.WrongPINError with the running count.
+type Reader struct {
 	Module string
 	// PIN asks the card's holder for the card PIN; never stored or shown.
 	// Nil takes the one passed with WithSecret.
@@ -83,15 +90,15 @@ type TokenCards struct {
 	dev   sync.Mutex // one use of the module at a time: a read, or a poll
 }
 
-func (r *TokenCards) Read(ctx context.Context, id string) (Card, error) {
+func (r *Reader) Read(ctx context.Context, id string) (quorum.Card, error) {
 	r.dev.Lock()
 	defer r.dev.Unlock()
 	tok, err := hsm.OpenPKCS11(r.Module, id)
 	if errors.Is(err, hsm.ErrTokenNotFound) {
-		return Card{}, fmt.Errorf("card %s is not in a reader (insert it): %w", id, ErrNoCard)
+		return quorum.Card{}, fmt.Errorf("card %s is not in a reader (insert it): %w", id, quorum.ErrNoCard)
 	}
 	if err != nil {
-		return Card{}, fmt.Errorf("card %s: %w", id, err)
+		return quorum.Card{}, fmt.Errorf("card %s: %w", id, err)
 	}
 	if f := r.Faults[id]; f != nil {
 		tok.InjectFaults(f)
@@ -104,11 +111,11 @@ func (r *TokenCards) Read(ctx context.Context, id string) (Card, error) {
 	}()
 	ask := r.PIN
 	if ask == nil {
-		ask = SecretFromContext
+		ask = quorum.SecretFromContext
 	}
 	pin, err := ask(ctx, id)
 	if err != nil {
-		return Card{}, err
+		return quorum.Card{}, err
 	}
 	if err := tok.Login(ctx, []byte(pin)); err != nil {
 		if errors.Is(err, hsm.ErrPINIncorrect) {
@@ -119,40 +126,40 @@ func (r *TokenCards) Read(ctx context.Context, id string) (Card, error) {
 			r.wrong[id]++
 			n := r.wrong[id]
 			r.mu.Unlock()
-			return Card{}, &WrongPINError{Card: id, Tries: n}
+			return quorum.Card{}, &quorum.WrongPINError{Card: id, Tries: n}
 		}
-		return Card{}, fmt.Errorf("card %s: %w", id, err)
+		return quorum.Card{}, fmt.Errorf("card %s: %w", id, err)
 	}
 	defer func() {
 		if !keep {
 			tok.Logout(ctx)
 		}
 	}()
-	plain, err := tok.ReadPrivateData(ctx, TokenCardObject)
+	plain, err := tok.ReadPrivateData(ctx, Object)
 	if err != nil {
-		return Card{}, fmt.Errorf("card %s holds no share (%v); is it a keyceremony card?", id, err)
+		return quorum.Card{}, fmt.Errorf("card %s holds no share (%v); is it a keyceremony card?", id, err)
 	}
-	defer Wipe(plain)
-	card, err := parseCard(id, "the card token", plain)
+	defer quorum.Wipe(plain)
+	card, err := quorum.ParseCardContents(id, "the card token", plain)
 	if err != nil {
-		return Card{}, err
+		return quorum.Card{}, err
 	}
 	r.mu.Lock()
 	delete(r.wrong, id)
 	r.mu.Unlock()
-	if pub, err := tok.Ed25519Public(ctx, TokenCosignKey); err == nil {
+	if pub, err := tok.Ed25519Public(ctx, CosignKey); err == nil {
 		card.Cosigner, keep = &tokenCosigner{tok: tok, pub: pub}, true
 	}
 	return card, nil
 }
 
 // SecretName: a card token opens with its holder's card PIN.
-func (r *TokenCards) SecretName() string { return "card PIN" }
+func (r *Reader) SecretName() string { return "card PIN" }
 
 // Inserted lists the card tokens present now, by label. Smart-card readers
 // report insertion and removal on every slot list; SoftHSM reads its token
 // folder once per process, so its cards do not come and go.
-func (r *TokenCards) Inserted(context.Context) (map[string]bool, error) {
+func (r *Reader) Inserted(context.Context) (map[string]bool, error) {
 	r.dev.Lock()
 	defer r.dev.Unlock()
 	labels, err := hsm.TokenLabels(r.Module)
