@@ -192,7 +192,9 @@ func CardContents(card Card) ([]byte, error) { return cardJSON(card, false) }
 
 // ParseCardContents reads what a card holds; where names the file or
 // token in errors.
-func ParseCardContents(id, where string, plain []byte) (Card, error) { return parseCard(id, where, plain) }
+func ParseCardContents(id, where string, plain []byte) (Card, error) {
+	return parseCard(id, where, plain)
+}
 
 // parseCard reads what a card holds; where names the file or token.
 func parseCard(id, where string, plain []byte) (Card, error) {
