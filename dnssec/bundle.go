@@ -140,34 +140,6 @@ type SignOptions struct {
 	Progress func(done, total int)
 }
 
-// Sign answers a KSR: for every request bundle it builds the DNSKEY RRset
-// (the ZSKs and the KSK, all with opts.TTL), signs it with the KSK for the
-// bundle's inception and expiration, and verifies the signature in software
-// before going on. Nothing is returned unless every bundle verified.
-func Sign(ksr *Document, ksk KSK, opts SignOptions) (*Document, error) {
-	if ksr.Request == nil {
-		return nil, errors.New("sign: the document is not a KSR (no <Request>)")
-	}
-	var signed []Bundle
-	for i := range ksr.Request.Bundles {
-		b, err := SignBundle(ksr, i, ksk, opts.TTL)
-		if err != nil {
-			return nil, err
-		}
-		signed = append(signed, b)
-		if opts.Progress != nil {
-			opts.Progress(i+1, len(ksr.Request.Bundles))
-		}
-	}
-	return NewResponse(ksr, signed, opts), nil
-}
-
-// SignBundle signs request bundle i of a KSR with the KSK and returns the
-// response bundle, after checking its signature on two paths (SignBundleWith).
-func SignBundle(ksr *Document, i int, ksk KSK, ttl uint32) (Bundle, error) {
-	return SignBundleWith(ksr, i, []KSK{ksk}, []KSK{ksk}, ttl)
-}
-
 // SignBundleWith builds response bundle i: the request's ZSKs and the given
 // KSKs (each DNSKEY as given: a revoked key carries the REVOKE flag), signed
 // by each of signers. Before the bundle is returned, every signature is

@@ -138,7 +138,7 @@ func signLikeIANA(t *testing.T, tok *hsm.PKCS11Token) (int, error) {
 		t.Fatal(err)
 	}
 	for i := range ksr.Request.Bundles {
-		b, err := dnssec.SignBundle(ksr, i, dnssec.KSK{Identifier: "KSK1", DNSKEY: dk, Signer: k}, 172800)
+		b, err := dnssec.SignSlot(ksr, i, dnssec.Slot{Publish: []string{"KSK1"}, Sign: []string{"KSK1"}}, map[string]dnssec.KSK{"KSK1": {Identifier: "KSK1", DNSKEY: dk, Signer: k}}, 172800)
 		if err != nil {
 			return i, err
 		}
