@@ -10,12 +10,14 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
+	"embed"
 	_ "embed"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"sort"
 	"sync"
 
@@ -173,59 +175,71 @@ func (noRandom) Read([]byte) (int, error) {
 	return 0, errors.New("signing asked for randomness; deterministic signatures expected")
 }
 
-//go:embed assets/demo-ksk1.key
-var demoKSK1 []byte
+//go:embed assets/*.key
+var rehearsalKeys embed.FS
 
-// DemoTokenLabel and DemoKeyLabel name the rehearsal token and its key.
-const (
-	DemoTokenLabel = "keyceremony-demo"
-	DemoKeyLabel   = "KSK1"
-)
+// RehearsalKey is a private key file the command carries for rehearsals,
+// by the name a profile gives it: demo-ksk1.key, IANA's public test KSK1
+// (tag 5017, never for a real zone).
+func RehearsalKey(name string) ([]byte, bool) {
+	b, err := rehearsalKeys.ReadFile("assets/" + name)
+	return b, err == nil && name == path.Base(name)
+}
 
-// DemoToken returns the software token of the demo: it holds IANA's public
-// test KSK1 (tag 5017) and opens with the PIN whose SHA-256 is pinDigest (the
-// demo derives it from its simulated crypto officers' cards).
-func DemoToken(pinDigest [32]byte) (*SoftToken, error) {
-	blk, _ := pem.Decode(demoKSK1)
+// SoftTokenOf makes a software token holding PEM private keys (PKCS #1 or
+// PKCS #8, RSA or ECDSA), by label, that opens with the PIN whose SHA-256
+// is pinDigest.
+func SoftTokenOf(label string, pems map[string][]byte, pinDigest [32]byte) (*SoftToken, error) {
+	keys := map[string]crypto.Signer{}
+	for l, b := range pems {
+		k, err := parsePEMKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("software token %q: key %s: %v", label, l, err)
+		}
+		keys[l] = k
+	}
+	return NewSoftToken(label, pinDigest, keys), nil
+}
+
+// parsePEMKey reads a PEM private key: PKCS #1, PKCS #8 or SEC 1, RSA or
+// ECDSA.
+func parsePEMKey(b []byte) (crypto.Signer, error) {
+	blk, _ := pem.Decode(b)
 	if blk == nil {
-		return nil, errors.New("demo key: no PEM block")
+		return nil, errors.New("holds no PEM block")
 	}
-	priv, err := x509.ParsePKCS1PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("demo key: %w", err)
+	var k any
+	var err error
+	if k, err = x509.ParsePKCS1PrivateKey(blk.Bytes); err != nil {
+		if k, err = x509.ParsePKCS8PrivateKey(blk.Bytes); err != nil {
+			if k, err = x509.ParseECPrivateKey(blk.Bytes); err != nil {
+				return nil, errors.New("is not an RSA or ECDSA private key")
+			}
+		}
 	}
-	return NewSoftToken(DemoTokenLabel, pinDigest, map[string]crypto.Signer{DemoKeyLabel: priv}), nil
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("is not a signing key")
+	}
+	return s, nil
 }
 
 // LoadSoftToken makes a software token from PEM private keys (PKCS #1 or
 // PKCS #8, RSA or ECDSA), named by label. It has no PIN: a software token is
 // for rehearsals and tests, and its keys are only as safe as their files.
 func LoadSoftToken(label string, files map[string]string) (*SoftToken, error) {
-	keys := map[string]crypto.Signer{}
+	pems := map[string][]byte{}
 	for l, path := range files {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("software token %q: key %s: %w", label, l, err)
 		}
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return nil, fmt.Errorf("software token %q: key %s: %s holds no PEM block", label, l, path)
+		if _, err := parsePEMKey(b); err != nil {
+			return nil, fmt.Errorf("software token %q: key %s: %s %v", label, l, path, err)
 		}
-		var k any
-		if k, err = x509.ParsePKCS1PrivateKey(blk.Bytes); err != nil {
-			if k, err = x509.ParsePKCS8PrivateKey(blk.Bytes); err != nil {
-				if k, err = x509.ParseECPrivateKey(blk.Bytes); err != nil {
-					return nil, fmt.Errorf("software token %q: key %s: %s is not an RSA or ECDSA private key", label, l, path)
-				}
-			}
-		}
-		s, ok := k.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Errorf("software token %q: key %s: not a signing key", label, l)
-		}
-		keys[l] = s
+		pems[l] = b
 	}
-	return NewSoftToken(label, sha256.Sum256(nil), keys), nil
+	return SoftTokenOf(label, pems, sha256.Sum256(nil))
 }
 
 // WrapKSK wraps a software key's private half under the storage master

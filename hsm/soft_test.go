@@ -18,11 +18,15 @@ import (
 func TestSoftTokenConformance(t *testing.T) {
 	hsmtest.Run(t, func(t *testing.T) hsmtest.Fixture {
 		pin := []byte("0123456789abcdef")
-		tok, err := hsm.DemoToken(sha256.Sum256(pin))
+		key, ok := hsm.RehearsalKey("demo-ksk1.key")
+		if !ok {
+			t.Fatal("the command carries no demo-ksk1.key")
+		}
+		tok, err := hsm.SoftTokenOf("keyceremony-demo", map[string][]byte{"KSK1": key}, sha256.Sum256(pin))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return hsmtest.Fixture{Token: tok, PIN: pin, KeyLabel: hsm.DemoKeyLabel}
+		return hsmtest.Fixture{Token: tok, PIN: pin, KeyLabel: "KSK1"}
 	})
 }
 

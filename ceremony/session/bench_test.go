@@ -6,8 +6,6 @@ import (
 	"crypto/sha256"
 	"testing"
 	"time"
-
-	"github.com/keyceremony/keyceremony/hsm"
 )
 
 // BenchmarkDemoAuto plays the whole demo ceremony unattended, as `demo
@@ -60,7 +58,7 @@ func BenchmarkSignBundlesSoftToken(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	key, _ := s.cfg.Token.Key(ctx, hsm.DemoKeyLabel)
+	key, _ := s.cfg.Token.Key(ctx, "KSK1")
 	digests := make([][]byte, len(s.ksr.Request.Bundles))
 	for i := range digests {
 		d := sha256.Sum256([]byte{byte(i)})

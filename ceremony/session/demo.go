@@ -43,11 +43,11 @@ func DemoConfig(script *ceremony.Script, log *transparency.Log, resume bool, skr
 	if err != nil {
 		return Config{}, err
 	}
-	token, err := demoToken(demo.Quorum, cards)
+	profile, err := ceremony.LoadProfile(scripts.DemoProfileName, scripts.DemoProfile())
 	if err != nil {
 		return Config{}, err
 	}
-	profile, err := ceremony.LoadProfile(scripts.DemoProfileName, scripts.DemoProfile())
+	token, err := demoToken(profile, demo.Quorum, cards)
 	if err != nil {
 		return Config{}, err
 	}
@@ -65,8 +65,8 @@ func DemoConfig(script *ceremony.Script, log *transparency.Log, resume bool, skr
 // demoToken makes the demo's software token. Its PIN is derived from the
 // secret the simulated cards share, so the demo works only through a quorum;
 // the token keeps only the PIN's SHA-256.
-func demoToken(roster *quorum.Roster, cards *quorum.Simulated) (*hsm.SoftToken, error) {
-	tok, err := RehearsalToken(roster, cards)
+func demoToken(p *ceremony.Profile, roster *quorum.Roster, cards *quorum.Simulated) (*hsm.SoftToken, error) {
+	tok, err := RehearsalToken(p, roster, cards)
 	if err != nil {
 		return nil, fmt.Errorf("demo cards do not match the demo roster: %w", err)
 	}
@@ -97,15 +97,29 @@ func RehearsalPIN(r *quorum.Roster, cards quorum.Reader, label string) ([]byte, 
 	return quorum.RecoverPIN(r, dealt, label)
 }
 
-// RehearsalToken is the demo's software token, its PIN the one a
-// rehearsal's current officers' cards derive (after a ceremony that dealt a
-// new secret, the token of a real HSM would keep the PIN it was set to).
-func RehearsalToken(r *quorum.Roster, cards quorum.Reader) (*hsm.SoftToken, error) {
-	pin, err := RehearsalPIN(r, cards, hsm.DemoTokenLabel)
+// RehearsalToken is a rehearsal profile's software token (the demo's:
+// scripts/demo-profile.yaml), made from the profile's token section like
+// any other: its label, and its keys, named as the command carries them
+// (hsm.RehearsalKey). Its PIN is the one a rehearsal's current officers'
+// cards derive for that label (after a ceremony that dealt a new secret,
+// the token of a real HSM would keep the PIN it was set to).
+func RehearsalToken(p *ceremony.Profile, r *quorum.Roster, cards quorum.Reader) (*hsm.SoftToken, error) {
+	if p.Token.Backend != "software" {
+		return nil, fmt.Errorf("profile %s: a rehearsal's token is a software one, not %q", p.Name, p.Token.Backend)
+	}
+	pems := map[string][]byte{}
+	for label, name := range p.Token.Keys {
+		b, ok := hsm.RehearsalKey(name)
+		if !ok {
+			return nil, fmt.Errorf("profile %s: token key %s: the command carries no rehearsal key %q", p.Name, label, name)
+		}
+		pems[label] = b
+	}
+	pin, err := RehearsalPIN(r, cards, p.Token.Label)
 	if err != nil {
 		return nil, err
 	}
 	digest := sha256.Sum256(pin)
 	quorum.Wipe(pin)
-	return hsm.DemoToken(digest)
+	return hsm.SoftTokenOf(p.Token.Label, pems, digest)
 }

@@ -148,7 +148,7 @@ func demoHSM(t *testing.T, label string) (*hsm.PKCS11Token, *hsm.Faults) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	module := hsmtest.SoftHSM(t, label, string(pin), map[string]crypto.Signer{hsm.DemoKeyLabel: ksk1})
+	module := hsmtest.SoftHSM(t, label, string(pin), map[string]crypto.Signer{"KSK1": ksk1})
 	quorum.Wipe(pin)
 	tok, err := hsm.OpenPKCS11(module, label)
 	if err != nil {

@@ -56,7 +56,7 @@ func TestWitnessedQuorum(t *testing.T) {
 	}
 	// A token the HSM's own card readers activate: no PIN from the console.
 	cfg.Script, cfg.Cards = script, nil
-	if cfg.Token, err = hsm.LoadSoftToken("keyper", map[string]string{hsm.DemoKeyLabel: "../../hsm/assets/demo-ksk1.key"}); err != nil {
+	if cfg.Token, err = hsm.LoadSoftToken("keyper", map[string]string{"KSK1": "../../hsm/assets/demo-ksk1.key"}); err != nil {
 		t.Fatal(err)
 	}
 	s, err := Open(ctx, cfg)

@@ -15,7 +15,6 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
-	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/internal/durable"
 	"github.com/keyceremony/keyceremony/scripts"
@@ -130,7 +129,7 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	cfg.ClockJumps, cfg.Disk = true, h.disk
 	if ownCards {
 		cards := &quorum.CardFiles{Dir: *cardsDir}
-		tok, err := session.RehearsalToken(script.Quorum, cards)
+		tok, err := session.RehearsalToken(cfg.Profile, script.Quorum, cards)
 		if err != nil {
 			return usageErr("demo: the officers' cards in %s: %v", *cardsDir, err)
 		}
@@ -255,7 +254,11 @@ func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.
 		QuorumThreshold: ceremony.QuorumThreshold(script), AnchorKey: anchorKey}
 	// The demo's profile, its KSK inventory with it, as run cites its own.
 	arts = append(arts, transparency.Artefact{Name: scripts.DemoProfileName, Data: scripts.DemoProfile()})
-	open.ProfileSHA256, open.Token = dnssec.DigestOf(scripts.DemoProfile()).Hex(), hsm.DemoTokenLabel
+	profile, err := ceremony.LoadProfile(scripts.DemoProfileName, scripts.DemoProfile())
+	if err != nil {
+		return nil, err
+	}
+	open.ProfileSHA256, open.Token = dnssec.DigestOf(scripts.DemoProfile()).Hex(), profile.Token.Label
 	if session.NeedsOf(script).Recovery {
 		open.Token = RecoveryTokenLabel // the second HSM the keys are restored onto
 	}
