@@ -9,14 +9,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/keyceremony/keyceremony/ceremony"
-	"github.com/keyceremony/keyceremony/ceremony/audit"
-	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/ceremony/audit/anchors"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/internal/durable"
@@ -45,7 +42,7 @@ func runAnchorRekor(ctx context.Context, args []string, _ io.Reader, stdout, std
 	if f := rep.FirstFailure(); f != nil {
 		return badInput(fmt.Errorf("anchor rekor: %s does not verify (%s: %s); nothing was anchored", dir, f.ID, f.Detail))
 	}
-	sizes, err := anchorSizes(dir, rep)
+	sizes, err := anchors.Sizes(os.DirFS(dir), rep)
 	if err != nil {
 		return badInput(fmt.Errorf("anchor rekor: %w", err))
 	}
@@ -58,7 +55,7 @@ func runAnchorRekor(ctx context.Context, args []string, _ io.Reader, stdout, std
 	if created {
 		fmt.Fprintf(stdout, "new anchoring key %s (keep it; its public key is in every anchor)\n", *keyPath)
 	}
-	if announced := announcedAnchorKey(rep); announced != "" {
+	if announced := anchors.Announced(rep); announced != "" {
 		if have, _ := anchor.KeySHA256(&key.PublicKey); have != announced {
 			return usageErr("anchor rekor: --key %s is key %s, but the log's opening entry announces the anchoring key %s: anchor with that key", *keyPath, have, announced)
 		}
@@ -93,81 +90,6 @@ func runAnchorRekor(ctx context.Context, args []string, _ io.Reader, stdout, std
 	return nil
 }
 
-// anchorSizes are the archived checkpoints to anchor: the first that covers
-// the opening entry, the first that covers the last entry of each act, and
-// the latest.
-func anchorSizes(dir string, rep *transparency.Report) ([]uint64, error) {
-	ents, err := os.ReadDir(filepath.Join(dir, "checkpoints"))
-	if err != nil {
-		return nil, err
-	}
-	var archived []uint64
-	for _, e := range ents {
-		if n, err := strconv.ParseUint(e.Name(), 10, 64); err == nil {
-			archived = append(archived, n)
-		}
-	}
-	sort.Slice(archived, func(i, j int) bool { return archived[i] < archived[j] })
-	if len(archived) == 0 {
-		return nil, fmt.Errorf("%s holds no archived checkpoint", dir)
-	}
-	covering := func(n uint64) uint64 {
-		for _, a := range archived {
-			if a >= n {
-				return a
-			}
-		}
-		return archived[len(archived)-1]
-	}
-	want := map[uint64]bool{covering(1): true, archived[len(archived)-1]: true}
-	if c, err := audit.ReadCeremony(os.DirFS(dir), rep); c != nil && (err == nil || errors.Is(err, ceremony.ErrOutOfScript)) {
-		script, entries := c.Script, c.Entries
-		actOf := map[string]int{}
-		steps := script.Steps()
-		for _, st := range steps {
-			actOf[st.ID] = st.Act
-		}
-		for i, e := range entries {
-			if e.Kind() != event.KindStepDone {
-				continue
-			}
-			id := event.StepOf(e.Event)
-			for j, st := range steps {
-				if st.ID == id && (j == len(steps)-1 || steps[j+1].Act != actOf[id]) {
-					want[covering(uint64(i)+1)] = true // the act ends with this entry
-				}
-			}
-		}
-	}
-	var out []uint64
-	for n := range want {
-		out = append(out, n)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out, nil
-}
-
-// Bounds on when Rekor may have integrated an anchor: not before the last
-// entry its checkpoint covers (with AnchorSkew for the laptop's clock),
-// and within AnchorWindow of the log's last entry: a log is anchored from
-// the publishing host in the days after its ceremony, and a history
-// rewritten and anchored later falls outside.
-const (
-	AnchorSkew   = 5 * time.Minute
-	AnchorWindow = 7 * 24 * time.Hour
-)
-
-// announcedAnchorKey is the anchoring key the log's opening entry
-// announces, empty if none.
-func announcedAnchorKey(rep *transparency.Report) string {
-	if len(rep.Events) > 0 {
-		if open, ok := rep.Events[0].Event.(event.Open); ok {
-			return open.AnchorKey
-		}
-	}
-	return ""
-}
-
 // anchorKeyArg reads an anchoring key (PEM: a public key, or the ECDSA
 // private key itself) and names it by the SHA-256 of its public key.
 func anchorKeyArg(path string) (string, error) {
@@ -183,108 +105,6 @@ func anchorKeyArg(path string) (string, error) {
 		return "", fmt.Errorf("neither a PEM public key nor an ECDSA P-256 private key: %v", err)
 	}
 	return anchor.KeySHA256(&k.PublicKey)
-}
-
-// checkAnchors checks every anchor in the folder against Rekor's key: that
-// it anchors the checkpoint as the log signed it, by the anchoring key the
-// opening entry announces (or pinnedKey, the SHA-256 of the key given), and
-// that Rekor integrated it within the bounds above. Each result is a check
-// of the report (id "anchor"), and what the verdict rests on. The error is
-// the first failure.
-func checkAnchors(ctx context.Context, dir string, rep *transparency.Report, rekorKeyPath, pinnedKey string) error {
-	add := func(ok, warn bool, format string, args ...any) {
-		rep.Checks = append(rep.Checks, transparency.Check{ID: "anchor", OK: ok, Warn: warn, Detail: fmt.Sprintf(format, args...)})
-		rep.OK = rep.OK && ok
-	}
-	fail := func(format string, args ...any) error {
-		add(false, false, format, args...)
-		return fmt.Errorf("anchors: "+format, args...)
-	}
-	want := announcedAnchorKey(rep)
-	if pinnedKey != "" {
-		if want != "" && want != pinnedKey {
-			return fail("the log's opening entry announces anchoring key %s, but the key given is %s", want, pinnedKey)
-		}
-		want = pinnedKey
-	}
-	if len(rep.Anchors) == 0 {
-		switch {
-		case rekorKeyPath != "":
-			return fail("--rekor-key given, but %s holds no anchor", dir)
-		case want != "":
-			add(true, true, "the log's anchoring key is %s, but anchors/ holds no anchor: anchor it (anchor rekor), or ask where its anchors went", want)
-		}
-		return nil
-	}
-	if rekorKeyPath == "" {
-		add(true, true, "%d checkpoints anchored in Rekor, not checked: give --rekor-key (Rekor's public key)", len(rep.Anchors))
-		return nil
-	}
-	b, err := readInput(rekorKeyPath)
-	if err != nil {
-		return fail("--rekor-key %s: %v", rekorKeyPath, err)
-	}
-	rk, err := anchor.ParsePublicKey(b)
-	if err != nil {
-		return fail("--rekor-key %s: %v", rekorKeyPath, err)
-	}
-	if len(rep.Entries) == 0 {
-		return fail("the log has no entries to anchor")
-	}
-	last := rep.Entries[len(rep.Entries)-1].Time
-	var latest time.Time
-	for _, p := range rep.Anchors {
-		raw, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
-		if err != nil {
-			return fail("%s: %v", p, err)
-		}
-		var a anchor.Anchor
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return fail("%s: %v", p, err)
-		}
-		if want := strings.TrimSuffix(filepath.Base(p), ".json"); strconv.FormatUint(a.Size, 10) != want {
-			return fail("%s: names checkpoint %d", p, a.Size)
-		}
-		if a.Size == 0 || a.Size > uint64(len(rep.Entries)) {
-			return fail("%s: checkpoint %d is not one of this log's (%d entries)", p, a.Size, len(rep.Entries))
-		}
-		cp, err := os.ReadFile(filepath.Join(dir, "checkpoints", strconv.FormatUint(a.Size, 10)))
-		if err != nil {
-			return fail("%s: checkpoint %d is not archived", p, a.Size)
-		}
-		signed, err := transparency.LogSigned(cp, rep.VKey)
-		if err != nil {
-			return fail("%s: checkpoint %d: %v", p, a.Size, err)
-		}
-		c, err := anchor.Check(ctx, &a, signed, rk)
-		if err != nil {
-			return fail("%s: %v", p, err)
-		}
-		if want != "" && c.KeySHA256 != want {
-			return fail("%s: anchored by key %s, not the anchoring key %s that the log announces or was given: anyone can anchor a log", p, c.KeySHA256, want)
-		}
-		covered := rep.Entries[a.Size-1].Time
-		switch {
-		case c.Integrated.Before(covered.Add(-AnchorSkew)):
-			return fail("%s: Rekor integrated checkpoint %d at %s, before entry %d it covers was written (%s)", p, a.Size,
-				c.Integrated.Format(time.RFC3339), a.Size-1, covered.UTC().Format(time.RFC3339))
-		case c.Integrated.After(last.Add(AnchorWindow)):
-			return fail("%s: Rekor integrated checkpoint %d at %s, more than %s after the log's last entry (%s): a log is anchored in the days after its ceremony, and this anchor is not evidence of it",
-				p, a.Size, c.Integrated.Format(time.RFC3339), "7 days", last.UTC().Format(time.RFC3339))
-		}
-		if c.Integrated.After(latest) {
-			latest = c.Integrated
-		}
-		add(true, false, "checkpoint %d is in Rekor (log index %d, entry %.16s…), integrated %s: signed entry timestamp and inclusion proof verified", a.Size, c.LogIndex, a.UUID, c.Integrated.Format(time.RFC3339))
-	}
-	key := "by a key the log does not announce (anyone can anchor a log)"
-	if want != "" {
-		key = "by the announced anchoring key"
-	}
-	rep.SetBasis(transparency.Basis{Part: audit.BasisAnchors, Outside: true,
-		Detail: fmt.Sprintf("%d checkpoints anchored in Rekor %s, checked with Rekor's key; the last integrated %s, %s after the log's last entry",
-			len(rep.Anchors), key, latest.Format(time.RFC3339), latest.Sub(last).Round(time.Minute))})
-	return nil
 }
 
 func runAnchorExport(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/keyceremony/keyceremony/ceremony"
-	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
@@ -82,8 +81,8 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 	// after new cards were dealt, those cards (their files, with the
 	// rehearsal's passphrases) activate the HSM.
 	roster := scripts.DemoRoster()
-	if previous != nil && previous.roster != nil {
-		roster = previous.roster
+	if previous != nil && previous.Roster != nil {
+		roster = previous.Roster
 	}
 	script, err := rehearsalScript(*scriptName, roster)
 	if err != nil {
@@ -103,7 +102,7 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 		}
 	}
 	need := session.NeedsOf(script)
-	if need.Recovery && !resume && (previous == nil || previous.backup == nil) {
+	if need.Recovery && !resume && (previous == nil || previous.Backup == nil) {
 		return usageErr("demo: --script %s restores the KSK backup on record: give --previous-log DIR, a rehearsal that made one (demo --script keygen) or followed one that did", *scriptName)
 	}
 	if need.Recovery && *recCards == "" {
@@ -242,34 +241,22 @@ func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.
 	if !strings.Contains(name, "rehearsal") {
 		name += " (rehearsal)"
 	}
-	arts := []transparency.Artefact{{Name: script.Name, Data: script.Raw}}
-	if script.RosterFile != "" {
-		arts = append(arts, transparency.Artefact{Name: script.RosterFile, Data: script.RosterRaw})
-	}
 	if !resume {
 		os.Remove(keyPath) // a key left by a start that never created the log
 	}
-	open := event.Open{Ceremony: name, Zone: script.Zone,
-		ScriptSHA256: script.Digest, Tool: toolVersion(), Rehearsal: true, OfficerKeys: ceremony.OfficerKeys(script.Quorum),
-		QuorumThreshold: ceremony.QuorumThreshold(script), AnchorKey: anchorKey}
 	// The demo's profile, its KSK inventory with it, as run cites its own.
-	arts = append(arts, transparency.Artefact{Name: scripts.DemoProfileName, Data: scripts.DemoProfile()})
 	profile, err := ceremony.LoadProfile(scripts.DemoProfileName, scripts.DemoProfile())
 	if err != nil {
 		return nil, err
 	}
-	open.ProfileSHA256, open.Token = dnssec.DigestOf(scripts.DemoProfile()).Hex(), profile.Token.Label
+	opening := session.Opening{Script: script, ScriptName: script.Name, Ceremony: name, Rehearsal: true, Tool: toolVersion(), AnchorKey: anchorKey,
+		ProfileName: scripts.DemoProfileName, Profile: scripts.DemoProfile(), Token: profile.Token.Label, Previous: previous.carried()}
 	if session.NeedsOf(script).Recovery {
-		open.Token = RecoveryTokenLabel // the second HSM the keys are restored onto
+		opening.Token = RecoveryTokenLabel // the second HSM the keys are restored onto
 	}
-	if previous != nil {
-		arts = previous.cite(&open, arts)
-	}
-	if !resume {
-		var err error
-		if open.Custody, err = openingRegister(script, previous); err != nil {
-			return nil, err
-		}
+	open, arts, err := opening.Entry()
+	if err != nil && !resume { // a resumed log keeps the opening it has
+		return nil, badInput(err)
 	}
 	return openLog(ctx, logSpec{dir: dir, keyPath: keyPath, resume: resume,
 		origin:    "demo.keyceremony.invalid/" + time.Now().UTC().Format("20060102T150405Z") + "/rehearsal",

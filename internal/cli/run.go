@@ -115,9 +115,8 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	}
 	// What the previous ceremony left in custody, and the script's own
 	// record, agree before anything else is opened.
-	custody, err := openingRegister(script, previous)
-	if err != nil {
-		return err
+	if _, _, err := (session.Opening{Script: script, Previous: previous.carried()}).Entry(); err != nil {
+		return badInput(err)
 	}
 
 	var p *ceremony.Profile
@@ -252,7 +251,7 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 		if *recCards == "" {
 			return usageErr("run: %s collects the recovery holders' cards: give --recovery-cards DIR, where their card files appear", script.Name)
 		}
-		if !resume && (previous == nil || previous.backup == nil) {
+		if !resume && (previous == nil || previous.Backup == nil) {
 			return usageErr("run: %s restores the KSK backup on record: give --previous-log DIR, the ceremony that made it or one that carried it over", script.Name)
 		}
 		cfg.RecoveryCards = &quorum.CardFiles{Dir: *recCards}
@@ -276,29 +275,22 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 	if *rehearsal && !strings.Contains(*origin, "rehearsal") {
 		*origin += "/rehearsal"
 	}
-	arts := []transparency.Artefact{{Name: filepath.Base(script.Name), Data: script.Raw}}
-	open := event.Open{Ceremony: script.Ceremony, Zone: script.Zone, ScriptSHA256: script.Digest, Tool: toolVersion(), Rehearsal: *rehearsal,
-		OfficerKeys: ceremony.OfficerKeys(script.Quorum), QuorumThreshold: ceremony.QuorumThreshold(script)}
+	opening := session.Opening{Script: script, ScriptName: filepath.Base(script.Name), Rehearsal: *rehearsal, Tool: toolVersion(), Previous: previous.carried()}
 	if *anchorKey != "" {
-		if open.AnchorKey, err = anchorKeyArg(*anchorKey); err != nil {
+		if opening.AnchorKey, err = anchorKeyArg(*anchorKey); err != nil {
 			return usageErr("run: --anchor-key %s: %v", *anchorKey, err)
 		}
 	}
 	if p != nil {
-		profileRaw, err := readInput(*profilePath)
-		if err != nil {
+		if opening.Profile, err = readInput(*profilePath); err != nil {
 			return usageErr("--profile: %v", err)
 		}
-		arts = append(arts, transparency.Artefact{Name: filepath.Base(*profilePath), Data: profileRaw})
-		open.ProfileSHA256, open.Token = dnssec.DigestOf(profileRaw).Hex(), p.Token.Label
+		opening.ProfileName, opening.Token = filepath.Base(*profilePath), p.Token.Label
 	}
-	if script.RosterFile != "" {
-		arts = append(arts, transparency.Artefact{Name: script.RosterFile, Data: script.RosterRaw})
+	open, arts, err := opening.Entry()
+	if err != nil {
+		return badInput(err)
 	}
-	if previous != nil {
-		arts = previous.cite(&open, arts)
-	}
-	open.Custody = custody
 	var policy []byte
 	if *witnessPolicy != "" {
 		if policy, err = readInput(*witnessPolicy); err != nil {

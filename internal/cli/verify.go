@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/audit"
+	"github.com/keyceremony/keyceremony/ceremony/audit/anchors"
 	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
@@ -137,7 +138,7 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	var failed error
 	if f := rep.FirstFailure(); f != nil {
 		failed = fmt.Errorf("%s: %s", f.ID, safetext.Printable(f.Detail))
-	} else if err := checkAnchors(ctx, dir, rep, *rekorKey, pinnedAnchor); err != nil {
+	} else if err := checkAnchorsArg(ctx, dir, rep, *rekorKey, pinnedAnchor); err != nil {
 		failed = err
 	}
 	if *asJSON {
@@ -393,4 +394,19 @@ func verifyHistory(dirs []string, rosterPath string, asJSON bool, stdout io.Writ
 		}
 	}
 	return nil
+}
+
+// checkAnchorsArg checks the log's Rekor anchors (anchors.Check), with
+// Rekor's key read from --rekor-key when given.
+func checkAnchorsArg(ctx context.Context, dir string, rep *transparency.Report, rekorKeyPath, pinned string) error {
+	var key []byte
+	if rekorKeyPath != "" {
+		var err error
+		if key, err = readInput(rekorKeyPath); err != nil {
+			rep.Checks = append(rep.Checks, transparency.Check{ID: "anchor", Detail: fmt.Sprintf("--rekor-key %s: %v", rekorKeyPath, err)})
+			rep.OK = false
+			return fmt.Errorf("anchors: --rekor-key %s: %v", rekorKeyPath, err)
+		}
+	}
+	return anchors.Check(ctx, os.DirFS(dir), rep, key, pinned)
 }
