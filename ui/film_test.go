@@ -295,16 +295,13 @@ func BenchmarkReadFilmedCeremony(b *testing.B) {
 	for _, s := range f.shots {
 		length += s.For
 	}
-	realtime := func(b *testing.B) {
-		b.ReportMetric(length.Seconds()*float64(b.N)/b.Elapsed().Seconds(), "×realtime")
-	}
 	b.Run("ffmpeg-decode", func(b *testing.B) {
 		for b.Loop() {
-			if out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-i", path, "-f", "null", "-").CombinedOutput(); err != nil {
-				b.Fatalf("%v: %s", err, out)
+			if err := filmtest.BareDecode(context.Background(), path); err != nil {
+				b.Fatal(err)
 			}
 		}
-		realtime(b)
+		filmtest.RealTime(b, length)
 	})
 	b.Run("read", func(b *testing.B) {
 		for b.Loop() {
@@ -316,6 +313,6 @@ func BenchmarkReadFilmedCeremony(b *testing.B) {
 				b.Fatalf("read %d checkpoints of %d", len(rec.Notes), len(f.shown))
 			}
 		}
-		realtime(b)
+		filmtest.RealTime(b, length)
 	})
 }

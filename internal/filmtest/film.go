@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -108,4 +109,16 @@ func WritePNG(name string, img image.Image) error {
 		return err
 	}
 	return f.Close()
+}
+
+// BareDecode decodes every frame of a recording with ffmpeg and outputs
+// nothing: the baseline a reading of the recording is measured against.
+func BareDecode(ctx context.Context, path string) error {
+	return FFmpeg(ctx, "-i", path, "-f", "null", "-")
+}
+
+// RealTime reports, as the metric ×realtime, how many times faster than
+// real time b's iterations went through a recording of the length given.
+func RealTime(b *testing.B, length time.Duration) {
+	b.ReportMetric(length.Seconds()*float64(b.N)/b.Elapsed().Seconds(), "×realtime")
 }

@@ -3,7 +3,6 @@ package camera
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,16 +49,13 @@ func filmForBench(b *testing.B) string {
 // time taken.
 func BenchmarkReadRecording(b *testing.B) {
 	path := filmForBench(b)
-	realtime := func(b *testing.B) {
-		b.ReportMetric(benchLength.Seconds()*float64(b.N)/b.Elapsed().Seconds(), "×realtime")
-	}
 	b.Run("ffmpeg-decode", func(b *testing.B) {
 		for b.Loop() {
-			if out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-i", path, "-f", "null", "-").CombinedOutput(); err != nil {
-				b.Fatalf("%v: %s", err, out)
+			if err := filmtest.BareDecode(context.Background(), path); err != nil {
+				b.Fatal(err)
 			}
 		}
-		realtime(b)
+		filmtest.RealTime(b, benchLength)
 	})
 	b.Run("read", func(b *testing.B) {
 		for b.Loop() {
@@ -72,6 +68,6 @@ func BenchmarkReadRecording(b *testing.B) {
 				b.Fatalf("read %d notes and %d other codes", len(rec.Notes), len(rec.Foreign))
 			}
 		}
-		realtime(b)
+		filmtest.RealTime(b, benchLength)
 	})
 }

@@ -100,6 +100,18 @@ func TestSweepDwell(t *testing.T) {
 // readPayloads is every payload read from the recording's frames at the
 // reader's rate.
 func readPayloads(t *testing.T, path string) map[string]bool {
+	read := map[string]bool{}
+	eachFrame(t, path, func(_ int, payload []byte) {
+		if payload != nil {
+			read[string(payload)] = true
+		}
+	})
+	return read
+}
+
+// eachFrame decodes the recording's frames at the reader's rate and hands
+// each frame's number and payload (nil: none read) to f.
+func eachFrame(t *testing.T, path string, f func(i int, payload []byte)) {
 	rec, err := probe(context.Background(), "ffmpeg", path)
 	if err != nil {
 		t.Fatal(err)
@@ -112,17 +124,13 @@ func readPayloads(t *testing.T, path string) map[string]bool {
 	}
 	br := bufio.NewReader(out)
 	pix := make([]byte, w*h)
-	read := map[string]bool{}
-	for {
+	for i := 0; ; i++ {
 		if _, err := io.ReadFull(br, pix); err != nil {
 			break
 		}
-		if p := decodeGray(pix, w, h); p != nil {
-			read[string(p)] = true
-		}
+		f(i, decodeGray(pix, w, h))
 	}
 	cmd.Wait()
-	return read
 }
 
 // sweepCodes makes n codes of exactly version v: notes of random
@@ -169,32 +177,16 @@ func consoleWith(t testing.TB, c Code) string {
 // countDecoded reads every frame at the reader's rate and counts those
 // whose code decodes to the payload shown at that time.
 func countDecoded(t *testing.T, path string, codes []Code) (ok, all int) {
-	rec, err := probe(context.Background(), "ffmpeg", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, h := rec.Width, rec.Height
-	cmd := exec.Command("ffmpeg", "-loglevel", "error", "-i", path, "-vf", fmt.Sprintf("fps=%d,format=gray", SampleRate), "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1")
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(out)
-	pix := make([]byte, w*h)
-	for i := 0; ; i++ {
-		if _, err := io.ReadFull(br, pix); err != nil {
-			break
-		}
+	eachFrame(t, path, func(i int, payload []byte) {
 		// Frame i shows code i/SampleRate; the frame at a change is skipped.
 		if i%SampleRate == 0 || i/SampleRate >= len(codes) {
-			continue
+			return
 		}
 		all++
-		if string(decodeGray(pix, w, h)) == string(codes[i/SampleRate].Payload) {
+		if string(payload) == string(codes[i/SampleRate].Payload) {
 			ok++
 		}
-	}
-	cmd.Wait()
+	})
 	return ok, all
 }
 
