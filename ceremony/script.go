@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -101,6 +102,10 @@ var knownActions = map[string]bool{
 	ActionKSRSign: true, ActionSKRWrite: false, ActionHSMLogout: false, ActionKeyGen: true, ActionReshare: true, ActionSignIn: false, ActionZeroize: true, ActionChoose: false,
 	ActionBagOpen: false, ActionBagSeal: false, ActionBackup: true, ActionRecovery: false, ActionRestore: true,
 }
+
+// Actions are the step actions a script may name, each with whether it is
+// irreversible (its step must ask a typed confirmation).
+func Actions() map[string]bool { return maps.Clone(knownActions) }
 
 // MaxScriptSize is the largest script (or roster it includes) loaded.
 const MaxScriptSize = 1 << 20

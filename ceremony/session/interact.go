@@ -182,18 +182,9 @@ func (st Snapshot) confirm(next Next, rollCall bool) Interaction {
 	case next == NextConfirm:
 		i.Help, i.Prompt, i.next = "confirm step "+cur.ID, "confirm the step", op(Confirm{What: "confirming the step"})
 	case next == NextTyped:
-		what := "sign every bundle"
-		switch cur.Action {
-		case ceremony.ActionKeyGen:
-			what = "generate " + cur.Params["label"]
-		case ceremony.ActionReshare:
-			what = "deal new cards"
-		case ceremony.ActionZeroize:
-			what = "destroy every key in the HSM"
-		case ceremony.ActionBackup:
-			what = "back up every key under a new storage master key"
-		case ceremony.ActionRestore:
-			what = "restore the backup's keys into the HSM"
+		what := "confirm the step"
+		if typed := actions[cur.Action].typed; typed != nil {
+			what = typed(cur)
 		}
 		i.Help, i.Inline = "type the confirmation", true
 		i.next = func(a []string) Reply {
@@ -463,42 +454,8 @@ func ActionVerb(action string, st ceremony.State) string {
 	if st.NeedActivation {
 		return "activate the HSM again"
 	}
-	switch action {
-	case ceremony.ActionHSMLogin:
-		return "log in to the HSM"
-	case ceremony.ActionKSRLoad:
-		return "load the KSR"
-	case ceremony.ActionKSRCheck:
-		return "check the KSR"
-	case ceremony.ActionKSRSign:
-		if st.KSR != nil {
-			return fmt.Sprintf("sign bundle %d of %d", st.Signed+1, st.KSR.Bundles)
-		}
-		return "sign"
-	case ceremony.ActionSKRWrite:
-		return "write the SKR"
-	case ceremony.ActionHSMLogout:
-		return "log out of the HSM"
-	case ceremony.ActionKeyGen:
-		return "generate the KSK"
-	case ceremony.ActionReshare:
-		return "deal the new cards"
-	case ceremony.ActionSignIn:
-		return "sign the participants in"
-	case ceremony.ActionZeroize:
-		return "zeroize the HSM"
-	case ceremony.ActionChoose:
-		return "choose the contingencies that apply"
-	case ceremony.ActionBackup:
-		return "back up the keys"
-	case ceremony.ActionRecovery:
-		return "collect the recovery holders' cards"
-	case ceremony.ActionRestore:
-		return "restore the keys"
-	case ceremony.ActionBagOpen:
-		return "open the bag"
-	case ceremony.ActionBagSeal:
-		return "seal the bag"
+	if v := actions[action].verb; v != nil {
+		return v(st)
 	}
 	return "confirm the step"
 }

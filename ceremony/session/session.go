@@ -212,20 +212,8 @@ type Needs struct {
 func NeedsOf(script *ceremony.Script) Needs {
 	var n Needs
 	for _, st := range script.Steps() {
-		switch st.Action {
-		case "", ceremony.ActionSignIn, ceremony.ActionChoose, ceremony.ActionBagOpen, ceremony.ActionBagSeal:
-		case ceremony.ActionQuorum, ceremony.ActionReshare:
-			n.Token = true // the PIN is derived for the token's label
-			n.Cards = n.Cards || !script.Quorum.Witnessed()
-			n.Reshare = n.Reshare || st.Action == ceremony.ActionReshare
-		case ceremony.ActionKSRLoad:
-			n.KSRs++
-		case ceremony.ActionBackup:
-			n.Token, n.Backup = true, true
-		case ceremony.ActionRecovery:
-			n.Recovery = true
-		default:
-			n.Token = true
+		if needs := actions[st.Action].needs; needs != nil {
+			needs(&n, script)
 		}
 	}
 	return n
@@ -384,29 +372,8 @@ func (s *Session) Confirm(ctx context.Context) error {
 	if s.state.NeedActivation {
 		return s.login(ctx, cur)
 	}
-	switch cur.Action {
-	case ceremony.ActionHSMLogin:
-		return s.login(ctx, cur)
-	case ceremony.ActionKSRLoad:
-		return s.loadKSR(ctx, cur)
-	case ceremony.ActionKSRCheck:
-		return s.checkKSR(ctx, cur)
-	case ceremony.ActionSKRWrite:
-		return s.writeSKR(ctx, cur)
-	case ceremony.ActionKeyGen:
-		return s.generate(ctx, cur)
-	case ceremony.ActionZeroize:
-		return s.zeroize(ctx, cur)
-	case ceremony.ActionRestore:
-		return s.restore(ctx, cur)
-	case ceremony.ActionHSMLogout:
-		// A stop or a restart logged it out already: the step records it.
-		if s.state.HSM {
-			if err := s.cfg.Token.Logout(ctx); err != nil {
-				return fmt.Errorf("log out of token %q: %w; try again", s.cfg.Token.Label(), err)
-			}
-		}
-		return s.append(ctx, event.HSMLogout{Step: cur.ID, Token: s.cfg.Token.Label()})
+	if run := actions[cur.Action].run; run != nil {
+		return run(s, ctx, cur)
 	}
 	return fmt.Errorf("step %s: nothing to do", cur.ID)
 }

@@ -155,47 +155,18 @@ func (st Snapshot) Awaiting() Next {
 	case st.ActionDone():
 		return NextConfirm
 	}
-	switch cur.Action {
-	case ceremony.ActionKSRCheck:
-		if st.KSR != nil && st.KSR.Checked && !st.KSR.ChecksOK {
-			return NextCheckFailed
+	if d, ok := actions[cur.Action]; ok {
+		if d.await != nil {
+			if next, waits := d.await(st); waits {
+				return next
+			}
 		}
-	case ceremony.ActionKSRSign:
-		if cur.Confirm != "" && !st.Confirmed {
+		if d.typed != nil && cur.Confirm != "" && !st.Confirmed {
 			return NextTyped
 		}
-		return NextSign
-	case ceremony.ActionKeyGen, ceremony.ActionZeroize:
-		if cur.Confirm != "" && !st.Confirmed {
-			return NextTyped
+		if d.after != NextConfirm {
+			return d.after
 		}
-	case ceremony.ActionReshare:
-		if cur.Confirm != "" && !st.Confirmed {
-			return NextTyped
-		}
-		return NextReshare
-	case ceremony.ActionSignIn:
-		return NextSignIn
-	case ceremony.ActionChoose:
-		return NextChoose
-	case ceremony.ActionBackup:
-		if cur.Confirm != "" && !st.Confirmed {
-			return NextTyped
-		}
-		return NextBackup
-	case ceremony.ActionRecovery:
-		return NextRecoveryCards
-	case ceremony.ActionRestore:
-		if !st.Recovery.Reached {
-			return NextRecoveryCards
-		}
-		if cur.Confirm != "" && !st.Confirmed {
-			return NextTyped
-		}
-	case ceremony.ActionBagOpen:
-		return NextBagOpen
-	case ceremony.ActionBagSeal:
-		return NextBagSeal
 	}
 	return NextAction
 }
