@@ -332,21 +332,17 @@ func (c *Console) key(msg tea.KeyMsg) tea.Cmd {
 	if !c.fits() && c.page != pageQuit {
 		return nil // nothing on screen answers a key: it waits (see tooSmallView)
 	}
-	switch c.page {
-	case pageQuit:
-		switch {
-		case key.Matches(msg, c.keys.Yes):
+	if sc := c.screenOf(); sc != nil {
+		// The screen component that has the screen answers the key.
+		switch sc.update(msg) {
+		case pageQuits:
 			c.quit = true
 			return c.stop()
-		case key.Matches(msg, c.keys.No):
-			// Back to where the question interrupted: a dialog keeps what
-			// was typed in it.
+		case pageBack:
 			c.page = c.quitFrom
+		case pageCloses:
+			c.page, c.splashUntil = pageCeremony, time.Time{}
 		}
-		return nil
-	case pageHelp, pageCheckpoint, pageExceptions, pageDetails:
-		// Any key gives the screen back; it does nothing else.
-		c.page, c.splashUntil = pageCeremony, time.Time{}
 		return nil
 	}
 	if c.dialog != nil {

@@ -27,13 +27,8 @@ func (c *Console) View() string {
 		return c.tooSmallView()
 	}
 	f := c.frame()
-	switch c.page {
-	case pageCheckpoint:
-		return checkpointPage{c.width, c.height}.View(f)
-	case pageExceptions:
-		return exceptionsPage{c.width, c.height}.View(f)
-	case pageDetails:
-		return detailsPage{c.width, c.height}.View(f)
+	if sc := c.screenOf(); sc != nil {
+		return sc.View(f)
 	}
 	// The components' sizes, from the measured sizes of the fixed lines.
 	header := headerBar{c.width}.View(f)
@@ -45,11 +40,7 @@ func (c *Console) View() string {
 	left := stepPanel{leftW, bodyH}.View(f)
 	right := stepList{rightW, bodyH}.View(f)
 	body := lipgloss.JoinHorizontal(lipgloss.Top, left, right)
-	screen := lipgloss.JoinVertical(lipgloss.Left, header, body, status, helpLine)
-	if c.page == pageQuit || c.page == pageHelp {
-		return c.overlay(screen)
-	}
-	return screen
+	return lipgloss.JoinVertical(lipgloss.Left, header, body, status, helpLine)
 }
 
 // fits reports whether the console has the room to show the ceremony. A
@@ -891,23 +882,6 @@ func keysLine(sty Styles, ks []key.Binding, w int) string {
 		lines[i] = truncateStyled(l, w)
 	}
 	return strings.Join(lines, "\n")
-}
-
-func (c *Console) overlay(screen string) string {
-	var box string
-	if c.page == pageQuit && c.closed {
-		box = c.st.PanelTitle.Render("Leave the console?") + "\n\n" +
-			c.st.Text.Render("The ceremony is closed and its log complete.") + "\n\n" +
-			c.st.Focus.Render("y") + c.st.Help.Render(" leave · ") + c.st.Focus.Render("n") + c.st.Help.Render(" stay")
-	} else if c.page == pageQuit {
-		box = c.st.Fail.Render("Quit the console?") + "\n\n" +
-			c.st.Text.Render("Every step so far is in the log, durable and signed.\nThe ceremony resumes at the current step when the\nsame command is run on the same log folder.") + "\n\n" +
-			c.st.Focus.Render("y") + c.st.Help.Render(" quit · ") + c.st.Focus.Render("n") + c.st.Help.Render(" go on")
-	} else {
-		box = c.st.PanelTitle.Render("Keys") + "\n\n" + c.help.FullHelpView([][]key.Binding{{c.keys.Confirm, c.keys.Witness, c.keys.Card, c.keys.Absent, c.keys.Forged}, {c.keys.Exception, c.keys.Skip, c.keys.Repeat, c.keys.Abort}, {c.keys.Checkpoint, c.keys.Exceptions, c.keys.Help, c.keys.Quit}}) +
-			"\n\n" + c.st.Help.Render("any key to close")
-	}
-	return lipgloss.Place(c.width, c.height, lipgloss.Center, lipgloss.Center, c.st.Box.Render(box))
 }
 
 func truncate(s string, w int) string {
