@@ -233,8 +233,8 @@ func Read(ctx context.Context, path string, o ReadOptions) (*Recording, error) {
 	}
 	rec.Frames = next
 	waitErr := cmd.Wait()
-	if err := ctx.Err(); err != nil && !errors.Is(err, context.Canceled) {
-		return nil, err
+	if err := ctx.Err(); err != nil {
+		return nil, err // the caller's context ended: ffmpeg was stopped
 	}
 	if waitErr != nil {
 		msg := strings.TrimSpace(stderr.String())
@@ -265,6 +265,9 @@ func probe(ctx context.Context, ffmpeg, path string) (*Recording, error) {
 	out, err := exec.CommandContext(ctx, ffprobe, "-v", "error", "-select_streams", "v:0",
 		"-show_entries", "stream=width,height:format=duration", "-of", "default=noprint_wrappers=1", path).Output()
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, errors.New("ffprobe finds no video in it: is it a recording?")
 	}
 	rec := &Recording{}
