@@ -23,6 +23,14 @@ func BackupThreshold(st Step) int {
 	return DefaultRecoveryThreshold
 }
 
+// ReshareThreshold is how many of the new cards a cards.reshare step
+// deals open the HSM (its threshold parameter, which the script's
+// validation requires); 0 when it names none.
+func ReshareThreshold(st Step) int {
+	n, _ := strconv.Atoi(st.Params["threshold"])
+	return n
+}
+
 // Recovery is the recovery holders' quorum of this ceremony, as logged.
 type Recovery struct {
 	Cards   []string // accepted, in order

@@ -140,13 +140,13 @@ type SignOptions struct {
 	Progress func(done, total int)
 }
 
-// SignBundleWith builds response bundle i: the request's ZSKs and the given
+// signBundleWith builds response bundle i: the request's ZSKs and the given
 // KSKs (each DNSKEY as given: a revoked key carries the REVOKE flag), signed
 // by each of signers. Before the bundle is returned, every signature is
 // checked on two paths: the data it signs is built by miekg/dns and again,
 // independently, from the fields as they will be written, the two must be
 // the same, and the signature must verify over it in software.
-func SignBundleWith(ksr *Document, i int, ksks, signers []KSK, ttl uint32) (Bundle, error) {
+func signBundleWith(ksr *Document, i int, ksks, signers []KSK, ttl uint32) (Bundle, error) {
 	b, made, err := signBundle(ksr, i, ksks, signers, ttl)
 	if err != nil {
 		return Bundle{}, err
@@ -164,7 +164,7 @@ type madeSignature struct {
 	signer Key
 }
 
-// signBundle builds and signs response bundle i as SignBundleWith says,
+// signBundle builds and signs response bundle i as signBundleWith says,
 // and returns it with what checkSigned needs to check its DNSKEY
 // signatures (a BIND bundle's CDNSKEY and CDS signatures are checked here).
 func signBundle(ksr *Document, i int, ksks, signers []KSK, ttl uint32) (Bundle, []madeSignature, error) {

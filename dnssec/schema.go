@@ -33,32 +33,6 @@ func (s Schema) Slot(i, n int) (Slot, error) {
 	return Slot{}, fmt.Errorf("schema %s has %d slots for %d bundles (want 1 or %d)", s.Name, len(s.Slots), n, n)
 }
 
-// SignSchema signs every bundle of a KSR following a schema, with the KSKs
-// named by their labels. A key that a slot revokes is published with the
-// REVOKE flag and signs with its revoked key tag.
-func SignSchema(ksr *Document, schema Schema, ksks map[string]KSK, ttl uint32, progress func(done, total int)) ([]Bundle, error) {
-	if ksr.Request == nil {
-		return nil, fmt.Errorf("sign: the document is not a KSR")
-	}
-	n := len(ksr.Request.Bundles)
-	var out []Bundle
-	for i := 0; i < n; i++ {
-		slot, err := schema.Slot(i, n)
-		if err != nil {
-			return nil, err
-		}
-		b, err := SignSlot(ksr, i, slot, ksks, ttl)
-		if err != nil {
-			return nil, fmt.Errorf("schema %s: %w", schema.Name, err)
-		}
-		out = append(out, b)
-		if progress != nil {
-			progress(i+1, n)
-		}
-	}
-	return out, nil
-}
-
 // SignSlot signs request bundle i of a KSR as a slot says: its KSKs
 // published (revoked ones with the flag), signed by each signing and revoked
 // KSK.
@@ -67,12 +41,12 @@ func SignSlot(ksr *Document, i int, slot Slot, ksks map[string]KSK, ttl uint32) 
 	if err != nil {
 		return Bundle{}, fmt.Errorf("bundle #%d: %w", i+1, err)
 	}
-	return SignBundleWith(ksr, i, publish, signers, ttl)
+	return signBundleWith(ksr, i, publish, signers, ttl)
 }
 
 // SignSlots signs every request bundle of a KSR as its slot says. One
 // goroutine talks to the HSM, bundle after bundle, while the signatures
-// already made are checked, as SignBundleWith checks them, on every core:
+// already made are checked, as signBundleWith checks them, on every core:
 // the HSM never waits for the software. progress (if set) is told in
 // bundle order as bundles are checked. The bundles are returned only when
 // every one was signed and checked; otherwise the first failing bundle's

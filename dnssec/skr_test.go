@@ -252,7 +252,7 @@ func TestSKRCoverage(t *testing.T) {
 }
 
 // TestVerifySKRAfterSigning: VerifySKR does not verify a third time the
-// signatures SignBundleWith has just verified twice, but a signature, a
+// signatures signBundleWith has just verified twice, but a signature, a
 // key or a date changed after signing is verified again, and fails.
 func TestVerifySKRAfterSigning(t *testing.T) {
 	ksr, err := ParseAny(readKnot(t, "ksr-example.com.txt"), nil)
@@ -335,7 +335,7 @@ func (f faultySigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) (
 }
 
 // TestSigningRefusesHSMFaults: a signature that does not verify in
-// software, whatever the HSM did wrong, never leaves SignBundleWith.
+// software, whatever the HSM did wrong, never leaves signBundleWith.
 func TestSigningRefusesHSMFaults(t *testing.T) {
 	ksr, err := ParseAny(readKnot(t, "ksr-example.com.txt"), nil)
 	if err != nil {

@@ -94,13 +94,13 @@ type Bundle struct {
 	// in XML and Knot's format.
 	Sync *ChildSync `xml:"-"`
 	// verified is the bundle's keys and DNSKEY signatures as
-	// SignBundleWith verified them, twice, on two paths: VerifySKR does not
+	// signBundleWith verified them, twice, on two paths: VerifySKR does not
 	// verify the same content a third time. Any change to them after
 	// signing makes VerifySKR verify them again.
 	verified *verifiedContent
 }
 
-// verifiedContent is what SignBundleWith verified: the zone, the keys and
+// verifiedContent is what signBundleWith verified: the zone, the keys and
 // the signatures, copied.
 type verifiedContent struct {
 	zone string

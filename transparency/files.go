@@ -62,8 +62,6 @@ type tileRef struct {
 
 var sizeNameRE = regexp.MustCompile(`^(0|[1-9][0-9]{0,18})$`)
 
-// parseTileN parses the N part of a tlog-tiles path ("x001/x234/067[.p/W]"),
-// in its canonical spelling only.
 // The tlog-tiles folders, as Tessera's layout names them: tiles under
 // tile/<level>/, entry bundles under tile/entries/.
 var (
@@ -71,6 +69,8 @@ var (
 	entriesPrefix = path.Dir(layout.EntriesPath(0, 0)) + "/"
 )
 
+// parseTileN parses the N part of a tlog-tiles path ("x001/x234/067[.p/W]"),
+// in its canonical spelling only.
 func parseTileN(s string) (index uint64, partial uint8, ok bool) {
 	i, w, err := layout.ParseTileIndexPartial(s)
 	if err != nil || layout.NWithSuffix(0, i, w) != s {

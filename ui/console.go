@@ -283,8 +283,7 @@ func (c *Console) onTick() tea.Cmd {
 // poll reads the cards' presence and the HSM's flags while they matter and
 // nothing else runs.
 func (c *Console) poll() tea.Cmd {
-	cur, ok := c.state.Current()
-	if c.busy != "" || !ok || !(c.state.CollectingCards() || cur.Action == ceremony.ActionHSMLogin || c.state.NeedActivation) {
+	if c.busy != "" || !(c.state.CollectingCards() || c.state.LoggingIn()) {
 		return nil
 	}
 	ctx, d := c.ctx, c.drv

@@ -78,7 +78,7 @@ func (p *Plain) Run(ctx context.Context) error {
 			fmt.Fprintf(out, "\nThe ceremony is closed. The officers present cosign the final checkpoint %d, one card at a time: %s\n", st.FinalSize, strings.Join(st.Present, ", "))
 			lastStep = "cosign"
 		case ok && cur.ID != lastStep:
-			if cur.Action == ceremony.ActionHSMLogin || st.NeedActivation {
+			if st.LoggingIn() {
 				st = d.Do(ctx, session.Poll{}).Snap // the HSM's flags, shown before its login
 			}
 			p.showStep(st, cur)
@@ -209,7 +209,7 @@ func (p *Plain) showStep(st session.Snapshot, cur ceremony.Step) {
 		fmt.Fprintf(out, " · witnessed by %s", strings.Join(cur.Witnesses, ", "))
 	}
 	fmt.Fprintf(out, "\n  %s\n", cur.Text)
-	if t := st.Token; t != nil && (cur.Action == ceremony.ActionHSMLogin || st.NeedActivation) {
+	if t := st.Token; t != nil && st.LoggingIn() {
 		fmt.Fprintf(out, "  HSM %s · %s %s · serial %s\n", t.Label, strings.TrimSpace(t.Manufacturer), strings.TrimSpace(t.Model), strings.TrimSpace(t.Serial))
 		if f := t.Flags(); len(f) > 0 {
 			fmt.Fprintf(out, "  [WARN] %s\n", strings.ToUpper(strings.Join(f, " · ")))

@@ -290,7 +290,7 @@ func (p stepPanel) action(f frame, cur ceremony.Step, w int) string {
 	if st.CollectingCards() || cur.Action == ceremony.ActionQuorum {
 		b.WriteString(quorumPanel{w}.View(f))
 	}
-	if t := st.Token; t != nil && (cur.Action == ceremony.ActionHSMLogin || st.NeedActivation) && !st.HSM {
+	if t := st.Token; t != nil && st.LoggingIn() && !st.HSM {
 		line := fmt.Sprintf("HSM %s · %s %s · serial %s", t.Label, strings.TrimSpace(t.Manufacturer), strings.TrimSpace(t.Model), strings.TrimSpace(t.Serial))
 		b.WriteString(f.sty.Text.Render(truncate(line, w)) + "\n")
 		if flags := t.Flags(); len(flags) > 0 {

@@ -7,7 +7,8 @@ import (
 )
 
 // TestEveryActionDefined: every action a script may name has its row in
-// the session's table, with a verb, and a typed confirmation exactly when
+// the session's table, with a verb, something enter does (or an
+// interaction the step waits for), and a typed confirmation exactly when
 // the engine holds it irreversible; the table has no row for an action
 // scripts cannot name.
 func TestEveryActionDefined(t *testing.T) {
@@ -20,6 +21,11 @@ func TestEveryActionDefined(t *testing.T) {
 		}
 		if d.verb == nil {
 			t.Errorf("action %s: no verb", name)
+		}
+		// Enter runs the action, or the step waits for what its own
+		// interaction asks; a quorum's step is driven by the cards.
+		if d.run == nil && d.after == NextConfirm && name != ceremony.ActionQuorum {
+			t.Errorf("action %s: enter neither runs it nor is it waiting for anything", name)
 		}
 		if (d.typed != nil) != irreversible {
 			t.Errorf("action %s: irreversible %v, typed confirmation defined %v", name, irreversible, d.typed != nil)

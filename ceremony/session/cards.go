@@ -251,8 +251,7 @@ func (s *Session) Reshare(ctx context.Context, passphrases map[string]string) er
 			return fmt.Errorf("new card %s (%s): a passphrase of at least 8 characters", h.ID, h.Holder)
 		}
 	}
-	var threshold int
-	fmt.Sscan(cur.Params["threshold"], &threshold)
+	threshold := ceremony.ReshareThreshold(cur)
 	old := s.cfg.Script.Quorum
 	fresh := ceremony.ReshareSecret(cur) == ceremony.SecretNew
 	var (

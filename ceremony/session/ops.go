@@ -6,7 +6,6 @@ package session
 import (
 	"context"
 
-	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 )
 
@@ -195,8 +194,7 @@ func (s *Session) poll(ctx context.Context) {
 			s.inserted = in
 		}
 	}
-	cur, ok := st.Current()
-	if ok && (cur.Action == ceremony.ActionHSMLogin || st.NeedActivation) && !st.HSM {
+	if st.LoggingIn() && !st.HSM {
 		if info, ok := s.TokenInfo(); ok {
 			s.token = &info
 		}

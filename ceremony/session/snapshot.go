@@ -171,6 +171,14 @@ func (st Snapshot) Awaiting() Next {
 	return NextAction
 }
 
+// LoggingIn reports whether the current step logs in to the HSM (its
+// action, or an activation the log lost): the token's flags are read and
+// shown before the officers activate it.
+func (st Snapshot) LoggingIn() bool {
+	cur, ok := st.Current()
+	return ok && (cur.Action == ceremony.ActionHSMLogin || st.NeedActivation)
+}
+
 // Continues reports whether the ceremony goes on by itself, without a key:
 // once the signature is confirmed, every bundle is signed in one go.
 func (st Snapshot) Continues() bool { return st.Awaiting() == NextSign }

@@ -219,7 +219,7 @@ func runCeremony(ctx context.Context, h hooks, args []string, stdin io.Reader, s
 		threshold := 0
 		for _, st := range script.Steps() {
 			if st.Action == ceremony.ActionReshare {
-				fmt.Sscan(st.Params["threshold"], &threshold)
+				threshold = ceremony.ReshareThreshold(st)
 			}
 		}
 		if cfg.Reshare, err = deal(*newHolders, *newRoster, *newCards, threshold, "is on the current roster; give each new card a new id", onRoster); err != nil {
