@@ -3,15 +3,12 @@ package cli
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/keyceremony/keyceremony/ceremony/audit/anchors"
 	"github.com/keyceremony/keyceremony/ceremony/session"
@@ -42,10 +39,6 @@ func runAnchorRekor(ctx context.Context, args []string, _ io.Reader, stdout, std
 	if f := rep.FirstFailure(); f != nil {
 		return badInput(fmt.Errorf("anchor rekor: %s does not verify (%s: %s); nothing was anchored", dir, f.ID, f.Detail))
 	}
-	sizes, err := anchors.Sizes(os.DirFS(dir), rep)
-	if err != nil {
-		return badInput(fmt.Errorf("anchor rekor: %w", err))
-	}
 	key, created, err := anchor.LoadOrCreateKey(*keyPath, os.ReadFile, func(p string, b []byte) error {
 		return durable.WriteFile(p, b, 0o600, durable.New)
 	})
@@ -55,37 +48,21 @@ func runAnchorRekor(ctx context.Context, args []string, _ io.Reader, stdout, std
 	if created {
 		fmt.Fprintf(stdout, "new anchoring key %s (keep it; its public key is in every anchor)\n", *keyPath)
 	}
-	if announced := anchors.Announced(rep); announced != "" {
-		if have, _ := anchor.KeySHA256(&key.PublicKey); have != announced {
-			return usageErr("anchor rekor: --key %s is key %s, but the log's opening entry announces the anchoring key %s: anchor with that key", *keyPath, have, announced)
-		}
+	if err := anchors.KeyAnnounced(rep, key); err != nil {
+		return usageErr("anchor rekor: --key %s: %v", *keyPath, err)
 	}
-	for _, size := range sizes {
-		out := filepath.Join(dir, "anchors", fmt.Sprintf("%d.json", size))
-		if _, err := os.Stat(out); err == nil {
-			fmt.Fprintf(stdout, "checkpoint %d: anchored already (%s)\n", size, out)
-			continue
+	err = anchors.Anchor(ctx, dir, rep, *url, key, func(a anchors.Anchored) {
+		if a.Already {
+			fmt.Fprintf(stdout, "checkpoint %d: anchored already (%s)\n", a.Size, a.File)
+		} else {
+			fmt.Fprintf(stdout, "checkpoint %d anchored: Rekor entry %s → %s\n", a.Size, a.UUID, a.File)
 		}
-		cp, err := os.ReadFile(filepath.Join(dir, "checkpoints", strconv.FormatUint(size, 10)))
-		if err != nil {
-			return operational(err)
-		}
-		// What the log signed, not the file that gains cosignatures.
-		signed, err := transparency.LogSigned(cp, rep.VKey)
-		if err != nil {
-			return badInput(fmt.Errorf("anchor rekor: checkpoints/%d: %v", size, err))
-		}
-		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		a, err := anchor.Submit(actx, *url, size, signed, key)
-		cancel()
-		if err != nil {
-			return operational(fmt.Errorf("anchor rekor: checkpoint %d: %w; the anchors written so far stay, run again to go on", size, err))
-		}
-		b, _ := json.MarshalIndent(a, "", "  ")
-		if err := durable.WriteFile(out, append(b, '\n'), 0o644, durable.New); err != nil {
-			return operational(err)
-		}
-		fmt.Fprintf(stdout, "checkpoint %d anchored: Rekor entry %s → %s\n", size, a.UUID, out)
+	})
+	switch {
+	case errors.Is(err, anchors.ErrBadCheckpoint), errors.Is(err, anchors.ErrNoCheckpoint):
+		return badInput(fmt.Errorf("anchor rekor: %w", err))
+	case err != nil:
+		return operational(fmt.Errorf("anchor rekor: %w", err))
 	}
 	return nil
 }

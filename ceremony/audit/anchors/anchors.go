@@ -6,12 +6,15 @@ package anchors
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +23,7 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/audit"
 	"github.com/keyceremony/keyceremony/ceremony/event"
+	"github.com/keyceremony/keyceremony/internal/durable"
 	"github.com/keyceremony/keyceremony/transparency"
 	"github.com/keyceremony/keyceremony/transparency/anchor"
 )
@@ -40,7 +44,7 @@ func Sizes(fsys fs.FS, rep *transparency.Report) ([]uint64, error) {
 	}
 	sort.Slice(archived, func(i, j int) bool { return archived[i] < archived[j] })
 	if len(archived) == 0 {
-		return nil, errors.New("the log holds no archived checkpoint")
+		return nil, ErrNoCheckpoint
 	}
 	covering := func(n uint64) uint64 {
 		for _, a := range archived {
@@ -211,4 +215,76 @@ func readBounded(fsys fs.FS, name string) ([]byte, error) {
 		err = errors.New("larger than 1 MiB")
 	}
 	return b, err
+}
+
+// Anchored is one checkpoint Anchor has dealt with.
+type Anchored struct {
+	Size    uint64
+	Already bool   // anchored before: its file was there
+	UUID    string // Rekor's entry, when anchored now
+	File    string // anchors/<size>.json in the log's folder
+}
+
+// ErrNoCheckpoint: the log's folder holds no archived checkpoint to
+// anchor.
+var ErrNoCheckpoint = errors.New("the log holds no archived checkpoint")
+
+// ErrBadCheckpoint: an archived checkpoint is not one the log signed once.
+var ErrBadCheckpoint = errors.New("not a checkpoint as the log signed it")
+
+// KeyAnnounced checks that key is the anchoring key the log's opening
+// entry announces, if it announces one.
+func KeyAnnounced(rep *transparency.Report, key *ecdsa.PrivateKey) error {
+	announced := Announced(rep)
+	if announced == "" {
+		return nil
+	}
+	have, err := anchor.KeySHA256(&key.PublicKey)
+	if err != nil {
+		return err
+	}
+	if have != announced {
+		return fmt.Errorf("the key given is key %s, but the log's opening entry announces the anchoring key %s: anchor with that key", have, announced)
+	}
+	return nil
+}
+
+// Anchor anchors in the Rekor v1 server at url, with key, every checkpoint
+// Sizes chooses of the verified log in dir (rep is its report): each as
+// the log signed it (the archived file gains cosignatures), written as
+// anchors/<size>.json as soon as Rekor answers. A checkpoint anchored
+// before is left as it is. A failure leaves the anchors written so far:
+// running again goes on. done is told of each checkpoint.
+func Anchor(ctx context.Context, dir string, rep *transparency.Report, url string, key *ecdsa.PrivateKey, done func(Anchored)) error {
+	sizes, err := Sizes(os.DirFS(dir), rep)
+	if err != nil {
+		return err
+	}
+	for _, size := range sizes {
+		out := filepath.Join(dir, "anchors", fmt.Sprintf("%d.json", size))
+		if _, err := os.Stat(out); err == nil {
+			done(Anchored{Size: size, Already: true, File: out})
+			continue
+		}
+		cp, err := os.ReadFile(filepath.Join(dir, "checkpoints", strconv.FormatUint(size, 10)))
+		if err != nil {
+			return err
+		}
+		signed, err := transparency.LogSigned(cp, rep.VKey)
+		if err != nil {
+			return fmt.Errorf("checkpoints/%d: %w: %v", size, ErrBadCheckpoint, err)
+		}
+		actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		a, err := anchor.Submit(actx, url, size, signed, key)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("checkpoint %d: %w; the anchors written so far stay, run again to go on", size, err)
+		}
+		b, _ := json.MarshalIndent(a, "", "  ")
+		if err := durable.WriteFile(out, append(b, '\n'), 0o644, durable.New); err != nil {
+			return err
+		}
+		done(Anchored{Size: size, UUID: a.UUID, File: out})
+	}
+	return nil
 }
