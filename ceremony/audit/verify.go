@@ -1,10 +1,12 @@
 package audit
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -303,4 +305,48 @@ func rewrittenAfterCosigned(fsys fs.FS, rep *transparency.Report, opts Options) 
 			"%s: checkpoint %d is cosigned by the officers %s, and this log is not consistent with it: its history was rewritten after they signed",
 			g.Name, size, strings.Join(cc.Valid, ", "))})
 	}
+}
+
+// Mirror fetches a ceremony log published at url into dir, within a
+// viewer's bounds, for Verify to check as any folder: the latest
+// checkpoint and the entries, verified as watch verifies them (vkey
+// pinned, or the log's own), the files for its size, the artefacts its
+// entries cite, and the archived checkpoints (with their anchors) that its
+// entries name: each one the officers cosigned, and the final one. A check
+// that fails is a *transparency.Alarm.
+func Mirror(ctx context.Context, url, vkey, origin, dir string) error {
+	src, err := transparency.NewHTTPSource(url)
+	if err != nil {
+		return err
+	}
+	f, err := transparency.NewFollower(ctx, src, vkey, origin)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Poll(ctx); err != nil {
+		return err
+	}
+	if f.Checkpoint() == nil {
+		return errors.New("the log serves no checkpoint")
+	}
+	sizes := map[uint64]bool{f.Checkpoint().Size: true}
+	for _, raw := range f.Entries() {
+		e, err := event.Parse(raw)
+		if err != nil {
+			continue // the verifier names it
+		}
+		switch ev := e.Event.(type) {
+		case event.Cosigned:
+			sizes[ev.Size] = true
+		case event.Close:
+			sizes[e.Seq+1] = true
+		}
+	}
+	var more []string
+	for size := range sizes {
+		n := strconv.FormatUint(size, 10)
+		more = append(more, "checkpoints/"+n, "anchors/"+n+".json")
+	}
+	sort.Strings(more)
+	return transparency.Mirror(ctx, f, dir, more)
 }

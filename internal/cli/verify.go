@@ -4,13 +4,10 @@ import (
 	"errors"
 	iofs "io/fs"
 	"path/filepath"
-	"sort"
-	"strconv"
 
 	"github.com/keyceremony/keyceremony/ceremony"
 	"github.com/keyceremony/keyceremony/ceremony/audit"
 	"github.com/keyceremony/keyceremony/ceremony/audit/anchors"
-	"github.com/keyceremony/keyceremony/ceremony/event"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
 	"github.com/keyceremony/keyceremony/internal/safetext"
@@ -115,7 +112,7 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		defer os.RemoveAll(tmp)
 		dir = filepath.Join(tmp, "log")
-		if err := mirrorURL(ctx, label, opts.VKey, opts.Origin, dir); err != nil {
+		if err := audit.Mirror(ctx, label, opts.VKey, opts.Origin, dir); err != nil {
 			var alarm *transparency.Alarm
 			if errors.As(err, &alarm) {
 				return badInput(fmt.Errorf("verify %s: %v", label, err))
@@ -154,48 +151,6 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return badInput(fmt.Errorf("verify %s: %v", safetext.Printable(label), failed))
 	}
 	return nil
-}
-
-// mirrorURL fetches a published log into dir: the latest checkpoint and
-// the entries, verified as watch verifies them (the key pinned, or the
-// log's own), the files for its size, the artefacts its entries cite, and
-// the archived checkpoints (with their anchors) that its entries name: each
-// one the officers cosigned, and the final one.
-func mirrorURL(ctx context.Context, url, vkey, origin, dir string) error {
-	src, err := transparency.NewHTTPSource(url)
-	if err != nil {
-		return err
-	}
-	f, err := transparency.NewFollower(ctx, src, vkey, origin)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Poll(ctx); err != nil {
-		return err
-	}
-	if f.Checkpoint() == nil {
-		return errors.New("the log serves no checkpoint")
-	}
-	sizes := map[uint64]bool{f.Checkpoint().Size: true}
-	for _, raw := range f.Entries() {
-		e, err := event.Parse(raw)
-		if err != nil {
-			continue // the verifier names it
-		}
-		switch ev := e.Event.(type) {
-		case event.Cosigned:
-			sizes[ev.Size] = true
-		case event.Close:
-			sizes[e.Seq+1] = true
-		}
-	}
-	var more []string
-	for size := range sizes {
-		n := strconv.FormatUint(size, 10)
-		more = append(more, "checkpoints/"+n, "anchors/"+n+".json")
-	}
-	sort.Strings(more)
-	return transparency.Mirror(ctx, f, dir, more)
 }
 
 // rosterArg reads a pinned roster: a roster file, or a ceremony script
