@@ -2,9 +2,11 @@ package session
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyceremony/keyceremony/ceremony"
@@ -244,4 +246,34 @@ func untilString(t time.Time) string {
 		return "(open)"
 	}
 	return t.Format(time.DateTime)
+}
+
+// TrustAnchors exports the profile's KSK inventory, every key checked
+// against the token (InventoryKSKs), as a trust anchor file (IANA's
+// root-anchors.xml format) and the DS records, one a line. id is the
+// TrustAnchor's id; "" derives one from the DS records, as a UUID-shaped
+// hex string.
+func TrustAnchors(ctx context.Context, p *ceremony.Profile, tok hsm.Token, id string) (xmlData []byte, ds string, err error) {
+	var labels []string
+	for _, k := range p.KSKs {
+		labels = append(labels, k.Label)
+	}
+	ksks, err := InventoryKSKs(ctx, p, tok, labels)
+	if err != nil {
+		return nil, "", err
+	}
+	var keys []dnssec.AnchorKey
+	var b strings.Builder
+	for _, rec := range p.KSKs {
+		k := ksks[rec.Label]
+		keys = append(keys, dnssec.AnchorKey{ID: rec.Label, DNSKEY: k.DNSKEY, ValidFrom: rec.ValidFrom, ValidUntil: rec.ValidUntil})
+		b.WriteString(dnssec.DS(k.DNSKEY).String() + "\n")
+	}
+	if id == "" {
+		sum := dnssec.DigestOf([]byte(b.String()))
+		h := strings.ToUpper(hex.EncodeToString(sum[:16]))
+		id = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	}
+	xmlData, err = dnssec.ExportAnchors(id, p.Zone, keys)
+	return xmlData, b.String(), err
 }

@@ -2,17 +2,14 @@ package cli
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/keyceremony/keyceremony/ceremony/audit/anchors"
 	"github.com/keyceremony/keyceremony/ceremony/session"
-	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/internal/durable"
 	"github.com/keyceremony/keyceremony/transparency"
 	"github.com/keyceremony/keyceremony/transparency/anchor"
@@ -101,42 +98,22 @@ func runAnchorExport(ctx context.Context, args []string, stdin io.Reader, stdout
 		return err
 	}
 	defer closeTok()
-	var labels []string
-	for _, k := range p.KSKs {
-		labels = append(labels, k.Label)
-	}
-	ksks, err := session.InventoryKSKs(ctx, p, tok, labels)
-	if err != nil {
-		if errors.Is(err, session.ErrInventory) {
-			return badInput(err)
-		}
-		return operational(err)
-	}
-	var keys []dnssec.AnchorKey
-	var ds strings.Builder
-	for _, rec := range p.KSKs {
-		k := ksks[rec.Label]
-		keys = append(keys, dnssec.AnchorKey{ID: rec.Label, DNSKEY: k.DNSKEY, ValidFrom: rec.ValidFrom, ValidUntil: rec.ValidUntil})
-		ds.WriteString(dnssec.DS(k.DNSKEY).String() + "\n")
-	}
-	if *id == "" {
-		sum := dnssec.DigestOf([]byte(ds.String()))
-		h := strings.ToUpper(hex.EncodeToString(sum[:16]))
-		*id = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-	}
-	xmlData, err := dnssec.ExportAnchors(*id, p.Zone, keys)
-	if err != nil {
+	xmlData, ds, err := session.TrustAnchors(ctx, p, tok, *id)
+	switch {
+	case errors.Is(err, session.ErrInventory):
+		return badInput(err)
+	case err != nil:
 		return operational(err)
 	}
 	if *outDir == "" {
 		stdout.Write(xmlData)
-		fmt.Fprint(stdout, "\n"+ds.String())
+		fmt.Fprint(stdout, "\n"+ds)
 		return nil
 	}
 	if err := durable.WriteFile(filepath.Join(*outDir, "root-anchors.xml"), xmlData, 0o644, durable.Replace); err != nil {
 		return operational(err)
 	}
-	if err := durable.WriteFile(filepath.Join(*outDir, "ds.txt"), []byte(ds.String()), 0o644, durable.Replace); err != nil {
+	if err := durable.WriteFile(filepath.Join(*outDir, "ds.txt"), []byte(ds), 0o644, durable.Replace); err != nil {
 		return operational(err)
 	}
 	fmt.Fprintf(stdout, "wrote %s and %s\n", filepath.Join(*outDir, "root-anchors.xml"), filepath.Join(*outDir, "ds.txt"))
