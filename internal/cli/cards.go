@@ -191,52 +191,29 @@ func (c cardSource) String() string {
 // is reached, and recovers the activation secret. Refused cards are named
 // and skipped. The caller wipes the secret.
 func collectSecret(ctx context.Context, roster *quorum.Roster, src cardSource, ask func(string) (string, error), stderr io.Writer) ([]byte, error) {
-	col, err := quorum.NewCollector(roster)
-	if err != nil {
+	if err := roster.Validate(); err != nil {
 		return nil, usageErr("roster: %v", err)
 	}
-	files := src.reader(roster, ask)
-	for _, info := range roster.Cards {
-		if col.Reached() {
-			break
-		}
-		if src.dir != "" {
-			if _, err := os.Stat(filepath.Join(src.dir, info.ID+quorum.CardFileExt)); err != nil {
-				continue
+	secret, err := quorum.CollectSecret(ctx, roster, src.reader(roster, ask), errNoPassphrase, func(c quorum.Collected) {
+		switch {
+		case c.Revoked:
+			fmt.Fprintf(stderr, "card %s (%s) rejected: revoked on this roster\n", c.ID, c.Holder)
+		case c.Err != nil:
+			var re *quorum.RejectedError
+			if errors.As(c.Err, &re) {
+				fmt.Fprintf(stderr, "%v\n", c.Err)
+			} else {
+				fmt.Fprintf(stderr, "card %s refused: %v\n", c.ID, c.Err)
 			}
+		default:
+			fmt.Fprintf(stderr, "card %s (%s) accepted: %d of %d\n", c.ID, c.Holder, c.Count, roster.Threshold)
 		}
-		if info.Revoked {
-			if src.dir != "" {
-				fmt.Fprintf(stderr, "card %s (%s) rejected: revoked on this roster\n", info.ID, info.Holder)
-			}
-			continue
-		}
-		card, err := files.Read(ctx, info.ID)
-		if errors.Is(err, errNoPassphrase) {
-			break
-		}
-		if errors.Is(err, quorum.ErrNoCard) {
-			continue // not here: another officer's card may be
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "card %s refused: %v\n", info.ID, err)
-			continue
-		}
-		err = col.Present(card)
-		quorum.Wipe(card.Value)
-		if err != nil {
-			fmt.Fprintf(stderr, "%v\n", err)
-			continue
-		}
-		fmt.Fprintf(stderr, "card %s (%s) accepted: %d of %d\n", info.ID, info.Holder, len(col.Accepted()), roster.Threshold)
-	}
-	if !col.Reached() {
-		n := len(col.Accepted())
-		col.Wipe()
-		return nil, usageErr("%s: %d of %d cards accepted; the token stays closed", src, n, roster.Threshold)
-	}
-	secret, err := col.Recover()
-	if err != nil {
+	})
+	switch {
+	case errors.Is(err, quorum.ErrShort):
+		n := strings.TrimPrefix(err.Error(), quorum.ErrShort.Error()+": ")
+		return nil, usageErr("%s: %s; the token stays closed", src, n)
+	case err != nil:
 		return nil, operational(err)
 	}
 	return secret, nil
