@@ -35,7 +35,7 @@ func TestCollectSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Remove(filepath.Join(dir, "CO1"+quorum.CardFileExt)) // not here
-	roster.Cards[1].Revoked = true                           // CO2
+	roster.Cards[1].Revoked = true                          // CO2
 	typed := map[string]string{"CO3": "not it", "CO4": passes["CO4"], "CO5": passes["CO5"]}
 	files := &quorum.CardFiles{Dir: dir, Passphrase: func(_ context.Context, id string) (string, error) { return typed[id], nil }}
 	var said []string
