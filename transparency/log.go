@@ -298,7 +298,7 @@ func folderState(dir string) (folderKind, error) {
 	for _, de := range des {
 		name := de.Name()
 		switch {
-		case name == "tile" || name == checkpointsDir:
+		case name+"/" == tilePrefix || name == checkpointsDir:
 			return folderLog, nil
 		case name == checkpointFile:
 			if !emptyCheckpoint(filepath.Join(dir, name)) {
