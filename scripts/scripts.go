@@ -4,6 +4,7 @@ package scripts
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -32,12 +33,15 @@ func DemoKSR2() []byte {
 	return b
 }
 
+// ErrUnknown: no built-in script has the name.
+var ErrUnknown = errors.New("no such built-in script")
+
 // Get returns the embedded script with the given name (with or without .yaml).
 func Get(name string) ([]byte, error) {
 	name = strings.TrimSuffix(name, ".yaml")
 	b, err := fs.ReadFile(files, name+".yaml")
 	if err != nil {
-		return nil, fmt.Errorf("no built-in script %q", name)
+		return nil, fmt.Errorf("%w: %q", ErrUnknown, name)
 	}
 	return b, nil
 }

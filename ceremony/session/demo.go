@@ -1,9 +1,11 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/keyceremony/keyceremony/ceremony"
@@ -21,6 +23,54 @@ func DemoScript() (*ceremony.Script, error) {
 		return nil, err
 	}
 	return ceremony.LoadScript("demo.yaml", b)
+}
+
+// RehearsalScript is a built-in script (scripts.Get) as a rehearsal runs
+// it, with the roster given (the demo's, or the one the rehearsal it
+// follows ended with): a script that names the roster file gets a role for
+// each card of the roster that it does not declare.
+func RehearsalScript(name string, roster []byte) (*ceremony.Script, error) {
+	raw, err := scripts.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	raw = withOfficerRoles(raw, roster)
+	return ceremony.LoadScriptWith(strings.TrimSuffix(name, ".yaml")+".yaml", raw, func(string) ([]byte, error) { return roster, nil })
+}
+
+// withOfficerRoles adds to a script's roles: list a role for each card of
+// the roster that it does not declare (a revoked officer's too: the
+// roster names them).
+func withOfficerRoles(raw, roster []byte) []byte {
+	r, err := quorum.ParseRosterFile(roster)
+	if err != nil || !bytes.Contains(raw, []byte("\nquorum: roster.yaml")) {
+		return raw
+	}
+	lines := strings.Split(string(raw), "\n")
+	// The last line of the roles: block's list.
+	last := -1
+	for i, l := range lines {
+		switch {
+		case strings.TrimSpace(l) == "roles:":
+			last = i
+		case last >= 0 && last == i-1 && strings.HasPrefix(l, "  - {id: "):
+			last = i
+		}
+	}
+	if last >= 0 && strings.TrimSpace(lines[last]) == "roles:" {
+		last = -1
+	}
+	if last < 0 {
+		return raw
+	}
+	var add []string
+	for _, c := range r.Cards {
+		if !bytes.Contains(raw, []byte("{id: "+c.ID+",")) {
+			add = append(add, fmt.Sprintf("  - {id: %s, title: Crypto Officer %s}", c.ID, strings.TrimPrefix(c.ID, "CO")))
+		}
+	}
+	out := append(append(append([]string{}, lines[:last+1]...), add...), lines[last+1:]...)
+	return []byte(strings.Join(out, "\n"))
 }
 
 // DemoCheckTime is when the demo checks its 2010 KSR: a week before its first

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -219,15 +218,11 @@ func runDemo(ctx context.Context, h hooks, args []string, stdin io.Reader, stdou
 // that roster whom the script does not name get a role each, as an
 // operator names the officers of the day in their script.
 func rehearsalScript(name string, roster []byte) (*ceremony.Script, error) {
-	raw, err := scripts.Get(name)
-	if err == nil {
-		raw = withOfficerRoles(raw, roster)
-	}
-	if err != nil {
+	script, err := session.RehearsalScript(name, roster)
+	switch {
+	case errors.Is(err, scripts.ErrUnknown):
 		return nil, usageErr("demo: --script %q: built in are %s; rehearse a script of your own with keyceremony run --rehearsal", name, strings.Join(scripts.Names(), ", "))
-	}
-	script, err := ceremony.LoadScriptWith(strings.TrimSuffix(name, ".yaml")+".yaml", raw, func(string) ([]byte, error) { return roster, nil })
-	if err != nil {
+	case err != nil:
 		return nil, operational(err)
 	}
 	return script, nil
@@ -263,41 +258,6 @@ func openDemoLog(ctx context.Context, dir string, resume bool, script *ceremony.
 		open:      open,
 		artefacts: arts,
 		keyName:   "rehearsal key", keyHint: "choose a new folder", hooks: h})
-}
-
-// withOfficerRoles adds to a script's roles: list a role for each card of
-// the roster that it does not declare (a revoked officer's too: the
-// roster names them).
-func withOfficerRoles(raw, roster []byte) []byte {
-	r, err := quorum.ParseRosterFile(roster)
-	if err != nil || !bytes.Contains(raw, []byte("\nquorum: roster.yaml")) {
-		return raw
-	}
-	lines := strings.Split(string(raw), "\n")
-	// The last line of the roles: block's list.
-	last := -1
-	for i, l := range lines {
-		switch {
-		case strings.TrimSpace(l) == "roles:":
-			last = i
-		case last >= 0 && last == i-1 && strings.HasPrefix(l, "  - {id: "):
-			last = i
-		}
-	}
-	if last >= 0 && strings.TrimSpace(lines[last]) == "roles:" {
-		last = -1
-	}
-	if last < 0 {
-		return raw
-	}
-	var add []string
-	for _, c := range r.Cards {
-		if !bytes.Contains(raw, []byte("{id: "+c.ID+",")) {
-			add = append(add, fmt.Sprintf("  - {id: %s, title: Crypto Officer %s}", c.ID, strings.TrimPrefix(c.ID, "CO")))
-		}
-	}
-	out := append(append(append([]string{}, lines[:last+1]...), add...), lines[last+1:]...)
-	return []byte(strings.Join(out, "\n"))
 }
 
 // demoNewOfficers are the three new officers a rehearsal deals cards to:
