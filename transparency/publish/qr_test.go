@@ -135,11 +135,14 @@ func TestPageDrawsTheConsolesCodes(t *testing.T) {
 	var asm camera.Assembler
 	var joined []byte
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && joined == nil; time.Sleep(500 * time.Millisecond) {
+		caption, _ := chromedp.Run(ctx, chromedp.Text("#qrpart"))
 		shot, err := chromedp.Run(ctx, chromedp.Screenshot("#qr svg"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		caption, _ := chromedp.Run(ctx, chromedp.Text("#qrpart"))
+		if after, _ := chromedp.Run(ctx, chromedp.Text("#qrpart")); after != caption {
+			continue // the next code took the screen while this one was captured
+		}
 		img, _, err := image.Decode(bytes.NewReader(shot))
 		if err != nil {
 			t.Fatal(err)
