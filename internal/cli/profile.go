@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/keyceremony/keyceremony/ceremony"
+	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/dnssec"
 	"github.com/keyceremony/keyceremony/hsm"
 	"github.com/keyceremony/keyceremony/hsm/quorum"
@@ -88,61 +89,35 @@ func loadProfileWith(ctx context.Context, path string, load func(string, []byte)
 	if err != nil {
 		return nil, nil, nil, usageErr("%v", err)
 	}
-	switch p.Token.Backend {
-	case "software":
-		files := map[string]string{}
-		for label, f := range p.Token.Keys {
-			if !filepath.IsAbs(f) {
-				f = filepath.Join(filepath.Dir(path), f)
+	cards := len(auth) > 0 && auth[0] != nil && auth[0].roster != ""
+	var pin func(string) ([]byte, error)
+	if login {
+		pin = func(label string) ([]byte, error) {
+			if cards {
+				return auth[0].pin(ctx, label)
 			}
-			files[label] = f
+			return []byte(os.Getenv(pinEnv)), nil
 		}
-		tok, err := hsm.LoadSoftToken(p.Token.Label, files)
-		if err != nil {
-			return nil, nil, nil, usageErr("%s: %v", path, err)
-		}
-		if err := tok.Login(ctx, nil); err != nil {
-			return nil, nil, nil, operational(err)
-		}
-		return p, tok, func() {}, nil
-	case "pkcs11":
-		tok, err := hsm.OpenPKCS11Serial(p.Token.Module, p.Token.Label, p.Token.Serial)
-		if err != nil {
-			if errors.Is(err, hsm.ErrTokenNotFound) {
-				return nil, nil, nil, usageErr("%s: %v", path, err)
-			}
-			return nil, nil, nil, operational(fmt.Errorf("%s: %w", path, err))
-		}
-		if login {
-			var pin []byte
-			if len(auth) > 0 && auth[0] != nil && auth[0].roster != "" {
-				if pin, err = auth[0].pin(ctx, p.Token.Label); err != nil {
-					tok.Close()
-					return nil, nil, nil, err
-				}
-				defer quorum.Wipe(pin)
-			} else {
-				pin = []byte(os.Getenv(pinEnv))
-			}
-			if len(pin) == 0 {
-				tok.Close()
-				return nil, nil, nil, usageErr("%s: token %q needs its PIN: give --roster and --cards (the officers' card files), or set %s", path, p.Token.Label, pinEnv)
-			}
-			if err := tok.Login(ctx, pin); err != nil {
-				tok.Close()
-				if errors.Is(err, hsm.ErrPINIncorrect) {
-					hint := "check " + pinEnv
-					if len(auth) > 0 && auth[0] != nil && auth[0].roster != "" {
-						hint = "these cards were not dealt for this token"
-					}
-					err = fmt.Errorf("%s: %w; %s (the token locks itself after a few wrong PINs)", path, err, hint)
-				}
-				return nil, nil, nil, operational(err)
-			}
-		}
-		return p, tok, func() { tok.Close() }, nil
 	}
-	return nil, nil, nil, usageErr("%s: unknown backend %q", path, p.Token.Backend)
+	tok, closeTok, err := session.OpenToken(ctx, p, filepath.Dir(path), pin)
+	var ce *cliError
+	switch {
+	case err == nil:
+		return p, tok, closeTok, nil
+	case errors.As(err, &ce):
+		return nil, nil, nil, err // the cards' own error, with its exit code
+	case errors.Is(err, session.ErrProfileToken), errors.Is(err, hsm.ErrTokenNotFound):
+		return nil, nil, nil, usageErr("%s: %v", path, err)
+	case errors.Is(err, session.ErrNoPIN):
+		return nil, nil, nil, usageErr("%s: token %q needs its PIN: give --roster and --cards (the officers' card files), or set %s", path, p.Token.Label, pinEnv)
+	case errors.Is(err, hsm.ErrPINIncorrect):
+		hint := "check " + pinEnv
+		if cards {
+			hint = "these cards were not dealt for this token"
+		}
+		return nil, nil, nil, operational(fmt.Errorf("%s: %w; %s (the token locks itself after a few wrong PINs)", path, err, hint))
+	}
+	return nil, nil, nil, operational(fmt.Errorf("%s: %w", path, err))
 }
 
 // profilePolicy reads the request policy file a profile names (relative to
