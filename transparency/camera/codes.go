@@ -42,9 +42,9 @@ type Params struct {
 // camera"). On a 160×45 console filmed at 1280×720 a module is 8 pixels
 // square, and 5⅓ at 854×480: codes up to version 10 with a quiet zone of 4
 // modules decoded from every frame sampled at H.264 CRF 28 and CRF 32,
-// at level L as at M and Q; larger codes lost frames at 854×480 whatever
-// their level, as the reader's sampling grid drifts across more modules
-// of a fractional pixel size. Level L keeps an act's checkpoint (about
+// at level L as at M and Q; version-13 codes lost frames in one encode or
+// the other whatever their level, as the reader's sampling grid drifts
+// across more modules of a fractional pixel size. Level L keeps an act's checkpoint (about
 // 250 bytes) in one code, which any phone reads as the note itself.
 var Chosen = Params{Level: coding.L, MaxVersion: 10, Quiet: 4}
 
