@@ -155,19 +155,9 @@ func Read(ctx context.Context, path string, o ReadOptions) (*Recording, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var prev []byte
-			var prevPayload []byte
 			for f := range frames {
-				var payload []byte
-				if prev != nil && bytes.Equal(prev, f.pix) {
-					payload = prevPayload // the same picture reads the same
-				} else {
-					payload = decodeGray(f.pix, w, h)
-				}
-				if prev != nil {
-					pool.Put(prev)
-				}
-				prev, prevPayload = f.pix, payload
+				payload := decodeGray(f.pix, w, h)
+				pool.Put(f.pix)
 				results <- found{f.i, payload}
 			}
 		}()
