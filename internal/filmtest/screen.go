@@ -176,22 +176,6 @@ func ansi256(n int) color.RGBA {
 	}
 }
 
-// Text is the screen's characters, a line per row, trailing blanks cut.
-func (s *Screen) Text() string {
-	var b strings.Builder
-	for y := range s.Rows {
-		var l []rune
-		for x := range s.Cols {
-			if r := s.cells[y*s.Cols+x].r; r != 0 {
-				l = append(l, r)
-			}
-		}
-		b.WriteString(strings.TrimRight(string(l), " "))
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
 // glyphs caches each character's coverage mask at one cell size.
 type glyphs struct {
 	mu    sync.Mutex

@@ -62,28 +62,3 @@ func (c Code) HalfBlocks(scale int) ([]string, error) {
 	}
 	return lines, nil
 }
-
-// SVG draws the code as an SVG image, module pixels per module, with its
-// quiet zone: dark modules black on white, edges crisp.
-func (c Code) SVG(module int) string {
-	side := (c.Size + 2*c.Quiet) * module
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" shape-rendering="crispEdges">`, side, side, c.Size+2*c.Quiet, c.Size+2*c.Quiet)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#fff"/><path fill="#000" d="`)
-	for y := range c.Size {
-		for x := 0; x < c.Size; {
-			if !c.Black(x, y) {
-				x++
-				continue
-			}
-			run := 1
-			for x+run < c.Size && c.Black(x+run, y) {
-				run++
-			}
-			fmt.Fprintf(&b, "M%d %dh%dv1h-%dz", x+c.Quiet, y+c.Quiet, run, run)
-			x += run
-		}
-	}
-	b.WriteString(`"/></svg>`)
-	return b.String()
-}
