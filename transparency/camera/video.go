@@ -18,6 +18,7 @@ import (
 	"github.com/keyceremony/keyceremony/internal/safetext"
 	"github.com/keyceremony/keyceremony/transparency"
 	"github.com/makiuchi-d/gozxing"
+	multiqr "github.com/makiuchi-d/gozxing/multi/qrcode"
 	"github.com/makiuchi-d/gozxing/qrcode"
 )
 
@@ -295,10 +296,17 @@ func decodeGray(pix []byte, w, h int) []byte {
 		return nil
 	}
 	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		return nil
+	if err == nil {
+		return Payload(res)
 	}
-	return Payload(res)
+	// The reader takes the first three finder-like patterns it finds; a
+	// few codes in a hundred (a version read wrong, a grid placed off the
+	// code) need the other triples tried, which the multi reader does on
+	// the same binarised frame.
+	if all, err := multiqr.NewQRCodeMultiReader().DecodeMultiple(bmp, nil); err == nil && len(all) > 0 {
+		return Payload(all[0])
+	}
+	return nil
 }
 
 // Payload is the bytes a decoded code holds: its byte segments, exactly,

@@ -70,3 +70,25 @@ func TestRead(t *testing.T) {
 		t.Fatalf("a file that is no video: %v", err)
 	}
 }
+
+// TestReadsCodesTheFirstGuessMisses: two codes of the sweep's 300 (each
+// holding random text at version 10, drawn and encoded as the stream
+// carries them) defeat the reader's first guess of finder patterns at
+// 1280×720 CRF 28, one with its version read wrong, one with its grid
+// placed off the code; the reader then tries the other patterns, and reads
+// both from every frame.
+func TestReadsCodesTheFirstGuessMisses(t *testing.T) {
+	needFFmpeg(t)
+	hard := sweepCodes(t, Chosen, Chosen.MaxVersion, 300)[229:231]
+	var shots []filmtest.Shot
+	for _, c := range hard {
+		shots = append(shots, filmtest.Shot{View: consoleWith(t, c), For: time.Second})
+	}
+	path := filepath.Join(t.TempDir(), "hard.mp4")
+	if err := filmtest.Film(context.Background(), path, shots, filmtest.Encoding{Width: 1280, Height: 720, Cols: 160, Rows: 45, CRF: 28}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, all := countDecoded(t, path, hard); ok != all || all == 0 {
+		t.Fatalf("read %d of %d frames", ok, all)
+	}
+}
