@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"os"
 	"os/exec"
@@ -291,22 +292,34 @@ func decodeGray(pix []byte, w, h int) []byte {
 	if err != nil {
 		return nil
 	}
+	p, _ := decode(src)
+	return p
+}
+
+// DecodeImage finds and decodes the QR code in a picture (a screenshot, a
+// frame) as Read does, and returns the bytes it holds.
+func DecodeImage(img image.Image) ([]byte, error) {
+	return decode(gozxing.NewLuminanceSourceFromImage(img))
+}
+
+// decode reads a code from a picture. The reader takes the first three
+// finder-like patterns it finds; about one code in a hundred (a version
+// read wrong, a grid placed off the code, even in a perfect picture)
+// needs the other triples tried, which the multi reader does on the same
+// binarised picture.
+func decode(src gozxing.LuminanceSource) ([]byte, error) {
 	bmp, err := gozxing.NewBinaryBitmap(gozxing.NewHybridBinarizer(src))
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
 	if err == nil {
-		return Payload(res)
+		return Payload(res), nil
 	}
-	// The reader takes the first three finder-like patterns it finds; a
-	// few codes in a hundred (a version read wrong, a grid placed off the
-	// code) need the other triples tried, which the multi reader does on
-	// the same binarised frame.
-	if all, err := multiqr.NewQRCodeMultiReader().DecodeMultiple(bmp, nil); err == nil && len(all) > 0 {
-		return Payload(all[0])
+	if all, merr := multiqr.NewQRCodeMultiReader().DecodeMultiple(bmp, nil); merr == nil && len(all) > 0 {
+		return Payload(all[0]), nil
 	}
-	return nil
+	return nil, err
 }
 
 // Payload is the bytes a decoded code holds: its byte segments, exactly,

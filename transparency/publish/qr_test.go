@@ -21,8 +21,6 @@ import (
 	"github.com/keyceremony/keyceremony/ceremony/session"
 	"github.com/keyceremony/keyceremony/transparency"
 	"github.com/keyceremony/keyceremony/transparency/camera"
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -147,12 +145,11 @@ func TestPageDrawsTheConsolesCodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bmp, _ := gozxing.NewBinaryBitmapFromImage(img)
-		res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+		payload, err := camera.DecodeImage(img)
 		if err != nil {
 			t.Fatalf("the code on the page does not decode: %v", err)
 		}
-		part, err := camera.ParsePart(camera.Payload(res))
+		part, err := camera.ParsePart(payload)
 		if err != nil {
 			t.Fatal(err)
 		}
